@@ -1,0 +1,212 @@
+"""ImageCache objects: a read-only view for matching, and validation of new ones (reference section 1)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.errors import ImcError
+from core.findings import Finding, warning
+from core.images import ImageRef, parse_image
+from core.timeutil import format_day, parse_time
+
+GROUP = "eci.alibabacloud.com"
+VERSION = "v1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "ImageCache"
+PLURAL = "imagecaches"
+MAX_IMAGES = 20
+MIN_SIZE_GIB, MAX_SIZE_GIB, DEFAULT_SIZE_GIB = 20, 32768, 20
+MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 1, 65536
+READY = "Ready"
+PHASES = ("Preparing", "Creating", "Ready", "Failed", "Updating", "UpdateFailed")
+AUTO_CREATED_PREFIX = "auto-create-for-"
+REUSE_ANNOTATION = "k8s.aliyun.com/imc-enable-reuse"
+FLASH_ANNOTATION = "k8s.aliyun.com/imc-enable-flash"
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class CacheView:
+    """What matching needs to know of one ImageCache."""
+
+    name: str
+    id: str | None
+    phase: str | None
+    images: tuple[str, ...]
+    image_refs: tuple[ImageRef, ...]
+    size_gib: int = DEFAULT_SIZE_GIB
+    retention_days: int | None = None
+    created: datetime | None = None
+    expires: datetime | None = None
+    progress: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def auto_created(self) -> bool:
+        """Created by ECI for a pod that missed (auto-create-for-<instanceID>)."""
+        return self.name.startswith(AUTO_CREATED_PREFIX)
+
+    @property
+    def label(self) -> str:
+        """The name with the ID, for messages."""
+        return f"{self.name} ({self.id})" if self.id else self.name
+
+    def is_expired(self, at: datetime) -> bool:
+        """Past its expireDateTime at this instant."""
+        return self.expires is not None and self.expires <= at
+
+    def is_usable(self, at: datetime) -> bool:
+        """Ready and not expired: the only state in which ECI uses a cache."""
+        return self.phase == READY and not self.is_expired(at)
+
+    def unusable_reason(self, at: datetime) -> str | None:
+        """Why ECI cannot use this cache at this instant, or None."""
+        if self.phase != READY:
+            return f"{self.phase}, not Ready" if self.phase else "no phase yet, not Ready"
+        if self.expires is not None and self.expires <= at:
+            return f"expired {format_day(self.expires)}"
+        return None
+
+    def to_ref(self) -> dict[str, str | None]:
+        """{"name", "id"} as `imc explain` prints a cache."""
+        return {"name": self.name, "id": self.id}
+
+
+def _int(value: object, default: int | None) -> int | None:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return default
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return parse_time(value)
+    except ImcError:
+        return None
+
+
+def cache_from_object(obj: Mapping) -> CacheView:
+    """A CacheView of an ImageCache object; never raises on a malformed status."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
+    findings: list[Finding] = []
+    refs: dict[str, ImageRef] = {}
+    images = spec.get("images") if isinstance(spec.get("images"), list) else []
+    for image in images:
+        try:
+            ref = parse_image(image)
+        except ImcError as exc:
+            findings.append(warning("invalid-image", str(exc)))
+            continue
+        refs.setdefault(ref.normalised, ref)
+    created = _time(meta.get("creationTimestamp"))
+    retention = _int(spec.get("retentionDays"), None)
+    expires = _time(status.get("expireDateTime"))
+    if expires is None and retention and created:
+        expires = created + timedelta(days=retention)
+    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), Mapping) else {}
+    return CacheView(
+        name=str(meta.get("name") or ""),
+        id=status.get("imageCacheId") or None,
+        phase=status.get("phase") or None,
+        images=tuple(refs),
+        image_refs=tuple(refs.values()),
+        size_gib=_int(spec.get("imageCacheSize"), DEFAULT_SIZE_GIB) or DEFAULT_SIZE_GIB,
+        retention_days=retention,
+        created=created,
+        expires=expires,
+        progress=status.get("progress"),
+        annotations=dict(annotations),
+        findings=tuple(findings),
+    )
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field of an object, named by its path."""
+
+    field: str
+    message: str
+
+
+def _check_int(spec: Mapping, key: str, low: int, high: int, errors: list[FieldError]) -> None:
+    value = spec.get(key)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(FieldError(f"spec.{key}", f"must be a whole number, not {value!r}"))
+    elif not low <= value <= high:
+        errors.append(FieldError(f"spec.{key}", f"must be between {low} and {high}, not {value}"))
+
+
+def validate_imagecache(obj: object) -> list[FieldError]:
+    """Every way this ImageCache breaks the CRD's rules; empty when it is valid."""
+    if not isinstance(obj, Mapping):
+        return [FieldError("", "an ImageCache must be an object")]
+    errors: list[FieldError] = []
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    name = meta.get("name")
+    if not name and not meta.get("generateName"):
+        errors.append(FieldError("metadata.name", "is required"))
+    elif name and (not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name)):
+        errors.append(
+            FieldError(
+                "metadata.name",
+                f"{name!r} must be lowercase letters, digits, '-' and '.', start and end with a letter "
+                "or digit, at most 253 characters",
+            )
+        )
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return errors + [FieldError("spec", "is required")]
+    images = spec.get("images")
+    if not isinstance(images, list) or not images:
+        errors.append(FieldError("spec.images", "at least one image is required"))
+    else:
+        if len(images) > MAX_IMAGES:
+            errors.append(FieldError("spec.images", f"at most {MAX_IMAGES} images, not {len(images)}"))
+        seen: dict[str, int] = {}
+        for position, image in enumerate(images):
+            try:
+                normalised = parse_image(image).normalised
+            except ImcError as exc:
+                errors.append(FieldError(f"spec.images[{position}]", str(exc)))
+                continue
+            if normalised in seen:
+                errors.append(
+                    FieldError(f"spec.images[{position}]", f"{image} repeats spec.images[{seen[normalised]}]")
+                )
+            seen.setdefault(normalised, position)
+    _check_int(spec, "imageCacheSize", MIN_SIZE_GIB, MAX_SIZE_GIB, errors)
+    _check_int(spec, "retentionDays", MIN_RETENTION_DAYS, MAX_RETENTION_DAYS, errors)
+    secrets = spec.get("imagePullSecrets")
+    if secrets is not None:
+        if not isinstance(secrets, list):
+            errors.append(FieldError("spec.imagePullSecrets", "must be a list of namespace:secretName"))
+        else:
+            for position, secret in enumerate(secrets):
+                if not _valid_secret_ref(secret):
+                    errors.append(
+                        FieldError(
+                            f"spec.imagePullSecrets[{position}]",
+                            f"{secret!r} must be namespace:secretName, e.g. default:my-registry",
+                        )
+                    )
+    return errors
+
+
+def _valid_secret_ref(value: object) -> bool:
+    if not isinstance(value, str) or value.count(":") != 1:
+        return False
+    namespace, name = value.split(":")
+    return bool(_DNS_LABEL.fullmatch(namespace)) and bool(_DNS_SUBDOMAIN.fullmatch(name)) and len(name) <= 253

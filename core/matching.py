@@ -1,0 +1,343 @@
+"""Decide which ImageCache ECI gives a pod, and explain every cache's verdict (reference section 3)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.caches import CacheView
+from core.findings import Finding, info
+from core.findings import error as error_finding
+from core.images import compare_images
+from core.policy import AUTO_IMC, MatchPolicy
+from core.timeutil import format_time
+from core.workloads import PodTemplate
+
+OUTCOMES = ("hit", "miss", "fail", "off", "not-eci")
+VERDICTS = ("chosen", "outranked", "rejected")
+NEW_CACHE_ID = "imc-<new>"
+_EVENT_TEXT = {
+    "SuccessfulHitImageCache": (
+        "Normal",
+        "[eci.imagecache]Successfully hit image cache {id}, eci will be scheduled with this image cache.",
+    ),
+    "ImageCacheMissed": ("Warning", "[eci.imagecache]Missed image cache."),
+    "ImageCacheAutoCreated": ("Normal", "[eci.imagecache]Image cache {id} is auto created"),
+    "ImageCacheNotFound": ("Warning", "The specified image cache {id} does not exist."),
+    "ImageCacheNotComplete": ("Normal", "The production for specified image cache {id} is not yet complete."),
+}
+ECI_EVENT_REASONS = tuple(_EVENT_TEXT)
+
+
+@dataclass(frozen=True)
+class EciEvent:
+    """An event ECI writes on the pod, with its reason, type and message text."""
+
+    reason: str
+    type: str
+    message: str
+
+
+def eci_event(reason: str, cache_id: str | None = None) -> EciEvent:
+    """ECI's event of this reason about this cache, worded as ECI words it."""
+    event_type, text = _EVENT_TEXT[reason]
+    return EciEvent(reason, event_type, text.format(id=cache_id or NEW_CACHE_ID))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What ECI does with the pod: the outcome, the cache, the events it writes."""
+
+    outcome: str
+    cache: CacheView | None
+    pinned_id: str | None
+    events: tuple[EciEvent, ...]
+    auto_create: bool
+    auto_cache_size_gib: int
+    images: tuple[str, ...]
+    policy: MatchPolicy
+    findings: tuple[Finding, ...]
+
+    @property
+    def cache_ref(self) -> dict[str, str | None] | None:
+        """{"name", "id"} of the chosen cache; for a failed pin, the pinned id."""
+        if self.cache is not None:
+            return self.cache.to_ref()
+        if self.outcome == "fail":
+            return {"name": None, "id": self.pinned_id}
+        return None
+
+
+@dataclass(frozen=True)
+class CacheVerdict:
+    """One cache's part in the decision: chosen, outranked or rejected, and why."""
+
+    name: str
+    id: str | None
+    verdict: str
+    exact: int
+    partial: int
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """The verdict as plain JSON."""
+        return {
+            "name": self.name,
+            "id": self.id,
+            "verdict": self.verdict,
+            "exact": self.exact,
+            "partial": self.partial,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A decision with every cache's verdict, chosen first."""
+
+    template: PodTemplate
+    decision: Decision
+    candidates: tuple[CacheVerdict, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        """One result of `imc explain --format json`."""
+        decision = self.decision
+        return {
+            "workload": self.template.workload,
+            "eci": self.template.eci,
+            "decision": decision.outcome,
+            "cache": decision.cache_ref,
+            "events": [event.reason for event in decision.events],
+            "event_messages": [event.message for event in decision.events],
+            "auto_create": decision.auto_create,
+            "auto_cache_size_gib": decision.auto_cache_size_gib if decision.auto_create else None,
+            "images": list(decision.images),
+            "policy": decision.policy.to_dict(),
+            "candidates": [verdict.to_dict() for verdict in self.candidates],
+            "findings": [finding.to_dict() for finding in decision.findings],
+        }
+
+
+class CacheIndex:
+    """Caches indexed by normalised image, repository and registry family, so a pod meets only its caches."""
+
+    def __init__(self, caches: Iterable[CacheView]):
+        self.caches: tuple[CacheView, ...] = tuple(caches)
+        self.by_id: dict[str, CacheView] = {}
+        self.by_name: dict[str, CacheView] = {}
+        self._exact: dict[str, list[int]] = defaultdict(list)
+        self._repo: dict[str, list[int]] = defaultdict(list)
+        self._family: dict[str, list[int]] = defaultdict(list)
+        for position, cache in enumerate(self.caches):
+            self.by_name[cache.name] = cache
+            if cache.id:
+                self.by_id.setdefault(cache.id, cache)
+            for key_map, keys in (
+                (self._exact, cache.images),
+                (self._repo, {ref.repo_key for ref in cache.image_refs}),
+                (self._family, {ref.family_key for ref in cache.image_refs}),
+            ):
+                for key in keys:
+                    key_map[key].append(position)
+
+    def __len__(self) -> int:
+        return len(self.caches)
+
+    def match_counts(self, template: PodTemplate) -> dict[int, tuple[int, int]]:
+        """Per cache position sharing anything with the pod: (exact images, partially matched images)."""
+        exact: dict[int, int] = defaultdict(int)
+        partial: dict[int, int] = defaultdict(int)
+        for ref in template.image_refs:
+            hits = set(self._exact.get(ref.normalised, ()))
+            for position in hits:
+                exact[position] += 1
+            near = set(self._repo.get(ref.repo_key, ())) | set(self._family.get(ref.family_key, ()))
+            for position in near - hits:
+                partial[position] += 1
+        return {pos: (exact.get(pos, 0), partial.get(pos, 0)) for pos in exact.keys() | partial.keys()}
+
+
+def _rank_key(cache: CacheView, exact: int, partial: int, storage: float) -> tuple:
+    """Best first: more exact, more partial, size closest to storage, newest, then name."""
+    created = cache.created.timestamp() if cache.created else float("-inf")
+    return (-exact, -partial, abs(storage - cache.size_gib), -created, cache.name)
+
+
+def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPolicy, at: datetime) -> list[str]:
+    """Every reason this cache is not a candidate for automatic matching; empty when it is one."""
+    reasons = []
+    if cache.created is not None and cache.created > at:
+        reasons.append(f"created after the pod ({format_time(cache.created)})")
+    unusable = cache.unusable_reason(at)
+    if unusable:
+        reasons.append(unusable)
+    if cache.size_gib > policy.storage_gib:
+        reasons.append(f"{cache.size_gib} GiB does not fit the {policy.storage_gib:g} GiB temporary storage")
+    needed = policy.requirement(image_count)
+    if exact < needed:
+        if policy.perfect_match:
+            reasons.append(f"{exact} of {image_count} images, perfect match needs {image_count}")
+        elif policy.match_count is not None:
+            reasons.append(f"{exact} of {image_count} images, match count request needs {needed}")
+        else:
+            reasons.append("none of the pod's images exactly")
+    return reasons
+
+
+def _pulled_finding(template: PodTemplate, cache: CacheView) -> list[Finding]:
+    """Images the chosen cache lacks are pulled from the registry."""
+    missing = [ref.familiar for ref in template.image_refs if ref.normalised not in set(cache.images)]
+    if not missing:
+        return []
+    return [
+        info(
+            "images-pulled",
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in {cache.name} and will be pulled",
+        )
+    ]
+
+
+def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
+    """What ECI does with this pod when it is created at `at`, given these caches."""
+    policy = template.policy
+    findings = list(template.findings) + list(policy.findings)
+
+    def result(outcome: str, cache=None, events=(), auto=False, extra=()) -> Decision:
+        return Decision(
+            outcome,
+            cache,
+            policy.pin_id,
+            tuple(events),
+            auto,
+            policy.auto_cache_size_gib,
+            template.images,
+            policy,
+            tuple(findings + list(extra)),
+        )
+
+    if not template.eci:
+        return result("not-eci")
+    if policy.mode == "pin":
+        cache = index.by_id.get(policy.pin_id)
+        if cache is None or cache.is_expired(at) or (cache.created is not None and cache.created > at):
+            return result(
+                "fail",
+                events=[eci_event("ImageCacheNotFound", policy.pin_id)],
+                extra=[error_finding("pin-not-found", f"no ImageCache has ID {policy.pin_id}: pod creation fails")],
+            )
+        if not cache.is_usable(at):
+            return result(
+                "fail",
+                events=[eci_event("ImageCacheNotComplete", policy.pin_id)],
+                extra=[
+                    error_finding("pin-not-ready", f"{cache.name} is {cache.phase or 'not Ready'}: pod creation fails")
+                ],
+            )
+        return result(
+            "hit", cache, [eci_event("SuccessfulHitImageCache", cache.id)], extra=_pulled_finding(template, cache)
+        )
+    if policy.mode == "off":
+        return result("off")
+    best, best_key = None, None
+    image_count = len(template.images)
+    needed = policy.requirement(image_count)
+    for position, (exact, partial) in index.match_counts(template).items():
+        if exact < needed or exact == 0:
+            continue
+        cache = index.caches[position]
+        if _rejection(cache, exact, image_count, policy, at):
+            continue
+        key = _rank_key(cache, exact, partial, policy.storage_gib)
+        if best_key is None or key < best_key:
+            best, best_key = cache, key
+    if best is None:
+        events = [eci_event("ImageCacheMissed"), eci_event("ImageCacheAutoCreated")]
+        return result("miss", events=events, auto=True)
+    return result("hit", best, [eci_event("SuccessfulHitImageCache", best.id)], extra=_pulled_finding(template, best))
+
+
+def _match_details(template: PodTemplate, cache: CacheView) -> list[str]:
+    """Plain words for the pod's images this cache holds only partly."""
+    details = []
+    for ref in template.image_refs:
+        kinds = {}
+        for cached in cache.image_refs:
+            kind = compare_images(ref, cached)
+            if kind:
+                kinds.setdefault(kind, cached)
+        if "exact" in kinds:
+            continue
+        if "tag" in kinds:
+            details.append(f"{ref.familiar}: same repository, {kinds['tag'].version} instead of {ref.version}")
+        elif "endpoint" in kinds:
+            other = kinds["endpoint"]
+            if other.version == ref.version:
+                details.append(f"{ref.familiar}: written as {other.normalised} it would match")
+            else:
+                details.append(f"{ref.familiar}: same repository at {other.registry}, {other.version}")
+    return details
+
+
+def _outranked_reason(cache: CacheView, key: tuple, chosen: CacheView, chosen_key: tuple, storage: float) -> str:
+    """Why the chosen cache ranks above this one, naming the first criterion that differs."""
+    if key[0] != chosen_key[0]:
+        return f"fewer exact matches than {chosen.name} ({-key[0]} vs {-chosen_key[0]})"
+    if key[1] != chosen_key[1]:
+        return f"same exact matches as {chosen.name} but fewer same-repository matches ({-key[1]} vs {-chosen_key[1]})"
+    if key[2] != chosen_key[2]:
+        further = key[2] - chosen_key[2]
+        return f"same match degree as {chosen.name} but {further:g} GiB further from the {storage:g} GiB storage"
+    if key[3] != chosen_key[3]:
+        return f"same match degree and size as {chosen.name} but older than {chosen.name}"
+    return f"same match degree, size and age as {chosen.name}, which sorts first by name"
+
+
+def explain(template: PodTemplate, index: CacheIndex, at: datetime) -> Explanation:
+    """The decision with a verdict and reasons for every cache; computed for one pod on demand."""
+    decision = decide(template, index, at)
+    policy = decision.policy
+    counts = index.match_counts(template)
+    image_count = len(template.images)
+    chosen = decision.cache
+    chosen_counts = counts.get(index.caches.index(chosen), (0, 0)) if chosen else (0, 0)
+    chosen_key = _rank_key(chosen, *chosen_counts, policy.storage_gib) if chosen else None
+    verdicts = []
+    for position, cache in enumerate(index.caches):
+        exact, partial = counts.get(position, (0, 0))
+        details = _match_details(template, cache) if partial else []
+        degree = f"{exact} of {image_count} images exact" + (f", {partial} same repository" if partial else "")
+        if cache is chosen:
+            why = f"pinned by {policy.pin_annotation}" if policy.mode == "pin" else "best candidate"
+            verdicts.append(
+                (0, (), CacheVerdict(cache.name, cache.id, "chosen", exact, partial, (why, degree, *details)))
+            )
+            continue
+        if not template.eci:
+            reasons = ["not an ECI pod: image caches do not apply"]
+        elif policy.mode == "pin":
+            reasons = [f"the pod is pinned to {policy.pin_id}"]
+            if cache.id == policy.pin_id:
+                reasons = [cache.unusable_reason(at) or "pinned, but not usable at the pod's creation"]
+        elif policy.mode == "off":
+            reasons = [f'automatic matching is off ({AUTO_IMC}: "false")']
+        else:
+            reasons = _rejection(cache, exact, image_count, policy, at)
+        if reasons or chosen_key is None:
+            reasons = reasons or ["no candidate"]
+            verdicts.append(
+                (
+                    2,
+                    (-exact, -partial, cache.name),
+                    CacheVerdict(cache.name, cache.id, "rejected", exact, partial, (*reasons, degree, *details)),
+                )
+            )
+            continue
+        key = _rank_key(cache, exact, partial, policy.storage_gib)
+        reason = _outranked_reason(cache, key, chosen, chosen_key, policy.storage_gib)
+        verdicts.append(
+            (1, key, CacheVerdict(cache.name, cache.id, "outranked", exact, partial, (reason, degree, *details)))
+        )
+    verdicts.sort(key=lambda item: (item[0], item[1]))
+    return Explanation(template, decision, tuple(verdict for _, _, verdict in verdicts))
