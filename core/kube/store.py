@@ -1,0 +1,516 @@
+"""The live cluster store: objects from list+watch, every pod decided by the engine, kept current.
+
+Pure (no I/O) and thread-safe: reflector threads write, the UI reads immutable snapshots.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from core.caches import CacheView, cache_from_object
+from core.errors import ImcError
+from core.images import ImageRef
+from core.matching import CacheIndex, Decision, decide
+from core.policy import MATCHED_CACHE
+from core.workloads import PodTemplate, templates_from
+
+KINDS = ("pods", "imagecaches", "deployments", "events")
+HIT_REASONS = frozenset({"SuccessfulHitImageCache"})
+MISS_REASONS = frozenset({"ImageCacheMissed", "ImageCacheAutoCreated"})
+FAIL_REASONS = frozenset({"ImageCacheNotFound", "ImageCacheNotComplete"})
+ECI_REASONS = HIT_REASONS | MISS_REASONS | FAIL_REASONS
+DEFAULT_HISTORY = 20_000
+MAX_ERRORS = 20
+_CACHE_ID = re.compile(r"\bimc-[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class ActualOutcome:
+    """What ECI reported for a pod: its annotation and its events."""
+
+    outcome: str  # "hit" | "miss" | "fail"
+    cache_id: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PodRecord:
+    """One pod with the engine's prediction beside what ECI actually did."""
+
+    key: str
+    namespace: str
+    name: str
+    obj: dict
+    template: PodTemplate
+    decision: Decision
+    actual: ActualOutcome | None
+    disagrees: bool
+    created: datetime | None
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """A pod decided (kind "pod", outcome) or a cache phase seen (kind "imagecache", outcome = phase)."""
+
+    at: datetime
+    key: str
+    outcome: str
+    kind: str = "pod"
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """An immutable view of the store at one version."""
+
+    version: int
+    pods: Mapping[str, PodRecord]
+    caches: Mapping[str, CacheView]
+    cache_objects: Mapping[str, dict]
+    deployments: Mapping[str, dict]
+    history: tuple[HistoryPoint, ...]
+    synced: Mapping[str, bool]
+    errors: tuple[str, ...]
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    """'namespace/name' for namespaced objects, 'name' for cluster-scoped ones."""
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace")
+    name = meta.get("name") or ""
+    return f"{namespace}/{name}" if namespace else name
+
+
+def event_pod_key(event: Mapping[str, Any]) -> str | None:
+    """The 'ns/name' of the pod an event is about, or None when it is not about a pod."""
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    if involved.get("kind") != "Pod" or not involved.get("name"):
+        return None
+    namespace = involved.get("namespace") or (event.get("metadata") or {}).get("namespace") or "default"
+    return f"{namespace}/{involved['name']}"
+
+
+def is_eci_event(event: Mapping[str, Any]) -> bool:
+    """True for ECI's image-cache events about a pod."""
+    return event.get("reason") in ECI_REASONS and event_pod_key(event) is not None
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    meta = event.get("metadata") or {}
+    return (
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or meta.get("creationTimestamp")
+        or ""
+    )
+
+
+def _reason_outcome(reason: str) -> str:
+    if reason in HIT_REASONS:
+        return "hit"
+    if reason in FAIL_REASONS:
+        return "fail"
+    return "miss"
+
+
+def actual_outcome(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> ActualOutcome | None:
+    """What ECI did for a pod: the latest of its ECI events decides; else the matched-cache annotation."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    matched = annotations.get(MATCHED_CACHE) or None
+    uid = (pod.get("metadata") or {}).get("uid")
+    mine = [
+        e
+        for e in events
+        if e.get("reason") in ECI_REASONS
+        and not (uid and (e.get("involvedObject") or {}).get("uid") not in (None, "", uid))
+    ]
+    mine.sort(key=lambda e: (_event_time(e), (e.get("metadata") or {}).get("name") or ""))
+    reasons = tuple(dict.fromkeys(e["reason"] for e in mine))
+    if not mine:
+        return ActualOutcome("hit", matched, ()) if matched else None
+    latest = mine[-1]
+    outcome = _reason_outcome(latest["reason"])
+    found = _CACHE_ID.search(latest.get("message") or "")
+    cache_id = found.group(0) if found else None
+    if outcome == "hit" and matched:
+        cache_id = matched
+    return ActualOutcome(outcome, cache_id, reasons)
+
+
+def prediction_disagrees(decision: Decision, actual: ActualOutcome | None) -> bool:
+    """True when ECI reported something other than what the engine predicted."""
+    if actual is None or decision.outcome == "not-eci":
+        return False
+    if decision.outcome == "off":
+        # Off: no cache and no auto-created one; a plain "missed" is what off looks like.
+        return actual.outcome != "miss" or "ImageCacheAutoCreated" in actual.reasons
+    if decision.outcome != actual.outcome:
+        return True
+    if decision.outcome == "hit" and actual.cache_id and decision.cache is not None:
+        predicted_id = decision.cache.id
+        return bool(predicted_id) and predicted_id != actual.cache_id
+    return False
+
+
+def image_keys(refs: Iterable[ImageRef]) -> frozenset[str]:
+    """Reverse-index keys: the repository under its registry family (covers exact, tag, endpoint)."""
+    return frozenset(ref.family_key for ref in refs)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClusterStore:
+    """Objects of the four kinds, every pod decided, thread-safe; readers take `snapshot()`."""
+
+    def __init__(self, history_limit: int = DEFAULT_HISTORY, clock: Callable[[], datetime] = _now) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._version = 0
+        self._snapshot: StoreSnapshot | None = None
+        # Copy-on-write: a mapping handed to a snapshot is copied before the next write to it.
+        self._maps: dict[str, dict] = {
+            "pods": {},
+            "caches": {},
+            "cache_objects": {},
+            "deployments": {},
+        }
+        self._shared: set[str] = set()
+        self._events: dict[str, dict] = {}
+        self._events_by_pod: dict[str, dict[str, dict]] = {}
+        self._index = CacheIndex([])
+        self._by_image: dict[str, set[str]] = {}
+        self._by_pin: dict[str, set[str]] = {}
+        self._indexed: dict[str, tuple[frozenset[str], str | None]] = {}
+        self._history: deque[HistoryPoint] = deque(maxlen=history_limit)
+        self._history_tuple: tuple[HistoryPoint, ...] | None = ()
+        self._resource_versions: dict[str, str] = {}
+        self._synced = {kind: False for kind in KINDS}
+        self._errors: dict[str, str] = {}
+        self._decide_errors: dict[str, str] = {}
+
+    # ---- reading
+
+    @property
+    def version(self) -> int:
+        """Bumps on every change."""
+        return self._version
+
+    def resource_version(self, kind: str) -> str | None:
+        """The resourceVersion of the last list of a kind."""
+        with self._lock:
+            return self._resource_versions.get(kind)
+
+    def snapshot(self) -> StoreSnapshot:
+        """An immutable view; the same object while nothing changed."""
+        with self._lock:
+            if self._snapshot is not None and self._snapshot.version == self._version:
+                return self._snapshot
+            self._shared.update(self._maps)
+            if self._history_tuple is None:
+                self._history_tuple = tuple(self._history)
+            errors = list(self._errors.values()) + list(self._decide_errors.values())[:MAX_ERRORS]
+            self._snapshot = StoreSnapshot(
+                version=self._version,
+                pods=MappingProxyType(self._maps["pods"]),
+                caches=MappingProxyType(self._maps["caches"]),
+                cache_objects=MappingProxyType(self._maps["cache_objects"]),
+                deployments=MappingProxyType(self._maps["deployments"]),
+                history=self._history_tuple,
+                synced=MappingProxyType(dict(self._synced)),
+                errors=tuple(errors),
+            )
+            return self._snapshot
+
+    # ---- writing
+
+    def replace(self, kind: str, objects: list[dict], resource_version: str) -> None:
+        """Replace every object of a kind with a fresh list (objects missing from it disappear)."""
+        _check_kind(kind)
+        with self._lock:
+            if kind == "pods":
+                self._replace_pods(objects)
+            elif kind == "imagecaches":
+                self._replace_caches(objects)
+            elif kind == "deployments":
+                self._write("deployments").clear()
+                self._write("deployments").update((object_key(o), o) for o in objects)
+            else:
+                self._replace_events(objects)
+            self._resource_versions[kind] = resource_version
+            self._synced[kind] = True
+            self._bump()
+
+    def apply(self, kind: str, event_type: str, obj: dict) -> None:
+        """Apply one watch event (ADDED, MODIFIED or DELETED) of a kind."""
+        _check_kind(kind)
+        if event_type not in ("ADDED", "MODIFIED", "DELETED"):
+            raise ValueError(f"not a watch event type the store applies: {event_type!r}")
+        deleted = event_type == "DELETED"
+        with self._lock:
+            if kind == "pods":
+                self._apply_pod(obj, deleted)
+            elif kind == "imagecaches":
+                self._apply_cache(obj, deleted)
+            elif kind == "deployments":
+                key = object_key(obj)
+                if deleted:
+                    self._write("deployments").pop(key, None)
+                else:
+                    self._write("deployments")[key] = obj
+            else:
+                self._apply_event(obj, deleted)
+            self._bump()
+
+    def set_error(self, kind: str, message: str | None) -> None:
+        """Record (or clear, with None) the current connection problem of a kind's reflector."""
+        with self._lock:
+            if message is None:
+                if self._errors.pop(kind, None) is None:
+                    return
+            elif self._errors.get(kind) == message:
+                return
+            else:
+                self._errors[kind] = message
+            self._bump()
+
+    # ---- internals
+
+    def _bump(self) -> None:
+        self._version += 1
+
+    def _write(self, name: str) -> dict:
+        if name in self._shared:
+            self._maps[name] = dict(self._maps[name])
+            self._shared.discard(name)
+        return self._maps[name]
+
+    def _record_history(self, key: str, outcome: str, kind: str, at: datetime | None = None) -> None:
+        self._history.append(HistoryPoint(at or self._clock(), key, outcome, kind))
+        self._history_tuple = None
+
+    # pods
+
+    def _replace_pods(self, objects: list[dict]) -> None:
+        old = self._maps["pods"]
+        fresh = {object_key(o): o for o in objects}
+        for key in [k for k in old if k not in fresh]:
+            self._drop_pod(key)
+        for key in [k for k in self._decide_errors if k not in fresh]:
+            del self._decide_errors[key]
+        for key, obj in fresh.items():
+            record = old.get(key)
+            if record is not None and record.obj is obj:
+                continue
+            self._put_pod(key, obj)
+
+    def _apply_pod(self, obj: dict, deleted: bool) -> None:
+        key = object_key(obj)
+        if deleted:
+            self._drop_pod(key)
+            self._decide_errors.pop(key, None)
+        else:
+            self._put_pod(key, obj)
+
+    def _drop_pod(self, key: str) -> None:
+        if self._write("pods").pop(key, None) is not None:
+            self._unindex(key)
+
+    def _put_pod(self, key: str, obj: dict) -> None:
+        old = self._maps["pods"].get(key)
+        try:
+            template = templates_from(obj)[0]
+        except (ImcError, IndexError) as exc:
+            self._drop_pod(key)
+            self._decide_errors[key] = f"pod {key}: cannot read it: {exc}"
+            return
+        self._decide_errors.pop(key, None)
+        created = template.created
+        if old is not None and old.template == template and old.created == created:
+            decision = old.decision  # only status changed: the prediction stands
+        else:
+            decision = decide(template, self._index, at=created or self._clock())
+        self._store_pod(key, obj, template, decision, created, old)
+
+    def _store_pod(
+        self,
+        key: str,
+        obj: dict,
+        template: PodTemplate,
+        decision: Decision,
+        created: datetime | None,
+        old: PodRecord | None,
+    ) -> None:
+        meta = obj.get("metadata") or {}
+        actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
+        record = PodRecord(
+            key=key,
+            namespace=meta.get("namespace") or "",
+            name=meta.get("name") or "",
+            obj=obj,
+            template=template,
+            decision=decision,
+            actual=actual,
+            disagrees=prediction_disagrees(decision, actual),
+            created=created,
+        )
+        self._write("pods")[key] = record
+        self._index_pod(key, template)
+        if old is None:
+            self._record_history(key, decision.outcome, "pod", created)
+        elif old.decision.outcome != decision.outcome:
+            self._record_history(key, decision.outcome, "pod")
+
+    def _redecide(self, keys: Iterable[str]) -> None:
+        pods = self._maps["pods"]
+        for key in list(keys):
+            old = pods.get(key)
+            if old is None:
+                continue
+            decision = decide(old.template, self._index, at=old.created or self._clock())
+            self._store_pod(key, old.obj, old.template, decision, old.created, old)
+
+    def _refresh_actual(self, keys: Iterable[str]) -> None:
+        pods = self._maps["pods"]
+        for key in set(keys):
+            old = pods.get(key)
+            if old is not None:
+                self._store_pod(key, old.obj, old.template, old.decision, old.created, old)
+
+    def _index_pod(self, key: str, template: PodTemplate) -> None:
+        entry = (image_keys(template.image_refs), template.policy.pin_id)
+        if self._indexed.get(key) == entry:
+            return
+        self._unindex(key)
+        self._indexed[key] = entry
+        for image_key in entry[0]:
+            self._by_image.setdefault(image_key, set()).add(key)
+        if entry[1]:
+            self._by_pin.setdefault(entry[1], set()).add(key)
+
+    def _unindex(self, key: str) -> None:
+        entry = self._indexed.pop(key, None)
+        if entry is None:
+            return
+        for image_key in entry[0]:
+            _discard(self._by_image, image_key, key)
+        if entry[1]:
+            _discard(self._by_pin, entry[1], key)
+
+    def _affected_by(self, views: Iterable[CacheView | None]) -> set[str]:
+        keys: set[str] = set()
+        for view in views:
+            if view is None:
+                continue
+            for image_key in image_keys(view.image_refs):
+                keys |= self._by_image.get(image_key, set())
+            if view.id:
+                keys |= self._by_pin.get(view.id, set())
+        return keys
+
+    # caches
+
+    def _replace_caches(self, objects: list[dict]) -> None:
+        old_views = dict(self._maps["caches"])
+        old_objects = self._maps["cache_objects"]
+        fresh = {object_key(o): o for o in objects}
+        changed: list[CacheView | None] = []
+        views = self._write("caches")
+        raw = self._write("cache_objects")
+        for name in [n for n in views if n not in fresh]:
+            changed.append(views.pop(name))
+            raw.pop(name, None)
+        for name, obj in fresh.items():
+            if old_objects.get(name) == obj and name in views:
+                continue
+            view = self._view(name, obj)
+            if view is None:
+                changed.append(views.pop(name, None))
+                raw.pop(name, None)
+                continue
+            changed += [old_views.get(name), view]
+            views[name] = view
+            raw[name] = obj
+            self._phase_history(name, old_views.get(name), view)
+        if changed:
+            self._index = CacheIndex(list(views.values()))
+            self._redecide(self._affected_by(changed))
+
+    def _apply_cache(self, obj: dict, deleted: bool) -> None:
+        name = object_key(obj)
+        old = self._maps["caches"].get(name)
+        view = None if deleted else self._view(name, obj)
+        if view is None:
+            self._write("caches").pop(name, None)
+            self._write("cache_objects").pop(name, None)
+        else:
+            self._write("caches")[name] = view
+            self._write("cache_objects")[name] = obj
+            self._phase_history(name, old, view)
+        self._index = CacheIndex(list(self._maps["caches"].values()))
+        self._redecide(self._affected_by([old, view]))
+
+    def _view(self, name: str, obj: dict) -> CacheView | None:
+        try:
+            view = cache_from_object(obj)
+        except ImcError as exc:
+            self._decide_errors[f"imagecache/{name}"] = f"ImageCache {name}: cannot read it: {exc}"
+            return None
+        self._decide_errors.pop(f"imagecache/{name}", None)
+        return view
+
+    def _phase_history(self, name: str, old: CacheView | None, new: CacheView) -> None:
+        if old is None or old.phase != new.phase:
+            self._record_history(name, new.phase or "", "imagecache")
+
+    # events
+
+    def _replace_events(self, objects: list[dict]) -> None:
+        touched = set(self._events_by_pod)
+        self._events.clear()
+        self._events_by_pod.clear()
+        for obj in objects:
+            self._apply_event(obj, deleted=False, refresh=False)
+        self._refresh_actual(touched | set(self._events_by_pod))
+
+    def _apply_event(self, obj: dict, deleted: bool, refresh: bool = True) -> None:
+        key = object_key(obj)
+        old = self._events.pop(key, None)
+        pods = set()
+        if old is not None:
+            pod_key = event_pod_key(old)
+            if pod_key is not None:
+                pods.add(pod_key)
+                _discard(self._events_by_pod, pod_key, key)
+        if not deleted and is_eci_event(obj):
+            pod_key = event_pod_key(obj)
+            self._events[key] = obj
+            self._events_by_pod.setdefault(pod_key, {})[key] = obj
+            pods.add(pod_key)
+        if refresh:
+            self._refresh_actual(pods)
+
+
+def _discard(index: dict, key: str, member: str) -> None:
+    members = index.get(key)
+    if members is None:
+        return
+    if isinstance(members, dict):
+        members.pop(member, None)
+    else:
+        members.discard(member)
+    if not members:
+        del index[key]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -1,0 +1,329 @@
+"""List+watch: pure line parsing and request builders, and the Reflector threads that feed a ClusterStore."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from core.kube.http import ApiError, Request, Stream, open_stream, send
+from core.kube.store import ECI_REASONS, KINDS, ClusterStore
+
+log = logging.getLogger("imc.kube.watch")
+
+WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
+PAGE_SIZE = 500
+WATCH_TIMEOUT_SECONDS = 300
+# ECI writes its image-cache events with source.component EciService (reference section 4);
+# a field selector cannot OR the five reasons, so the reasons are also filtered client-side.
+EVENT_SELECTORS: tuple[str | None, ...] = (
+    "involvedObject.kind=Pod,source=EciService",
+    "involvedObject.kind=Pod",
+    None,
+)
+
+
+class WatchProtocolError(ValueError):
+    """A watch line that is not a watch event."""
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One line of a watch stream."""
+
+    type: str
+    object: dict
+    resource_version: str | None
+    code: int | None = None
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def expired(self) -> bool:
+        """True for the in-stream 410: the version is too old, the client must re-list."""
+        return self.type == "ERROR" and (self.code == 410 or self.reason in ("Expired", "Gone"))
+
+
+def process_one_line(line: bytes) -> WatchEvent:
+    """Parse one watch line; WatchProtocolError when it is not a watch event."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise WatchProtocolError(f"watch line is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WatchProtocolError("watch line is not a JSON object")
+    kind = data.get("type")
+    obj = data.get("object")
+    if kind not in WATCH_TYPES:
+        raise WatchProtocolError(f"unknown watch event type {kind!r}")
+    if not isinstance(obj, dict):
+        raise WatchProtocolError(f"{kind} watch event without an object")
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    rv = str(rv) if rv is not None else None
+    if kind == "ERROR":
+        code = obj.get("code")
+        return WatchEvent(
+            kind,
+            obj,
+            rv,
+            code=int(code) if isinstance(code, int | str) and str(code).isdigit() else None,
+            reason=str(obj.get("reason") or ""),
+            message=str(obj.get("message") or ""),
+        )
+    return WatchEvent(kind, obj, rv)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the API."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def prefix(self) -> str:
+        """/api/v1 or /apis/GROUP/VERSION."""
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        """The path of the collection (all namespaces when namespace is None)."""
+        if namespace and self.namespaced:
+            return f"{self.prefix}/namespaces/{namespace}/{self.plural}"
+        return f"{self.prefix}/{self.plural}"
+
+    def object_path(self, name: str, namespace: str | None = None) -> str:
+        """The path of one object."""
+        return f"{self.collection_path(namespace)}/{name}"
+
+
+RESOURCES: dict[str, Resource] = {
+    "pods": Resource("pods", "", "v1", "pods", True),
+    "imagecaches": Resource("imagecaches", "eci.alibabacloud.com", "v1", "imagecaches", False),
+    "deployments": Resource("deployments", "apps", "v1", "deployments", True),
+    "events": Resource("events", "", "v1", "events", True),
+}
+
+
+def list_request(
+    kind: str,
+    namespace: str | None = None,
+    limit: int = PAGE_SIZE,
+    continue_token: str | None = None,
+    field_selector: str | None = None,
+) -> Request:
+    """One page of a list."""
+    query: list[tuple[str, str]] = [("limit", str(limit))]
+    if continue_token:
+        query.append(("continue", continue_token))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    return Request("GET", RESOURCES[kind].collection_path(namespace), tuple(query))
+
+
+def watch_request(
+    kind: str,
+    resource_version: str,
+    namespace: str | None = None,
+    timeout_seconds: int = WATCH_TIMEOUT_SECONDS,
+    field_selector: str | None = None,
+) -> Request:
+    """A watch from a list's resourceVersion, with bookmarks and a server-side timeout."""
+    query: list[tuple[str, str]] = [
+        ("watch", "true"),
+        ("resourceVersion", resource_version),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", str(timeout_seconds)),
+    ]
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    return Request("GET", RESOURCES[kind].collection_path(namespace), tuple(query))
+
+
+def keep_object(kind: str, obj: dict) -> bool:
+    """Client-side filter: only ECI's image-cache events are kept."""
+    return kind != "events" or obj.get("reason") in ECI_REASONS
+
+
+def list_all(
+    api_client: Any,
+    kind: str,
+    namespace: str | None = None,
+    field_selector: str | None = None,
+    page_size: int = PAGE_SIZE,
+    timeout: Any = (10.0, 120.0),
+) -> tuple[list[dict], str]:
+    """A paged list of every object of a kind: (objects, the list's resourceVersion)."""
+    objects: list[dict] = []
+    token = None
+    resource_version = ""
+    while True:
+        request = list_request(kind, namespace, page_size, token, field_selector)
+        page = orjson.loads(send(api_client, request, timeout))
+        objects.extend(o for o in page.get("items") or () if keep_object(kind, o))
+        meta = page.get("metadata") or {}
+        resource_version = str(meta.get("resourceVersion") or resource_version)
+        token = meta.get("continue")
+        if not token:
+            return objects, resource_version
+
+
+def backoff_delay(
+    attempt: int, base: float = 0.5, cap: float = 30.0, rng: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return rng() * min(cap, base * (2 ** min(attempt, 20)))
+
+
+class Reflector(threading.Thread):
+    """One kind: list, watch from the list's version; re-list on 410 or a broken stream; back off."""
+
+    def __init__(
+        self,
+        api_client: Any,
+        store: ClusterStore,
+        kind: str,
+        namespace: str | None = None,
+        page_size: int = PAGE_SIZE,
+        watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+        max_backoff: float = 30.0,
+    ) -> None:
+        super().__init__(name=f"imc-reflector-{kind}", daemon=True)
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.api_client = api_client
+        self.store = store
+        self.kind = kind
+        self.namespace = namespace
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.max_backoff = max_backoff
+        self.lists = 0  # how many full lists (first one and re-lists) were done
+        self.last_error: str | None = None
+        self._selectors = EVENT_SELECTORS if kind == "events" else (None,)
+        self._stopping = threading.Event()
+        self._stream: Stream | None = None
+        self._stream_lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Ask the thread to end and close its open watch."""
+        self._stopping.set()
+        with self._stream_lock:
+            if self._stream is not None:
+                self._stream.close()
+
+    @property
+    def stopping(self) -> bool:
+        """True once stop() was called."""
+        return self._stopping.is_set()
+
+    def run(self) -> None:
+        """List, watch, repeat until stopped."""
+        attempt = 0
+        while not self.stopping:
+            try:
+                resource_version = self._list()
+                self._error(None)
+                attempt = 0
+                while not self.stopping:
+                    resource_version = self._watch(resource_version)
+                    if resource_version is None:
+                        break  # expired: re-list at once
+            except ApiError as exc:
+                if self.stopping:
+                    break
+                if exc.status == 400 and self.kind == "events" and len(self._selectors) > 1:
+                    self._selectors = self._selectors[1:]  # the server does not support this field selector
+                    continue
+                if exc.reason != "StreamBroken" or attempt > 0:
+                    self._error(f"{self.kind}: {exc}")
+                delay = backoff_delay(attempt, cap=self.max_backoff)
+                attempt += 1
+                self._stopping.wait(delay)
+            except Exception as exc:  # noqa: BLE001 - the thread must survive anything and say why
+                log.exception("reflector %s failed", self.kind)
+                self._error(f"{self.kind}: {type(exc).__name__}: {exc}")
+                self._stopping.wait(backoff_delay(attempt, cap=self.max_backoff))
+                attempt += 1
+
+    def _error(self, message: str | None) -> None:
+        self.last_error = message
+        self.store.set_error(self.kind, message)
+
+    def _list(self) -> str:
+        objects, resource_version = list_all(
+            self.api_client, self.kind, self.namespace, self._selectors[0], self.page_size
+        )
+        self.store.replace(self.kind, objects, resource_version)
+        self.lists += 1
+        return resource_version
+
+    def _watch(self, resource_version: str) -> str | None:
+        """Watch until the server ends the stream; the version to resume from, or None to re-list."""
+        request = watch_request(
+            self.kind, resource_version, self.namespace, self.watch_timeout, self._selectors[0]
+        )
+        stream = open_stream(self.api_client, request, timeout=(10.0, self.watch_timeout + 30.0))
+        with self._stream_lock:
+            if self.stopping:
+                stream.close()
+                return resource_version
+            self._stream = stream
+        try:
+            for line in stream.lines():
+                if self.stopping:
+                    break
+                event = process_one_line(line)
+                if event.type == "ERROR":
+                    if event.expired:
+                        return None
+                    raise ApiError(event.code or 500, event.reason or "WatchError", event.message)
+                if event.resource_version:
+                    resource_version = event.resource_version
+                if event.type != "BOOKMARK" and keep_object(self.kind, event.object):
+                    self.store.apply(self.kind, event.type, event.object)
+        except ApiError:
+            if self.stopping:
+                return resource_version
+            raise  # a broken stream: back off, then re-list (events in flight may be lost)
+        finally:
+            with self._stream_lock:
+                self._stream = None
+            stream.close()
+        return resource_version
+
+
+class ClusterWatcher:
+    """The four reflectors of one connection, feeding one store."""
+
+    def __init__(
+        self, connection: Any, store: ClusterStore, namespace: str | None = None, **options: Any
+    ) -> None:
+        api_client = getattr(connection, "api_client", connection)
+        self.store = store
+        self.reflectors = {kind: Reflector(api_client, store, kind, namespace, **options) for kind in KINDS}
+
+    def start(self) -> None:
+        """Start every reflector thread."""
+        for reflector in self.reflectors.values():
+            reflector.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every reflector and wait for the threads to end."""
+        for reflector in self.reflectors.values():
+            reflector.stop()
+        for reflector in self.reflectors.values():
+            if reflector.is_alive():
+                reflector.join(timeout)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The current connection problem of each kind that has one."""
+        return {k: r.last_error for k, r in self.reflectors.items() if r.last_error}
