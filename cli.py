@@ -3,29 +3,140 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
+from datetime import UTC, datetime
+
+SUBCOMMAND_MODULES = {"report": "core.kube.report", "sim": "sim.main"}
+
+
+class InputError(Exception):
+    """Bad input to a command: one clear line, exit 2."""
+
+
+def _read_source(path: str, stdin_used: list[bool]) -> str | bytes:
+    """The bytes of a file, or of standard input for '-' (once)."""
+    if path == "-":
+        if stdin_used[0]:
+            raise InputError("-: standard input can be read only once")
+        stdin_used[0] = True
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _objects(path: str, stdin_used: list[bool]) -> list[dict]:
+    """The Kubernetes objects in one file."""
+    from core.errors import ManifestError
+    from core.manifests import load_documents
+
+    try:
+        return load_documents(_read_source(path, stdin_used), "<stdin>" if path == "-" else path)
+    except ManifestError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _fail_on(value: str) -> frozenset[str]:
+    """The --fail-on list of decisions."""
+    from core.matching import OUTCOMES
+
+    names = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(names - set(OUTCOMES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown decision {', '.join(unknown)} (choose from {', '.join(OUTCOMES)})")
+    return names
+
+
+def _at(value: str) -> datetime:
+    """The --at instant."""
+    from core.errors import ImcError
+    from core.timeutil import parse_time
+
+    try:
+        moment = parse_time(value)
+    except ImcError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if moment is None:
+        raise argparse.ArgumentTypeError("empty timestamp")
+    return moment
+
+
+def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `imc explain`."""
+    parser.add_argument(
+        "manifests", nargs="+", metavar="MANIFEST", help="YAML/JSON files of pods or workloads, - for stdin"
+    )
+    parser.add_argument("--caches", action="append", default=[], metavar="PATH", help="ImageCache objects (repeatable)")
+    parser.add_argument(
+        "--at", type=_at, default=None, metavar="RFC3339", help="decide as of this instant (default: now)"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        default=frozenset(),
+        metavar="DECISIONS",
+        help="exit 1 when any of these decisions occurs, e.g. miss,fail,off",
+    )
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Decide and explain every pod template of the manifests against the caches."""
+    from core.caches import KIND as CACHE_KIND
+    from core.caches import cache_from_object
+    from core.errors import ManifestError
+    from core.matching import CacheIndex, explain
+    from core.render import render_report
+    from core.workloads import templates_from
+
+    stdin_used = [False]
+    try:
+        caches = []
+        for path in args.caches:
+            for number, obj in enumerate(_objects(path, stdin_used), start=1):
+                if obj.get("kind") != CACHE_KIND:
+                    raise InputError(f"{path}: document {number}: a {obj.get('kind')}, not an ImageCache")
+                caches.append(cache_from_object(obj))
+        templates = []
+        for path in args.manifests:
+            for number, obj in enumerate(_objects(path, stdin_used), start=1):
+                try:
+                    templates.extend(templates_from(obj))
+                except ManifestError as exc:
+                    raise InputError(f"{path}: document {number}: {exc}") from None
+    except InputError as exc:
+        print(f"imc explain: {exc}", file=sys.stderr)
+        return 2
+    at = args.at or datetime.now(UTC)
+    index = CacheIndex(caches)
+    explanations = [explain(template, index, at) for template in templates]
+    if args.format == "json":
+        print(json.dumps({"results": [item.to_dict() for item in explanations]}, indent=2))
+    else:
+        print(render_report(explanations))
+    failed = {item.decision.outcome for item in explanations} & args.fail_on
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `imc` and its subcommands."""
-    parser = argparse.ArgumentParser(
-        prog="imc", description="Explain and manage Alibaba Cloud ECI ImageCaches."
-    )
+    parser = argparse.ArgumentParser(prog="imc", description="Explain and manage Alibaba Cloud ECI ImageCaches.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{explain,report,sim}")
 
-    from core import explain_cli
-
-    explain_cli.add_arguments(
+    add_explain_arguments(
         sub.add_parser("explain", help="decide which ImageCache each pod template would hit, and why")
     )
 
-    from core.kube import report
-
-    report.add_arguments(sub.add_parser("report", help="explain every ECI pod of a live cluster"))
-
-    from sim import main as sim_main
-
-    sim_main.add_arguments(sub.add_parser("sim", help="run the built-in ECI cluster (HTTPS Kubernetes API)"))
+    for name, module, help_text in (
+        ("report", SUBCOMMAND_MODULES["report"], "explain every ECI pod of a live cluster"),
+        ("sim", SUBCOMMAND_MODULES["sim"], "run the built-in ECI cluster (HTTPS Kubernetes API)"),
+    ):
+        # the live-cluster and simulator modules import their heavy dependencies only when run
+        importlib.import_module(module).add_arguments(sub.add_parser(name, help=help_text))
     return parser
 
 
@@ -34,16 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "explain":
-            from core import explain_cli
-
-            return explain_cli.run(args)
-        if args.command == "report":
-            from core.kube import report
-
-            return report.run(args)
-        from sim import main as sim_main
-
-        return sim_main.run(args)
+            return run_explain(args)
+        return importlib.import_module(SUBCOMMAND_MODULES[args.command]).run(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -1,0 +1,113 @@
+"""Reading manifests: YAML or JSON text into Kubernetes objects, with limits and clear errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import yaml
+
+from core.errors import ManifestError
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_EXPANDED_NODES = 200_000
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps anchors but lets us measure what aliases expand to."""
+
+
+def _expanded_size(node: object, memo: dict[int, int], budget: int) -> int:
+    """How many values the document holds once every alias is expanded (stops counting past budget)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if isinstance(node, Mapping):
+        children = list(node.keys()) + list(node.values())
+    elif isinstance(node, list):
+        children = node
+    else:
+        return 1
+    memo[key] = 1
+    total = 1
+    for child in children:
+        total += _expanded_size(child, memo, budget)
+        if total > budget:
+            break
+    memo[key] = total
+    return total
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return problem
+
+
+def load_documents(text: str | bytes, source: str = "<input>") -> list[dict]:
+    """Kubernetes objects of a YAML or JSON text: multi-document, `kind: List` items expanded."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise ManifestError(
+                f"{source}: {len(text) / 2**20:.1f} MiB is more than the {MAX_MANIFEST_BYTES // 2**20} MiB imc reads"
+            )
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ManifestError(f"{source}: not UTF-8 text") from None
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{source}: {len(text) / 2**20:.1f} MiB is more than the {MAX_MANIFEST_BYTES // 2**20} MiB imc reads"
+        )
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        else:
+            return _objects([parsed] if not isinstance(parsed, list) else parsed, source)
+    documents = []
+    try:
+        for document in yaml.load_all(text, Loader=_Loader):
+            documents.append(document)
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{source}: document {len(documents) + 1}: YAML does not parse: {_problem(exc)}") from None
+    except RecursionError:
+        raise ManifestError(f"{source}: document {len(documents) + 1}: nested too deeply") from None
+    return _objects(documents, source)
+
+
+def _objects(documents: list, source: str) -> list[dict]:
+    """Check each document is an object with a kind; expand Lists."""
+    objects: list[dict] = []
+    for number, document in enumerate(documents, start=1):
+        if document is None:
+            continue
+        try:
+            size = _expanded_size(document, {}, MAX_EXPANDED_NODES)
+        except RecursionError:
+            raise ManifestError(f"{source}: document {number}: nested too deeply") from None
+        if size > MAX_EXPANDED_NODES:
+            raise ManifestError(
+                f"{source}: document {number}: expands to more than {MAX_EXPANDED_NODES:,} values "
+                "(a YAML alias bomb?); refused"
+            )
+        if not isinstance(document, Mapping):
+            raise ManifestError(f"{source}: document {number}: a {type(document).__name__}, not a Kubernetes object")
+        kind = document.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ManifestError(f"{source}: document {number}: has no kind")
+        if kind == "List" or (kind.endswith("List") and isinstance(document.get("items"), list)):
+            items = document.get("items") or []
+            for position, item in enumerate(items):
+                if not isinstance(item, Mapping):
+                    raise ManifestError(f"{source}: document {number}: items[{position}] is not an object")
+                if "kind" not in item and kind != "List":
+                    item = {**item, "kind": kind.removesuffix("List")}
+                objects.append(dict(item))
+            continue
+        objects.append(dict(document))
+    return objects
