@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from core.errors import ImageRefError
@@ -30,23 +30,17 @@ class ImageRef:
     repository: str
     tag: str | None
     digest: str | None
+    # derived keys, computed once: matching thousands of pods reads them constantly
+    normalised: str = field(init=False, repr=False, compare=False)
+    repo_key: str = field(init=False, repr=False, compare=False)
+    family_key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def normalised(self) -> str:
-        """The canonical text: registry/repository:tag or registry/repository@digest."""
-        if self.digest:
-            return f"{self.registry}/{self.repository}@{self.digest}"
-        return f"{self.registry}/{self.repository}:{self.tag}"
-
-    @property
-    def repo_key(self) -> str:
-        """Registry and repository without tag: what a same-repository match shares."""
-        return f"{self.registry}/{self.repository}"
-
-    @property
-    def family_key(self) -> str:
-        """The repository under its registry family: ACR endpoints of one region share it."""
-        return f"{registry_family(self.registry)}/{self.repository}"
+    def __post_init__(self) -> None:
+        repo_key = f"{self.registry}/{self.repository}"
+        normalised = f"{repo_key}@{self.digest}" if self.digest else f"{repo_key}:{self.tag}"
+        object.__setattr__(self, "repo_key", repo_key)
+        object.__setattr__(self, "normalised", normalised)
+        object.__setattr__(self, "family_key", f"{registry_family(self.registry)}/{self.repository}")
 
     @property
     def version(self) -> str:

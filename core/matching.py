@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from core.caches import CacheView
 from core.findings import Finding, info
@@ -40,6 +41,7 @@ class EciEvent:
     message: str
 
 
+@lru_cache(maxsize=16384)
 def eci_event(reason: str, cache_id: str | None = None) -> EciEvent:
     """ECI's event of this reason about this cache, worded as ECI words it."""
     event_type, text = _EVENT_TEXT[reason]
@@ -121,48 +123,71 @@ class Explanation:
 
 
 class CacheIndex:
-    """Caches indexed by normalised image, repository and registry family, so a pod meets only its caches."""
+    """Caches indexed by normalised image and by repository family, so a pod meets only its own caches."""
 
     def __init__(self, caches: Iterable[CacheView]):
         self.caches: tuple[CacheView, ...] = tuple(caches)
         self.by_id: dict[str, CacheView] = {}
         self.by_name: dict[str, CacheView] = {}
+        self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
-        self._repo: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
+        # per cache: its images and repository families, to count partial matches of a candidate
+        self._images: list[frozenset[str]] = []
+        self._families: list[frozenset[str]] = []
         for position, cache in enumerate(self.caches):
             self.by_name[cache.name] = cache
             if cache.id:
                 self.by_id.setdefault(cache.id, cache)
-            for key_map, keys in (
-                (self._exact, cache.images),
-                (self._repo, {ref.repo_key for ref in cache.image_refs}),
-                (self._family, {ref.family_key for ref in cache.image_refs}),
-            ):
-                for key in keys:
-                    key_map[key].append(position)
+            families = frozenset(ref.family_key for ref in cache.image_refs)
+            self._images.append(frozenset(cache.images))
+            self._families.append(families)
+            for image in cache.images:
+                self._exact[image].append(position)
+            for family in families:
+                self._family[family].append(position)
 
     def __len__(self) -> int:
         return len(self.caches)
 
+    def position(self, cache: CacheView) -> int:
+        """The cache's position in this index."""
+        return self._position[id(cache)]
+
+    def exact_counts(self, template: PodTemplate) -> dict[int, int]:
+        """Per cache position: how many of the pod's images it holds exactly (caches with none left out)."""
+        counts: dict[int, int] = {}
+        for ref in template.image_refs:
+            for position in self._exact.get(ref.normalised, ()):
+                counts[position] = counts.get(position, 0) + 1
+        return counts
+
+    def partial_count(self, template: PodTemplate, position: int) -> int:
+        """How many of the pod's images this cache holds only as another tag or ACR endpoint."""
+        images, families = self._images[position], self._families[position]
+        return sum(1 for ref in template.image_refs if ref.normalised not in images and ref.family_key in families)
+
     def match_counts(self, template: PodTemplate) -> dict[int, tuple[int, int]]:
         """Per cache position sharing anything with the pod: (exact images, partially matched images)."""
-        exact: dict[int, int] = defaultdict(int)
-        partial: dict[int, int] = defaultdict(int)
-        for ref in template.image_refs:
-            hits = set(self._exact.get(ref.normalised, ()))
-            for position in hits:
-                exact[position] += 1
-            near = set(self._repo.get(ref.repo_key, ())) | set(self._family.get(ref.family_key, ()))
-            for position in near - hits:
-                partial[position] += 1
-        return {pos: (exact.get(pos, 0), partial.get(pos, 0)) for pos in exact.keys() | partial.keys()}
+        positions = {position for ref in template.image_refs for position in self._family.get(ref.family_key, ())}
+        exact = self.exact_counts(template)
+        return {position: (exact.get(position, 0), self.partial_count(template, position)) for position in positions}
 
 
 def _rank_key(cache: CacheView, exact: int, partial: int, storage: float) -> tuple:
     """Best first: more exact, more partial, size closest to storage, newest, then name."""
     created = cache.created.timestamp() if cache.created else float("-inf")
     return (-exact, -partial, abs(storage - cache.size_gib), -created, cache.name)
+
+
+def _is_candidate(cache: CacheView, storage: float, at: datetime) -> bool:
+    """Usable at `at` and fits the storage: the checks of _rejection without the words, for the hot path."""
+    return (
+        cache.phase == "Ready"
+        and (cache.expires is None or cache.expires > at)
+        and (cache.created is None or cache.created <= at)
+        and cache.size_gib <= storage
+    )
 
 
 def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPolicy, at: datetime) -> list[str]:
@@ -188,7 +213,7 @@ def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPoli
 
 def _pulled_finding(template: PodTemplate, cache: CacheView) -> list[Finding]:
     """Images the chosen cache lacks are pulled from the registry."""
-    missing = [ref.familiar for ref in template.image_refs if ref.normalised not in set(cache.images)]
+    missing = [ref.familiar for ref in template.image_refs if ref.normalised not in cache.images]
     if not missing:
         return []
     return [
@@ -241,15 +266,13 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
     if policy.mode == "off":
         return result("off")
     best, best_key = None, None
-    image_count = len(template.images)
-    needed = policy.requirement(image_count)
-    for position, (exact, partial) in index.match_counts(template).items():
-        if exact < needed or exact == 0:
-            continue
+    needed = policy.requirement(len(template.images))
+    storage = policy.storage_gib
+    for position, exact in index.exact_counts(template).items():
         cache = index.caches[position]
-        if _rejection(cache, exact, image_count, policy, at):
+        if exact < needed or (best_key is not None and -exact > best_key[0]) or not _is_candidate(cache, storage, at):
             continue
-        key = _rank_key(cache, exact, partial, policy.storage_gib)
+        key = _rank_key(cache, exact, index.partial_count(template, position), storage)
         if best_key is None or key < best_key:
             best, best_key = cache, key
     if best is None:
@@ -301,7 +324,7 @@ def explain(template: PodTemplate, index: CacheIndex, at: datetime) -> Explanati
     counts = index.match_counts(template)
     image_count = len(template.images)
     chosen = decision.cache
-    chosen_counts = counts.get(index.caches.index(chosen), (0, 0)) if chosen else (0, 0)
+    chosen_counts = counts.get(index.position(chosen), (0, 0)) if chosen else (0, 0)
     chosen_key = _rank_key(chosen, *chosen_counts, policy.storage_gib) if chosen else None
     verdicts = []
     for position, cache in enumerate(index.caches):

@@ -1,0 +1,67 @@
+"""Synthetic pods and ImageCaches at scale, shared by the benchmarks (deterministic for a seed)."""
+
+from __future__ import annotations
+
+import random
+
+REGISTRIES = ("registry.cn-hangzhou.aliyuncs.com", "docker.io", "ghcr.io", "registry-vpc.cn-hangzhou.aliyuncs.com")
+
+
+def image_pool(size: int, rng: random.Random) -> list[str]:
+    """Distinct image references across a few registries and tags."""
+    pool = []
+    for number in range(size):
+        registry = REGISTRIES[number % len(REGISTRIES)]
+        pool.append(f"{registry}/team{number % 37}/app{number}:v{rng.randint(1, 9)}.{rng.randint(0, 20)}")
+    return pool
+
+
+def make_caches(count: int, pool: list[str], rng: random.Random) -> list[dict]:
+    """ImageCache objects, mostly Ready, each holding up to 20 images of the pool."""
+    phases = ["Ready"] * 8 + ["Creating", "Failed"]
+    caches = []
+    for number in range(count):
+        caches.append(
+            {
+                "apiVersion": "eci.alibabacloud.com/v1",
+                "kind": "ImageCache",
+                "metadata": {
+                    "name": f"cache-{number:04d}",
+                    "creationTimestamp": f"2026-11-{1 + number % 27:02d}T00:00:00Z",
+                },
+                "spec": {
+                    "images": rng.sample(pool, rng.randint(3, 20)),
+                    "imageCacheSize": rng.choice([20, 25, 30, 40]),
+                },
+                "status": {"imageCacheId": f"imc-{number:08x}", "phase": rng.choice(phases), "progress": "100%"},
+            }
+        )
+    return caches
+
+
+def make_pods(count: int, pool: list[str], rng: random.Random, images_per_pod: int = 3) -> list[dict]:
+    """ECI pods with a mix of image-cache annotations."""
+    modes = [{}, {}, {"k8s.aliyun.com/imc-perfect-match": "true"}, {"k8s.aliyun.com/imc-match-count-request": "2"}]
+    pods = []
+    for number in range(count):
+        images = rng.sample(pool, images_per_pod)
+        pods.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"pod-{number:05d}",
+                    "namespace": f"ns-{number % 20}",
+                    "creationTimestamp": "2026-11-28T00:00:00Z",
+                    "labels": {"alibabacloud.com/eci": "true", "app": f"app-{number % 300}"},
+                    "annotations": dict(rng.choice(modes)),
+                },
+                "spec": {
+                    "containers": [
+                        {"name": f"c{i}", "image": image, "imagePullPolicy": "IfNotPresent"}
+                        for i, image in enumerate(images)
+                    ]
+                },
+            }
+        )
+    return pods
