@@ -28,7 +28,7 @@ FAIL_REASONS = frozenset({"ImageCacheNotFound", "ImageCacheNotComplete"})
 ECI_REASONS = HIT_REASONS | MISS_REASONS | FAIL_REASONS
 DEFAULT_HISTORY = 20_000
 MAX_ERRORS = 20
-_CACHE_ID = re.compile(r"\bimc-[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]")
+_CACHE_ID = re.compile(r"\bimc-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True)
