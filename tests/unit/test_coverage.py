@@ -1,0 +1,85 @@
+"""Coverage and cache suggestions, checked against the engine's own decisions."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from bench.workload import image_pool, make_caches, make_pods
+from core.caches import cache_from_object
+from core.coverage import suggest_cache, uncovered_images
+from core.matching import CacheIndex, decide
+from core.workloads import templates_from
+
+AT = datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+def _pod(name: str, images: list[str], annotations: dict | None = None) -> dict:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": {"alibabacloud.com/eci": "true"},
+            "annotations": annotations or {},
+        },
+        "spec": {"containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]},
+    }
+
+
+def _cache(name: str, images: list[str], phase: str = "Ready") -> dict:
+    return {
+        "kind": "ImageCache",
+        "metadata": {"name": name, "creationTimestamp": "2026-11-01T00:00:00Z"},
+        "spec": {"images": images},
+        "status": {"imageCacheId": f"imc-{name}", "phase": phase},
+    }
+
+
+def _pairs(pods: list[dict], index: CacheIndex) -> list:
+    templates = [templates_from(pod)[0] for pod in pods]
+    return [(template, decide(template, index, AT)) for template in templates]
+
+
+def test_uncovered_images_counts_pods_per_image_not_held_by_a_ready_cache():
+    index = CacheIndex(
+        [cache_from_object(_cache("a", ["nginx:1"])), cache_from_object(_cache("b", ["redis:7"], "Creating"))]
+    )
+    pods = [_pod("p1", ["nginx:1", "redis:7"]), _pod("p2", ["redis:7"]), _pod("p3", ["redis:7", "busybox"])]
+    demand = {item.image: item for item in uncovered_images(_pairs(pods, index), index, AT)}
+    assert set(demand) == {"docker.io/library/redis:7", "docker.io/library/busybox:latest"}
+    assert demand["docker.io/library/redis:7"].pods == 3
+    assert demand["docker.io/library/redis:7"].missed_pods == 2  # p1 hits cache a through nginx
+    assert demand["docker.io/library/busybox:latest"].pods == 1
+
+
+def test_suggestion_respects_perfect_match_and_the_image_budget():
+    index = CacheIndex([])
+    pods = [_pod(f"web{i}", ["nginx:1", "sidecar:2"], {"k8s.aliyun.com/imc-perfect-match": "true"}) for i in range(3)]
+    pods += [_pod("solo", ["lonely:1"])]
+    suggestion = suggest_cache(_pairs(pods, index), max_images=2)
+    assert set(suggestion.images) == {"docker.io/library/nginx:1", "docker.io/library/sidecar:2"}
+    assert (suggestion.pods_covered, suggestion.pods_missed) == (3, 4)
+
+
+def test_unsatisfiable_pods_are_not_counted_as_coverable():
+    pods = [_pod("p", ["a:1"], {"k8s.aliyun.com/imc-match-count-request": "3"})]
+    suggestion = suggest_cache(_pairs(pods, CacheIndex([])))
+    assert suggestion.images == ()
+    assert suggestion.pods_covered == 0 and suggestion.pods_missed == 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_suggested_cache_turns_exactly_the_claimed_misses_into_hits(seed):
+    rng = random.Random(seed)
+    pool = image_pool(120, rng)
+    index = CacheIndex(cache_from_object(obj) for obj in make_caches(15, pool, rng))
+    pairs = _pairs(make_pods(400, pool, rng), index)
+    suggestion = suggest_cache(pairs)
+    assert 0 < len(suggestion.images) <= 20
+    added = cache_from_object(_cache("suggested", list(suggestion.images)))
+    with_suggestion = CacheIndex([*index.caches, added])
+    turned = sum(1 for t, d in pairs if d.outcome == "miss" and decide(t, with_suggestion, AT).outcome == "hit")
+    assert turned == suggestion.pods_covered > 0
