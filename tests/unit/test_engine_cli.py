@@ -1,0 +1,230 @@
+"""`imc explain`, run as a user runs it (a process: exit code, stdout, stderr), per issue 2.
+
+`imc explain --caches PATH [--caches PATH ...] [--at RFC3339] [--format text|json]
+[--fail-on miss,fail,off] MANIFEST...`; PATH and MANIFEST are YAML or JSON, multi-document or
+a `kind: List`, or `-` for stdin. Exit 0, 1 when --fail-on names a decision that occurred, 2 on
+bad input with one clear line on stderr (file, document number, what is wrong), no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fixtures.engine.builders import FIXTURES, HIT_EVENTS, MISS_EVENTS, NOT_FOUND, REPO, imagecache
+
+EX1, EX2 = str(FIXTURES / "seed_example1.yaml"), str(FIXTURES / "seed_example2.yaml")
+CACHES1 = str(FIXTURES / "caches_example1.yaml")  # kind: List
+CACHES2 = str(FIXTURES / "caches_example2.yaml")  # two documents
+NGINX_ONLY = str(FIXTURES / "caches_nginx_only.yaml")  # one document
+PINNED = "imc-2ze5tm5gehgtiiga****"
+NGINX = "registry.cn-shanghai.aliyuncs.com/eci_open/nginx:1.14.2"
+BUSYBOX = "registry.cn-shanghai.aliyuncs.com/eci_open/busybox:1.30"
+RESULT_KEYS = {"workload", "eci", "decision", "cache", "events", "auto_create", "images", "candidates", "findings"}
+CANDIDATE_KEYS = {"name", "id", "verdict", "exact", "partial", "reasons"}
+
+
+@dataclass
+class Run:
+    rc: int
+    out: str
+    err: str
+
+    def results(self) -> list[dict]:
+        doc = json.loads(self.out)
+        assert set(doc) >= {"results"}
+        return doc["results"]
+
+
+def imc(*args: str, stdin: str | None = None) -> Run:
+    """`imc explain ARGS`, in its own process from the repository."""
+    proc = subprocess.run(
+        [sys.executable, "cli.py", "explain", *args],
+        cwd=REPO,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def explain_json(*args: str, stdin: str | None = None) -> list[dict]:
+    run = imc("--format", "json", *args, stdin=stdin)
+    assert run.rc == 0, run.err
+    return run.results()
+
+
+def test_example1_json_shape_and_hit() -> None:
+    [r] = explain_json("--caches", CACHES1, EX1)
+    assert set(r) >= RESULT_KEYS
+    assert r["workload"] == "Deployment/default/test"
+    assert r["eci"] is True
+    assert r["decision"] == "hit"
+    assert r["cache"] == {"name": "eci-open-both", "id": "imc-2zebothbothboth0001"}
+    assert r["events"] == list(HIT_EVENTS)
+    assert r["auto_create"] is False
+    assert sorted(r["images"]) == sorted([NGINX, BUSYBOX])
+    assert sorted(c["name"] for c in r["candidates"]) == ["eci-open-both", "eci-open-nginx-only"]
+    for c in r["candidates"]:
+        assert set(c) >= CANDIDATE_KEYS
+        assert c["verdict"] in {"chosen", "outranked", "rejected"}
+        assert isinstance(c["exact"], int) and isinstance(c["partial"], int)
+        assert isinstance(c["reasons"], list)
+    verdicts = {c["name"]: (c["verdict"], c["id"], c["exact"]) for c in r["candidates"]}
+    assert verdicts == {
+        "eci-open-both": ("chosen", "imc-2zebothbothboth0001", 2),
+        "eci-open-nginx-only": ("rejected", "imc-2zenginxonly000002", 1),
+    }
+    for f in r["findings"]:
+        assert set(f) >= {"severity", "code", "message"} and f["severity"] in {"error", "warning", "info"}
+
+
+def test_example1_misses_a_cache_holding_only_nginx() -> None:
+    [r] = explain_json("--caches", NGINX_ONLY, EX1)
+    assert (r["decision"], r["cache"], r["events"], r["auto_create"]) == ("miss", None, list(MISS_EVENTS), True)
+    assert [c["verdict"] for c in r["candidates"]] == ["rejected"]
+
+
+def test_example2_hits_the_pinned_cache_from_a_multi_document_file() -> None:
+    [r] = explain_json("--caches", CACHES2, EX2)
+    assert r["decision"] == "hit"
+    assert r["cache"] == {"name": "pinned-by-example2", "id": PINNED}
+    assert r["events"] == list(HIT_EVENTS)
+
+
+def test_example2_fails_when_the_pinned_id_is_absent() -> None:
+    [r] = explain_json("--caches", NGINX_ONLY, EX2)
+    assert r["decision"] == "fail"
+    assert r["cache"]["id"] == PINNED
+    assert r["events"] == [NOT_FOUND]
+    assert r["auto_create"] is False
+
+
+def test_several_manifests_and_caches_give_results_in_input_order() -> None:
+    results = explain_json("--caches", CACHES1, "--caches", CACHES2, EX2, EX1)
+    # Example 1 sees all four caches: "unrelated" (30 GiB) holds both images too and its size is
+    # closest to the 30 GiB temporary storage, so it outranks eci-open-both (20 GiB)
+    assert [(r["decision"], r["cache"]["name"]) for r in results] == [
+        ("hit", "pinned-by-example2"),
+        ("hit", "unrelated"),
+    ]
+    verdicts = {c["name"]: c["verdict"] for c in results[1]["candidates"]}
+    assert verdicts == {
+        "unrelated": "chosen",
+        "eci-open-both": "outranked",
+        "eci-open-nginx-only": "rejected",
+        "pinned-by-example2": "rejected",
+    }
+    assert len(results[0]["candidates"]) == 4  # every cache of both files
+
+
+def test_manifest_as_a_kind_list(tmp_path: Path) -> None:
+    items = [yaml.safe_load(Path(p).read_text()) for p in (EX1, EX2)]
+    listing = tmp_path / "deployments.yaml"
+    listing.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    assert [r["decision"] for r in explain_json("--caches", NGINX_ONLY, str(listing))] == ["miss", "fail"]
+
+
+def test_json_manifest_and_caches(tmp_path: Path) -> None:
+    manifest, caches = tmp_path / "deploy.json", tmp_path / "caches.json"
+    manifest.write_text(json.dumps(yaml.safe_load(Path(EX1).read_text())))
+    caches.write_text(json.dumps(yaml.safe_load(Path(CACHES1).read_text())))
+    [r] = explain_json("--caches", str(caches), str(manifest))
+    assert r["cache"]["name"] == "eci-open-both"
+
+
+def test_caches_from_stdin() -> None:
+    [r] = explain_json("--caches", "-", EX1, stdin=Path(CACHES1).read_text())
+    assert r["cache"]["name"] == "eci-open-both"
+
+
+def test_manifest_from_stdin() -> None:
+    [r] = explain_json("--caches", CACHES1, "-", stdin=Path(EX1).read_text())
+    assert (r["workload"], r["decision"]) == ("Deployment/default/test", "hit")
+
+
+@pytest.mark.parametrize(
+    ("at", "decision"),
+    [("2026-11-26T00:00:00Z", "hit"), ("2026-11-28T00:00:00Z", "miss"), ("2026-11-26T08:00:00+08:00", "hit")],
+)
+def test_at_decides_expiry(tmp_path: Path, at: str, decision: str) -> None:
+    caches = tmp_path / "caches.yaml"
+    both = imagecache("both", [NGINX, BUSYBOX], created="2026-11-01T00:00:00Z", expire="2026-11-27T00:00:00Z")
+    caches.write_text(yaml.safe_dump(both))
+    [r] = explain_json("--caches", str(caches), "--at", at, EX1)
+    assert r["decision"] == decision
+
+
+@pytest.mark.parametrize(
+    ("manifest", "caches", "fail_on", "rc"),
+    [
+        (EX1, NGINX_ONLY, "miss", 1),
+        (EX1, CACHES1, "miss", 0),
+        (EX1, NGINX_ONLY, "fail,off", 0),
+        (EX2, NGINX_ONLY, "fail", 1),
+        (EX2, NGINX_ONLY, "miss,fail,off", 1),
+        (EX2, CACHES2, "miss,fail,off", 0),
+    ],
+    ids=["miss-on-miss", "hit-on-miss", "miss-on-fail-off", "fail-on-fail", "fail-on-all", "hit-on-all"],
+)
+def test_fail_on(manifest: str, caches: str, fail_on: str, rc: int) -> None:
+    run = imc("--format", "json", "--caches", caches, "--fail-on", fail_on, manifest)
+    assert run.rc == rc, run.err
+    assert len(run.results()) == 1  # the report is printed whatever the exit code
+
+
+def test_text_format_names_decision_and_cache() -> None:
+    run = imc("--caches", CACHES1, EX1)
+    assert run.rc == 0, run.err
+    assert "eci-open-both" in run.out and "hit" in run.out.lower()
+    assert "Deployment/default/test" in run.out
+
+
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx}]\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "words"),
+    [
+        ({"broken.yaml": "kind: Pod\nmetadata: {name: [\n"}, ["--caches", CACHES1, "broken.yaml"], ["broken.yaml"]),
+        (
+            {"second.yaml": POD + "---\nkind: Pod\nmetadata:\n  name: x\n bad: indent\n"},
+            ["--caches", CACHES1, "second.yaml"],
+            ["second.yaml", r"\b2\b"],
+        ),
+        (
+            {"kinds.yaml": POD + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"},
+            ["--caches", CACHES1, "kinds.yaml"],
+            ["kinds.yaml", "ConfigMap", r"\b2\b"],
+        ),
+        ({}, ["--caches", CACHES1, "nope.yaml"], ["nope.yaml"]),
+        ({}, ["--caches", "gone.yaml", EX1], ["gone.yaml"]),
+        ({"badcaches.yaml": "items: [\n"}, ["--caches", "badcaches.yaml", EX1], ["badcaches.yaml"]),
+    ],
+    ids=["yaml-does-not-parse", "second-document-broken", "unknown-kind", "missing-manifest",
+         "missing-caches", "caches-do-not-parse"],
+)
+def test_bad_input_exits_2_with_one_clear_line(tmp_path: Path, files: dict, args: list, words: list) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    run = imc(*[str(tmp_path / a) if a.endswith(".yaml") and "/" not in a else a for a in args])
+    assert run.rc == 2, (run.rc, run.out, run.err)
+    assert "Traceback" not in run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    for word in words:
+        assert re.search(word, lines[0]), (word, lines[0])
+
+
+def test_bad_at_exits_2_without_traceback() -> None:
+    run = imc("--caches", CACHES1, "--at", "yesterday", EX1)
+    assert run.rc == 2
+    assert "Traceback" not in run.err and "yesterday" in run.err
