@@ -1,0 +1,145 @@
+"""Who may write: read-only mode, and SelfSubjectAccessReviews for the writes the UI offers (TTL-cached)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import TTLCache
+
+from core.kube.http import ApiError, Request, send_json
+
+FIELD_MANAGER = "imc-dashboard"
+SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+ACCESS_TTL_SECONDS = 60.0
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class WriteAction:
+    """A write the UI offers: a verb on a resource."""
+
+    verb: str
+    group: str
+    resource: str
+    namespaced: bool
+
+
+WRITE_ACTIONS: dict[str, WriteAction] = {
+    "create-imagecache": WriteAction("create", "eci.alibabacloud.com", "imagecaches", False),
+    "patch-deployment": WriteAction("patch", "apps", "deployments", True),
+}
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Whether a write is allowed, and why not."""
+
+    allowed: bool
+    reason: str = ""
+
+
+class WriteError(Exception):
+    """A write that did not happen: the message says why (Status message and causes included)."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = "", causes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.causes = causes
+
+
+class ReadOnlyError(WriteError):
+    """A write refused before any request because imc runs read-only."""
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def read_only_reason(connection: Any) -> str | None:
+    """Why writes are off for this connection (IMC_READ_ONLY, or in-cluster without IMC_ALLOW_WRITES); None if on."""
+    if _flag("IMC_READ_ONLY"):
+        return "read-only mode: IMC_READ_ONLY is set"
+    if getattr(connection, "in_cluster", False) and not _flag("IMC_ALLOW_WRITES"):
+        return "read-only mode: running in the cluster (set IMC_ALLOW_WRITES=1 to allow writes)"
+    return None
+
+
+def ensure_writable(connection: Any) -> None:
+    """Raise ReadOnlyError when writes are off; called by every write function before any request."""
+    reason = read_only_reason(connection)
+    if reason:
+        raise ReadOnlyError(reason)
+
+
+def ssar_body(action: WriteAction, namespace: str | None = None, name: str | None = None) -> dict:
+    """The SelfSubjectAccessReview asking whether the current user may do an action."""
+    attributes: dict[str, str] = {"verb": action.verb, "group": action.group, "resource": action.resource}
+    if action.namespaced and namespace:
+        attributes["namespace"] = namespace
+    if name:
+        attributes["name"] = name
+    return {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes},
+    }
+
+
+def ssar_request(action: WriteAction, namespace: str | None = None, name: str | None = None) -> Request:
+    """The POST that asks the server."""
+    return Request("POST", SSAR_PATH, body=ssar_body(action, namespace, name))
+
+
+def permission_from_review(review: dict, action: WriteAction, user: str = "") -> Permission:
+    """A Permission from a SelfSubjectAccessReview answer."""
+    status = review.get("status") or {}
+    if status.get("allowed"):
+        return Permission(True)
+    who = f"user {user!r}" if user else "this user"
+    why = status.get("reason") or status.get("evaluationError") or ""
+    text = f"{who} may not {action.verb} {action.resource}" + (f": {why}" if why else "")
+    return Permission(False, text)
+
+
+class AccessChecker:
+    """SSAR answers per connection, cached for a while so reruns of the UI do not ask every time."""
+
+    def __init__(self, connection: Any, ttl: float = ACCESS_TTL_SECONDS) -> None:
+        self.connection = connection
+        self._cache: TTLCache = TTLCache(maxsize=256, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def can(self, action_name: str, namespace: str | None = None) -> Permission:
+        """Whether the UI may offer this write (read-only mode first, then the server's answer)."""
+        reason = read_only_reason(self.connection)
+        if reason:
+            return Permission(False, reason)
+        action = WRITE_ACTIONS[action_name]
+        key = (action_name, namespace if action.namespaced else None)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            review = send_json(self.connection.api_client, ssar_request(action, namespace))
+        except ApiError as exc:
+            # Not cached: a passing network problem should not hide a write for a minute.
+            return Permission(False, f"cannot check permissions: {exc}")
+        answer = permission_from_review(review or {}, action, getattr(self.connection, "user", ""))
+        with self._lock:
+            self._cache[key] = answer
+        return answer
+
+    def all(self, namespace: str | None = None) -> dict[str, Permission]:
+        """Every write the UI offers, answered."""
+        return {name: self.can(name, namespace) for name in WRITE_ACTIONS}
+
+    def forget(self) -> None:
+        """Drop cached answers (after a role change, say)."""
+        with self._lock:
+            self._cache.clear()
