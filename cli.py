@@ -136,7 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("sim", SUBCOMMAND_MODULES["sim"], "run the built-in ECI cluster (HTTPS Kubernetes API)"),
     ):
         # the live-cluster and simulator modules import their heavy dependencies only when run
-        importlib.import_module(module).add_arguments(sub.add_parser(name, help=help_text))
+        subparser = sub.add_parser(name, help=help_text)
+        try:
+            importlib.import_module(module).add_arguments(subparser)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
     return parser
 
 
@@ -146,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "explain":
             return run_explain(args)
-        return importlib.import_module(SUBCOMMAND_MODULES[args.command]).run(args)
+        try:
+            module = importlib.import_module(SUBCOMMAND_MODULES[args.command])
+        except ModuleNotFoundError:
+            print(f"imc {args.command}: not available in this installation", file=sys.stderr)
+            return 2
+        return module.run(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

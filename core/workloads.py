@@ -186,8 +186,11 @@ def templates_from(obj: object) -> list[PodTemplate]:
     if not isinstance(kind, str) or not kind:
         raise ManifestError("object has no kind")
     if kind == "List" or (kind.endswith("List") and isinstance(obj.get("items"), list)):
+        items = obj.get("items") or []
+        if not isinstance(items, list):
+            raise ManifestError(f"{kind}.items is not a list")
         templates: list[PodTemplate] = []
-        for item in obj.get("items") or []:
+        for item in items:
             if isinstance(item, Mapping) and "kind" not in item and kind.endswith("List"):
                 item = {**item, "kind": kind.removesuffix("List")}
             templates.extend(templates_from(item))
