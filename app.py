@@ -1,0 +1,16 @@
+"""The imc dashboard: `streamlit run app.py` (no kubeconfig opens the built-in demo cluster)."""
+
+import streamlit as st
+
+from dashboard import nav, shell
+from dashboard.safe import friendly
+
+st.set_page_config(
+    page_title="imc · ECI image caches",
+    page_icon=":material/inventory_2:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+navigation = st.navigation(nav.sections())
+friendly(shell.sidebar)()
+navigation.run()

@@ -1,0 +1,71 @@
+"""Plotly figures for the overview and the caches page, drawn from already aggregated frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from dashboard.views import short_image
+
+OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
+STAGE_COLORS = {"Building": "#93c5fd", "Ready": "#1f9d55", "Failed": "#dc2626"}
+HEIGHT = 320
+
+
+def _styled(figure: go.Figure, height: int = HEIGHT) -> go.Figure:
+    """House style: compact margins, horizontal legend on top, readable fonts."""
+    figure.update_layout(
+        height=height,
+        margin={"l": 8, "r": 8, "t": 36, "b": 8},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0, "title": None},
+        font={"size": 13},
+        hoverlabel={"font_size": 13},
+    )
+    return figure
+
+
+def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
+    """Stacked bars of hits, misses and failures per time bucket."""
+    figure = px.bar(
+        frame, x="Time", y="Pods", color="Outcome", color_discrete_map=OUTCOME_COLORS,
+        category_orders={"Outcome": list(OUTCOME_COLORS)},
+    )
+    figure.update_layout(bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
+    return _styled(figure)
+
+
+def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
+    """Horizontal stacked bars: what the engine decided per namespace, biggest namespace on top."""
+    order = list(dict.fromkeys(frame["Namespace"]))
+    figure = px.bar(
+        frame, y="Namespace", x="Pods", color="Decision", orientation="h",
+        color_discrete_map=OUTCOME_COLORS,
+        category_orders={"Decision": list(OUTCOME_COLORS), "Namespace": order},
+    )
+    figure.update_layout(yaxis_title=None, xaxis_title="ECI pods")
+    return _styled(figure, height=max(HEIGHT, 40 + 28 * len(order)))
+
+
+def cache_timeline(frame: pd.DataFrame) -> go.Figure:
+    """Gantt bars per cache: building, then Ready until it expires (or Failed)."""
+    figure = px.timeline(
+        frame, x_start="Start", x_end="End", y="Cache", color="Stage", color_discrete_map=STAGE_COLORS,
+        category_orders={"Stage": list(STAGE_COLORS)},
+    )
+    figure.update_yaxes(autorange="reversed", title=None)
+    figure.update_layout(xaxis_title=None)
+    caches = frame["Cache"].nunique()
+    return _styled(figure, height=max(HEIGHT, 60 + 26 * caches))
+
+
+def uncached_images(frame: pd.DataFrame) -> go.Figure:
+    """Horizontal bars: images no Ready cache holds, by the pods that pull them."""
+    shown = frame.assign(Label=frame["Image"].map(short_image))
+    figure = px.bar(
+        shown, y="Label", x="Pods", orientation="h", hover_data={"Image": True, "Label": False},
+        color_discrete_sequence=[OUTCOME_COLORS["miss"]],
+    )
+    figure.update_yaxes(autorange="reversed", title=None)
+    figure.update_layout(xaxis_title="ECI pods using the image")
+    return _styled(figure, height=max(HEIGHT, 60 + 26 * len(shown)))

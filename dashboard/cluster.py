@@ -1,0 +1,137 @@
+"""Which cluster the dashboard shows, and the watcher shared by every browser session."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+log = logging.getLogger("imc.dashboard")
+
+DEMO_CONTEXT = "sim"
+DEMO_CONTEXTS = ("sim", "sim-viewer")
+
+
+@dataclass
+class Cluster:
+    """A connected cluster: the live store the pages read, and how to write to it."""
+
+    store: Any
+    context: str
+    server: str
+    source: str
+    is_demo: bool = False
+    connection: Any = None
+    watcher: Any = None
+    sim: Any = None
+    read_only_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Context and server in one line, for the header."""
+        return f"{self.context} · {self.server}" if self.server else self.context
+
+
+@dataclass
+class ClusterProblem:
+    """A kubeconfig that could not be used, said so that the user can fix it."""
+
+    message: str
+    kubeconfig: str | None
+    context: str | None
+
+
+# A cluster the tests put in place of a real connection (AppTest runs in this process).
+_injected: Cluster | None = None
+
+
+def inject(cluster: Cluster | None) -> None:
+    """Show this cluster instead of connecting (AppTest fills a real ClusterStore directly)."""
+    global _injected
+    _injected = cluster
+
+
+def read_only_forced() -> bool:
+    """True when IMC_READ_ONLY asks for a dashboard that never writes."""
+    return os.environ.get("IMC_READ_ONLY", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def current() -> Cluster | ClusterProblem:
+    """The cluster this session shows: the injected one, the demo, or the user's kubeconfig."""
+    if _injected is not None:
+        return _injected
+    choice = "demo" if st.session_state.get("imc_use_demo") else "auto"
+    return open_cluster(choice)
+
+
+@st.cache_resource(show_spinner="Connecting to the cluster…", max_entries=2)
+def open_cluster(choice: str) -> Cluster | ClusterProblem:
+    """Connect once per process and start the shared watcher ("auto" or "demo")."""
+    from core.kube.connect import ConnectError, connect, find_kubeconfig
+
+    found = None if choice == "demo" else find_kubeconfig()
+    if found is None:
+        return _start_demo()
+    context = os.environ.get("IMC_CONTEXT") or None
+    try:
+        connection = connect(kubeconfig=found.path, context=context)
+    except ConnectError as exc:
+        return ClusterProblem(str(exc), found.path, context)
+    except Exception as exc:  # noqa: BLE001 - a kubeconfig can be broken in many ways
+        return ClusterProblem(f"{type(exc).__name__}: {exc}", found.path, context)
+    source = found.path or "in-cluster service account"
+    return _watch(connection, source=source, is_demo=_is_sim_server(connection))
+
+
+def _is_sim_server(connection: Any) -> bool:
+    """True when the kubeconfig points at the built-in cluster (its contexts are sim and sim-viewer)."""
+    return str(getattr(connection, "context", "")) in DEMO_CONTEXTS
+
+
+def _start_demo() -> Cluster | ClusterProblem:
+    """Start the built-in ECI cluster with the demo scenario and watch it."""
+    from sim.launch import start_sim
+
+    from core.kube.connect import connect
+
+    try:
+        sim = start_sim(scenario="demo")
+    except Exception as exc:  # noqa: BLE001 - the user sees why the demo did not start
+        return ClusterProblem(f"The built-in demo cluster did not start: {exc}", None, DEMO_CONTEXT)
+    atexit.register(sim.stop)
+    wanted = os.environ.get("IMC_CONTEXT") or DEMO_CONTEXT
+    context = wanted if wanted in DEMO_CONTEXTS else DEMO_CONTEXT
+    try:
+        connection = connect(kubeconfig=str(sim.kubeconfig), context=context)
+    except Exception as exc:  # noqa: BLE001 - say why instead of a traceback
+        sim.stop()
+        return ClusterProblem(f"The built-in demo cluster started but did not answer: {exc}", None, context)
+    cluster = _watch(connection, source="built-in demo cluster", is_demo=True)
+    cluster.sim = sim
+    return cluster
+
+
+def _watch(connection: Any, source: str, is_demo: bool) -> Cluster:
+    """Start the shared list+watch threads feeding one ClusterStore."""
+    from core.kube.store import ClusterStore
+    from core.kube.watch import ClusterWatcher
+
+    store = ClusterStore()
+    watcher = ClusterWatcher(connection, store)
+    watcher.start()
+    atexit.register(watcher.stop)
+    return Cluster(
+        store=store,
+        context=str(connection.context),
+        server=str(connection.server),
+        source=source,
+        is_demo=is_demo,
+        connection=connection,
+        watcher=watcher,
+        read_only_reason="IMC_READ_ONLY is set" if read_only_forced() else None,
+    )

@@ -1,0 +1,127 @@
+"""One pod's decision explained: outcome, chosen cache, ECI's events, policy, findings, every verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.policy import POLICY_ANNOTATIONS
+
+OUTCOME_BADGES = {
+    "hit": ("Hit", "green", ":material/check_circle:"),
+    "miss": ("Miss", "orange", ":material/cloud_download:"),
+    "fail": ("Fail", "red", ":material/error:"),
+    "off": ("Off", "gray", ":material/block:"),
+    "not-eci": ("Not ECI", "gray", ":material/help:"),
+    "pending": ("Not reported yet", "gray", ":material/hourglass_empty:"),
+}
+SEVERITY_ICONS = {"error": "🔴", "warning": "🟠", "info": "🔵"}
+VERDICT_ORDER = {"chosen": 0, "outranked": 1, "rejected": 2}
+
+
+def summary(decision: Any) -> str:
+    """The decision in one plain sentence."""
+    cache = decision.cache
+    if decision.outcome == "hit" and cache is not None:
+        pinned = " (pinned)" if decision.policy.mode == "pin" else ""
+        return f"ECI uses cache **{cache.name}** (`{cache.id or 'no ID yet'}`){pinned}: layers are already on disk."
+    if decision.outcome == "miss":
+        size = f" of {decision.auto_cache_size_gib} GiB" if decision.auto_create else ""
+        return f"No cache qualifies: the pod pulls its images and ECI auto-creates a cache{size} for them."
+    if decision.outcome == "fail":
+        return f"Pod creation fails: the pinned cache `{decision.pinned_id}` is missing or not Ready."
+    if decision.outcome == "off":
+        return "Automatic matching is off and nothing is pinned: the pod pulls its images."
+    return "Not an ECI pod: image caches do not apply."
+
+
+def actual_summary(actual: Any) -> str:
+    """What ECI reported, in one sentence."""
+    if actual is None:
+        return "ECI has not reported on this pod yet."
+    where = f" `{actual.cache_id}`" if actual.cache_id else ""
+    verbs = {"hit": f"hit cache{where}", "miss": "missed (pulled the images)", "fail": f"failed{where}"}
+    seen = ", ".join(actual.reasons) if actual.reasons else "the matched-cache annotation"
+    return f"ECI {verbs.get(actual.outcome, actual.outcome)}, from {seen}."
+
+
+def verdicts_frame(candidates: Any) -> pd.DataFrame:
+    """Every cache's verdict, chosen first, as a table."""
+    rows = [{
+        "Cache": verdict.name,
+        "ID": verdict.id or "",
+        "Verdict": verdict.verdict,
+        "Exact": verdict.exact,
+        "Same repo": verdict.partial,
+        "Reasons": "; ".join(verdict.reasons),
+    } for verdict in sorted(candidates, key=lambda v: VERDICT_ORDER.get(v.verdict, 3))]
+    return pd.DataFrame(rows, columns=["Cache", "ID", "Verdict", "Exact", "Same repo", "Reasons"])
+
+
+def findings_markdown(findings: Any) -> str:
+    """Findings as a markdown list, errors first."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    lines = [
+        f"- {SEVERITY_ICONS.get(f.severity, '•')} **{f.severity}** · {f.message} `{f.code}`"
+        for f in sorted(dict.fromkeys(findings), key=lambda f: order.get(f.severity, 3))
+    ]
+    return "\n".join(lines)
+
+
+def outcome_badge(outcome: str, prefix: str = "") -> None:
+    """A coloured badge for an outcome."""
+    label, color, icon = OUTCOME_BADGES.get(outcome, (outcome, "gray", None))
+    st.badge(f"{prefix}{label}", color=color, icon=icon)
+
+
+def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_actual: bool = True,
+           key: str = "explain") -> None:
+    """Draw one explanation; `actual` and `disagrees` are what ECI reported for a live pod."""
+    decision = explanation.decision
+    template = explanation.template
+    with st.container(horizontal=True, vertical_alignment="center"):
+        outcome_badge(decision.outcome, "Predicted: ")
+        if show_actual:
+            outcome_badge(actual.outcome if actual is not None else "pending", "ECI: ")
+            if actual is not None and decision.outcome != "not-eci":
+                st.badge("ECI disagrees" if disagrees else "ECI agrees", color="red" if disagrees else "green",
+                         icon=":material/report:" if disagrees else ":material/thumb_up:")
+    st.markdown(summary(decision))
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**What ECI will do** (predicted events)")
+        if decision.events:
+            st.dataframe(
+                pd.DataFrame([{"Reason": e.reason, "Type": e.type, "Message": e.message} for e in decision.events]),
+                hide_index=True, width="stretch", key=f"{key}-events",
+            )
+        else:
+            st.caption("No image-cache events: ECI leaves this pod alone.")
+        st.markdown("**Images**")
+        st.markdown("\n".join(f"- `{image}`" for image in decision.images) or "_none_")
+    with right:
+        if show_actual:
+            st.markdown("**What ECI did**")
+            st.markdown(actual_summary(actual))
+        st.markdown(f"**Policy** · {decision.policy.describe()}")
+        annotations = {k: v for k, v in template.annotations.items() if k in POLICY_ANNOTATIONS}
+        if annotations:
+            st.dataframe(
+                pd.DataFrame(sorted(annotations.items()), columns=["Annotation", "Value"]),
+                hide_index=True, width="stretch", key=f"{key}-annotations",
+            )
+        else:
+            st.caption("No image-cache annotations: ECI's defaults apply (automatic, at least 1 exact image).")
+        if decision.findings:
+            st.markdown("**Findings**")
+            st.markdown(findings_markdown(decision.findings))
+    st.markdown("**Every cache's verdict** (chosen first)")
+    if explanation.candidates:
+        st.dataframe(
+            verdicts_frame(explanation.candidates), hide_index=True, width="stretch", key=f"{key}-verdicts",
+            column_config={"Reasons": st.column_config.TextColumn(width="large")},
+        )
+    else:
+        st.caption("There are no image caches in the cluster yet.")

@@ -1,0 +1,93 @@
+"""The view models of one store snapshot, built once per store version and shared by all sessions."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from core.matching import CacheIndex
+from dashboard import views
+
+KEEP = 6
+
+
+@dataclass
+class Frames:
+    """Tables and aggregates of one snapshot; each is computed on first use."""
+
+    snapshot: Any
+    now: datetime = field(default_factory=views.now_utc)
+
+    @cached_property
+    def pods(self) -> pd.DataFrame:
+        """Every ECI pod, one row each."""
+        return views.pods_frame(self.snapshot.pods)
+
+    @cached_property
+    def caches(self) -> pd.DataFrame:
+        """Every ImageCache, one row each."""
+        return views.caches_frame(self.snapshot.cache_objects, self.pods, self.now)
+
+    @cached_property
+    def headline(self) -> views.Headline:
+        """The overview's numbers."""
+        return views.headline(self.pods, self.caches)
+
+    @cached_property
+    def outcomes_over_time(self) -> pd.DataFrame:
+        """Pods per outcome per time bucket."""
+        return views.outcomes_over_time(self.snapshot.history, self.now)
+
+    @cached_property
+    def by_namespace(self) -> pd.DataFrame:
+        """Pods per namespace and decision."""
+        return views.decisions_by_namespace(self.pods)
+
+    @cached_property
+    def timeline(self) -> pd.DataFrame:
+        """Cache lifetimes for the Gantt chart."""
+        return views.cache_timeline(self.snapshot.cache_objects, self.now)
+
+    @cached_property
+    def uncached(self) -> pd.DataFrame:
+        """Images no Ready cache holds, by pods using them."""
+        return views.uncached_images(self.snapshot.pods, views.ready_images(self.snapshot.cache_objects))
+
+    @cached_property
+    def suggestion(self) -> views.CacheSuggestion:
+        """At most 20 images covering the most missed pods."""
+        return views.suggest_cache(views.missed_needs(self.snapshot.pods))
+
+    @cached_property
+    def coverage(self) -> pd.DataFrame:
+        """Images × caches."""
+        return views.coverage_matrix(self.snapshot.cache_objects, self.snapshot.pods)
+
+    @cached_property
+    def index(self) -> CacheIndex:
+        """The engine's index of the live caches."""
+        return CacheIndex(list(self.snapshot.caches.values()))
+
+
+_lock = threading.Lock()
+_recent: OrderedDict[int, Frames] = OrderedDict()
+
+
+def frames_of(snapshot: Any) -> Frames:
+    """The Frames of a snapshot; the store hands out the same snapshot while nothing changed."""
+    with _lock:
+        found = _recent.get(id(snapshot))
+        if found is not None and found.snapshot is snapshot:
+            _recent.move_to_end(id(snapshot))
+            return found
+        made = Frames(snapshot)
+        _recent[id(snapshot)] = made
+        while len(_recent) > KEEP:
+            _recent.popitem(last=False)
+        return made

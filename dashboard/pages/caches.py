@@ -1,0 +1,126 @@
+"""Image caches (/caches): every ImageCache, its pods and images; deep link ?cache=<name>."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import edits, nav, shell, views
+from dashboard.frames import frames_of
+from dashboard.safe import friendly
+
+TABLE_KEY = "caches-table"
+SHOWN_NAMES = "caches-shown-names"
+PHASE_ICONS = {"Ready": "🟢", "Failed": "🔴", "UpdateFailed": "🔴", "Creating": "🔵", "Preparing": "🔵",
+               "Updating": "🔵", "Pending": "⚪"}
+
+
+@friendly
+def render() -> None:
+    """The caches page."""
+    cluster = shell.require_cluster()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.title("Image caches")
+        st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
+    live(cluster)
+
+
+@st.fragment(run_every=shell.REFRESH_SECONDS)
+@friendly
+def live(cluster: shell.Cluster) -> None:
+    """The live caches table, the selected cache, and the coverage view."""
+    snapshot = cluster.store.snapshot()
+    shell.cluster_badges(cluster, snapshot)
+    frames = frames_of(snapshot)
+    table = frames.caches
+    if table.empty:
+        st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",
+                icon=":material/inventory_2:")
+        return
+    shown = table.assign(Phase=table["Phase"].map(lambda phase: f"{PHASE_ICONS.get(phase, '⚪')} {phase}"))
+    st.dataframe(
+        shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        height=min(38 + 35 * len(shown), 420),
+        column_config={
+            "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%"),
+            "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Expires": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Auto-created": st.column_config.CheckboxColumn(help="Created by ECI for a pod that missed"),
+            "Pods hit": st.column_config.NumberColumn(help="ECI pods that hit this cache"),
+        },
+    )
+    st.session_state[SHOWN_NAMES] = list(table["Name"])
+    name = selected_cache()
+    tabs = st.tabs(["Selected cache", "Coverage: images × caches"])
+    with tabs[0]:
+        if name:
+            details(snapshot, frames, name)
+        else:
+            st.caption("Select a row to see the cache's images, events and the pods that hit it.")
+    with tabs[1]:
+        coverage(frames.coverage)
+
+
+def selected_cache() -> str | None:
+    """The cache chosen by a row click or the ?cache= deep link."""
+    state = st.session_state.get(TABLE_KEY) or {}
+    rows = list((state.get("selection") or {}).get("rows") or [])
+    names = st.session_state.get(SHOWN_NAMES) or []
+    if rows and rows[0] < len(names):
+        if st.query_params.get("cache") != names[rows[0]]:
+            st.query_params["cache"] = names[rows[0]]
+        return names[rows[0]]
+    return st.query_params.get("cache") or None
+
+
+def details(snapshot, frames, name: str) -> None:
+    """One cache: phase, images, pods that hit it, events, YAML."""
+    obj = snapshot.cache_objects.get(name)
+    if obj is None:
+        st.warning(f"There is no ImageCache `{name}` (deleted, or a mistyped link).", icon=":material/search_off:")
+        return
+    row = frames.caches[frames.caches["Name"] == name].iloc[0]
+    status = obj.get("status") or {}
+    st.subheader(name)
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Phase", row["Phase"], border=True)
+        st.metric("Progress", f"{row['Progress']:.0f}%" if pd.notna(row["Progress"]) else "–", border=True)
+        st.metric("Size", f"{row['Size (GiB)']} GiB", border=True)
+        st.metric("Pods hit", f"{row['Pods hit']:,}", border=True)
+        st.metric("Expires", row["Expires"].strftime("%Y-%m-%d %H:%M") if pd.notna(row["Expires"]) else "never",
+                  border=True)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown(f"**Cache ID** `{row['Cache ID'] or 'not assigned yet'}` · "
+                    f"{'auto-created by ECI' if row['Auto-created'] else 'created by a user'}")
+        st.markdown("**Images**")
+        st.markdown("\n".join(f"- `{image}`" for image in (obj.get("spec") or {}).get("images") or []))
+        hitting = frames.pods[frames.pods["Cache ID"] == row["Cache ID"]] if row["Cache ID"] else frames.pods[:0]
+        st.markdown(f"**Pods that hit it** ({len(hitting):,})")
+        if hitting.empty:
+            st.caption("No ECI pod has hit this cache.")
+        else:
+            st.dataframe(hitting[["Namespace", "Pod", "Actual", "Created"]].head(200), hide_index=True,
+                         width="stretch", key="cache-pods")
+    with right:
+        events = status.get("events") or []
+        st.markdown(f"**Events** ({len(events)})")
+        if events:
+            st.dataframe(pd.DataFrame(events), hide_index=True, width="stretch", key="cache-events")
+        else:
+            st.caption("No events reported yet.")
+        with st.expander("YAML"):
+            st.code(edits.as_yaml(obj), language="yaml")
+
+
+def coverage(matrix: pd.DataFrame) -> None:
+    """Which cache holds which image (the most used images first)."""
+    if matrix.empty or matrix.shape[1] <= 1:
+        st.caption("No images to compare yet.")
+        return
+    marks = matrix.drop(columns="Pods using it").map(lambda held: "✓" if held else "")
+    marks.insert(0, "Pods using it", matrix["Pods using it"])
+    marks.index = [views.short_image(image) for image in marks.index]
+    marks.index.name = "Image"
+    st.dataframe(marks, width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560))
+    st.caption("✓ marks an exact match; images are normalised (docker.io/library/nginx:1.25 is nginx:1.25).")

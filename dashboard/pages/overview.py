@@ -1,0 +1,101 @@
+"""Overview (/): the cluster at a glance, live."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, nav, shell
+from dashboard.edits import CacheForm
+from dashboard.frames import Frames, frames_of
+from dashboard.safe import friendly
+
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+@friendly
+def render() -> None:
+    """The overview page."""
+    cluster = shell.require_cluster()
+    st.title("Image caches at a glance")
+    live(cluster)
+
+
+@st.fragment(run_every=shell.REFRESH_SECONDS)
+@friendly
+def live(cluster: shell.Cluster) -> None:
+    """Everything that moves: recomputed only when the store's version moved (frames are cached by version)."""
+    snapshot = cluster.store.snapshot()
+    frames = frames_of(snapshot)
+    shell.cluster_badges(cluster, snapshot)
+    metrics(frames)
+    if frames.pods.empty and frames.caches.empty:
+        if all(snapshot.synced.values()):
+            st.info("No ECI pods and no image caches in this cluster yet. Pods appear here as they are created.",
+                    icon=":material/hourglass_empty:")
+        else:
+            st.info("Reading the cluster…", icon=":material/sync:")
+        return
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        chart("Hits, misses and failures over time", frames.outcomes_over_time, charts.outcomes_over_time,
+              "No pods created since the dashboard started watching.")
+    with right:
+        chart("Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace, "No ECI pods yet.")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        chart("Cache timeline", frames.timeline, charts.cache_timeline,
+              "No image caches yet: create one, or let ECI auto-create one on a miss.")
+        if not frames.timeline.empty:
+            st.caption("Building → Ready → expiry (bars end at the expiry, or two days ahead when none is set).")
+    with right:
+        st.subheader("Pulled images no Ready cache holds")
+        uncached(frames)
+
+
+def chart(title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str) -> None:
+    """A titled chart, or a sentence saying why there is nothing to draw."""
+    st.subheader(title)
+    if data.empty:
+        st.caption(empty)
+    else:
+        st.plotly_chart(figure(data), key=f"chart-{figure.__name__}", config=PLOT_CONFIG)
+
+
+def metrics(frames: Frames) -> None:
+    """The headline numbers."""
+    head = frames.headline
+    rate = f"{head.hit_rate:.0%}" if head.hit_rate is not None else "–"
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("ECI pods", f"{head.eci_pods:,}", border=True)
+        st.metric("Cache hit rate", rate, border=True,
+                  help="Hits among ECI pods that tried a cache (by ECI's word when it reported, else predicted).")
+        st.metric("Ready caches", f"{head.ready_caches:,} of {head.caches:,}", border=True)
+        st.metric("Misses", f"{head.misses:,}", border=True, help="Pods that pulled their images.")
+        st.metric("Failures", f"{head.fails:,}", border=True, help="Pods pinned to a missing or unready cache.")
+        st.metric("Disagreements", f"{head.disagreements:,}", border=True,
+                  help="Pods where ECI reported something other than the engine's prediction.")
+
+
+def uncached(frames: Frames) -> None:
+    """The most-pulled uncached images and the "suggest a cache" action."""
+    if frames.uncached.empty:
+        st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
+        return
+    st.plotly_chart(charts.uncached_images(frames.uncached), key="chart-uncached_images", config=PLOT_CONFIG)
+    suggestion = frames.suggestion
+    if not suggestion.images:
+        st.caption("No pod missed recently, so there is nothing to suggest.")
+        return
+    st.caption(
+        f"A cache of {len(suggestion.images)} image(s) would serve {suggestion.pods_covered:,} of the "
+        f"{suggestion.pods_missed:,} pods that missed."
+    )
+    if st.button("Suggest a cache", icon=":material/auto_awesome:", type="primary", key="suggest-cache"):
+        st.session_state["create_prefill"] = CacheForm(
+            name="suggested-cache", images="\n".join(suggestion.images), size_gib=20, retention_days=30
+        )
+        st.switch_page(nav.page("create"))

@@ -1,0 +1,131 @@
+"""Patch deployment (/patch-deployment): change a Deployment's image-cache mode, safely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.matching import decide
+from core.policy import POLICY_ANNOTATIONS
+from core.workloads import templates_from
+from dashboard import edits, explanation, shell, views, writer
+from dashboard.frames import frames_of
+from dashboard.safe import friendly
+
+FLASH = "pd-flash"
+
+
+@friendly
+def render() -> None:
+    """The patch-deployment page."""
+    cluster = shell.require_cluster()
+    st.title("Patch a Deployment's image-cache mode")
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        getattr(st, flash[0])(flash[1], icon=flash[2])
+    snapshot = cluster.store.snapshot()
+    shell.cluster_badges(cluster, snapshot)
+    if not snapshot.deployments:
+        st.info("This cluster has no Deployments yet." if all(snapshot.synced.values())
+                else "Reading the cluster…", icon=":material/info:")
+        return
+    namespaces = sorted({key.split("/", 1)[0] for key in snapshot.deployments})
+    top = st.columns(2)
+    namespace = top[0].selectbox("Namespace", namespaces, key="pd-namespace")
+    names = sorted(key.split("/", 1)[1] for key in snapshot.deployments if key.startswith(namespace + "/"))
+    name = top[1].selectbox("Deployment", names, key="pd-name")
+    before = snapshot.deployments[f"{namespace}/{name}"]
+    blocked = shell.write_blocked(cluster, "patch", "deployments", namespace)
+    if blocked:
+        shell.read_only_notice(blocked)
+    current = edits.template_annotations(before)
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.markdown("**Current template annotations**")
+        policy = {k: v for k, v in current.items() if k in POLICY_ANNOTATIONS}
+        if policy:
+            st.dataframe(pd.DataFrame(sorted(policy.items()), columns=["Annotation", "Value"]), hide_index=True,
+                         width="stretch", key="pd-current")
+        else:
+            st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
+        after = proposal(before, current, frames_of(snapshot), f"{namespace}/{name}")
+    with right:
+        outcome(before, after, frames_of(snapshot))
+    diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after), "template now", "template after")
+    st.markdown("**Diff of the pod template**")
+    if not diff:
+        st.caption("No change: pick another mode or pull policy.")
+    else:
+        st.code(diff, language="diff")
+        st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {namespace}/{name} with a new "
+                   "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
+    apply_clicked = st.button("Apply", type="primary", icon=":material/published_with_changes:",
+                              disabled=bool(blocked) or not diff, key="pd-apply")
+    if apply_clicked:
+        apply(cluster, before, after)
+
+
+def proposal(before: dict, current: dict[str, str], frames: Any, key: str) -> dict:
+    """The mode widgets; returns the Deployment as it would be after the patch."""
+    mode = st.segmented_control("Mode", edits.MODES, default=edits.mode_of(current), format_func=edits.MODE_LABELS.get,
+                                key=f"pd-mode-{key}", required=True)
+    count, pin = None, None
+    if mode == "match count":
+        count = st.number_input("Match count N", min_value=1, max_value=20, value=1, key=f"pd-count-{key}")
+    elif mode == "pin":
+        ready = frames.caches[(frames.caches["Phase"] == "Ready") & (frames.caches["Cache ID"] != "")]
+        choices = {row["Cache ID"]: f"{row['Name']} ({row['Cache ID']})" for _, row in ready.iterrows()}
+        if not choices:
+            st.warning("There is no Ready cache to pin to.", icon=":material/warning:")
+        else:
+            pin = st.selectbox("Ready cache", list(choices), format_func=choices.get, key=f"pd-pin-{key}")
+    pull = st.toggle("Set imagePullPolicy: IfNotPresent on every container", key=f"pd-pull-{key}",
+                     help="With Always, the kubelet pulls the image even when the cache holds it.")
+    if mode == "pin" and not pin:
+        return before
+    annotations = edits.merged(current, edits.policy_annotations(mode or "automatic", count, pin))
+    return edits.with_template(before, annotations, if_not_present=pull)
+
+
+def outcome(before: dict, after: dict, frames: Any) -> None:
+    """What the engine says new pods will do, before and after the patch."""
+    st.markdown("**What new pods will hit**")
+    now = views.now_utc()
+    try:
+        old = decide(templates_from(before)[0], frames.index, now)
+        new = decide(templates_from(after)[0], frames.index, now)
+    except (ValueError, IndexError) as exc:
+        st.warning(f"The engine cannot read this Deployment: {exc}", icon=":material/warning:")
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        explanation.outcome_badge(old.outcome, "Now: ")
+        st.markdown("→")
+        explanation.outcome_badge(new.outcome, "After: ")
+    st.markdown(explanation.summary(new))
+    if new.findings:
+        st.markdown(explanation.findings_markdown(new.findings))
+
+
+def apply(cluster: shell.Cluster, before: dict, after: dict) -> None:
+    """Patch with the resourceVersion precondition; on Conflict, say so and reload."""
+    meta = before.get("metadata") or {}
+    result = writer.patch_deployment(
+        cluster, meta.get("namespace") or "default", meta.get("name") or "", edits.deployment_patch(before, after),
+        meta.get("resourceVersion"),
+    )
+    if result.conflict:
+        st.session_state[FLASH] = (
+            "warning", "Conflict: someone changed this Deployment since it was loaded, so nothing was applied. "
+            "The page was reloaded with the current version: review the diff and apply again.",
+            ":material/sync_problem:")
+        cluster.store.snapshot()  # the watcher brings the new version; the rerun reads it
+        st.rerun()
+    if not result.ok:
+        st.error(result.message, icon=":material/error:")
+        return
+    st.toast(f"Patched {meta.get('namespace')}/{meta.get('name')}: new pods follow the new template.", icon="✅")
+    st.session_state[FLASH] = ("success", result.message or "Applied. The Deployment is rolling out its new pods.",
+                               ":material/check:")
+    st.rerun()

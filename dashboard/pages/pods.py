@@ -1,0 +1,111 @@
+"""Pods (/pods): every ECI pod, filterable; select one (or deep-link ?pod=ns/name) to see why."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.matching import explain
+from dashboard import explanation, shell, views
+from dashboard.frames import frames_of
+from dashboard.safe import friendly
+
+TABLE_KEY = "pods-table"
+SHOWN_KEYS = "pods-shown-keys"
+SELECTED = "pods-selected"
+DECISIONS = ("hit", "miss", "fail", "off")
+
+
+@friendly
+def render() -> None:
+    """The pods page."""
+    cluster = shell.require_cluster()
+    st.title("Pods")
+    chosen = filters(cluster)
+    live(cluster, chosen)
+
+
+def filters(cluster: shell.Cluster) -> views.PodFilter:
+    """The filter widgets (outside the live fragment, so typing is never interrupted)."""
+    frame = frames_of(cluster.store.snapshot()).pods
+    top = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+    namespaces = top[0].multiselect("Namespace", sorted(frame["Namespace"].unique()), placeholder="All namespaces")
+    caches = top[1].multiselect("Cache", sorted(c for c in frame["Cache"].unique() if c), placeholder="Any cache")
+    decisions = top[2].pills("Decision", DECISIONS, selection_mode="multi",
+                             format_func=lambda d: explanation.OUTCOME_BADGES[d][0])
+    text = top[3].text_input("Search", placeholder="pod, namespace, cache or image", key="pods-search")
+    disagreements = st.toggle("Only pods where ECI disagrees with the prediction", key="pods-disagree")
+    return views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or "")
+
+
+@st.fragment(run_every=shell.REFRESH_SECONDS)
+@friendly
+def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
+    """The live table and the selected pod's explanation."""
+    snapshot = cluster.store.snapshot()
+    shell.cluster_badges(cluster, snapshot)
+    frame = frames_of(snapshot).pods
+    shown = views.filter_pods(frame, chosen)
+    selected_key = selection()
+    st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
+    if frame.empty:
+        st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
+                "virtual-kubelet node) appear here as soon as they are created.", icon=":material/hourglass_empty:")
+    else:
+        table(shown)
+        st.download_button(
+            "Download CSV", shown.drop(columns="key").to_csv(index=False).encode(), file_name="imc-pods.csv",
+            mime="text/csv", icon=":material/download:", on_click="ignore",
+        )
+    st.session_state[SHOWN_KEYS] = list(shown["key"])
+    if selected_key:
+        details(cluster, snapshot, selected_key)
+    elif not frame.empty:
+        st.caption("Select a row to see why ECI does what it does with that pod.")
+
+
+def selection() -> str | None:
+    """The pod chosen by a row click (mapped through the rows the user saw) or the ?pod= deep link."""
+    state = st.session_state.get(TABLE_KEY) or {}
+    rows = list((state.get("selection") or {}).get("rows") or [])
+    seen = st.session_state.get(SHOWN_KEYS) or []
+    if not rows:
+        if st.session_state.pop(SELECTED, None) is not None:
+            st.query_params.pop("pod", None)
+        return st.query_params.get("pod") or None
+    last = st.session_state.get(SELECTED)
+    if last and last[0] == rows[0]:
+        return last[1]
+    if rows[0] < len(seen):
+        key = seen[rows[0]]
+        st.session_state[SELECTED] = (rows[0], key)
+        if st.query_params.get("pod") != key:
+            st.query_params["pod"] = key
+        return key
+    return st.query_params.get("pod") or None
+
+
+def table(shown) -> None:
+    """The pods table with single-row selection."""
+    st.dataframe(
+        shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        height=min(38 + 35 * max(len(shown), 1), 420),
+        column_order=["Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created"],
+        column_config={
+            "Agrees": st.column_config.CheckboxColumn("ECI agrees", help="ECI reported what the engine predicted"),
+            "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "Images": st.column_config.TextColumn(width="large"),
+        },
+    )
+
+
+def details(cluster: shell.Cluster, snapshot, key: str) -> None:
+    """The explanation of one pod."""
+    record = snapshot.pods.get(key)
+    st.divider()
+    if record is None:
+        st.warning(f"There is no pod `{key}` in the cluster (deleted, or a mistyped link).", icon=":material/search_off:")
+        return
+    st.subheader(f"{record.namespace}/{record.name}")
+    at = record.created or views.now_utc()
+    result = explain(record.template, frames_of(snapshot).index, at)
+    explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain")

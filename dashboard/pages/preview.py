@@ -1,0 +1,148 @@
+"""Preview (/preview): what ECI would decide for your manifests, against the live caches, before you deploy."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+
+from core.errors import ImcError
+from core.manifests import MAX_MANIFEST_BYTES, load_documents
+from core.matching import explain
+from core.policy import EXTRA_STORAGE
+from core.workloads import templates_from
+from dashboard import edits, explanation, shell, views
+from dashboard.frames import frames_of
+from dashboard.safe import friendly
+
+AS_WRITTEN = "as written"
+MAX_SHOWN = 20
+EXAMPLE = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web, alibabacloud.com/eci: "true"}
+      annotations: {k8s.aliyun.com/imc-perfect-match: "true"}
+    spec:
+      containers:
+      - {name: web, image: nginx:1.25}
+"""
+
+
+@friendly
+def render() -> None:
+    """The preview page."""
+    cluster = shell.require_cluster()
+    st.title("Preview annotations before you deploy")
+    st.caption("Paste or upload manifests (any workload kind, several documents), or pick a live Deployment. "
+               "Nothing is written to the cluster.")
+    snapshot = cluster.store.snapshot()
+    source = st.segmented_control("Source", ["Paste", "Upload", "Live Deployment"], default="Paste",
+                                  key="preview-source", required=True)
+    documents = read_source(source, snapshot)
+    if documents is None:
+        return
+    frames = frames_of(snapshot)
+    workloads = [(number, doc) for number, doc in enumerate(documents, start=1)]
+    if len(workloads) > MAX_SHOWN:
+        st.info(f"Showing the first {MAX_SHOWN} of {len(workloads)} documents.")
+    for number, doc in workloads[:MAX_SHOWN]:
+        workload(number, doc, frames, snapshot)
+
+
+def read_source(source: str | None, snapshot: Any) -> list[dict] | None:
+    """The documents of the chosen source, or None (with a message) when there are none to show."""
+    if source == "Live Deployment":
+        keys = sorted(snapshot.deployments)
+        if not keys:
+            st.info("This cluster has no Deployments to pick from.", icon=":material/info:")
+            return None
+        key = st.selectbox("Deployment", keys, key="preview-deployment")
+        return [edits.clean_object(snapshot.deployments[key])]
+    if source == "Upload":
+        files = st.file_uploader("Manifest files", type=["yaml", "yml", "json"], accept_multiple_files=True,
+                                 key="preview-upload")
+        if not files:
+            st.caption("Drop one or more YAML or JSON files.")
+            return None
+        return parse([(f.name, f.getvalue()) for f in files])
+    text = st.text_area("Manifests (YAML or JSON; separate documents with ---)", value=EXAMPLE, height=260,
+                        key="preview-text")
+    if not (text or "").strip():
+        st.caption("Paste a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob.")
+        return None
+    return parse([("pasted text", text)])
+
+
+def parse(sources: list[tuple[str, str | bytes]]) -> list[dict] | None:
+    """Every object of every source; a clear message (and None) on the first that does not read."""
+    documents: list[dict] = []
+    for name, content in sources:
+        if len(content) > MAX_MANIFEST_BYTES:
+            st.error(f"{name}: {len(content) / 2**20:.1f} MiB is more than the "
+                     f"{MAX_MANIFEST_BYTES // 2**20} MiB the preview reads.", icon=":material/error:")
+            return None
+        try:
+            documents.extend(load_documents(content, name))
+        except ImcError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return None
+    if not documents:
+        st.warning("No Kubernetes objects found in that input.", icon=":material/warning:")
+        return None
+    return documents
+
+
+def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
+    """One document: its annotation editor, the engine's decision and the corrected YAML."""
+    kind = doc.get("kind", "?")
+    name = (doc.get("metadata") or {}).get("name") or "<unnamed>"
+    with st.container(border=True):
+        st.subheader(f"{number}. {kind} {name}")
+        try:
+            templates_from(doc)
+        except ImcError as exc:
+            st.warning(f"Document {number}: {exc}", icon=":material/warning:")
+            return
+        key = "pv-" + hashlib.sha1(edits.as_yaml(doc).encode()).hexdigest()[:12] + f"-{number}"
+        annotations, if_not_present = editor(doc, key, frames)
+        corrected = edits.corrected(doc, annotations, if_not_present)
+        try:
+            template = templates_from(corrected)[0]
+        except (ImcError, IndexError) as exc:
+            st.warning(f"Document {number}: {exc}", icon=":material/warning:")
+            return
+        result = explain(template, frames.index, views.now_utc())
+        explanation.render(result, show_actual=False, key=key)
+        with st.expander("Corrected YAML (copy with the button in the corner)", expanded=False):
+            st.code(edits.as_yaml(corrected), language="yaml")
+
+
+def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str], bool]:
+    """Widgets for the template's image-cache annotations; returns the annotations and IfNotPresent."""
+    written = {**edits.workload_level_policy(doc), **edits.template_annotations(doc)}
+    options = [AS_WRITTEN, *edits.MODES]
+    labels = {AS_WRITTEN: "As written", **edits.MODE_LABELS}
+    columns = st.columns([3, 2, 2], vertical_alignment="bottom")
+    mode = columns[0].segmented_control("Mode", options, default=AS_WRITTEN, format_func=labels.get,
+                                        key=f"{key}-mode", required=True)
+    count, pin = None, None
+    if mode == "match count":
+        count = columns[1].number_input("Match count N", min_value=1, max_value=20, value=1, key=f"{key}-count")
+    elif mode == "pin":
+        ready = frames.caches[(frames.caches["Phase"] == "Ready") & (frames.caches["Cache ID"] != "")]
+        choices = {row["Cache ID"]: f"{row['Name']} ({row['Cache ID']})" for _, row in ready.iterrows()}
+        if not choices:
+            columns[1].warning("No Ready cache to pin to.")
+        else:
+            pin = columns[1].selectbox("Ready cache", list(choices), format_func=choices.get, key=f"{key}-pin")
+    storage = columns[2].text_input("Extra ephemeral storage", value=written.get(EXTRA_STORAGE, ""),
+                                    placeholder="e.g. 20Gi", key=f"{key}-storage")
+    if_not_present = st.toggle("Set imagePullPolicy: IfNotPresent on every container", key=f"{key}-pull")
+    annotations = dict(written) if mode == AS_WRITTEN else edits.merged(
+        written, edits.policy_annotations(mode or "automatic", count, pin))
+    return edits.merged(annotations, {EXTRA_STORAGE: storage.strip() or None}), if_not_present

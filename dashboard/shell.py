@@ -1,0 +1,96 @@
+"""What every page shares: the cluster header, the connection problem screen, write permission."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from dashboard import cluster as clusters
+from dashboard.cluster import Cluster, ClusterProblem
+
+REFRESH_SECONDS = float(os.environ.get("IMC_REFRESH_SECONDS", "2") or 2)
+
+
+def require_cluster() -> Cluster:
+    """The cluster this session shows; on a broken kubeconfig, say why and stop the page."""
+    found = clusters.current()
+    if isinstance(found, Cluster):
+        return found
+    show_problem(found)
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def show_problem(problem: ClusterProblem) -> None:
+    """The connection problem in plain words, with a way out to the demo cluster."""
+    st.title("Cannot reach the cluster")
+    where = [f"kubeconfig `{problem.kubeconfig}`" if problem.kubeconfig else "no kubeconfig"]
+    if problem.context:
+        where.append(f"context `{problem.context}`")
+    st.error(f"{problem.message}\n\nTried {', '.join(where)}.", icon=":material/cloud_off:")
+    st.markdown(
+        "Fix the kubeconfig (or set `KUBECONFIG` / `IMC_CONTEXT`) and reload, "
+        "or explore the built-in demo cluster instead."
+    )
+    left, right = st.columns([1, 1], width=520)
+    if left.button("Open the demo cluster", type="primary", icon=":material/play_circle:"):
+        st.session_state["imc_use_demo"] = True
+        st.rerun()
+    if right.button("Try again", icon=":material/refresh:"):
+        clusters.open_cluster.clear()
+        st.rerun()
+
+
+def cluster_badges(cluster: Cluster, snapshot: Any) -> None:
+    """One line under a page title: context, server, demo and read-only badges, sync state."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        if cluster.is_demo:
+            st.badge("Demo cluster", icon=":material/science:", color="violet")
+        st.badge(f"Context {cluster.context}", icon=":material/hub:", color="blue")
+        if cluster.server:
+            st.badge(cluster.server, icon=":material/dns:", color="gray")
+        if write_blocked(cluster):
+            st.badge("read-only", icon=":material/lock:", color="orange")
+        if not all(snapshot.synced.values()):
+            st.badge("Loading…", icon=":material/sync:", color="yellow")
+    if snapshot.errors:
+        with st.expander(f"{len(snapshot.errors)} problem(s) reading the cluster", icon=":material/warning:"):
+            for message in snapshot.errors[:20]:
+                st.markdown(f"- {message}")
+
+
+def sidebar() -> None:
+    """The cluster in the sidebar, and the way back from the demo to the user's own cluster."""
+    cluster = clusters.current()
+    with st.sidebar:
+        if isinstance(cluster, ClusterProblem):
+            st.caption("Not connected")
+            return
+        st.caption(f"**{'Demo cluster' if cluster.is_demo else 'Cluster'}** · {cluster.context}")
+        st.caption(cluster.source)
+        if st.session_state.get("imc_use_demo") and st.button("Back to my kubeconfig", width="stretch"):
+            st.session_state["imc_use_demo"] = False
+            st.rerun()
+
+
+def write_blocked(cluster: Cluster, verb: str = "create", resource: str = "imagecaches",
+                  namespace: str | None = None) -> str | None:
+    """Why this session may not write (a read-only reason), or None when it may."""
+    if cluster.read_only_reason:
+        return cluster.read_only_reason
+    if cluster.connection is None:
+        return "there is no live connection to write through"
+    from core.kube import access
+
+    return access.write_blocked(cluster.connection, verb, resource, namespace)
+
+
+def read_only_notice(reason: str) -> None:
+    """The notice on write pages when this session cannot write."""
+    st.info(
+        f"This dashboard is **read-only** here ({reason}). You can still fill in the form and preview "
+        "what would happen; the buttons that write are disabled.",
+        icon=":material/lock:",
+    )

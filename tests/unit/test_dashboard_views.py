@@ -1,0 +1,225 @@
+"""Dashboard view models: tables, aggregates, the cache suggestion and the edits, without Streamlit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from core.kube.store import ClusterStore
+from core.policy import AUTO_IMC, IMC_ID, MATCH_COUNT, PERFECT_MATCH
+from dashboard import edits, views
+from dashboard.views import PodFilter, PodNeed
+from tests.fixtures.engine.builders import imagecache, pod, workload
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+CREATED = "2026-11-28T08:00:00Z"
+
+
+def eci_pod(name: str, images: list[str], namespace: str = "shop", created: str = CREATED, **kwargs) -> dict:
+    """An ECI pod as the API shows it."""
+    obj = pod(images, name=name, namespace=namespace, **kwargs)
+    obj["metadata"].update(creationTimestamp=created, uid=f"uid-{namespace}-{name}", resourceVersion="1")
+    return obj
+
+
+def hit_event(namespace: str, name: str, cache_id: str) -> dict:
+    """ECI's hit event about a pod."""
+    return {
+        "kind": "Event",
+        "metadata": {"name": f"{name}.hit", "namespace": namespace},
+        "involvedObject": {"kind": "Pod", "name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}"},
+        "reason": "SuccessfulHitImageCache",
+        "message": f"[eci.imagecache]Successfully hit image cache {cache_id}, eci will be scheduled with this image cache.",
+        "lastTimestamp": CREATED,
+    }
+
+
+def demo_store() -> ClusterStore:
+    """A small cluster: two Ready caches, one building, hits, misses, a failed pin, a Deployment."""
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", [
+        imagecache("web-cache", ["nginx:1.25", "redis:7"]),
+        imagecache("api-cache", ["acme/api:2.0"], size=30),
+        imagecache("building", ["acme/batch:1.0"], phase="Creating", created="2026-11-28T08:30:00Z"),
+    ], "1")
+    store.replace("pods", [
+        eci_pod("web-1", ["nginx:1.25"]),
+        eci_pod("web-2", ["nginx:1.25", "busybox:1.36"]),
+        eci_pod("api-1", ["acme/api:2.0"], namespace="backend"),
+        eci_pod("batch-1", ["acme/batch:1.0", "busybox:1.36"], namespace="jobs"),
+        eci_pod("batch-2", ["acme/batch:1.0", "busybox:1.36"], namespace="jobs"),
+        eci_pod("worker-1", ["acme/worker:3"], namespace="jobs", annotations={PERFECT_MATCH: "true"}),
+        eci_pod("pinned-1", ["nginx:1.25"], annotations={IMC_ID: "imc-gone"}),
+        eci_pod("plain", ["nginx:1.25"], labels={}),
+    ], "1")
+    store.replace("events", [hit_event("shop", "web-1", "imc-web-cache")], "1")
+    store.replace("deployments", [
+        {**workload("Deployment", ["nginx:1.25"], name="web", namespace="shop"),
+         "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "7"}},
+    ], "1")
+    return store
+
+
+def test_pods_frame_lists_eci_pods_sorted_with_decisions():
+    frame = views.pods_frame(demo_store().snapshot().pods)
+    assert list(frame["key"]) == sorted(frame["key"], key=lambda k: tuple(k.split("/")))
+    assert "shop/plain" not in set(frame["key"])
+    row = frame.set_index("key").loc["shop/web-1"]
+    assert (row["Decision"], row["Actual"], row["Cache"], row["Cache ID"]) == ("hit", "hit", "web-cache",
+                                                                              "imc-web-cache")
+    assert frame.set_index("key").loc["shop/pinned-1", "Decision"] == "fail"
+    assert frame.set_index("key").loc["jobs/batch-1", "Decision"] == "miss"
+
+
+def test_filter_pods_combines_every_part():
+    frame = views.pods_frame(demo_store().snapshot().pods)
+    assert set(views.filter_pods(frame, PodFilter(namespaces=("jobs",)))["Pod"]) == {"batch-1", "batch-2", "worker-1"}
+    assert set(views.filter_pods(frame, PodFilter(decisions=("fail",)))["Pod"]) == {"pinned-1"}
+    assert set(views.filter_pods(frame, PodFilter(text="BUSYBOX"))["Pod"]) == {"web-2", "batch-1", "batch-2"}
+    assert set(views.filter_pods(frame, PodFilter(caches=("api-cache",)))["Pod"]) == {"api-1"}
+    assert views.filter_pods(frame, PodFilter(disagreements_only=True)).empty
+
+
+def test_headline_counts_and_hit_rate():
+    snapshot = demo_store().snapshot()
+    pods = views.pods_frame(snapshot.pods)
+    head = views.headline(pods, views.caches_frame(snapshot.cache_objects, pods, NOW))
+    assert (head.eci_pods, head.hits, head.misses, head.fails, head.ready_caches, head.caches) == (7, 3, 3, 1, 2, 3)
+    assert head.hit_rate == 3 / 7
+
+
+def test_caches_frame_counts_pods_that_hit():
+    snapshot = demo_store().snapshot()
+    frame = views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW).set_index("Name")
+    assert frame.loc["web-cache", "Pods hit"] == 2
+    assert frame.loc["building", "Phase"] == "Creating"
+    assert frame.loc["building", "Progress"] == 40.0
+    assert frame.loc["building", "Age"] == "30m"
+
+
+def test_outcomes_over_time_buckets_pod_history():
+    snapshot = demo_store().snapshot()
+    frame = views.outcomes_over_time(snapshot.history, NOW)
+    assert frame.groupby("Outcome")["Pods"].sum().to_dict() == {"hit": 3, "miss": 3, "fail": 1}
+
+
+def test_decisions_by_namespace_puts_biggest_first():
+    frame = views.decisions_by_namespace(views.pods_frame(demo_store().snapshot().pods))
+    assert list(dict.fromkeys(frame["Namespace"]))[-1] == "backend"
+    assert frame["Pods"].sum() == 7
+
+
+def test_cache_timeline_has_building_and_ready_bars():
+    frame = views.cache_timeline(demo_store().snapshot().cache_objects, NOW)
+    stages = frame.groupby("Cache")["Stage"].apply(set).to_dict()
+    assert stages["web-cache"] == {"Building", "Ready"}
+    assert stages["building"] == {"Building"}
+    assert (frame["End"] >= frame["Start"]).all()
+
+
+def test_uncached_images_are_weighted_by_pods():
+    snapshot = demo_store().snapshot()
+    frame = views.uncached_images(snapshot.pods, views.ready_images(snapshot.cache_objects))
+    counts = dict(zip(frame["Image"], frame["Pods"], strict=True))
+    assert counts["docker.io/library/busybox:1.36"] == 3
+    assert counts["docker.io/acme/batch:1.0"] == 2
+    assert "docker.io/library/nginx:1.25" not in counts
+
+
+def test_suggest_cache_covers_most_missed_pods():
+    suggestion = views.suggest_cache(views.missed_needs(demo_store().snapshot().pods))
+    assert suggestion.pods_missed == 3
+    assert suggestion.pods_covered == 3
+    assert len(suggestion.images) <= 20
+
+
+def test_suggest_cache_respects_the_limit_and_requirements():
+    needs = [PodNeed(frozenset({f"i{n}"}), 1, 10 - n) for n in range(10)]
+    needs.append(PodNeed(frozenset({"a", "b", "c"}), 3, 100))
+    suggestion = views.suggest_cache(needs, limit=4)
+    assert len(suggestion.images) == 4
+    assert {"a", "b", "c"} <= set(suggestion.images)
+    assert suggestion.pods_covered == 110
+    assert views.suggest_cache([]).images == ()
+
+
+def test_suggest_cache_is_fast_for_ten_thousand_pods():
+    needs = [PodNeed(frozenset({f"app{n % 300}:1", f"side{n % 7}:2"}), 1 + n % 2, 1) for n in range(10_000)]
+    suggestion = views.suggest_cache(needs)
+    assert len(suggestion.images) == 20
+    assert suggestion.pods_covered > 0
+
+
+def test_coverage_matrix_marks_exact_images():
+    snapshot = demo_store().snapshot()
+    matrix = views.coverage_matrix(snapshot.cache_objects, snapshot.pods)
+    assert bool(matrix.loc["docker.io/library/nginx:1.25", "web-cache"])
+    assert not bool(matrix.loc["docker.io/library/nginx:1.25", "api-cache"])
+    assert matrix["Pods using it"].is_monotonic_decreasing
+
+
+def test_format_age_and_buckets():
+    assert views.format_age(timedelta(seconds=45)) == "45s"
+    assert views.format_age(timedelta(minutes=5)) == "5m"
+    assert views.format_age(timedelta(hours=5)) == "5h"
+    assert views.format_age(timedelta(days=3)) == "3d"
+    assert views.nice_bucket(timedelta(seconds=7)) == "10s"
+    assert views.short_image("docker.io/library/nginx:1.25") == "nginx:1.25"
+
+
+def test_policy_modes_set_and_clear_annotations():
+    start = {PERFECT_MATCH: "true", MATCH_COUNT: "2", "other": "x"}
+    assert edits.merged(start, edits.policy_annotations("automatic")) == {AUTO_IMC: "true", "other": "x"}
+    assert edits.merged(start, edits.policy_annotations("match count", 3))[MATCH_COUNT] == "3"
+    pinned = edits.merged(start, edits.policy_annotations("pin", pin="imc-1"))
+    assert pinned == {IMC_ID: "imc-1", "other": "x"}
+    assert edits.mode_of(pinned) == "pin"
+    assert edits.mode_of(edits.merged({}, edits.policy_annotations("off"))) == "off"
+    assert edits.mode_of(start) == "perfect match"
+
+
+def test_deployment_patch_and_diff():
+    before = workload("Deployment", ["nginx:1.25"], name="web", namespace="shop")
+    after = edits.with_template(before, {PERFECT_MATCH: "true"}, if_not_present=True)
+    before["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
+    patch = edits.deployment_patch(before, after)
+    assert patch["spec"]["template"]["metadata"]["annotations"] == {PERFECT_MATCH: "true"}
+    assert patch["spec"]["template"]["spec"]["containers"] == [{"name": "c0", "imagePullPolicy": "IfNotPresent"}]
+    diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after))
+    assert "+    k8s.aliyun.com/imc-perfect-match: 'true'" in diff
+    assert edits.yaml_diff(before, before) == ""
+
+
+def test_corrected_moves_workload_level_annotations_into_the_template():
+    obj = workload("Deployment", ["nginx:1.25"], own_annotations={PERFECT_MATCH: "true"})
+    written = {**edits.workload_level_policy(obj), **edits.template_annotations(obj)}
+    fixed = edits.corrected(obj, written)
+    assert "annotations" not in fixed["metadata"]
+    assert fixed["spec"]["template"]["metadata"]["annotations"] == {PERFECT_MATCH: "true"}
+    cron = workload("CronJob", ["nginx:1.25"])
+    assert edits.template_annotations(edits.corrected(cron, {AUTO_IMC: "false"})) == {AUTO_IMC: "false"}
+
+
+def test_cache_form_builds_an_imagecache_and_maps_errors_to_fields():
+    form = edits.CacheForm(name="web", images="nginx:1.25\n\n redis:7 ", size_gib=25, retention_days=7,
+                           pull_secrets="default:a, kube-system:b", reuse=True)
+    obj = form.to_object()
+    assert obj["spec"] == {"images": ["nginx:1.25", "redis:7"], "imageCacheSize": 25, "retentionDays": 7,
+                           "imagePullSecrets": ["default:a", "kube-system:b"]}
+    assert obj["metadata"]["annotations"] == {"k8s.aliyun.com/imc-enable-reuse": "true"}
+    assert edits.form_field("spec.images[3]") == "Images"
+    assert edits.form_field("spec.imagePullSecrets[0]") == "Image pull secrets"
+    assert edits.form_field("metadata.name") == "Name"
+
+
+def test_frames_for_ten_thousand_pods_build_quickly():
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", [imagecache(f"c{n}", [f"app{n}:1"]) for n in range(50)], "1")
+    store.replace("pods", [eci_pod(f"p{n}", [f"app{n % 80}:1"], namespace=f"ns{n % 30}") for n in range(10_000)], "1")
+    snapshot = store.snapshot()
+    pods = views.pods_frame(snapshot.pods)
+    assert len(pods) == 10_000
+    assert isinstance(views.decisions_by_namespace(pods), pd.DataFrame)
+    assert views.outcomes_over_time(snapshot.history, NOW)["Pods"].sum() == 10_000
+    assert len(views.suggest_cache(views.missed_needs(snapshot.pods)).images) == 20
