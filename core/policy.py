@@ -32,6 +32,7 @@ _QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _COUNT = re.compile(r"[0-9]{1,6}")
+_LOOKS_RELEVANT = re.compile(r"aliyun|imc|image-?cache|snapshot|ephemeral", re.IGNORECASE)
 _CACHE_ID = re.compile(r"imc-[0-9a-zA-Z*]+")
 
 
@@ -148,7 +149,7 @@ def _unknown_keys(annotations: Mapping, findings: list[Finding]) -> None:
     """Flag annotation keys that look like a misspelt image-cache annotation."""
     known = POLICY_ANNOTATIONS + ECI_WRITTEN_ANNOTATIONS
     for key in annotations:
-        if not isinstance(key, str) or key in known:
+        if not isinstance(key, str) or key in known or not _LOOKS_RELEVANT.search(key):
             continue
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
         bare = key.rsplit("/", 1)[-1]
@@ -222,6 +223,8 @@ def read_policy(annotations: Mapping | None, image_count: int) -> MatchPolicy:
     """The policy ECI follows for a pod with these annotations and this many images."""
     if not isinstance(annotations, Mapping):
         annotations = {}
+    if not any(isinstance(key, str) and _LOOKS_RELEVANT.search(key) for key in annotations):
+        return _DEFAULT_POLICY
     findings: list[Finding] = []
     _unknown_keys(annotations, findings)
     extra = _extra_storage(annotations, findings)
@@ -260,6 +263,9 @@ def read_policy(annotations: Mapping | None, image_count: int) -> MatchPolicy:
     return MatchPolicy(
         "auto", perfect_match=bool(perfect), match_count=count, extra_storage_gib=extra, findings=tuple(findings)
     )
+
+
+_DEFAULT_POLICY = MatchPolicy("auto")
 
 
 def _are(keys: list[str]) -> str:
