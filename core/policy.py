@@ -221,7 +221,7 @@ def _extra_storage(annotations: Mapping, findings: list[Finding]) -> float:
 
 def read_policy(annotations: Mapping | None, image_count: int) -> MatchPolicy:
     """The policy ECI follows for a pod with these annotations and this many images."""
-    if not isinstance(annotations, Mapping):
+    if type(annotations) is not dict and not isinstance(annotations, Mapping):
         annotations = {}
     if not any(isinstance(key, str) and _LOOKS_RELEVANT.search(key) for key in annotations):
         return _DEFAULT_POLICY

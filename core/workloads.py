@@ -54,6 +54,8 @@ class PodTemplate:
 
 
 def _mapping(value: object) -> Mapping:
+    if type(value) is dict:  # the common case, without the slower ABC check
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
@@ -77,7 +79,9 @@ def _images(spec: Mapping, findings: list[Finding]) -> tuple[tuple[str, ...], tu
     """The pod's images, normalised and de-duplicated, in container order."""
     refs: dict[str, ImageRef] = {}
     for list_name in CONTAINER_LISTS:
-        containers = spec.get(list_name) or []
+        containers = spec.get(list_name)
+        if not containers:
+            continue
         if not isinstance(containers, list):
             findings.append(error_finding("invalid-spec", f"spec.{list_name} is not a list"))
             continue
