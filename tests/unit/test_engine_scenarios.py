@@ -252,6 +252,15 @@ SCENARIOS = [
         reason_words={"only-n": ("1 of 2",)},
     ),
     Scenario(
+        "perfect-allows-more-images-in-cache",
+        "perfect match: every pod image in the cache; the cache may hold more",
+        images=(NGINX, REDIS),
+        annotations={PERFECT: "true"},
+        caches=(IC("superset", [BUSY, REDIS, NGINX, "alpine:3.20"]),),
+        cache="superset",
+        counts={"superset": (2, 0)},
+    ),
+    Scenario(
         "perfect-miss",
         "perfect match with no cache holding all images -> miss, Missed then AutoCreated",
         images=(NGINX, REDIS),
@@ -324,6 +333,14 @@ SCENARIOS = [
         caches=(IC("partial", ["nginx:1.24"]),),
         **miss(verdicts={"partial": "rejected"}, counts={"partial": (0, 1)}),
     ),
+    Scenario(
+        "counts-are-per-pod-image",
+        "one pod image held twice (two spellings) is 1 exact; count 2 of 2 is then not met",
+        images=(NGINX, REDIS),
+        annotations={COUNT: "2"},
+        caches=(IC("twice", [NGINX, "docker.io/library/nginx:1.25", "nginx:1.24", "redis:6", "redis:5"]),),
+        **miss(verdicts={"twice": "rejected"}, counts={"twice": (1, 1)}),
+    ),
     # candidate conditions
     Scenario(
         "creating-not-candidate",
@@ -344,6 +361,12 @@ SCENARIOS = [
         "a cache past expireDateTime is not a candidate",
         caches=(IC("old", [NGINX], expire="2026-11-27T00:00:00Z"),),
         **miss(verdicts={"old": "rejected"}, reason_words={"old": ("expired", "2026-11-27")}),
+    ),
+    Scenario(
+        "expired-with-offset",
+        "expireDateTime 2026-11-28T10:00:00+08:00 is 02:00 UTC, before `at` (08:00 UTC): expired",
+        caches=(IC("old", [NGINX], expire="2026-11-28T10:00:00+08:00"),),
+        **miss(verdicts={"old": "rejected"}, reason_words={"old": ("expired",)}),
     ),
     Scenario(
         "not-yet-expired-candidate",
@@ -445,6 +468,29 @@ SCENARIOS = [
         caches=(IC("beta", [NGINX]), IC("alpha", [NGINX])),
         cache="alpha",
         verdicts={"alpha": "chosen", "beta": "outranked"},
+    ),
+    Scenario(
+        "rank-acr-endpoint-partial-counts",
+        "rank (a): an image from the other ACR endpoint counts as partial and ranks the cache higher",
+        images=(NGINX, ACR_VPC),
+        caches=(IC("with-endpoint", [NGINX, ACR_PUBLIC]), IC("nginx-only", [NGINX], size=30, created=NEW)),
+        cache="with-endpoint",
+        verdicts={"with-endpoint": "chosen", "nginx-only": "outranked"},
+        counts={"with-endpoint": (1, 1), "nginx-only": (1, 0)},
+    ),
+    Scenario(
+        "default-cache-size-is-20",
+        "section 1: imageCacheSize defaults to 20, so a 25 GiB cache is closer to the 30 GiB storage",
+        caches=(IC("no-size", [NGINX], size=None, created=NEW), IC("size-25", [NGINX], size=25)),
+        cache="size-25",
+        verdicts={"size-25": "chosen", "no-size": "outranked"},
+    ),
+    Scenario(
+        "no-status-not-candidate",
+        "a cache with no status yet has no phase: not Ready, not a candidate",
+        caches=({"apiVersion": "eci.alibabacloud.com/v1", "kind": "ImageCache",
+                 "metadata": {"name": "fresh", "creationTimestamp": OLD}, "spec": {"images": [NGINX]}},),
+        **miss(verdicts={"fresh": "rejected"}, reason_words={"fresh": ("not ready",)}),
     ),
     # ECI or not
     Scenario(
@@ -612,6 +658,7 @@ def _check(s: Scenario, decision, result: dict) -> None:
     assert decision.outcome == s.outcome, (decision.outcome, result["findings"])
     assert tuple(result["events"]) == s.events
     assert result["auto_create"] is s.auto_create
+    assert result["eci"] is (s.outcome != "not-eci")
     if s.auto_size is not None:
         assert decision.auto_cache_size_gib == s.auto_size
     if s.outcome == "hit":

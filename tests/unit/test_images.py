@@ -94,6 +94,9 @@ def test_invalid_reference_raises_the_projects_error(text: str) -> None:
         # ACR endpoints of one region are not assumed equal
         ("registry-vpc.cn-hangzhou.aliyuncs.com/ns/app:1", "registry.cn-hangzhou.aliyuncs.com/ns/app:1", "endpoint"),
         ("registry.cn-hangzhou.aliyuncs.com/ns/app:1", "registry-vpc.cn-hangzhou.aliyuncs.com/ns/app:1", "endpoint"),
+        ("registry-intl.cn-hangzhou.aliyuncs.com/ns/app:1", "registry.cn-hangzhou.aliyuncs.com/ns/app:1", "endpoint"),
+        ("registry-intl-vpc.cn-hangzhou.aliyuncs.com/ns/app:1", "registry-vpc.cn-hangzhou.aliyuncs.com/ns/app:1",
+         "endpoint"),
         # unrelated
         ("nginx:1.25", "redis:1.25", None),
         ("nginx:1.25", "quay.io/library/nginx:1.25", None),

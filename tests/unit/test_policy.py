@@ -58,6 +58,8 @@ POLICIES = [
     ("bad-auto-bool", {AUTO: "yes"}, 1, "auto", None, 1, 30),
     ("bad-perfect-bool", {PERFECT: "yes"}, 3, "auto", None, 1, 30),
     ("extra-storage", {EXTRA: "20Gi"}, 1, "auto", None, 1, 50),
+    ("extra-storage-mi", {EXTRA: "20480Mi"}, 1, "auto", None, 1, 50),
+    ("extra-storage-bytes", {EXTRA: str(10 * 2**30)}, 1, "auto", None, 1, 40),
     ("bad-extra-storage", {EXTRA: "abc"}, 1, "auto", None, 1, 30),
 ]
 
@@ -98,6 +100,7 @@ def test_valid_annotations_raise_no_warning(annotations: dict, images: int) -> N
         ({EXTRA: "abc"}, 1, ("eci-extra-ephemeral-storage", "abc")),
         ({PIN: "imc-abc", AUTO: "true", PERFECT: "true"}, 2, ("ignor",)),
         ({PIN: "imc-abc", COUNT: "1"}, 2, ("ignor",)),
+        ({PIN: "imc-abc", LEGACY_PIN: "imc-def"}, 1, ("eci-image-snapshot-id",)),  # contradictory pins
     ],
 )
 def test_invalid_or_ignored_values_are_findings(annotations: dict, images: int, words: tuple) -> None:

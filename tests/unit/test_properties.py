@@ -7,6 +7,7 @@ clear message the CLI and dashboard can show.
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,20 @@ from core.errors import ImcError
 from core.images import normalise_image, parse_image
 from core.policy import read_policy
 from core.workloads import templates_from
-from tests.fixtures.engine.builders import AUTO, COUNT, EXTRA, LEGACY_AUTO, LEGACY_PIN, PERFECT, PIN
+from tests.fixtures.engine.builders import (
+    AT,
+    AUTO,
+    COUNT,
+    EXTRA,
+    LEGACY_AUTO,
+    LEGACY_PIN,
+    PERFECT,
+    PIN,
+    imagecache,
+    pod,
+    run_engine,
+    when,
+)
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,3 +160,98 @@ manifests = st.builds(
 @example({"kind": "Pod", "metadata": {"annotations": {AUTO: True, COUNT: 2}}, "spec": {"containers": [{}]}})
 def test_templates_from_raises_only_imc_errors(obj) -> None:
     _only_imc_errors(templates_from, obj)
+
+
+# ---- a model of reference section 3, written from the page, against the engine ----------------
+
+REPOS = ["nginx", "redis", "library/busybox", "docker.io/bitnami/app"]
+POOL = [f"{repo}:{tag}" for repo in REPOS for tag in ("1", "2")]
+NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+
+
+def _norm(ref: str) -> str:
+    """The pool's references in normal form (section 5), written out by hand."""
+    repo, tag = ref.rsplit(":", 1)
+    repo = repo.removeprefix("docker.io/")
+    return f"docker.io/{repo if '/' in repo else 'library/' + repo}:{tag}"
+
+
+cache_objects = st.lists(
+    st.builds(
+        lambda images, phase, size, day, expire: imagecache(
+            "", images, phase=phase, size=size, created=f"2026-11-{day:02d}T00:00:00Z",
+            expire=None if expire is None else f"2026-11-{expire:02d}T00:00:00Z",
+        ),
+        st.lists(st.sampled_from(POOL), min_size=1, max_size=4),
+        st.sampled_from(["Ready", "Ready", "Ready", "Creating", "Failed"]),
+        st.integers(20, 52),
+        st.integers(1, 29),
+        st.one_of(st.none(), st.integers(26, 30)),
+    ),
+    max_size=len(NAMES),
+)
+
+
+@dataclass(frozen=True)
+class _Modelled:
+    name: str
+    candidate: bool
+    exact: int
+    partial: int
+    key: tuple
+
+
+def _model(pod_images: list[str], caches: list[dict], requirement: int, storage: int) -> list[_Modelled]:
+    """Section 3.2 by the letter: candidates, then rank (exact, partial, size, newest, name)."""
+    wanted = sorted({_norm(i) for i in pod_images})
+    out = []
+    for obj in caches:
+        held = {_norm(i) for i in obj["spec"]["images"]}
+        held_repos = {h.rsplit(":", 1)[0] for h in held}
+        exact = sum(1 for w in wanted if w in held)
+        partial = sum(1 for w in wanted if w not in held and w.rsplit(":", 1)[0] in held_repos)
+        status, meta, size = obj["status"], obj["metadata"], obj["spec"]["imageCacheSize"]
+        expire = status.get("expireDateTime")
+        candidate = (
+            status["phase"] == "Ready"
+            and (expire is None or when(expire) > when(AT))
+            and when(meta["creationTimestamp"]) <= when(AT)
+            and size <= storage
+            and exact >= requirement
+        )
+        key = (-exact, -partial, storage - size, -when(meta["creationTimestamp"]).timestamp(), meta["name"])
+        out.append(_Modelled(meta["name"], candidate, exact, partial, key))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(POOL), min_size=1, max_size=4),
+    cache_objects,
+    st.sampled_from(["default", "perfect", "count"]),
+    st.integers(1, 4),
+    st.sampled_from([None, "20Gi"]),
+)
+def test_engine_agrees_with_a_model_of_section_3(pod_images, caches, mode, count, extra) -> None:
+    for name, obj in zip(NAMES, caches, strict=False):
+        obj["metadata"]["name"] = name
+        obj["status"]["imageCacheId"] = f"imc-{name}"
+    distinct = len({_norm(i) for i in pod_images})
+    annotations = {EXTRA: extra} if extra else {}
+    requirement = 1
+    if mode == "perfect":
+        annotations[PERFECT], requirement = "true", distinct
+    elif mode == "count" and count <= distinct:
+        annotations[COUNT], requirement = str(count), count
+    storage = 30 + (20 if extra else 0)
+    modelled = _model(pod_images, caches, requirement, storage)
+    best = min((m for m in modelled if m.candidate), key=lambda m: m.key, default=None)
+
+    [(decision, result)] = run_engine(pod(pod_images, annotations=annotations), caches)
+    assert decision.outcome == ("hit" if best else "miss")
+    assert result["cache"] == (None if best is None else {"name": best.name, "id": f"imc-{best.name}"})
+    assert decision.auto_cache_size_gib == storage or best is not None
+    for m in modelled:
+        entry = next(c for c in result["candidates"] if c["name"] == m.name)
+        verdict = "rejected" if not m.candidate else "chosen" if m is best else "outranked"
+        assert (entry["verdict"], entry["exact"], entry["partial"]) == (verdict, m.exact, m.partial), (m, entry)
