@@ -175,6 +175,29 @@ def list_all(
             return objects, resource_version
 
 
+def list_kind(
+    api_client: Any,
+    kind: str,
+    namespace: str | None = None,
+    selectors: tuple[str | None, ...] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> tuple[list[dict], str, tuple[str | None, ...]]:
+    """A full list; for events, the first field selector the server accepts (a 400 means it does not).
+
+    Returns (objects, resourceVersion, the selectors from the one that worked on).
+    """
+    if selectors is None:
+        selectors = EVENT_SELECTORS if kind == "events" else (None,)
+    while True:
+        try:
+            objects, resource_version = list_all(api_client, kind, namespace, selectors[0], page_size)
+            return objects, resource_version, selectors
+        except ApiError as exc:
+            if exc.status != 400 or len(selectors) == 1:
+                raise
+            selectors = selectors[1:]
+
+
 def backoff_delay(
     attempt: int, base: float = 0.5, cap: float = 30.0, rng: Callable[[], float] = random.random
 ) -> float:
@@ -239,9 +262,6 @@ class Reflector(threading.Thread):
             except ApiError as exc:
                 if self.stopping:
                     break
-                if exc.status == 400 and self.kind == "events" and len(self._selectors) > 1:
-                    self._selectors = self._selectors[1:]  # the server does not support this field selector
-                    continue
                 if exc.reason != "StreamBroken" or attempt > 0:
                     self._error(f"{self.kind}: {exc}")
                 delay = backoff_delay(attempt, cap=self.max_backoff)
@@ -258,8 +278,8 @@ class Reflector(threading.Thread):
         self.store.set_error(self.kind, message)
 
     def _list(self) -> str:
-        objects, resource_version = list_all(
-            self.api_client, self.kind, self.namespace, self._selectors[0], self.page_size
+        objects, resource_version, self._selectors = list_kind(
+            self.api_client, self.kind, self.namespace, self._selectors, self.page_size
         )
         self.store.replace(self.kind, objects, resource_version)
         self.lists += 1
@@ -267,9 +287,7 @@ class Reflector(threading.Thread):
 
     def _watch(self, resource_version: str) -> str | None:
         """Watch until the server ends the stream; the version to resume from, or None to re-list."""
-        request = watch_request(
-            self.kind, resource_version, self.namespace, self.watch_timeout, self._selectors[0]
-        )
+        request = watch_request(self.kind, resource_version, self.namespace, self.watch_timeout, self._selectors[0])
         stream = open_stream(self.api_client, request, timeout=(10.0, self.watch_timeout + 30.0))
         with self._stream_lock:
             if self.stopping:
@@ -303,9 +321,7 @@ class Reflector(threading.Thread):
 class ClusterWatcher:
     """The four reflectors of one connection, feeding one store."""
 
-    def __init__(
-        self, connection: Any, store: ClusterStore, namespace: str | None = None, **options: Any
-    ) -> None:
+    def __init__(self, connection: Any, store: ClusterStore, namespace: str | None = None, **options: Any) -> None:
         api_client = getattr(connection, "api_client", connection)
         self.store = store
         self.reflectors = {kind: Reflector(api_client, store, kind, namespace, **options) for kind in KINDS}
