@@ -28,6 +28,7 @@ class Cluster:
     connection: Any = None
     watcher: Any = None
     sim: Any = None
+    access: Any = None
     read_only_reason: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -54,11 +55,6 @@ def inject(cluster: Cluster | None) -> None:
     """Show this cluster instead of connecting (AppTest fills a real ClusterStore directly)."""
     global _injected
     _injected = cluster
-
-
-def read_only_forced() -> bool:
-    """True when IMC_READ_ONLY asks for a dashboard that never writes."""
-    return os.environ.get("IMC_READ_ONLY", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def current() -> Cluster | ClusterProblem:
@@ -118,6 +114,7 @@ def _start_demo() -> Cluster | ClusterProblem:
 
 def _watch(connection: Any, source: str, is_demo: bool) -> Cluster:
     """Start the shared list+watch threads feeding one ClusterStore."""
+    from core.kube.access import AccessChecker
     from core.kube.store import ClusterStore
     from core.kube.watch import ClusterWatcher
 
@@ -133,5 +130,5 @@ def _watch(connection: Any, source: str, is_demo: bool) -> Cluster:
         is_demo=is_demo,
         connection=connection,
         watcher=watcher,
-        read_only_reason="IMC_READ_ONLY is set" if read_only_forced() else None,
+        access=AccessChecker(connection),
     )

@@ -145,23 +145,6 @@ def clean_object(obj: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def deployment_patch(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """A strategic-merge patch of a Deployment's template annotations and container pull policies."""
-    old = template_annotations(before)
-    new = template_annotations(after)
-    changes: dict[str, str | None] = {key: value for key, value in new.items() if old.get(key) != value}
-    changes.update({key: None for key in old if key not in new})
-    patch: dict[str, Any] = {"spec": {"template": {"metadata": {"annotations": changes}}}}
-    old_spec, new_spec = pod_template(before).get("spec") or {}, pod_template(after).get("spec") or {}
-    for group in ("initContainers", "containers"):
-        olds = {c.get("name"): c.get("imagePullPolicy") for c in old_spec.get(group) or []}
-        moved = [{"name": c.get("name"), "imagePullPolicy": c.get("imagePullPolicy")}
-                 for c in new_spec.get(group) or [] if olds.get(c.get("name")) != c.get("imagePullPolicy")]
-        if moved:
-            patch["spec"]["template"].setdefault("spec", {})[group] = moved
-    return patch
-
-
 def as_yaml(obj: Any) -> str:
     """Block-style YAML in the object's own key order."""
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException, StopException
@@ -15,13 +16,13 @@ log = logging.getLogger("imc.dashboard")
 CONTROL_FLOW = (RerunException, StopException)
 
 
-def friendly(body: Callable[[], None]) -> Callable[[], None]:
+def friendly(body: Callable[..., None]) -> Callable[..., None]:
     """Wrap a page or fragment body so any unexpected error becomes a plain st.error."""
 
     @functools.wraps(body)
-    def guarded() -> None:
+    def guarded(*args: Any, **kwargs: Any) -> None:
         try:
-            body()
+            body(*args, **kwargs)
         except CONTROL_FLOW:
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence of a page

@@ -75,16 +75,12 @@ def sidebar() -> None:
             st.rerun()
 
 
-def write_blocked(cluster: Cluster, verb: str = "create", resource: str = "imagecaches",
-                  namespace: str | None = None) -> str | None:
-    """Why this session may not write (a read-only reason), or None when it may."""
-    if cluster.read_only_reason:
-        return cluster.read_only_reason
-    if cluster.connection is None:
-        return "there is no live connection to write through"
-    from core.kube import access
-
-    return access.write_blocked(cluster.connection, verb, resource, namespace)
+def write_blocked(cluster: Cluster, action: str = "create-imagecache", namespace: str | None = None) -> str | None:
+    """Why this session may not do a write ("create-imagecache", "patch-deployment"), or None when it may."""
+    if cluster.access is None:
+        return cluster.read_only_reason or "there is no live connection to write through"
+    permission = cluster.access.can(action, namespace)
+    return None if permission.allowed else permission.reason
 
 
 def read_only_notice(reason: str) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from core.kube import writes
+from core.kube.access import WriteError
 
 
 @dataclass(frozen=True)
@@ -16,26 +20,23 @@ class WriteOutcome:
     obj: dict | None = None
 
 
+def _attempt(write: Callable[[], Any]) -> WriteOutcome:
+    """Run one write; a WriteError becomes a message (Conflict flagged), never an exception."""
+    try:
+        result = write()
+    except WriteError as exc:
+        return WriteOutcome(False, exc.message, conflict=exc.status == 409 and exc.reason == "Conflict")
+    message = result.message[:1].upper() + result.message[1:] + "."
+    return WriteOutcome(True, " ".join([message, *result.warnings]), obj=result.object)
+
+
 def create_cache(cluster: Any, obj: dict) -> WriteOutcome:
-    """Create an ImageCache: the server validates it with a dry run first, then it is created."""
-    from core.kube import writes
-
-    try:
-        created = writes.create_imagecache(cluster.connection, obj)
-    except writes.WriteError as exc:
-        return WriteOutcome(False, str(exc), conflict=getattr(exc, "reason", "") == "Conflict")
-    return WriteOutcome(True, f"ImageCache {obj['metadata']['name']} created.", obj=created)
+    """Create an ImageCache: validated, server dry-run, then created."""
+    return _attempt(lambda: writes.create_imagecache(cluster.connection, obj))
 
 
-def patch_deployment(cluster: Any, namespace: str, name: str, patch: dict, resource_version: str | None
-                     ) -> WriteOutcome:
-    """Patch a Deployment's template with the resourceVersion precondition (dry run first)."""
-    from core.kube import writes
-
-    try:
-        patched = writes.patch_deployment_annotations(
-            cluster.connection, namespace, name, patch, resource_version=resource_version
-        )
-    except writes.WriteError as exc:
-        return WriteOutcome(False, str(exc), conflict=getattr(exc, "reason", "") == "Conflict")
-    return WriteOutcome(True, f"Deployment {namespace}/{name} patched; its pods are rolling.", obj=patched)
+def patch_deployment(cluster: Any, deployment: Mapping, changes: Mapping[str, str | None],
+                     pull_if_not_present: bool) -> WriteOutcome:
+    """Patch a Deployment's template annotations as of the version the user saw (dry run first)."""
+    return _attempt(lambda: writes.patch_deployment_annotations(
+        cluster.connection, deployment, changes, pull_if_not_present))

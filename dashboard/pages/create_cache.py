@@ -22,7 +22,7 @@ def render() -> None:
     """The create-cache page."""
     cluster = shell.require_cluster()
     st.title("Create an image cache")
-    blocked = shell.write_blocked(cluster, "create", "imagecaches")
+    blocked = shell.write_blocked(cluster, "create-imagecache")
     if blocked:
         shell.read_only_notice(blocked)
     prefill()

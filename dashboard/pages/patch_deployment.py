@@ -37,7 +37,7 @@ def render() -> None:
     names = sorted(key.split("/", 1)[1] for key in snapshot.deployments if key.startswith(namespace + "/"))
     name = top[1].selectbox("Deployment", names, key="pd-name")
     before = snapshot.deployments[f"{namespace}/{name}"]
-    blocked = shell.write_blocked(cluster, "patch", "deployments", namespace)
+    blocked = shell.write_blocked(cluster, "patch-deployment", namespace)
     if blocked:
         shell.read_only_notice(blocked)
     current = edits.template_annotations(before)
@@ -50,7 +50,8 @@ def render() -> None:
                          width="stretch", key="pd-current")
         else:
             st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
-        after = proposal(before, current, frames_of(snapshot), f"{namespace}/{name}")
+        changes, pull = proposal(current, frames_of(snapshot), f"{namespace}/{name}")
+        after = edits.with_template(before, edits.merged(current, changes), if_not_present=pull)
     with right:
         outcome(before, after, frames_of(snapshot))
     diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after), "template now", "template after")
@@ -64,11 +65,11 @@ def render() -> None:
     apply_clicked = st.button("Apply", type="primary", icon=":material/published_with_changes:",
                               disabled=bool(blocked) or not diff, key="pd-apply")
     if apply_clicked:
-        apply(cluster, before, after)
+        apply(cluster, before, changes, pull)
 
 
-def proposal(before: dict, current: dict[str, str], frames: Any, key: str) -> dict:
-    """The mode widgets; returns the Deployment as it would be after the patch."""
+def proposal(current: dict[str, str], frames: Any, key: str) -> tuple[dict[str, str | None], bool]:
+    """The mode widgets; returns the annotation changes (None removes) and whether to set IfNotPresent."""
     mode = st.segmented_control("Mode", edits.MODES, default=edits.mode_of(current), format_func=edits.MODE_LABELS.get,
                                 key=f"pd-mode-{key}", required=True)
     count, pin = None, None
@@ -84,9 +85,9 @@ def proposal(before: dict, current: dict[str, str], frames: Any, key: str) -> di
     pull = st.toggle("Set imagePullPolicy: IfNotPresent on every container", key=f"pd-pull-{key}",
                      help="With Always, the kubelet pulls the image even when the cache holds it.")
     if mode == "pin" and not pin:
-        return before
-    annotations = edits.merged(current, edits.policy_annotations(mode or "automatic", count, pin))
-    return edits.with_template(before, annotations, if_not_present=pull)
+        return {}, pull
+    wanted = edits.policy_annotations(mode or "automatic", count, pin)
+    return {k: v for k, v in wanted.items() if current.get(k) != v}, pull
 
 
 def outcome(before: dict, after: dict, frames: Any) -> None:
@@ -108,13 +109,10 @@ def outcome(before: dict, after: dict, frames: Any) -> None:
         st.markdown(explanation.findings_markdown(new.findings))
 
 
-def apply(cluster: shell.Cluster, before: dict, after: dict) -> None:
+def apply(cluster: shell.Cluster, before: dict, changes: dict[str, str | None], pull: bool) -> None:
     """Patch with the resourceVersion precondition; on Conflict, say so and reload."""
     meta = before.get("metadata") or {}
-    result = writer.patch_deployment(
-        cluster, meta.get("namespace") or "default", meta.get("name") or "", edits.deployment_patch(before, after),
-        meta.get("resourceVersion"),
-    )
+    result = writer.patch_deployment(cluster, before, changes, pull)
     if result.conflict:
         st.session_state[FLASH] = (
             "warning", "Conflict: someone changed this Deployment since it was loaded, so nothing was applied. "

@@ -179,13 +179,11 @@ def test_policy_modes_set_and_clear_annotations():
     assert edits.mode_of(start) == "perfect match"
 
 
-def test_deployment_patch_and_diff():
+def test_template_diff():
     before = workload("Deployment", ["nginx:1.25"], name="web", namespace="shop")
-    after = edits.with_template(before, {PERFECT_MATCH: "true"}, if_not_present=True)
     before["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
-    patch = edits.deployment_patch(before, after)
-    assert patch["spec"]["template"]["metadata"]["annotations"] == {PERFECT_MATCH: "true"}
-    assert patch["spec"]["template"]["spec"]["containers"] == [{"name": "c0", "imagePullPolicy": "IfNotPresent"}]
+    after = edits.with_template(before, {PERFECT_MATCH: "true"}, if_not_present=True)
+    assert after["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
     diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after))
     assert "+    k8s.aliyun.com/imc-perfect-match: 'true'" in diff
     assert edits.yaml_diff(before, before) == ""

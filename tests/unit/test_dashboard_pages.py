@@ -1,0 +1,153 @@
+"""Dashboard pages in AppTest (no browser): a real ClusterStore filled directly, no server."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.kube.access import AccessChecker
+from dashboard import cluster
+from dashboard.cluster import Cluster
+from tests.unit.test_dashboard_views import demo_store
+
+TIMEOUT = 30
+
+
+def page_script(module: str):
+    """An AppTest script that renders one dashboard page."""
+    source = (
+        "import importlib\n"
+        f"importlib.import_module('dashboard.pages.{module}').render()\n"
+    )
+    return AppTest.from_string(source, default_timeout=TIMEOUT)
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """A filled store injected as the cluster every page shows (cleared afterwards)."""
+    monkeypatch.setenv("IMC_READ_ONLY", "1")
+    shown = Cluster(store=demo_store(), context="test", server="https://test", source="test", is_demo=True,
+                    access=AccessChecker(None))
+    cluster.inject(shown)
+    yield shown
+    cluster.inject(None)
+    cluster.open_cluster.clear()
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of markdown, caption, alert and title text on the page."""
+    parts = [e.value for kind in ("markdown", "caption", "title", "subheader", "info", "warning", "error",
+                                  "success") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def no_exception(at: AppTest) -> None:
+    """Neither Streamlit's exception box nor our friendly error appeared."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("module", ["overview", "pods", "caches", "preview", "create_cache", "patch_deployment"])
+def test_every_page_renders_without_errors(shown, module):
+    at = page_script(module).run()
+    no_exception(at)
+
+
+def test_overview_metrics_and_demo_badge(shown):
+    at = page_script("overview").run()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["ECI pods"] == "7"
+    assert labels["Cache hit rate"] == "43%"
+    assert labels["Ready caches"] == "2 of 3"
+    assert "Demo cluster" in texts(at)
+
+
+def test_suggest_a_cache_prefills_the_create_form(shown):
+    at = page_script("overview").run()
+    at.button(key="suggest-cache").click().run()
+    form = at.session_state["create_prefill"]
+    assert "docker.io/acme/batch:1.0" in form.images
+
+
+def test_pods_deep_link_explains_a_hit(shown):
+    at = page_script("pods")
+    at.query_params["pod"] = "shop/web-1"
+    at.run()
+    no_exception(at)
+    text = texts(at)
+    assert "shop/web-1" in text
+    assert "web-cache" in text
+    assert "ECI hit cache `imc-web-cache`" in text
+
+
+def test_pods_filters_and_unknown_deep_link(shown):
+    at = page_script("pods")
+    at.query_params["pod"] = "shop/nope"
+    at.run()
+    assert "There is no pod `shop/nope`" in texts(at)
+    at.text_input(key="pods-search").input("batch").run()
+    assert "2 of 7 ECI pods" in texts(at)
+
+
+def test_caches_deep_link_shows_the_cache(shown):
+    at = page_script("caches")
+    at.query_params["cache"] = "web-cache"
+    at.run()
+    no_exception(at)
+    assert "imc-web-cache" in texts(at)
+    assert "Pods that hit it** (2)" in texts(at)
+
+
+def test_preview_shows_the_decision_and_findings(shown):
+    at = page_script("preview").run()
+    no_exception(at)
+    assert "Predicted: Hit" in texts(at)
+    assert "web-cache" in texts(at)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("kind: [unclosed", "does not parse"),
+    ("a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+     "g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nkind: Pod\n", "alias bomb"),
+    ("x" * (10 * 2**20), "MiB"),
+])
+def test_preview_refuses_bad_input_with_a_message(shown, text, message):
+    at = page_script("preview").run()
+    at.text_area(key="preview-text").input(text).run()
+    assert not at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_preview_unknown_kind_and_invalid_annotation(shown):
+    at = page_script("preview").run()
+    at.text_area(key="preview-text").input(
+        "kind: Service\nmetadata: {name: s}\n---\n"
+        "kind: Pod\nmetadata:\n  name: p\n  labels: {alibabacloud.com/eci: 'true'}\n"
+        "  annotations: {k8s.aliyun.com/imc-match-count-request: abc}\n"
+        "spec: {containers: [{name: c, image: nginx:1.25}]}\n"
+    ).run()
+    assert not at.exception
+    assert any("Service" in w.value for w in at.warning)
+    assert "invalid-count" in texts(at)
+
+
+def test_write_pages_are_read_only_but_still_preview(shown):
+    at = page_script("create_cache").run()
+    assert any("read-only" in i.value for i in at.info)
+    assert at.button(key="cc-create").disabled
+    at.text_input(key="cc-name").input("web").run()
+    at.text_area(key="cc-images").input("nginx:1.25").run()
+    assert "name: web" in at.code[0].value
+    at = page_script("patch_deployment").run()
+    assert any("read-only" in i.value for i in at.info)
+    assert at.button(key="pd-apply").disabled
+
+
+def test_create_form_validates_next_to_the_field(shown):
+    at = page_script("create_cache").run()
+    at.text_input(key="cc-name").input("Bad_Name").run()
+    at.text_area(key="cc-images").input("nginx:1.25\nnot a valid image!").run()
+    text = texts(at)
+    assert "must be lowercase letters" in text
+    assert "spec.images" not in text
