@@ -1,0 +1,397 @@
+"""The HTTP face of the simulated cluster: routing, authentication, authorisation and encoding."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+
+import orjson
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from sim import discovery, protobuf
+from sim.cluster import Cluster
+from sim.errors import ApiError
+from sim.identity import ADMIN_USER, VIEWER_USER, Identity
+from sim.patching import MERGE_PATCH, merge_patch
+from sim.protobuf import ProtobufError
+from sim.resources import READ_VERBS, SSARS, ResourceType, find_resource
+from sim.selectors import selector_from_query
+from sim.store import Entry
+from sim.tables import render_table
+from sim.watching import WatchRequest, event_line, watch_stream
+
+log = logging.getLogger("imc.sim.http")
+JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a resource URL names."""
+
+    resource: ResourceType
+    namespace: str
+    name: str
+    subresource: str | None
+
+
+@dataclass
+class ServerOptions:
+    """Knobs of the HTTP layer."""
+
+    drop_watch_every: int = 0
+    server_address: str = "127.0.0.1:0"
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    """A JSON response encoded with orjson."""
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+def error_response(error: ApiError) -> Response:
+    """A Status response for an ApiError."""
+    return json_response(error.status(), error.code)
+
+
+def parse_target(path: str) -> Target | str:
+    """The resource a URL names, or the group version (`v1`, `G/V`) of a discovery URL; 404 otherwise."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        raise ApiError(404, "the server could not find the requested resource")
+    api_version = f"{group}/{version}" if group else version
+    if not rest:
+        return api_version
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        resource = find_resource(group, version, rest[2])
+        if resource is not None and resource.namespaced:
+            namespace, rest = rest[1], rest[2:]
+    resource = find_resource(group, version, rest[0])
+    if resource is None or len(rest) > 3 or (namespace and not resource.namespaced):
+        raise ApiError(404, "the server could not find the requested resource")
+    subresource = rest[2] if len(rest) == 3 else None
+    if subresource is not None and not (subresource == "status" and resource.has_status):
+        raise ApiError(404, "the server could not find the requested resource")
+    return Target(resource, namespace, rest[1] if len(rest) >= 2 else "", subresource)
+
+
+def verb_of(method: str, target: Target, query: dict) -> str:
+    """The Kubernetes verb of a request."""
+    if method == "GET":
+        if target.name:
+            return "get"
+        return "watch" if query.get("watch") in ("1", "true") else "list"
+    verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+    if method in verbs:
+        return verbs[method]
+    if method == "DELETE":
+        return "delete" if target.name else "deletecollection"
+    raise ApiError(405, f"method {method} is not allowed")
+
+
+def allowed(user: str, verb: str, resource_plural: str, group: str) -> bool:
+    """RBAC of the two users: the admin may do anything, the viewer only read (and ask what it may do)."""
+    if user == ADMIN_USER:
+        return True
+    if resource_plural == SSARS.plural and group == SSARS.group:
+        return verb == "create"
+    return user == VIEWER_USER and verb in READ_VERBS
+
+
+def forbidden(user: str, verb: str, target: Target) -> ApiError:
+    """403 worded as Kubernetes' RBAC words it."""
+    resource = target.resource
+    subject = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    if target.name:
+        subject += f' "{target.name}"'
+    where = f' in the namespace "{target.namespace}"' if target.namespace else ""
+    sub = f"{resource.plural}/{target.subresource}" if target.subresource else resource.plural
+    return ApiError(
+        403,
+        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{sub}" in API group '
+        f'"{resource.group}"{where}',
+        details={"name": target.name, "group": resource.group, "kind": resource.plural},
+    )
+
+
+def wants_table(request: Request) -> bool:
+    """Whether the client asked for a meta.k8s.io/v1 Table."""
+    return "as=Table" in request.headers.get("accept", "")
+
+
+def _encode_continue(snapshot_id: str, offset: int, rv: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"id": snapshot_id, "offset": offset, "rv": rv})).decode()
+
+
+def _decode_continue(token: str) -> tuple[str, int]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(data["id"]), int(data["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "continue key is not valid") from None
+
+
+class ApiServer:
+    """Request handling of the simulated API server."""
+
+    def __init__(self, cluster: Cluster, identity: Identity, options: ServerOptions) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.identity = identity
+        self.options = options
+
+    def app(self) -> Starlette:
+        """The Starlette application."""
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
+
+    def authenticate(self, request: Request) -> str:
+        """The user of a request; 401 without a valid bearer token."""
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            user = self.identity.user_of(header[7:].strip())
+            if user:
+                return user
+        raise ApiError(401, "Unauthorized")
+
+    async def handle(self, request: Request) -> Response:
+        """Every request: authenticate, route, answer; ApiErrors become Status responses."""
+        try:
+            response = await self.dispatch(request)
+        except ApiError as error:
+            response = error_response(error)
+        except Exception:  # noqa: BLE001 - a server answers 500, it does not die
+            log.exception("internal error on %s %s", request.method, request.url.path)
+            response = error_response(ApiError(500, "internal error"))
+        log.debug("%s %s %s", request.method, request.url.path, response.status_code)
+        return response
+
+    async def dispatch(self, request: Request) -> Response:
+        """Route one request."""
+        path = request.url.path.rstrip("/") or "/"
+        if path == "/version":
+            return json_response(discovery.VERSION_INFO)
+        if path in PUBLIC_PATHS:
+            return Response(b"ok", media_type="text/plain")
+        user = self.authenticate(request)
+        if path == "/api":
+            return json_response(discovery.core_versions(self.options.server_address))
+        if path == "/apis":
+            return json_response(discovery.api_groups())
+        if path.startswith("/openapi/"):
+            return self.openapi(path)
+        if path.startswith("/apis/") and path.count("/") == 2:
+            group = discovery.api_group(path.split("/")[2])
+            if group is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return json_response(group)
+        target = parse_target(path)
+        if isinstance(target, str):
+            document = discovery.resource_list(target)
+            if document is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return json_response(document)
+        query = dict(request.query_params)
+        verb = verb_of(request.method, target, query)
+        if verb not in target.resource.verbs:
+            raise ApiError(405, f"{verb} is not supported on {target.resource.plural}")
+        if not allowed(user, verb, target.resource.plural, target.resource.group):
+            raise forbidden(user, verb, target)
+        return await self.serve_resource(request, user, verb, target, query)
+
+    def openapi(self, path: str) -> Response:
+        """`/openapi/v3` and its per-group-version documents."""
+        if path == "/openapi/v3":
+            return json_response(discovery.openapi_root())
+        prefix = "/openapi/v3/"
+        rest = path[len(prefix):] if path.startswith(prefix) else ""
+        api_version = rest.removeprefix("api/") if rest.startswith("api/") else rest.removeprefix("apis/")
+        document = discovery.openapi_document(api_version) if rest else None
+        if document is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        return json_response(document)
+
+    async def read_body(self, request: Request) -> object:
+        """The decoded request body (JSON, or YAML for apply patches); 400 when it does not parse."""
+        raw = await request.body()
+        content_type = request.headers.get("content-type", JSON).split(";")[0].strip()
+        if "protobuf" in content_type:
+            try:
+                return protobuf.decode(raw)
+            except ProtobufError as exc:
+                raise ApiError(415, f"{exc}", reason="UnsupportedMediaType") from None
+        try:
+            if "yaml" in content_type:
+                return yaml.safe_load(raw)
+            return orjson.loads(raw) if raw else None
+        except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+            raise ApiError(400, f"the request body is not valid: {exc}") from None
+
+    async def serve_resource(self, request: Request, user: str, verb: str, target: Target, query: dict) -> Response:
+        """get, list, watch, create, update, patch, delete, deletecollection."""
+        resource, cluster = target.resource, self.cluster
+        dry_run = self._dry_run(query)
+        field_manager = query.get("fieldManager") or None
+        if field_manager and len(field_manager) > 128:
+            raise ApiError(422, "fieldManager: Too long: may not be more than 128 bytes", reason="Invalid")
+        if query.get("fieldValidation", "Strict") not in ("Strict", "Warn", "Ignore"):
+            raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {query['fieldValidation']}")
+        if verb == "get":
+            entry = cluster.get(resource, target.namespace, target.name)
+            if wants_table(request):
+                return json_response(render_table(resource.key, [entry.obj], str(entry.rv),
+                                                  query.get("includeObject", "Metadata")))
+            return Response(entry.raw, media_type=JSON)
+        if verb == "list":
+            return self.list(request, target, query)
+        if verb == "watch":
+            return self.watch(request, target, query)
+        if resource is SSARS:
+            return json_response(self.access_review(user, await self.read_body(request)), 201)
+        if verb == "create":
+            body = await self.read_body(request)
+            obj = cluster.create(resource, target.namespace, body, dry_run, field_manager)
+            return json_response(obj, 201)
+        if verb == "update":
+            body = await self.read_body(request)
+            obj = cluster.update(resource, target.namespace, target.name, body, target.subresource, dry_run,
+                                 field_manager)
+            return json_response(obj)
+        if verb == "patch":
+            return await self.patch(request, target, dry_run, field_manager)
+        options = await self.read_body(request) if request.headers.get("content-length", "0") != "0" else None
+        options = options if isinstance(options, dict) else {}
+        propagation = query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
+        if verb == "delete":
+            obj = cluster.delete(resource, target.namespace, target.name, options.get("preconditions"), dry_run,
+                                 propagation)
+            return json_response(obj)
+        selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
+        deleted = [
+            cluster.delete(resource, target.namespace, entry.obj["metadata"]["name"], None, dry_run, propagation)
+            for entry in list(self.store.entries(resource.key, target.namespace or None))
+            if selector.matches(entry.obj)
+        ]
+        return json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
+                              "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
+
+    @staticmethod
+    def _dry_run(query: dict) -> bool:
+        """Whether `dryRun=All` was asked; 400 for other values."""
+        value = query.get("dryRun")
+        if value in (None, ""):
+            return False
+        if value != "All":
+            raise ApiError(400, f'dryRun: Unsupported value: "{value}": supported values: "All"')
+        return True
+
+    async def patch(self, request: Request, target: Target, dry_run: bool, field_manager: str | None) -> Response:
+        """PATCH, including server-side apply (create when missing, else merge the applied configuration)."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        body = await self.read_body(request)
+        cluster, resource = self.cluster, target.resource
+        if content_type == APPLY_PATCH:
+            if not field_manager:
+                raise ApiError(422, "fieldManager is required for apply requests", reason="Invalid")
+            if self.store.get(resource.key, target.namespace, target.name) is None:
+                if isinstance(body, dict):
+                    body.setdefault("metadata", {}).setdefault("name", target.name)
+                return json_response(cluster.create(resource, target.namespace, body, dry_run, field_manager), 201)
+            content_type = MERGE_PATCH
+            body = merge_patch({}, body)
+        obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource,
+                            dry_run, field_manager)
+        return json_response(obj)
+
+    def list(self, request: Request, target: Target, query: dict) -> Response:
+        """A list, paged with limit/continue; every page carries the first page's resourceVersion."""
+        resource = target.resource
+        token = query.get("continue")
+        limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
+        if token:
+            snapshot_id, offset = _decode_continue(token)
+            snapshot = self.store.load_snapshot(snapshot_id)
+            entries, rv = snapshot.entries, snapshot.rv
+        else:
+            selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
+            all_entries = self.store.entries(resource.key, target.namespace or None)
+            entries = list(all_entries) if selector.empty else [e for e in all_entries if selector.matches(e.obj)]
+            rv, offset, snapshot_id = self.store.rv, 0, ""
+        page: list[Entry] = entries[offset:offset + limit] if limit else entries[offset:]
+        next_token, remaining = "", 0
+        if limit and offset + limit < len(entries):
+            if not snapshot_id:
+                snapshot_id = self.store.save_snapshot(rv, entries)
+            next_token = _encode_continue(snapshot_id, offset + limit, rv)
+            remaining = len(entries) - offset - limit
+        if wants_table(request):
+            table = render_table(resource.key, (e.obj for e in page), str(rv), query.get("includeObject", "Metadata"),
+                                 next_token)
+            return json_response(table)
+        metadata: dict = {"resourceVersion": str(rv)}
+        if next_token:
+            metadata.update({"continue": next_token, "remainingItemCount": remaining})
+        head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": metadata})
+        body = head[:-1] + b',"items":[' + b",".join(e.raw for e in page) + b"]}"
+        return Response(body, media_type=JSON)
+
+    def watch(self, request: Request, target: Target, query: dict) -> Response:
+        """A watch stream (JSON lines, or one-row Tables for kubectl get -w)."""
+        resource = target.resource
+        selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
+        timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds", "").isdigit() else 0.0
+        watch_request = WatchRequest(
+            resource,
+            target.namespace,
+            selector,
+            query.get("resourceVersion", ""),
+            query.get("allowWatchBookmarks") in ("1", "true"),
+            timeout,
+            query.get("sendInitialEvents") == "true",
+        )
+        if wants_table(request):
+            include = query.get("includeObject", "Metadata")
+
+            def encode(event_type: str, entry: Entry) -> bytes:
+                table = render_table(resource.key, [entry.obj], str(entry.rv), include)
+                return event_line(event_type, orjson.dumps(table))
+        else:
+
+            def encode(event_type: str, entry: Entry) -> bytes:
+                return event_line(event_type, entry.raw)
+
+        stream = watch_stream(self.store, watch_request, encode, self.options.drop_watch_every)
+        return StreamingResponse(stream, media_type=JSON)
+
+    def access_review(self, user: str, body: object) -> dict:
+        """A SelfSubjectAccessReview answered for the requesting user."""
+        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+            raise ApiError(400, "a SelfSubjectAccessReview needs a spec")
+        spec = body["spec"]
+        attributes = spec.get("resourceAttributes") or {}
+        if attributes:
+            verb = attributes.get("verb", "")
+            ok = allowed(user, verb, attributes.get("resource", ""), attributes.get("group", ""))
+        else:
+            verb = (spec.get("nonResourceAttributes") or {}).get("verb", "")
+            ok = user == ADMIN_USER or verb == "get"
+        reason = "the sim admin may do anything" if user == ADMIN_USER else (
+            "the sim viewer may get, list and watch" if ok else "the sim viewer is read-only")
+        return {
+            "kind": SSARS.kind,
+            "apiVersion": SSARS.api_version,
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": {"allowed": ok, "reason": reason},
+        }
+

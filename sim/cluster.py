@@ -1,0 +1,277 @@
+"""The API operations of the simulated cluster (create, update, patch, delete) over the store."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from core.timeutil import format_time
+from sim import errors
+from sim.errors import ApiError
+from sim.patching import PatchError, apply_patch
+from sim.resources import CRDS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, STORED_RESOURCES, ResourceType
+from sim.store import Entry, Store
+from sim.validation import check_object, check_update
+
+# An admission hook may change a new object before it is stored and return work to do once it is.
+Admitter = Callable[[dict], Callable[[Entry], None] | None]
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+GENERATION_FROM_SPEC = ("deployments.apps", "replicasets.apps", IMAGECACHES.key, CRDS.key)
+CASCADE_TO = (REPLICASETS, PODS)
+_NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def now_timestamp() -> str:
+    """The current time as Kubernetes writes it."""
+    return format_time(datetime.now(UTC))
+
+
+def random_suffix(length: int = 5) -> str:
+    """A random suffix in the alphabet Kubernetes uses for generated names."""
+    return "".join(secrets.choice(_NAME_SUFFIX_ALPHABET) for _ in range(length))
+
+
+def _record_manager(obj: dict, field_manager: str | None, operation: str, api_version: str) -> None:
+    """Note who wrote the object in metadata.managedFields."""
+    if not field_manager:
+        return
+    entries = [
+        e
+        for e in obj["metadata"].get("managedFields") or []
+        if (e.get("manager"), e.get("operation")) != (field_manager, operation)
+    ]
+    entries.append(
+        {
+            "manager": field_manager,
+            "operation": operation,
+            "apiVersion": api_version,
+            "time": now_timestamp(),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {},
+        }
+    )
+    obj["metadata"]["managedFields"] = entries
+
+
+class Cluster:
+    """Validated writes with Kubernetes semantics; controllers and the HTTP layer both go through here."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.admitters: dict[str, list[Admitter]] = {}
+
+    def add_admitter(self, resource: ResourceType, admitter: Admitter) -> None:
+        """Run `admitter` on every new object of a resource before it is stored (not on dry runs)."""
+        self.admitters.setdefault(resource.key, []).append(admitter)
+
+    # reads
+    def get(self, resource: ResourceType, namespace: str, name: str) -> Entry:
+        """One object, or 404."""
+        entry = self.store.get(resource.key, namespace if resource.namespaced else "", name)
+        if entry is None:
+            raise errors.not_found(resource.plural, resource.group, name)
+        return entry
+
+    # writes
+    def _check_body(self, resource: ResourceType, namespace: str, body: object) -> dict:
+        """The request body as an object of this resource, or 400."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "the request body must be a JSON object")
+        kind, api_version = body.get("kind"), body.get("apiVersion")
+        if kind and kind != resource.kind:
+            raise ApiError(400, f"the kind {kind!r} does not match the resource {resource.plural!r}")
+        if api_version and api_version != resource.api_version:
+            raise ApiError(400, f"the API version {api_version!r} does not match {resource.api_version!r}")
+        body["kind"], body["apiVersion"] = resource.kind, resource.api_version
+        metadata = body.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ApiError(400, "metadata must be an object")
+        if resource.namespaced:
+            if metadata.get("namespace") and metadata["namespace"] != namespace:
+                raise ApiError(
+                    400, "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            metadata["namespace"] = namespace
+        else:
+            metadata.pop("namespace", None)
+        return body
+
+    def _validate(self, resource: ResourceType, obj: dict, old: dict | None = None) -> None:
+        """422 Invalid with causes when the object breaks the rules."""
+        causes = check_object(resource.key, obj)
+        if old is not None and not causes:
+            causes = check_update(resource.key, old, obj)
+        if causes:
+            raise errors.invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), causes)
+
+    def create(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        body: object,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        keep_status: bool = False,
+    ) -> dict:
+        """POST: store a new object (status is the server's unless `keep_status`, for controllers)."""
+        obj = self._check_body(resource, namespace, body)
+        metadata = obj["metadata"]
+        if not metadata.get("name") and metadata.get("generateName"):
+            metadata["name"] = metadata["generateName"] + random_suffix()
+        if resource.namespaced and self.store.get(NAMESPACES.key, "", namespace) is None:
+            raise errors.not_found("namespaces", "", namespace)
+        for server_field in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
+            metadata.pop(server_field, None)
+        if resource.has_status and not keep_status:
+            obj.pop("status", None)
+        if resource == NAMESPACES:
+            obj.setdefault("status", {"phase": "Active"})
+        self._validate(resource, obj)
+        if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
+            raise errors.already_exists(resource.plural, resource.group, metadata["name"])
+        metadata["uid"] = str(uuid.uuid4())
+        metadata["creationTimestamp"] = now_timestamp()
+        if resource.key in GENERATION_FROM_SPEC or resource.key == PODS.key:
+            metadata["generation"] = 1
+        _record_manager(obj, field_manager, "Update", resource.api_version)
+        if dry_run:
+            return obj
+        after_store = [
+            hook for admit in self.admitters.get(resource.key, ()) if (hook := admit(obj)) is not None
+        ]
+        entry = self.store.put(resource.key, obj)
+        for hook in after_store:
+            hook(entry)
+        return entry.obj
+
+    def _replace(
+        self,
+        resource: ResourceType,
+        current: Entry,
+        new: dict,
+        subresource: str | None,
+        dry_run: bool,
+        field_manager: str | None,
+    ) -> dict:
+        """Store `new` in place of `current`, keeping what the server owns; 409 on a stale resourceVersion."""
+        old = current.obj
+        metadata = new.setdefault("metadata", {})
+        name = old["metadata"]["name"]
+        if metadata.get("name", name) != name:
+            raise ApiError(400, f'the name of the object ({metadata.get("name")}) does not match the name on the URL')
+        if metadata.get("resourceVersion") and metadata["resourceVersion"] != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(resource.plural, resource.group, name)
+        if subresource == "status":
+            new = {**old, "status": new.get("status", {})}
+        else:
+            if resource.has_status:
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+            kept = {k: old["metadata"][k] for k in ("uid", "creationTimestamp", "generation") if k in old["metadata"]}
+            new["metadata"] = {**metadata, **kept, "name": name}
+            if resource.namespaced:
+                new["metadata"]["namespace"] = old["metadata"]["namespace"]
+            if resource.key in GENERATION_FROM_SPEC and new.get("spec") != old.get("spec"):
+                new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+            self._validate(resource, new, old)
+        new["kind"], new["apiVersion"] = resource.kind, resource.api_version
+        _record_manager(new, field_manager, "Update", resource.api_version)
+        if dry_run:
+            return new
+        return self.store.put(resource.key, new).obj
+
+    def update(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        body: object,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> dict:
+        """PUT: replace an object (or its status)."""
+        current = self.get(resource, namespace, name)
+        new = self._check_body(resource, namespace, body)
+        return self._replace(resource, current, new, subresource, dry_run, field_manager)
+
+    def patch(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        patch: object,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> dict:
+        """PATCH: apply a merge, strategic merge or JSON patch; a stale resourceVersion in it is a 409."""
+        current = self.get(resource, namespace, name)
+        try:
+            new = apply_patch(current.copy(), content_type, patch)
+        except PatchError as exc:
+            raise ApiError(422, f"the patch could not be applied: {exc}", reason="Invalid") from None
+        new_metadata = new.get("metadata")
+        if not isinstance(new_metadata, dict):
+            raise ApiError(422, "metadata must be an object", reason="Invalid")
+        if new_metadata.get("resourceVersion") is None:
+            new_metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
+        return self._replace(resource, current, new, subresource, dry_run, field_manager)
+
+    def save(self, resource: ResourceType, obj: dict) -> Entry:
+        """Store a controller's change to an existing object as is (no validation, status included)."""
+        return self.store.put(resource.key, obj)
+
+    def delete(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        preconditions: dict | None = None,
+        dry_run: bool = False,
+        propagation: str = "Background",
+    ) -> dict:
+        """DELETE: remove an object and, unless orphaned, what it owns (a Deployment's pods go with it)."""
+        current = self.get(resource, namespace, name)
+        metadata = current.obj["metadata"]
+        preconditions = preconditions or {}
+        for key in ("uid", "resourceVersion"):
+            if preconditions.get(key) and preconditions[key] != metadata.get(key):
+                raise errors.conflict(resource.plural, resource.group, name)
+        if resource == NAMESPACES and name in PROTECTED_NAMESPACES:
+            raise ApiError(403, f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+        if resource == CRDS and name == f"{IMAGECACHES.plural}.{IMAGECACHES.group}":
+            raise ApiError(
+                403,
+                f'customresourcedefinitions.apiextensions.k8s.io "{name}" is forbidden: '
+                "the built-in cluster serves ImageCaches itself",
+            )
+        if dry_run:
+            return current.obj
+        if propagation != "Orphan":
+            self._delete_dependents(resource, current.obj)
+        removed = self.store.remove(resource.key, metadata.get("namespace", ""), name)
+        return removed.obj if removed else current.obj
+
+    def _delete_dependents(self, resource: ResourceType, obj: dict) -> None:
+        """Garbage-collect what the object owns (and a namespace's contents)."""
+        metadata = obj["metadata"]
+        if resource == NAMESPACES:
+            for kind in STORED_RESOURCES:
+                if kind.namespaced:
+                    for child in list(self.store.entries(kind.key, metadata["name"])):
+                        self.store.remove(kind.key, metadata["name"], child.obj["metadata"]["name"])
+            return
+        if not resource.namespaced:
+            return
+        uid = metadata.get("uid")
+        for kind in CASCADE_TO:
+            for child in list(self.store.entries(kind.key, metadata["namespace"])):
+                owners = child.obj["metadata"].get("ownerReferences") or []
+                if any(owner.get("uid") == uid for owner in owners):
+                    self.delete(kind, metadata["namespace"], child.obj["metadata"]["name"])

@@ -1,0 +1,115 @@
+"""Discovery documents (`/version`, `/api`, `/apis`, resource lists) and the minimal `/openapi/v3`."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+from sim.resources import ResourceType, group_versions
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-imc-sim",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.23.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
+def core_versions(server_address: str) -> dict:
+    """`GET /api`."""
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
+
+
+def api_groups() -> dict:
+    """`GET /apis`: every non-core group with its single version."""
+    groups = []
+    for api_version in group_versions():
+        if "/" not in api_version:
+            continue
+        group, version = api_version.split("/")
+        entry = {"groupVersion": api_version, "version": version}
+        groups.append({"name": group, "versions": [entry], "preferredVersion": entry})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def api_group(group: str) -> dict | None:
+    """`GET /apis/GROUP`."""
+    for entry in api_groups()["groups"]:
+        if entry["name"] == group:
+            return {"kind": "APIGroup", "apiVersion": "v1", **entry}
+    return None
+
+
+def resource_list(api_version: str) -> dict | None:
+    """`GET /api/v1` or `GET /apis/G/V`: the APIResourceList."""
+    resources = group_versions().get(api_version)
+    if resources is None:
+        return None
+    entries = [entry for resource in resources for entry in resource.discovery()]
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version, "resources": entries}
+
+
+def _openapi_path(api_version: str) -> str:
+    """`api/v1` or `apis/G/V`, as /openapi/v3 names a group version."""
+    return "api/v1" if api_version == "v1" else f"apis/{api_version}"
+
+
+def _object_path(resource: ResourceType) -> str:
+    """The URL template of one object of a resource."""
+    prefix = "/" + _openapi_path(resource.api_version)
+    if resource.namespaced:
+        return f"{prefix}/namespaces/{{namespace}}/{resource.plural}/{{name}}"
+    return f"{prefix}/{resource.plural}/{{name}}"
+
+
+def openapi_document(api_version: str) -> dict | None:
+    """A minimal OpenAPI v3 document for one group version.
+
+    Enough for kubectl: a PATCH operation per kind carrying `x-kubernetes-group-version-kind`
+    and a `fieldValidation` parameter, so kubectl leaves validation to this server.
+    """
+    resources = group_versions().get(api_version)
+    if resources is None:
+        return None
+    paths = {}
+    for resource in resources:
+        if not resource.stored:
+            continue
+        gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+        parameters = [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+            {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+            {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+        ]
+        if resource.namespaced:
+            parameters.append({"name": "namespace", "in": "path", "required": True, "schema": {"type": "string"}})
+        operation = {
+            "operationId": f"patch{resource.kind}",
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": parameters,
+            "responses": {"200": {"description": "OK"}},
+        }
+        paths[_object_path(resource)] = {"patch": operation}
+    return {"openapi": "3.0.0", "info": {"title": "imc sim", "version": "v1.32.0"}, "paths": paths, "components": {}}
+
+
+def openapi_root() -> dict:
+    """`GET /openapi/v3`: where each group version's document lives (hash = content digest)."""
+    paths = {}
+    for api_version in group_versions():
+        digest = hashlib.sha256(orjson.dumps(openapi_document(api_version))).hexdigest()[:32].upper()
+        path = _openapi_path(api_version)
+        paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
+    return {"paths": paths}

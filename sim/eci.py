@@ -1,0 +1,297 @@
+"""ECI's image-cache behaviour: cache builds, decisions at pod creation (by the shared engine), pod starts."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from datetime import UTC, datetime, timedelta
+
+from core.caches import AUTO_CREATED_PREFIX, READY, cache_from_object
+from core.matching import CacheIndex, Decision, decide, eci_event
+from core.policy import INSTANCE_ID, MATCHED_CACHE
+from core.timeutil import format_time, parse_time
+from core.workloads import templates_from
+from sim.catalog import look_up
+from sim.cluster import Cluster, now_timestamp
+from sim.resources import EVENTS, IMAGECACHES, PODS
+from sim.scheduling import Scheduler
+from sim.store import Change, Entry
+
+log = logging.getLogger("imc.sim.eci")
+ZONE = "cn-hangzhou-k"
+VIRTUAL_NODE = f"virtual-kubelet-{ZONE}"
+ECS_NODE = "cn-hangzhou.192.168.0.10"
+ECI_COMPONENT = "EciService"
+FAILED_CACHE_TTL = timedelta(hours=24)
+EVENT_TTL = timedelta(hours=1)
+CACHE_BUILD_SECONDS = 6.0  # spread over the images, plus PER_IMAGE_SECONDS each: Ready within ~10 s
+PER_IMAGE_SECONDS = 0.2
+HIT_START_SECONDS = 1.5
+MISS_START_SECONDS = 2.0
+PULL_MIB_PER_SECOND = 100.0
+MAX_START_SECONDS = 20.0
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id(prefix: str) -> str:
+    """An Alibaba-style resource id such as `imc-2ze8k3...` or `eci-2ze...`."""
+    return prefix + "-2ze" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+
+
+def cache_event(message: str, event_type: str = "Normal", reason: str = "PullImageSuccess") -> dict:
+    """One entry of an ImageCache's status.events."""
+    return {"type": event_type, "reason": reason, "message": message, "timestamp": now_timestamp()}
+
+
+def ready_status(spec: dict, started: datetime, cache_id: str | None = None) -> dict:
+    """The status of a finished cache build that started at `started`."""
+    status = {
+        "imageCacheId": cache_id or new_id("imc"),
+        "phase": READY,
+        "progress": "100%",
+        "startTime": format_time(started),
+        "lastUpdatedTime": now_timestamp(),
+        "events": [cache_event(f"Success pull image {image}") for image in spec.get("images", [])],
+    }
+    if spec.get("retentionDays"):
+        status["expireDateTime"] = format_time(started + timedelta(days=int(spec["retentionDays"])))
+    return status
+
+
+class EciController:
+    """What ECI does in the cluster: builds caches, decides pods at creation, starts them, sweeps expired caches."""
+
+    def __init__(self, cluster: Cluster, scheduler: Scheduler) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.scheduler = scheduler
+        self._index: CacheIndex | None = None
+        self._views: dict[str, tuple[int, object]] = {}
+        cluster.add_admitter(IMAGECACHES, self.admit_cache)
+        cluster.add_admitter(PODS, self.admit_pod)
+        self.store.add_listener(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        """Forget the cache index when a cache changes."""
+        if change.resource == IMAGECACHES.key:
+            self._index = None
+
+    def index(self) -> CacheIndex:
+        """The engine's index of the caches as they are now (views reused per resourceVersion)."""
+        if self._index is None:
+            views = {}
+            for entry in self.store.entries(IMAGECACHES.key):
+                name = entry.obj["metadata"]["name"]
+                cached = self._views.get(name)
+                if cached is None or cached[0] != entry.rv:
+                    cached = (entry.rv, cache_from_object(entry.obj))
+                views[name] = cached
+            self._views = views
+            self._index = CacheIndex([view for _, view in views.values()])
+        return self._index
+
+    # caches
+    def admit_cache(self, obj: dict):
+        """A new ImageCache gets its ID and starts building (unless a scenario stored it finished)."""
+        status = obj.setdefault("status", {})
+        if status.get("imageCacheId"):
+            return None
+        status.update(
+            {
+                "imageCacheId": new_id("imc"),
+                "phase": "Creating",
+                "progress": "0%",
+                "startTime": now_timestamp(),
+                "lastUpdatedTime": now_timestamp(),
+                "events": [],
+            }
+        )
+        images = list(obj.get("spec", {}).get("images") or [])
+        return lambda entry: self._schedule_pull(entry.obj["metadata"]["name"], entry.obj["metadata"]["uid"],
+                                                 images, 0)
+
+    def _schedule_pull(self, name: str, uid: str, images: list[str], position: int) -> None:
+        """Pull the next image of a cache build after its share of the build time."""
+        delay = CACHE_BUILD_SECONDS / max(len(images), 1) + PER_IMAGE_SECONDS
+        self.scheduler.after(delay, self._pull, name, uid, images, position)
+
+    def _pull(self, name: str, uid: str, images: list[str], position: int) -> None:
+        """One step of a cache build: pull an image; Failed on an unknown one, Ready after the last."""
+        entry = self.store.get(IMAGECACHES.key, "", name)
+        if entry is None or entry.obj["metadata"].get("uid") != uid or entry.obj["status"].get("phase") != "Creating":
+            return
+        obj = entry.copy()
+        status = obj["status"]
+        image = look_up(images[position]) if images else None
+        status["lastUpdatedTime"] = now_timestamp()
+        if image is not None and not image.exists:
+            status["phase"] = "Failed"
+            status["reason"] = f"Failed to pull image {image.reference}: {image.reason}"
+            status["events"] = (status.get("events") or []) + [
+                cache_event(status["reason"], "Warning", "PullImageFailed")
+            ]
+            status["expireDateTime"] = format_time(datetime.now(UTC) + FAILED_CACHE_TTL)
+            self.cluster.save(IMAGECACHES, obj)
+            return
+        if image is not None:
+            status["events"] = ((status.get("events") or []) + [cache_event(f"Success pull image {image.reference}")])[
+                -50:
+            ]
+        done = position + 1 >= len(images)
+        status["progress"] = "100%" if done else f"{int(100 * (position + 1) / len(images))}%"
+        if done:
+            status["phase"] = READY
+            retention = obj.get("spec", {}).get("retentionDays")
+            if retention:
+                started = parse_time(status.get("startTime")) or datetime.now(UTC)
+                status["expireDateTime"] = format_time(started + timedelta(days=int(retention)))
+        self.cluster.save(IMAGECACHES, obj)
+        if not done:
+            self._schedule_pull(name, uid, images, position + 1)
+
+    def sweep(self) -> None:
+        """Delete caches past their expireDateTime and events older than the event TTL."""
+        now = datetime.now(UTC)
+        for entry in list(self.store.entries(IMAGECACHES.key)):
+            view = cache_from_object(entry.obj)
+            if view.is_expired(now):
+                self.cluster.delete(IMAGECACHES, "", view.name)
+        cutoff = format_time(now - EVENT_TTL)
+        for entry in list(self.store.entries(EVENTS.key)):
+            if (entry.obj.get("lastTimestamp") or "") < cutoff:
+                self.cluster.delete(EVENTS, entry.obj["metadata"]["namespace"], entry.obj["metadata"]["name"])
+
+    # pods
+    def admit_pod(self, pod: dict):
+        """Decide a new pod against the caches of this moment, as ECI does at creation."""
+        template = templates_from(pod)[0]
+        spec, metadata = pod["spec"], pod["metadata"]
+        status = pod.setdefault("status", {})
+        status.update({"phase": "Pending", "qosClass": "BestEffort"})
+        if not template.eci:
+            spec.setdefault("nodeName", ECS_NODE)
+            return lambda entry: self._schedule_start(entry, self.pull_seconds(template.images))
+        spec.setdefault("nodeName", VIRTUAL_NODE)
+        instance_id = new_id("eci")
+        decision = decide(template, self.index(), datetime.now(UTC))
+        annotations = metadata.setdefault("annotations", {})
+        annotations[INSTANCE_ID] = instance_id
+        if decision.outcome == "hit" and decision.cache is not None and decision.cache.id:
+            annotations[MATCHED_CACHE] = decision.cache.id
+        if decision.outcome == "fail":
+            status["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": decision.events[0].reason if decision.events else "ImageCacheFailed",
+                    "message": decision.events[0].message if decision.events else "",
+                    "lastTransitionTime": now_timestamp(),
+                }
+            ]
+        else:
+            status["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_timestamp()}]
+        return lambda entry: self._after_decision(entry, decision, instance_id)
+
+    def _after_decision(self, entry: Entry, decision: Decision, instance_id: str) -> None:
+        """Write ECI's events, auto-create a cache on a miss, and start the pod unless the pin failed."""
+        auto_cache_id = None
+        if decision.auto_create:
+            auto_cache_id = self.auto_create(decision, instance_id)
+        for event in decision.events:
+            if event.reason == "ImageCacheAutoCreated" and auto_cache_id:
+                event = eci_event(event.reason, auto_cache_id)
+            self.record_event(entry.obj, event.reason, event.type, event.message, ECI_COMPONENT)
+        if decision.outcome == "fail":
+            return
+        if decision.outcome == "hit" and decision.cache is not None:
+            missing = [image for image in decision.images if image not in set(decision.cache.images)]
+            seconds = HIT_START_SECONDS + self.pull_seconds(tuple(missing))
+        else:
+            seconds = MISS_START_SECONDS + self.pull_seconds(decision.images)
+        self._schedule_start(entry, seconds)
+
+    def auto_create(self, decision: Decision, instance_id: str) -> str | None:
+        """The cache ECI creates for a pod that missed; returns its ID."""
+        body = {
+            "metadata": {"name": AUTO_CREATED_PREFIX + instance_id},
+            "spec": {"images": list(decision.images), "imageCacheSize": decision.auto_cache_size_gib},
+        }
+        try:
+            created = self.cluster.create(IMAGECACHES, "", body)
+        except Exception:  # noqa: BLE001 - an invalid image list simply leaves the pod uncached
+            log.exception("auto-creating a cache for %s failed", instance_id)
+            return None
+        return created["status"]["imageCacheId"]
+
+    @staticmethod
+    def pull_seconds(images: tuple[str, ...]) -> float:
+        """How long pulling these images takes (grows with their size)."""
+        total = sum(look_up(image).size_mib for image in images)
+        return min(MAX_START_SECONDS, total / PULL_MIB_PER_SECOND)
+
+    def _schedule_start(self, entry: Entry, seconds: float) -> None:
+        """Move a pod to Running after `seconds`."""
+        metadata = entry.obj["metadata"]
+        self.scheduler.after(seconds, self.start_pod, metadata["namespace"], metadata["name"], metadata["uid"])
+
+    def start_pod(self, namespace: str, name: str, uid: str) -> None:
+        """The pod's containers are up: Running and Ready."""
+        entry = self.store.get(PODS.key, namespace, name)
+        if entry is None or entry.obj["metadata"].get("uid") != uid:
+            return
+        pod = entry.copy()
+        now = now_timestamp()
+        address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{1 + secrets.randbelow(250)}"
+        pod["status"] = {
+            **pod.get("status", {}),
+            "phase": "Running",
+            "podIP": address,
+            "podIPs": [{"ip": address}],
+            "hostIP": "192.168.0.10",
+            "startTime": now,
+            "conditions": [
+                {"type": kind, "status": "True", "lastTransitionTime": now}
+                for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+            ],
+            "containerStatuses": [
+                {
+                    "name": container["name"],
+                    "image": container["image"],
+                    "imageID": "",
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 0,
+                    "state": {"running": {"startedAt": now}},
+                }
+                for container in pod["spec"].get("containers", [])
+            ],
+        }
+        self.cluster.save(PODS, pod)
+
+    def record_event(self, involved: dict, reason: str, event_type: str, message: str, component: str) -> None:
+        """A v1 Event about an object."""
+        metadata = involved["metadata"]
+        now = now_timestamp()
+        body = {
+            "metadata": {"name": f"{metadata['name']}.{secrets.token_hex(8)}", "namespace": metadata["namespace"]},
+            "involvedObject": {
+                "kind": involved.get("kind", "Pod"),
+                "apiVersion": involved.get("apiVersion", "v1"),
+                "namespace": metadata["namespace"],
+                "name": metadata["name"],
+                "uid": metadata.get("uid", ""),
+                "resourceVersion": metadata.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": "",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self.cluster.create(EVENTS, metadata["namespace"], body)
+

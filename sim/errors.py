@@ -1,0 +1,111 @@
+"""Kubernetes `Status` errors raised by the simulated API server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REASON_BY_CODE = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    410: "Expired",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    500: "InternalError",
+}
+
+
+@dataclass
+class ApiError(Exception):
+    """An API failure that is answered with a `Status` object."""
+
+    code: int
+    message: str
+    reason: str = ""
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.reason = self.reason or REASON_BY_CODE.get(self.code, "Unknown")
+        super().__init__(self.message)
+
+    def status(self) -> dict:
+        """The `Status` object describing this error."""
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+def success_status(details: dict | None = None) -> dict:
+    """A `Status` object saying an operation succeeded."""
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details:
+        body["details"] = details
+    return body
+
+
+def qualified(kind_or_plural: str, group: str) -> str:
+    """`plural.group` (or just `plural` in the core group), as Kubernetes names a resource in errors."""
+    return f"{kind_or_plural}.{group}" if group else kind_or_plural
+
+
+def not_found(plural: str, group: str, name: str) -> ApiError:
+    """404 for a missing object."""
+    return ApiError(
+        404, f'{qualified(plural, group)} "{name}" not found', details={"name": name, "group": group, "kind": plural}
+    )
+
+
+def already_exists(plural: str, group: str, name: str) -> ApiError:
+    """409 AlreadyExists for a create over an existing name."""
+    return ApiError(
+        409,
+        f'{qualified(plural, group)} "{name}" already exists',
+        reason="AlreadyExists",
+        details={"name": name, "group": group, "kind": plural},
+    )
+
+
+def conflict(plural: str, group: str, name: str) -> ApiError:
+    """409 Conflict for a stale resourceVersion or failed precondition."""
+    return ApiError(
+        409,
+        f'Operation cannot be fulfilled on {qualified(plural, group)} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again",
+        details={"name": name, "group": group, "kind": plural},
+    )
+
+
+def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
+    """422 Invalid with one cause per (field, message)."""
+    summary = ", ".join(f"{field_path}: {message}" for field_path, message in causes)
+    return ApiError(
+        422,
+        f'{qualified(kind, group)} "{name}" is invalid: {summary}',
+        details={
+            "name": name,
+            "group": group,
+            "kind": kind,
+            "causes": [
+                {"reason": "FieldValueInvalid", "message": message, "field": field_path}
+                for field_path, message in causes
+            ],
+        },
+    )
+
+
+def expired(message: str) -> ApiError:
+    """410 Expired, for too old a resourceVersion or continue token."""
+    return ApiError(410, message, reason="Expired")

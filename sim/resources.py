@@ -1,0 +1,118 @@
+"""The resource types the simulated cluster serves, as discovery describes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+READ_VERBS = ("get", "list", "watch")
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: where it lives in the API and how discovery names it."""
+
+    group: str
+    version: str
+    plural: str
+    singular: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    has_status: bool = True
+    stored: bool = True
+
+    @property
+    def api_version(self) -> str:
+        """`apiVersion` of the objects (`v1` or `group/version`)."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> str:
+        """A unique name of the resource: `plural` or `plural.group`."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def list_kind(self) -> str:
+        """Kind of the list object."""
+        return f"{self.kind}List"
+
+    def discovery(self) -> list[dict]:
+        """APIResourceList entries for this resource and its status subresource."""
+        entry = {
+            "name": self.plural,
+            "singularName": self.singular,
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": list(self.verbs),
+        }
+        if self.short_names:
+            entry["shortNames"] = list(self.short_names)
+        if self.categories:
+            entry["categories"] = list(self.categories)
+        entries = [entry]
+        if self.has_status and self.stored:
+            entries.append(
+                {
+                    "name": f"{self.plural}/status",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "kind": self.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        return entries
+
+
+ECI_GROUP = "eci.alibabacloud.com"
+
+NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",))
+PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",))
+EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",), has_status=False)
+NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",))
+DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",))
+REPLICASETS = ResourceType("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",))
+IMAGECACHES = ResourceType(ECI_GROUP, "v1", "imagecaches", "imagecache", "ImageCache", False, ("ic",), ("all",))
+CRDS = ResourceType(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    "customresourcedefinition",
+    "CustomResourceDefinition",
+    False,
+    ("crd", "crds"),
+    ("api-extensions",),
+)
+SSARS = ResourceType(
+    "authorization.k8s.io",
+    "v1",
+    "selfsubjectaccessreviews",
+    "selfsubjectaccessreview",
+    "SelfSubjectAccessReview",
+    False,
+    verbs=("create",),
+    has_status=False,
+    stored=False,
+)
+
+ALL_RESOURCES = (NAMESPACES, PODS, EVENTS, NODES, DEPLOYMENTS, REPLICASETS, IMAGECACHES, CRDS, SSARS)
+STORED_RESOURCES = tuple(r for r in ALL_RESOURCES if r.stored)
+RESOURCES_BY_KEY = {r.key: r for r in ALL_RESOURCES}
+
+
+def group_versions() -> dict[str, list[ResourceType]]:
+    """Resources grouped by `apiVersion`, in a stable order."""
+    grouped: dict[str, list[ResourceType]] = {}
+    for resource in ALL_RESOURCES:
+        grouped.setdefault(resource.api_version, []).append(resource)
+    return grouped
+
+
+def find_resource(group: str, version: str, plural: str) -> ResourceType | None:
+    """The resource served at `group/version/plural`, if any."""
+    for resource in ALL_RESOURCES:
+        if resource.group == group and resource.version == version and resource.plural == plural:
+            return resource
+    return None

@@ -1,0 +1,259 @@
+"""What the simulated cluster holds at start (empty, demo, scale) and how the demo keeps moving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, MATCH_COUNT, PERFECT_MATCH
+from core.timeutil import format_time
+from core.workloads import ECI_LABEL
+from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, cache_event, ready_status
+from sim.resources import CRDS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, NODES, PODS
+
+if TYPE_CHECKING:
+    from sim.server import SimCluster
+
+log = logging.getLogger("imc.sim")
+CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.yaml"
+BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
+
+
+def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
+    """A Ready node object."""
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
+        "spec": {"taints": taints} if taints else {},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status", "lastHeartbeatTime": format_time(
+                                datetime.now(UTC))}],
+            "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+            "capacity": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
+            "allocatable": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
+            "nodeInfo": {"kubeletVersion": "v1.32.0-aliyun.1", "operatingSystem": "linux", "architecture": "amd64"},
+        },
+    }
+
+
+def install_base(cluster) -> None:
+    """Namespaces, the virtual-kubelet node (and one ECS node for non-ECI pods), the ImageCache CRD."""
+    for name in BASE_NAMESPACES:
+        cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}, keep_status=True)
+    virtual = _node(
+        VIRTUAL_NODE,
+        {"type": "virtual-kubelet", "alibabacloud.com/virtual-node": "true", "topology.kubernetes.io/zone": ZONE},
+        [{"key": "virtual-kubelet.io/provider", "value": "alibabacloud", "effect": "NoSchedule"}],
+        "192.168.0.250",
+    )
+    cluster.create(NODES, "", virtual, keep_status=True)
+    cluster.create(NODES, "", _node(ECS_NODE, {"topology.kubernetes.io/zone": ZONE}, [], "192.168.0.10"),
+                   keep_status=True)
+    if CRD_PATH.exists():
+        cluster.create(CRDS, "", yaml.safe_load(CRD_PATH.read_text()), keep_status=True)
+    else:
+        log.warning("%s is missing: the ImageCache CRD object is not served", CRD_PATH)
+
+
+def deployment(name: str, images: list[str], replicas: int = 2, annotations: dict | None = None,
+               eci: bool = True) -> dict:
+    """A Deployment body whose pods run the given images."""
+    labels = {"app": name}
+    if eci:
+        labels[ECI_LABEL] = "true"
+    containers = [
+        {"name": image.rsplit("/", 1)[-1].split(":")[0].replace("_", "-").replace(".", "-")[:40] + f"-{i}",
+         "image": image, "imagePullPolicy": "IfNotPresent"}
+        for i, image in enumerate(images)
+    ]
+    return {
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": labels, "annotations": annotations or {}},
+                         "spec": {"containers": containers}},
+        },
+    }
+
+
+class Scenario:
+    """A starting state; `background()` gives coroutines that keep it moving."""
+
+    def __init__(self, sim: SimCluster, rng: random.Random) -> None:
+        self.sim = sim
+        self.cluster = sim.cluster
+        self.rng = rng
+
+    def populate(self) -> None:
+        """Create the starting objects."""
+
+    def background(self) -> list[Coroutine]:
+        """Coroutines to run while serving."""
+        return []
+
+    def namespace(self, name: str) -> None:
+        """Create a namespace."""
+        self.cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}},
+                            keep_status=True)
+
+    def ready_cache(self, name: str, images: list[str], size: int = 20, retention: int | None = None,
+                    started: datetime | None = None, annotations: dict | None = None) -> dict:
+        """A cache stored already built (Ready)."""
+        spec: dict = {"images": images, "imageCacheSize": size}
+        if retention:
+            spec["retentionDays"] = retention
+        body = {"metadata": {"name": name, "annotations": annotations or {}}, "spec": spec,
+                "status": ready_status(spec, started or datetime.now(UTC))}
+        return self.cluster.create(IMAGECACHES, "", body, keep_status=True)
+
+
+class DemoScenario(Scenario):
+    """A believable ECI cluster: every decision kind, caches in every phase, and it keeps moving."""
+
+    CHURN_SECONDS = 12.0
+    MAX_CHURN_CACHES = 4
+
+    def populate(self) -> None:
+        """Namespaces, caches, workloads."""
+        for name in ("shop", "data", "ml"):
+            self.namespace(name)
+        now = datetime.now(UTC)
+        self.ready_cache("nginx-base", ["nginx:1.25", "busybox:1.36"], retention=30)
+        self.ready_cache("shop-web", [f"{ACR}/nginx:1.14.2", f"{ACR}/busybox:1.30"], size=25, retention=14,
+                         annotations={"k8s.aliyun.com/imc-enable-reuse": "true"})
+        python_ml = self.ready_cache("python-ml", ["python:3.12-slim", "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"],
+                                     size=30)
+        self.ready_cache("redis-7", ["redis:7.2", "busybox:1.36"], retention=1,
+                         started=now - timedelta(days=1) + timedelta(minutes=45))
+        self.ready_cache("postgres-16", ["postgres:16"], size=40, retention=60)
+        failed_spec = {"images": ["registry.example.invalid/team/legacy:1.0"], "imageCacheSize": 20}
+        failed_status = {
+            "imageCacheId": ready_status(failed_spec, now)["imageCacheId"],
+            "phase": "Failed",
+            "progress": "0%",
+            "reason": "Failed to pull image registry.example.invalid/team/legacy:1.0: registry "
+                      "registry.example.invalid cannot be resolved",
+            "startTime": format_time(now - timedelta(minutes=20)),
+            "lastUpdatedTime": format_time(now - timedelta(minutes=19)),
+            "expireDateTime": format_time(now + timedelta(hours=23)),
+        }
+        failed_status["events"] = [cache_event(failed_status["reason"], "Warning", "PullImageFailed")]
+        self.cluster.create(IMAGECACHES, "", {"metadata": {"name": "legacy-broken"}, "spec": failed_spec,
+                                              "status": failed_status}, keep_status=True)
+        java = self.cluster.create(IMAGECACHES, "", {"metadata": {"name": "java-services"},
+                                                     "spec": {"images": ["eclipse-temurin:21-jre", "busybox:1.36"],
+                                                              "retentionDays": 7}})
+        workloads = [
+            ("shop", deployment("web", [f"{ACR}/nginx:1.14.2", f"{ACR}/busybox:1.30"], 3,
+                                {AUTO_IMC: "true", PERFECT_MATCH: "true"})),
+            ("shop", deployment("cart", ["redis:7.2", "golang:1.23"], 2, {MATCH_COUNT: "1"})),
+            ("shop", deployment("checkout", ["golang:1.23", "nginx:1.27"], 2, {PERFECT_MATCH: "true"})),
+            ("default", deployment("hello", ["nginx:1.25"], 2)),
+            ("default", deployment("batch", ["python:3.12-slim"], 1, {AUTO_IMC: "false"})),
+            ("default", deployment("toolbox", ["busybox:1.36"], 1, eci=False)),
+            ("data", deployment("etl", ["python:3.12-slim", "node:22"], 2)),
+            ("data", deployment("postgres", ["postgres:16"], 1, {EXTRA_STORAGE: "20Gi"})),
+            ("data", deployment("reporting", ["eclipse-temurin:21-jre"], 1,
+                                {IMC_ID: java["status"]["imageCacheId"]})),
+            ("ml", deployment("trainer", ["pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"], 1,
+                              {IMC_ID: python_ml["status"]["imageCacheId"]})),
+            ("ml", deployment("inference", ["tensorflow/tensorflow:2.17.0"], 1, {IMC_ID: "imc-2ze0notthere000000"})),
+        ]
+        for namespace, body in workloads:
+            self.cluster.create(DEPLOYMENTS, namespace, body)
+        self.cluster.create(PODS, "default", {"metadata": {"name": "debug-shell", "labels": {"app": "debug"}},
+                                              "spec": {"containers": [{"name": "shell", "image": "ubuntu:24.04"}]}})
+
+    def background(self) -> list[Coroutine]:
+        """The churn loop."""
+        return [self.churn()]
+
+    async def churn(self) -> None:
+        """Every few seconds: scale a Deployment, roll one, or build a new cache."""
+        counter = 0
+        while True:
+            await asyncio.sleep(self.CHURN_SECONDS / self.sim.scheduler.speed)
+            counter += 1
+            try:
+                self.churn_once(counter)
+            except Exception:  # noqa: BLE001 - a user may have deleted what the churn touches
+                log.debug("demo churn step failed", exc_info=True)
+
+    def churn_once(self, counter: int) -> None:
+        """One churn step."""
+        deployments = [d for d in self.sim.store.objects(DEPLOYMENTS.key) if d["metadata"]["namespace"] != "ml"]
+        action = self.rng.choice(("scale", "roll", "cache"))
+        if action == "cache":
+            images = self.rng.sample(["nginx:1.27", "golang:1.23", "node:22", "redis:7.2", "alpine:3.20"], 2)
+            self.cluster.create(IMAGECACHES, "", {"metadata": {"name": f"team-cache-{counter}"},
+                                                  "spec": {"images": images, "retentionDays": 3}})
+            churned = sorted((c for c in self.sim.store.objects(IMAGECACHES.key)
+                              if c["metadata"]["name"].startswith("team-cache-")),
+                             key=lambda c: c["metadata"]["creationTimestamp"])
+            for cache in churned[: max(0, len(churned) - self.MAX_CHURN_CACHES)]:
+                self.cluster.delete(IMAGECACHES, "", cache["metadata"]["name"])
+            return
+        if not deployments:
+            return
+        target = self.rng.choice(deployments)
+        namespace, name = target["metadata"]["namespace"], target["metadata"]["name"]
+        if action == "scale":
+            patch = {"spec": {"replicas": self.rng.randint(1, 4)}}
+        else:
+            patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(
+                datetime.now(UTC))}}}}}
+        self.cluster.patch(DEPLOYMENTS, namespace, name, "application/merge-patch+json", patch)
+
+
+class ScaleScenario(Scenario):
+    """Many ECI pods and caches for benchmarks, created in-process without waiting."""
+
+    def __init__(self, sim: SimCluster, rng: random.Random, pods: int = 10_000, caches: int = 1_000) -> None:
+        super().__init__(sim, rng)
+        self.pods = pods
+        self.caches = max(1, caches)
+
+    def populate(self) -> None:
+        """`caches` Ready caches of three images each; `pods` ECI pods, mostly hitting one of them."""
+        namespaces = [f"scale-{i:02d}" for i in range(10)]
+        for name in namespaces:
+            self.namespace(name)
+        started = datetime.now(UTC) - timedelta(hours=1)
+        image_sets = []
+        for i in range(self.caches):
+            images = [f"registry.cn-hangzhou.aliyuncs.com/scale/app-{i}-{part}:v{i % 7}" for part in ("web", "side",
+                                                                                                       "init")]
+            image_sets.append(images)
+            self.ready_cache(f"scale-cache-{i:04d}", images, retention=30, started=started)
+        for i in range(self.pods):
+            images = image_sets[i % self.caches]
+            annotations = {AUTO_IMC: "false"} if i % 20 == 19 else {}
+            body = {
+                "metadata": {"name": f"app-{i:05d}", "labels": {"app": f"app-{i % self.caches}", ECI_LABEL: "true"},
+                             "annotations": annotations},
+                "spec": {"containers": [{"name": f"c{n}", "image": image, "imagePullPolicy": "IfNotPresent"}
+                                        for n, image in enumerate(images)]},
+            }
+            self.cluster.create(PODS, namespaces[i % len(namespaces)], body)
+
+
+def build_scenario(name: str, sim: SimCluster, pods: int | None, caches: int | None, seed: int | None) -> Scenario:
+    """The scenario called `name`."""
+    rng = random.Random(seed)
+    if name == "demo":
+        return DemoScenario(sim, rng)
+    if name == "scale":
+        return ScaleScenario(sim, rng, pods if pods is not None else 10_000, caches if caches is not None else 1_000)
+    if name == "empty":
+        return Scenario(sim, rng)
+    raise ValueError(f"unknown scenario {name!r}")

@@ -1,0 +1,131 @@
+"""Putting the simulated cluster together and serving it over HTTPS with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from sim.app import ApiServer, ServerOptions
+from sim.cluster import Cluster
+from sim.deployments import DeploymentController
+from sim.eci import EciController
+from sim.identity import client_host, load_identity, write_kubeconfig
+from sim.scenarios import Scenario, build_scenario, install_base
+from sim.scheduling import Scheduler
+from sim.store import Store
+
+log = logging.getLogger("imc.sim")
+SWEEP_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything `imc sim` was asked for."""
+
+    host: str
+    port: int
+    state_dir: Path
+    kubeconfig: Path
+    scenario: str
+    speed: float
+    drop_watch_every: int
+    history: int
+    pods: int | None = None
+    caches: int | None = None
+    seed: int | None = None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: we stop it ourselves and exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+@dataclass
+class SimCluster:
+    """The cluster without its HTTP face: store, API operations, controllers."""
+
+    store: Store
+    cluster: Cluster
+    scheduler: Scheduler
+    eci: EciController
+    deployments: DeploymentController
+
+
+def build_cluster(history: int, speed: float) -> SimCluster:
+    """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
+    store = Store(history)
+    cluster = Cluster(store)
+    scheduler = Scheduler(speed)
+    sim = SimCluster(store, cluster, scheduler, EciController(cluster, scheduler),
+                     DeploymentController(cluster, scheduler))
+    install_base(cluster)
+    return sim
+
+
+async def _every(seconds: float, action) -> None:
+    """Run `action()` every `seconds` until cancelled."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            action()
+        except Exception:  # noqa: BLE001
+            log.exception("periodic task failed")
+
+
+async def serve(config: SimConfig) -> int:
+    """Serve the cluster until SIGINT/SIGTERM; prints the ready line once listening and the kubeconfig is written."""
+    identity = load_identity(config.state_dir, config.host)
+    sim = build_cluster(config.history, config.speed)
+    scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
+    scenario.populate()
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((config.host, config.port))
+    port = listener.getsockname()[1]
+    address = f"{client_host(config.host)}:{port}"
+    api = ApiServer(sim.cluster, identity, ServerOptions(config.drop_watch_every, address))
+    uv_config = uvicorn.Config(
+        api.app(),
+        ssl_certfile=str(identity.server_cert),
+        ssl_keyfile=str(identity.server_key),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=30,
+    )
+    server = _Server(uv_config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, setattr, server, "should_exit", True)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if serving.done():
+        serving.result()
+        return 1
+    server_url = f"https://{address}"
+    config.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    write_kubeconfig(config.kubeconfig, server_url, identity)
+    print(f"imc sim: serving {server_url} (kubeconfig {config.kubeconfig})", flush=True)
+    background = [asyncio.create_task(_every(SWEEP_SECONDS, sim.eci.sweep))]
+    background += [asyncio.create_task(task) for task in scenario.background()]
+    try:
+        await serving
+    finally:
+        for task in background:
+            task.cancel()
+        sys.stdout.flush()
+    return 0

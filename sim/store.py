@@ -1,0 +1,234 @@
+"""Objects with resourceVersions, the watch history, and the watchers fed from it."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import orjson
+
+from sim.errors import expired
+from sim.selectors import Selector
+
+ObjectKey = tuple[str, str]  # (namespace or "", name)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored version of an object and its JSON encoding (made once per version)."""
+
+    obj: dict
+    raw: bytes
+    rv: int
+
+    def copy(self) -> dict:
+        """A private deep copy of the object, to change and store again."""
+        return orjson.loads(self.raw)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event of the watch history."""
+
+    rv: int
+    resource: str
+    type: str  # ADDED, MODIFIED, DELETED
+    entry: Entry
+    previous: Entry | None
+
+
+def object_key(obj: dict) -> ObjectKey:
+    """The (namespace, name) key of an object."""
+    metadata = obj.get("metadata", {})
+    return metadata.get("namespace", ""), metadata.get("name", "")
+
+
+@dataclass
+class Watcher:
+    """One open watch: which objects it wants, and the queue of events waiting to be sent."""
+
+    resource: str
+    namespace: str | None
+    selector: Selector
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+    def wanted(self, obj: dict) -> bool:
+        """Whether the watch selects this object."""
+        if self.namespace and obj.get("metadata", {}).get("namespace") != self.namespace:
+            return False
+        return self.selector.empty or self.selector.matches(obj)
+
+    def event_for(self, change: Change) -> tuple[str, Entry] | None:
+        """The event this watcher sees for a change: selection changes turn into ADDED/DELETED."""
+        now = self.wanted(change.entry.obj)
+        if change.type != "MODIFIED" or change.previous is None:
+            return (change.type, change.entry) if now else None
+        before = self.wanted(change.previous.obj)
+        if before and now:
+            return "MODIFIED", change.entry
+        if now:
+            return "ADDED", change.entry
+        if before:
+            return "DELETED", change.entry
+        return None
+
+    def offer(self, change: Change) -> None:
+        """Queue a change if this watcher sees it."""
+        event = self.event_for(change)
+        if event is not None:
+            self.queue.put_nowait(event)
+
+
+@dataclass
+class ListSnapshot:
+    """The remaining items of a paged list, kept so that every page shows the same resourceVersion."""
+
+    rv: int
+    entries: list[Entry]
+    created: float
+
+
+class Store:
+    """All objects of the cluster, one global resourceVersion counter, a bounded watch history."""
+
+    SNAPSHOT_TTL = 300.0
+    MAX_SNAPSHOTS = 256
+
+    def __init__(self, history_size: int = 100_000) -> None:
+        self.rv = 1
+        self.history_size = max(1, history_size)
+        self.history: deque[Change] = deque()
+        self.evicted_rv = 0
+        self._objects: dict[str, dict[ObjectKey, Entry]] = {}
+        self._sorted_keys: dict[str, list[ObjectKey] | None] = {}
+        self._watchers: dict[str, set[Watcher]] = {}
+        self._listeners: list[Callable[[Change], None]] = []
+        self._snapshots: OrderedDict[str, ListSnapshot] = OrderedDict()
+        self._snapshot_ids = itertools.count(1)
+
+    # reads
+    def get(self, resource: str, namespace: str, name: str) -> Entry | None:
+        """The current version of one object."""
+        return self._objects.get(resource, {}).get((namespace, name))
+
+    def count(self, resource: str) -> int:
+        """How many objects of a resource exist."""
+        return len(self._objects.get(resource, {}))
+
+    def _keys(self, resource: str) -> list[ObjectKey]:
+        """The sorted keys of a resource (cached until an object is added or removed)."""
+        keys = self._sorted_keys.get(resource)
+        if keys is None:
+            keys = sorted(self._objects.get(resource, {}))
+            self._sorted_keys[resource] = keys
+        return keys
+
+    def entries(self, resource: str, namespace: str | None = None) -> Iterator[Entry]:
+        """Current objects of a resource in (namespace, name) order, optionally of one namespace."""
+        objects = self._objects.get(resource, {})
+        keys = self._keys(resource)
+        if namespace:
+            start = bisect.bisect_left(keys, (namespace, ""))
+            keys = itertools.takewhile(lambda key: key[0] == namespace, keys[start:])
+        for key in keys:
+            yield objects[key]
+
+    def objects(self, resource: str, namespace: str | None = None) -> list[dict]:
+        """Current objects (read-only dicts) of a resource."""
+        return [entry.obj for entry in self.entries(resource, namespace)]
+
+    # writes
+    def _record(self, resource: str, event_type: str, entry: Entry, previous: Entry | None) -> None:
+        """Append a change to the history and tell watchers and listeners."""
+        change = Change(entry.rv, resource, event_type, entry, previous)
+        self.history.append(change)
+        while len(self.history) > self.history_size:
+            self.evicted_rv = self.history.popleft().rv
+        for watcher in list(self._watchers.get(resource, ())):
+            watcher.offer(change)
+        for listener in list(self._listeners):
+            listener(change)
+
+    def _stamp(self, obj: dict) -> Entry:
+        """Give an object the next resourceVersion and encode it."""
+        self.rv += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+        return Entry(obj, orjson.dumps(obj), self.rv)
+
+    def put(self, resource: str, obj: dict) -> Entry:
+        """Store a new version of an object (the store owns `obj` from now on)."""
+        key = object_key(obj)
+        table = self._objects.setdefault(resource, {})
+        previous = table.get(key)
+        entry = self._stamp(obj)
+        table[key] = entry
+        if previous is None:
+            self._sorted_keys[resource] = None
+        self._record(resource, "ADDED" if previous is None else "MODIFIED", entry, previous)
+        return entry
+
+    def remove(self, resource: str, namespace: str, name: str) -> Entry | None:
+        """Delete an object; the DELETED event carries its last state with a new resourceVersion."""
+        previous = self._objects.get(resource, {}).pop((namespace, name), None)
+        if previous is None:
+            return None
+        self._sorted_keys[resource] = None
+        entry = self._stamp(previous.copy())
+        self._record(resource, "DELETED", entry, previous)
+        return entry
+
+    # watching
+    def add_listener(self, listener: Callable[[Change], None]) -> None:
+        """Call `listener(change)` after every change (it must not write to the store synchronously)."""
+        self._listeners.append(listener)
+
+    def can_resume(self, rv: int) -> bool:
+        """Whether every change after `rv` is still in the history."""
+        return rv >= self.evicted_rv
+
+    def changes_since(self, resource: str, rv: int) -> list[Change]:
+        """Changes of a resource newer than `rv`, oldest first."""
+        newer = []
+        for change in reversed(self.history):
+            if change.rv <= rv:
+                break
+            if change.resource == resource:
+                newer.append(change)
+        newer.reverse()
+        return newer
+
+    def subscribe(self, watcher: Watcher) -> None:
+        """Start feeding a watcher."""
+        self._watchers.setdefault(watcher.resource, set()).add(watcher)
+
+    def unsubscribe(self, watcher: Watcher) -> None:
+        """Stop feeding a watcher."""
+        self._watchers.get(watcher.resource, set()).discard(watcher)
+
+    # paged lists
+    def save_snapshot(self, rv: int, entries: list[Entry]) -> str:
+        """Keep the rest of a paged list; returns its id for the continue token."""
+        now = time.monotonic()
+        while self._snapshots and (
+            len(self._snapshots) >= self.MAX_SNAPSHOTS
+            or now - next(iter(self._snapshots.values())).created > self.SNAPSHOT_TTL
+        ):
+            self._snapshots.popitem(last=False)
+        snapshot_id = str(next(self._snapshot_ids))
+        self._snapshots[snapshot_id] = ListSnapshot(rv, entries, now)
+        return snapshot_id
+
+    def load_snapshot(self, snapshot_id: str) -> ListSnapshot:
+        """A kept paged list, or 410 Expired when it is gone."""
+        snapshot = self._snapshots.get(snapshot_id)
+        if snapshot is None or time.monotonic() - snapshot.created > self.SNAPSHOT_TTL:
+            raise expired(
+                "The provided continue parameter is too old to display a consistent list result. "
+                "You can start a new list without the continue parameter."
+            )
+        return snapshot

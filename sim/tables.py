@@ -1,0 +1,261 @@
+"""`meta.k8s.io/v1` Table rendering, so `kubectl get` prints the columns a real server would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core.errors import ImcError
+from core.timeutil import parse_time
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its definition and how to compute a cell."""
+
+    name: str
+    type: str
+    cell: Callable[[dict, datetime], object]
+    priority: int = 0
+    format: str = ""
+    description: str = ""
+
+    def definition(self) -> dict:
+        """The TableColumnDefinition."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "format": self.format,
+            "description": self.description or self.name,
+            "priority": self.priority,
+        }
+
+
+def human_duration(seconds: float) -> str:
+    """Kubernetes' HumanDuration (`5s`, `3m20s`, `4h`, `2d3h`...), as kubectl prints ages."""
+    seconds = int(seconds)
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        rest = seconds % 60
+        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = seconds // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        rest = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if rest == 0 else f"{hours // 24 // 365}y{rest}d"
+    return f"{hours // 24 // 365}y"
+
+
+def age_of(timestamp: str | None, now: datetime) -> str:
+    """The age cell of a timestamp (`<unknown>` when absent)."""
+    try:
+        when = parse_time(timestamp)
+    except ImcError:
+        when = None
+    if when is None:
+        return "<unknown>"
+    return human_duration((now - when).total_seconds())
+
+
+def _name(obj: dict, now: datetime) -> str:
+    return obj.get("metadata", {}).get("name", "")
+
+
+def _age(obj: dict, now: datetime) -> str:
+    return age_of(obj.get("metadata", {}).get("creationTimestamp"), now)
+
+
+def pod_status_text(pod: dict) -> str:
+    """The STATUS column of `kubectl get pods` (phase, or the reason a container is waiting)."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return "Terminating"
+    status = pod.get("status", {})
+    text = status.get("reason") or status.get("phase") or "Pending"
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        if state.get("waiting", {}).get("reason"):
+            text = state["waiting"]["reason"]
+        elif state.get("terminated", {}).get("reason"):
+            text = state["terminated"]["reason"]
+    return text
+
+
+def _pod_ready(obj: dict, now: datetime) -> str:
+    statuses = obj.get("status", {}).get("containerStatuses") or []
+    total = len(obj.get("spec", {}).get("containers") or [])
+    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
+
+
+def _pod_restarts(obj: dict, now: datetime) -> int:
+    return sum(s.get("restartCount", 0) for s in obj.get("status", {}).get("containerStatuses") or [])
+
+
+def _field(*path: str, default: object = "<none>") -> Callable[[dict, datetime], object]:
+    """A cell reading a nested field."""
+
+    def cell(obj: dict, now: datetime) -> object:
+        value: object = obj
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        return default if value is None else value
+
+    return cell
+
+
+def _deploy_ready(obj: dict, now: datetime) -> str:
+    status = obj.get("status", {})
+    return f"{status.get('readyReplicas', 0)}/{obj.get('spec', {}).get('replicas', 1)}"
+
+
+def _containers(obj: dict, now: datetime) -> str:
+    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+    return ",".join(c.get("name", "") for c in spec.get("containers") or [])
+
+
+def _images(obj: dict, now: datetime) -> str:
+    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+    return ",".join(c.get("image", "") for c in spec.get("containers") or [])
+
+
+def _selector(obj: dict, now: datetime) -> str:
+    labels = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _event_last_seen(obj: dict, now: datetime) -> str:
+    return age_of(obj.get("lastTimestamp") or obj.get("eventTime") or obj.get("metadata", {}).get(
+        "creationTimestamp"), now)
+
+
+def _event_object(obj: dict, now: datetime) -> str:
+    involved = obj.get("involvedObject", {})
+    return f"{involved.get('kind', '').lower()}/{involved.get('name', '')}"
+
+
+def _node_status(obj: dict, now: datetime) -> str:
+    ready = [c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"]
+    return "Ready" if ready and ready[0].get("status") == "True" else "NotReady"
+
+
+def _node_roles(obj: dict, now: datetime) -> str:
+    prefix = "node-role.kubernetes.io/"
+    roles = [k[len(prefix):] for k in obj.get("metadata", {}).get("labels", {}) if k.startswith(prefix)]
+    return ",".join(roles) or "<none>"
+
+
+NAME = Column("Name", "string", _name, format="name", description="Name must be unique within a namespace.")
+AGE = Column("Age", "string", _age, description="CreationTimestamp of the object.")
+
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "pods": (
+        NAME,
+        Column("Ready", "string", _pod_ready),
+        Column("Status", "string", lambda o, now: pod_status_text(o)),
+        Column("Restarts", "string", _pod_restarts),
+        AGE,
+        Column("IP", "string", _field("status", "podIP"), priority=1),
+        Column("Node", "string", _field("spec", "nodeName"), priority=1),
+    ),
+    "imagecaches.eci.alibabacloud.com": (
+        NAME,
+        AGE,
+        Column("CacheId", "string", _field("status", "imageCacheId", default="")),
+        Column("Phase", "string", _field("status", "phase", default="")),
+        Column("Progress", "string", _field("status", "progress", default="")),
+    ),
+    "deployments.apps": (
+        NAME,
+        Column("Ready", "string", _deploy_ready),
+        Column("Up-to-date", "integer", _field("status", "updatedReplicas", default=0)),
+        Column("Available", "integer", _field("status", "availableReplicas", default=0)),
+        AGE,
+        Column("Containers", "string", _containers, priority=1),
+        Column("Images", "string", _images, priority=1),
+        Column("Selector", "string", _selector, priority=1),
+    ),
+    "replicasets.apps": (
+        NAME,
+        Column("Desired", "integer", _field("spec", "replicas", default=0)),
+        Column("Current", "integer", _field("status", "replicas", default=0)),
+        Column("Ready", "integer", _field("status", "readyReplicas", default=0)),
+        AGE,
+    ),
+    "events": (
+        Column("Last Seen", "string", _event_last_seen),
+        Column("Type", "string", _field("type", default="")),
+        Column("Reason", "string", _field("reason", default="")),
+        Column("Object", "string", _event_object),
+        Column("Message", "string", _field("message", default="")),
+    ),
+    "namespaces": (NAME, Column("Status", "string", _field("status", "phase", default="Active")), AGE),
+    "nodes": (
+        NAME,
+        Column("Status", "string", _node_status),
+        Column("Roles", "string", _node_roles),
+        AGE,
+        Column("Version", "string", _field("status", "nodeInfo", "kubeletVersion", default="")),
+    ),
+    "customresourcedefinitions.apiextensions.k8s.io": (
+        NAME,
+        Column("Created At", "date", _field("metadata", "creationTimestamp", default="")),
+    ),
+}
+
+
+def columns_for(resource_key: str) -> tuple[Column, ...]:
+    """The columns of a resource (NAME and AGE when it has none of its own)."""
+    return COLUMNS.get(resource_key, (NAME, AGE))
+
+
+def partial_metadata(obj: dict) -> dict:
+    """The PartialObjectMetadata a table row carries by default."""
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def render_table(
+    resource_key: str,
+    objects: Iterable[dict],
+    resource_version: str = "",
+    include_object: str = "Metadata",
+    continue_token: str = "",
+    now: datetime | None = None,
+) -> dict:
+    """A meta.k8s.io/v1 Table of objects."""
+    now = now or datetime.now(UTC)
+    columns = columns_for(resource_key)
+    rows = []
+    for obj in objects:
+        row: dict = {"cells": [column.cell(obj, now) for column in columns]}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = partial_metadata(obj)
+        rows.append(row)
+    metadata: dict = {"resourceVersion": resource_version}
+    if continue_token:
+        metadata["continue"] = continue_token
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": [column.definition() for column in columns],
+        "rows": rows,
+    }

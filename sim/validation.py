@@ -1,0 +1,121 @@
+"""Validation of the objects the simulated API server accepts, as (field, message) causes."""
+
+from __future__ import annotations
+
+import re
+
+from core.caches import validate_imagecache
+from sim.selectors import matches_labels, requirements_from_label_selector
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+Causes = list[tuple[str, str]]
+
+
+def check_name(name: object, label: bool = False) -> Causes:
+    """metadata.name must be an RFC 1123 subdomain (a label for namespaces)."""
+    pattern, limit = (_DNS_LABEL, 63) if label else (_DNS_SUBDOMAIN, 253)
+    if not isinstance(name, str) or not name:
+        return [("metadata.name", "Required value: name or generateName is required")]
+    if len(name) > limit or not pattern.fullmatch(name):
+        kind = "RFC 1123 label" if label else "RFC 1123 subdomain"
+        return [
+            (
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase {kind} must consist of lower case alphanumeric '
+                f"characters, '-' or '.', and must start and end with an alphanumeric character",
+            )
+        ]
+    return []
+
+
+def check_pod_spec(spec: object, path: str) -> Causes:
+    """A pod spec needs containers, each with a unique name and an image."""
+    if not isinstance(spec, dict):
+        return [(path, "Required value")]
+    causes: Causes = []
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        return [(f"{path}.containers", "Required value")]
+    for list_name in ("initContainers", "containers"):
+        seen: set[str] = set()
+        for position, container in enumerate(spec.get(list_name) or []):
+            where = f"{path}.{list_name}[{position}]"
+            if not isinstance(container, dict):
+                causes.append((where, "Invalid value: must be an object"))
+                continue
+            name = container.get("name")
+            if not name:
+                causes.append((f"{where}.name", "Required value"))
+            elif name in seen:
+                causes.append((f"{where}.name", f'Duplicate value: "{name}"'))
+            seen.add(name or "")
+            if not container.get("image"):
+                causes.append((f"{where}.image", "Required value"))
+    return causes
+
+
+def check_deployment(obj: dict) -> Causes:
+    """A Deployment needs a selector that selects its template's labels, replicas >= 0, a valid pod spec."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [("spec", "Required value")]
+    causes: Causes = []
+    replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        causes.append(("spec.replicas", f"Invalid value: {replicas!r}: must be greater than or equal to 0"))
+    selector = spec.get("selector")
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        causes.append(("spec.selector", "Required value"))
+    else:
+        try:
+            requirements = requirements_from_label_selector(selector)
+        except ValueError as exc:
+            causes.append(("spec.selector", f"Invalid value: {exc}"))
+        else:
+            if not matches_labels(requirements, labels):
+                causes.append(
+                    ("spec.template.metadata.labels", "Invalid value: `selector` does not match template `labels`")
+                )
+    return causes + check_pod_spec(template.get("spec"), "spec.template.spec")
+
+
+def check_imagecache(obj: dict) -> Causes:
+    """The ImageCache rules of the engine (reference section 1)."""
+    return [(error.field, error.message) for error in validate_imagecache(obj) if error.field != "metadata.name"]
+
+
+def check_object(resource_key: str, obj: dict) -> Causes:
+    """Every cause that makes an object of this resource invalid."""
+    name = obj.get("metadata", {}).get("name")
+    causes = check_name(name, label=resource_key == "namespaces")
+    if resource_key == "pods":
+        causes += check_pod_spec(obj.get("spec"), "spec")
+    elif resource_key == "deployments.apps":
+        causes += check_deployment(obj)
+    elif resource_key == "imagecaches.eci.alibabacloud.com":
+        causes += check_imagecache(obj)
+    return causes
+
+
+def check_update(resource_key: str, old: dict, new: dict) -> Causes:
+    """Fields an update may not change."""
+    if resource_key == "deployments.apps" and old.get("spec", {}).get("selector") != new.get("spec", {}).get(
+        "selector"
+    ):
+        return [("spec.selector", "Invalid value: field is immutable")]
+    if resource_key == "pods":
+        def without_images(spec: dict) -> dict:
+            return {
+                **spec,
+                "containers": [{**c, "image": ""} for c in spec.get("containers") or []],
+                "initContainers": [{**c, "image": ""} for c in spec.get("initContainers") or []],
+                "nodeName": "",
+            }
+
+        if without_images(old.get("spec", {})) != without_images(new.get("spec", {})):
+            return [("spec", "Forbidden: pod updates may not change fields other than `spec.containers[*].image`")]
+    return []

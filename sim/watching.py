@@ -1,0 +1,108 @@
+"""Watch streams: replay from a resourceVersion, live events, bookmarks, timeouts, in-stream 410."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import orjson
+
+from sim.errors import expired
+from sim.resources import ResourceType
+from sim.selectors import Selector
+from sim.store import Entry, Store, Watcher
+
+BOOKMARK_INTERVAL = 5.0
+DEFAULT_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    """What one watch asks for."""
+
+    resource: ResourceType
+    namespace: str
+    selector: Selector
+    resource_version: str
+    bookmarks: bool
+    timeout: float
+    send_initial_events: bool = False
+
+
+def event_line(event_type: str, object_raw: bytes) -> bytes:
+    """One line of a watch stream from an already encoded object."""
+    return b'{"type":"' + event_type.encode() + b'","object":' + object_raw + b"}\n"
+
+
+def _bookmark(resource: ResourceType, rv: int, initial_events_end: bool = False) -> bytes:
+    """A BOOKMARK line at a resourceVersion."""
+    metadata: dict = {"resourceVersion": str(rv)}
+    if initial_events_end:
+        metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return event_line("BOOKMARK", orjson.dumps({"kind": resource.kind, "apiVersion": resource.api_version,
+                                                "metadata": metadata}))
+
+
+def _parse_rv(text: str) -> int | None:
+    """A resourceVersion as an int, None for "" or "0" (meaning: from now, with the current state)."""
+    if text in ("", "0"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return -1
+
+
+async def watch_stream(
+    store: Store,
+    request: WatchRequest,
+    encode: Callable[[str, Entry], bytes],
+    drop_after: int = 0,
+) -> AsyncIterator[bytes]:
+    """Lines of one watch; stops after the timeout, or after `drop_after` events when set."""
+    watcher = Watcher(request.resource.key, request.namespace or None, request.selector)
+    since = _parse_rv(request.resource_version)
+    if since is not None and (since < 0 or not store.can_resume(since)):
+        status = expired(f"too old resource version: {request.resource_version} ({store.evicted_rv + 1})")
+        yield event_line("ERROR", orjson.dumps(status.status()))
+        return
+    backlog: list[tuple[str, Entry]] = []
+    if since is None or request.send_initial_events:
+        backlog = [("ADDED", entry) for entry in store.entries(watcher.resource, watcher.namespace)
+                   if watcher.wanted(entry.obj)]
+    if since is not None:
+        for change in store.changes_since(watcher.resource, since):
+            event = watcher.event_for(change)
+            if event is not None:
+                backlog.append(event)
+    store.subscribe(watcher)
+    sent = 0
+    deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
+    try:
+        for event_type, entry in backlog:
+            yield encode(event_type, entry)
+            sent += 1
+            if drop_after and sent >= drop_after:
+                return
+        if request.bookmarks and request.send_initial_events:
+            yield _bookmark(request.resource, store.rv, initial_events_end=True)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                event_type, entry = await asyncio.wait_for(
+                    watcher.queue.get(), min(remaining, BOOKMARK_INTERVAL)
+                )
+            except TimeoutError:
+                if request.bookmarks and watcher.queue.empty():
+                    yield _bookmark(request.resource, store.rv)
+                continue
+            yield encode(event_type, entry)
+            sent += 1
+            if drop_after and sent >= drop_after:
+                return
+    finally:
+        store.unsubscribe(watcher)
