@@ -8,6 +8,8 @@ bad input with one clear line on stderr (file, document number, what is wrong), 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -43,17 +45,32 @@ class Run:
         return doc["results"]
 
 
-def imc(*args: str, stdin: str | None = None) -> Run:
-    """`imc explain ARGS`, in its own process from the repository."""
-    proc = subprocess.run(
-        [sys.executable, "cli.py", "explain", *args],
-        cwd=REPO,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+def imc(*args: str, stdin: str | None = None, process: bool = False) -> Run:
+    """`imc explain ARGS`: in its own process from the repository when there is stdin to feed (or
+    `process`), else through `cli.main` in this process (the same code, without a Python start-up)."""
+    if process or stdin is not None:
+        proc = subprocess.run(
+            [sys.executable, "cli.py", "explain", *args],
+            cwd=REPO,
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+    import cli
+
+    out, err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main(["explain", *args])
+        except SystemExit as exc:  # argparse's own errors
+            rc = exc.code
+    texts = []
+    for stream in (out, err):
+        stream.flush()
+        texts.append(stream.buffer.getvalue().decode())
+    return Run(rc, *texts)
 
 
 def explain_json(*args: str, stdin: str | None = None) -> list[dict]:
@@ -224,7 +241,25 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path: Path, files: dict, args
         assert re.search(word, lines[0]), (word, lines[0])
 
 
-def test_bad_at_exits_2_without_traceback() -> None:
-    run = imc("--caches", CACHES1, "--at", "yesterday", EX1)
+def test_bad_input_in_a_real_process_is_one_line_and_no_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: Pod\nmetadata: {name: [\n")
+    run = imc("--caches", CACHES1, str(broken), process=True)
+    assert (run.rc, run.out) == (2, "")
+    assert "Traceback" not in run.err
+    assert len(run.err.strip().splitlines()) == 1 and "broken.yaml" in run.err
+
+
+def test_a_real_process_prints_the_json_report() -> None:
+    run = imc("--format", "json", "--caches", CACHES1, EX1, process=True)
+    assert run.rc == 0, run.err
+    assert [r["decision"] for r in run.results()] == ["hit"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--at", "yesterday"), ("--fail-on", "hits"), ("--format", "xml")]
+)
+def test_bad_option_exits_2_without_traceback(option: str, value: str) -> None:
+    run = imc("--caches", CACHES1, option, value, EX1)
     assert run.rc == 2
-    assert "Traceback" not in run.err and "yesterday" in run.err
+    assert "Traceback" not in run.err and value in run.err

@@ -516,6 +516,14 @@ SCENARIOS = [
         **no_cache("not-eci"),
     ),
     Scenario(
+        "not-eci-pin-does-not-apply",
+        "image caches do not apply to a non-ECI pod, not even a pin to a missing cache (no fail)",
+        labels={},
+        annotations={PIN: "imc-missing0000"},
+        caches=(IC("c", [NGINX]),),
+        **no_cache("not-eci"),
+    ),
+    Scenario(
         "eci-by-virtual-kubelet-node",
         "nodeName virtual-kubelet-* makes a pod ECI without the label",
         labels={},

@@ -69,9 +69,20 @@ def test_init_containers_count_and_duplicates_go() -> None:
     )
 
 
-@pytest.mark.parametrize(("policy", "expect"), [("Always", True), ("IfNotPresent", False), ("Never", False)])
-def test_image_pull_policy_always_is_a_finding(policy: str, expect: bool) -> None:
-    [t] = templates_from(pod(["nginx:1.25"], pull_policy=policy))
+@pytest.mark.parametrize(
+    ("image", "policy", "expect"),
+    [
+        ("nginx:1.25", "Always", True),
+        ("nginx:1.25", "IfNotPresent", False),
+        ("nginx:1.25", "Never", False),
+        # Kubernetes defaults an unset imagePullPolicy to Always for :latest (or no tag), else IfNotPresent
+        ("nginx", None, True),
+        ("nginx:latest", None, True),
+        ("nginx:1.25", None, False),
+    ],
+)
+def test_image_pull_policy_always_is_a_finding(image: str, policy: str | None, expect: bool) -> None:
+    [t] = templates_from(pod([image], pull_policy=policy))
     assert ("always" in findings_text(t)) is expect
 
 
