@@ -369,6 +369,18 @@ SCENARIOS = [
         **miss(verdicts={"old": "rejected"}, reason_words={"old": ("expired",)}),
     ),
     Scenario(
+        "expiring-at-that-instant-not-yet-past",
+        "'not past expireDateTime': at the very instant of expireDateTime it is not yet past",
+        caches=(IC("c", [NGINX], expire="2026-11-28T08:00:00Z"),),
+        cache="c",
+    ),
+    Scenario(
+        "created-at-that-instant-candidate",
+        "DEVELOPERS.md: only caches created later are excluded; one created at that instant counts",
+        caches=(IC("c", [NGINX], created="2026-11-28T08:00:00Z"),),
+        cache="c",
+    ),
+    Scenario(
         "not-yet-expired-candidate",
         "a cache whose expireDateTime is still ahead is a candidate",
         caches=(IC("c", [NGINX], expire="2026-11-29T00:00:00Z"),),
