@@ -61,6 +61,10 @@ POLICIES = [
     ("extra-storage-mi", {EXTRA: "20480Mi"}, 1, "auto", None, 1, 50),
     ("extra-storage-bytes", {EXTRA: str(10 * 2**30)}, 1, "auto", None, 1, 40),
     ("bad-extra-storage", {EXTRA: "abc"}, 1, "auto", None, 1, 30),
+    ("negative-extra-storage", {EXTRA: "-5Gi"}, 1, "auto", None, 1, 30),
+    ("empty-pin-is-no-pin", {PIN: ""}, 1, "auto", None, 1, 30),
+    # section 3.2: automatic when eci-auto-imc is not "false", *or* legacy eci-image-cache is "true"
+    ("legacy-auto-true-beats-auto-false", {LEGACY_AUTO: "true", AUTO: "false"}, 1, "auto", None, 1, 30),
 ]
 
 
@@ -101,6 +105,9 @@ def test_valid_annotations_raise_no_warning(annotations: dict, images: int) -> N
         ({PIN: "imc-abc", AUTO: "true", PERFECT: "true"}, 2, ("ignor",)),
         ({PIN: "imc-abc", COUNT: "1"}, 2, ("ignor",)),
         ({PIN: "imc-abc", LEGACY_PIN: "imc-def"}, 1, ("eci-image-snapshot-id",)),  # contradictory pins
+        ({LEGACY_AUTO: "true", AUTO: "false"}, 1, ("eci-auto-imc",)),  # contradictory switches
+        ({EXTRA: "-5Gi"}, 1, ("eci-extra-ephemeral-storage",)),
+        ({PIN: ""}, 1, ("eci-imc-id",)),
     ],
 )
 def test_invalid_or_ignored_values_are_findings(annotations: dict, images: int, words: tuple) -> None:

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ImcError
-from core.images import normalise_image, parse_image
-from core.policy import read_policy
-from core.workloads import templates_from
+from core.images import ImageRef, normalise_image, parse_image
+from core.policy import MatchPolicy, read_policy
+from core.workloads import PodTemplate, templates_from
 from tests.fixtures.engine.builders import (
     AT,
     AUTO,
@@ -60,7 +60,8 @@ def _only_imc_errors(fn, *args) -> object:
 @example("\x00")
 @example("a" * 5000)
 def test_parse_image_raises_only_imc_errors(text: str) -> None:
-    _only_imc_errors(parse_image, text)
+    ref = _only_imc_errors(parse_image, text)
+    assert ref is None or isinstance(ref, ImageRef)
 
 
 @SETTINGS
@@ -83,10 +84,17 @@ annotations = st.dictionaries(
 )
 
 
+def _check_policy(p) -> None:
+    """What read_policy returns, when it returns: a policy of one of the three modes."""
+    if p is not None:
+        assert isinstance(p, MatchPolicy) and p.mode in {"pin", "auto", "off"}
+        assert (p.mode == "pin") is bool(p.pin_id)
+
+
 @SETTINGS
 @given(annotations, st.integers(min_value=0, max_value=25))
 def test_read_policy_raises_only_imc_errors(annos: dict, image_count: int) -> None:
-    _only_imc_errors(read_policy, annos, image_count)
+    _check_policy(_only_imc_errors(read_policy, annos, image_count))
 
 
 # YAML-ish values: a user writes `eci-auto-imc: true` unquoted and gets a bool, or a number
@@ -104,7 +112,7 @@ json_values = st.recursive(
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(POLICY_KEYS), scalars, max_size=6), st.integers(0, 5))
 def test_read_policy_with_yaml_scalars(annos: dict, image_count: int) -> None:
-    _only_imc_errors(read_policy, annos, image_count)
+    _check_policy(_only_imc_errors(read_policy, annos, image_count))
 
 
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "List",
@@ -159,7 +167,8 @@ manifests = st.builds(
 @example({"kind": "Deployment", "spec": {"template": {"spec": {"containers": "nginx"}}}})
 @example({"kind": "Pod", "metadata": {"annotations": {AUTO: True, COUNT: 2}}, "spec": {"containers": [{}]}})
 def test_templates_from_raises_only_imc_errors(obj) -> None:
-    _only_imc_errors(templates_from, obj)
+    templates = _only_imc_errors(templates_from, obj)
+    assert templates is None or all(isinstance(t, PodTemplate) for t in templates)
 
 
 # ---- a model of reference section 3, written from the page, against the engine ----------------
