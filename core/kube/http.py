@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,8 @@ class Stream:
 
     def __init__(self, response: Any) -> None:
         self._response = response
+        self._closed = False
+        self._lock = threading.Lock()
 
     def lines(self) -> Iterator[bytes]:
         """The non-empty lines as they arrive."""
@@ -145,11 +148,15 @@ class Stream:
             yield buffer
 
     def close(self) -> None:
-        """Close the connection (wakes a reader blocked in `lines`)."""
+        """Close the connection (wakes a reader blocked in `lines`); safe to call twice, from any thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         try:
             self._response.shutdown()
-        except (AttributeError, OSError):
-            pass
+        except (AttributeError, OSError, ValueError, RuntimeError):
+            pass  # the stream already ended, or a urllib3 without shutdown()
         self._response.release_conn()
 
 
