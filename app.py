@@ -11,6 +11,7 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
+st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
 navigation = st.navigation(nav.sections())
 friendly(shell.sidebar)()
 navigation.run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -32,6 +34,11 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
         category_orders={"Outcome": list(OUTCOME_COLORS)},
     )
     figure.update_layout(bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
+    bucket_ms = 1000 * frame.attrs.get("bucket_seconds", 60)
+    figure.update_traces(width=0.9 * bucket_ms, offset=0)
+    if "start" in frame.attrs:
+        end = frame["Time"].max() + pd.Timedelta(milliseconds=bucket_ms)
+        figure.update_xaxes(range=[frame.attrs["start"], end])
     return _styled(figure)
 
 
@@ -47,7 +54,7 @@ def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure, height=max(HEIGHT, 40 + 28 * len(order)))
 
 
-def cache_timeline(frame: pd.DataFrame) -> go.Figure:
+def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figure:
     """Gantt bars per cache: building, then Ready until it expires (or Failed)."""
     figure = px.timeline(
         frame, x_start="Start", x_end="End", y="Cache", color="Stage", color_discrete_map=STAGE_COLORS,
@@ -55,6 +62,10 @@ def cache_timeline(frame: pd.DataFrame) -> go.Figure:
     )
     figure.update_yaxes(autorange="reversed", title=None)
     figure.update_layout(xaxis_title=None)
+    if now is not None:
+        figure.add_vline(x=now, line_dash="dot", line_color="#475569")
+        figure.add_annotation(x=now, y=0, yref="paper", text="now", showarrow=False, yanchor="top",
+                              font={"color": "#475569"})
     caches = frame["Cache"].nunique()
     return _styled(figure, height=max(HEIGHT, 60 + 26 * caches))
 
@@ -68,4 +79,4 @@ def uncached_images(frame: pd.DataFrame) -> go.Figure:
     )
     figure.update_yaxes(autorange="reversed", title=None)
     figure.update_layout(xaxis_title="ECI pods using the image")
-    return _styled(figure, height=max(HEIGHT, 60 + 26 * len(shown)))
+    return _styled(figure, height=max(180, 70 + 30 * len(shown)))

@@ -68,6 +68,15 @@ def policy_annotations(mode: str, count: int | None = None, pin: str | None = No
     return changes
 
 
+def policy_changes(current: Mapping[str, str], mode: str, count: int | None = None, pin: str | None = None
+                   ) -> dict[str, str | None]:
+    """The smallest set of annotation changes that puts a template in this mode (None removes)."""
+    wanted = policy_annotations(mode, count, pin)
+    if wanted.get(AUTO_IMC) == "true" and AUTO_IMC not in current:
+        wanted.pop(AUTO_IMC)  # "true" is ECI's default: leave it unwritten
+    return {key: value for key, value in wanted.items() if current.get(key) != value}
+
+
 def mode_of(annotations: Mapping[str, str]) -> str:
     """The mode a set of template annotations amounts to, for the form's starting value."""
     if annotations.get(IMC_ID) or annotations.get(LEGACY_PIN):

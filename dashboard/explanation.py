@@ -17,7 +17,8 @@ OUTCOME_BADGES = {
     "not-eci": ("Not ECI", "gray", ":material/help:"),
     "pending": ("Not reported yet", "gray", ":material/hourglass_empty:"),
 }
-SEVERITY_ICONS = {"error": "🔴", "warning": "🟠", "info": "🔵"}
+SEVERITY_ICONS = {"error": ":red[:material/error:]", "warning": ":orange[:material/warning:]",
+                  "info": ":blue[:material/info:]"}
 VERDICT_ORDER = {"chosen": 0, "outranked": 1, "rejected": 2}
 
 
@@ -93,10 +94,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     with left:
         st.markdown("**What ECI will do** (predicted events)")
         if decision.events:
-            st.dataframe(
-                pd.DataFrame([{"Reason": e.reason, "Type": e.type, "Message": e.message} for e in decision.events]),
-                hide_index=True, width="stretch", key=f"{key}-events",
-            )
+            st.markdown("\n".join(f"- **{e.reason}** ({e.type}): {e.message}" for e in decision.events))
         else:
             st.caption("No image-cache events: ECI leaves this pod alone.")
         st.markdown("**Images**")

@@ -136,10 +136,14 @@ def outcomes_over_time(history: Iterable[Any], now: datetime, buckets: int = 40)
         return pd.DataFrame(columns=["Time", "Outcome", "Pods"])
     frame = pd.DataFrame(points, columns=["Time", "Outcome"])
     frame["Time"] = pd.to_datetime(frame["Time"], utc=True)
-    span = max(pd.Timestamp(now) - frame["Time"].min(), pd.Timedelta(minutes=1))
-    frame["Time"] = frame["Time"].dt.floor(nice_bucket(span / buckets))
+    span = max(pd.Timestamp(now) - frame["Time"].min(), pd.Timedelta(minutes=10))
+    bucket = nice_bucket(span / buckets)
+    frame["Time"] = frame["Time"].dt.floor(bucket)
     counted = frame.groupby(["Time", "Outcome"]).size().rename("Pods").reset_index()
-    return counted.sort_values(["Time", "Outcome"]).reset_index(drop=True)
+    counted = counted.sort_values(["Time", "Outcome"]).reset_index(drop=True)
+    counted.attrs["bucket_seconds"] = int(bucket.removesuffix("s"))
+    counted.attrs["start"] = pd.Timestamp(now) - span
+    return counted
 
 
 NICE_BUCKETS = [
@@ -245,10 +249,16 @@ def format_age(age: timedelta) -> str:
     return f"{seconds}s"
 
 
-def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime,
-                   horizon: timedelta = timedelta(days=2), top: int = 25) -> pd.DataFrame:
-    """Bars per cache (Cache, Stage, Start, End): building until Ready, Ready until it expires."""
+def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime, top: int = 25
+                   ) -> pd.DataFrame:
+    """Bars per cache (Cache, Stage, Start, End): building until Ready, Ready until it expires.
+
+    The future shown is as long as the past (between an hour and a week), so both stay readable.
+    """
     rows = []
+    created_times = [_time(obj.get("metadata", {}).get("creationTimestamp")) for obj in cache_objects.values()]
+    earliest = min((t for t in created_times if t is not None), default=now)
+    horizon = min(max(now - earliest, timedelta(hours=1)), timedelta(days=7))
     for name, obj in cache_objects.items():
         status = obj.get("status") or {}
         phase = status.get("phase") or "Pending"
@@ -265,8 +275,7 @@ def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime
         elif phase in ("Failed", "UpdateFailed"):
             failed_at = max(min(changed, now), created)
             rows.append((name, "Building", created, failed_at))
-            rows.append((name, "Failed", failed_at, max(end if expires else failed_at + timedelta(hours=24),
-                                                          failed_at)))
+            rows.append((name, "Failed", failed_at, max(end, failed_at)))
         else:
             rows.append((name, "Building", created, max(now, created)))
     frame = pd.DataFrame(rows, columns=["Cache", "Stage", "Start", "End"])

@@ -11,8 +11,6 @@ from dashboard.safe import friendly
 
 TABLE_KEY = "caches-table"
 SHOWN_NAMES = "caches-shown-names"
-PHASE_ICONS = {"Ready": "🟢", "Failed": "🔴", "UpdateFailed": "🔴", "Creating": "🔵", "Preparing": "🔵",
-               "Updating": "🔵", "Pending": "⚪"}
 
 
 @friendly
@@ -37,10 +35,9 @@ def live(cluster: shell.Cluster) -> None:
         st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",
                 icon=":material/inventory_2:")
         return
-    shown = table.assign(Phase=table["Phase"].map(lambda phase: f"{PHASE_ICONS.get(phase, '⚪')} {phase}"))
     st.dataframe(
-        shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
-        height=min(38 + 35 * len(shown), 420),
+        table, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        height=min(38 + 35 * len(table), 420),
         column_config={
             "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%"),
             "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),

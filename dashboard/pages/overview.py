@@ -47,12 +47,12 @@ def live(cluster: shell.Cluster) -> None:
         chart("Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace, "No ECI pods yet.")
     left, right = st.columns([3, 2], gap="large")
     with left:
-        chart("Cache timeline", frames.timeline, charts.cache_timeline,
+        chart("Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now),
               "No image caches yet: create one, or let ECI auto-create one on a miss.")
         if not frames.timeline.empty:
-            st.caption("Building → Ready → expiry (bars end at the expiry, or two days ahead when none is set).")
+            st.caption("Building → Ready → expiry. Bars that run to the right edge expire later, or never.")
     with right:
-        st.subheader("Pulled images no Ready cache holds")
+        st.subheader("Images no Ready cache holds")
         uncached(frames)
 
 
@@ -62,7 +62,7 @@ def chart(title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any],
     if data.empty:
         st.caption(empty)
     else:
-        st.plotly_chart(figure(data), key=f"chart-{figure.__name__}", config=PLOT_CONFIG)
+        st.plotly_chart(figure(data), key=f"chart-{title}", config=PLOT_CONFIG)
 
 
 def metrics(frames: Frames) -> None:
@@ -85,7 +85,7 @@ def uncached(frames: Frames) -> None:
     if frames.uncached.empty:
         st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
         return
-    st.plotly_chart(charts.uncached_images(frames.uncached), key="chart-uncached_images", config=PLOT_CONFIG)
+    st.plotly_chart(charts.uncached_images(frames.uncached), key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
     if not suggestion.images:
         st.caption("No pod missed recently, so there is nothing to suggest.")

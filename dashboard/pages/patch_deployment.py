@@ -41,25 +41,26 @@ def render() -> None:
     if blocked:
         shell.read_only_notice(blocked)
     current = edits.template_annotations(before)
-    left, right = st.columns([2, 3], gap="large")
+    st.markdown("**Current template annotations**")
+    policy = {k: v for k, v in current.items() if k in POLICY_ANNOTATIONS}
+    if policy:
+        st.dataframe(pd.DataFrame(sorted(policy.items()), columns=["Annotation", "Value"]), hide_index=True,
+                     width="stretch", key="pd-current")
+    else:
+        st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
+    changes, pull = proposal(current, frames_of(snapshot), f"{namespace}/{name}")
+    after = edits.with_template(before, edits.merged(current, changes), if_not_present=pull)
+    diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after), "template now", "template after")
+    left, right = st.columns([3, 2], gap="large")
     with left:
-        st.markdown("**Current template annotations**")
-        policy = {k: v for k, v in current.items() if k in POLICY_ANNOTATIONS}
-        if policy:
-            st.dataframe(pd.DataFrame(sorted(policy.items()), columns=["Annotation", "Value"]), hide_index=True,
-                         width="stretch", key="pd-current")
+        st.markdown("**Diff of the pod template**")
+        if diff:
+            st.code(diff, language="diff")
         else:
-            st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
-        changes, pull = proposal(current, frames_of(snapshot), f"{namespace}/{name}")
-        after = edits.with_template(before, edits.merged(current, changes), if_not_present=pull)
+            st.caption("No change: pick another mode or pull policy.")
     with right:
         outcome(before, after, frames_of(snapshot))
-    diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after), "template now", "template after")
-    st.markdown("**Diff of the pod template**")
-    if not diff:
-        st.caption("No change: pick another mode or pull policy.")
-    else:
-        st.code(diff, language="diff")
+    if diff:
         st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {namespace}/{name} with a new "
                    "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
     apply_clicked = st.button("Apply", type="primary", icon=":material/published_with_changes:",
@@ -86,8 +87,7 @@ def proposal(current: dict[str, str], frames: Any, key: str) -> tuple[dict[str, 
                      help="With Always, the kubelet pulls the image even when the cache holds it.")
     if mode == "pin" and not pin:
         return {}, pull
-    wanted = edits.policy_annotations(mode or "automatic", count, pin)
-    return {k: v for k, v in wanted.items() if current.get(k) != v}, pull
+    return edits.policy_changes(current, mode or "automatic", count, pin), pull
 
 
 def outcome(before: dict, after: dict, frames: Any) -> None:

@@ -127,9 +127,9 @@ def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str], bool]:
     written = {**edits.workload_level_policy(doc), **edits.template_annotations(doc)}
     options = [AS_WRITTEN, *edits.MODES]
     labels = {AS_WRITTEN: "As written", **edits.MODE_LABELS}
-    columns = st.columns([3, 2, 2], vertical_alignment="bottom")
-    mode = columns[0].segmented_control("Mode", options, default=AS_WRITTEN, format_func=labels.get,
-                                        key=f"{key}-mode", required=True)
+    mode = st.segmented_control("Mode", options, default=AS_WRITTEN, format_func=labels.get,
+                                key=f"{key}-mode", required=True)
+    columns = st.columns(3, vertical_alignment="bottom")
     count, pin = None, None
     if mode == "match count":
         count = columns[1].number_input("Match count N", min_value=1, max_value=20, value=1, key=f"{key}-count")
@@ -144,5 +144,5 @@ def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str], bool]:
                                     placeholder="e.g. 20Gi", key=f"{key}-storage")
     if_not_present = st.toggle("Set imagePullPolicy: IfNotPresent on every container", key=f"{key}-pull")
     annotations = dict(written) if mode == AS_WRITTEN else edits.merged(
-        written, edits.policy_annotations(mode or "automatic", count, pin))
+        written, edits.policy_changes(written, mode or "automatic", count, pin))
     return edits.merged(annotations, {EXTRA_STORAGE: storage.strip() or None}), if_not_present
