@@ -45,6 +45,12 @@ def test_annotations_on_the_workloads_own_metadata_are_a_finding(kind: str) -> N
     assert "template" in text and "eci-imc-id" in text
 
 
+def test_eci_label_on_the_workloads_own_metadata_does_not_make_its_pods_eci() -> None:
+    obj = workload("Deployment", ["nginx:1.25"], own_labels={"alibabacloud.com/eci": "true"}, eci_template=False)
+    [t] = templates_from(obj)
+    assert t.eci is False, "pods get the template's labels, not the Deployment's"
+
+
 def test_other_annotations_on_the_workload_are_not_a_finding() -> None:
     obj = workload("Deployment", ["nginx:1.25"], own_annotations={"deployment.kubernetes.io/revision": "3"})
     [t] = templates_from(obj)
