@@ -203,6 +203,8 @@ def test_text_format_names_decision_and_cache() -> None:
     assert run.rc == 0, run.err
     assert "eci-open-both" in run.out and "hit" in run.out.lower()
     assert "Deployment/default/test" in run.out
+    # every cache is told, with why the other one was not chosen
+    assert "eci-open-nginx-only" in run.out and "1 of 2" in run.out
 
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx}]\n"

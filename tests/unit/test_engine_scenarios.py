@@ -456,7 +456,7 @@ SCENARIOS = [
         caches=(IC("a-small", [NGINX], size=20, created=NEW), IC("b-close", [NGINX], size=25)),
         cache="b-close",
         verdicts={"b-close": "chosen", "a-small": "outranked"},
-        reason_words={"a-small": ("gib",)},
+        reason_words={"a-small": ("gib", "b-close")},
     ),
     Scenario(
         "rank-size-closest-with-extra",

@@ -23,8 +23,11 @@ from tests.fixtures.engine.builders import (
     EXTRA,
     LEGACY_AUTO,
     LEGACY_PIN,
+    NOT_COMPLETE,
+    NOT_FOUND,
     PERFECT,
     PIN,
+    SUCCESS,
     imagecache,
     pod,
     run_engine,
@@ -264,3 +267,30 @@ def test_engine_agrees_with_a_model_of_section_3(pod_images, caches, mode, count
         entry = next(c for c in result["candidates"] if c["name"] == m.name)
         verdict = "rejected" if not m.candidate else "chosen" if m is best else "outranked"
         assert (entry["verdict"], entry["exact"], entry["partial"]) == (verdict, m.exact, m.partial), (m, entry)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(POOL), min_size=1, max_size=3), cache_objects, st.integers(0, len(NAMES)),
+       st.sampled_from([{}, {AUTO: "false"}, {PERFECT: "true", COUNT: "1"}]))
+def test_engine_agrees_with_a_model_of_pinning(pod_images, caches, target, also) -> None:
+    """Section 3.1: a pin finds the cache by ID; none -> NotFound, not Ready -> NotComplete, Ready -> hit."""
+    for name, obj in zip(NAMES, caches, strict=False):
+        obj["metadata"]["name"] = name
+        obj["status"]["imageCacheId"] = f"imc-{name}"
+        # the page says nothing of a pinned cache past its expiry or created later: keep to what it says
+        obj["status"].pop("expireDateTime", None)
+        obj["metadata"]["creationTimestamp"] = "2026-11-01T00:00:00Z"
+    pinned = caches[target] if target < len(caches) else None
+    pin_id = f"imc-{NAMES[target]}" if pinned else "imc-absent"
+    [(decision, result)] = run_engine(pod(pod_images, annotations={PIN: pin_id, **also}), caches)
+    if pinned is None:
+        expected = ("fail", [NOT_FOUND], None)
+    elif pinned["status"]["phase"] != "Ready":
+        expected = ("fail", [NOT_COMPLETE], None)
+    else:
+        expected = ("hit", [SUCCESS], pinned["metadata"]["name"])
+    assert (decision.outcome, result["events"], decision.cache and decision.cache.name) == expected
+    assert decision.auto_create is False
+    assert decision.pinned_id == pin_id
+    chosen = [c["name"] for c in result["candidates"] if c["verdict"] == "chosen"]
+    assert chosen == ([expected[2]] if expected[2] else [])
