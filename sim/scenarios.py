@@ -40,7 +40,18 @@ def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
             "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
             "capacity": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
             "allocatable": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
-            "nodeInfo": {"kubeletVersion": "v1.32.0-aliyun.1", "operatingSystem": "linux", "architecture": "amd64"},
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.0-aliyun.1",
+                "kubeProxyVersion": "v1.32.0-aliyun.1",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "osImage": "Alibaba Cloud Linux 3",
+                "kernelVersion": "5.10.134-17.al8.x86_64",
+                "containerRuntimeVersion": "containerd://1.6.36",
+                "bootID": name,
+                "machineID": name,
+                "systemUUID": name,
+            },
         },
     }
 

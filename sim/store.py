@@ -48,7 +48,7 @@ def object_key(obj: dict) -> ObjectKey:
     return metadata.get("namespace", ""), metadata.get("name", "")
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     """One open watch: which objects it wants, and the queue of events waiting to be sent."""
 
