@@ -135,10 +135,13 @@ def actual_outcome(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) 
     reasons = tuple(dict.fromkeys(e["reason"] for e in mine))
     if not mine:
         return ActualOutcome("hit", matched, ()) if matched else None
-    latest = mine[-1]
-    outcome = _reason_outcome(latest["reason"])
-    found = _CACHE_ID.search(latest.get("message") or "")
-    cache_id = found.group(0) if found else None
+    outcome = _reason_outcome(mine[-1]["reason"])
+    cache_id = None
+    for event in reversed(mine):  # the latest ID among the events of the outcome (Missed has none)
+        found = _CACHE_ID.search(event.get("message") or "")
+        if found and _reason_outcome(event["reason"]) == outcome:
+            cache_id = found.group(0)
+            break
     if outcome == "hit" and matched:
         cache_id = matched
     return ActualOutcome(outcome, cache_id, reasons)

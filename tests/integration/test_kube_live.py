@@ -18,33 +18,10 @@ from core.kube.store import ClusterStore, StoreSnapshot
 from core.kube.watch import ClusterWatcher
 from core.kube.writes import WriteError, create_imagecache, patch_deployment_annotations
 from core.policy import AUTO_IMC, PERFECT_MATCH
+from sim.scenarios import deployment as deployment_body
 from tests.integration.conftest import poll, run_kubectl
 
 pytestmark = pytest.mark.integration
-
-ECI = {"alibabacloud.com/eci": "true"}
-
-
-def deployment_body(name: str, images: list[str], replicas: int = 2, annotations: dict | None = None) -> dict:
-    """An ECI Deployment."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name, **ECI}, "annotations": dict(annotations or {})},
-                "spec": {
-                    "containers": [
-                        {"name": f"c{i}", "image": image, "imagePullPolicy": "Always"} for i, image in enumerate(images)
-                    ]
-                },
-            },
-        },
-    }
-
 
 def imagecache_body(name: str, images: list[str]) -> dict:
     """An ImageCache."""
@@ -170,10 +147,10 @@ def test_store_follows_a_server_killed_and_restarted_with_new_state(start_sim_fa
 
 
 def test_concurrent_deployment_edit_conflicts_and_loses_nothing(sim_server, namespace, api_client, kubectl):
-    apps = client.AppsV1Api(api_client)
-    apps.create_namespaced_deployment(
-        namespace, deployment_body("shop", ["nginx:1.25", "redis:7"], annotations={"team": "web"})
-    )
+    body = deployment_body("shop", ["nginx:1.25", "redis:7"], annotations={"team": "web"})
+    for container in body["spec"]["template"]["spec"]["containers"]:
+        container["imagePullPolicy"] = "Always"
+    client.AppsV1Api(api_client).create_namespaced_deployment(namespace, body)
     connection = connect(kubeconfig=sim_server.kubeconfig, context="sim")
     seen = orjson.loads(kubectl("get", "deployment", "shop", "-n", namespace, "-o", "json").stdout)
     kubectl("annotate", "deployment", "shop", "-n", namespace, "owner=someone-else")  # a concurrent edit
@@ -189,9 +166,9 @@ def test_concurrent_deployment_edit_conflicts_and_loses_nothing(sim_server, name
     after = orjson.loads(kubectl("get", "deployment", "shop", "-n", namespace, "-o", "json").stdout)
     template = after["spec"]["template"]
     assert template["metadata"]["annotations"] == {"team": "web", AUTO_IMC: "false"}
-    assert [(c["name"], c["image"], c["imagePullPolicy"]) for c in template["spec"]["containers"]] == [
-        ("c0", "nginx:1.25", "IfNotPresent"),
-        ("c1", "redis:7", "IfNotPresent"),
+    assert [(c["image"], c["imagePullPolicy"]) for c in template["spec"]["containers"]] == [
+        ("nginx:1.25", "IfNotPresent"),
+        ("redis:7", "IfNotPresent"),
     ]
     assert after["metadata"]["annotations"]["owner"] == "someone-else"
     events = orjson.loads(kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]

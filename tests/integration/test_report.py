@@ -1,0 +1,96 @@
+"""`imc report` against `imc sim`: every ECI pod explained, one clear line when the cluster is unreachable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from kubernetes import client
+
+from core.workloads import is_eci_pod
+from sim.scenarios import deployment
+from tests.integration.conftest import poll, run_kubectl
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imc_report(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `imc report` as a user would."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "report", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(ROOT),
+    )
+
+
+def test_report_explains_every_pod_of_the_scale_cluster(start_sim_factory):
+    sim = start_sim_factory("scale", timeout=120)
+    result = imc_report("--kubeconfig", sim.kubeconfig, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    items = orjson.loads(result.stdout)["results"]
+    pods = orjson.loads(run_kubectl(sim, "get", "pods", "-A", "-o", "json", timeout=120).stdout)["items"]
+    eci = {
+        f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+        for p in pods
+        if is_eci_pod(p["metadata"].get("labels") or {}, p["spec"].get("nodeName"))
+    }
+    assert len(eci) >= 10_000
+    assert {item["pod"] for item in items} == eci
+    first = items[0]
+    for field in ("workload", "decision", "cache", "events", "candidates", "findings", "actual", "disagrees"):
+        assert field in first
+    assert {item["decision"] for item in items} <= {"hit", "miss", "fail", "off"}
+
+
+def test_report_table_and_csv_of_one_namespace_as_the_viewer(sim_server, namespace, api_client):
+    image = f"registry.example.com/{namespace}/web:1"
+    custom = client.CustomObjectsApi(api_client)
+    group = ("eci.alibabacloud.com", "v1", "imagecaches")
+    custom.create_cluster_custom_object(*group, {"metadata": {"name": f"{namespace}-web"}, "spec": {"images": [image]}})
+
+    def ready() -> bool:
+        obj = custom.get_cluster_custom_object(*group, f"{namespace}-web")
+        return (obj.get("status") or {}).get("phase") == "Ready"
+
+    poll(ready, 20, "the cache to be Ready")
+    client.AppsV1Api(api_client).create_namespaced_deployment(namespace, deployment("rep", [image], replicas=2))
+
+    def both_hit() -> bool:
+        listed = orjson.loads(run_kubectl(sim_server, "get", "events", "-n", namespace, "-o", "json").stdout)
+        return sum(1 for e in listed["items"] if e["reason"] == "SuccessfulHitImageCache") >= 2
+
+    poll(both_hit, 20, "ECI to decide both pods")
+    args = ("--kubeconfig", sim_server.kubeconfig, "--context", "sim-viewer", "-n", namespace)
+    result = imc_report(*args, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["namespace"], r["decision"], r["cache"], r["actual"], r["disagrees"]) for r in rows] == [
+        (namespace, "hit", f"{namespace}-web", "hit", "")
+    ] * 2
+    table = imc_report(*args)
+    assert table.returncode == 0
+    assert table.stdout.splitlines()[-1] == (
+        "2 ECI pods: 2 hit; ECI reported on 2, 0 disagree with the prediction"
+    )
+
+
+def test_report_on_an_unreachable_cluster_exits_2_with_one_line(sim_server, tmp_path):
+    config = yaml.safe_load(Path(sim_server.kubeconfig).read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = "https://127.0.0.1:9"
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    result = imc_report("--kubeconfig", str(path), "--format", "json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("imc report: cannot reach https://127.0.0.1:9")
