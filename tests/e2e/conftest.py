@@ -1,0 +1,168 @@
+"""End-to-end fixtures: a demo `imc sim`, the dashboard served by `streamlit run`, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sim.launch import SimProcess, start_sim
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "screenshots"
+CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+SIM_SPEED = "4"
+
+
+def poll(predicate: Callable[[], object], timeout: float = 30.0, message: str = "") -> object:
+    """Call `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class App:
+    """A running dashboard: its base URL and process."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        """Stop the server (and the watcher threads inside it)."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def healthy(url: str) -> bool:
+    """True once Streamlit's health endpoint answers ok."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def start_app(sim: SimProcess, log: Path, **env: str) -> App:
+    """`streamlit run app.py` against a sim's kubeconfig; waits until healthy."""
+    port = free_port()
+    environment = {**os.environ, "KUBECONFIG": sim.kubeconfig, "IMC_REFRESH_SECONDS": "1", **env}
+    if "IMC_READ_ONLY" not in env:
+        environment.pop("IMC_READ_ONLY", None)
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+               str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    handle = log.open("w")
+    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+    app = App(f"http://127.0.0.1:{port}", process, log)
+    poll(lambda: healthy(app.url) or process.poll() is not None, 60, "the dashboard to answer /_stcore/health")
+    if process.poll() is not None:
+        pytest.fail(f"streamlit exited {process.returncode}: {log.read_text()[-2000:]}")
+    return app
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory) -> Iterator[SimProcess]:
+    """The demo cluster, a little faster than real time."""
+    process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("sim"), extra_args=("--speed", SIM_SPEED))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def app(sim, tmp_path_factory) -> Iterator[App]:
+    """The dashboard with the admin context `sim`."""
+    started = start_app(sim, tmp_path_factory.mktemp("app") / "streamlit.log", IMC_CONTEXT="sim")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def viewer_app(sim, tmp_path_factory) -> Iterator[App]:
+    """The dashboard with the read-only context `sim-viewer`."""
+    started = start_app(sim, tmp_path_factory.mktemp("viewer") / "streamlit.log", IMC_CONTEXT="sim-viewer")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab, big-screen sized."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def open_page(page, url: str) -> None:
+    """Go to a URL and wait until the script has finished its run."""
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def settle(page) -> None:
+    """Wait until the app is idle again after an interaction."""
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def screenshot(page, name: str) -> None:
+    """Save a full screenshot under screenshots/ (git-ignored) for a human to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def kubectl(sim: SimProcess, *args: str, context: str | None = None, input_text: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+    """kubectl against the sim."""
+    command = [KUBECTL, "--kubeconfig", sim.kubeconfig, "--request-timeout", "20s"]
+    if context:
+        command += ["--context", context]
+    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=60, input=input_text)
+    if check and result.returncode != 0:
+        pytest.fail(f"kubectl {' '.join(args)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def kubectl_json(sim: SimProcess, *args: str) -> dict:
+    """kubectl ... -o json, parsed."""
+    return json.loads(kubectl(sim, *args, "-o", "json").stdout)

@@ -1,0 +1,153 @@
+"""The dashboard in real Chromium against the demo `imc sim`, driven by kubectl."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from core.policy import AUTO_IMC, MATCHED_CACHE
+from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, screenshot, settle
+
+pytestmark = pytest.mark.e2e
+
+PAGES = {"overview": "", "pods": "pods", "caches": "caches", "preview": "preview", "create-cache": "create-cache",
+         "patch-deployment": "patch-deployment"}
+NAMESPACE = "e2e"
+
+
+def pod_yaml(name: str, image: str) -> str:
+    """An ECI pod in the e2e namespace."""
+    return f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: {NAMESPACE}
+  labels: {{alibabacloud.com/eci: "true", app: {name}}}
+spec:
+  containers:
+  - {{name: main, image: "{image}", imagePullPolicy: IfNotPresent}}
+"""
+
+
+@pytest.fixture(scope="module")
+def namespace(sim):
+    """The namespace the e2e tests write into."""
+    kubectl(sim, "create", "namespace", NAMESPACE, check=False)
+    return NAMESPACE
+
+
+def no_exception(page) -> None:
+    """Streamlit's exception box never appears."""
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_loads_without_an_exception(app, page, name):
+    open_page(page, f"{app.url}/{PAGES[name]}")
+    expect(page.locator("[data-testid='stMain']")).to_be_visible()
+    if name == "overview":
+        expect(page.get_by_text("Demo cluster").first).to_be_visible()
+        expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+    no_exception(page)
+    screenshot(page, f"e2e-{name}")
+
+
+def test_a_pod_created_with_kubectl_appears_live(app, sim, page, namespace):
+    open_page(page, f"{app.url}/pods")
+    search = page.get_by_role("textbox", name="Search")
+    search.fill("e2e-live")
+    search.press("Enter")
+    settle(page)
+    expect(page.get_by_text("0 of", exact=False)).to_be_visible()
+    kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-live", "nginx:1.25"))
+    expect(page.get_by_text("1 of", exact=False)).to_be_visible(timeout=20_000)
+    no_exception(page)
+
+
+def test_the_deep_link_explains_a_hit(app, sim, page, namespace):
+    kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-hit", "nginx:1.25"))
+    poll(lambda: (kubectl_json(sim, "get", "pod", "-n", namespace, "e2e-hit")["metadata"].get("annotations") or {})
+         .get(MATCHED_CACHE), 30, "ECI to report the hit")
+    open_page(page, f"{app.url}/pods?pod={namespace}/e2e-hit")
+    expect(page.get_by_text("Predicted: Hit")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("ECI: Hit")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("nginx-base").first).to_be_visible()
+    expect(page.get_by_text("Every cache's verdict")).to_be_visible()
+    no_exception(page)
+    screenshot(page, "e2e-pod-explained")
+
+
+def test_the_create_form_creates_a_cache_kubectl_sees(app, sim, page):
+    open_page(page, f"{app.url}/create-cache")
+    page.get_by_label("Name", exact=True).fill("e2e-cache")
+    page.get_by_label("Name", exact=True).press("Tab")
+    settle(page)
+    page.get_by_label("Images", exact=True).fill("nginx:1.25\nredis:7.2")
+    page.get_by_label("Images", exact=True).press("Tab")
+    settle(page)
+    expect(page.locator("[data-testid='stCode']").first).to_contain_text("e2e-cache")
+    page.get_by_role("button", name="Create").click()
+    settle(page)
+    expect(page.get_by_text("Open the cache")).to_be_visible(timeout=20_000)
+    found = kubectl_json(sim, "get", "imagecache", "e2e-cache")
+    assert found["spec"]["images"] == ["nginx:1.25", "redis:7.2"]
+    expect(page.get_by_text("phase Ready", exact=False)).to_be_visible(timeout=30_000)
+    no_exception(page)
+    screenshot(page, "e2e-cache-created")
+
+
+def test_the_patch_form_changes_the_template_and_new_pods_follow(app, sim, page, namespace):
+    deployment = f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: e2e-web, namespace: {namespace}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: e2e-web}}}}
+  template:
+    metadata:
+      labels: {{app: e2e-web, alibabacloud.com/eci: "true"}}
+    spec:
+      containers:
+      - {{name: web, image: "nginx:1.25", imagePullPolicy: Always}}
+"""
+    kubectl(sim, "apply", "-f", "-", input_text=deployment)
+    open_page(page, f"{app.url}/patch-deployment")
+    choose(page, "Namespace", namespace)
+    settle(page)
+    expect(page.get_by_role("combobox", name="Deployment")).to_have_value("e2e-web")
+    page.locator("[data-testid='stButtonGroup']").get_by_text("Off", exact=True).click()
+    settle(page)
+    expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible()
+    expect(page.get_by_text("After: Off")).to_be_visible()
+    page.get_by_role("button", name="Apply").click()
+    settle(page)
+    expect(page.get_by_text("patched Deployment", exact=False).first).to_be_visible(timeout=20_000)
+    template = kubectl_json(sim, "get", "deployment", "-n", namespace, "e2e-web")["spec"]["template"]
+    assert template["metadata"]["annotations"][AUTO_IMC] == "false"
+
+    def new_pods_follow() -> bool:
+        pods = [p for p in kubectl_json(sim, "get", "pods", "-n", namespace, "-l", "app=e2e-web")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        return bool(pods) and all((p["metadata"].get("annotations") or {}).get(AUTO_IMC) == "false" for p in pods)
+
+    poll(new_pods_follow, 60, "the rolled pods to carry the new annotation")
+    no_exception(page)
+    screenshot(page, "e2e-patched")
+
+
+def test_the_viewer_sees_read_only(viewer_app, page):
+    for path in ("create-cache", "patch-deployment"):
+        open_page(page, f"{viewer_app.url}/{path}")
+        expect(page.get_by_text("read-only", exact=False).first).to_be_visible(timeout=20_000)
+        button = "Create" if path == "create-cache" else "Apply"
+        expect(page.get_by_role("button", name=button)).to_be_disabled()
+        no_exception(page)
+    screenshot(page, "e2e-viewer")
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a selectbox by typing it."""
+    page.locator("[data-testid='stSelectbox']", has_text=label).click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
