@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+import time
 from datetime import UTC, datetime, timedelta
 
 from core.caches import AUTO_CREATED_PREFIX, READY, cache_from_object
@@ -274,7 +275,7 @@ class EciController:
         metadata = involved["metadata"]
         now = now_timestamp()
         body = {
-            "metadata": {"name": f"{metadata['name']}.{secrets.token_hex(8)}", "namespace": metadata["namespace"]},
+            "metadata": {"name": f"{metadata['name']}.{time.time_ns():x}", "namespace": metadata["namespace"]},
             "involvedObject": {
                 "kind": involved.get("kind", "Pod"),
                 "apiVersion": involved.get("apiVersion", "v1"),
