@@ -63,7 +63,11 @@ def actual_dict(record: PodRecord) -> dict | None:
     """The actual outcome as plain JSON."""
     if record.actual is None:
         return None
-    return {"outcome": record.actual.outcome, "cache_id": record.actual.cache_id, "reasons": list(record.actual.reasons)}
+    return {
+        "outcome": record.actual.outcome,
+        "cache_id": record.actual.cache_id,
+        "reasons": list(record.actual.reasons),
+    }
 
 
 def pod_result(record: PodRecord, relevant: RelevantCaches) -> dict:

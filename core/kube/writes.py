@@ -59,23 +59,25 @@ def create_request(obj: Mapping, dry_run: bool) -> Request:
     return Request("POST", RESOURCES["imagecaches"].collection_path(), _write_query(dry_run), body)
 
 
-def annotation_patch(
-    deployment: Mapping, changes: Mapping[str, str | None], pull_if_not_present: bool = False
-) -> dict:
+def annotation_patch(deployment: Mapping, changes: Mapping[str, str | None], pull_if_not_present: bool = False) -> dict:
     """The strategic-merge patch setting (or, with None, removing) image-cache annotations of a pod template.
 
     Only keys of `POLICY_ANNOTATIONS`; the Deployment's resourceVersion makes a concurrent edit a Conflict.
     """
     unknown = sorted(k for k in changes if k not in POLICY_ANNOTATIONS)
     if unknown:
-        raise WriteError(f"not an image-cache annotation: {', '.join(unknown)} (allowed: {', '.join(POLICY_ANNOTATIONS)})")
+        raise WriteError(
+            f"not an image-cache annotation: {', '.join(unknown)} (allowed: {', '.join(POLICY_ANNOTATIONS)})"
+        )
     bad = sorted(k for k, v in changes.items() if v is not None and not isinstance(v, str))
     if bad:
         raise WriteError(f"annotation values must be strings: {', '.join(bad)}")
     meta = deployment.get("metadata") or {}
     resource_version = meta.get("resourceVersion")
     if not resource_version:
-        raise WriteError(f"Deployment {meta.get('namespace')}/{meta.get('name')} has no resourceVersion to patch against")
+        raise WriteError(
+            f"Deployment {meta.get('namespace')}/{meta.get('name')} has no resourceVersion to patch against"
+        )
     template: dict[str, Any] = {"metadata": {"annotations": dict(changes)}}
     if pull_if_not_present:
         pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}

@@ -23,6 +23,7 @@ from tests.integration.conftest import poll, run_kubectl
 
 pytestmark = pytest.mark.integration
 
+
 def imagecache_body(name: str, images: list[str]) -> dict:
     """An ImageCache."""
     return {

@@ -78,9 +78,7 @@ def test_report_table_and_csv_of_one_namespace_as_the_viewer(sim_server, namespa
     ] * 2
     table = imc_report(*args)
     assert table.returncode == 0
-    assert table.stdout.splitlines()[-1] == (
-        "2 ECI pods: 2 hit; ECI reported on 2, 0 disagree with the prediction"
-    )
+    assert table.stdout.splitlines()[-1] == ("2 ECI pods: 2 hit; ECI reported on 2, 0 disagree with the prediction")
 
 
 def test_report_on_an_unreachable_cluster_exits_2_with_one_line(sim_server, tmp_path):

@@ -305,11 +305,6 @@ def test_concurrent_writers_and_readers():
     assert seen_errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine gap: a cache Ready only after the pod was created counts as usable at its creation "
-    "(CacheView has no ready time; status.lastUpdatedTime could give it)",
-)
 def test_cache_that_became_ready_after_the_pod_does_not_count():
     store = ClusterStore()
     building_then_ready = imagecache("ic", ["nginx:1.25"], created=BEFORE)

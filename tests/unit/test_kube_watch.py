@@ -102,7 +102,7 @@ def test_status_error_names_reason_message_and_causes():
             "kind": "Status",
             "code": 422,
             "reason": "Invalid",
-            "message": "ImageCache.eci.alibabacloud.com \"x\" is invalid",
+            "message": 'ImageCache.eci.alibabacloud.com "x" is invalid',
             "details": {"causes": [{"field": "spec.images", "message": "Required value"}]},
         }
     )
