@@ -29,13 +29,13 @@ def _read_source(path: str, stdin_used: list[bool]) -> str | bytes:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
 
 
-def _objects(path: str, stdin_used: list[bool]) -> list[dict]:
-    """The Kubernetes objects in one file."""
+def _objects(path: str, stdin_used: list[bool]) -> list[tuple[int, dict]]:
+    """The Kubernetes objects in one file, each with its document number."""
     from core.errors import ManifestError
-    from core.manifests import load_documents
+    from core.manifests import load_numbered
 
     try:
-        return load_documents(_read_source(path, stdin_used), "<stdin>" if path == "-" else path)
+        return load_numbered(_read_source(path, stdin_used), "<stdin>" if path == "-" else path)
     except ManifestError as exc:
         raise InputError(str(exc)) from None
 
@@ -97,13 +97,13 @@ def run_explain(args: argparse.Namespace) -> int:
     try:
         caches = []
         for path in args.caches:
-            for number, obj in enumerate(_objects(path, stdin_used), start=1):
+            for number, obj in _objects(path, stdin_used):
                 if obj.get("kind") != CACHE_KIND:
                     raise InputError(f"{path}: document {number}: a {obj.get('kind')}, not an ImageCache")
                 caches.append(cache_from_object(obj))
         templates = []
         for path in args.manifests:
-            for number, obj in enumerate(_objects(path, stdin_used), start=1):
+            for number, obj in _objects(path, stdin_used):
                 try:
                     templates.extend(templates_from(obj))
                 except ManifestError as exc:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from core.errors import ImcError
 from core.findings import Finding, warning
 from core.images import ImageRef, parse_image
-from core.timeutil import format_day, parse_time
+from core.timeutil import format_day, format_time, parse_time
 
 GROUP = "eci.alibabacloud.com"
 VERSION = "v1"
@@ -43,6 +43,8 @@ class CacheView:
     created: datetime | None = None
     expires: datetime | None = None
     progress: str | None = None
+    # when it became Ready (status.lastUpdatedTime of a Ready cache): a pod created before saw it not Ready
+    ready_since: datetime | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
     findings: tuple[Finding, ...] = field(default=())
 
@@ -58,18 +60,20 @@ class CacheView:
 
     def is_expired(self, at: datetime) -> bool:
         """Past its expireDateTime at this instant."""
-        return self.expires is not None and self.expires <= at
+        return self.expires is not None and self.expires < at
 
     def is_usable(self, at: datetime) -> bool:
         """Ready and not expired: the only state in which ECI uses a cache."""
-        return self.phase == READY and not self.is_expired(at)
+        return self.phase == READY and not self.is_expired(at) and (self.ready_since is None or self.ready_since <= at)
 
     def unusable_reason(self, at: datetime) -> str | None:
         """Why ECI cannot use this cache at this instant, or None."""
         if self.phase != READY:
             return f"{self.phase}, not Ready" if self.phase else "no phase yet, not Ready"
-        if self.expires is not None and self.expires <= at:
+        if self.is_expired(at):
             return f"expired {format_day(self.expires)}"
+        if self.ready_since is not None and self.ready_since > at:
+            return f"not Ready yet then (Ready since {format_time(self.ready_since)})"
         return None
 
     def to_ref(self) -> dict[str, str | None]:
@@ -96,6 +100,8 @@ def _time(value: object) -> datetime | None:
 
 def cache_from_object(obj: Mapping) -> CacheView:
     """A CacheView of an ImageCache object; never raises on a malformed status."""
+    if not isinstance(obj, Mapping):
+        obj = {}
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
     spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
     status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
@@ -126,6 +132,7 @@ def cache_from_object(obj: Mapping) -> CacheView:
         created=created,
         expires=expires,
         progress=status.get("progress"),
+        ready_since=_time(status.get("lastUpdatedTime")) if status.get("phase") == READY else None,
         annotations=dict(annotations),
         findings=tuple(findings),
     )

@@ -48,6 +48,11 @@ def _problem(exc: yaml.YAMLError) -> str:
 
 def load_documents(text: str | bytes, source: str = "<input>") -> list[dict]:
     """Kubernetes objects of a YAML or JSON text: multi-document, `kind: List` items expanded."""
+    return [obj for _, obj in load_numbered(text, source)]
+
+
+def load_numbered(text: str | bytes, source: str = "<input>") -> list[tuple[int, dict]]:
+    """Like load_documents, each object with the number of the document it came from."""
     if isinstance(text, bytes):
         if len(text) > MAX_MANIFEST_BYTES:
             raise ManifestError(
@@ -80,9 +85,9 @@ def load_documents(text: str | bytes, source: str = "<input>") -> list[dict]:
     return _objects(documents, source)
 
 
-def _objects(documents: list, source: str) -> list[dict]:
+def _objects(documents: list, source: str) -> list[tuple[int, dict]]:
     """Check each document is an object with a kind; expand Lists."""
-    objects: list[dict] = []
+    objects: list[tuple[int, dict]] = []
     for number, document in enumerate(documents, start=1):
         if document is None:
             continue
@@ -107,7 +112,7 @@ def _objects(documents: list, source: str) -> list[dict]:
                     raise ManifestError(f"{source}: document {number}: items[{position}] is not an object")
                 if "kind" not in item and kind != "List":
                     item = {**item, "kind": kind.removesuffix("List")}
-                objects.append(dict(item))
+                objects.append((number, dict(item)))
             continue
-        objects.append(dict(document))
+        objects.append((number, dict(document)))
     return objects

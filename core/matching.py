@@ -61,6 +61,7 @@ class Decision:
     images: tuple[str, ...]
     policy: MatchPolicy
     findings: tuple[Finding, ...]
+    pinned_name: str | None = None
 
     @property
     def cache_ref(self) -> dict[str, str | None] | None:
@@ -68,7 +69,7 @@ class Decision:
         if self.cache is not None:
             return self.cache.to_ref()
         if self.outcome == "fail":
-            return {"name": None, "id": self.pinned_id}
+            return {"name": self.pinned_name, "id": self.pinned_id}
         return None
 
 
@@ -184,7 +185,8 @@ def _is_candidate(cache: CacheView, storage: float, at: datetime) -> bool:
     """Usable at `at` and fits the storage: the checks of _rejection without the words, for the hot path."""
     return (
         cache.phase == "Ready"
-        and (cache.expires is None or cache.expires > at)
+        and (cache.expires is None or cache.expires >= at)
+        and (cache.ready_since is None or cache.ready_since <= at)
         and (cache.created is None or cache.created <= at)
         and cache.size_gib <= storage
     )
@@ -207,7 +209,7 @@ def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPoli
         elif policy.match_count is not None:
             reasons.append(f"{exact} of {image_count} images, match count request needs {needed}")
         else:
-            reasons.append("none of the pod's images exactly")
+            reasons.append(f"holds none of the pod's {image_count} images exactly")
     return reasons
 
 
@@ -229,7 +231,7 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
     policy = template.policy
     findings = list(template.findings) + list(policy.findings)
 
-    def result(outcome: str, cache=None, events=(), auto=False, extra=()) -> Decision:
+    def result(outcome: str, cache=None, events=(), auto=False, extra=(), pinned_name=None) -> Decision:
         return Decision(
             outcome,
             cache,
@@ -240,6 +242,7 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
             template.images,
             policy,
             tuple(findings + list(extra)),
+            pinned_name,
         )
 
     if not template.eci:
@@ -256,6 +259,7 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
             return result(
                 "fail",
                 events=[eci_event("ImageCacheNotComplete", policy.pin_id)],
+                pinned_name=cache.name,
                 extra=[
                     error_finding("pin-not-ready", f"{cache.name} is {cache.phase or 'not Ready'}: pod creation fails")
                 ],
