@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +16,7 @@ from core.matching import CacheIndex
 from dashboard import views
 
 KEEP = 6
+MAX_AGE = timedelta(seconds=30)  # ages and "now" lines are redrawn at least this often in a quiet cluster
 
 
 @dataclass
@@ -23,6 +25,13 @@ class Frames:
 
     snapshot: Any
     now: datetime = field(default_factory=views.now_utc)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """Build something (a figure, say) once for this snapshot."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     @cached_property
     def pods(self) -> pd.DataFrame:
@@ -83,7 +92,7 @@ def frames_of(snapshot: Any) -> Frames:
     """The Frames of a snapshot; the store hands out the same snapshot while nothing changed."""
     with _lock:
         found = _recent.get(id(snapshot))
-        if found is not None and found.snapshot is snapshot:
+        if found is not None and found.snapshot is snapshot and views.now_utc() - found.now < MAX_AGE:
             _recent.move_to_end(id(snapshot))
             return found
         made = Frames(snapshot)

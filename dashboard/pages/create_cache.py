@@ -55,7 +55,7 @@ def prefill() -> None:
             "cc-retention": form.retention_days, "cc-secrets": form.pull_secrets,
             "cc-reuse": form.reuse, "cc-flash": form.flash,
         })
-        st.toast("The form is filled with the suggested images. Review it, then Create.", icon="✨")
+        st.toast("The form is filled with the suggested images. Review it, then Create.", icon=":material/auto_awesome:")
 
 
 def defaults() -> None:
@@ -131,7 +131,7 @@ def create(cluster: shell.Cluster, obj: dict) -> None:
             return
         status.update(label="Created.", state="complete")
     st.session_state[CREATED] = obj["metadata"]["name"]
-    st.toast(f"ImageCache {obj['metadata']['name']} created", icon="✅")
+    st.toast(f"ImageCache {obj['metadata']['name']} created", icon=":material/check_circle:")
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)

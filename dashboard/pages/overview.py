@@ -27,7 +27,7 @@ def render() -> None:
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
 def live(cluster: shell.Cluster) -> None:
-    """Everything that moves: recomputed only when the store's version moved (frames are cached by version)."""
+    """Everything that moves, redrawn every few seconds from frames and figures built once per store version."""
     snapshot = cluster.store.snapshot()
     frames = frames_of(snapshot)
     shell.cluster_badges(cluster, snapshot)
@@ -41,13 +41,14 @@ def live(cluster: shell.Cluster) -> None:
         return
     left, right = st.columns([3, 2], gap="large")
     with left:
-        chart("Hits, misses and failures over time", frames.outcomes_over_time, charts.outcomes_over_time,
+        chart(frames, "Hits, misses and failures over time", frames.outcomes_over_time, charts.outcomes_over_time,
               "No pods created since the dashboard started watching.")
     with right:
-        chart("Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace, "No ECI pods yet.")
+        chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
+              "No ECI pods yet.")
     left, right = st.columns([3, 2], gap="large")
     with left:
-        chart("Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now),
+        chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now),
               "No image caches yet: create one, or let ECI auto-create one on a miss.")
         if not frames.timeline.empty:
             st.caption("Building → Ready → expiry. Bars that run to the right edge expire later, or never.")
@@ -56,13 +57,14 @@ def live(cluster: shell.Cluster) -> None:
         uncached(frames)
 
 
-def chart(title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str) -> None:
-    """A titled chart, or a sentence saying why there is nothing to draw."""
+def chart(frames: Frames, title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str
+          ) -> None:
+    """A titled chart (built once per store version), or a sentence saying why there is nothing to draw."""
     st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
-        st.plotly_chart(figure(data), key=f"chart-{title}", config=PLOT_CONFIG)
+        st.plotly_chart(frames.memo(title, lambda: figure(data)), key=f"chart-{title}", config=PLOT_CONFIG)
 
 
 def metrics(frames: Frames) -> None:
@@ -85,7 +87,8 @@ def uncached(frames: Frames) -> None:
     if frames.uncached.empty:
         st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
         return
-    st.plotly_chart(charts.uncached_images(frames.uncached), key="chart-uncached", config=PLOT_CONFIG)
+    figure = frames.memo("uncached", lambda: charts.uncached_images(frames.uncached))
+    st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
     if not suggestion.images:
         st.caption("No pod missed recently, so there is nothing to suggest.")

@@ -123,7 +123,7 @@ def apply(cluster: shell.Cluster, before: dict, changes: dict[str, str | None], 
     if not result.ok:
         st.error(result.message, icon=":material/error:")
         return
-    st.toast(f"Patched {meta.get('namespace')}/{meta.get('name')}: new pods follow the new template.", icon="✅")
+    st.toast(f"Patched {meta.get('namespace')}/{meta.get('name')}: new pods follow the new template.", icon=":material/check_circle:")
     st.session_state[FLASH] = ("success", result.message or "Applied. The Deployment is rolling out its new pods.",
                                ":material/check:")
     st.rerun()

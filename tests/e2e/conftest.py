@@ -4,40 +4,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from sim.launch import SimProcess, start_sim
+from tests.integration.conftest import poll, run_kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
 CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 SIM_SPEED = "4"
-
-
-def poll(predicate: Callable[[], object], timeout: float = 30.0, message: str = "") -> object:
-    """Call `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
-        time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -151,16 +137,10 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def kubectl(sim: SimProcess, *args: str, context: str | None = None, input_text: str | None = None,
-            check: bool = True) -> subprocess.CompletedProcess:
-    """kubectl against the sim."""
-    command = [KUBECTL, "--kubeconfig", sim.kubeconfig, "--request-timeout", "20s"]
-    if context:
-        command += ["--context", context]
-    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=60, input=input_text)
-    if check and result.returncode != 0:
-        pytest.fail(f"kubectl {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
+def kubectl(sim: SimProcess, *args: str, input_text: str | None = None, check: bool = True
+            ) -> subprocess.CompletedProcess:
+    """kubectl against the sim (the integration tests' runner)."""
+    return run_kubectl(sim, *args, input_text=input_text, check=check, timeout=60)
 
 
 def kubectl_json(sim: SimProcess, *args: str) -> dict:
