@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,7 +93,9 @@ def _open(api_client: ApiClient, request: Request, timeout: Any) -> Any:
     except ApiException as exc:  # the client turns TLS failures into status 0
         raise ApiError(0, "TLSError", str(exc.reason or exc).splitlines()[-1]) from exc
     except urllib3.exceptions.HTTPError as exc:
-        raise ApiError(0, "Unreachable", _connection_message(exc)) from exc
+        reason = getattr(exc, "reason", None) or exc
+        kind = "TLSError" if isinstance(reason, urllib3.exceptions.SSLError | ssl.SSLError) else "Unreachable"
+        raise ApiError(0, kind, _connection_message(exc)) from exc
 
 
 def _connection_message(exc: Exception) -> str:
