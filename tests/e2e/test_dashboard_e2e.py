@@ -151,3 +151,28 @@ def choose(page, label: str, option: str) -> None:
     page.locator("[data-testid='stSelectbox']", has_text=label).click()
     page.keyboard.type(option)
     page.keyboard.press("Enter")
+
+
+def test_selecting_a_row_explains_that_pod(app, sim, page, namespace):
+    kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-row", "nginx:1.25"))
+    open_page(page, f"{app.url}/pods")
+    search = page.get_by_role("textbox", name="Search")
+    search.fill("e2e-row")
+    search.press("Enter")
+    settle(page)
+    expect(page.get_by_text("1 of", exact=False)).to_be_visible(timeout=20_000)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    expect(page.get_by_role("heading", name=f"{namespace}/e2e-row")).to_be_visible(timeout=20_000)
+    assert "pod=" in page.url
+    no_exception(page)
+
+
+def test_suggest_a_cache_opens_the_create_form_prefilled(app, page):
+    open_page(page, app.url)
+    page.get_by_role("button", name="Suggest a cache").click()
+    page.wait_for_url("**/create-cache", timeout=20_000)
+    settle(page)
+    expect(page.get_by_label("Images", exact=True)).not_to_have_value("", timeout=20_000)
+    no_exception(page)

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.kube.access import AccessChecker
+from core.kube.store import KINDS, ClusterStore
 from dashboard import cluster
 from dashboard.cluster import Cluster
 from tests.unit.test_dashboard_views import demo_store
@@ -151,3 +152,36 @@ def test_create_form_validates_next_to_the_field(shown):
     text = texts(at)
     assert "must be lowercase letters" in text
     assert "spec.images" not in text
+
+
+@pytest.mark.parametrize("module", ["overview", "pods", "caches", "patch_deployment"])
+def test_an_empty_cluster_says_so_in_words(monkeypatch, module):
+    monkeypatch.setenv("IMC_READ_ONLY", "1")
+    store = ClusterStore()
+    for kind in KINDS:
+        store.replace(kind, [], "1")
+    cluster.inject(Cluster(store=store, context="test", server="", source="test", access=AccessChecker(None)))
+    try:
+        at = page_script(module).run()
+    finally:
+        cluster.inject(None)
+    no_exception(at)
+    assert "no " in texts(at).lower() or "No " in texts(at)
+
+
+def test_a_broken_kubeconfig_names_the_path_and_offers_the_demo(monkeypatch, tmp_path):
+    broken = tmp_path / "kubeconfig"
+    broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\nclusters: []\nusers: []\n")
+    monkeypatch.setenv("KUBECONFIG", str(broken))
+    monkeypatch.setenv("IMC_CONTEXT", "prod")
+    cluster.inject(None)
+    cluster.open_cluster.clear()
+    try:
+        at = page_script("overview").run()
+    finally:
+        cluster.open_cluster.clear()
+    assert not at.exception
+    assert "Cannot reach the cluster" in texts(at)
+    assert str(broken) in at.error[0].value
+    assert "prod" in at.error[0].value
+    assert at.button[0].label == "Open the demo cluster"
