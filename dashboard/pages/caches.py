@@ -39,9 +39,10 @@ def live(cluster: shell.Cluster) -> None:
         table, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
         height=min(38 + 35 * len(table), 420),
         column_config={
+            "Name": st.column_config.TextColumn(width="medium"),
             "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%"),
             "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-            "Expires": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Expires": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="Empty: never expires"),
             "Auto-created": st.column_config.CheckboxColumn(help="Created by ECI for a pod that missed"),
             "Pods hit": st.column_config.NumberColumn(help="ECI pods that hit this cache"),
         },
@@ -98,7 +99,8 @@ def details(snapshot, frames, name: str) -> None:
             st.caption("No ECI pod has hit this cache.")
         else:
             st.dataframe(hitting[["Namespace", "Pod", "Actual", "Created"]].head(200), hide_index=True,
-                         width="stretch", key="cache-pods")
+                         width="stretch", key="cache-pods",
+                         column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
     with right:
         events = status.get("events") or []
         st.markdown(f"**Events** ({len(events)})")

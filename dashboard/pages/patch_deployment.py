@@ -10,7 +10,7 @@ import streamlit as st
 from core.matching import decide
 from core.policy import POLICY_ANNOTATIONS
 from core.workloads import templates_from
-from dashboard import edits, explanation, shell, views, writer
+from dashboard import edits, explanation, policy_form, shell, views, writer
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
@@ -71,23 +71,9 @@ def render() -> None:
 
 def proposal(current: dict[str, str], frames: Any, key: str) -> tuple[dict[str, str | None], bool]:
     """The mode widgets; returns the annotation changes (None removes) and whether to set IfNotPresent."""
-    mode = st.segmented_control("Mode", edits.MODES, default=edits.mode_of(current), format_func=edits.MODE_LABELS.get,
-                                key=f"pd-mode-{key}", required=True)
-    count, pin = None, None
-    if mode == "match count":
-        count = st.number_input("Match count N", min_value=1, max_value=20, value=1, key=f"pd-count-{key}")
-    elif mode == "pin":
-        ready = frames.caches[(frames.caches["Phase"] == "Ready") & (frames.caches["Cache ID"] != "")]
-        choices = {row["Cache ID"]: f"{row['Name']} ({row['Cache ID']})" for _, row in ready.iterrows()}
-        if not choices:
-            st.warning("There is no Ready cache to pin to.", icon=":material/warning:")
-        else:
-            pin = st.selectbox("Ready cache", list(choices), format_func=choices.get, key=f"pd-pin-{key}")
-    pull = st.toggle("Set imagePullPolicy: IfNotPresent on every container", key=f"pd-pull-{key}",
-                     help="With Always, the kubelet pulls the image even when the cache holds it.")
-    if mode == "pin" and not pin:
-        return {}, pull
-    return edits.policy_changes(current, mode or "automatic", count, pin), pull
+    choice = policy_form.mode_controls(f"pd-{key}", edits.MODES, edits.mode_of(current), edits.MODE_LABELS,
+                                       frames.caches)
+    return policy_form.changes_for(current, choice), choice.if_not_present
 
 
 def outcome(before: dict, after: dict, frames: Any) -> None:

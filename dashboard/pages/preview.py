@@ -12,7 +12,7 @@ from core.manifests import MAX_MANIFEST_BYTES, load_documents
 from core.matching import explain
 from core.policy import EXTRA_STORAGE
 from core.workloads import templates_from
-from dashboard import edits, explanation, shell, views
+from dashboard import edits, explanation, policy_form, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
@@ -125,24 +125,8 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
 def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str], bool]:
     """Widgets for the template's image-cache annotations; returns the annotations and IfNotPresent."""
     written = {**edits.workload_level_policy(doc), **edits.template_annotations(doc)}
-    options = [AS_WRITTEN, *edits.MODES]
     labels = {AS_WRITTEN: "As written", **edits.MODE_LABELS}
-    mode = st.segmented_control("Mode", options, default=AS_WRITTEN, format_func=labels.get,
-                                key=f"{key}-mode", required=True)
-    columns = st.columns(3, vertical_alignment="bottom")
-    count, pin = None, None
-    if mode == "match count":
-        count = columns[1].number_input("Match count N", min_value=1, max_value=20, value=1, key=f"{key}-count")
-    elif mode == "pin":
-        ready = frames.caches[(frames.caches["Phase"] == "Ready") & (frames.caches["Cache ID"] != "")]
-        choices = {row["Cache ID"]: f"{row['Name']} ({row['Cache ID']})" for _, row in ready.iterrows()}
-        if not choices:
-            columns[1].warning("No Ready cache to pin to.")
-        else:
-            pin = columns[1].selectbox("Ready cache", list(choices), format_func=choices.get, key=f"{key}-pin")
-    storage = columns[2].text_input("Extra ephemeral storage", value=written.get(EXTRA_STORAGE, ""),
-                                    placeholder="e.g. 20Gi", key=f"{key}-storage")
-    if_not_present = st.toggle("Set imagePullPolicy: IfNotPresent on every container", key=f"{key}-pull")
-    annotations = dict(written) if mode == AS_WRITTEN else edits.merged(
-        written, edits.policy_changes(written, mode or "automatic", count, pin))
-    return edits.merged(annotations, {EXTRA_STORAGE: storage.strip() or None}), if_not_present
+    choice = policy_form.mode_controls(key, [AS_WRITTEN, *edits.MODES], AS_WRITTEN, labels, frames.caches,
+                                       storage=written.get(EXTRA_STORAGE, ""))
+    annotations = edits.merged(written, policy_form.changes_for(written, choice))
+    return edits.merged(annotations, {EXTRA_STORAGE: choice.extra_storage}), choice.if_not_present

@@ -185,3 +185,16 @@ def test_a_broken_kubeconfig_names_the_path_and_offers_the_demo(monkeypatch, tmp
     assert str(broken) in at.error[0].value
     assert "prod" in at.error[0].value
     assert at.button[0].label == "Open the demo cluster"
+
+
+def test_patch_page_shows_the_diff_and_what_new_pods_hit(shown):
+    at = page_script("patch_deployment").run()
+    group = at.button_group[0]
+    group.set_value("match count").run()
+    no_exception(at)
+    assert "+    k8s.aliyun.com/imc-match-count-request: '1'" in at.code[0].value
+    assert "Now: Hit" in texts(at) and "After: Hit" in texts(at)
+    assert any("rolls the Deployment" in w.value for w in at.warning)
+    at.button_group[0].set_value("pin").run()
+    assert at.selectbox(key="pd-shop/web-pin").value in ("imc-web-cache", "imc-api-cache")
+    assert "k8s.aliyun.com/eci-imc-id" in at.code[0].value
