@@ -17,7 +17,7 @@ from sim import discovery, protobuf
 from sim.cluster import Cluster
 from sim.errors import ApiError
 from sim.identity import ADMIN_USER, VIEWER_USER, Identity
-from sim.patching import MERGE_PATCH, merge_patch
+from sim.patching import MERGE_PATCH, PatchError, apply_patch, merge_patch
 from sim.protobuf import ProtobufError
 from sim.resources import READ_VERBS, SSARS, ResourceType, find_resource
 from sim.selectors import selector_from_query
@@ -80,7 +80,7 @@ def parse_target(path: str) -> Target | str:
     if resource is None or len(rest) > 3 or (namespace and not resource.namespaced):
         raise ApiError(404, "the server could not find the requested resource")
     subresource = rest[2] if len(rest) == 3 else None
-    if subresource is not None and not (subresource == "status" and resource.has_status):
+    if subresource is not None and not resource.has_subresource(subresource):
         raise ApiError(404, "the server could not find the requested resource")
     return Target(resource, namespace, rest[1] if len(rest) >= 2 else "", subresource)
 
@@ -244,8 +244,11 @@ class ApiServer:
         field_manager = query.get("fieldManager") or None
         if field_manager and len(field_manager) > 128:
             raise ApiError(422, "fieldManager: Too long: may not be more than 128 bytes", reason="Invalid")
-        if query.get("fieldValidation", "Strict") not in ("Strict", "Warn", "Ignore"):
-            raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {query['fieldValidation']}")
+        validation = query.get("fieldValidation") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
+        if target.subresource == "scale":
+            return await self.scale(request, verb, target, dry_run, field_manager)
         if verb == "get":
             entry = cluster.get(resource, target.namespace, target.name)
             if wants_table(request):
@@ -260,15 +263,16 @@ class ApiServer:
             return json_response(self.access_review(user, await self.read_body(request)), 201)
         if verb == "create":
             body = await self.read_body(request)
-            obj = cluster.create(resource, target.namespace, body, dry_run, field_manager)
+            obj = cluster.create(resource, target.namespace, body, dry_run, field_manager,
+                                 field_validation=validation)
             return json_response(obj, 201)
         if verb == "update":
             body = await self.read_body(request)
             obj = cluster.update(resource, target.namespace, target.name, body, target.subresource, dry_run,
-                                 field_manager)
+                                 field_manager, validation)
             return json_response(obj)
         if verb == "patch":
-            return await self.patch(request, target, dry_run, field_manager)
+            return await self.patch(request, target, dry_run, field_manager, validation)
         options = await self.read_body(request) if request.headers.get("content-length", "0") != "0" else None
         options = options if isinstance(options, dict) else {}
         propagation = query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
@@ -295,7 +299,8 @@ class ApiServer:
             raise ApiError(400, f'dryRun: Unsupported value: "{value}": supported values: "All"')
         return True
 
-    async def patch(self, request: Request, target: Target, dry_run: bool, field_manager: str | None) -> Response:
+    async def patch(self, request: Request, target: Target, dry_run: bool, field_manager: str | None,
+                    validation: str) -> Response:
         """PATCH, including server-side apply (create when missing, else merge the applied configuration)."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         body = await self.read_body(request)
@@ -306,12 +311,29 @@ class ApiServer:
             if self.store.get(resource.key, target.namespace, target.name) is None:
                 if isinstance(body, dict):
                     body.setdefault("metadata", {}).setdefault("name", target.name)
-                return json_response(cluster.create(resource, target.namespace, body, dry_run, field_manager), 201)
+                return json_response(cluster.create(resource, target.namespace, body, dry_run, field_manager,
+                                                    field_validation=validation), 201)
             content_type = MERGE_PATCH
             body = merge_patch({}, body)
         obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource,
-                            dry_run, field_manager)
+                            dry_run, field_manager, validation)
         return json_response(obj)
+
+    async def scale(self, request: Request, verb: str, target: Target, dry_run: bool,
+                    field_manager: str | None) -> Response:
+        """GET, PUT or PATCH of the scale subresource."""
+        current = self.cluster.scale_of(target.resource, target.namespace, target.name)
+        if verb == "get":
+            return json_response(current)
+        body = await self.read_body(request)
+        if verb == "patch":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip()
+            try:
+                body = apply_patch(current, content_type, body)
+            except PatchError as exc:
+                raise ApiError(422, f"the patch could not be applied: {exc}", reason="Invalid") from None
+        return json_response(self.cluster.set_scale(target.resource, target.namespace, target.name, body, dry_run,
+                                                    field_manager))
 
     def list(self, request: Request, target: Target, query: dict) -> Response:
         """A list, paged with limit/continue; every page carries the first page's resourceVersion."""

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 from core.timeutil import format_time
 from sim import errors
+from sim.defaults import apply_defaults
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
 from sim.resources import CRDS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, STORED_RESOURCES, ResourceType
+from sim.schema import crd_schema, prune, unknown_fields
 from sim.store import Entry, Store
 from sim.validation import check_object, check_update
 
@@ -20,6 +22,7 @@ Admitter = Callable[[dict], Callable[[Entry], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 GENERATION_FROM_SPEC = ("deployments.apps", "replicasets.apps", IMAGECACHES.key, CRDS.key)
 CASCADE_TO = (REPLICASETS, PODS)
+BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -98,6 +101,21 @@ class Cluster:
             metadata.pop("namespace", None)
         return body
 
+    def _check_fields(self, resource: ResourceType, obj: dict, field_validation: str) -> dict:
+        """Custom resources: unknown fields are a 400 when Strict, else pruned (as the CRD's schema says)."""
+        if resource.group in BUILT_IN_GROUPS:
+            return obj
+        crd = self.store.get(CRDS.key, "", f"{resource.plural}.{resource.group}")
+        schema = crd_schema(crd.obj if crd else None, resource.version)
+        if schema is None:
+            return obj
+        unknown = unknown_fields(obj, schema)
+        if unknown and field_validation == "Strict":
+            listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+            raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                                f"{resource.kind}: strict decoding error: {listed}")
+        return prune(obj, schema) if unknown else obj
+
     def _validate(self, resource: ResourceType, obj: dict, old: dict | None = None) -> None:
         """422 Invalid with causes when the object breaks the rules."""
         causes = check_object(resource.key, obj)
@@ -114,9 +132,10 @@ class Cluster:
         dry_run: bool = False,
         field_manager: str | None = None,
         keep_status: bool = False,
+        field_validation: str = "Warn",
     ) -> dict:
         """POST: store a new object (status is the server's unless `keep_status`, for controllers)."""
-        obj = self._check_body(resource, namespace, body)
+        obj = self._check_fields(resource, self._check_body(resource, namespace, body), field_validation)
         metadata = obj["metadata"]
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + random_suffix()
@@ -128,6 +147,7 @@ class Cluster:
             obj.pop("status", None)
         if resource == NAMESPACES:
             obj.setdefault("status", {"phase": "Active"})
+        apply_defaults(resource.key, obj)
         self._validate(resource, obj)
         if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"])
@@ -154,9 +174,11 @@ class Cluster:
         subresource: str | None,
         dry_run: bool,
         field_manager: str | None,
+        field_validation: str = "Warn",
     ) -> dict:
         """Store `new` in place of `current`, keeping what the server owns; 409 on a stale resourceVersion."""
         old = current.obj
+        new = self._check_fields(resource, new, field_validation)
         metadata = new.setdefault("metadata", {})
         name = old["metadata"]["name"]
         if metadata.get("name", name) != name:
@@ -175,6 +197,7 @@ class Cluster:
             new["metadata"] = {**metadata, **kept, "name": name}
             if resource.namespaced:
                 new["metadata"]["namespace"] = old["metadata"]["namespace"]
+            apply_defaults(resource.key, new)
             if resource.key in GENERATION_FROM_SPEC and new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             self._validate(resource, new, old)
@@ -193,11 +216,12 @@ class Cluster:
         subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
+        field_validation: str = "Warn",
     ) -> dict:
         """PUT: replace an object (or its status)."""
         current = self.get(resource, namespace, name)
         new = self._check_body(resource, namespace, body)
-        return self._replace(resource, current, new, subresource, dry_run, field_manager)
+        return self._replace(resource, current, new, subresource, dry_run, field_manager, field_validation)
 
     def patch(
         self,
@@ -209,6 +233,7 @@ class Cluster:
         subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
+        field_validation: str = "Warn",
     ) -> dict:
         """PATCH: apply a merge, strategic merge or JSON patch; a stale resourceVersion in it is a 409."""
         current = self.get(resource, namespace, name)
@@ -221,7 +246,34 @@ class Cluster:
             raise ApiError(422, "metadata must be an object", reason="Invalid")
         if new_metadata.get("resourceVersion") is None:
             new_metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
-        return self._replace(resource, current, new, subresource, dry_run, field_manager)
+        return self._replace(resource, current, new, subresource, dry_run, field_manager, field_validation)
+
+    def scale_of(self, resource: ResourceType, namespace: str, name: str) -> dict:
+        """The autoscaling/v1 Scale of a Deployment or ReplicaSet."""
+        obj = self.get(resource, namespace, name).obj
+        metadata = obj["metadata"]
+        labels = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {k: metadata[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
+            "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
+            "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                       "selector": ",".join(f"{k}={v}" for k, v in labels.items())},
+        }
+
+    def set_scale(self, resource: ResourceType, namespace: str, name: str, scale: object, dry_run: bool = False,
+                  field_manager: str | None = None) -> dict:
+        """Write `spec.replicas` from a Scale; 409 on a stale resourceVersion in it."""
+        if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}).get("replicas"), int):
+            raise errors.invalid("Scale", "autoscaling", name, [("spec.replicas", "Required value")])
+        current = self.get(resource, namespace, name)
+        new = current.copy()
+        new["spec"]["replicas"] = scale["spec"]["replicas"]
+        new["metadata"]["resourceVersion"] = (scale.get("metadata") or {}).get("resourceVersion") or \
+            current.obj["metadata"]["resourceVersion"]
+        self._replace(resource, current, new, None, dry_run, field_manager)
+        return self.scale_of(resource, namespace, name) if not dry_run else {**scale, "kind": "Scale"}
 
     def save(self, resource: ResourceType, obj: dict) -> Entry:
         """Store a controller's change to an existing object as is (no validation, status included)."""

@@ -1,8 +1,79 @@
-"""The little of Kubernetes' protobuf encoding kubectl's typed clients send us (SSARs, namespaces)."""
+"""The Kubernetes protobuf that kubectl's typed clients send (`create namespace|deployment`, `auth can-i`).
+
+A schema-driven decoder for the few messages involved; fields outside these schemas are skipped.
+"""
 
 from __future__ import annotations
 
 MAGIC = b"k8s\x00"
+
+# A schema maps field numbers to (JSON name, type, repeated); a type is "string", "int", "int?" and
+# "bool?" (omitted when zero, as Go's omitempty does for non-pointer fields), "map" (map<string,string>)
+# or a nested schema. Field numbers are those of Kubernetes' generated.proto.
+Schema = dict[int, tuple[str, object, bool]]
+
+OBJECT_META: Schema = {
+    1: ("name", "string", False),
+    2: ("generateName", "string", False),
+    3: ("namespace", "string", False),
+    11: ("labels", "map", False),
+    12: ("annotations", "map", False),
+    14: ("finalizers", "string", True),
+}
+LABEL_SELECTOR: Schema = {
+    1: ("matchLabels", "map", False),
+    2: ("matchExpressions", {1: ("key", "string", False), 2: ("operator", "string", False),
+                             3: ("values", "string", True)}, True),
+}
+CONTAINER: Schema = {
+    1: ("name", "string", False),
+    2: ("image", "string", False),
+    3: ("command", "string", True),
+    4: ("args", "string", True),
+    5: ("workingDir", "string", False),
+    6: ("ports", {1: ("name", "string", False), 2: ("hostPort", "int?", False), 3: ("containerPort", "int", False),
+                  4: ("protocol", "string", False)}, True),
+    7: ("env", {1: ("name", "string", False), 2: ("value", "string", False)}, True),
+    14: ("imagePullPolicy", "string", False),
+}
+POD_SPEC: Schema = {
+    2: ("containers", CONTAINER, True),
+    3: ("restartPolicy", "string", False),
+    7: ("nodeSelector", "map", False),
+    8: ("serviceAccountName", "string", False),
+    10: ("nodeName", "string", False),
+    20: ("initContainers", CONTAINER, True),
+}
+POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", POD_SPEC, False)}
+DEPLOYMENT: Schema = {
+    1: ("metadata", OBJECT_META, False),
+    2: ("spec", {
+        1: ("replicas", "int", False),
+        2: ("selector", LABEL_SELECTOR, False),
+        3: ("template", POD_TEMPLATE, False),
+        4: ("strategy", {1: ("type", "string", False)}, False),
+        5: ("minReadySeconds", "int?", False),
+        6: ("revisionHistoryLimit", "int", False),
+        7: ("paused", "bool?", False),
+        9: ("progressDeadlineSeconds", "int", False),
+    }, False),
+}
+NAMESPACE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", {1: ("finalizers", "string", True)}, False)}
+SELF_SUBJECT_ACCESS_REVIEW: Schema = {
+    1: ("metadata", OBJECT_META, False),
+    2: ("spec", {
+        1: ("resourceAttributes", {
+            1: ("namespace", "string", False), 2: ("verb", "string", False), 3: ("group", "string", False),
+            4: ("version", "string", False), 5: ("resource", "string", False), 6: ("subresource", "string", False),
+            7: ("name", "string", False)}, False),
+        2: ("nonResourceAttributes", {1: ("path", "string", False), 2: ("verb", "string", False)}, False),
+    }, False),
+}
+SCHEMAS: dict[str, Schema] = {
+    "Namespace": NAMESPACE,
+    "Deployment": DEPLOYMENT,
+    "SelfSubjectAccessReview": SELF_SUBJECT_ACCESS_REVIEW,
+}
 
 
 class ProtobufError(ValueError):
@@ -23,9 +94,9 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
         shift += 7
 
 
-def fields(data: bytes) -> dict[int, list]:
-    """Field number → values (ints, or bytes for length-delimited fields) of one message."""
-    result: dict[int, list] = {}
+def fields(data: bytes) -> list[tuple[int, int | bytes]]:
+    """The (field number, value) pairs of one message: ints for varints, bytes otherwise."""
+    result: list[tuple[int, int | bytes]] = []
     position = 0
     while position < len(data):
         tag, position = _varint(data, position)
@@ -34,70 +105,58 @@ def fields(data: bytes) -> dict[int, list]:
             value, position = _varint(data, position)
         elif wire_type == 2:
             length, position = _varint(data, position)
+            if position + length > len(data):
+                raise ProtobufError("truncated field")
             value, position = data[position:position + length], position + length
         elif wire_type in (1, 5):
             size = 8 if wire_type == 1 else 4
             value, position = data[position:position + size], position + size
         else:
             raise ProtobufError(f"unsupported wire type {wire_type}")
-        result.setdefault(number, []).append(value)
+        result.append((number, value))
     return result
 
 
-def _text(message: dict[int, list], number: int) -> str:
-    """A string field ("" when absent)."""
-    values = message.get(number)
-    return values[-1].decode() if values else ""
+def _scalar(value: int | bytes, kind: object) -> object:
+    """One decoded scalar or nested message."""
+    if kind == "string":
+        return value.decode() if isinstance(value, bytes) else str(value)
+    if kind in ("int", "int?"):
+        number = value if isinstance(value, int) else 0
+        return "" if kind == "int?" and number == 0 else number
+    if kind == "bool?":
+        return bool(value) or ""
+    if isinstance(value, bytes) and isinstance(kind, dict):
+        return decode_message(value, kind)
+    raise ProtobufError(f"unexpected value for a {kind} field")
 
 
-def _map(message: dict[int, list], number: int) -> dict[str, str]:
-    """A map<string,string> field."""
-    entries = {}
-    for raw in message.get(number, []):
-        entry = fields(raw)
-        entries[_text(entry, 1)] = _text(entry, 2)
-    return entries
-
-
-def _object_meta(raw: bytes) -> dict:
-    """ObjectMeta: name, generateName, namespace, labels, annotations."""
-    meta = fields(raw)
-    result: dict = {key: _text(meta, number) for key, number in (("name", 1), ("generateName", 2), ("namespace", 3))}
-    result = {k: v for k, v in result.items() if v}
-    for key, number in (("labels", 11), ("annotations", 12)):
-        if meta.get(number):
-            result[key] = _map(meta, number)
+def decode_message(data: bytes, schema: Schema) -> dict:
+    """A JSON-shaped dict of one message, by its schema."""
+    result: dict = {}
+    for number, value in fields(data):
+        if number not in schema:
+            continue
+        name, kind, repeated = schema[number]
+        if kind == "map":
+            entry = dict(fields(value)) if isinstance(value, bytes) else {}
+            result.setdefault(name, {})[_scalar(entry.get(1, b""), "string")] = _scalar(entry.get(2, b""), "string")
+        elif repeated:
+            result.setdefault(name, []).append(_scalar(value, kind))
+        elif (decoded := _scalar(value, kind)) != "":  # "" stands for an omitted empty value
+            result[name] = decoded
     return result
-
-
-def _access_review_spec(raw: bytes) -> dict:
-    """SelfSubjectAccessReviewSpec: resourceAttributes or nonResourceAttributes."""
-    spec = fields(raw)
-    if spec.get(1):
-        attributes = fields(spec[1][-1])
-        names = ("namespace", "verb", "group", "version", "resource", "subresource", "name")
-        return {"resourceAttributes": {name: _text(attributes, i + 1) for i, name in enumerate(names)}}
-    if spec.get(2):
-        attributes = fields(spec[2][-1])
-        return {"nonResourceAttributes": {"path": _text(attributes, 1), "verb": _text(attributes, 2)}}
-    return {}
 
 
 def decode(body: bytes) -> dict:
-    """A JSON-shaped object from a protobuf request body (SelfSubjectAccessReview or Namespace only)."""
+    """A JSON-shaped object from a `k8s\\x00`-prefixed protobuf body (kinds of SCHEMAS only)."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s protobuf prefix")
-    unknown = fields(body[len(MAGIC):])
-    type_meta = fields(unknown[1][-1]) if unknown.get(1) else {}
-    api_version, kind = _text(type_meta, 1), _text(type_meta, 2)
-    message = fields(unknown[2][-1]) if unknown.get(2) else {}
-    result: dict = {"apiVersion": api_version, "kind": kind}
-    if message.get(1):
-        result["metadata"] = _object_meta(message[1][-1])
-    if kind == "SelfSubjectAccessReview":
-        result["spec"] = _access_review_spec(message[2][-1]) if message.get(2) else {}
-    elif kind == "Namespace":
-        result["spec"] = {}
-    else:
+    unknown = dict(fields(body[len(MAGIC):]))
+    type_meta = dict(fields(unknown[1])) if isinstance(unknown.get(1), bytes) else {}
+    api_version, kind = _scalar(type_meta.get(1, b""), "string"), _scalar(type_meta.get(2, b""), "string")
+    schema = SCHEMAS.get(kind)
+    if schema is None:
         raise ProtobufError(f"protobuf bodies of kind {kind or 'unknown'} are not supported; send JSON")
-    return result
+    raw = unknown.get(2, b"")
+    return {"apiVersion": api_version, "kind": kind, **decode_message(raw if isinstance(raw, bytes) else b"", schema)}

@@ -23,6 +23,11 @@ class ResourceType:
     verbs: tuple[str, ...] = ALL_VERBS
     has_status: bool = True
     stored: bool = True
+    scalable: bool = False
+
+    def has_subresource(self, name: str) -> bool:
+        """Whether `name` (status, scale) is a subresource of this resource."""
+        return (name == "status" and self.has_status and self.stored) or (name == "scale" and self.scalable)
 
     @property
     def api_version(self) -> str:
@@ -53,16 +58,19 @@ class ResourceType:
         if self.categories:
             entry["categories"] = list(self.categories)
         entries = [entry]
-        if self.has_status and self.stored:
-            entries.append(
-                {
-                    "name": f"{self.plural}/status",
-                    "singularName": "",
-                    "namespaced": self.namespaced,
-                    "kind": self.kind,
-                    "verbs": ["get", "patch", "update"],
-                }
-            )
+        for subresource, kind, extra in (("status", self.kind, {}),
+                                         ("scale", "Scale", {"group": "autoscaling", "version": "v1"})):
+            if self.has_subresource(subresource):
+                entries.append(
+                    {
+                        "name": f"{self.plural}/{subresource}",
+                        "singularName": "",
+                        "namespaced": self.namespaced,
+                        "kind": kind,
+                        "verbs": ["get", "patch", "update"],
+                        **extra,
+                    }
+                )
         return entries
 
 
@@ -72,8 +80,10 @@ NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", Fals
 PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",))
 EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",), has_status=False)
 NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",))
-DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",))
-REPLICASETS = ResourceType("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",))
+DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",),
+                           scalable=True)
+REPLICASETS = ResourceType("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",),
+                           scalable=True)
 IMAGECACHES = ResourceType(ECI_GROUP, "v1", "imagecaches", "imagecache", "ImageCache", False, ("ic",), ("all",))
 CRDS = ResourceType(
     "apiextensions.k8s.io",

@@ -187,3 +187,32 @@ def test_events_and_raw_paths(kubectl, namespace):
     assert header(events)[:4] == ["LAST", "SEEN", "TYPE", "REASON"]
     assert json.loads(kubectl("get", "--raw", "/version").stdout)["major"] == "1"
     assert "imagecaches" in kubectl("api-resources", "--api-group", "eci.alibabacloud.com").stdout
+
+
+def test_unknown_imagecache_fields_are_rejected_when_strict_and_pruned_otherwise(kubectl):
+    name = f"typo-{uuid.uuid4().hex[:8]}"
+    manifest = imagecache_yaml(name, ["nginx:1.25"]).replace("retentionDays", "retentionDay")
+    strict = kubectl("apply", "-f", "-", input_text=manifest, check=False)
+    assert strict.returncode == 1 and 'unknown field "spec.retentionDay"' in strict.stderr
+    kubectl("apply", "--validate=false", "-f", "-", input_text=manifest)
+    spec = json.loads(kubectl("get", "ic", name, "-o", "jsonpath={.spec}").stdout)
+    assert spec == {"images": ["nginx:1.25"], "imageCacheSize": 20}
+    kubectl("delete", "ic", name)
+
+
+def test_typed_commands_create_scale_and_server_side_apply(kubectl, namespace):
+    kubectl("create", "deployment", "typed", "-n", namespace, "--image=nginx:1.25", "--replicas=1", "--port=80")
+    created = json.loads(kubectl("get", "deploy", "typed", "-n", namespace, "-o", "json").stdout)
+    container = created["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.25" and container["ports"] == [{"containerPort": 80}]
+    assert "scaled" in kubectl("scale", "-n", namespace, "deploy/typed", "--replicas=3").stdout
+    kubectl("rollout", "status", "-n", namespace, "deploy/typed", "--timeout=30s", timeout=40)
+    assert len(kubectl("get", "pods", "-n", namespace, "-l", "app=typed", "-o", "name").stdout.split()) == 3
+    other = f"t-{uuid.uuid4().hex[:8]}"
+    assert f"namespace/{other} created" in kubectl("create", "namespace", other).stdout
+    manifest = deployment_yaml("applied", "nginx:1.25", replicas=1)
+    assert "serverside-applied" in kubectl("apply", "--server-side", "-n", other, "-f", "-", input_text=manifest).stdout
+    kubectl("apply", "--server-side", "-n", other, "-f", "-", input_text=manifest.replace("replicas: 1", "replicas: 2"))
+    assert kubectl("get", "deploy", "applied", "-n", other, "-o", "jsonpath={.spec.replicas}").stdout == "2"
+    kubectl("delete", "namespace", other)
+    assert kubectl("get", "deploy", "-n", other, "-o", "name", check=False).stdout.strip() == ""

@@ -1,0 +1,53 @@
+"""Server-side defaults of the built-in kinds, as kube-apiserver fills them in."""
+
+from __future__ import annotations
+
+from core.caches import DEFAULT_SIZE_GIB
+from core.errors import ImcError
+from core.images import parse_image
+
+
+def default_pull_policy(image: str) -> str:
+    """`Always` for `:latest` or no tag, else `IfNotPresent` (Kubernetes' rule)."""
+    try:
+        ref = parse_image(image)
+    except ImcError:
+        return "IfNotPresent"
+    return "Always" if not ref.digest and ref.tag == "latest" else "IfNotPresent"
+
+
+def default_pod_spec(spec: dict) -> None:
+    """Fill in a pod spec's defaults in place."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    for list_name in ("initContainers", "containers"):
+        for container in spec.get(list_name) or []:
+            if isinstance(container, dict) and isinstance(container.get("image"), str):
+                container.setdefault("imagePullPolicy", default_pull_policy(container["image"]))
+                container.setdefault("terminationMessagePath", "/dev/termination-log")
+                container.setdefault("terminationMessagePolicy", "File")
+
+
+def apply_defaults(resource_key: str, obj: dict) -> None:
+    """Fill in the defaults of a new or updated object in place."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if resource_key == "pods":
+        default_pod_spec(spec)
+    elif resource_key in ("deployments.apps", "replicasets.apps"):
+        spec.setdefault("replicas", 1)
+        template_spec = (spec.get("template") or {}).get("spec")
+        if isinstance(template_spec, dict):
+            default_pod_spec(template_spec)
+        if resource_key == "deployments.apps":
+            spec.setdefault("revisionHistoryLimit", 10)
+            spec.setdefault("progressDeadlineSeconds", 600)
+            strategy = spec.setdefault("strategy", {})
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                strategy.setdefault("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
+    elif resource_key == "imagecaches.eci.alibabacloud.com":
+        spec.setdefault("imageCacheSize", DEFAULT_SIZE_GIB)
