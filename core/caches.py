@@ -64,7 +64,11 @@ class CacheView:
 
     def is_usable(self, at: datetime) -> bool:
         """Ready and not expired: the only state in which ECI uses a cache."""
-        return self.phase == READY and not self.is_expired(at) and (self.ready_since is None or self.ready_since <= at)
+        return self.phase == READY and not self.is_expired(at) and _before(self.ready_since, at)
+
+    def existed_at(self, at: datetime) -> bool:
+        """Created before this instant."""
+        return _before(self.created, at)
 
     def unusable_reason(self, at: datetime) -> str | None:
         """Why ECI cannot use this cache at this instant, or None."""
@@ -72,13 +76,22 @@ class CacheView:
             return f"{self.phase}, not Ready" if self.phase else "no phase yet, not Ready"
         if self.is_expired(at):
             return f"expired {format_day(self.expires)}"
-        if self.ready_since is not None and self.ready_since > at:
+        if not _before(self.ready_since, at):
             return f"not Ready yet then (Ready since {format_time(self.ready_since)})"
         return None
 
     def to_ref(self) -> dict[str, str | None]:
         """{"name", "id"} as `imc explain` prints a cache."""
         return {"name": self.name, "id": self.id}
+
+
+def _before(moment: datetime | None, at: datetime) -> bool:
+    """Whether a recorded moment (or none) precedes `at`.
+
+    Kubernetes timestamps have one-second precision, so something recorded in the same second as a
+    pod's creation is taken as after it: ECI decided before the pod's own auto-created cache existed.
+    """
+    return moment is None or moment < at
 
 
 def _int(value: object, default: int | None) -> int | None:

@@ -186,8 +186,8 @@ def _is_candidate(cache: CacheView, storage: float, at: datetime) -> bool:
     return (
         cache.phase == "Ready"
         and (cache.expires is None or cache.expires >= at)
-        and (cache.ready_since is None or cache.ready_since <= at)
-        and (cache.created is None or cache.created <= at)
+        and (cache.ready_since is None or cache.ready_since < at)
+        and (cache.created is None or cache.created < at)
         and cache.size_gib <= storage
     )
 
@@ -195,7 +195,7 @@ def _is_candidate(cache: CacheView, storage: float, at: datetime) -> bool:
 def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPolicy, at: datetime) -> list[str]:
     """Every reason this cache is not a candidate for automatic matching; empty when it is one."""
     reasons = []
-    if cache.created is not None and cache.created > at:
+    if not cache.existed_at(at):
         reasons.append(f"created after the pod ({format_time(cache.created)})")
     unusable = cache.unusable_reason(at)
     if unusable:
@@ -249,7 +249,7 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
         return result("not-eci")
     if policy.mode == "pin":
         cache = index.by_id.get(policy.pin_id)
-        if cache is None or cache.is_expired(at) or (cache.created is not None and cache.created > at):
+        if cache is None or cache.is_expired(at) or not cache.existed_at(at):
             return result(
                 "fail",
                 events=[eci_event("ImageCacheNotFound", policy.pin_id)],

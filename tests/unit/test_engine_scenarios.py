@@ -375,9 +375,15 @@ SCENARIOS = [
         cache="c",
     ),
     Scenario(
-        "created-at-that-instant-candidate",
-        "DEVELOPERS.md: only caches created later are excluded; one created at that instant counts",
+        "created-in-the-same-second-not-candidate",
+        "DEVELOPERS.md: timestamps have one-second precision; a cache created in the pod's own second is after it",
         caches=(IC("c", [NGINX], created="2026-11-28T08:00:00Z"),),
+        **miss(verdicts={"c": "rejected"}, reason_words={"c": ("created after the pod",)}),
+    ),
+    Scenario(
+        "created-a-second-before-candidate",
+        "DEVELOPERS.md: decided at creation; a cache created the second before is a candidate",
+        caches=(IC("c", [NGINX], created="2026-11-28T07:59:59Z"),),
         cache="c",
     ),
     Scenario(
