@@ -64,8 +64,6 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
     figure.update_layout(xaxis_title=None)
     if now is not None:
         figure.add_vline(x=now, line_dash="dot", line_color="#475569")
-        figure.add_annotation(x=now, y=0, yref="paper", text="now", showarrow=False, yanchor="top",
-                              font={"color": "#475569"})
     caches = frame["Cache"].nunique()
     return _styled(figure, height=max(HEIGHT, 60 + 26 * caches))
 

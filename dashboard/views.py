@@ -21,7 +21,7 @@ POD_COLUMNS = [
     "Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created", "key",
 ]
 CACHE_COLUMNS = [
-    "Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Created", "Age", "Expires",
+    "Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Image names", "Created", "Age", "Expires",
     "Pods hit", "Auto-created",
 ]
 
@@ -220,6 +220,7 @@ def caches_frame(cache_objects: Mapping[str, Mapping[str, Any]], pods: pd.DataFr
             "Progress": progress_percent(status.get("progress")),
             "Size (GiB)": spec.get("imageCacheSize", 20),
             "Images": len(spec.get("images") or []),
+            "Image names": " ".join(str(image) for image in spec.get("images") or []),
             "Created": created,
             "Age": format_age(now - created) if created else "",
             "Expires": _time(status.get("expireDateTime")),
@@ -230,6 +231,18 @@ def caches_frame(cache_objects: Mapping[str, Mapping[str, Any]], pods: pd.DataFr
     for column in ("Created", "Expires"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+def filter_caches(frame: pd.DataFrame, phases: tuple[str, ...] = (), text: str = "") -> pd.DataFrame:
+    """The caches in one of these phases whose name, ID or images contain the text."""
+    mask = pd.Series(True, index=frame.index)
+    if phases:
+        mask &= frame["Phase"].isin(phases)
+    needle = text.strip().lower()
+    if needle:
+        haystack = (frame["Name"] + " " + frame["Cache ID"] + " " + frame["Image names"]).str.lower()
+        mask &= haystack.str.contains(needle, regex=False)
+    return frame[mask].reset_index(drop=True)
 
 
 def _time(value: Any) -> datetime | None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import edits, nav, shell, views
+from dashboard import edits, nav, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
 TABLE_KEY = "caches-table"
-SHOWN_NAMES = "caches-shown-names"
+PHASES = ("Ready", "Pending", "Preparing", "Creating", "Updating", "Failed", "UpdateFailed")
+DISPLAYED = ["Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Age", "Expires", "Pods hit",
+             "Auto-created"]
 
 
 @friendly
@@ -20,12 +22,15 @@ def render() -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.title("Image caches")
         st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
-    live(cluster)
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    phases = left.pills("Phase", PHASES, selection_mode="multi", key="caches-phase")
+    text = right.text_input("Search", placeholder="name, cache ID or image", key="caches-search")
+    live(cluster, tuple(phases or ()), text or "")
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.Cluster) -> None:
+def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
     """The live caches table, the selected cache, and the coverage view."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
@@ -35,9 +40,11 @@ def live(cluster: shell.Cluster) -> None:
         st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",
                 icon=":material/inventory_2:")
         return
+    shown = views.filter_caches(table, phases, text)
+    st.caption(f"{len(shown):,} of {len(table):,} caches · {int((table['Phase'] == 'Ready').sum()):,} Ready")
     st.dataframe(
-        table, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
-        height=min(38 + 35 * len(table), 420),
+        shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
         column_config={
             "Name": st.column_config.TextColumn(width="medium"),
             "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%"),
@@ -47,8 +54,8 @@ def live(cluster: shell.Cluster) -> None:
             "Pods hit": st.column_config.NumberColumn(help="ECI pods that hit this cache"),
         },
     )
-    st.session_state[SHOWN_NAMES] = list(table["Name"])
-    name = selected_cache()
+    selection.remember_rows(TABLE_KEY, list(shown["Name"]))
+    name = selection.selected(TABLE_KEY, "cache")
     tabs = st.tabs(["Selected cache", "Coverage: images × caches"])
     with tabs[0]:
         if name:
@@ -57,18 +64,6 @@ def live(cluster: shell.Cluster) -> None:
             st.caption("Select a row to see the cache's images, events and the pods that hit it.")
     with tabs[1]:
         coverage(frames.coverage)
-
-
-def selected_cache() -> str | None:
-    """The cache chosen by a row click or the ?cache= deep link."""
-    state = st.session_state.get(TABLE_KEY) or {}
-    rows = list((state.get("selection") or {}).get("rows") or [])
-    names = st.session_state.get(SHOWN_NAMES) or []
-    if rows and rows[0] < len(names):
-        if st.query_params.get("cache") != names[rows[0]]:
-            st.query_params["cache"] = names[rows[0]]
-        return names[rows[0]]
-    return st.query_params.get("cache") or None
 
 
 def details(snapshot, frames, name: str) -> None:

@@ -51,7 +51,10 @@ def live(cluster: shell.Cluster) -> None:
         chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now),
               "No image caches yet: create one, or let ECI auto-create one on a miss.")
         if not frames.timeline.empty:
-            st.caption("Building → Ready → expiry. Bars that run to the right edge expire later, or never.")
+            shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
+            newest = f"The {shown} newest of {total} caches. " if shown < total else ""
+            st.caption(f"{newest}Building → Ready → expiry; the dotted line is now. Bars that reach the right "
+                       "edge expire later, or never.")
     with right:
         st.subheader("Images no Ready cache holds")
         uncached(frames)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.matching import explain
-from dashboard import explanation, shell, views
+from dashboard import explanation, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
 TABLE_KEY = "pods-table"
-SHOWN_KEYS = "pods-shown-keys"
-SELECTED = "pods-selected"
 DECISIONS = ("hit", "miss", "fail", "off")
 
 
@@ -45,7 +43,7 @@ def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
     shell.cluster_badges(cluster, snapshot)
     frame = frames_of(snapshot).pods
     shown = views.filter_pods(frame, chosen)
-    selected_key = selection()
+    selected_key = selection.selected(TABLE_KEY, "pod")
     st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
     if frame.empty:
         st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
@@ -53,35 +51,14 @@ def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
     else:
         table(shown)
         st.download_button(
-            "Download CSV", shown.drop(columns="key").to_csv(index=False).encode(), file_name="imc-pods.csv",
+            "Download CSV", lambda: shown.drop(columns="key").to_csv(index=False), file_name="imc-pods.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore",
         )
-    st.session_state[SHOWN_KEYS] = list(shown["key"])
+    selection.remember_rows(TABLE_KEY, list(shown["key"]))
     if selected_key:
         details(cluster, snapshot, selected_key)
     elif not frame.empty:
         st.caption("Select a row to see why ECI does what it does with that pod.")
-
-
-def selection() -> str | None:
-    """The pod chosen by a row click (mapped through the rows the user saw) or the ?pod= deep link."""
-    state = st.session_state.get(TABLE_KEY) or {}
-    rows = list((state.get("selection") or {}).get("rows") or [])
-    seen = st.session_state.get(SHOWN_KEYS) or []
-    if not rows:
-        if st.session_state.pop(SELECTED, None) is not None:
-            st.query_params.pop("pod", None)
-        return st.query_params.get("pod") or None
-    last = st.session_state.get(SELECTED)
-    if last and last[0] == rows[0]:
-        return last[1]
-    if rows[0] < len(seen):
-        key = seen[rows[0]]
-        st.session_state[SELECTED] = (rows[0], key)
-        if st.query_params.get("pod") != key:
-            st.query_params["pod"] = key
-        return key
-    return st.query_params.get("pod") or None
 
 
 def table(shown) -> None:

@@ -198,3 +198,10 @@ def test_patch_page_shows_the_diff_and_what_new_pods_hit(shown):
     at.button_group[0].set_value("pin").run()
     assert at.selectbox(key="pd-shop/web-pin").value in ("imc-web-cache", "imc-api-cache")
     assert "k8s.aliyun.com/eci-imc-id" in at.code[0].value
+
+
+def test_caches_page_filters_by_text(shown):
+    at = page_script("caches").run()
+    at.text_input(key="caches-search").input("acme/api").run()
+    no_exception(at)
+    assert "1 of 3 caches · 2 Ready" in texts(at)

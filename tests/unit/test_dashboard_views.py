@@ -221,3 +221,11 @@ def test_frames_for_ten_thousand_pods_build_quickly():
     assert isinstance(views.decisions_by_namespace(pods), pd.DataFrame)
     assert views.outcomes_over_time(snapshot.history, NOW)["Pods"].sum() == 10_000
     assert len(views.suggest_cache(views.missed_needs(snapshot.pods)).images) == 20
+
+
+def test_filter_caches_by_phase_and_text():
+    snapshot = demo_store().snapshot()
+    frame = views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW)
+    assert list(views.filter_caches(frame, ("Creating",))["Name"]) == ["building"]
+    assert list(views.filter_caches(frame, text="REDIS")["Name"]) == ["web-cache"]
+    assert len(views.filter_caches(frame)) == 3

@@ -1,0 +1,31 @@
+"""Row selection in live tables, mapped to names and mirrored in the URL (?pod=..., ?cache=...)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+
+def selected(table_key: str, param: str) -> str | None:
+    """The name of the row the user clicked (as they saw it), else the deep link's query parameter."""
+    state = st.session_state.get(table_key) or {}
+    rows = list((state.get("selection") or {}).get("rows") or [])
+    shown = st.session_state.get(f"{table_key}-shown") or []
+    remembered = st.session_state.get(f"{table_key}-picked")
+    if not rows:
+        if st.session_state.pop(f"{table_key}-picked", None) is not None:
+            st.query_params.pop(param, None)  # the user cleared the selection
+        return st.query_params.get(param) or None
+    if remembered and remembered[0] == rows[0]:
+        return remembered[1]  # the table moved under the selection: keep what was clicked
+    if rows[0] < len(shown):
+        name = shown[rows[0]]
+        st.session_state[f"{table_key}-picked"] = (rows[0], name)
+        if st.query_params.get(param) != name:
+            st.query_params[param] = name
+        return name
+    return st.query_params.get(param) or None
+
+
+def remember_rows(table_key: str, names: list[str]) -> None:
+    """The names of the rows just drawn, in order, for mapping the next click."""
+    st.session_state[f"{table_key}-shown"] = names
