@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from sim import errors
 from sim.defaults import apply_defaults
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
-from sim.resources import CRDS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, STORED_RESOURCES, ResourceType
+from sim.resources import CRDS, EVENTS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, STORED_RESOURCES, ResourceType
 from sim.schema import crd_schema, prune, unknown_fields
 from sim.store import Entry, Store
 from sim.validation import check_object, check_update
@@ -274,6 +275,32 @@ class Cluster:
             current.obj["metadata"]["resourceVersion"]
         self._replace(resource, current, new, None, dry_run, field_manager)
         return self.scale_of(resource, namespace, name) if not dry_run else {**scale, "kind": "Scale"}
+
+    def record_event(self, involved: dict, reason: str, event_type: str, message: str, component: str) -> None:
+        """A v1 Event about an object (named `<object>.<time>` so names sort by time)."""
+        metadata = involved["metadata"]
+        now = now_timestamp()
+        body = {
+            "metadata": {"name": f"{metadata['name']}.{time.time_ns():x}", "namespace": metadata["namespace"]},
+            "involvedObject": {
+                "kind": involved.get("kind", "Pod"),
+                "apiVersion": involved.get("apiVersion", "v1"),
+                "namespace": metadata["namespace"],
+                "name": metadata["name"],
+                "uid": metadata.get("uid", ""),
+                "resourceVersion": metadata.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": "",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self.create(EVENTS, metadata["namespace"], body)
 
     def save(self, resource: ResourceType, obj: dict) -> Entry:
         """Store a controller's change to an existing object as is (no validation, status included)."""

@@ -114,7 +114,7 @@ class DeploymentController:
         old_pods = old_pods[max(0, len(old_pods) - keep_old):]
         for rs in replica_sets:
             pods = new_pods if rs is current else [p for p in old_pods if controller_uid(p) == rs["metadata"]["uid"]]
-            self._update_replica_set(rs, desired if rs is current else len(pods), pods)
+            self._update_replica_set(deployment, rs, desired if rs is current else len(pods), pods)
         self._update_status(deployment, desired, new_pods, old_pods)
 
     def _create_replica_set(self, deployment: dict, pod_hash: str, existing: list[dict]) -> dict:
@@ -164,7 +164,7 @@ class DeploymentController:
         }
         return self.cluster.create(PODS, replica_set["metadata"]["namespace"], body)
 
-    def _update_replica_set(self, replica_set: dict, replicas: int, pods: list[dict]) -> None:
+    def _update_replica_set(self, deployment: dict, replica_set: dict, replicas: int, pods: list[dict]) -> None:
         """Store a ReplicaSet's replicas and counters when they changed."""
         ready = sum(1 for pod in pods if pod_ready(pod))
         status = {
@@ -180,9 +180,15 @@ class DeploymentController:
         if entry is None:
             return
         updated = entry.copy()
+        before = updated["spec"].get("replicas", 0)
         updated["spec"]["replicas"] = replicas
         updated["status"] = status
         self.cluster.save(REPLICASETS, updated)
+        if before != replicas:
+            direction = "up" if replicas > before else "down"
+            self.cluster.record_event(deployment, "ScalingReplicaSet", "Normal",
+                                      f"Scaled {direction} replica set {replica_set['metadata']['name']} "
+                                      f"from {before} to {replicas}", "deployment-controller")
 
     def _update_status(self, deployment: dict, desired: int, new_pods: list[dict], old_pods: list[dict]) -> None:
         """Store the Deployment's status counters and conditions (as kubectl rollout status reads them)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-import time
 from datetime import UTC, datetime, timedelta
 
 from core.caches import AUTO_CREATED_PREFIX, READY, cache_from_object
@@ -25,6 +24,8 @@ VIRTUAL_NODE = f"virtual-kubelet-{ZONE}"
 ECS_NODE = "cn-hangzhou.192.168.0.10"
 ECI_COMPONENT = "EciService"
 FAILED_CACHE_TTL = timedelta(hours=24)
+AUTO_CACHE_UNUSED_TTL = timedelta(days=7)
+AUTO_CACHE_USED_TTL = timedelta(days=30)
 EVENT_TTL = timedelta(hours=1)
 CACHE_BUILD_SECONDS = 6.0  # spread over the images, plus PER_IMAGE_SECONDS each: Ready within ~10 s
 PER_IMAGE_SECONDS = 0.2
@@ -108,6 +109,10 @@ class EciController:
                 "events": [],
             }
         )
+        if obj["metadata"].get("name", "").startswith(AUTO_CREATED_PREFIX) and not obj.get("spec", {}).get(
+            "retentionDays"
+        ):
+            status["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_UNUSED_TTL)
         images = list(obj.get("spec", {}).get("images") or [])
         return lambda entry: self._schedule_pull(entry.obj["metadata"]["name"], entry.obj["metadata"]["uid"],
                                                  images, 0)
@@ -202,9 +207,11 @@ class EciController:
         for event in decision.events:
             if event.reason == "ImageCacheAutoCreated" and auto_cache_id:
                 event = eci_event(event.reason, auto_cache_id)
-            self.record_event(entry.obj, event.reason, event.type, event.message, ECI_COMPONENT)
+            self.cluster.record_event(entry.obj, event.reason, event.type, event.message, ECI_COMPONENT)
         if decision.outcome == "fail":
             return
+        if decision.outcome == "hit" and decision.cache is not None and decision.cache.auto_created:
+            self.extend_auto_cache(decision.cache.name)
         if decision.outcome == "hit" and decision.cache is not None:
             missing = [image for image in decision.images if image not in set(decision.cache.images)]
             seconds = HIT_START_SECONDS + self.pull_seconds(tuple(missing))
@@ -224,6 +231,16 @@ class EciController:
             log.exception("auto-creating a cache for %s failed", instance_id)
             return None
         return created["status"]["imageCacheId"]
+
+    def extend_auto_cache(self, name: str) -> None:
+        """An auto-created cache that was used lives 30 days after its last use."""
+        entry = self.store.get(IMAGECACHES.key, "", name)
+        if entry is None:
+            return
+        cache = entry.copy()
+        cache["status"]["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_USED_TTL)
+        cache["status"]["lastUpdatedTime"] = now_timestamp()
+        self.cluster.save(IMAGECACHES, cache)
 
     @staticmethod
     def pull_seconds(images: tuple[str, ...]) -> float:
@@ -269,30 +286,3 @@ class EciController:
             ],
         }
         self.cluster.save(PODS, pod)
-
-    def record_event(self, involved: dict, reason: str, event_type: str, message: str, component: str) -> None:
-        """A v1 Event about an object."""
-        metadata = involved["metadata"]
-        now = now_timestamp()
-        body = {
-            "metadata": {"name": f"{metadata['name']}.{time.time_ns():x}", "namespace": metadata["namespace"]},
-            "involvedObject": {
-                "kind": involved.get("kind", "Pod"),
-                "apiVersion": involved.get("apiVersion", "v1"),
-                "namespace": metadata["namespace"],
-                "name": metadata["name"],
-                "uid": metadata.get("uid", ""),
-                "resourceVersion": metadata.get("resourceVersion", ""),
-            },
-            "reason": reason,
-            "message": message,
-            "type": event_type,
-            "source": {"component": component},
-            "reportingComponent": component,
-            "reportingInstance": "",
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        self.cluster.create(EVENTS, metadata["namespace"], body)
-

@@ -41,6 +41,12 @@ def read_cache(api_client, name: str) -> dict | None:
         raise
 
 
+def expires_in(cache: dict) -> timedelta:
+    """How long until a cache's expireDateTime."""
+    expires = datetime.fromisoformat(cache["status"]["expireDateTime"].replace("Z", "+00:00"))
+    return expires - datetime.now(UTC)
+
+
 def wait_phase(api_client, name: str, phase: str) -> dict:
     """Poll until the cache reaches a phase."""
     return poll(lambda: (cache := read_cache(api_client, name)) and cache.get("status", {}).get("phase") == phase
@@ -126,10 +132,13 @@ def test_a_miss_auto_creates_a_cache(api_client, namespace):
     assert [(e.reason, e.type) for e in events] == [("ImageCacheMissed", "Warning"), ("ImageCacheAutoCreated", "Normal")]
     assert events[1].message == eci_event("ImageCacheAutoCreated", auto["status"]["imageCacheId"]).message
     assert all(e.source.component == "EciService" for e in events)
+    assert abs(expires_in(auto) - timedelta(days=7)) < timedelta(minutes=1)
     wait_phase(api_client, auto["metadata"]["name"], "Ready")
     second = create_pod(api_client, namespace, images)
     second_pod = client.CoreV1Api(api_client).read_namespaced_pod(second, namespace)
     assert second_pod.metadata.annotations[MATCHED_CACHE] == auto["status"]["imageCacheId"]
+    used = read_cache(api_client, auto["metadata"]["name"])
+    assert abs(expires_in(used) - timedelta(days=30)) < timedelta(minutes=1)
 
 
 def test_a_pin_to_a_missing_cache_fails_and_stays_pending(api_client, namespace):

@@ -177,6 +177,8 @@ def test_rollout_carries_a_template_annotation_to_new_pods(kubectl, namespace):
     assert status["updatedReplicas"] == status["availableReplicas"] == status["readyReplicas"] == 2
     assert "2" == kubectl("get", "-n", namespace, "deploy", "rolled", "-o",
                           "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}").stdout
+    scaling = kubectl("get", "events", "-n", namespace, "--field-selector", "reason=ScalingReplicaSet").stdout
+    assert "Scaled up replica set rolled-" in scaling and "Scaled down replica set rolled-" in scaling
 
 
 def test_events_and_raw_paths(kubectl, namespace):
