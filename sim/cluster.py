@@ -37,6 +37,12 @@ def random_suffix(length: int = 5) -> str:
     return "".join(secrets.choice(_NAME_SUFFIX_ALPHABET) for _ in range(length))
 
 
+def _comparable(obj: dict) -> dict:
+    """An object without what every write changes (resourceVersion, managedFields), to spot no-op writes."""
+    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+    return {**obj, "metadata": metadata}
+
+
 def _record_manager(obj: dict, field_manager: str | None, operation: str, api_version: str) -> None:
     """Note who wrote the object in metadata.managedFields."""
     if not field_manager:
@@ -187,7 +193,9 @@ class Cluster:
         if metadata.get("resourceVersion") and metadata["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise errors.conflict(resource.plural, resource.group, name)
         if subresource == "status":
-            new = {**old, "status": new.get("status", {})}
+            status = new.get("status", {})
+            new = current.copy()
+            new["status"] = status
         else:
             if resource.has_status:
                 if "status" in old:
@@ -203,6 +211,8 @@ class Cluster:
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             self._validate(resource, new, old)
         new["kind"], new["apiVersion"] = resource.kind, resource.api_version
+        if _comparable(new) == _comparable(old):
+            return old
         _record_manager(new, field_manager, "Update", resource.api_version)
         if dry_run:
             return new

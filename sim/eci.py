@@ -159,10 +159,8 @@ class EciController:
     def sweep(self) -> None:
         """Delete caches past their expireDateTime and events older than the event TTL."""
         now = datetime.now(UTC)
-        for entry in list(self.store.entries(IMAGECACHES.key)):
-            view = cache_from_object(entry.obj)
-            if view.is_expired(now):
-                self.cluster.delete(IMAGECACHES, "", view.name)
+        for view in [view for view in self.index().caches if view.is_expired(now)]:
+            self.cluster.delete(IMAGECACHES, "", view.name)
         cutoff = format_time(now - EVENT_TTL)
         for entry in list(self.store.entries(EVENTS.key)):
             if (entry.obj.get("lastTimestamp") or "") < cutoff:

@@ -8,7 +8,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -81,7 +80,10 @@ def start_sim(
     extra_args: Sequence[str] = (),
     timeout: float = 30.0,
 ) -> SimProcess:
-    """Run `python -m sim` in its own process group and wait until it serves; raises SimStartError."""
+    """Run `python -m sim` in its own process group and wait until it serves; raises SimStartError.
+
+    The server's log goes to STATE_DIR/sim.log.
+    """
     if state_dir is None:
         from sim.main import default_state_dir
 
@@ -93,9 +95,10 @@ def start_sim(
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environment.get("PYTHONPATH")]))
     environment["PYTHONUNBUFFERED"] = "1"
-    log_file = tempfile.TemporaryFile(mode="w+")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=environment,
-                               cwd=str(PROJECT_ROOT), start_new_session=True)
+    log_path = state_dir / "sim.log"
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=environment,
+                                   cwd=str(PROJECT_ROOT), start_new_session=True)
     lines: list[str] = []
     ready = threading.Event()
     threading.Thread(target=_drain, args=(process.stdout, lines, ready), daemon=True).start()
@@ -106,8 +109,8 @@ def start_sim(
     def fail(reason: str) -> SimStartError:
         handle = SimProcess("", "", process, str(state_dir), lines)
         handle.stop()
-        log_file.seek(0)
-        return SimStartError(f"imc sim {reason}; output: {' | '.join(lines)}; log: {log_file.read()[-2000:]}")
+        return SimStartError(f"imc sim {reason}; output: {' | '.join(lines)}; log ({log_path}): "
+                             f"{log_path.read_text(errors='replace')[-2000:]}")
 
     if match is None:
         raise fail("did not print its serving line in time" if process.poll() is None else "exited")

@@ -393,3 +393,18 @@ def test_a_restarted_sim_keeps_its_identity(start_sim_factory, tmp_path):
     assert client.CoreV1Api(api_client).read_namespace("default").metadata.name == "default"
     api_client.close()
     assert second.stop() == 0
+
+
+def test_status_subresource_and_no_op_writes(api_client, namespace):
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_pod(namespace, pod_body("statused", labels={"a": "1"}, eci=False))
+    poll(lambda: core.read_namespaced_pod("statused", namespace).status.phase == "Running", message="pod Running")
+    before = core.read_namespaced_pod("statused", namespace)
+    same = core.patch_namespaced_pod("statused", namespace, {"metadata": {"labels": {"a": "1"}}})
+    assert same.metadata.resource_version == before.metadata.resource_version
+    ignored = core.patch_namespaced_pod("statused", namespace, {"status": {"phase": "Failed"}})
+    assert ignored.status.phase == "Running"
+    patched = core.patch_namespaced_pod_status("statused", namespace, {"metadata": {"labels": {"a": "2"}},
+                                                                        "status": {"phase": "Failed"}})
+    assert patched.status.phase == "Failed" and patched.metadata.labels["a"] == "1"
+    assert patched.metadata.resource_version != before.metadata.resource_version
