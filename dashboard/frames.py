@@ -66,12 +66,17 @@ class Frames:
     @cached_property
     def uncached(self) -> pd.DataFrame:
         """Images no Ready cache holds, by pods using them."""
-        return views.uncached_images(self.snapshot.pods, views.ready_images(self.snapshot.cache_objects))
+        return views.uncached_images(self.snapshot.pods, self.held)
+
+    @cached_property
+    def held(self) -> set[str]:
+        """Every image some Ready cache holds."""
+        return views.ready_images(self.snapshot.cache_objects)
 
     @cached_property
     def suggestion(self) -> views.CacheSuggestion:
         """At most 20 images covering the most missed pods."""
-        return views.suggest_cache(views.missed_needs(self.snapshot.pods))
+        return views.suggest_cache(views.missed_needs(self.snapshot.pods, self.held))
 
     @cached_property
     def coverage(self) -> pd.DataFrame:

@@ -319,8 +319,8 @@ class PodNeed:
     pods: int
 
 
-def missed_needs(pods: Mapping[str, Any]) -> list[PodNeed]:
-    """The image needs of ECI pods that missed (by ECI's word when known), grouped."""
+def missed_needs(pods: Mapping[str, Any], held: set[str] | frozenset[str] = frozenset()) -> list[PodNeed]:
+    """The image needs of ECI pods that missed (by ECI's word when known) and still lack a Ready cache."""
     grouped: Counter[tuple[frozenset[str], int]] = Counter()
     for record in pods.values():
         decision = record.decision
@@ -328,6 +328,8 @@ def missed_needs(pods: Mapping[str, Any]) -> list[PodNeed]:
         if outcome != "miss" or not decision.images:
             continue
         images = frozenset(decision.images)
+        if images <= held:
+            continue  # a Ready cache (often the one ECI auto-created) holds them all now
         grouped[(images, decision.policy.requirement(len(images)))] += 1
     return [PodNeed(images, required, count) for (images, required), count in grouped.items()]
 

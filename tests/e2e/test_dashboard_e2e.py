@@ -116,7 +116,7 @@ spec:
     choose(page, "Namespace", namespace)
     settle(page)
     expect(page.get_by_role("combobox", name="Deployment")).to_have_value("e2e-web")
-    page.locator("[data-testid='stButtonGroup']").get_by_text("Off", exact=True).click()
+    page.get_by_role("radio", name="Off").click()
     settle(page)
     expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible()
     expect(page.get_by_text("After: Off")).to_be_visible()
@@ -169,7 +169,9 @@ def test_selecting_a_row_explains_that_pod(app, sim, page, namespace):
     no_exception(page)
 
 
-def test_suggest_a_cache_opens_the_create_form_prefilled(app, page):
+def test_suggest_a_cache_opens_the_create_form_prefilled(app, sim, page, namespace):
+    # An image the built-in registry does not have: ECI misses and its auto-created cache fails, so it stays uncached.
+    kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-miss", "nginx:does-not-exist"))
     open_page(page, app.url)
     page.get_by_role("button", name="Suggest a cache").click()
     page.wait_for_url("**/create-cache", timeout=20_000)

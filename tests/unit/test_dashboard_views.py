@@ -134,6 +134,13 @@ def test_suggest_cache_covers_most_missed_pods():
     assert len(suggestion.images) <= 20
 
 
+def test_missed_pods_whose_images_are_now_cached_need_nothing():
+    snapshot = demo_store().snapshot()
+    held = views.ready_images(snapshot.cache_objects) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
+    needs = views.missed_needs(snapshot.pods, held)
+    assert [set(need.images) for need in needs] == [{"docker.io/acme/worker:3"}]
+
+
 def test_suggest_cache_respects_the_limit_and_requirements():
     needs = [PodNeed(frozenset({f"i{n}"}), 1, 10 - n) for n in range(10)]
     needs.append(PodNeed(frozenset({"a", "b", "c"}), 3, 100))
