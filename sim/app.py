@@ -14,10 +14,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sim import discovery, protobuf
-from sim.cluster import Cluster
-from sim.errors import ApiError
+from sim.cluster import Cluster, patched
+from sim.errors import ApiError, qualified
 from sim.identity import ADMIN_USER, VIEWER_USER, Identity
-from sim.patching import MERGE_PATCH, PatchError, apply_patch, merge_patch
+from sim.patching import MERGE_PATCH, merge_patch
 from sim.protobuf import ProtobufError
 from sim.resources import READ_VERBS, SSARS, ResourceType, find_resource
 from sim.selectors import selector_from_query
@@ -111,7 +111,7 @@ def allowed(user: str, verb: str, resource_plural: str, group: str) -> bool:
 def forbidden(user: str, verb: str, target: Target) -> ApiError:
     """403 worded as Kubernetes' RBAC words it."""
     resource = target.resource
-    subject = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    subject = qualified(resource.plural, resource.group)
     if target.name:
         subject += f' "{target.name}"'
     where = f' in the namespace "{target.namespace}"' if target.namespace else ""
@@ -122,6 +122,11 @@ def forbidden(user: str, verb: str, target: Target) -> ApiError:
         f'"{resource.group}"{where}',
         details={"name": target.name, "group": resource.group, "kind": resource.plural},
     )
+
+
+def content_type_of(request: Request, default: str = "") -> str:
+    """The media type of a request body, without parameters."""
+    return request.headers.get("content-type", default).split(";")[0].strip()
 
 
 def wants_table(request: Request) -> bool:
@@ -224,7 +229,7 @@ class ApiServer:
     async def read_body(self, request: Request) -> object:
         """The decoded request body (JSON, or YAML for apply patches); 400 when it does not parse."""
         raw = await request.body()
-        content_type = request.headers.get("content-type", JSON).split(";")[0].strip()
+        content_type = content_type_of(request, JSON)
         if "protobuf" in content_type:
             try:
                 return protobuf.decode(raw)
@@ -302,7 +307,7 @@ class ApiServer:
     async def patch(self, request: Request, target: Target, dry_run: bool, field_manager: str | None,
                     validation: str) -> Response:
         """PATCH, including server-side apply (create when missing, else merge the applied configuration)."""
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        content_type = content_type_of(request)
         body = await self.read_body(request)
         cluster, resource = self.cluster, target.resource
         if content_type == APPLY_PATCH:
@@ -322,18 +327,15 @@ class ApiServer:
     async def scale(self, request: Request, verb: str, target: Target, dry_run: bool,
                     field_manager: str | None) -> Response:
         """GET, PUT or PATCH of the scale subresource."""
-        current = self.cluster.scale_of(target.resource, target.namespace, target.name)
+        cluster = self.cluster
         if verb == "get":
-            return json_response(current)
+            return json_response(cluster.scale_of(target.resource, target.namespace, target.name))
         body = await self.read_body(request)
         if verb == "patch":
-            content_type = request.headers.get("content-type", "").split(";")[0].strip()
-            try:
-                body = apply_patch(current, content_type, body)
-            except PatchError as exc:
-                raise ApiError(422, f"the patch could not be applied: {exc}", reason="Invalid") from None
-        return json_response(self.cluster.set_scale(target.resource, target.namespace, target.name, body, dry_run,
-                                                    field_manager))
+            body = patched(cluster.scale_of(target.resource, target.namespace, target.name), content_type_of(request),
+                           body)
+        return json_response(cluster.set_scale(target.resource, target.namespace, target.name, body, dry_run,
+                                               field_manager))
 
     def list(self, request: Request, target: Target, query: dict) -> Response:
         """A list, paged with limit/continue; every page carries the first page's resourceVersion."""

@@ -13,7 +13,17 @@ from sim import errors
 from sim.defaults import apply_defaults
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
-from sim.resources import CRDS, EVENTS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, STORED_RESOURCES, ResourceType
+from sim.resources import (
+    CRDS,
+    DEPLOYMENTS,
+    EVENTS,
+    IMAGECACHES,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    STORED_RESOURCES,
+    ResourceType,
+)
 from sim.schema import crd_schema, prune, unknown_fields
 from sim.store import Entry, Store
 from sim.validation import check_object, check_update
@@ -21,7 +31,7 @@ from sim.validation import check_object, check_update
 # An admission hook may change a new object before it is stored and return work to do once it is.
 Admitter = Callable[[dict], Callable[[Entry], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-GENERATION_FROM_SPEC = ("deployments.apps", "replicasets.apps", IMAGECACHES.key, CRDS.key)
+GENERATION_FROM_SPEC = (DEPLOYMENTS.key, REPLICASETS.key, IMAGECACHES.key, CRDS.key)
 CASCADE_TO = (REPLICASETS, PODS)
 BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -35,6 +45,14 @@ def now_timestamp() -> str:
 def random_suffix(length: int = 5) -> str:
     """A random suffix in the alphabet Kubernetes uses for generated names."""
     return "".join(secrets.choice(_NAME_SUFFIX_ALPHABET) for _ in range(length))
+
+
+def patched(original: dict, content_type: str, patch: object) -> dict:
+    """A patch applied to an object; 422 when it cannot be."""
+    try:
+        return apply_patch(original, content_type, patch)
+    except PatchError as exc:
+        raise ApiError(422, f"the patch could not be applied: {exc}", reason="Invalid") from None
 
 
 def _comparable(obj: dict) -> dict:
@@ -248,10 +266,7 @@ class Cluster:
     ) -> dict:
         """PATCH: apply a merge, strategic merge or JSON patch; a stale resourceVersion in it is a 409."""
         current = self.get(resource, namespace, name)
-        try:
-            new = apply_patch(current.copy(), content_type, patch)
-        except PatchError as exc:
-            raise ApiError(422, f"the patch could not be applied: {exc}", reason="Invalid") from None
+        new = patched(current.copy(), content_type, patch)
         new_metadata = new.get("metadata")
         if not isinstance(new_metadata, dict):
             raise ApiError(422, "metadata must be an object", reason="Invalid")

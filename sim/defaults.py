@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.caches import DEFAULT_SIZE_GIB
 from core.errors import ImcError
 from core.images import parse_image
+from sim.resources import DEPLOYMENTS, IMAGECACHES, PODS, REPLICASETS
 
 
 def default_pull_policy(image: str) -> str:
@@ -35,19 +36,19 @@ def apply_defaults(resource_key: str, obj: dict) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return
-    if resource_key == "pods":
+    if resource_key == PODS.key:
         default_pod_spec(spec)
-    elif resource_key in ("deployments.apps", "replicasets.apps"):
+    elif resource_key in (DEPLOYMENTS.key, REPLICASETS.key):
         spec.setdefault("replicas", 1)
         template_spec = (spec.get("template") or {}).get("spec")
         if isinstance(template_spec, dict):
             default_pod_spec(template_spec)
-        if resource_key == "deployments.apps":
+        if resource_key == DEPLOYMENTS.key:
             spec.setdefault("revisionHistoryLimit", 10)
             spec.setdefault("progressDeadlineSeconds", 600)
             strategy = spec.setdefault("strategy", {})
             strategy.setdefault("type", "RollingUpdate")
             if strategy["type"] == "RollingUpdate":
                 strategy.setdefault("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
-    elif resource_key == "imagecaches.eci.alibabacloud.com":
+    elif resource_key == IMAGECACHES.key:
         spec.setdefault("imageCacheSize", DEFAULT_SIZE_GIB)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.caches import validate_imagecache
+from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -91,23 +92,23 @@ def check_imagecache(obj: dict) -> Causes:
 def check_object(resource_key: str, obj: dict) -> Causes:
     """Every cause that makes an object of this resource invalid."""
     name = obj.get("metadata", {}).get("name")
-    causes = check_name(name, label=resource_key == "namespaces")
-    if resource_key == "pods":
+    causes = check_name(name, label=resource_key == NAMESPACES.key)
+    if resource_key == PODS.key:
         causes += check_pod_spec(obj.get("spec"), "spec")
-    elif resource_key == "deployments.apps":
+    elif resource_key == DEPLOYMENTS.key:
         causes += check_deployment(obj)
-    elif resource_key == "imagecaches.eci.alibabacloud.com":
+    elif resource_key == IMAGECACHES.key:
         causes += check_imagecache(obj)
     return causes
 
 
 def check_update(resource_key: str, old: dict, new: dict) -> Causes:
     """Fields an update may not change."""
-    if resource_key == "deployments.apps" and old.get("spec", {}).get("selector") != new.get("spec", {}).get(
+    if resource_key == DEPLOYMENTS.key and old.get("spec", {}).get("selector") != new.get("spec", {}).get(
         "selector"
     ):
         return [("spec.selector", "Invalid value: field is immutable")]
-    if resource_key == "pods":
+    if resource_key == PODS.key:
         def without_images(spec: dict) -> dict:
             return {
                 **spec,
