@@ -109,10 +109,8 @@ def with_template(obj: Mapping[str, Any], annotations: Mapping[str, str], if_not
     if not template and result.get("kind") != "Pod":
         return result
     metadata = template.setdefault("metadata", {})
-    if annotations:
+    if annotations or "annotations" in metadata:
         metadata["annotations"] = dict(annotations)
-    else:
-        metadata.pop("annotations", None)
     if if_not_present:
         spec = template.get("spec") or {}
         for group in ("initContainers", "containers"):

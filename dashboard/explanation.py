@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.policy import POLICY_ANNOTATIONS
+from dashboard.views import NO_REPORT
 
 OUTCOME_BADGES = {
     "hit": ("Hit", "green", ":material/check_circle:"),
@@ -15,7 +16,7 @@ OUTCOME_BADGES = {
     "fail": ("Fail", "red", ":material/error:"),
     "off": ("Off", "gray", ":material/block:"),
     "not-eci": ("Not ECI", "gray", ":material/help:"),
-    "pending": ("Not reported yet", "gray", ":material/hourglass_empty:"),
+    NO_REPORT: ("No report", "gray", ":material/hourglass_empty:"),
 }
 SEVERITY_ICONS = {"error": ":red[:material/error:]", "warning": ":orange[:material/warning:]",
                   "info": ":blue[:material/info:]"}
@@ -85,7 +86,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     with st.container(horizontal=True, vertical_alignment="center"):
         outcome_badge(decision.outcome, "Predicted: ")
         if show_actual:
-            outcome_badge(actual.outcome if actual is not None else "pending", "ECI: ")
+            outcome_badge(actual.outcome if actual is not None else NO_REPORT, "ECI: ")
             if actual is not None and decision.outcome != "not-eci":
                 st.badge("ECI disagrees" if disagrees else "ECI agrees", color="red" if disagrees else "green",
                          icon=":material/report:" if disagrees else ":material/thumb_up:")

@@ -15,6 +15,7 @@ from core.images import normalise_image, parse_image
 from core.timeutil import parse_time
 
 OUTCOMES = ("hit", "miss", "fail", "off")
+NO_REPORT = "no report"  # ECI wrote nothing about the pod (yet): no event, no matched-cache annotation
 OUTCOME_LABELS = {"hit": "Hit", "miss": "Miss", "fail": "Fail", "off": "Off"}
 
 POD_COLUMNS = [
@@ -39,7 +40,7 @@ def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
             "Namespace": record.namespace,
             "Pod": record.name,
             "Decision": decision.outcome,
-            "Actual": actual.outcome if actual is not None else "pending",
+            "Actual": actual.outcome if actual is not None else NO_REPORT,
             "Agrees": not record.disagrees,
             "Cache": cache.name if cache is not None else "",
             "Cache ID": _hit_cache_id(decision, actual),
@@ -114,7 +115,7 @@ class Headline:
 
 def headline(frame: pd.DataFrame, cache_table: pd.DataFrame) -> Headline:
     """Counts for the overview metrics, from the pods and caches tables."""
-    outcome = frame["Actual"].where(frame["Actual"] != "pending", frame["Decision"])
+    outcome = frame["Actual"].where(frame["Actual"] != NO_REPORT, frame["Decision"])
     counts = outcome.value_counts()
     return Headline(
         eci_pods=len(frame),

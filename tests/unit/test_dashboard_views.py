@@ -194,6 +194,7 @@ def test_template_diff():
     diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after))
     assert "+    k8s.aliyun.com/imc-perfect-match: 'true'" in diff
     assert edits.yaml_diff(before, before) == ""
+    assert edits.yaml_diff(before, edits.with_template(before, {})) == ""
 
 
 def test_corrected_moves_workload_level_annotations_into_the_template():
