@@ -84,7 +84,7 @@ def field_errors(obj: dict, cluster: shell.Cluster) -> dict[str, list[str]]:
     for problem in validate_imagecache(obj):
         errors.setdefault(edits.form_field(problem.field), []).append(problem.message)
     name = obj["metadata"]["name"]
-    if name and name in cluster.store.snapshot().cache_objects:
+    if name and name in cluster.store.snapshot().cache_objects and name != st.session_state.get(CREATED):
         errors.setdefault("Name", []).append(f"an ImageCache named {name} already exists")
     return errors
 

@@ -102,6 +102,7 @@ def uncached(frames: Frames) -> None:
     )
     if st.button("Suggest a cache", icon=":material/auto_awesome:", type="primary", key="suggest-cache"):
         st.session_state["create_prefill"] = CacheForm(
-            name="suggested-cache", images="\n".join(suggestion.images), size_gib=20, retention_days=30
+            name=f"suggested-{frames.now:%Y%m%d-%H%M}", images="\n".join(suggestion.images), size_gib=20,
+            retention_days=30,
         )
         st.switch_page(nav.page("create"))

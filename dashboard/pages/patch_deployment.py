@@ -63,10 +63,10 @@ def render() -> None:
     if diff:
         st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {namespace}/{name} with a new "
                    "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
-    apply_clicked = st.button("Apply", type="primary", icon=":material/published_with_changes:",
-                              disabled=bool(blocked) or not diff, key="pd-apply")
-    if apply_clicked:
-        apply(cluster, before, changes, pull)
+    # The callback's arguments are bound now: Apply patches the version the user is looking at, and a
+    # Deployment changed meanwhile is a Conflict rather than a silent overwrite.
+    st.button("Apply", type="primary", icon=":material/published_with_changes:", disabled=bool(blocked) or not diff,
+              key="pd-apply", on_click=apply, args=(cluster, before, changes, pull))
 
 
 def proposal(current: dict[str, str], frames: Any, key: str) -> tuple[dict[str, str | None], bool]:
@@ -95,21 +95,18 @@ def outcome(before: dict, after: dict, frames: Any) -> None:
         st.markdown(explanation.findings_markdown(new.findings))
 
 
+@friendly
 def apply(cluster: shell.Cluster, before: dict, changes: dict[str, str | None], pull: bool) -> None:
-    """Patch with the resourceVersion precondition; on Conflict, say so and reload."""
+    """Patch with the resourceVersion the user saw; the outcome is shown at the top of the next run."""
     meta = before.get("metadata") or {}
     result = writer.patch_deployment(cluster, before, changes, pull)
     if result.conflict:
         st.session_state[FLASH] = (
-            "warning", "Conflict: someone changed this Deployment since it was loaded, so nothing was applied. "
-            "The page was reloaded with the current version: review the diff and apply again.",
-            ":material/sync_problem:")
-        cluster.store.snapshot()  # the watcher brings the new version; the rerun reads it
-        st.rerun()
-    if not result.ok:
-        st.error(result.message, icon=":material/error:")
-        return
-    st.toast(f"Patched {meta.get('namespace')}/{meta.get('name')}: new pods follow the new template.", icon=":material/check_circle:")
-    st.session_state[FLASH] = ("success", result.message or "Applied. The Deployment is rolling out its new pods.",
-                               ":material/check:")
-    st.rerun()
+            "warning", "Conflict: someone changed this Deployment after you loaded it, so nothing was applied. "
+            "The page now shows the current version: review the diff and apply again.", ":material/sync_problem:")
+    elif not result.ok:
+        st.session_state[FLASH] = ("error", result.message, ":material/error:")
+    else:
+        st.toast(f"Patched {meta.get('namespace')}/{meta.get('name')}: new pods follow the new template.",
+                 icon=":material/check_circle:")
+        st.session_state[FLASH] = ("success", result.message, ":material/check:")

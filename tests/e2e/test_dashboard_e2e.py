@@ -136,6 +136,25 @@ spec:
     screenshot(page, "e2e-patched")
 
 
+def test_a_deployment_changed_meanwhile_is_a_conflict_and_nothing_is_written(app, sim, page, namespace):
+    kubectl(sim, "create", "deployment", "e2e-race", "-n", namespace, "--image", "nginx:1.25")
+    open_page(page, f"{app.url}/patch-deployment")
+    choose(page, "Namespace", namespace)
+    settle(page)
+    choose(page, "Deployment", "e2e-race")
+    settle(page)
+    page.get_by_role("radio", name="Perfect match").click()
+    settle(page)
+    expect(page.get_by_text("After:", exact=False)).to_be_visible()
+    kubectl(sim, "annotate", "deployment", "e2e-race", "-n", namespace, "team=someone-else")
+    page.get_by_role("button", name="Apply").click()
+    settle(page)
+    expect(page.get_by_text("Conflict", exact=False).first).to_be_visible(timeout=20_000)
+    template = kubectl_json(sim, "get", "deployment", "-n", namespace, "e2e-race")["spec"]["template"]
+    assert "k8s.aliyun.com/imc-perfect-match" not in (template["metadata"].get("annotations") or {})
+    no_exception(page)
+
+
 def test_the_viewer_sees_read_only(viewer_app, page):
     for path in ("create-cache", "patch-deployment"):
         open_page(page, f"{viewer_app.url}/{path}")
