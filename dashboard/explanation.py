@@ -39,8 +39,10 @@ def summary(decision: Any) -> str:
     return "Not an ECI pod: image caches do not apply."
 
 
-def actual_summary(actual: Any) -> str:
+def actual_summary(actual: Any, predicted: str = "") -> str:
     """What ECI reported, in one sentence."""
+    if actual is None and predicted == "off":
+        return "ECI writes no image-cache event for a pod with matching off, so there is nothing to compare."
     if actual is None:
         return "ECI has not reported on this pod yet."
     where = f" `{actual.cache_id}`" if actual.cache_id else ""
@@ -103,7 +105,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     with right:
         if show_actual:
             st.markdown("**What ECI did**")
-            st.markdown(actual_summary(actual))
+            st.markdown(actual_summary(actual, decision.outcome))
         st.markdown(f"**Policy** · {decision.policy.describe()}")
         annotations = {k: v for k, v in template.annotations.items() if k in POLICY_ANNOTATIONS}
         if annotations:

@@ -237,3 +237,26 @@ def test_filter_caches_by_phase_and_text():
     assert list(views.filter_caches(frame, ("Creating",))["Name"]) == ["building"]
     assert list(views.filter_caches(frame, text="REDIS")["Name"]) == ["web-cache"]
     assert len(views.filter_caches(frame)) == 3
+
+
+def test_explanation_sentences():
+    from core.kube.store import ActualOutcome
+    from dashboard import explanation
+
+    pods = demo_store().snapshot().pods
+    assert "ECI uses cache **web-cache**" in explanation.summary(pods["shop/web-1"].decision)
+    assert "auto-creates a cache of 30 GiB" in explanation.summary(pods["jobs/batch-1"].decision)
+    assert "Pod creation fails" in explanation.summary(pods["shop/pinned-1"].decision)
+    assert explanation.actual_summary(None, "off").startswith("ECI writes no image-cache event")
+    hit = ActualOutcome("hit", "imc-1", ("SuccessfulHitImageCache",))
+    assert explanation.actual_summary(hit) == "ECI hit cache `imc-1`, from SuccessfulHitImageCache."
+    frame = explanation.verdicts_frame(explanation_of(pods["shop/web-1"]).candidates)
+    assert frame.iloc[0]["Verdict"] == "chosen"
+
+
+def explanation_of(record):
+    """The engine's explanation of a stored pod against the demo store's caches."""
+    from core.matching import CacheIndex, explain
+
+    caches = demo_store().snapshot().caches
+    return explain(record.template, CacheIndex(list(caches.values())), record.created)
