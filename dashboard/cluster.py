@@ -5,10 +5,17 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
+
+if TYPE_CHECKING:
+    from core.kube.access import AccessChecker
+    from core.kube.connect import Connection
+    from core.kube.store import ClusterStore
+    from core.kube.watch import ClusterWatcher
+    from sim.launch import SimProcess
 
 log = logging.getLogger("imc.dashboard")
 
@@ -20,22 +27,28 @@ DEMO_CONTEXTS = ("sim", "sim-viewer")
 class Cluster:
     """A connected cluster: the live store the pages read, and how to write to it."""
 
-    store: Any
+    store: ClusterStore
     context: str
     server: str
     source: str
     is_demo: bool = False
-    connection: Any = None
-    watcher: Any = None
-    sim: Any = None
-    access: Any = None
-    read_only_reason: str | None = None
-    notes: list[str] = field(default_factory=list)
+    connection: Connection | None = None
+    watcher: ClusterWatcher | None = None
+    sim: SimProcess | None = None
+    access: AccessChecker | None = None
+    closed: bool = False
 
-    @property
-    def label(self) -> str:
-        """Context and server in one line, for the header."""
-        return f"{self.context} · {self.server}" if self.server else self.context
+    def close(self) -> None:
+        """Stop the watcher, close the connection and stop the built-in cluster this process started (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.connection is not None:
+            self.connection.close()
+        if self.sim is not None:
+            self.sim.stop()
 
 
 @dataclass
@@ -65,7 +78,13 @@ def current() -> Cluster | ClusterProblem:
     return open_cluster(choice)
 
 
-@st.cache_resource(show_spinner="Connecting to the cluster…", max_entries=2)
+def _release(opened: Cluster | ClusterProblem) -> None:
+    """Clean up a cluster dropped from the cache (after "Try again", say)."""
+    if isinstance(opened, Cluster):
+        opened.close()
+
+
+@st.cache_resource(show_spinner="Connecting to the cluster…", max_entries=2, on_release=_release)
 def open_cluster(choice: str) -> Cluster | ClusterProblem:
     """Connect once per process and start the shared watcher ("auto" or "demo")."""
     from core.kube.connect import ConnectError, connect, find_kubeconfig
@@ -84,22 +103,20 @@ def open_cluster(choice: str) -> Cluster | ClusterProblem:
     return _watch(connection, source=source, is_demo=_is_sim_server(connection))
 
 
-def _is_sim_server(connection: Any) -> bool:
+def _is_sim_server(connection: Connection) -> bool:
     """True when the kubeconfig points at the built-in cluster (its contexts are sim and sim-viewer)."""
     return str(getattr(connection, "context", "")) in DEMO_CONTEXTS
 
 
 def _start_demo() -> Cluster | ClusterProblem:
     """Start the built-in ECI cluster with the demo scenario and watch it."""
-    from sim.launch import start_sim
-
     from core.kube.connect import connect
+    from sim.launch import start_sim
 
     try:
         sim = start_sim(scenario="demo")
     except Exception as exc:  # noqa: BLE001 - the user sees why the demo did not start
         return ClusterProblem(f"The built-in demo cluster did not start: {exc}", None, DEMO_CONTEXT)
-    atexit.register(sim.stop)
     wanted = os.environ.get("IMC_CONTEXT") or DEMO_CONTEXT
     context = wanted if wanted in DEMO_CONTEXTS else DEMO_CONTEXT
     try:
@@ -107,12 +124,16 @@ def _start_demo() -> Cluster | ClusterProblem:
     except Exception as exc:  # noqa: BLE001 - say why instead of a traceback
         sim.stop()
         return ClusterProblem(f"The built-in demo cluster started but did not answer: {exc}", None, context)
-    cluster = _watch(connection, source="built-in demo cluster", is_demo=True)
+    try:
+        cluster = _watch(connection, source="built-in demo cluster", is_demo=True)
+    except Exception:
+        sim.stop()
+        raise
     cluster.sim = sim
     return cluster
 
 
-def _watch(connection: Any, source: str, is_demo: bool) -> Cluster:
+def _watch(connection: Connection, source: str, is_demo: bool) -> Cluster:
     """Start the shared list+watch threads feeding one ClusterStore."""
     from core.kube.access import AccessChecker
     from core.kube.store import ClusterStore
@@ -121,8 +142,7 @@ def _watch(connection: Any, source: str, is_demo: bool) -> Cluster:
     store = ClusterStore()
     watcher = ClusterWatcher(connection, store)
     watcher.start()
-    atexit.register(watcher.stop)
-    return Cluster(
+    cluster = Cluster(
         store=store,
         context=str(connection.context),
         server=str(connection.server),
@@ -132,3 +152,5 @@ def _watch(connection: Any, source: str, is_demo: bool) -> Cluster:
         watcher=watcher,
         access=AccessChecker(connection),
     )
+    atexit.register(cluster.close)
+    return cluster

@@ -34,13 +34,13 @@ def show_problem(problem: ClusterProblem) -> None:
         "Fix the kubeconfig (or set `KUBECONFIG` / `IMC_CONTEXT`) and reload, "
         "or explore the built-in demo cluster instead."
     )
-    left, right = st.columns([1, 1], width=520)
-    if left.button("Open the demo cluster", type="primary", icon=":material/play_circle:"):
-        st.session_state["imc_use_demo"] = True
-        st.rerun()
-    if right.button("Try again", icon=":material/refresh:"):
-        clusters.open_cluster.clear()
-        st.rerun()
+    with st.container(horizontal=True):
+        if problem.kubeconfig and st.button("Open the demo cluster", type="primary", icon=":material/play_circle:"):
+            st.session_state["imc_use_demo"] = True
+            st.rerun()
+        if st.button("Try again", icon=":material/refresh:"):
+            clusters.open_cluster.clear("auto")  # only the failed attempt: a demo others watch keeps running
+            st.rerun()
 
 
 def cluster_badges(cluster: Cluster, snapshot: Any) -> None:
@@ -78,7 +78,7 @@ def sidebar() -> None:
 def write_blocked(cluster: Cluster, action: str = "create-imagecache", namespace: str | None = None) -> str | None:
     """Why this session may not do a write ("create-imagecache", "patch-deployment"), or None when it may."""
     if cluster.access is None:
-        return cluster.read_only_reason or "there is no live connection to write through"
+        return "there is no live connection to write through"
     permission = cluster.access.can(action, namespace)
     return None if permission.allowed else permission.reason
 
