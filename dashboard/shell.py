@@ -29,7 +29,8 @@ def show_problem(problem: ClusterProblem) -> None:
     where = [f"kubeconfig `{problem.kubeconfig}`" if problem.kubeconfig else "no kubeconfig"]
     if problem.context:
         where.append(f"context `{problem.context}`")
-    st.error(f"{problem.message}\n\nTried {', '.join(where)}.", icon=":material/cloud_off:")
+    tried = "" if problem.kubeconfig and problem.kubeconfig in problem.message else f"\n\nTried {', '.join(where)}."
+    st.error(f"{problem.message}{tried}", icon=":material/cloud_off:")
     st.markdown(
         "Fix the kubeconfig (or set `KUBECONFIG` / `IMC_CONTEXT`) and reload, "
         "or explore the built-in demo cluster instead."

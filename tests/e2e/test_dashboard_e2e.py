@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.policy import AUTO_IMC, MATCHED_CACHE
-from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, screenshot, settle
+from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, screenshot, settle, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -163,6 +163,24 @@ def test_the_viewer_sees_read_only(viewer_app, page):
         expect(page.get_by_role("button", name=button)).to_be_disabled()
         no_exception(page)
     screenshot(page, "e2e-viewer")
+
+
+def test_a_broken_kubeconfig_says_why_and_opens_the_demo_instead(page, tmp_path, sim):
+    broken = tmp_path / "broken-kubeconfig"
+    broken.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod\ncontexts: []\nclusters: []\nusers: []\n")
+    app = start_app(sim, tmp_path / "streamlit.log", KUBECONFIG=str(broken), IMC_CONTEXT="")
+    try:
+        open_page(page, app.url)
+        expect(page.get_by_text("Cannot reach the cluster")).to_be_visible()
+        expect(page.get_by_text(str(broken), exact=False).first).to_be_visible()
+        no_exception(page)
+        screenshot(page, "e2e-broken-kubeconfig")
+        page.get_by_role("button", name="Open the demo cluster").click()
+        expect(page.get_by_text("Demo cluster").first).to_be_visible(timeout=60_000)
+        expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible(timeout=30_000)
+        no_exception(page)
+    finally:
+        app.stop()
 
 
 def choose(page, label: str, option: str) -> None:
