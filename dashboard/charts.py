@@ -37,8 +37,7 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
     bucket_ms = 1000 * frame.attrs.get("bucket_seconds", 60)
     figure.update_traces(width=0.9 * bucket_ms, offset=0)
     if "start" in frame.attrs:
-        end = frame["Time"].max() + pd.Timedelta(milliseconds=bucket_ms)
-        figure.update_xaxes(range=[frame.attrs["start"], end])
+        figure.update_xaxes(range=[frame.attrs["start"], frame.attrs["end"]])
     return _styled(figure)
 
 

@@ -56,10 +56,12 @@ def cluster_badges(cluster: Cluster, snapshot: Any) -> None:
             st.badge("read-only", icon=":material/lock:", color="orange")
         if not all(snapshot.synced.values()):
             st.badge("Loading…", icon=":material/sync:", color="yellow")
-    if snapshot.errors:
-        with st.expander(f"{len(snapshot.errors)} problem(s) reading the cluster", icon=":material/warning:"):
-            for message in snapshot.errors[:20]:
-                st.markdown(f"- {message}")
+    # Always one element here, so what follows keeps its place (and does not remount) as problems come and go.
+    with st.container():
+        if snapshot.errors:
+            with st.expander(f"{len(snapshot.errors)} problem(s) reading the cluster", icon=":material/warning:"):
+                for message in snapshot.errors[:20]:
+                    st.markdown(f"- {message}")
 
 
 def sidebar() -> None:

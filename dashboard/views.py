@@ -137,14 +137,24 @@ def outcomes_over_time(history: Iterable[Any], now: datetime, buckets: int = 40)
         return pd.DataFrame(columns=["Time", "Outcome", "Pods"])
     frame = pd.DataFrame(points, columns=["Time", "Outcome"])
     frame["Time"] = pd.to_datetime(frame["Time"], utc=True)
-    span = max(pd.Timestamp(now) - frame["Time"].min(), pd.Timedelta(minutes=10))
+    # A round window and bucket, and "now" floored to the bucket: the figure (and so the chart's identity in
+    # the browser) changes only when a bucket fills or a new one starts, not on every redraw.
+    age = pd.Timestamp(now) - frame["Time"].min()
+    fits = (pd.Timedelta(w) for w in WINDOWS if pd.Timedelta(w) * (1 - 2 / buckets) > age)
+    span = next(fits, pd.Timedelta(WINDOWS[-1]))
     bucket = nice_bucket(span / buckets)
+    end = pd.Timestamp(now).floor(bucket) + pd.Timedelta(bucket)
+    frame = frame[frame["Time"] >= end - span].copy()
     frame["Time"] = frame["Time"].dt.floor(bucket)
     counted = frame.groupby(["Time", "Outcome"]).size().rename("Pods").reset_index()
     counted = counted.sort_values(["Time", "Outcome"]).reset_index(drop=True)
     counted.attrs["bucket_seconds"] = int(bucket.removesuffix("s"))
-    counted.attrs["start"] = pd.Timestamp(now) - span
+    counted.attrs["start"] = end - span
+    counted.attrs["end"] = end
     return counted
+
+
+WINDOWS = ("10min", "30min", "1h", "3h", "6h", "12h", "1D", "3D", "7D")
 
 
 NICE_BUCKETS = [
@@ -270,6 +280,7 @@ def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime
     The future shown is as long as the past (between an hour and a week), so both stay readable.
     """
     rows = []
+    now = now.replace(second=0, microsecond=0)  # redrawn once a minute, not on every store change
     created_times = [_time(obj.get("metadata", {}).get("creationTimestamp")) for obj in cache_objects.values()]
     earliest = min((t for t in created_times if t is not None), default=now)
     horizon = min(max(now - earliest, timedelta(hours=1)), timedelta(days=7))

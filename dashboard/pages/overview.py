@@ -48,7 +48,7 @@ def live(cluster: shell.Cluster) -> None:
               "No ECI pods yet.")
     left, right = st.columns([3, 2], gap="large")
     with left:
-        chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now),
+        chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now.replace(second=0, microsecond=0)),
               "No image caches yet: create one, or let ECI auto-create one on a miss.")
         if not frames.timeline.empty:
             shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
