@@ -156,19 +156,23 @@ class Cluster:
         body: object,
         dry_run: bool = False,
         field_manager: str | None = None,
-        keep_status: bool = False,
+        internal: bool = False,
         field_validation: str = "Warn",
     ) -> dict:
-        """POST: store a new object (status is the server's unless `keep_status`, for controllers)."""
+        """POST: store a new object.
+
+        `internal` is for scenarios and controllers: the status and creationTimestamp they give are kept.
+        """
         obj = self._check_fields(resource, self._check_body(resource, namespace, body), field_validation)
         metadata = obj["metadata"]
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + random_suffix()
         if resource.namespaced and self.store.get(NAMESPACES.key, "", namespace) is None:
             raise errors.not_found("namespaces", "", namespace)
+        created = metadata.get("creationTimestamp") if internal else None
         for server_field in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
             metadata.pop(server_field, None)
-        if resource.has_status and not keep_status:
+        if resource.has_status and not internal:
             obj.pop("status", None)
         if resource == NAMESPACES:
             obj.setdefault("status", {"phase": "Active"})
@@ -177,7 +181,7 @@ class Cluster:
         if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"])
         metadata["uid"] = str(uuid.uuid4())
-        metadata["creationTimestamp"] = now_timestamp()
+        metadata["creationTimestamp"] = created or now_timestamp()
         if resource.key in GENERATION_FROM_SPEC or resource.key == PODS.key:
             metadata["generation"] = 1
         _record_manager(obj, field_manager, "Update", resource.api_version)

@@ -7,7 +7,7 @@ import secrets
 import string
 from datetime import UTC, datetime, timedelta
 
-from core.caches import AUTO_CREATED_PREFIX, READY, cache_from_object
+from core.caches import AUTO_CREATED_PREFIX, READY, CacheView, cache_from_object
 from core.matching import CacheIndex, Decision, decide, eci_event
 from core.policy import INSTANCE_ID, MATCHED_CACHE
 from core.timeutil import format_time, parse_time
@@ -47,14 +47,16 @@ def cache_event(message: str, event_type: str = "Normal", reason: str = "PullIma
 
 
 def ready_status(spec: dict, started: datetime, cache_id: str | None = None) -> dict:
-    """The status of a finished cache build that started at `started`."""
+    """The status of a cache build that started at `started` and finished CACHE_BUILD_SECONDS later."""
+    finished = format_time(started + timedelta(seconds=CACHE_BUILD_SECONDS))
     status = {
         "imageCacheId": cache_id or new_id("imc"),
         "phase": READY,
         "progress": "100%",
         "startTime": format_time(started),
-        "lastUpdatedTime": now_timestamp(),
-        "events": [cache_event(f"Success pull image {image}") for image in spec.get("images", [])],
+        "lastUpdatedTime": finished,
+        "events": [{**cache_event(f"Success pull image {image}"), "timestamp": finished}
+                   for image in spec.get("images", [])],
     }
     if spec.get("retentionDays"):
         status["expireDateTime"] = format_time(started + timedelta(days=int(spec["retentionDays"])))
@@ -69,7 +71,7 @@ class EciController:
         self.store = cluster.store
         self.scheduler = scheduler
         self._index: CacheIndex | None = None
-        self._views: dict[str, tuple[int, object]] = {}
+        self._views: dict[str, tuple[int, CacheView]] = {}
         cluster.add_admitter(IMAGECACHES, self.admit_cache)
         cluster.add_admitter(PODS, self.admit_pod)
         self.store.add_listener(self._on_change)
@@ -178,7 +180,9 @@ class EciController:
             return lambda entry: self._schedule_start(entry, self.pull_seconds(template.images))
         spec.setdefault("nodeName", VIRTUAL_NODE)
         instance_id = new_id("eci")
-        decision = decide(template, self.index(), datetime.now(UTC))
+        # Decided at the pod's creationTimestamp, as DEVELOPERS.md defines it for the engine: a cache
+        # created or made Ready within the pod's own second does not count, as in every prediction.
+        decision = decide(template, self.index(), parse_time(metadata["creationTimestamp"]))
         annotations = metadata.setdefault("annotations", {})
         annotations[INSTANCE_ID] = instance_id
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.id:

@@ -26,6 +26,7 @@ CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.y
 BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
+BUILT_BEFORE = timedelta(minutes=30)  # scenario caches were built this long before the start
 
 
 def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
@@ -59,18 +60,18 @@ def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
 def install_base(cluster) -> None:
     """Namespaces, the virtual-kubelet node (and one ECS node for non-ECI pods), the ImageCache CRD."""
     for name in BASE_NAMESPACES:
-        cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}, keep_status=True)
+        cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}, internal=True)
     virtual = _node(
         VIRTUAL_NODE,
         {"type": "virtual-kubelet", "alibabacloud.com/virtual-node": "true", "topology.kubernetes.io/zone": ZONE},
         [{"key": "virtual-kubelet.io/provider", "value": "alibabacloud", "effect": "NoSchedule"}],
         "192.168.0.250",
     )
-    cluster.create(NODES, "", virtual, keep_status=True)
+    cluster.create(NODES, "", virtual, internal=True)
     cluster.create(NODES, "", _node(ECS_NODE, {"topology.kubernetes.io/zone": ZONE}, [], "192.168.0.10"),
-                   keep_status=True)
+                   internal=True)
     if CRD_PATH.exists():
-        cluster.create(CRDS, "", yaml.safe_load(CRD_PATH.read_text()), keep_status=True)
+        cluster.create(CRDS, "", yaml.safe_load(CRD_PATH.read_text()), internal=True)
     else:
         log.warning("%s is missing: the ImageCache CRD object is not served", CRD_PATH)
 
@@ -115,17 +116,18 @@ class Scenario:
     def namespace(self, name: str) -> None:
         """Create a namespace."""
         self.cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}},
-                            keep_status=True)
+                            internal=True)
 
     def ready_cache(self, name: str, images: list[str], size: int = 20, retention: int | None = None,
                     started: datetime | None = None, annotations: dict | None = None) -> dict:
-        """A cache stored already built (Ready)."""
+        """A cache stored already built (Ready), created at `started` (default: BUILT_BEFORE ago)."""
         spec: dict = {"images": images, "imageCacheSize": size}
         if retention:
             spec["retentionDays"] = retention
-        body = {"metadata": {"name": name, "annotations": annotations or {}}, "spec": spec,
-                "status": ready_status(spec, started or datetime.now(UTC))}
-        return self.cluster.create(IMAGECACHES, "", body, keep_status=True)
+        started = started or datetime.now(UTC) - BUILT_BEFORE
+        body = {"metadata": {"name": name, "annotations": annotations or {}, "creationTimestamp": format_time(started)},
+                "spec": spec, "status": ready_status(spec, started)}
+        return self.cluster.create(IMAGECACHES, "", body, internal=True)
 
 
 class DemoScenario(Scenario):
@@ -159,11 +161,13 @@ class DemoScenario(Scenario):
             "expireDateTime": format_time(now + timedelta(hours=23)),
         }
         failed_status["events"] = [cache_event(failed_status["reason"], "Warning", "PullImageFailed")]
-        self.cluster.create(IMAGECACHES, "", {"metadata": {"name": "legacy-broken"}, "spec": failed_spec,
-                                              "status": failed_status}, keep_status=True)
-        java = self.cluster.create(IMAGECACHES, "", {"metadata": {"name": "java-services"},
+        failed_metadata = {"name": "legacy-broken", "creationTimestamp": failed_status["startTime"]}
+        self.cluster.create(IMAGECACHES, "", {"metadata": failed_metadata, "spec": failed_spec,
+                                              "status": failed_status}, internal=True)
+        building = {"name": "java-services", "creationTimestamp": format_time(now - timedelta(minutes=2))}
+        java = self.cluster.create(IMAGECACHES, "", {"metadata": building,
                                                      "spec": {"images": ["eclipse-temurin:21-jre", "busybox:1.36"],
-                                                              "retentionDays": 7}})
+                                                              "retentionDays": 7}}, internal=True)
         workloads = [
             ("shop", deployment("web", [f"{ACR}/nginx:1.14.2", f"{ACR}/busybox:1.30"], 3,
                                 {AUTO_IMC: "true", PERFECT_MATCH: "true"})),

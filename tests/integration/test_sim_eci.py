@@ -47,6 +47,23 @@ def expires_in(cache: dict) -> timedelta:
     return expires - datetime.now(UTC)
 
 
+def wait_usable(api_client, name: str) -> dict:
+    """Poll until the cache is Ready and a pod created now would be decided after it became Ready.
+
+    Timestamps have one-second precision: ECI (and the engine) take a cache made Ready in the pod's
+    own second as Ready after the pod, so wait for the next second.
+    """
+    cache = wait_phase(api_client, name, "Ready")
+    wait_second_after(cache["status"]["lastUpdatedTime"])
+    return cache
+
+
+def wait_second_after(timestamp: str) -> None:
+    """Poll until the clock is past the second of a Kubernetes timestamp."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    poll(lambda: datetime.now(UTC) >= moment + timedelta(seconds=1), message=f"the second after {timestamp}")
+
+
 def wait_phase(api_client, name: str, phase: str) -> dict:
     """Poll until the cache reaches a phase."""
     return poll(lambda: (cache := read_cache(api_client, name)) and cache.get("status", {}).get("phase") == phase
@@ -104,7 +121,7 @@ def test_an_expired_cache_goes_away(api_client):
 
 def test_a_hit_is_annotated_evented_and_starts(api_client, namespace):
     image = unique_image("hit")
-    cache = wait_phase(api_client, create_cache(api_client, [image]), "Ready")
+    cache = wait_usable(api_client, create_cache(api_client, [image]))
     cache_id = cache["status"]["imageCacheId"]
     pod_name = create_pod(api_client, namespace, [image])
     core = client.CoreV1Api(api_client)
@@ -133,7 +150,7 @@ def test_a_miss_auto_creates_a_cache(api_client, namespace):
     assert events[1].message == eci_event("ImageCacheAutoCreated", auto["status"]["imageCacheId"]).message
     assert all(e.source.component == "EciService" for e in events)
     assert abs(expires_in(auto) - timedelta(days=7)) < timedelta(minutes=1)
-    wait_phase(api_client, auto["metadata"]["name"], "Ready")
+    wait_usable(api_client, auto["metadata"]["name"])
     second = create_pod(api_client, namespace, images)
     second_pod = client.CoreV1Api(api_client).read_namespaced_pod(second, namespace)
     assert second_pod.metadata.annotations[MATCHED_CACHE] == auto["status"]["imageCacheId"]
@@ -153,6 +170,7 @@ def test_a_pin_to_a_missing_cache_fails_and_stays_pending(api_client, namespace)
 
 def test_a_pin_to_an_unfinished_cache_is_not_complete(api_client, namespace):
     broken = wait_phase(api_client, create_cache(api_client, ["registry.example.invalid/x/y:1"]), "Failed")
+    wait_second_after(broken["metadata"]["creationTimestamp"])
     cache_id = broken["status"]["imageCacheId"]
     pod_name = create_pod(api_client, namespace, [unique_image("pin-nc")], {IMC_ID: cache_id})
     events = pod_events(api_client, namespace, pod_name)
@@ -162,7 +180,7 @@ def test_a_pin_to_an_unfinished_cache_is_not_complete(api_client, namespace):
 
 
 def test_a_pin_to_a_ready_cache_hits(api_client, namespace):
-    cache = wait_phase(api_client, create_cache(api_client, [unique_image("pinned")]), "Ready")
+    cache = wait_usable(api_client, create_cache(api_client, [unique_image("pinned")]))
     cache_id = cache["status"]["imageCacheId"]
     pod_name = create_pod(api_client, namespace, [unique_image("other")], {IMC_ID: cache_id})
     pod = client.CoreV1Api(api_client).read_namespaced_pod(pod_name, namespace)
@@ -197,7 +215,7 @@ def test_a_cache_created_after_the_pod_does_not_change_its_decision(api_client, 
 
 def test_a_deployment_keeps_its_replicas(api_client, namespace):
     image = unique_image("replicas")
-    wait_phase(api_client, create_cache(api_client, [image]), "Ready")
+    wait_usable(api_client, create_cache(api_client, [image]))
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     body = {"metadata": {"name": "kept"}, "spec": {
         "replicas": 3, "selector": {"matchLabels": {"app": "kept"}},
