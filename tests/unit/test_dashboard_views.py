@@ -260,3 +260,16 @@ def explanation_of(record):
 
     caches = demo_store().snapshot().caches
     return explain(record.template, CacheIndex(list(caches.values())), record.created)
+
+
+def test_charts_do_not_change_between_redraws_of_an_unchanged_cluster():
+    from dashboard import charts
+
+    snapshot = demo_store().snapshot()
+    first, later = NOW + timedelta(seconds=1), NOW + timedelta(seconds=20)
+    for build in (
+        lambda now: charts.outcomes_over_time(views.outcomes_over_time(snapshot.history, now)),
+        lambda now: charts.cache_timeline(views.cache_timeline(snapshot.cache_objects, now),
+                                          now.replace(second=0, microsecond=0)),
+    ):
+        assert build(first).to_json() == build(later).to_json()
