@@ -47,8 +47,9 @@ def live(cluster: shell.Cluster) -> None:
         chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
               "No ECI pods yet.")
     left, right = st.columns([3, 2], gap="large")
+    minute = frames.now.replace(second=0, microsecond=0)
     with left:
-        chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, frames.now.replace(second=0, microsecond=0)),
+        chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, minute),
               "No image caches yet: create one, or let ECI auto-create one on a miss.")
         if not frames.timeline.empty:
             shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
@@ -94,11 +95,11 @@ def uncached(frames: Frames) -> None:
     st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
     if not suggestion.images:
-        st.caption("No pod missed recently, so there is nothing to suggest.")
+        st.caption("Every pod that missed has a Ready cache for its images by now, so there is nothing to suggest.")
         return
     st.caption(
         f"A cache of {len(suggestion.images)} image(s) would serve {suggestion.pods_covered:,} of the "
-        f"{suggestion.pods_missed:,} pods that missed."
+        f"{suggestion.pods_missed:,} pods that missed and still have no Ready cache for their images."
     )
     if st.button("Suggest a cache", icon=":material/auto_awesome:", type="primary", key="suggest-cache"):
         st.session_state["create_prefill"] = CacheForm(
