@@ -25,6 +25,11 @@ MODE_LABELS = {
 # Every annotation a mode may set or clear, in the order they are shown.
 MODE_ANNOTATIONS = (AUTO_IMC, PERFECT_MATCH, MATCH_COUNT, IMC_ID, LEGACY_AUTO, LEGACY_PIN)
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """The value when it is a mapping, else {} (manifests can hold anything where a map belongs)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def pod_template(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The pod template dict of a workload (the object itself for a Pod); {} when absent."""
     node: Any = obj
@@ -36,7 +41,7 @@ def pod_template(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def template_annotations(obj: Mapping[str, Any]) -> dict[str, str]:
     """The annotations on a workload's pod template, as strings."""
-    annotations = (pod_template(obj).get("metadata") or {}).get("annotations") or {}
+    annotations = mapping(mapping(pod_template(obj).get("metadata")).get("annotations"))
     return {str(key): str(value) for key, value in annotations.items()}
 
 
@@ -44,7 +49,7 @@ def workload_level_policy(obj: Mapping[str, Any]) -> dict[str, str]:
     """Image-cache annotations put on a workload's own metadata, where they have no effect."""
     if obj.get("kind") == "Pod":
         return {}
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    annotations = mapping(mapping(obj.get("metadata")).get("annotations"))
     return {str(k): str(v) for k, v in annotations.items() if k in MODE_ANNOTATIONS}
 
 
@@ -108,13 +113,16 @@ def with_template(obj: Mapping[str, Any], annotations: Mapping[str, str], if_not
     template = pod_template(result)
     if not template and result.get("kind") != "Pod":
         return result
-    metadata = template.setdefault("metadata", {})
+    if not isinstance(template.get("metadata"), dict):
+        template["metadata"] = {}
+    metadata = template["metadata"]
     if annotations or "annotations" in metadata:
         metadata["annotations"] = dict(annotations)
     if if_not_present:
-        spec = template.get("spec") or {}
+        spec = mapping(template.get("spec"))
         for group in ("initContainers", "containers"):
-            for container in spec.get(group) or []:
+            containers = spec.get(group)
+            for container in containers if isinstance(containers, list) else []:
                 if isinstance(container, dict):
                     container["imagePullPolicy"] = "IfNotPresent"
     return result

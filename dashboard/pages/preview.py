@@ -100,7 +100,7 @@ def parse(sources: list[tuple[str, str | bytes]]) -> list[dict] | None:
 def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
     """One document: its annotation editor, the engine's decision and the corrected YAML."""
     kind = doc.get("kind", "?")
-    name = (doc.get("metadata") or {}).get("name") or "<unnamed>"
+    name = edits.mapping(doc.get("metadata")).get("name") or "<unnamed>"
     with st.container(border=True):
         st.subheader(f"{number}. {kind} {name}")
         try:

@@ -205,3 +205,20 @@ def test_caches_page_filters_by_text(shown):
     at.text_input(key="caches-search").input("acme/api").run()
     no_exception(at)
     assert "1 of 3 caches · 2 Ready" in texts(at)
+
+
+@pytest.mark.parametrize("text", [
+    "kind: Deployment\nmetadata: x\n",
+    "kind: Deployment\nmetadata: {name: a, annotations: [1]}\n"
+    "spec: {template: {metadata: {annotations: x}, spec: {containers: x}}}\n",
+    "kind: Deployment\nmetadata: {name: a}\nspec: {template: {metadata: {labels: x}, "
+    "spec: {containers: [{name: c, image: nginx}], initContainers: 5}}}\n",
+    "kind: Pod\nmetadata: {name: 5}\nspec: {containers: [{name: c, image: 5, imagePullPolicy: [x]}]}\n",
+])
+def test_preview_survives_malformed_objects(shown, text):
+    at = page_script("preview").run()
+    at.text_area(key="preview-text").input(text).run()
+    for toggle in at.toggle:
+        toggle.set_value(True)
+    at.run()
+    no_exception(at)
