@@ -101,7 +101,7 @@ def fields(errors: dict[str, list[str]], show_all: bool) -> None:
     st.text_input("Name", key="cc-name", placeholder="e.g. shop-web-2026-11", max_chars=253,
                   help="Lowercase letters, digits, '-' and '.'")
     message("Name")
-    st.text_area("Images", key="cc-images", height=150, placeholder="one image per line, e.g.\nnginx:1.25\n"
+    st.text_area("Images", key="cc-images", height=150, max_chars=MAX_IMAGES * 300, placeholder="one image per line, e.g.\nnginx:1.25\n"
                  "registry.cn-hangzhou.aliyuncs.com/acme/api:2.3", help=f"1 to {MAX_IMAGES} images, one per line")
     message("Images")
     size, retention = st.columns(2)
@@ -113,7 +113,7 @@ def fields(errors: dict[str, list[str]], show_all: bool) -> None:
                         key="cc-retention", placeholder="never expires")
     message("Size (GiB)")
     message("Retention (days)")
-    st.text_input("Image pull secrets", key="cc-secrets", placeholder="namespace:secret, e.g. default:acr-pull",
+    st.text_input("Image pull secrets", key="cc-secrets", max_chars=4000, placeholder="namespace:secret, e.g. default:acr-pull",
                   help="Comma- or line-separated namespace:secretName")
     message("Image pull secrets")
     with st.container(horizontal=True):
