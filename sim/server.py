@@ -108,8 +108,13 @@ async def serve(config: SimConfig) -> int:
     )
     server = _Server(uv_config)
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        sim.store.close_watchers()
+        server.should_exit = True
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, setattr, server, "should_exit", True)
+        loop.add_signal_handler(signum, stop)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)

@@ -55,7 +55,7 @@ class Watcher:
     resource: str
     namespace: str | None
     selector: Selector
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)  # (type, Entry) events; None ends the stream
 
     def wanted(self, obj: dict) -> bool:
         """Whether the watch selects this object."""
@@ -110,6 +110,7 @@ class Store:
         self._listeners: list[Callable[[Change], None]] = []
         self._snapshots: OrderedDict[str, ListSnapshot] = OrderedDict()
         self._snapshot_ids = itertools.count(1)
+        self.closed = False
 
     # reads
     def get(self, resource: str, namespace: str, name: str) -> Entry | None:
@@ -203,8 +204,17 @@ class Store:
         return newer
 
     def subscribe(self, watcher: Watcher) -> None:
-        """Start feeding a watcher."""
+        """Start feeding a watcher (one subscribed after `close_watchers` is told to stop at once)."""
         self._watchers.setdefault(watcher.resource, set()).add(watcher)
+        if self.closed:
+            watcher.queue.put_nowait(None)
+
+    def close_watchers(self) -> None:
+        """Tell every watcher to end its stream (the server is stopping)."""
+        self.closed = True
+        for watchers in self._watchers.values():
+            for watcher in watchers:
+                watcher.queue.put_nowait(None)
 
     def unsubscribe(self, watcher: Watcher) -> None:
         """Stop feeding a watcher."""

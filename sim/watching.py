@@ -93,13 +93,14 @@ async def watch_stream(
             if remaining <= 0:
                 return
             try:
-                event_type, entry = await asyncio.wait_for(
-                    watcher.queue.get(), min(remaining, BOOKMARK_INTERVAL)
-                )
+                event = await asyncio.wait_for(watcher.queue.get(), min(remaining, BOOKMARK_INTERVAL))
             except TimeoutError:
                 if request.bookmarks and watcher.queue.empty():
                     yield _bookmark(request.resource, store.rv)
                 continue
+            if event is None:
+                return
+            event_type, entry = event
             yield encode(event_type, entry)
             sent += 1
             if drop_after and sent >= drop_after:

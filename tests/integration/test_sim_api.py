@@ -12,6 +12,7 @@ import orjson
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from tests.integration.conftest import new_api_client, poll
 
@@ -55,13 +56,19 @@ def status_of(error: ApiException) -> dict:
     return json.loads(error.body)
 
 
-def raw_get(api_client, path: str, query: list[tuple[str, str]] = (), accept: str = "application/json",
-            timeout: float = 10) -> tuple[int, bytes]:
-    """GET a path through the official client's transport; returns (status, raw body), for watches and Tables."""
+def open_get(api_client, path: str, query: list[tuple[str, str]] = (), accept: str = "application/json",
+             timeout: float = 10):
+    """GET a path through the official client's transport; the response is not read yet (streams)."""
     method, url, headers, body, post = api_client.param_serialize(
         "GET", path, query_params=list(query), header_params={"Accept": accept}, auth_settings=["BearerToken"]
     )
-    response = api_client.call_api(method, url, headers, body, post, _request_timeout=timeout)
+    return api_client.call_api(method, url, headers, body, post, _request_timeout=timeout)
+
+
+def raw_get(api_client, path: str, query: list[tuple[str, str]] = (), accept: str = "application/json",
+            timeout: float = 10) -> tuple[int, bytes]:
+    """GET a path; returns (status, raw body), for watches and Tables."""
+    response = open_get(api_client, path, query, accept, timeout)
     return response.status, response.read()
 
 
@@ -386,7 +393,13 @@ def test_deleting_a_deployment_takes_its_pods(api_client, namespace):
 def test_a_restarted_sim_keeps_its_identity(start_sim_factory, tmp_path):
     first = start_sim_factory("empty", state_dir=tmp_path)
     ca, tokens = (tmp_path / "ca.crt").read_bytes(), (tmp_path / "tokens.json").read_bytes()
-    first.stop()
+    first_client = new_api_client(first)
+    stream = iter_resp_lines(open_get(first_client, "/api/v1/namespaces", [("watch", "1")]).response)
+    assert json.loads(next(stream))["type"] == "ADDED"
+    assert first.stop() == 0, "SIGTERM stops it cleanly, open watches included"
+    assert all(json.loads(line)["type"] == "ADDED" for line in stream)
+    first_client.close()
+    assert "Traceback" not in (tmp_path / "sim.log").read_text()
     second = start_sim_factory("empty", state_dir=tmp_path)
     assert (tmp_path / "ca.crt").read_bytes() == ca and (tmp_path / "tokens.json").read_bytes() == tokens
     api_client = new_api_client(second)
