@@ -217,11 +217,11 @@ class ApiServer:
     def openapi(self, path: str) -> Response:
         """`/openapi/v3` and its per-group-version documents."""
         if path == "/openapi/v3":
-            return json_response(discovery.openapi_root())
+            return json_response(discovery.openapi_root(self.cluster.custom_schemas))
         prefix = "/openapi/v3/"
         rest = path[len(prefix):] if path.startswith(prefix) else ""
         api_version = rest.removeprefix("api/") if rest.startswith("api/") else rest.removeprefix("apis/")
-        document = discovery.openapi_document(api_version) if rest else None
+        document = discovery.openapi_document(api_version, self.cluster.custom_schemas(api_version)) if rest else None
         if document is None:
             raise ApiError(404, "the server could not find the requested resource")
         return json_response(document)

@@ -126,12 +126,21 @@ class Cluster:
             metadata.pop("namespace", None)
         return body
 
+    def schema_of(self, resource: ResourceType) -> dict | None:
+        """The structural schema of a custom resource, from its CRD object; None for built-in kinds."""
+        if resource.group in BUILT_IN_GROUPS:
+            return None
+        crd = self.store.get(CRDS.key, "", f"{resource.plural}.{resource.group}")
+        return crd_schema(crd.obj if crd else None, resource.version)
+
+    def custom_schemas(self, api_version: str) -> dict[str, dict]:
+        """Kind → schema of the custom resources of one group version (for /openapi/v3)."""
+        resources = [r for r in STORED_RESOURCES if r.api_version == api_version]
+        return {r.kind: schema for r in resources if (schema := self.schema_of(r)) is not None}
+
     def _check_fields(self, resource: ResourceType, obj: dict, field_validation: str) -> dict:
         """Custom resources: unknown fields are a 400 when Strict, else pruned (as the CRD's schema says)."""
-        if resource.group in BUILT_IN_GROUPS:
-            return obj
-        crd = self.store.get(CRDS.key, "", f"{resource.plural}.{resource.group}")
-        schema = crd_schema(crd.obj if crd else None, resource.version)
+        schema = self.schema_of(resource)
         if schema is None:
             return obj
         unknown = unknown_fields(obj, schema)

@@ -72,11 +72,12 @@ def _object_path(resource: ResourceType) -> str:
     return f"{prefix}/{resource.plural}/{{name}}"
 
 
-def openapi_document(api_version: str) -> dict | None:
+def openapi_document(api_version: str, schemas: dict[str, dict] | None = None) -> dict | None:
     """A minimal OpenAPI v3 document for one group version.
 
     Enough for kubectl: a PATCH operation per kind carrying `x-kubernetes-group-version-kind`
-    and a `fieldValidation` parameter, so kubectl leaves validation to this server.
+    and a `fieldValidation` parameter, so kubectl leaves validation to this server; `schemas`
+    (kind → OpenAPI schema, e.g. a CRD's) become components, so `kubectl explain` works for them.
     """
     resources = group_versions().get(api_version)
     if resources is None:
@@ -102,14 +103,22 @@ def openapi_document(api_version: str) -> dict | None:
             "responses": {"200": {"description": "OK"}},
         }
         paths[_object_path(resource)] = {"patch": operation}
-    return {"openapi": "3.0.0", "info": {"title": "imc sim", "version": "v1.32.0"}, "paths": paths, "components": {}}
+    components = {}
+    for resource in resources:
+        if resource.kind in (schemas or {}):
+            gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+            name = ".".join(reversed(resource.group.split("."))) + f".{resource.version}.{resource.kind}"
+            components[name] = {**schemas[resource.kind], "x-kubernetes-group-version-kind": [gvk]}
+    return {"openapi": "3.0.0", "info": {"title": "imc sim", "version": "v1.32.0"}, "paths": paths,
+            "components": {"schemas": components}}
 
 
-def openapi_root() -> dict:
+def openapi_root(schemas_of=lambda api_version: None) -> dict:
     """`GET /openapi/v3`: where each group version's document lives (hash = content digest)."""
     paths = {}
     for api_version in group_versions():
-        digest = hashlib.sha256(orjson.dumps(openapi_document(api_version))).hexdigest()[:32].upper()
+        document = openapi_document(api_version, schemas_of(api_version))
+        digest = hashlib.sha256(orjson.dumps(document)).hexdigest()[:32].upper()
         path = _openapi_path(api_version)
         paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return {"paths": paths}

@@ -218,3 +218,8 @@ def test_typed_commands_create_scale_and_server_side_apply(kubectl, namespace):
     assert kubectl("get", "deploy", "applied", "-n", other, "-o", "jsonpath={.spec.replicas}").stdout == "2"
     kubectl("delete", "namespace", other)
     assert kubectl("get", "deploy", "-n", other, "-o", "name", check=False).stdout.strip() == ""
+
+
+def test_explain_reads_the_crd_schema(kubectl):
+    explained = kubectl("explain", "imagecache.spec.images").stdout
+    assert "<[]string>" in explained and "1 to 20" in explained
