@@ -417,6 +417,20 @@ def coverage_matrix(cache_objects: Mapping[str, Mapping[str, Any]], pods: Mappin
     return frame
 
 
+def short_cache_names(names: list[str], width: int = 22) -> dict[str, str]:
+    """Column titles for caches: ECI's long auto-created names shortened, every title unique."""
+    labels: dict[str, str] = {}
+    for name in names:
+        if is_auto_created(name):
+            label = "auto …" + name[-8:]
+        else:
+            label = name if len(name) <= width else name[: width - 1] + "…"
+        while label in labels.values():
+            label += "′"
+        labels[name] = label
+    return labels
+
+
 def now_utc() -> datetime:
     """The current time, aware and in UTC."""
     return datetime.now(UTC)

@@ -10,7 +10,11 @@ from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
 TABLE_KEY = "caches-table"
-PHASES = ("Ready", "Pending", "Preparing", "Creating", "Updating", "Failed", "UpdateFailed")
+PHASE_GROUPS = {
+    "Ready": ("Ready",),
+    "Building": ("Pending", "Preparing", "Creating", "Updating"),
+    "Failed": ("Failed", "UpdateFailed"),
+}
 DISPLAYED = ["Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Age", "Expires", "Pods hit",
              "Auto-created"]
 
@@ -23,9 +27,10 @@ def render() -> None:
         st.title("Image caches")
         st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
     left, right = st.columns([2, 3], vertical_alignment="bottom")
-    phases = left.pills("Phase", PHASES, selection_mode="multi", key="caches-phase")
+    groups = left.pills("Phase", list(PHASE_GROUPS), selection_mode="multi", key="caches-phase")
     text = right.text_input("Search", placeholder="name, cache ID or image", key="caches-search")
-    live(cluster, tuple(phases or ()), text or "")
+    phases = tuple(phase for group in groups or () for phase in PHASE_GROUPS[group])
+    live(cluster, phases, text or "")
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
@@ -112,9 +117,16 @@ def coverage(matrix: pd.DataFrame) -> None:
     if matrix.empty or matrix.shape[1] <= 1:
         st.caption("No images to compare yet.")
         return
-    marks = matrix.drop(columns="Pods using it").map(lambda held: "✓" if held else "")
+    caches = [column for column in matrix.columns if column != "Pods using it"]
+    labels = views.short_cache_names(caches)
+    marks = matrix[caches].map(lambda held: "✓" if held else "").rename(columns=labels)
     marks.insert(0, "Pods using it", matrix["Pods using it"])
-    marks.index = [views.short_image(image) for image in marks.index]
-    marks.index.name = "Image"
-    st.dataframe(marks, width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560))
-    st.caption("✓ marks an exact match; images are normalised (docker.io/library/nginx:1.25 is nginx:1.25).")
+    marks.insert(0, "Image", [views.short_image(image, 60) for image in matrix.index])
+    st.dataframe(
+        marks, width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560), hide_index=True,
+        column_config={"Image": st.column_config.TextColumn(width="large", pinned=True),
+                       **{label: st.column_config.TextColumn(label, help=name)
+                          for name, label in labels.items()}},
+    )
+    st.caption("✓ marks an exact match; images are normalised (docker.io/library/nginx:1.25 is nginx:1.25). "
+               "Hover a column title for the cache's full name.")

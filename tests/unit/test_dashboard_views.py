@@ -273,3 +273,13 @@ def test_charts_do_not_change_between_redraws_of_an_unchanged_cluster():
                                           now.replace(second=0, microsecond=0)),
     ):
         assert build(first).to_json() == build(later).to_json()
+
+
+def test_short_cache_names_are_short_and_unique():
+    names = ["auto-create-for-eci-2zehhnqvllzp3y2wjhln", "auto-create-for-eci-2zes1bzk9a9p9eowaf1q",
+             "a-very-long-team-cache-name-for-the-shop", "a-very-long-team-cache-name-for-the-shop-2", "web"]
+    labels = views.short_cache_names(names)
+    assert labels["auto-create-for-eci-2zehhnqvllzp3y2wjhln"] == "auto …3y2wjhln"
+    assert labels["web"] == "web"
+    assert len(set(labels.values())) == len(names)
+    assert all(len(label) <= 24 for label in labels.values())
