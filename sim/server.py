@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def build_cluster(history: int, speed: float) -> SimCluster:
     return sim
 
 
-async def _every(seconds: float, action) -> None:
+async def _every(seconds: float, action: Callable[[], None]) -> None:
     """Run `action()` every `seconds` until cancelled."""
     while True:
         await asyncio.sleep(seconds)
@@ -86,14 +87,19 @@ async def _every(seconds: float, action) -> None:
 async def serve(config: SimConfig) -> int:
     """Serve the cluster until SIGINT/SIGTERM; prints the ready line once listening and the kubeconfig is written."""
     identity = load_identity(config.state_dir, config.host)
-    sim = build_cluster(config.history, config.speed)
-    scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
-    scenario.populate()
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((config.host, config.port))
+    try:
+        listener.bind((config.host, config.port))
+    except OSError as exc:
+        print(f"imc sim: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        listener.close()
+        return 2
     port = listener.getsockname()[1]
+    sim = build_cluster(config.history, config.speed)
+    scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
+    scenario.populate()
     address = f"{client_host(config.host)}:{port}"
     api = ApiServer(sim.cluster, identity, ServerOptions(config.drop_watch_every, address))
     uv_config = uvicorn.Config(

@@ -14,6 +14,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from sim.launch import SimStartError, start_sim
 from tests.integration.conftest import new_api_client, poll
 
 pytestmark = pytest.mark.integration
@@ -421,3 +422,11 @@ def test_status_subresource_and_no_op_writes(api_client, namespace):
                                                                         "status": {"phase": "Failed"}})
     assert patched.status.phase == "Failed" and patched.metadata.labels["a"] == "1"
     assert patched.metadata.resource_version != before.metadata.resource_version
+
+
+def test_a_busy_port_is_one_clear_error(sim_server, tmp_path):
+    port = int(sim_server.server.rsplit(":", 1)[1])
+    with pytest.raises(SimStartError) as error:
+        start_sim("empty", state_dir=tmp_path, port=port, timeout=20)
+    assert f"cannot listen on 127.0.0.1:{port}" in str(error.value)
+    assert "Traceback" not in str(error.value)
