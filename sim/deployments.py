@@ -42,6 +42,14 @@ def owner_reference(obj: dict) -> dict:
     }
 
 
+def owner_name(obj: dict, kind: str) -> str | None:
+    """The name of an object's owner of a kind."""
+    for owner in obj["metadata"].get("ownerReferences") or []:
+        if owner.get("kind") == kind:
+            return owner.get("name")
+    return None
+
+
 def controller_uid(obj: dict) -> str | None:
     """The uid of an object's controlling owner."""
     for owner in obj["metadata"].get("ownerReferences") or []:
@@ -65,13 +73,11 @@ class DeploymentController:
         namespace = obj["metadata"].get("namespace", "")
         if change.resource == DEPLOYMENTS.key and change.type != "DELETED":
             self.scheduler.soon_once(self.reconcile, namespace, obj["metadata"]["name"])
-        elif change.resource == PODS.key:
-            for owner in obj["metadata"].get("ownerReferences") or []:
-                if owner.get("kind") == "ReplicaSet":
-                    replica_set = self.store.get(REPLICASETS.key, namespace, owner.get("name", ""))
-                    for rs_owner in (replica_set.obj["metadata"].get("ownerReferences") or []) if replica_set else []:
-                        if rs_owner.get("kind") == "Deployment":
-                            self.scheduler.soon_once(self.reconcile, namespace, rs_owner.get("name", ""))
+        elif change.resource == PODS.key and (replica_set_name := owner_name(obj, "ReplicaSet")):
+            replica_set = self.store.get(REPLICASETS.key, namespace, replica_set_name)
+            deployment_name = owner_name(replica_set.obj, "Deployment") if replica_set else None
+            if deployment_name:
+                self.scheduler.soon_once(self.reconcile, namespace, deployment_name)
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One pass of the controller for one Deployment."""
