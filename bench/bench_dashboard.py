@@ -1,0 +1,213 @@
+"""Benchmark: one server-side rerun of the Overview and Pods pages with 10,000 pods, beside the same with 100 pods.
+
+Run: python -m bench.bench_dashboard [--sizes 100 10000] [--caches 1000] [--repeat 7] [--source sim|workload]
+     [--profile]
+The store is a real ClusterStore filled by the real list+watch of `imc sim --scenario scale --pods N` (or, with
+`--source workload`, by the objects of bench/workload.py); the watch is stopped once synced so every run sees the
+same objects. The pages run in streamlit.testing.v1.AppTest with the store injected as the tests do
+(dashboard.cluster.inject). "changed" runs follow one pod event (the store version moved, so the view models are
+rebuilt, as after any watch event); "unchanged" runs reuse them. "script" is the page script alone (the server's
+work, incl. serialising elements); "AppTest" adds the test client's parsing of the messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+from bench.harness import median_ms, running_sim, timed, watched_store
+
+PAGES = ("overview", "pods")
+SCRIPT = """
+import importlib
+import time
+
+import streamlit as st
+
+start = time.perf_counter()
+{profile_start}
+importlib.import_module("dashboard.pages.{module}").render()
+{profile_stop}
+st.session_state["bench_seconds"] = time.perf_counter() - start
+"""
+PROFILE_START = "from pyinstrument import Profiler\nprofiler = Profiler(interval=0.001)\nprofiler.start()"
+PROFILE_STOP = ("profiler.stop()\n"
+                "st.session_state['bench_profile'] = profiler.output_text(unicode=False, color=False, "
+                "show_all=False)")
+
+
+def store_from_sim(pods: int, caches: int) -> tuple[Any, float]:
+    """A store filled by list+watch of the scale sim (then stopped), and the seconds it took to sync."""
+    with (
+        running_sim("scale", ["--pods", str(pods), "--caches", str(caches)]) as sim,
+        watched_store(sim.kubeconfig) as (store, _, seconds),
+    ):
+        pass
+    return store, seconds
+
+
+def store_from_workload(pods: int, caches: int) -> tuple[Any, float]:
+    """A store filled with bench/workload.py's objects, as one list of each kind."""
+    from bench.workload import image_pool, make_caches, make_pods
+    from core.kube.store import ClusterStore
+
+    rng = random.Random(11)
+    pool = image_pool(3_000, rng)
+    store = ClusterStore()
+    seconds, _ = timed(lambda: [
+        store.replace("imagecaches", make_caches(caches, pool, rng), "1"),
+        store.replace("pods", make_pods(pods, pool, rng), "2"),
+        store.replace("deployments", [], "3"),
+        store.replace("events", [], "4"),
+    ])
+    return store, seconds
+
+
+def touch_one_pod(store: Any, rng: random.Random) -> None:
+    """Apply one MODIFIED pod event (a label changed), as a watch delivers it: the store version moves."""
+    record = rng.choice(list(store.snapshot().pods.values()))
+    obj = copy.deepcopy(record.obj)
+    obj["metadata"].setdefault("labels", {})["bench-rev"] = str(rng.random())
+    store.apply("pods", "MODIFIED", obj)
+
+
+def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile: bool) -> dict[str, Any]:
+    """Median script and AppTest seconds of changed and unchanged reruns of one page (and a profile text)."""
+    from streamlit.testing.v1 import AppTest
+
+    def app(profiled: bool) -> AppTest:
+        source = SCRIPT.format(module=module, profile_start=PROFILE_START if profiled else "",
+                               profile_stop=PROFILE_STOP if profiled else "")
+        return AppTest.from_string(source, default_timeout=300)
+
+    at = app(False)
+    at.run()  # warm-up: imports, first connection-free render
+    if at.exception:
+        raise SystemExit(f"{module} raised: {[e.value for e in at.exception]}")
+    found: dict[str, Any] = {}
+    for label, change in (("changed", True), ("unchanged", False)):
+        script, whole = [], []
+        for _ in range(repeat):
+            if change:
+                touch_one_pod(store, rng)
+            seconds, _ = timed(at.run)
+            whole.append(seconds)
+            script.append(at.session_state["bench_seconds"])
+        found[label] = (median_ms(script), median_ms(whole))
+    if profile:
+        profiled = app(True)
+        profiled.run()
+        touch_one_pod(store, rng)
+        profiled.run()
+        found["profile"] = profiled.session_state["bench_profile"]
+    return found
+
+
+def view_model_steps(snapshot: Any) -> dict[str, Callable[[], Any]]:
+    """Each pure view-model and chart function the Overview and Pods pages call, ready to time."""
+    import pyarrow as pa
+
+    from dashboard import charts, views
+
+    now = views.now_utc()
+    pods = views.pods_frame(snapshot.pods)
+    caches = views.caches_frame(snapshot.cache_objects, pods, now)
+    over_time = views.outcomes_over_time(snapshot.history, now)
+    by_namespace = views.decisions_by_namespace(pods)
+    timeline = views.cache_timeline(snapshot.cache_objects, now)
+    held = views.ready_images(snapshot.cache_objects)
+    uncached = views.uncached_images(snapshot.pods, held)
+    chosen = views.PodFilter(text="pod-00")
+    steps = {
+        "views.pods_frame": lambda: views.pods_frame(snapshot.pods),
+        "views.caches_frame": lambda: views.caches_frame(snapshot.cache_objects, pods, now),
+        "views.headline": lambda: views.headline(pods, caches),
+        "views.outcomes_over_time": lambda: views.outcomes_over_time(snapshot.history, now),
+        "views.decisions_by_namespace": lambda: views.decisions_by_namespace(pods),
+        "views.cache_timeline": lambda: views.cache_timeline(snapshot.cache_objects, now),
+        "views.ready_images": lambda: views.ready_images(snapshot.cache_objects),
+        "views.uncached_images": lambda: views.uncached_images(snapshot.pods, held),
+        "views.missed_needs+suggest_cache": lambda: views.suggest_cache(views.missed_needs(snapshot.pods)),
+        "views.filter_pods (text)": lambda: views.filter_pods(pods, chosen),
+        "pyarrow Table.from_pandas(pods)": lambda: pa.Table.from_pandas(pods),
+        "charts.decisions_by_namespace": lambda: charts.decisions_by_namespace(by_namespace),
+        "charts.cache_timeline": lambda: charts.cache_timeline(timeline, now),
+    }
+    if not over_time.empty:
+        steps["charts.outcomes_over_time"] = lambda: charts.outcomes_over_time(over_time)
+    if not uncached.empty:
+        steps["charts.uncached_images"] = lambda: charts.uncached_images(uncached)
+    return steps
+
+
+def time_steps(steps: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median milliseconds of each step (after one warm-up call)."""
+    found = {}
+    for name, step in steps.items():
+        step()
+        found[name] = median_ms([timed(step)[0] for _ in range(repeat)])
+    return found
+
+
+def main() -> None:
+    """Fill a store per size, time page reruns and view models, print medians and the big/small ratios."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000], help="pod counts to compare")
+    parser.add_argument("--caches", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--source", choices=("sim", "workload"), default="sim")
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of a changed rerun "
+                        "of each page at the largest size")
+    args = parser.parse_args()
+    os.environ["IMC_READ_ONLY"] = "1"  # no permission checks against a server that is gone
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # "missing ScriptRunContext" from the view-model timing
+
+    from core.kube.access import AccessChecker
+    from dashboard import cluster
+
+    fill = store_from_sim if args.source == "sim" else store_from_workload
+    rng = random.Random(5)
+    pages: dict[int, dict[str, dict[str, Any]]] = {}
+    steps: dict[int, dict[str, float]] = {}
+    for size in args.sizes:
+        store, sync_seconds = fill(size, args.caches)
+        snapshot = store.snapshot()
+        print(f"store: {len(snapshot.pods)} pods, {len(snapshot.caches)} caches from {args.source} "
+              f"(synced in {sync_seconds:.1f} s)", flush=True)
+        cluster.inject(cluster.Cluster(store=store, context="bench", server="https://bench", source="bench",
+                                       access=AccessChecker(None)))
+        try:
+            profile = args.profile and size == max(args.sizes)
+            pages[size] = {module: page_runs(store, module, args.repeat, rng, profile) for module in PAGES}
+        finally:
+            cluster.inject(None)
+        steps[size] = time_steps(view_model_steps(store.snapshot()), args.repeat)
+
+    small, big = min(args.sizes), max(args.sizes)
+    print(f"\ndashboard rerun, server-side, median of {args.repeat} runs (ms); ratio = {big} pods / {small} pods")
+    print(f"  {'page':<10} {'rerun':<10} " + " ".join(f"{f'script@{s}':>13} {f'AppTest@{s}':>13}" for s in args.sizes)
+          + f" {'ratio':>7}")
+    for module in PAGES:
+        for label in ("changed", "unchanged"):
+            cells = " ".join(f"{pages[s][module][label][0]:13.1f} {pages[s][module][label][1]:13.1f}"
+                             for s in args.sizes)
+            ratio = pages[big][module][label][0] / pages[small][module][label][0]
+            print(f"  {module:<10} {label:<10} {cells} {ratio:6.1f}x")
+    print(f"\nview models and charts, median of {args.repeat} calls (ms)")
+    print(f"  {'function':<36} " + " ".join(f"{f'@{s}':>10}" for s in args.sizes) + f" {'ratio':>7}")
+    for name in steps[big]:
+        cells = " ".join(f"{steps[s].get(name, float('nan')):10.1f}" for s in args.sizes)
+        ratio = steps[big][name] / steps[small][name] if steps[small].get(name) else float("nan")
+        print(f"  {name:<36} {cells} {ratio:6.1f}x")
+    for module in PAGES:
+        if "profile" in pages[big][module]:
+            print(f"\npyinstrument, one changed rerun of {module} with {big} pods:\n{pages[big][module]['profile']}")
+
+
+if __name__ == "__main__":
+    main()

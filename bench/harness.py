@@ -1,0 +1,170 @@
+"""What the live benchmarks share: timing, a sim, a watched store, the dashboard process, Chromium, /proc readings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sim.launch import SimProcess, start_sim
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds one call took, and what it returned."""
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+def median_ms(values: Sequence[float]) -> float:
+    """The median of durations in seconds, in milliseconds."""
+    return statistics.median(values) * 1000
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value at this share of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, message: str, interval: float = 0.05) -> Any:
+    """Poll until `predicate()` is truthy and return it; exit the benchmark with `message` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out after {timeout:.0f}s waiting for {message}")
+        time.sleep(interval)
+
+
+def scale_options(parser: argparse.ArgumentParser, repeat: int) -> None:
+    """--repeat, and the --pods / --caches of the scale scenario (None keeps the sim's 10,000 and 1,000)."""
+    parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument("--pods", type=int, default=None, help="pods of the scale scenario (sim default 10000)")
+    parser.add_argument("--caches", type=int, default=None, help="caches of the scale scenario (sim default 1000)")
+
+
+def scale_args(args: argparse.Namespace) -> list[str]:
+    """The sim's arguments for the --pods / --caches given."""
+    return [*(["--pods", str(args.pods)] if args.pods else []), *(["--caches", str(args.caches)] if args.caches else [])]
+
+
+@contextmanager
+def running_sim(scenario: str = "scale", extra_args: Sequence[str] = (), timeout: float = 180) -> Iterator[SimProcess]:
+    """`imc sim` in its own process and state dir, stopped on the way out whatever happens."""
+    with tempfile.TemporaryDirectory(prefix="imc-bench-") as state:
+        sim = start_sim(scenario, state_dir=state, extra_args=tuple(extra_args), timeout=timeout)
+        try:
+            yield sim
+        finally:
+            sim.stop()
+
+
+def synced(store: Any) -> bool:
+    """True once every kind of the store has been listed."""
+    return all(store.snapshot().synced.values())
+
+
+@contextmanager
+def watched_store(kubeconfig: str, timeout: float = 300) -> Iterator[tuple[Any, Any, float]]:
+    """A ClusterStore fed by the real list+watch of a cluster: (store, watcher, seconds to sync); stops the watch."""
+    from core.kube.connect import connect
+    from core.kube.store import ClusterStore
+    from core.kube.watch import ClusterWatcher
+
+    store = ClusterStore()
+    watcher = ClusterWatcher(connect(kubeconfig=kubeconfig), store)
+    start = time.perf_counter()
+    watcher.start()
+    try:
+        wait_until(lambda: synced(store), timeout, "the store to list every kind")
+        yield store, watcher, time.perf_counter() - start
+    finally:
+        watcher.stop()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    """True once Streamlit's health endpoint answers ok."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_dashboard(kubeconfig: str, log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` against a kubeconfig, healthy: (base URL, process); terminated on the way out."""
+    port = free_port()
+    environment = {**os.environ, "KUBECONFIG": kubeconfig, **env}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+               str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: healthy(url) or process.poll() is not None, 60, "the dashboard's /_stcore/health")
+        if process.poll() is not None:
+            sys.exit(f"streamlit exited {process.returncode}: {log.read_text()[-2000:]}")
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (peak resident) of a process, in MiB, from /proc."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0]) / 1024
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
