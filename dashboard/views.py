@@ -284,6 +284,7 @@ def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime
     created_times = [_time(obj.get("metadata", {}).get("creationTimestamp")) for obj in cache_objects.values()]
     earliest = min((t for t in created_times if t is not None), default=now)
     horizon = min(max(now - earliest, timedelta(hours=1)), timedelta(days=7))
+    stub = (now + horizon - earliest) / 60  # a cache still building shows at least this much bar
     for name, obj in cache_objects.items():
         status = obj.get("status") or {}
         phase = status.get("phase") or "Pending"
@@ -302,7 +303,7 @@ def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime
             rows.append((name, "Building", created, failed_at))
             rows.append((name, "Failed", failed_at, max(end, failed_at)))
         else:
-            rows.append((name, "Building", created, max(now, created)))
+            rows.append((name, "Building", created, max(now, created) + stub))
     frame = pd.DataFrame(rows, columns=["Cache", "Stage", "Start", "End"])
     if frame.empty:
         return frame
