@@ -63,21 +63,19 @@ async def watch_stream(
 ) -> AsyncIterator[bytes]:
     """Lines of one watch; stops after the timeout, or after `drop_after` events when set."""
     watcher = Watcher(request.resource.key, request.namespace or None, request.selector)
-    since = _parse_rv(request.resource_version)
+    since = None if request.send_initial_events else _parse_rv(request.resource_version)
     if since is not None and (since < 0 or not store.can_resume(since)):
         status = expired(f"too old resource version: {request.resource_version} ({store.evicted_rv + 1})")
         yield event_line("ERROR", orjson.dumps(status.status()))
         return
-    backlog: list[tuple[str, Entry]] = []
-    if since is None or request.send_initial_events:
+    if since is None:  # the current state as ADDED events (also what sendInitialEvents asks for)
         backlog = [("ADDED", entry) for entry in store.entries(watcher.resource, watcher.namespace)
                    if watcher.wanted(entry.obj)]
-    if since is not None:
-        for change in store.changes_since(watcher.resource, since):
-            event = watcher.event_for(change)
-            if event is not None:
-                backlog.append(event)
+    else:
+        events = (watcher.event_for(change) for change in store.changes_since(watcher.resource, since))
+        backlog = [event for event in events if event is not None]
     store.subscribe(watcher)
+    backlog_rv = store.rv  # every change up to here is in the backlog; later ones are queued
     sent = 0
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
     try:
@@ -87,7 +85,7 @@ async def watch_stream(
             if drop_after and sent >= drop_after:
                 return
         if request.bookmarks and request.send_initial_events:
-            yield _bookmark(request.resource, store.rv, initial_events_end=True)
+            yield _bookmark(request.resource, backlog_rv, initial_events_end=True)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

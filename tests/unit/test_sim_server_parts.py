@@ -129,7 +129,7 @@ def test_watch_streams_replay_expire_and_drop():
     store.put(PODS.key, pod("b"))
     expired = collect(store, replay)
     assert expired[0]["type"] == "ERROR" and expired[0]["object"]["code"] == 410
-    current = WatchRequest(PODS, "", Selector(), "", True, 0.01, send_initial_events=True)
+    current = WatchRequest(PODS, "", Selector(), str(start), True, 0.01, send_initial_events=True)
     events = collect(store, current)
     assert [e["type"] for e in events[:3]] == ["ADDED", "ADDED", "BOOKMARK"]
     assert events[2]["object"]["metadata"] == {"resourceVersion": str(store.rv),
