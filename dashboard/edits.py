@@ -133,8 +133,8 @@ def corrected(obj: Mapping[str, Any], annotations: Mapping[str, str], if_not_pre
     """The workload with these template annotations, and none of them left on its own metadata."""
     result = with_template(obj, annotations, if_not_present)
     if result.get("kind") != "Pod":
-        own = (result.get("metadata") or {}).get("annotations")
-        if isinstance(own, dict):
+        own = mapping(result.get("metadata")).get("annotations")
+        if isinstance(own, dict) and any(key in own for key in MODE_ANNOTATIONS):
             for key in MODE_ANNOTATIONS:
                 own.pop(key, None)
             if not own:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.errors import ImcError
 from core.manifests import MAX_MANIFEST_BYTES, load_documents
-from core.matching import explain
+from core.matching import decide, explain
 from core.policy import EXTRA_STORAGE
 from core.workloads import templates_from
 from dashboard import edits, explanation, policy_form, shell, views
@@ -29,7 +29,22 @@ spec:
       annotations: {k8s.aliyun.com/imc-perfect-match: "true"}
     spec:
       containers:
-      - {name: web, image: nginx:1.25}
+      - {name: web, image: nginx:1.25, imagePullPolicy: IfNotPresent}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: nightly-report
+  namespace: data
+  annotations: {k8s.aliyun.com/imc-perfect-match: "true"}  # on the Job itself: ECI never sees it
+spec:
+  template:
+    metadata:
+      labels: {alibabacloud.com/eci: "true"}
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: report, image: "python:3.12-slim", imagePullPolicy: Always}
 """
 
 
@@ -109,24 +124,36 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
             st.warning(f"Document {number}: {exc}", icon=":material/warning:")
             return
         key = "pv-" + hashlib.sha1(edits.as_yaml(doc).encode()).hexdigest()[:12] + f"-{number}"
-        annotations, if_not_present = editor(doc, key, frames)
-        corrected = edits.corrected(doc, annotations, if_not_present)
+        changes, if_not_present = editor(doc, key, frames)
+        # What ECI does with the manifest as edited here, and with the corrected one (annotations moved
+        # from the workload's own metadata, where ECI never sees them, into the pod template).
+        edited = edits.with_template(doc, edits.merged(edits.template_annotations(doc), changes), if_not_present)
+        written = {**edits.workload_level_policy(doc), **edits.template_annotations(doc)}
+        corrected = edits.corrected(doc, edits.merged(written, changes), if_not_present)
+        now = views.now_utc()
         try:
-            template = templates_from(corrected)[0]
+            result = explain(templates_from(edited)[0], frames.index, now)
+            fixed = decide(templates_from(corrected)[0], frames.index, now)
         except (ImcError, IndexError) as exc:
             st.warning(f"Document {number}: {exc}", icon=":material/warning:")
             return
-        result = explain(template, frames.index, views.now_utc())
         explanation.render(result, show_actual=False, key=key)
-        with st.expander("Corrected YAML (copy with the button in the corner)", expanded=False):
+        if corrected != edited:
+            moved = ", ".join(sorted(edits.workload_level_policy(doc)))
+            st.info(f"The corrected YAML below moves {moved} into the pod template. "
+                    f"ECI would then: {explanation.summary(fixed)}", icon=":material/auto_fix_high:")
+        with st.expander("Corrected YAML (copy with the button in the corner)", expanded=corrected != edited):
             st.code(edits.as_yaml(corrected), language="yaml")
 
 
-def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str], bool]:
-    """Widgets for the template's image-cache annotations; returns the annotations and IfNotPresent."""
+def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str | None], bool]:
+    """Widgets for the template's image-cache annotations; returns the changes (None removes) and IfNotPresent."""
     written = {**edits.workload_level_policy(doc), **edits.template_annotations(doc)}
     labels = {AS_WRITTEN: "As written", **edits.MODE_LABELS}
+    storage = edits.template_annotations(doc).get(EXTRA_STORAGE, "")
     choice = policy_form.mode_controls(key, [AS_WRITTEN, *edits.MODES], AS_WRITTEN, labels, frames.caches,
-                                       storage=written.get(EXTRA_STORAGE, ""))
-    annotations = edits.merged(written, policy_form.changes_for(written, choice))
-    return edits.merged(annotations, {EXTRA_STORAGE: choice.extra_storage}), choice.if_not_present
+                                       storage=storage)
+    changes = policy_form.changes_for(written, choice)
+    if (choice.extra_storage or "") != storage:
+        changes[EXTRA_STORAGE] = choice.extra_storage
+    return changes, choice.if_not_present

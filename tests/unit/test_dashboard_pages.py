@@ -104,6 +104,9 @@ def test_preview_shows_the_decision_and_findings(shown):
     no_exception(at)
     assert "Predicted: Hit" in texts(at)
     assert "web-cache" in texts(at)
+    assert "2. Job nightly-report" in texts(at)
+    assert "pull-always" in texts(at)
+    assert any("moves k8s.aliyun.com/imc-perfect-match into the pod template" in i.value for i in at.info)
 
 
 @pytest.mark.parametrize("text, message", [

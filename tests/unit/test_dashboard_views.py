@@ -203,6 +203,8 @@ def test_corrected_moves_workload_level_annotations_into_the_template():
     fixed = edits.corrected(obj, written)
     assert "annotations" not in fixed["metadata"]
     assert fixed["spec"]["template"]["metadata"]["annotations"] == {PERFECT_MATCH: "true"}
+    untouched = workload("Deployment", ["nginx:1.25"], own_annotations={"team": "shop"})
+    assert edits.corrected(untouched, edits.template_annotations(untouched)) == untouched
     cron = workload("CronJob", ["nginx:1.25"])
     assert edits.template_annotations(edits.corrected(cron, {AUTO_IMC: "false"})) == {AUTO_IMC: "false"}
 
