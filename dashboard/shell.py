@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import streamlit as st
@@ -11,16 +12,28 @@ from dashboard import cluster as clusters
 from dashboard.cluster import Cluster, ClusterProblem
 
 REFRESH_SECONDS = float(os.environ.get("IMC_REFRESH_SECONDS", "2") or 2)
+SYNC_TIMEOUT_SECONDS = 20.0  # then the page draws what it has, and the badges say "Loading…"
 
 
 def require_cluster() -> Cluster:
-    """The cluster this session shows; on a broken kubeconfig, say why and stop the page."""
+    """The cluster this session shows, read at least once; on a broken kubeconfig, say why and stop the page."""
     found = clusters.current()
     if isinstance(found, Cluster):
+        wait_for_first_list(found)
         return found
     show_problem(found)
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
+
+
+def wait_for_first_list(cluster: Cluster, timeout: float = SYNC_TIMEOUT_SECONDS) -> None:
+    """Right after connecting, wait (with a spinner) until every kind was listed once, so no page starts empty."""
+    if all(cluster.store.snapshot().synced.values()):
+        return
+    with st.spinner("Reading the cluster…"):
+        deadline = time.monotonic() + timeout
+        while not all(cluster.store.snapshot().synced.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def show_problem(problem: ClusterProblem) -> None:
