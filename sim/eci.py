@@ -27,8 +27,10 @@ FAILED_CACHE_TTL = timedelta(hours=24)
 AUTO_CACHE_UNUSED_TTL = timedelta(days=7)
 AUTO_CACHE_USED_TTL = timedelta(days=30)
 EVENT_TTL = timedelta(hours=1)
+PREPARE_SECONDS = 1.0  # Preparing, then Creating
 CACHE_BUILD_SECONDS = 6.0  # spread over the images, plus PER_IMAGE_SECONDS each: Ready within ~10 s
 PER_IMAGE_SECONDS = 0.2
+BUILDING_PHASES = ("Preparing", "Creating")
 HIT_START_SECONDS = 1.5
 MISS_START_SECONDS = 2.0
 PULL_MIB_PER_SECOND = 100.0
@@ -48,7 +50,7 @@ def cache_event(message: str, event_type: str = "Normal", reason: str = "PullIma
 
 def ready_status(spec: dict, started: datetime, cache_id: str | None = None) -> dict:
     """The status of a cache build that started at `started` and finished CACHE_BUILD_SECONDS later."""
-    finished = format_time(started + timedelta(seconds=CACHE_BUILD_SECONDS))
+    finished = format_time(started + timedelta(seconds=PREPARE_SECONDS + CACHE_BUILD_SECONDS))
     status = {
         "imageCacheId": cache_id or new_id("imc"),
         "phase": READY,
@@ -104,7 +106,7 @@ class EciController:
         status.update(
             {
                 "imageCacheId": new_id("imc"),
-                "phase": "Creating",
+                "phase": "Preparing",
                 "progress": "0%",
                 "startTime": now_timestamp(),
                 "lastUpdatedTime": now_timestamp(),
@@ -120,17 +122,37 @@ class EciController:
                                                  images, 0)
 
     def _schedule_pull(self, name: str, uid: str, images: list[str], position: int) -> None:
-        """Pull the next image of a cache build after its share of the build time."""
+        """Pull the next image of a cache build after its share of the build time (after preparing, first)."""
         delay = CACHE_BUILD_SECONDS / max(len(images), 1) + PER_IMAGE_SECONDS
+        if position == 0:
+            delay += PREPARE_SECONDS
+            self.scheduler.after(PREPARE_SECONDS, self._start_creating, name, uid)
         self.scheduler.after(delay, self._pull, name, uid, images, position)
+
+    def _building(self, name: str, uid: str) -> Entry | None:
+        """The cache if it is still the one being built (not deleted, replaced or finished)."""
+        entry = self.store.get(IMAGECACHES.key, "", name)
+        if entry is None or entry.obj["metadata"].get("uid") != uid:
+            return None
+        return entry if entry.obj.get("status", {}).get("phase") in BUILDING_PHASES else None
+
+    def _start_creating(self, name: str, uid: str) -> None:
+        """Preparing → Creating."""
+        entry = self._building(name, uid)
+        if entry is None or entry.obj["status"]["phase"] != "Preparing":
+            return
+        obj = entry.copy()
+        obj["status"].update({"phase": "Creating", "lastUpdatedTime": now_timestamp()})
+        self.cluster.save(IMAGECACHES, obj)
 
     def _pull(self, name: str, uid: str, images: list[str], position: int) -> None:
         """One step of a cache build: pull an image; Failed on an unknown one, Ready after the last."""
-        entry = self.store.get(IMAGECACHES.key, "", name)
-        if entry is None or entry.obj["metadata"].get("uid") != uid or entry.obj["status"].get("phase") != "Creating":
+        entry = self._building(name, uid)
+        if entry is None:
             return
         obj = entry.copy()
         status = obj["status"]
+        status["phase"] = "Creating"
         image = look_up(images[position]) if images else None
         status["lastUpdatedTime"] = now_timestamp()
         if image is not None and not image.exists:

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from core.matching import eci_event
@@ -90,10 +90,20 @@ def pod_events(api_client, namespace: str, pod: str) -> list:
 
 def test_a_new_cache_builds_to_ready(api_client):
     images = [unique_image("build-a"), unique_image("build-b")]
+    objects = client.CustomObjectsApi(api_client)
+    before = objects.list_cluster_custom_object(GROUP, VERSION, PLURAL)["metadata"]["resourceVersion"]
     name = create_cache(api_client, images, retentionDays=3)
     created = read_cache(api_client, name)
     assert created["status"]["imageCacheId"].startswith("imc-")
     ready = wait_phase(api_client, name, "Ready")
+    phases = []
+    for event in watch.Watch().stream(objects.list_cluster_custom_object, GROUP, VERSION, PLURAL,
+                                      resource_version=before, field_selector=f"metadata.name={name}",
+                                      timeout_seconds=1):
+        phase = event["object"]["status"]["phase"]
+        if not phases or phases[-1] != phase:
+            phases.append(phase)
+    assert phases == ["Preparing", "Creating", "Ready"]
     status = ready["status"]
     assert status["imageCacheId"] == created["status"]["imageCacheId"] and status["progress"] == "100%"
     started = datetime.fromisoformat(status["startTime"].replace("Z", "+00:00"))
