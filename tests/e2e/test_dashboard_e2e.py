@@ -116,9 +116,8 @@ spec:
     choose(page, "Namespace", namespace)
     settle(page)
     expect(page.get_by_role("combobox", name="Deployment")).to_have_value("e2e-web")
-    page.get_by_role("radio", name="Off").click()
-    settle(page)
-    expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible()
+    pick_mode(page, "Off")
+    expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible(timeout=15_000)
     expect(page.get_by_text("After: Off")).to_be_visible()
     page.get_by_role("button", name="Apply").click()
     settle(page)
@@ -143,8 +142,7 @@ def test_a_deployment_changed_meanwhile_is_a_conflict_and_nothing_is_written(app
     settle(page)
     choose(page, "Deployment", "e2e-race")
     settle(page)
-    page.get_by_role("radio", name="Perfect match").click()
-    settle(page)
+    pick_mode(page, "Perfect match")
     expect(page.get_by_text("After:", exact=False)).to_be_visible()
     kubectl(sim, "annotate", "deployment", "e2e-race", "-n", namespace, "team=someone-else")
     page.get_by_role("button", name="Apply").click()
@@ -181,6 +179,14 @@ def test_a_broken_kubeconfig_says_why_and_opens_the_demo_instead(page, tmp_path,
         no_exception(page)
     finally:
         app.stop()
+
+
+def pick_mode(page, mode: str) -> None:
+    """Click a mode of the segmented control and wait until the app took it."""
+    button = page.get_by_role("radio", name=mode)
+    button.click()
+    expect(button).to_be_checked()
+    settle(page)
 
 
 def choose(page, label: str, option: str) -> None:
