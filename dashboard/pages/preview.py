@@ -80,7 +80,7 @@ def read_source(source: str | None, snapshot: Any) -> list[dict] | None:
         return [edits.clean_object(snapshot.deployments[key])]
     if source == "Upload":
         files = st.file_uploader("Manifest files", type=["yaml", "yml", "json"], accept_multiple_files=True,
-                                 key="preview-upload")
+                                 key="preview-upload", max_upload_size=max(1, MAX_MANIFEST_BYTES // 2**20))
         if not files:
             st.caption("Drop one or more YAML or JSON files.")
             return None
