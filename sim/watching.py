@@ -15,6 +15,7 @@ from sim.selectors import Selector
 from sim.store import Entry, Store, Watcher
 
 BOOKMARK_INTERVAL = 5.0
+BATCH = 500  # events sent in one write when many are ready
 DEFAULT_TIMEOUT = 1800.0
 
 
@@ -61,7 +62,7 @@ async def watch_stream(
     encode: Callable[[str, Entry], bytes],
     drop_after: int = 0,
 ) -> AsyncIterator[bytes]:
-    """Lines of one watch; stops after the timeout, or after `drop_after` events when set."""
+    """Chunks of watch lines; stops after the timeout, or after `drop_after` events when set."""
     watcher = Watcher(request.resource.key, request.namespace or None, request.selector)
     since = None if request.send_initial_events else _parse_rv(request.resource_version)
     if since is not None and (since < 0 or not store.can_resume(since)):
@@ -76,13 +77,13 @@ async def watch_stream(
         backlog = [event for event in events if event is not None]
     store.subscribe(watcher)
     backlog_rv = store.rv  # every change up to here is in the backlog; later ones are queued
-    sent = 0
+    limit = drop_after or None  # events this stream may still send (None: no limit)
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
     try:
-        for event_type, entry in backlog:
-            yield encode(event_type, entry)
-            sent += 1
-            if drop_after and sent >= drop_after:
+        for start in range(0, len(backlog), BATCH):
+            chunk = backlog[start:start + BATCH][:limit]
+            yield b"".join(encode(event_type, entry) for event_type, entry in chunk)
+            if limit is not None and (limit := limit - len(chunk)) <= 0:
                 return
         if request.bookmarks and request.send_initial_events:
             yield _bookmark(request.resource, backlog_rv, initial_events_end=True)
@@ -96,12 +97,13 @@ async def watch_stream(
                 if request.bookmarks and watcher.queue.empty():
                     yield _bookmark(request.resource, store.rv)
                 continue
-            if event is None:
-                return
-            event_type, entry = event
-            yield encode(event_type, entry)
-            sent += 1
-            if drop_after and sent >= drop_after:
+            chunk = [event]  # and whatever else is already queued, sent as one write
+            while chunk[-1] is not None and len(chunk) < min(BATCH, limit or BATCH) and not watcher.queue.empty():
+                chunk.append(watcher.queue.get_nowait())
+            events = [e for e in chunk if e is not None]
+            if events:
+                yield b"".join(encode(event_type, entry) for event_type, entry in events)
+            if chunk[-1] is None or (limit is not None and (limit := limit - len(events)) <= 0):
                 return
     finally:
         store.unsubscribe(watcher)

@@ -110,9 +110,27 @@ def collect(store: Store, request: WatchRequest, drop_after: int = 0) -> list[di
     """Every line a watch stream yields until it ends by itself."""
 
     async def run() -> list[bytes]:
-        return [line async for line in watch_stream(store, request, lambda t, e: event_line(t, e.raw), drop_after)]
+        return [chunk async for chunk in watch_stream(store, request, lambda t, e: event_line(t, e.raw), drop_after)]
 
-    return [orjson.loads(line) for line in asyncio.run(run())]
+    return [orjson.loads(line) for chunk in asyncio.run(run()) for line in chunk.splitlines()]
+
+
+def test_live_events_are_batched_and_dropped_after_n():
+    store = Store()
+
+    async def run() -> list[bytes]:
+        stream = watch_stream(store, WatchRequest(PODS, "", Selector(), str(store.rv), False, 5),
+                              lambda t, e: event_line(t, e.raw), drop_after=3)
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)  # the stream subscribes and waits
+        for name in "abcd":
+            store.put(PODS.key, pod(name))
+        return [await first] + [chunk async for chunk in stream]
+
+    chunks = asyncio.run(run())
+    assert [orjson.loads(line)["object"]["metadata"]["name"] for c in chunks for line in c.splitlines()] == [
+        "a", "b", "c"]
+    assert len(chunks) == 1
 
 
 def pod(name: str) -> dict:
@@ -134,6 +152,7 @@ def test_watch_streams_replay_expire_and_drop():
     assert [e["type"] for e in events[:3]] == ["ADDED", "ADDED", "BOOKMARK"]
     assert events[2]["object"]["metadata"] == {"resourceVersion": str(store.rv),
                                                "annotations": {"k8s.io/initial-events-end": "true"}}
-    assert collect(store, WatchRequest(PODS, "", Selector(), "0", False, 5), drop_after=1)[0]["type"] == "ADDED"
+    dropped = collect(store, WatchRequest(PODS, "", Selector(), "0", False, 5), drop_after=1)
+    assert [e["object"]["metadata"]["name"] for e in dropped] == ["a"]
     store.close_watchers()
     assert len(collect(store, WatchRequest(PODS, "", Selector(), "0", False, 5))) == 2
