@@ -15,24 +15,48 @@ def default_state_dir() -> Path:
     return Path(cache) / "imc" / "sim"
 
 
+def _positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _positive_count(text: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be 1 or more, not 0")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `imc sim`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
+    parser.add_argument("--port", type=_count, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument("--state-dir", type=Path, default=None,
                         help=f"keeps the CA, serving certificate and tokens (default {default_state_dir()})")
     parser.add_argument("--kubeconfig", type=Path, default=None,
                         help="where to write the kubeconfig (default STATE_DIR/kubeconfig)")
     parser.add_argument("--scenario", choices=SCENARIOS, default="demo",
                         help="demo: a small lively cluster; empty: nothing; scale: many pods and caches")
-    parser.add_argument("--pods", type=int, default=None, help="pods of the scale scenario (default 10000)")
-    parser.add_argument("--caches", type=int, default=None, help="caches of the scale scenario (default 1000)")
-    parser.add_argument("--speed", type=float, default=1.0,
+    parser.add_argument("--pods", type=_count, default=None, help="pods of the scale scenario (default 10000)")
+    parser.add_argument("--caches", type=_count, default=None, help="caches of the scale scenario (default 1000)")
+    parser.add_argument("--speed", type=_positive, default=1.0,
                         help="time multiplier for cache builds and pod starts (default 1.0; 10 = ten times faster)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the demo's churn")
-    parser.add_argument("--drop-watch-every", type=int, default=0, metavar="N",
+    parser.add_argument("--drop-watch-every", type=_count, default=0, metavar="N",
                         help="close every watch stream after N events (client robustness tests; 0 = never)")
-    parser.add_argument("--history", type=int, default=100_000, metavar="N",
+    parser.add_argument("--history", type=_positive_count, default=100_000, metavar="N",
                         help="watch events kept; older resourceVersions get 410 Expired (default 100000)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                         help="debug logs one line per request")
@@ -55,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig=kubeconfig,
         scenario=args.scenario,
         speed=args.speed,
-        drop_watch_every=max(0, args.drop_watch_every),
-        history=max(1, args.history),
+        drop_watch_every=args.drop_watch_every,
+        history=args.history,
         pods=args.pods,
         caches=args.caches,
         seed=args.seed,

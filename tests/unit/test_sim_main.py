@@ -1,0 +1,43 @@
+"""`imc sim` options (pure argument parsing)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from sim.main import add_arguments, default_state_dir
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults():
+    args = parse()
+    assert (args.host, args.port, args.scenario, args.speed, args.drop_watch_every, args.history) == (
+        "127.0.0.1", 0, "demo", 1.0, 0, 100_000)
+    assert args.state_dir is None and args.kubeconfig is None
+
+
+def test_the_state_dir_follows_xdg_cache_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_state_dir() == tmp_path / "imc" / "sim"
+
+
+@pytest.mark.parametrize("argv", [
+    ("--speed", "0"), ("--speed", "-2"), ("--history", "0"), ("--port", "-1"), ("--drop-watch-every", "-3"),
+    ("--scenario", "huge"), ("--pods", "many"),
+])
+def test_bad_options_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(*argv)
+    assert exit_info.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_scale_options():
+    args = parse("--scenario", "scale", "--pods", "50", "--caches", "5", "--speed", "2.5", "--seed", "3")
+    assert (args.pods, args.caches, args.speed, args.seed) == (50, 5, 2.5, 3)
