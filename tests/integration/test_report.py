@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from core.timeutil import parse_time
 from core.workloads import is_eci_pod
 from sim.scenarios import deployment
 from tests.integration.conftest import poll, run_kubectl
@@ -57,11 +59,13 @@ def test_report_table_and_csv_of_one_namespace_as_the_viewer(sim_server, namespa
     group = ("eci.alibabacloud.com", "v1", "imagecaches")
     custom.create_cluster_custom_object(*group, {"metadata": {"name": f"{namespace}-web"}, "spec": {"images": [image]}})
 
-    def ready() -> bool:
+    def ready() -> dict | None:
         obj = custom.get_cluster_custom_object(*group, f"{namespace}-web")
-        return (obj.get("status") or {}).get("phase") == "Ready"
+        return obj if (obj.get("status") or {}).get("phase") == "Ready" else None
 
-    poll(ready, 20, "the cache to be Ready")
+    ready_since = parse_time(poll(ready, 20, "the cache to be Ready")["status"]["lastUpdatedTime"])
+    # one-second timestamps: a cache Ready in a pod's own second counts as Ready after it
+    poll(lambda: datetime.now(UTC) >= ready_since + timedelta(seconds=1), 5, "the second after Ready")
     client.AppsV1Api(api_client).create_namespaced_deployment(namespace, deployment("rep", [image], replicas=2))
 
     def both_hit() -> bool:
