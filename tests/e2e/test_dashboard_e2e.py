@@ -181,11 +181,18 @@ def test_a_broken_kubeconfig_says_why_and_opens_the_demo_instead(page, tmp_path,
         app.stop()
 
 
-def pick_mode(page, mode: str) -> None:
-    """Click a mode of the segmented control and wait until the app took it."""
+def pick_mode(page, mode: str, attempts: int = 3) -> None:
+    """Click a mode of the segmented control until the app took it (a click during a rerun can be lost)."""
     button = page.get_by_role("radio", name=mode)
-    button.click()
-    expect(button).to_be_checked()
+    for attempt in range(attempts):
+        settle(page)
+        button.click()
+        try:
+            expect(button).to_be_checked(timeout=5_000)
+            break
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
     settle(page)
 
 
@@ -217,7 +224,8 @@ def test_suggest_a_cache_opens_the_create_form_prefilled(app, sim, page, namespa
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-miss", "nginx:does-not-exist"))
     open_page(page, app.url)
     page.get_by_role("button", name="Suggest a cache").click()
-    page.wait_for_url("**/create-cache", timeout=20_000)
+    page.wait_for_url("**/create-cache", timeout=30_000)
+    expect(page.get_by_role("heading", name="Create an image cache")).to_be_visible(timeout=30_000)
     settle(page)
-    expect(page.get_by_label("Images", exact=True)).not_to_have_value("", timeout=20_000)
+    expect(page.get_by_label("Images", exact=True)).not_to_have_value("", timeout=30_000)
     no_exception(page)
