@@ -146,3 +146,16 @@ def kubectl(sim: SimProcess, *args: str, input_text: str | None = None, check: b
 def kubectl_json(sim: SimProcess, *args: str) -> dict:
     """kubectl ... -o json, parsed."""
     return json.loads(kubectl(sim, *args, "-o", "json").stdout)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failed e2e test, keep a screenshot of its page under screenshots/ to look at."""
+    outcome = yield
+    report = outcome.get_result()
+    opened = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and opened is not None:
+        try:
+            screenshot(opened, f"failed-{item.name}")
+        except Exception:  # noqa: BLE001 - a broken page must not hide the real failure
+            pass
