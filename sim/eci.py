@@ -65,6 +65,30 @@ def ready_status(spec: dict, started: datetime, cache_id: str | None = None) -> 
     return status
 
 
+def container_statuses(pod: dict, state: dict, ready: bool) -> list[dict]:
+    """The status of every container of a pod, all in one state."""
+    return [
+        {
+            "name": container["name"],
+            "image": container["image"],
+            "imageID": "",
+            "ready": ready,
+            "started": ready,
+            "restartCount": 0,
+            "state": state,
+        }
+        for container in pod["spec"].get("containers", [])
+    ]
+
+
+def creating_status(pod: dict) -> dict:
+    """Status fields of a scheduled pod whose containers are being created."""
+    return {
+        "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_timestamp()}],
+        "containerStatuses": container_statuses(pod, {"waiting": {"reason": "ContainerCreating"}}, ready=False),
+    }
+
+
 class EciController:
     """What ECI does in the cluster: builds caches, decides pods at creation, starts them, sweeps expired caches."""
 
@@ -199,6 +223,7 @@ class EciController:
         status.update({"phase": "Pending", "qosClass": "BestEffort"})
         if not template.eci:
             spec.setdefault("nodeName", ECS_NODE)
+            status.update(creating_status(pod))
             return lambda entry: self._schedule_start(entry, self.pull_seconds(template.images))
         spec.setdefault("nodeName", VIRTUAL_NODE)
         instance_id = new_id("eci")
@@ -220,7 +245,7 @@ class EciController:
                 }
             ]
         else:
-            status["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_timestamp()}]
+            status.update(creating_status(pod))
         return lambda entry: self._after_decision(entry, decision, instance_id)
 
     def _after_decision(self, entry: Entry, decision: Decision, instance_id: str) -> None:
@@ -296,17 +321,6 @@ class EciController:
                 {"type": kind, "status": "True", "lastTransitionTime": now}
                 for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
             ],
-            "containerStatuses": [
-                {
-                    "name": container["name"],
-                    "image": container["image"],
-                    "imageID": "",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": 0,
-                    "state": {"running": {"startedAt": now}},
-                }
-                for container in pod["spec"].get("containers", [])
-            ],
+            "containerStatuses": container_statuses(pod, {"running": {"startedAt": now}}, ready=True),
         }
         self.cluster.save(PODS, pod)

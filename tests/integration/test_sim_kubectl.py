@@ -134,7 +134,7 @@ def test_get_watch_prints_new_and_changed_pods(sim_server, kubectl, kubectl_cach
             return any(line.split()[:1] == ["watched"] and "Running" in line for line in seen)
 
         poll(running_line, timeout=20, message="kubectl get -w to print the pod Running")
-        assert any(line.split()[:1] == ["watched"] and "Pending" in line for line in seen)
+        assert any(line.split()[:1] == ["watched"] and "ContainerCreating" in line for line in seen)
     finally:
         watcher.terminate()
         watcher.wait(5)
