@@ -282,13 +282,15 @@ class EciController:
         return created["status"]["imageCacheId"]
 
     def extend_auto_cache(self, name: str) -> None:
-        """An auto-created cache that was used lives 30 days after its last use."""
+        """An auto-created cache that was used lives 30 days after its last use.
+
+        lastUpdatedTime stays: for a Ready cache it is the Ready time the engine reads.
+        """
         entry = self.store.get(IMAGECACHES.key, "", name)
         if entry is None:
             return
         cache = entry.copy()
         cache["status"]["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_USED_TTL)
-        cache["status"]["lastUpdatedTime"] = now_timestamp()
         self.cluster.save(IMAGECACHES, cache)
 
     @staticmethod

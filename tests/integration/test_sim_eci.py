@@ -160,12 +160,13 @@ def test_a_miss_auto_creates_a_cache(api_client, namespace):
     assert events[1].message == eci_event("ImageCacheAutoCreated", auto["status"]["imageCacheId"]).message
     assert all(e.source.component == "EciService" for e in events)
     assert abs(expires_in(auto) - timedelta(days=7)) < timedelta(minutes=1)
-    wait_usable(api_client, auto["metadata"]["name"])
-    second = create_pod(api_client, namespace, images)
-    second_pod = client.CoreV1Api(api_client).read_namespaced_pod(second, namespace)
-    assert second_pod.metadata.annotations[MATCHED_CACHE] == auto["status"]["imageCacheId"]
+    ready = wait_usable(api_client, auto["metadata"]["name"])
+    for _ in range(2):  # a hit must not make the cache look freshly Ready to the next pod
+        hit = client.CoreV1Api(api_client).read_namespaced_pod(create_pod(api_client, namespace, images), namespace)
+        assert hit.metadata.annotations[MATCHED_CACHE] == auto["status"]["imageCacheId"]
     used = read_cache(api_client, auto["metadata"]["name"])
     assert abs(expires_in(used) - timedelta(days=30)) < timedelta(minutes=1)
+    assert used["status"]["lastUpdatedTime"] == ready["status"]["lastUpdatedTime"]
 
 
 def test_a_pin_to_a_missing_cache_fails_and_stays_pending(api_client, namespace):
