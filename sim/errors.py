@@ -48,14 +48,6 @@ class ApiError(Exception):
         return body
 
 
-def success_status(details: dict | None = None) -> dict:
-    """A `Status` object saying an operation succeeded."""
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-    if details:
-        body["details"] = details
-    return body
-
-
 def qualified(kind_or_plural: str, group: str) -> str:
     """`plural.group` (or just `plural` in the core group), as Kubernetes names a resource in errors."""
     return f"{kind_or_plural}.{group}" if group else kind_or_plural
