@@ -36,6 +36,7 @@ class Cluster:
     watcher: ClusterWatcher | None = None
     sim: SimProcess | None = None
     access: AccessChecker | None = None
+    first_list_done: bool = False  # the pages waited once for every kind to be listed
     closed: bool = False
 
     def close(self) -> None:

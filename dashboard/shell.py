@@ -27,13 +27,18 @@ def require_cluster() -> Cluster:
 
 
 def wait_for_first_list(cluster: Cluster, timeout: float = SYNC_TIMEOUT_SECONDS) -> None:
-    """Right after connecting, wait (with a spinner) until every kind was listed once, so no page starts empty."""
-    if all(cluster.store.snapshot().synced.values()):
+    """Right after connecting, wait (with a spinner) until every kind was listed once, so no page starts empty.
+
+    Only the first time: a kind that cannot be listed (no permission, say) must not slow every page down.
+    """
+    if cluster.first_list_done or all(cluster.store.snapshot().synced.values()):
+        cluster.first_list_done = True
         return
     with st.spinner("Reading the cluster…"):
         deadline = time.monotonic() + timeout
         while not all(cluster.store.snapshot().synced.values()) and time.monotonic() < deadline:
             time.sleep(0.1)
+    cluster.first_list_done = True
 
 
 def show_problem(problem: ClusterProblem) -> None:
