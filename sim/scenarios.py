@@ -16,6 +16,7 @@ from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, MATCH_COUNT, PERFECT_MA
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL
 from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, cache_event, ready_status
+from sim.patching import MERGE_PATCH
 from sim.resources import CRDS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, NODES, PODS
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ log = logging.getLogger("imc.sim")
 CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.yaml"
 BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+CHURN_LABEL = "imc.sim/churn"  # the demo scales and rolls only its own Deployments that carry it
 ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
 BUILT_BEFORE = timedelta(minutes=30)  # scenario caches were built this long before the start
 
@@ -185,6 +187,8 @@ class DemoScenario(Scenario):
             ("ml", deployment("inference", ["tensorflow/tensorflow:2.17.0"], 1, {IMC_ID: "imc-2ze0notthere000000"})),
         ]
         for namespace, body in workloads:
+            if namespace != "ml":  # the pinned ML workloads stay as they are
+                body["metadata"]["labels"][CHURN_LABEL] = "true"
             self.cluster.create(DEPLOYMENTS, namespace, body)
         self.cluster.create(PODS, "default", {"metadata": {"name": "debug-shell", "labels": {"app": "debug"}},
                                               "spec": {"containers": [{"name": "shell", "image": "ubuntu:24.04"}]}})
@@ -194,7 +198,7 @@ class DemoScenario(Scenario):
         return [self.churn()]
 
     async def churn(self) -> None:
-        """Every few seconds: scale a Deployment, roll one, or build a new cache."""
+        """Every few seconds: scale or roll one of the demo's Deployments, or build a new cache."""
         counter = 0
         while True:
             await asyncio.sleep(self.CHURN_SECONDS / self.sim.scheduler.speed)
@@ -206,7 +210,8 @@ class DemoScenario(Scenario):
 
     def churn_once(self, counter: int) -> None:
         """One churn step."""
-        deployments = [d for d in self.sim.store.objects(DEPLOYMENTS.key) if d["metadata"]["namespace"] != "ml"]
+        deployments = [d for d in self.sim.store.objects(DEPLOYMENTS.key)
+                       if d["metadata"].get("labels", {}).get(CHURN_LABEL) == "true"]
         action = self.rng.choice(("scale", "roll", "cache"))
         if action == "cache":
             images = self.rng.sample(["nginx:1.27", "golang:1.23", "node:22", "redis:7.2", "alpine:3.20"], 2)
@@ -227,7 +232,7 @@ class DemoScenario(Scenario):
         else:
             patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(
                 datetime.now(UTC))}}}}}
-        self.cluster.patch(DEPLOYMENTS, namespace, name, "application/merge-patch+json", patch)
+        self.cluster.patch(DEPLOYMENTS, namespace, name, MERGE_PATCH, patch)
 
 
 class ScaleScenario(Scenario):

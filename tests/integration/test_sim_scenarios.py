@@ -41,9 +41,13 @@ def test_the_demo_has_every_decision_kind_and_keeps_moving(start_sim_factory):
     assert phases["Ready"] >= 5 and phases["Failed"] >= 1
     assert any(c["metadata"]["name"].startswith("auto-create-for-") for c in caches)
     assert len(client.AppsV1Api(api_client).list_deployment_for_all_namespaces().items) >= 10
-    version = core.list_pod_for_all_namespaces().metadata.resource_version
-    poll(lambda: core.list_pod_for_all_namespaces().metadata.resource_version != version, timeout=20,
-         message="the demo to change by itself")
+    apps = client.AppsV1Api(api_client)
+
+    def generations() -> int:
+        return sum(d.metadata.generation for d in apps.list_deployment_for_all_namespaces().items)
+
+    start = generations()
+    poll(lambda: generations() >= start + 3, timeout=30, message="the demo to scale and roll by itself")
     api_client.close()
 
 
