@@ -88,7 +88,7 @@ def start_sim(
         from sim.main import default_state_dir
 
         state_dir = default_state_dir()
-    state_dir = Path(state_dir)
+    state_dir = Path(state_dir).expanduser().resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "sim", "--scenario", scenario, "--state-dir", str(state_dir),
                "--port", str(port), *extra_args]
@@ -98,7 +98,7 @@ def start_sim(
     log_path = state_dir / "sim.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=environment,
-                                   cwd=str(PROJECT_ROOT), start_new_session=True)
+                                   start_new_session=True)
     lines: list[str] = []
     ready = threading.Event()
     threading.Thread(target=_drain, args=(process.stdout, lines, ready), daemon=True).start()
