@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sim import discovery, protobuf
-from sim.cluster import Cluster, patched
+from sim.cluster import WARNINGS, Cluster, patched
 from sim.errors import ApiError, qualified
 from sim.identity import ADMIN_USER, VIEWER_USER, Identity
 from sim.patching import MERGE_PATCH, merge_patch
@@ -171,6 +171,8 @@ class ApiServer:
 
     async def handle(self, request: Request) -> Response:
         """Every request: authenticate, route, answer; ApiErrors become Status responses."""
+        warnings: list[str] = []
+        WARNINGS.set(warnings)  # each request runs in its own task, so in its own context
         try:
             response = await self.dispatch(request)
         except ApiError as error:
@@ -178,6 +180,9 @@ class ApiServer:
         except Exception:  # noqa: BLE001 - a server answers 500, it does not die
             log.exception("internal error on %s %s", request.method, request.url.path)
             response = error_response(ApiError(500, "internal error"))
+        for warning in dict.fromkeys(warnings):
+            escaped = warning.replace('"', '\\"')
+            response.headers.append("Warning", f'299 - "{escaped}"')
         log.debug("%s %s %s", request.method, request.url.path, response.status_code)
         return response
 

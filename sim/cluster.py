@@ -6,6 +6,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from core.timeutil import format_time
@@ -28,6 +29,8 @@ from sim.schema import crd_schema, prune, unknown_fields
 from sim.store import Entry, Store
 from sim.validation import check_object, check_update
 
+# Warnings for the response to the current request (Kubernetes' `Warning:` headers); None outside a request.
+WARNINGS: ContextVar[list[str] | None] = ContextVar("WARNINGS", default=None)
 # An admission hook may change a new object before it is stored and return work to do once it is.
 Admitter = Callable[[dict], Callable[[Entry], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -148,6 +151,9 @@ class Cluster:
             listed = ", ".join(f'unknown field "{path}"' for path in unknown)
             raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
                                 f"{resource.kind}: strict decoding error: {listed}")
+        warnings = WARNINGS.get()
+        if field_validation == "Warn" and warnings is not None:
+            warnings.extend(f'unknown field "{path}"' for path in unknown)
         return prune(obj, schema) if unknown else obj
 
     def _validate(self, resource: ResourceType, obj: dict, old: dict | None = None) -> None:

@@ -196,7 +196,8 @@ def test_unknown_imagecache_fields_are_rejected_when_strict_and_pruned_otherwise
     manifest = imagecache_yaml(name, ["nginx:1.25"]).replace("retentionDays", "retentionDay")
     strict = kubectl("apply", "-f", "-", input_text=manifest, check=False)
     assert strict.returncode == 1 and 'unknown field "spec.retentionDay"' in strict.stderr
-    kubectl("apply", "--validate=false", "-f", "-", input_text=manifest)
+    warned = kubectl("apply", "--validate=warn", "-f", "-", input_text=manifest)
+    assert 'Warning: unknown field "spec.retentionDay"' in warned.stderr
     spec = json.loads(kubectl("get", "ic", name, "-o", "jsonpath={.spec}").stdout)
     assert spec == {"images": ["nginx:1.25"], "imageCacheSize": 20}
     kubectl("delete", "ic", name)
