@@ -36,6 +36,9 @@ def live(cluster: shell.Cluster) -> None:
         if all(snapshot.synced.values()):
             st.info("No ECI pods and no image caches in this cluster yet. Pods appear here as they are created.",
                     icon=":material/hourglass_empty:")
+            with st.container(horizontal=True):
+                st.page_link(nav.page("preview"), label="Preview a manifest", icon=":material/preview:")
+                st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
         else:
             st.info("Reading the cluster…", icon=":material/sync:")
         return

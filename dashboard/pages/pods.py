@@ -44,11 +44,11 @@ def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
     frame = frames_of(snapshot).pods
     shown = views.filter_pods(frame, chosen)
     selected_key = selection.selected(TABLE_KEY, "pod")
-    st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
     if frame.empty:
         st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
                 "virtual-kubelet node) appear here as soon as they are created.", icon=":material/hourglass_empty:")
     else:
+        st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
         table(shown)
         st.download_button(
             "Download CSV", lambda: shown.drop(columns="key").to_csv(index=False), file_name="imc-pods.csv",
