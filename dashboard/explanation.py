@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.policy import POLICY_ANNOTATIONS
+from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
 from dashboard.views import NO_REPORT
 
 OUTCOME_BADGES = {
@@ -106,6 +106,9 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
         if show_actual:
             st.markdown("**What ECI did**")
             st.markdown(actual_summary(actual, decision.outcome))
+            written = {k: v for k, v in template.annotations.items() if k in ECI_WRITTEN_ANNOTATIONS}
+            if written:
+                st.caption(" · ".join(f"`{k}: {v}`" for k, v in sorted(written.items())))
         st.markdown(f"**Policy** · {decision.policy.describe()}")
         annotations = {k: v for k, v in template.annotations.items() if k in POLICY_ANNOTATIONS}
         if annotations:
