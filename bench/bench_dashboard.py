@@ -18,6 +18,7 @@ import logging
 import os
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from bench.harness import median_ms, running_sim, timed, watched_store
@@ -108,50 +109,43 @@ def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile:
     return found
 
 
-def view_model_steps(snapshot: Any) -> dict[str, Callable[[], Any]]:
-    """Each pure view-model and chart function the Overview and Pods pages call, ready to time."""
+# The view models of dashboard/frames.py the Overview and Pods pages read, in an order where each one's inputs
+# are already built: timing each on a fresh Frames measures that step alone.
+FRAME_STEPS = ("pods", "caches", "headline", "outcomes_over_time", "by_namespace", "timeline", "held", "uncached",
+               "suggestion", "index")
+
+
+def frame_steps(frames: Any) -> dict[str, Callable[[], Any]]:
+    """Each step of one Frames: its view models, the pods filter, the Arrow conversion, the charts with data."""
     import pyarrow as pa
 
     from dashboard import charts, views
 
-    now = views.now_utc()
-    pods = views.pods_frame(snapshot.pods)
-    caches = views.caches_frame(snapshot.cache_objects, pods, now)
-    over_time = views.outcomes_over_time(snapshot.history, now)
-    by_namespace = views.decisions_by_namespace(pods)
-    timeline = views.cache_timeline(snapshot.cache_objects, now)
-    held = views.ready_images(snapshot.cache_objects)
-    uncached = views.uncached_images(snapshot.pods, held)
-    chosen = views.PodFilter(text="pod-00")
-    steps = {
-        "views.pods_frame": lambda: views.pods_frame(snapshot.pods),
-        "views.caches_frame": lambda: views.caches_frame(snapshot.cache_objects, pods, now),
-        "views.headline": lambda: views.headline(pods, caches),
-        "views.outcomes_over_time": lambda: views.outcomes_over_time(snapshot.history, now),
-        "views.decisions_by_namespace": lambda: views.decisions_by_namespace(pods),
-        "views.cache_timeline": lambda: views.cache_timeline(snapshot.cache_objects, now),
-        "views.ready_images": lambda: views.ready_images(snapshot.cache_objects),
-        "views.uncached_images": lambda: views.uncached_images(snapshot.pods, held),
-        "views.missed_needs+suggest_cache": lambda: views.suggest_cache(views.missed_needs(snapshot.pods)),
-        "views.filter_pods (text)": lambda: views.filter_pods(pods, chosen),
-        "pyarrow Table.from_pandas(pods)": lambda: pa.Table.from_pandas(pods),
-        "charts.decisions_by_namespace": lambda: charts.decisions_by_namespace(by_namespace),
-        "charts.cache_timeline": lambda: charts.cache_timeline(timeline, now),
+    steps: dict[str, Callable[[], Any]] = {f"Frames.{name}": partial(getattr, frames, name) for name in FRAME_STEPS}
+    steps["views.filter_pods (text)"] = lambda: views.filter_pods(frames.pods, views.PodFilter(text="pod-00"))
+    steps["pyarrow Table.from_pandas(pods)"] = lambda: pa.Table.from_pandas(frames.pods)
+    drawn = {
+        "charts.outcomes_over_time": (lambda: frames.outcomes_over_time, charts.outcomes_over_time),
+        "charts.decisions_by_namespace": (lambda: frames.by_namespace, charts.decisions_by_namespace),
+        "charts.cache_timeline": (lambda: frames.timeline, lambda data: charts.cache_timeline(data, frames.now)),
+        "charts.uncached_images": (lambda: frames.uncached, charts.uncached_images),
     }
-    if not over_time.empty:
-        steps["charts.outcomes_over_time"] = lambda: charts.outcomes_over_time(over_time)
-    if not uncached.empty:
-        steps["charts.uncached_images"] = lambda: charts.uncached_images(uncached)
+    for name, (data, figure) in drawn.items():
+        steps[name] = partial(lambda data, figure: None if data().empty else figure(data()), data, figure)
     return steps
 
 
-def time_steps(steps: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Median milliseconds of each step (after one warm-up call)."""
-    found = {}
-    for name, step in steps.items():
-        step()
-        found[name] = median_ms([timed(step)[0] for _ in range(repeat)])
-    return found
+def view_model_times(snapshot: Any, repeat: int) -> dict[str, float]:
+    """Median ms of each step on a fresh Frames per round (the first round, a warm-up, is not counted)."""
+    from dashboard.frames import Frames
+
+    times: dict[str, list[float]] = {}
+    for run in range(repeat + 1):
+        for name, step in frame_steps(Frames(snapshot)).items():
+            seconds, _ = timed(step)
+            if run:
+                times.setdefault(name, []).append(seconds)
+    return {name: median_ms(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -186,7 +180,7 @@ def main() -> None:
             pages[size] = {module: page_runs(store, module, args.repeat, rng, profile) for module in PAGES}
         finally:
             cluster.inject(None)
-        steps[size] = time_steps(view_model_steps(store.snapshot()), args.repeat)
+        steps[size] = view_model_times(store.snapshot(), args.repeat)
 
     small, big = min(args.sizes), max(args.sizes)
     print(f"\ndashboard rerun, server-side, median of {args.repeat} runs (ms); ratio = {big} pods / {small} pods")
