@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 import yaml
@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sim import discovery, protobuf
-from sim.cluster import WARNINGS, Cluster, patched
+from sim.cluster import WARNINGS, Cluster, WriteOptions, patched
 from sim.errors import ApiError, qualified
 from sim.identity import ADMIN_USER, VIEWER_USER, Identity
 from sim.patching import MERGE_PATCH, merge_patch
@@ -122,6 +122,20 @@ def forbidden(user: str, verb: str, target: Target) -> ApiError:
         f'"{resource.group}"{where}',
         details={"name": target.name, "group": resource.group, "kind": resource.plural},
     )
+
+
+def write_options(query: dict) -> WriteOptions:
+    """dryRun, fieldManager and fieldValidation of a request; 400/422 for values Kubernetes refuses."""
+    dry_run = query.get("dryRun") or ""
+    if dry_run not in ("", "All"):
+        raise ApiError(400, f'dryRun: Unsupported value: "{dry_run}": supported values: "All"')
+    field_manager = query.get("fieldManager") or None
+    if field_manager and len(field_manager) > 128:
+        raise ApiError(422, "fieldManager: Too long: may not be more than 128 bytes", reason="Invalid")
+    validation = query.get("fieldValidation") or "Warn"
+    if validation not in ("Strict", "Warn", "Ignore"):
+        raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
+    return WriteOptions(dry_run == "All", field_manager, validation)
 
 
 def content_type_of(request: Request, default: str = "") -> str:
@@ -250,15 +264,9 @@ class ApiServer:
     async def serve_resource(self, request: Request, user: str, verb: str, target: Target, query: dict) -> Response:
         """get, list, watch, create, update, patch, delete, deletecollection."""
         resource, cluster = target.resource, self.cluster
-        dry_run = self._dry_run(query)
-        field_manager = query.get("fieldManager") or None
-        if field_manager and len(field_manager) > 128:
-            raise ApiError(422, "fieldManager: Too long: may not be more than 128 bytes", reason="Invalid")
-        validation = query.get("fieldValidation") or "Warn"
-        if validation not in ("Strict", "Warn", "Ignore"):
-            raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
+        options = write_options(query)
         if target.subresource == "scale":
-            return await self.scale(request, verb, target, dry_run, field_manager)
+            return await self.scale(request, verb, target, options)
         if verb == "get":
             entry = cluster.get(resource, target.namespace, target.name)
             if wants_table(request):
@@ -273,64 +281,49 @@ class ApiServer:
             return json_response(self.access_review(user, await self.read_body(request)), 201)
         if verb == "create":
             body = await self.read_body(request)
-            obj = cluster.create(resource, target.namespace, body, dry_run, field_manager,
-                                 field_validation=validation)
-            return json_response(obj, 201)
+            return json_response(cluster.create(resource, target.namespace, body, options), 201)
         if verb == "update":
             body = await self.read_body(request)
-            obj = cluster.update(resource, target.namespace, target.name, body, target.subresource, dry_run,
-                                 field_manager, validation)
-            return json_response(obj)
+            return json_response(cluster.update(resource, target.namespace, target.name, body, target.subresource,
+                                                options))
         if verb == "patch":
-            return await self.patch(request, target, dry_run, field_manager, validation)
-        options = await self.read_body(request) if request.headers.get("content-length", "0") != "0" else None
-        options = options if isinstance(options, dict) else {}
-        propagation = query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
+            return await self.patch(request, target, options)
+        delete_options = await self.read_body(request) if request.headers.get("content-length", "0") != "0" else None
+        delete_options = delete_options if isinstance(delete_options, dict) else {}
+        propagation = query.get("propagationPolicy") or delete_options.get("propagationPolicy") or "Background"
         if verb == "delete":
-            obj = cluster.delete(resource, target.namespace, target.name, options.get("preconditions"), dry_run,
-                                 propagation)
+            obj = cluster.delete(resource, target.namespace, target.name, delete_options.get("preconditions"),
+                                 options.dry_run, propagation)
             return json_response(obj)
         selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
         deleted = [
-            cluster.delete(resource, target.namespace, entry.obj["metadata"]["name"], None, dry_run, propagation)
+            cluster.delete(resource, target.namespace, entry.obj["metadata"]["name"], None, options.dry_run,
+                           propagation)
             for entry in list(self.store.entries(resource.key, target.namespace or None))
             if selector.matches(entry.obj)
         ]
         return json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
                               "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
 
-    @staticmethod
-    def _dry_run(query: dict) -> bool:
-        """Whether `dryRun=All` was asked; 400 for other values."""
-        value = query.get("dryRun")
-        if value in (None, ""):
-            return False
-        if value != "All":
-            raise ApiError(400, f'dryRun: Unsupported value: "{value}": supported values: "All"')
-        return True
-
-    async def patch(self, request: Request, target: Target, dry_run: bool, field_manager: str | None,
-                    validation: str) -> Response:
+    async def patch(self, request: Request, target: Target, options: WriteOptions) -> Response:
         """PATCH, including server-side apply (create when missing, else merge the applied configuration)."""
         content_type = content_type_of(request)
         body = await self.read_body(request)
         cluster, resource = self.cluster, target.resource
         if content_type == APPLY_PATCH:
-            if not field_manager:
+            if not options.field_manager:
                 raise ApiError(422, "fieldManager is required for apply requests", reason="Invalid")
+            options = replace(options, operation="Apply")
             if self.store.get(resource.key, target.namespace, target.name) is None:
                 if isinstance(body, dict):
                     body.setdefault("metadata", {}).setdefault("name", target.name)
-                return json_response(cluster.create(resource, target.namespace, body, dry_run, field_manager,
-                                                    field_validation=validation), 201)
+                return json_response(cluster.create(resource, target.namespace, body, options), 201)
             content_type = MERGE_PATCH
             body = merge_patch({}, body)
-        obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource,
-                            dry_run, field_manager, validation)
+        obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource, options)
         return json_response(obj)
 
-    async def scale(self, request: Request, verb: str, target: Target, dry_run: bool,
-                    field_manager: str | None) -> Response:
+    async def scale(self, request: Request, verb: str, target: Target, options: WriteOptions) -> Response:
         """GET, PUT or PATCH of the scale subresource."""
         cluster = self.cluster
         if verb == "get":
@@ -339,8 +332,7 @@ class ApiServer:
         if verb == "patch":
             body = patched(cluster.scale_of(target.resource, target.namespace, target.name), content_type_of(request),
                            body)
-        return json_response(cluster.set_scale(target.resource, target.namespace, target.name, body, dry_run,
-                                               field_manager))
+        return json_response(cluster.set_scale(target.resource, target.namespace, target.name, body, options))
 
     def list(self, request: Request, target: Target, query: dict) -> Response:
         """A list, paged with limit/continue; every page carries the first page's resourceVersion."""

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.timeutil import format_time
@@ -40,6 +41,19 @@ BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a write was asked for: dryRun=All, fieldManager, fieldValidation, and Update or (server-side) Apply."""
+
+    dry_run: bool = False
+    field_manager: str | None = None
+    field_validation: str = "Warn"
+    operation: str = "Update"
+
+
+DEFAULT_WRITE = WriteOptions()
+
+
 def now_timestamp() -> str:
     """The current time as Kubernetes writes it."""
     return format_time(datetime.now(UTC))
@@ -64,8 +78,9 @@ def _comparable(obj: dict) -> dict:
     return {**obj, "metadata": metadata}
 
 
-def _record_manager(obj: dict, field_manager: str | None, operation: str, api_version: str) -> None:
+def _record_manager(obj: dict, options: WriteOptions, api_version: str) -> None:
     """Note who wrote the object in metadata.managedFields."""
+    field_manager, operation = options.field_manager, options.operation
     if not field_manager:
         return
     entries = [
@@ -169,16 +184,14 @@ class Cluster:
         resource: ResourceType,
         namespace: str,
         body: object,
-        dry_run: bool = False,
-        field_manager: str | None = None,
+        options: WriteOptions = DEFAULT_WRITE,
         internal: bool = False,
-        field_validation: str = "Warn",
     ) -> dict:
         """POST: store a new object.
 
         `internal` is for scenarios and controllers: the status and creationTimestamp they give are kept.
         """
-        obj = self._check_fields(resource, self._check_body(resource, namespace, body), field_validation)
+        obj = self._check_fields(resource, self._check_body(resource, namespace, body), options.field_validation)
         metadata = obj["metadata"]
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + random_suffix()
@@ -199,8 +212,8 @@ class Cluster:
         metadata["creationTimestamp"] = created or now_timestamp()
         if resource.key in GENERATION_FROM_SPEC or resource.key == PODS.key:
             metadata["generation"] = 1
-        _record_manager(obj, field_manager, "Update", resource.api_version)
-        if dry_run:
+        _record_manager(obj, options, resource.api_version)
+        if options.dry_run:
             return obj
         after_store = [
             hook for admit in self.admitters.get(resource.key, ()) if (hook := admit(obj)) is not None
@@ -216,13 +229,11 @@ class Cluster:
         current: Entry,
         new: dict,
         subresource: str | None,
-        dry_run: bool,
-        field_manager: str | None,
-        field_validation: str = "Warn",
+        options: WriteOptions,
     ) -> dict:
         """Store `new` in place of `current`, keeping what the server owns; 409 on a stale resourceVersion."""
         old = current.obj
-        new = self._check_fields(resource, new, field_validation)
+        new = self._check_fields(resource, new, options.field_validation)
         metadata = new.setdefault("metadata", {})
         name = old["metadata"]["name"]
         if metadata.get("name", name) != name:
@@ -250,8 +261,8 @@ class Cluster:
         new["kind"], new["apiVersion"] = resource.kind, resource.api_version
         if _comparable(new) == _comparable(old):
             return old
-        _record_manager(new, field_manager, "Update", resource.api_version)
-        if dry_run:
+        _record_manager(new, options, resource.api_version)
+        if options.dry_run:
             return new
         return self.store.put(resource.key, new).obj
 
@@ -262,14 +273,12 @@ class Cluster:
         name: str,
         body: object,
         subresource: str | None = None,
-        dry_run: bool = False,
-        field_manager: str | None = None,
-        field_validation: str = "Warn",
+        options: WriteOptions = DEFAULT_WRITE,
     ) -> dict:
         """PUT: replace an object (or its status)."""
         current = self.get(resource, namespace, name)
         new = self._check_body(resource, namespace, body)
-        return self._replace(resource, current, new, subresource, dry_run, field_manager, field_validation)
+        return self._replace(resource, current, new, subresource, options)
 
     def patch(
         self,
@@ -279,9 +288,7 @@ class Cluster:
         content_type: str,
         patch: object,
         subresource: str | None = None,
-        dry_run: bool = False,
-        field_manager: str | None = None,
-        field_validation: str = "Warn",
+        options: WriteOptions = DEFAULT_WRITE,
     ) -> dict:
         """PATCH: apply a merge, strategic merge or JSON patch; a stale resourceVersion in it is a 409."""
         current = self.get(resource, namespace, name)
@@ -291,7 +298,7 @@ class Cluster:
             raise ApiError(422, "metadata must be an object", reason="Invalid")
         if new_metadata.get("resourceVersion") is None:
             new_metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
-        return self._replace(resource, current, new, subresource, dry_run, field_manager, field_validation)
+        return self._replace(resource, current, new, subresource, options)
 
     def scale_of(self, resource: ResourceType, namespace: str, name: str) -> dict:
         """The autoscaling/v1 Scale of a Deployment or ReplicaSet."""
@@ -307,8 +314,8 @@ class Cluster:
                        "selector": ",".join(f"{k}={v}" for k, v in labels.items())},
         }
 
-    def set_scale(self, resource: ResourceType, namespace: str, name: str, scale: object, dry_run: bool = False,
-                  field_manager: str | None = None) -> dict:
+    def set_scale(self, resource: ResourceType, namespace: str, name: str, scale: object,
+                  options: WriteOptions = DEFAULT_WRITE) -> dict:
         """Write `spec.replicas` from a Scale; 409 on a stale resourceVersion in it."""
         if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}).get("replicas"), int):
             raise errors.invalid("Scale", "autoscaling", name, [("spec.replicas", "Required value")])
@@ -317,8 +324,8 @@ class Cluster:
         new["spec"]["replicas"] = scale["spec"]["replicas"]
         new["metadata"]["resourceVersion"] = (scale.get("metadata") or {}).get("resourceVersion") or \
             current.obj["metadata"]["resourceVersion"]
-        self._replace(resource, current, new, None, dry_run, field_manager)
-        return self.scale_of(resource, namespace, name) if not dry_run else {**scale, "kind": "Scale"}
+        self._replace(resource, current, new, None, options)
+        return self.scale_of(resource, namespace, name) if not options.dry_run else {**scale, "kind": "Scale"}
 
     def record_event(self, involved: dict, reason: str, event_type: str, message: str, component: str) -> None:
         """A v1 Event about an object (named `<object>.<time>` so names sort by time)."""

@@ -217,6 +217,9 @@ def test_typed_commands_create_scale_and_server_side_apply(kubectl, namespace):
     assert "serverside-applied" in kubectl("apply", "--server-side", "-n", other, "-f", "-", input_text=manifest).stdout
     kubectl("apply", "--server-side", "-n", other, "-f", "-", input_text=manifest.replace("replicas: 1", "replicas: 2"))
     assert kubectl("get", "deploy", "applied", "-n", other, "-o", "jsonpath={.spec.replicas}").stdout == "2"
+    managers = json.loads(kubectl("get", "deploy", "applied", "-n", other, "-o", "json", "--show-managed-fields")
+                          .stdout)["metadata"]["managedFields"]
+    assert {(m["manager"], m["operation"]) for m in managers} == {("kubectl", "Apply")}
     kubectl("delete", "namespace", other)
     assert kubectl("get", "deploy", "-n", other, "-o", "name", check=False).stdout.strip() == ""
 
