@@ -167,6 +167,11 @@ def image_keys(refs: Iterable[ImageRef]) -> frozenset[str]:
     return frozenset(ref.family_key for ref in refs)
 
 
+def match_signature(view: CacheView) -> tuple:
+    """What of a cache can change a decision."""
+    return (view.id, view.phase, view.images, view.size_gib, view.created, view.expires, view.ready_since)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -458,6 +463,8 @@ class ClusterStore:
             self._write("caches")[name] = view
             self._write("cache_objects")[name] = obj
             self._phase_history(name, old, view)
+            if old is not None and match_signature(old) == match_signature(view):
+                return  # e.g. only progress or events moved: no decision can change
         self._index = CacheIndex(list(self._maps["caches"].values()))
         self._redecide(self._affected_by([old, view]))
 

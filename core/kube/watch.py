@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from core.kube.http import ApiError, Request, Stream, open_stream, send
+from core.kube.slim import slim_object
 from core.kube.store import ECI_REASONS, KINDS, ClusterStore
 
 log = logging.getLogger("imc.kube.watch")
@@ -167,7 +168,7 @@ def list_all(
     while True:
         request = list_request(kind, namespace, page_size, token, field_selector)
         page = orjson.loads(send(api_client, request, timeout))
-        objects.extend(o for o in page.get("items") or () if keep_object(kind, o))
+        objects.extend(slim_object(kind, o) for o in page.get("items") or () if keep_object(kind, o))
         meta = page.get("metadata") or {}
         resource_version = str(meta.get("resourceVersion") or resource_version)
         token = meta.get("continue")
@@ -306,7 +307,7 @@ class Reflector(threading.Thread):
                 if event.resource_version:
                     resource_version = event.resource_version
                 if event.type != "BOOKMARK" and keep_object(self.kind, event.object):
-                    self.store.apply(self.kind, event.type, event.object)
+                    self.store.apply(self.kind, event.type, slim_object(self.kind, event.object))
         except ApiError:
             if self.stopping:
                 return resource_version

@@ -312,3 +312,19 @@ def test_cache_that_became_ready_after_the_pod_does_not_count():
     store.replace("imagecaches", [building_then_ready], "1")
     store.replace("pods", [eci_pod("web", ["nginx:1.25"])], "1")
     assert store.snapshot().pods["default/web"].decision.outcome == "miss"
+
+
+def test_cache_progress_alone_keeps_every_decision_and_the_new_status_is_shown():
+    store = ClusterStore()
+    building = imagecache("ic", ["nginx:1.25"], phase="Creating", created=BEFORE)
+    store.replace("imagecaches", [building], "1")
+    store.replace("pods", [eci_pod("web", ["nginx:1.25"])], "1")
+    first = store.snapshot().pods["default/web"].decision
+    moved = {**building, "status": {**building["status"], "progress": "80%"}}
+    store.apply("imagecaches", "MODIFIED", moved)
+    snap = store.snapshot()
+    assert snap.pods["default/web"].decision is first
+    assert snap.caches["ic"].progress == "80%"
+    ready = {**building, "status": {**building["status"], "phase": "Ready", "progress": "100%"}}
+    store.apply("imagecaches", "MODIFIED", ready)
+    assert store.snapshot().pods["default/web"].decision.outcome == "hit"

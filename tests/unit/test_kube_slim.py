@@ -1,0 +1,125 @@
+"""Slimmed objects must tell the engine and the store exactly what the whole objects tell them."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from core.kube.slim import slim_event, slim_object, slim_pod
+from core.kube.store import actual_outcome
+from core.workloads import templates_from
+
+FULL_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "name": "web-7d9f-abcde",
+        "namespace": "shop",
+        "uid": "u-1",
+        "resourceVersion": "42",
+        "creationTimestamp": "2026-11-28T08:00:00Z",
+        "labels": {"alibabacloud.com/eci": "true", "app": "web"},
+        "annotations": {
+            "k8s.aliyun.com/imc-perfect-match": "true",
+            "k8s.aliyun.com/imc-match-count-request": "abc",
+            "k8s.aliyun.com/eci-matched-image-cache": "imc-1",
+            "kubectl.kubernetes.io/last-applied-configuration": "{" + "x" * 5000 + "}",
+        },
+        "ownerReferences": [{"kind": "ReplicaSet", "name": "web-7d9f", "uid": "rs-1"}],
+        "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:containers": {}}}}],
+    },
+    "spec": {
+        "nodeName": "virtual-kubelet-cn-hangzhou-k",
+        "initContainers": [{"name": "init", "image": "busybox:1.36", "command": ["sh", "-c", "true"]}],
+        "containers": [
+            {"name": "web", "image": "nginx:latest", "env": [{"name": "A", "value": "1"}], "resources": {}},
+            {"name": "side", "image": "envoy:1.30", "imagePullPolicy": "Always", "ports": [{"containerPort": 80}]},
+        ],
+        "volumes": [{"name": "v", "emptyDir": {}}],
+        "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+    },
+    "status": {
+        "phase": "Running",
+        "startTime": "2026-11-28T08:00:03Z",
+        "conditions": [{"type": "Ready"}],
+        "containerStatuses": [{"name": "web", "ready": True, "imageID": "sha256:..."}],
+    },
+}
+
+EVENTS = [
+    {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "web.1", "namespace": "shop", "uid": "e-1", "managedFields": [{"manager": "eci"}]},
+        "reason": "ImageCacheMissed",
+        "message": "[eci.imagecache]Missed image cache.",
+        "type": "Warning",
+        "involvedObject": {"kind": "Pod", "name": "web-7d9f-abcde", "namespace": "shop", "uid": "u-1"},
+        "source": {"component": "EciService"},
+        "lastTimestamp": "2026-11-28T08:00:01Z",
+    },
+    {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "web.2", "namespace": "shop", "uid": "e-2"},
+        "reason": "ImageCacheAutoCreated",
+        "message": "[eci.imagecache]Image cache imc-9 is auto created",
+        "type": "Normal",
+        "involvedObject": {"kind": "Pod", "name": "web-7d9f-abcde", "namespace": "shop", "uid": "u-1"},
+        "source": {"component": "EciService"},
+        "lastTimestamp": "2026-11-28T08:00:02Z",
+    },
+]
+
+
+def _engine_view(pod: dict):
+    template = templates_from(pod)[0]
+    return (
+        template.workload,
+        template.images,
+        template.policy,
+        template.eci,
+        template.findings,
+        template.created,
+        template.node_name,
+        dict(template.labels),
+    )
+
+
+def test_slim_pod_tells_the_engine_the_same():
+    assert _engine_view(slim_pod(FULL_POD)) == _engine_view(FULL_POD)
+
+
+def test_slim_pod_and_events_give_the_same_actual_outcome():
+    slim = actual_outcome(slim_pod(FULL_POD), [slim_event(e) for e in EVENTS])
+    assert slim == actual_outcome(FULL_POD, EVENTS)
+    assert slim is not None and slim.outcome == "miss"
+
+
+def test_slim_pod_drops_bulk_and_keeps_identity():
+    slim = slim_pod(FULL_POD)
+    assert "managedFields" not in slim["metadata"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in slim["metadata"]["annotations"]
+    assert slim["metadata"]["resourceVersion"] == "42" and slim["metadata"]["uid"] == "u-1"
+    assert "volumes" not in slim["spec"] and "env" not in slim["spec"]["containers"][0]
+    assert slim["status"] == {"phase": "Running", "startTime": "2026-11-28T08:00:03Z"}
+    assert len(repr(slim)) < len(repr(FULL_POD)) / 3
+
+
+def test_slimming_does_not_touch_the_original():
+    before = copy.deepcopy(FULL_POD)
+    slim_pod(FULL_POD)
+    slim_event(EVENTS[0])
+    assert FULL_POD == before
+
+
+@pytest.mark.parametrize("kind", ["imagecaches", "deployments"])
+def test_caches_and_deployments_are_kept_whole(kind):
+    obj = {"metadata": {"name": "x", "managedFields": [1]}, "spec": {"anything": True}}
+    assert slim_object(kind, obj) is obj
+
+
+@pytest.mark.parametrize("odd", [{}, {"metadata": None, "spec": "x"}, {"spec": {"containers": "nope"}}])
+def test_odd_pods_slim_without_raising(odd):
+    assert slim_pod(odd)["kind"] == "Pod"
