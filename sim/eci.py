@@ -35,12 +35,16 @@ HIT_START_SECONDS = 1.5
 MISS_START_SECONDS = 2.0
 PULL_MIB_PER_SECOND = 100.0
 MAX_START_SECONDS = 20.0
-_ID_ALPHABET = string.ascii_lowercase + string.digits
+_ID_ALPHABET = string.digits + string.ascii_lowercase
 
 
 def new_id(prefix: str) -> str:
-    """An Alibaba-style resource id such as `imc-2ze8k3...` or `eci-2ze...`."""
-    return prefix + "-2ze" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+    """An Alibaba-style resource id such as `imc-2ze8k3...` or `eci-2ze...` (17 random base-36 characters)."""
+    number, digits = secrets.randbits(88), []
+    for _ in range(17):
+        number, digit = divmod(number, 36)
+        digits.append(_ID_ALPHABET[digit])
+    return prefix + "-2ze" + "".join(digits)
 
 
 def cache_event(message: str, event_type: str = "Normal", reason: str = "PullImageSuccess") -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 READ_VERBS = ("get", "list", "watch")
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -29,12 +30,12 @@ class ResourceType:
         """Whether `name` (status, scale) is a subresource of this resource."""
         return (name == "status" and self.has_status and self.stored) or (name == "scale" and self.scalable)
 
-    @property
+    @cached_property
     def api_version(self) -> str:
         """`apiVersion` of the objects (`v1` or `group/version`)."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A unique name of the resource: `plural` or `plural.group`."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
