@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import random
 import threading
@@ -148,6 +149,22 @@ def watch_request(
     return Request("GET", RESOURCES[kind].collection_path(namespace), tuple(query))
 
 
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory freed after a big list (raw pages, whole objects before slimming) back to the OS (glibc)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def keep_object(kind: str, obj: dict) -> bool:
     """Client-side filter: only ECI's image-cache events are kept."""
     return kind != "events" or obj.get("reason") in ECI_REASONS
@@ -284,6 +301,8 @@ class Reflector(threading.Thread):
         )
         self.store.replace(self.kind, objects, resource_version)
         self.lists += 1
+        del objects
+        release_free_memory()
         return resource_version
 
     def _watch(self, resource_version: str) -> str | None:
