@@ -45,7 +45,8 @@ class Target:
 class ServerOptions:
     """Knobs of the HTTP layer."""
 
-    drop_watch_every: int = 0
+    drop_watch_events: int = 0  # close each watch stream after this many events (0: never)
+    drop_watch_seconds: float = 0.0  # or after this many seconds (0: never)
     server_address: str = "127.0.0.1:0"
 
 
@@ -371,6 +372,8 @@ class ApiServer:
         resource = target.resource
         selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
         timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds", "").isdigit() else 0.0
+        if self.options.drop_watch_seconds:
+            timeout = min(timeout or self.options.drop_watch_seconds, self.options.drop_watch_seconds)
         watch_request = WatchRequest(
             resource,
             target.namespace,
@@ -391,7 +394,7 @@ class ApiServer:
             def encode(event_type: str, entry: Entry) -> bytes:
                 return event_line(event_type, entry.raw)
 
-        stream = watch_stream(self.store, watch_request, encode, self.options.drop_watch_every)
+        stream = watch_stream(self.store, watch_request, encode, self.options.drop_watch_events)
         return StreamingResponse(stream, media_type=JSON)
 
     def access_review(self, user: str, body: object) -> dict:

@@ -39,6 +39,13 @@ def _positive_count(text: str) -> int:
     return value
 
 
+def _drop_every(text: str) -> tuple[int, float]:
+    """An argparse type: N events, or S seconds written `Ss`, as (events, seconds)."""
+    if text.endswith("s"):
+        return 0, _positive(text[:-1])
+    return _count(text), 0.0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `imc sim`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -54,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=_positive, default=1.0,
                         help="time multiplier for cache builds and pod starts (default 1.0; 10 = ten times faster)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the demo's churn")
-    parser.add_argument("--drop-watch-every", type=_count, default=0, metavar="N",
-                        help="close every watch stream after N events (client robustness tests; 0 = never)")
+    parser.add_argument("--drop-watch-every", type=_drop_every, default=(0, 0.0), metavar="N|Ss",
+                        help="close every watch stream after N events, or after S seconds with an s suffix "
+                             "(e.g. 5s), to test clients; 0 = never")
     parser.add_argument("--history", type=_positive_count, default=100_000, metavar="N",
                         help="watch events kept; older resourceVersions get 410 Expired (default 100000)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
@@ -79,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig=kubeconfig,
         scenario=args.scenario,
         speed=args.speed,
-        drop_watch_every=args.drop_watch_every,
+        drop_watch_events=args.drop_watch_every[0],
+        drop_watch_seconds=args.drop_watch_every[1],
         history=args.history,
         pods=args.pods,
         caches=args.caches,

@@ -37,7 +37,8 @@ class SimConfig:
     kubeconfig: Path
     scenario: str
     speed: float
-    drop_watch_every: int
+    drop_watch_events: int
+    drop_watch_seconds: float
     history: int
     pods: int | None = None
     caches: int | None = None
@@ -101,7 +102,7 @@ async def serve(config: SimConfig) -> int:
     scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
     scenario.populate()
     address = f"{client_host(config.host)}:{port}"
-    api = ApiServer(sim.cluster, identity, ServerOptions(config.drop_watch_every, address))
+    api = ApiServer(sim.cluster, identity, ServerOptions(config.drop_watch_events, config.drop_watch_seconds, address))
     uv_config = uvicorn.Config(
         api.app(),
         ssl_certfile=str(identity.server_cert),

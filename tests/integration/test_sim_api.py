@@ -317,6 +317,16 @@ def test_drop_watch_every_closes_streams(start_sim_factory):
     api_client.close()
 
 
+def test_drop_watch_every_seconds_closes_quiet_streams(start_sim_factory):
+    sim = start_sim_factory("empty", ("--drop-watch-every", "1s"))
+    api_client = new_api_client(sim)
+    rv = client.CoreV1Api(api_client).list_namespaced_pod("default").metadata.resource_version
+    events = watch_lines(api_client, "/api/v1/namespaces/default/pods",
+                         [("resourceVersion", rv), ("timeoutSeconds", "600")], timeout=10)
+    assert events == []  # ended by the server after a second, long before the client's 10 s timeout
+    api_client.close()
+
+
 def test_validation_errors_name_the_fields(api_client, namespace):
     objects = client.CustomObjectsApi(api_client)
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ImageCache", "metadata": {"name": "too-many"},

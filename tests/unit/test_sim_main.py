@@ -18,8 +18,13 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_defaults():
     args = parse()
     assert (args.host, args.port, args.scenario, args.speed, args.drop_watch_every, args.history) == (
-        "127.0.0.1", 0, "demo", 1.0, 0, 100_000)
+        "127.0.0.1", 0, "demo", 1.0, (0, 0.0), 100_000)
     assert args.state_dir is None and args.kubeconfig is None
+
+
+def test_drop_watch_every_takes_events_or_seconds():
+    assert parse("--drop-watch-every", "3").drop_watch_every == (3, 0.0)
+    assert parse("--drop-watch-every", "2.5s").drop_watch_every == (0, 2.5)
 
 
 def test_the_state_dir_follows_xdg_cache_home(monkeypatch, tmp_path):
@@ -28,7 +33,7 @@ def test_the_state_dir_follows_xdg_cache_home(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    ("--speed", "0"), ("--speed", "-2"), ("--history", "0"), ("--port", "-1"), ("--drop-watch-every", "-3"),
+    ("--speed", "0"), ("--speed", "-2"), ("--history", "0"), ("--port", "-1"), ("--drop-watch-every", "-3"), ("--drop-watch-every", "0s"),
     ("--scenario", "huge"), ("--pods", "many"),
 ])
 def test_bad_options_are_usage_errors(argv, capsys):
