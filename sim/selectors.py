@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass
 
 from sim.errors import ApiError
+from sim.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS
 
 _SET_REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
 _COMPARISON = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_./-]*)\s*$")
 
 COMMON_FIELDS = ("metadata.name", "metadata.namespace")
 FIELDS_BY_RESOURCE = {
-    "pods": (
+    PODS.key: (
         "spec.nodeName",
         "spec.restartPolicy",
         "spec.schedulerName",
@@ -22,7 +23,7 @@ FIELDS_BY_RESOURCE = {
         "status.podIP",
         "status.nominatedNodeName",
     ),
-    "events": (
+    EVENTS.key: (
         "involvedObject.kind",
         "involvedObject.namespace",
         "involvedObject.name",
@@ -35,9 +36,9 @@ FIELDS_BY_RESOURCE = {
         "source",
         "type",
     ),
-    "namespaces": ("status.phase",),
-    "nodes": ("spec.unschedulable",),
-    "replicasets.apps": ("status.replicas",),
+    NAMESPACES.key: ("status.phase",),
+    NODES.key: ("spec.unschedulable",),
+    REPLICASETS.key: ("status.replicas",),
 }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from core.errors import ImcError
 from core.timeutil import parse_time
+from sim.resources import CRDS, DEPLOYMENTS, EVENTS, IMAGECACHES, NAMESPACES, NODES, PODS, REPLICASETS
 
 
 @dataclass(frozen=True)
@@ -125,14 +126,14 @@ def _deploy_ready(obj: dict, now: datetime) -> str:
     return f"{status.get('readyReplicas', 0)}/{obj.get('spec', {}).get('replicas', 1)}"
 
 
-def _containers(obj: dict, now: datetime) -> str:
-    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
-    return ",".join(c.get("name", "") for c in spec.get("containers") or [])
+def _template_containers(attribute: str) -> Callable[[dict, datetime], str]:
+    """A cell listing one attribute (name, image) of a workload template's containers."""
 
+    def cell(obj: dict, now: datetime) -> str:
+        spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+        return ",".join(c.get(attribute, "") for c in spec.get("containers") or [])
 
-def _images(obj: dict, now: datetime) -> str:
-    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
-    return ",".join(c.get("image", "") for c in spec.get("containers") or [])
+    return cell
 
 
 def _selector(obj: dict, now: datetime) -> str:
@@ -165,7 +166,7 @@ NAME = Column("Name", "string", _name, format="name", description="Name must be 
 AGE = Column("Age", "string", _age, description="CreationTimestamp of the object.")
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    "pods": (
+    PODS.key: (
         NAME,
         Column("Ready", "string", _pod_ready),
         Column("Status", "string", lambda o, now: pod_status_text(o)),
@@ -174,46 +175,46 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("IP", "string", _field("status", "podIP"), priority=1),
         Column("Node", "string", _field("spec", "nodeName"), priority=1),
     ),
-    "imagecaches.eci.alibabacloud.com": (
+    IMAGECACHES.key: (
         NAME,
         AGE,
         Column("CacheId", "string", _field("status", "imageCacheId", default="")),
         Column("Phase", "string", _field("status", "phase", default="")),
         Column("Progress", "string", _field("status", "progress", default="")),
     ),
-    "deployments.apps": (
+    DEPLOYMENTS.key: (
         NAME,
         Column("Ready", "string", _deploy_ready),
         Column("Up-to-date", "integer", _field("status", "updatedReplicas", default=0)),
         Column("Available", "integer", _field("status", "availableReplicas", default=0)),
         AGE,
-        Column("Containers", "string", _containers, priority=1),
-        Column("Images", "string", _images, priority=1),
+        Column("Containers", "string", _template_containers("name"), priority=1),
+        Column("Images", "string", _template_containers("image"), priority=1),
         Column("Selector", "string", _selector, priority=1),
     ),
-    "replicasets.apps": (
+    REPLICASETS.key: (
         NAME,
         Column("Desired", "integer", _field("spec", "replicas", default=0)),
         Column("Current", "integer", _field("status", "replicas", default=0)),
         Column("Ready", "integer", _field("status", "readyReplicas", default=0)),
         AGE,
     ),
-    "events": (
+    EVENTS.key: (
         Column("Last Seen", "string", _event_last_seen),
         Column("Type", "string", _field("type", default="")),
         Column("Reason", "string", _field("reason", default="")),
         Column("Object", "string", _event_object),
         Column("Message", "string", _field("message", default="")),
     ),
-    "namespaces": (NAME, Column("Status", "string", _field("status", "phase", default="Active")), AGE),
-    "nodes": (
+    NAMESPACES.key: (NAME, Column("Status", "string", _field("status", "phase", default="Active")), AGE),
+    NODES.key: (
         NAME,
         Column("Status", "string", _node_status),
         Column("Roles", "string", _node_roles),
         AGE,
         Column("Version", "string", _field("status", "nodeInfo", "kubeletVersion", default="")),
     ),
-    "customresourcedefinitions.apiextensions.k8s.io": (
+    CRDS.key: (
         NAME,
         Column("Created At", "date", _field("metadata", "creationTimestamp", default="")),
     ),
