@@ -93,6 +93,11 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
     return frame[mask].reset_index(drop=True)
 
 
+def latest_pods(frame: pd.DataFrame, count: int = 6) -> pd.DataFrame:
+    """The most recently created ECI pods, newest first."""
+    return frame.sort_values(["Created", "key"], ascending=[False, True], na_position="last").head(count)
+
+
 @dataclass(frozen=True)
 class Headline:
     """The numbers at the top of the overview."""

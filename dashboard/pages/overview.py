@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, nav, shell
+from dashboard import charts, explanation, nav, shell, views
 from dashboard.edits import CacheForm
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
@@ -62,6 +62,7 @@ def live(cluster: shell.Cluster) -> None:
     with right:
         st.subheader("Images no Ready cache holds")
         uncached(frames)
+    latest(frames)
 
 
 def chart(frames: Frames, title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str
@@ -87,6 +88,28 @@ def metrics(frames: Frames) -> None:
         st.metric("Failures", f"{head.fails:,}", border=True, help="Pods pinned to a missing or unready cache.")
         st.metric("Disagreements", f"{head.disagreements:,}", border=True,
                   help="Pods where ECI reported something other than the engine's prediction.")
+
+
+def latest(frames: Frames) -> None:
+    """The newest ECI pods, each a link to its explanation."""
+    rows = frames.memo("latest", lambda: views.latest_pods(frames.pods))
+    if rows.empty:
+        return
+    st.subheader("Latest ECI pods")
+    for row in rows.itertuples(index=False):
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            explanation.outcome_badge(row.Decision)
+            st.page_link(nav.page("pods"), label=f"{row.Namespace}/{row.Pod}", query_params={"pod": row.key},
+                         icon=":material/manage_search:")
+            where = f"cache {row.Cache}" if row.Cache else ""
+            st.caption(" · ".join(part for part in (where, eci_word(row.Decision, row.Actual, row.Agrees)) if part))
+
+
+def eci_word(decision: str, actual: str, agrees: bool) -> str:
+    """What ECI said about a pod, next to the prediction, in a few words."""
+    if actual == views.NO_REPORT:
+        return "matching off, nothing to report" if decision == "off" else "ECI has not reported yet"
+    return "ECI agrees" if agrees else f"ECI disagrees: {actual}"
 
 
 def uncached(frames: Frames) -> None:

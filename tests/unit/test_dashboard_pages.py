@@ -61,6 +61,9 @@ def test_overview_metrics_and_demo_badge(shown):
     assert labels["Cache hit rate"] == "43%"
     assert labels["Ready caches"] == "2 of 3"
     assert "Demo cluster" in texts(at)
+    assert "Latest ECI pods" in texts(at)
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert links["shop/web-1"] == "pod=shop%2Fweb-1"
 
 
 def test_suggest_a_cache_prefills_the_create_form(shown):
