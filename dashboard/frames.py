@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from core.matching import CacheIndex
-from dashboard import views
+from dashboard import cache_views, suggest, views
 
 KEEP = 6
 MAX_AGE = timedelta(seconds=30)  # ages and "now" lines are redrawn at least this often in a quiet cluster
@@ -41,7 +41,7 @@ class Frames:
     @cached_property
     def caches(self) -> pd.DataFrame:
         """Every ImageCache, one row each."""
-        return views.caches_frame(self.snapshot.cache_objects, self.pods, self.now)
+        return cache_views.caches_frame(self.snapshot.cache_objects, self.pods, self.now)
 
     @cached_property
     def headline(self) -> views.Headline:
@@ -61,27 +61,27 @@ class Frames:
     @cached_property
     def timeline(self) -> pd.DataFrame:
         """Cache lifetimes for the Gantt chart."""
-        return views.cache_timeline(self.snapshot.cache_objects, self.now)
+        return cache_views.cache_timeline(self.snapshot.cache_objects, self.now)
 
     @cached_property
     def uncached(self) -> pd.DataFrame:
         """Images no Ready cache holds, by pods using them."""
-        return views.uncached_images(self.snapshot.pods, self.held)
+        return suggest.uncached_images(self.snapshot.pods, self.held)
 
     @cached_property
     def held(self) -> set[str]:
         """Every image some Ready cache holds."""
-        return views.ready_images(self.snapshot.cache_objects)
+        return cache_views.ready_images(self.snapshot.cache_objects)
 
     @cached_property
-    def suggestion(self) -> views.CacheSuggestion:
+    def suggestion(self) -> suggest.CacheSuggestion:
         """At most 20 images covering the most missed pods."""
-        return views.suggest_cache(views.missed_needs(self.snapshot.pods, self.held))
+        return suggest.suggest_cache(suggest.missed_needs(self.snapshot.pods, self.held))
 
     @cached_property
     def coverage(self) -> pd.DataFrame:
         """Images × caches."""
-        return views.coverage_matrix(self.snapshot.cache_objects, self.snapshot.pods)
+        return cache_views.coverage_matrix(self.snapshot.cache_objects, self.snapshot.pods)
 
     @cached_property
     def index(self) -> CacheIndex:

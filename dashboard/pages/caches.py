@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import edits, nav, selection, shell, views
+from dashboard import cache_views, edits, nav, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
@@ -45,7 +45,7 @@ def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
         st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",
                 icon=":material/inventory_2:")
         return
-    shown = views.filter_caches(table, phases, text)
+    shown = cache_views.filter_caches(table, phases, text)
     st.caption(f"{len(shown):,} of {len(table):,} caches · {int((table['Phase'] == 'Ready').sum()):,} Ready")
     st.dataframe(
         shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
@@ -118,7 +118,7 @@ def coverage(matrix: pd.DataFrame) -> None:
         st.caption("No images to compare yet.")
         return
     caches = [column for column in matrix.columns if column != "Pods using it"]
-    labels = views.short_cache_names(caches)
+    labels = cache_views.short_cache_names(caches)
     marks = matrix[caches].map(lambda held: "✓" if held else "").rename(columns=labels)
     marks.insert(0, "Pods using it", matrix["Pods using it"])
     marks.insert(0, "Image", [views.short_image(image, 60) for image in matrix.index])

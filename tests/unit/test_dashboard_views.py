@@ -8,8 +8,9 @@ import pandas as pd
 
 from core.kube.store import ClusterStore
 from core.policy import AUTO_IMC, IMC_ID, MATCH_COUNT, PERFECT_MATCH
-from dashboard import edits, views
-from dashboard.views import PodFilter, PodNeed
+from dashboard import cache_views, edits, suggest, views
+from dashboard.suggest import PodNeed
+from dashboard.views import PodFilter
 from tests.fixtures.engine.builders import imagecache, pod, workload
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -84,14 +85,14 @@ def test_filter_pods_combines_every_part():
 def test_headline_counts_and_hit_rate():
     snapshot = demo_store().snapshot()
     pods = views.pods_frame(snapshot.pods)
-    head = views.headline(pods, views.caches_frame(snapshot.cache_objects, pods, NOW))
+    head = views.headline(pods, cache_views.caches_frame(snapshot.cache_objects, pods, NOW))
     assert (head.eci_pods, head.hits, head.misses, head.fails, head.ready_caches, head.caches) == (7, 3, 3, 1, 2, 3)
     assert head.hit_rate == 3 / 7
 
 
 def test_caches_frame_counts_pods_that_hit():
     snapshot = demo_store().snapshot()
-    frame = views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW).set_index("Name")
+    frame = cache_views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW).set_index("Name")
     assert frame.loc["web-cache", "Pods hit"] == 2
     assert frame.loc["building", "Phase"] == "Creating"
     assert frame.loc["building", "Progress"] == 40.0
@@ -111,7 +112,7 @@ def test_decisions_by_namespace_puts_biggest_first():
 
 
 def test_cache_timeline_has_building_and_ready_bars():
-    frame = views.cache_timeline(demo_store().snapshot().cache_objects, NOW)
+    frame = cache_views.cache_timeline(demo_store().snapshot().cache_objects, NOW)
     stages = frame.groupby("Cache")["Stage"].apply(set).to_dict()
     assert stages["web-cache"] == {"Building", "Ready"}
     assert stages["building"] == {"Building"}
@@ -120,7 +121,7 @@ def test_cache_timeline_has_building_and_ready_bars():
 
 def test_uncached_images_are_weighted_by_pods():
     snapshot = demo_store().snapshot()
-    frame = views.uncached_images(snapshot.pods, views.ready_images(snapshot.cache_objects))
+    frame = suggest.uncached_images(snapshot.pods, cache_views.ready_images(snapshot.cache_objects))
     counts = dict(zip(frame["Image"], frame["Pods"], strict=True))
     assert counts["docker.io/library/busybox:1.36"] == 3
     assert counts["docker.io/acme/batch:1.0"] == 2
@@ -128,7 +129,7 @@ def test_uncached_images_are_weighted_by_pods():
 
 
 def test_suggest_cache_covers_most_missed_pods():
-    suggestion = views.suggest_cache(views.missed_needs(demo_store().snapshot().pods))
+    suggestion = suggest.suggest_cache(suggest.missed_needs(demo_store().snapshot().pods))
     assert suggestion.pods_missed == 3
     assert suggestion.pods_covered == 3
     assert len(suggestion.images) <= 20
@@ -136,41 +137,41 @@ def test_suggest_cache_covers_most_missed_pods():
 
 def test_missed_pods_whose_images_are_now_cached_need_nothing():
     snapshot = demo_store().snapshot()
-    held = views.ready_images(snapshot.cache_objects) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
-    needs = views.missed_needs(snapshot.pods, held)
+    held = cache_views.ready_images(snapshot.cache_objects) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
+    needs = suggest.missed_needs(snapshot.pods, held)
     assert [set(need.images) for need in needs] == [{"docker.io/acme/worker:3"}]
 
 
 def test_suggest_cache_respects_the_limit_and_requirements():
     needs = [PodNeed(frozenset({f"i{n}"}), 1, 10 - n) for n in range(10)]
     needs.append(PodNeed(frozenset({"a", "b", "c"}), 3, 100))
-    suggestion = views.suggest_cache(needs, limit=4)
+    suggestion = suggest.suggest_cache(needs, limit=4)
     assert len(suggestion.images) == 4
     assert {"a", "b", "c"} <= set(suggestion.images)
     assert suggestion.pods_covered == 110
-    assert views.suggest_cache([]).images == ()
+    assert suggest.suggest_cache([]).images == ()
 
 
 def test_suggest_cache_is_fast_for_ten_thousand_pods():
     needs = [PodNeed(frozenset({f"app{n % 300}:1", f"side{n % 7}:2"}), 1 + n % 2, 1) for n in range(10_000)]
-    suggestion = views.suggest_cache(needs)
+    suggestion = suggest.suggest_cache(needs)
     assert len(suggestion.images) == 20
     assert suggestion.pods_covered > 0
 
 
 def test_coverage_matrix_marks_exact_images():
     snapshot = demo_store().snapshot()
-    matrix = views.coverage_matrix(snapshot.cache_objects, snapshot.pods)
+    matrix = cache_views.coverage_matrix(snapshot.cache_objects, snapshot.pods)
     assert bool(matrix.loc["docker.io/library/nginx:1.25", "web-cache"])
     assert not bool(matrix.loc["docker.io/library/nginx:1.25", "api-cache"])
     assert matrix["Pods using it"].is_monotonic_decreasing
 
 
 def test_format_age_and_buckets():
-    assert views.format_age(timedelta(seconds=45)) == "45s"
-    assert views.format_age(timedelta(minutes=5)) == "5m"
-    assert views.format_age(timedelta(hours=5)) == "5h"
-    assert views.format_age(timedelta(days=3)) == "3d"
+    assert cache_views.format_age(timedelta(seconds=45)) == "45s"
+    assert cache_views.format_age(timedelta(minutes=5)) == "5m"
+    assert cache_views.format_age(timedelta(hours=5)) == "5h"
+    assert cache_views.format_age(timedelta(days=3)) == "3d"
     assert views.nice_bucket(timedelta(seconds=7)) == "10s"
     assert views.short_image("docker.io/library/nginx:1.25") == "nginx:1.25"
 
@@ -230,15 +231,15 @@ def test_frames_for_ten_thousand_pods_build_quickly():
     assert len(pods) == 10_000
     assert isinstance(views.decisions_by_namespace(pods), pd.DataFrame)
     assert views.outcomes_over_time(snapshot.history, NOW)["Pods"].sum() == 10_000
-    assert len(views.suggest_cache(views.missed_needs(snapshot.pods)).images) == 20
+    assert len(suggest.suggest_cache(suggest.missed_needs(snapshot.pods)).images) == 20
 
 
 def test_filter_caches_by_phase_and_text():
     snapshot = demo_store().snapshot()
-    frame = views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW)
-    assert list(views.filter_caches(frame, ("Creating",))["Name"]) == ["building"]
-    assert list(views.filter_caches(frame, text="REDIS")["Name"]) == ["web-cache"]
-    assert len(views.filter_caches(frame)) == 3
+    frame = cache_views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW)
+    assert list(cache_views.filter_caches(frame, ("Creating",))["Name"]) == ["building"]
+    assert list(cache_views.filter_caches(frame, text="REDIS")["Name"]) == ["web-cache"]
+    assert len(cache_views.filter_caches(frame)) == 3
 
 
 def test_explanation_sentences():
@@ -271,7 +272,7 @@ def test_charts_do_not_change_between_redraws_of_an_unchanged_cluster():
     first, later = NOW + timedelta(seconds=1), NOW + timedelta(seconds=20)
     for build in (
         lambda now: charts.outcomes_over_time(views.outcomes_over_time(snapshot.history, now)),
-        lambda now: charts.cache_timeline(views.cache_timeline(snapshot.cache_objects, now),
+        lambda now: charts.cache_timeline(cache_views.cache_timeline(snapshot.cache_objects, now),
                                           now.replace(second=0, microsecond=0)),
     ):
         assert build(first).to_json() == build(later).to_json()
@@ -280,7 +281,7 @@ def test_charts_do_not_change_between_redraws_of_an_unchanged_cluster():
 def test_short_cache_names_are_short_and_unique():
     names = ["auto-create-for-eci-2zehhnqvllzp3y2wjhln", "auto-create-for-eci-2zes1bzk9a9p9eowaf1q",
              "a-very-long-team-cache-name-for-the-shop", "a-very-long-team-cache-name-for-the-shop-2", "web"]
-    labels = views.short_cache_names(names)
+    labels = cache_views.short_cache_names(names)
     assert labels["auto-create-for-eci-2zehhnqvllzp3y2wjhln"] == "auto …3y2wjhln"
     assert labels["web"] == "web"
     assert len(set(labels.values())) == len(names)
