@@ -1,4 +1,8 @@
-"""View models of ImageCaches: the caches table, their timeline and the images × caches coverage."""
+"""View models of ImageCaches: the caches table, their timeline and the images × caches coverage.
+
+They read the engine's CacheViews (normalised images, phase, Ready time, expiry), so the dashboard shows
+caches exactly as the engine matches them.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from core.caches import AUTO_CREATED_PREFIX
-from core.images import normalise_image
-from core.timeutil import parse_time
+from core.caches import AUTO_CREATED_PREFIX, CacheView
 
 CACHE_COLUMNS = [
     "Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Image names", "Created", "Age", "Expires",
     "Pods hit", "Auto-created",
 ]
-
-
-def cache_images(obj: Mapping[str, Any]) -> list[str]:
-    """The images a cache object lists, normalised where they parse."""
-    images = (obj.get("spec") or {}).get("images") or []
-    return [_normalised(str(image)) for image in images]
-
-
-def _normalised(image: str) -> str:
-    """The normalised image, or the text as written when it does not parse."""
-    try:
-        return normalise_image(image)
-    except ValueError:
-        return image
+FAILED_CACHE_LIFETIME = timedelta(hours=24)  # ECI deletes a failed cache 24 h after the failure
 
 
 def is_auto_created(name: str) -> bool:
@@ -48,29 +37,23 @@ def progress_percent(value: Any) -> float | None:
         return None
 
 
-def caches_frame(cache_objects: Mapping[str, Mapping[str, Any]], pods: pd.DataFrame, now: datetime
-                 ) -> pd.DataFrame:
+def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """One row per ImageCache, sorted by name, with the pods that hit it."""
     hits = pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts() if not pods.empty else {}
-    rows = []
-    for name, obj in sorted(cache_objects.items()):
-        spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        created = _time(obj.get("metadata", {}).get("creationTimestamp"))
-        cache_id = status.get("imageCacheId") or ""
-        rows.append({
-            "Name": name,
-            "Cache ID": cache_id,
-            "Phase": status.get("phase") or "Pending",
-            "Progress": progress_percent(status.get("progress")),
-            "Size (GiB)": spec.get("imageCacheSize", 20),
-            "Images": len(spec.get("images") or []),
-            "Image names": " ".join(str(image) for image in spec.get("images") or []),
-            "Created": created,
-            "Age": format_age(now - created) if created else "",
-            "Expires": _time(status.get("expireDateTime")),
-            "Pods hit": int(hits.get(cache_id, 0)) if cache_id else 0,
-            "Auto-created": is_auto_created(name),
-        })
+    rows = [{
+        "Name": name,
+        "Cache ID": view.id or "",
+        "Phase": view.phase or "Pending",
+        "Progress": progress_percent(view.progress),
+        "Size (GiB)": view.size_gib,
+        "Images": len(view.images),
+        "Image names": " ".join(view.images),
+        "Created": view.created,
+        "Age": format_age(now - view.created) if view.created else "",
+        "Expires": view.expires,
+        "Pods hit": int(hits.get(view.id, 0)) if view.id else 0,
+        "Auto-created": view.auto_created,
+    } for name, view in sorted(caches.items())]
     frame = pd.DataFrame(rows, columns=CACHE_COLUMNS)
     for column in ("Created", "Expires"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -89,14 +72,6 @@ def filter_caches(frame: pd.DataFrame, phases: tuple[str, ...] = (), text: str =
     return frame[mask].reset_index(drop=True)
 
 
-def _time(value: Any) -> datetime | None:
-    """A timestamp from an object, or None when absent or malformed."""
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
 def format_age(age: timedelta) -> str:
     """kubectl-style age: 45s, 12m, 5h, 3d."""
     seconds = max(int(age.total_seconds()), 0)
@@ -106,37 +81,31 @@ def format_age(age: timedelta) -> str:
     return f"{seconds}s"
 
 
-def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime, top: int = 25
-                   ) -> pd.DataFrame:
+def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25) -> pd.DataFrame:
     """Bars per cache (Cache, Stage, Start, End): building until Ready, Ready until it expires.
 
     The future shown is as long as the past (between an hour and a week), so both stay readable.
     """
-    rows = []
     now = now.replace(second=0, microsecond=0)  # redrawn once a minute, not on every store change
-    created_times = [_time(obj.get("metadata", {}).get("creationTimestamp")) for obj in cache_objects.values()]
-    earliest = min((t for t in created_times if t is not None), default=now)
+    earliest = min((view.created for view in caches.values() if view.created), default=now)
     horizon = min(max(now - earliest, timedelta(hours=1)), timedelta(days=7))
     stub = (now + horizon - earliest) / 60  # a cache still building shows at least this much bar
-    for name, obj in cache_objects.items():
-        status = obj.get("status") or {}
-        phase = status.get("phase") or "Pending"
-        created = _time(obj.get("metadata", {}).get("creationTimestamp"))
-        if created is None:
+    rows = []
+    for name, view in caches.items():
+        if view.created is None:
             continue
-        changed = _time(status.get("lastUpdatedTime")) or _time(status.get("startTime")) or now
-        expires = _time(status.get("expireDateTime"))
-        end = min(expires, now + horizon) if expires else now + horizon
-        if phase == "Ready":
-            ready_at = max(min(changed, now), created)
-            rows.append((name, "Building", created, ready_at))
+        end = min(view.expires, now + horizon) if view.expires else now + horizon
+        if view.phase == "Ready":
+            ready_at = max(min(view.ready_since or view.created, now), view.created)
+            rows.append((name, "Building", view.created, ready_at))
             rows.append((name, "Ready", ready_at, max(end, ready_at)))
-        elif phase in ("Failed", "UpdateFailed"):
-            failed_at = max(min(changed, now), created)
-            rows.append((name, "Building", created, failed_at))
+        elif view.phase in ("Failed", "UpdateFailed"):
+            failed_at = view.expires - FAILED_CACHE_LIFETIME if view.expires else now
+            failed_at = max(min(failed_at, now), view.created)
+            rows.append((name, "Building", view.created, failed_at))
             rows.append((name, "Failed", failed_at, max(end, failed_at)))
         else:
-            rows.append((name, "Building", created, max(now, created) + stub))
+            rows.append((name, "Building", view.created, max(now, view.created) + stub))
     frame = pd.DataFrame(rows, columns=["Cache", "Stage", "Start", "End"])
     if frame.empty:
         return frame
@@ -147,23 +116,23 @@ def cache_timeline(cache_objects: Mapping[str, Mapping[str, Any]], now: datetime
     return frame.sort_values(["Start", "Cache"]).reset_index(drop=True)
 
 
-def ready_images(cache_objects: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Every normalised image some Ready cache holds."""
+def ready_images(caches: Mapping[str, CacheView], now: datetime) -> set[str]:
+    """Every normalised image some usable (Ready, unexpired) cache holds."""
     held: set[str] = set()
-    for obj in cache_objects.values():
-        if (obj.get("status") or {}).get("phase") == "Ready":
-            held.update(cache_images(obj))
+    for view in caches.values():
+        if view.is_usable(now):
+            held.update(view.images)
     return held
 
 
-def coverage_matrix(cache_objects: Mapping[str, Mapping[str, Any]], pods: Mapping[str, Any],
-                    top_images: int = 30, top_caches: int = 20) -> pd.DataFrame:
+def coverage_matrix(caches: Mapping[str, CacheView], pods: Mapping[str, Any], top_images: int = 30,
+                    top_caches: int = 20) -> pd.DataFrame:
     """Images (rows, most used first) × caches (columns): True where the cache holds the image."""
     usage: Counter[str] = Counter()
     for record in pods.values():
         if record.decision.outcome != "not-eci":
             usage.update(record.decision.images)
-    held = {name: set(cache_images(obj)) for name, obj in sorted(cache_objects.items())}
+    held = {name: set(view.images) for name, view in sorted(caches.items())}
     for images in held.values():
         for image in images:
             usage.setdefault(image, 0)
@@ -187,4 +156,3 @@ def short_cache_names(names: list[str], width: int = 22) -> dict[str, str]:
             label += "′"
         labels[name] = label
     return labels
-

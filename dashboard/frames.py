@@ -41,7 +41,7 @@ class Frames:
     @cached_property
     def caches(self) -> pd.DataFrame:
         """Every ImageCache, one row each."""
-        return cache_views.caches_frame(self.snapshot.cache_objects, self.pods, self.now)
+        return cache_views.caches_frame(self.snapshot.caches, self.pods, self.now)
 
     @cached_property
     def headline(self) -> views.Headline:
@@ -61,7 +61,7 @@ class Frames:
     @cached_property
     def timeline(self) -> pd.DataFrame:
         """Cache lifetimes for the Gantt chart."""
-        return cache_views.cache_timeline(self.snapshot.cache_objects, self.now)
+        return cache_views.cache_timeline(self.snapshot.caches, self.now)
 
     @cached_property
     def uncached(self) -> pd.DataFrame:
@@ -71,7 +71,7 @@ class Frames:
     @cached_property
     def held(self) -> set[str]:
         """Every image some Ready cache holds."""
-        return cache_views.ready_images(self.snapshot.cache_objects)
+        return cache_views.ready_images(self.snapshot.caches, self.now)
 
     @cached_property
     def suggestion(self) -> suggest.CacheSuggestion:
@@ -81,7 +81,7 @@ class Frames:
     @cached_property
     def coverage(self) -> pd.DataFrame:
         """Images × caches."""
-        return cache_views.coverage_matrix(self.snapshot.cache_objects, self.snapshot.pods)
+        return cache_views.coverage_matrix(self.snapshot.caches, self.snapshot.pods)
 
     @cached_property
     def index(self) -> CacheIndex:

@@ -85,14 +85,14 @@ def test_filter_pods_combines_every_part():
 def test_headline_counts_and_hit_rate():
     snapshot = demo_store().snapshot()
     pods = views.pods_frame(snapshot.pods)
-    head = views.headline(pods, cache_views.caches_frame(snapshot.cache_objects, pods, NOW))
+    head = views.headline(pods, cache_views.caches_frame(snapshot.caches, pods, NOW))
     assert (head.eci_pods, head.hits, head.misses, head.fails, head.ready_caches, head.caches) == (7, 3, 3, 1, 2, 3)
     assert head.hit_rate == 3 / 7
 
 
 def test_caches_frame_counts_pods_that_hit():
     snapshot = demo_store().snapshot()
-    frame = cache_views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW).set_index("Name")
+    frame = cache_views.caches_frame(snapshot.caches, views.pods_frame(snapshot.pods), NOW).set_index("Name")
     assert frame.loc["web-cache", "Pods hit"] == 2
     assert frame.loc["building", "Phase"] == "Creating"
     assert frame.loc["building", "Progress"] == 40.0
@@ -112,7 +112,7 @@ def test_decisions_by_namespace_puts_biggest_first():
 
 
 def test_cache_timeline_has_building_and_ready_bars():
-    frame = cache_views.cache_timeline(demo_store().snapshot().cache_objects, NOW)
+    frame = cache_views.cache_timeline(demo_store().snapshot().caches, NOW)
     stages = frame.groupby("Cache")["Stage"].apply(set).to_dict()
     assert stages["web-cache"] == {"Building", "Ready"}
     assert stages["building"] == {"Building"}
@@ -121,7 +121,7 @@ def test_cache_timeline_has_building_and_ready_bars():
 
 def test_uncached_images_are_weighted_by_pods():
     snapshot = demo_store().snapshot()
-    frame = suggest.uncached_images(snapshot.pods, cache_views.ready_images(snapshot.cache_objects))
+    frame = suggest.uncached_images(snapshot.pods, cache_views.ready_images(snapshot.caches, NOW))
     counts = dict(zip(frame["Image"], frame["Pods"], strict=True))
     assert counts["docker.io/library/busybox:1.36"] == 3
     assert counts["docker.io/acme/batch:1.0"] == 2
@@ -137,7 +137,7 @@ def test_suggest_cache_covers_most_missed_pods():
 
 def test_missed_pods_whose_images_are_now_cached_need_nothing():
     snapshot = demo_store().snapshot()
-    held = cache_views.ready_images(snapshot.cache_objects) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
+    held = cache_views.ready_images(snapshot.caches, NOW) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
     needs = suggest.missed_needs(snapshot.pods, held)
     assert [set(need.images) for need in needs] == [{"docker.io/acme/worker:3"}]
 
@@ -161,7 +161,7 @@ def test_suggest_cache_is_fast_for_ten_thousand_pods():
 
 def test_coverage_matrix_marks_exact_images():
     snapshot = demo_store().snapshot()
-    matrix = cache_views.coverage_matrix(snapshot.cache_objects, snapshot.pods)
+    matrix = cache_views.coverage_matrix(snapshot.caches, snapshot.pods)
     assert bool(matrix.loc["docker.io/library/nginx:1.25", "web-cache"])
     assert not bool(matrix.loc["docker.io/library/nginx:1.25", "api-cache"])
     assert matrix["Pods using it"].is_monotonic_decreasing
@@ -236,7 +236,7 @@ def test_frames_for_ten_thousand_pods_build_quickly():
 
 def test_filter_caches_by_phase_and_text():
     snapshot = demo_store().snapshot()
-    frame = cache_views.caches_frame(snapshot.cache_objects, views.pods_frame(snapshot.pods), NOW)
+    frame = cache_views.caches_frame(snapshot.caches, views.pods_frame(snapshot.pods), NOW)
     assert list(cache_views.filter_caches(frame, ("Creating",))["Name"]) == ["building"]
     assert list(cache_views.filter_caches(frame, text="REDIS")["Name"]) == ["web-cache"]
     assert len(cache_views.filter_caches(frame)) == 3
@@ -272,7 +272,7 @@ def test_charts_do_not_change_between_redraws_of_an_unchanged_cluster():
     first, later = NOW + timedelta(seconds=1), NOW + timedelta(seconds=20)
     for build in (
         lambda now: charts.outcomes_over_time(views.outcomes_over_time(snapshot.history, now)),
-        lambda now: charts.cache_timeline(cache_views.cache_timeline(snapshot.cache_objects, now),
+        lambda now: charts.cache_timeline(cache_views.cache_timeline(snapshot.caches, now),
                                           now.replace(second=0, microsecond=0)),
     ):
         assert build(first).to_json() == build(later).to_json()
