@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES
 from sim.scenarios import DemoScenario
 from sim.server import build_cluster
+from tests.unit.test_sim_server_parts import run_in_fresh_loop
 
 
 def test_the_demo_churn_touches_only_its_own_deployments():
@@ -27,7 +27,7 @@ def test_the_demo_churn_touches_only_its_own_deployments():
         caches = [c["metadata"]["name"] for c in sim.store.objects(IMAGECACHES.key)]
         return generations, {"team caches": sum(1 for name in caches if name.startswith("team-cache-"))}
 
-    generations, counts = asyncio.run(run())
+    generations, counts = run_in_fresh_loop(run())
     assert generations.pop("mine/mine") == 1
     assert sum(1 for g in generations.values() if g > 1) >= 5
     assert all(g == 1 for key, g in generations.items() if key.startswith("ml/"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
@@ -18,6 +19,12 @@ from sim.selectors import Selector
 from sim.store import Store
 from sim.validation import check_object, check_update
 from sim.watching import WatchRequest, event_line, watch_stream
+
+
+def run_in_fresh_loop(coroutine):
+    """Run a coroutine on a new event loop in its own thread (the test session may already run a loop here)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def deployment(selector: dict, labels: dict, replicas: object = 1) -> dict:
@@ -112,7 +119,7 @@ def collect(store: Store, request: WatchRequest, drop_after: int = 0) -> list[di
     async def run() -> list[bytes]:
         return [chunk async for chunk in watch_stream(store, request, lambda t, e: event_line(t, e.raw), drop_after)]
 
-    return [orjson.loads(line) for chunk in asyncio.run(run()) for line in chunk.splitlines()]
+    return [orjson.loads(line) for chunk in run_in_fresh_loop(run()) for line in chunk.splitlines()]
 
 
 def test_live_events_are_batched_and_dropped_after_n():
@@ -127,7 +134,7 @@ def test_live_events_are_batched_and_dropped_after_n():
             store.put(PODS.key, pod(name))
         return [await first] + [chunk async for chunk in stream]
 
-    chunks = asyncio.run(run())
+    chunks = run_in_fresh_loop(run())
     assert [orjson.loads(line)["object"]["metadata"]["name"] for c in chunks for line in c.splitlines()] == [
         "a", "b", "c"]
     assert len(chunks) == 1
