@@ -13,6 +13,7 @@ from dashboard.edits import CacheForm
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
 
+GO_TO_CREATE = "overview-go-to-create"
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -20,6 +21,8 @@ PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sele
 def render() -> None:
     """The overview page."""
     cluster = shell.require_cluster()
+    if st.session_state.pop(GO_TO_CREATE, False):
+        st.switch_page(nav.page("create"))  # from the main script: switching pages inside a fragment blanks the app
     st.title("Image caches at a glance")
     live(cluster)
 
@@ -132,4 +135,5 @@ def uncached(frames: Frames) -> None:
             name=f"suggested-{frames.now:%Y%m%d-%H%M}", images="\n".join(suggestion.images), size_gib=20,
             retention_days=30,
         )
-        st.switch_page(nav.page("create"))
+        st.session_state[GO_TO_CREATE] = True
+        st.rerun(scope="app")

@@ -219,6 +219,17 @@ def test_selecting_a_row_explains_that_pod(app, sim, page, namespace):
     no_exception(page)
 
 
+def test_the_overview_links_the_latest_pods_to_their_explanation(app, page):
+    open_page(page, app.url)
+    link = page.locator("[data-testid='stPageLink'] a").filter(has_text="/").first
+    expect(link).to_be_visible(timeout=20_000)
+    pod = link.inner_text().split()[-1]
+    link.click()
+    expect(page.get_by_role("heading", name=pod)).to_be_visible(timeout=20_000)
+    assert "pod=" in page.url
+    no_exception(page)
+
+
 def test_suggest_a_cache_opens_the_create_form_prefilled(app, sim, page, namespace):
     # An image the built-in registry does not have: ECI misses and its auto-created cache fails, so it stays uncached.
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-miss", "nginx:does-not-exist"))
