@@ -46,7 +46,25 @@ def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
                 icon=":material/inventory_2:")
         return
     shown = cache_views.filter_caches(table, phases, text)
+    name = selection.selected(TABLE_KEY, "cache")  # mapped through the rows the user clicked on
     st.caption(f"{len(shown):,} of {len(table):,} caches · {int((table['Phase'] == 'Ready').sum()):,} Ready")
+    if shown.empty:
+        st.info("No cache matches these filters.", icon=":material/filter_alt_off:")
+    else:
+        caches_table(shown)
+    selection.remember_rows(TABLE_KEY, list(shown["Name"]))
+    tabs = st.tabs(["Selected cache", "Coverage: images × caches"])
+    with tabs[0]:
+        if name:
+            details(snapshot, frames, name)
+        else:
+            st.caption("Select a row to see the cache's images, events and the pods that hit it.")
+    with tabs[1]:
+        coverage(frames.coverage)
+
+
+def caches_table(shown: pd.DataFrame) -> None:
+    """The caches table with single-row selection."""
     st.dataframe(
         shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
@@ -59,16 +77,6 @@ def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
             "Pods hit": st.column_config.NumberColumn(help="ECI pods that hit this cache"),
         },
     )
-    selection.remember_rows(TABLE_KEY, list(shown["Name"]))
-    name = selection.selected(TABLE_KEY, "cache")
-    tabs = st.tabs(["Selected cache", "Coverage: images × caches"])
-    with tabs[0]:
-        if name:
-            details(snapshot, frames, name)
-        else:
-            st.caption("Select a row to see the cache's images, events and the pods that hit it.")
-    with tabs[1]:
-        coverage(frames.coverage)
 
 
 def details(snapshot, frames, name: str) -> None:

@@ -91,6 +91,10 @@ def metrics(frames: Frames) -> None:
         st.metric("Failures", f"{head.fails:,}", border=True, help="Pods pinned to a missing or unready cache.")
         st.metric("Disagreements", f"{head.disagreements:,}", border=True,
                   help="Pods where ECI reported something other than the engine's prediction.")
+    with st.container():  # always one element here, so the charts below keep their place
+        if head.disagreements:
+            st.page_link(nav.page("pods"), label=f"See the {head.disagreements:,} pods where ECI disagrees",
+                         query_params={"disagree": "1"}, icon=":material/report:")
 
 
 def latest(frames: Frames) -> None:

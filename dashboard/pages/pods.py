@@ -31,7 +31,8 @@ def filters(cluster: shell.Cluster) -> views.PodFilter:
     decisions = top[2].pills("Decision", DECISIONS, selection_mode="multi",
                              format_func=lambda d: explanation.OUTCOME_BADGES[d][0])
     text = top[3].text_input("Search", placeholder="pod, namespace, cache or image", key="pods-search")
-    disagreements = st.toggle("Only pods where ECI disagrees with the prediction", key="pods-disagree")
+    disagreements = st.toggle("Only pods where ECI disagrees with the prediction", key="pods-disagree",
+                              value=st.query_params.get("disagree") == "1")
     return views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or "")
 
 
@@ -47,6 +48,9 @@ def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
     if frame.empty:
         st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
                 "virtual-kubelet node) appear here as soon as they are created.", icon=":material/hourglass_empty:")
+    elif shown.empty:
+        st.caption(f"0 of {len(frame):,} ECI pods")
+        st.info("No pod matches these filters.", icon=":material/filter_alt_off:")
     else:
         st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
         table(shown)

@@ -228,3 +228,12 @@ def test_preview_survives_malformed_objects(shown, text):
         toggle.set_value(True)
     at.run()
     no_exception(at)
+
+
+def test_pods_page_can_open_filtered_to_disagreements(shown):
+    at = page_script("pods")
+    at.query_params["disagree"] = "1"
+    at.run()
+    no_exception(at)
+    assert at.toggle(key="pods-disagree").value is True
+    assert "No pod matches these filters." in texts(at)
