@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import orjson
 
+from core.timeutil import parse_time
 from sim.cluster import Cluster, now_timestamp, random_suffix
 from sim.resources import DEPLOYMENTS, PODS, REPLICASETS
 from sim.scheduling import Scheduler
@@ -65,6 +67,7 @@ class DeploymentController:
         self.cluster = cluster
         self.store = cluster.store
         self.scheduler = scheduler
+        self._deadline_checks: set[tuple[str, str]] = set()
         self.store.add_listener(self._on_change)
 
     def _on_change(self, change: Change) -> None:
@@ -196,6 +199,36 @@ class DeploymentController:
                                       f"Scaled {direction} replica set {replica_set['metadata']['name']} "
                                       f"from {before} to {replicas}", "deployment-controller")
 
+    def _progressing(self, deployment: dict, old: dict | None, complete: bool, progressed: bool) -> tuple[str, ...]:
+        """The Progressing condition: done, progressing, or stuck past spec.progressDeadlineSeconds (sim time)."""
+        if complete:
+            return "True", "NewReplicaSetAvailable", "ReplicaSet has successfully progressed."
+        deadline = deployment.get("spec", {}).get("progressDeadlineSeconds", 600)
+        name = deployment["metadata"]["name"]
+        exceeded = ("False", "ProgressDeadlineExceeded", f'Deployment "{name}" has timed out progressing.')
+        if old is not None and old.get("reason") == exceeded[1] and not progressed:
+            return exceeded
+        since = parse_time(old.get("lastUpdateTime")) if old and old.get("reason") == "ReplicaSetUpdated" else None
+        if since is not None and not progressed:
+            waited = (datetime.now(UTC) - since).total_seconds() * self.scheduler.speed
+            if waited >= deadline:
+                return exceeded
+        self._check_deadline_later(deployment["metadata"]["namespace"], name, deadline)
+        return "True", "ReplicaSetUpdated", "ReplicaSet is progressing."
+
+    def _check_deadline_later(self, namespace: str, name: str, deadline: float) -> None:
+        """Reconcile again once the progress deadline may have passed (one pending check per Deployment)."""
+        key = (namespace, name)
+        if key in self._deadline_checks:
+            return
+        self._deadline_checks.add(key)
+
+        def check() -> None:
+            self._deadline_checks.discard(key)
+            self.reconcile(namespace, name)
+
+        self.scheduler.after(deadline + 1.0, check)
+
     def _update_status(self, deployment: dict, desired: int, new_pods: list[dict], old_pods: list[dict]) -> None:
         """Store the Deployment's status counters and conditions (as kubectl rollout status reads them)."""
         entry = self.store.get(DEPLOYMENTS.key, deployment["metadata"]["namespace"], deployment["metadata"]["name"])
@@ -213,23 +246,24 @@ class DeploymentController:
             "availableReplicas": ready,
             "unavailableReplicas": max(0, total - ready),
         }
+        old_conditions = {c["type"]: c for c in previous.get("conditions") or []}
+        progressed = (status["updatedReplicas"], ready) != (previous.get("updatedReplicas"), previous.get(
+            "readyReplicas")) or status["observedGeneration"] != previous.get("observedGeneration")
         conditions = {
             "Available": ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
             if ready >= desired
             else ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
-            "Progressing": ("True", "NewReplicaSetAvailable", "ReplicaSet has successfully progressed.")
-            if complete
-            else ("True", "ReplicaSetUpdated", "ReplicaSet is progressing."),
+            "Progressing": self._progressing(entry.obj, old_conditions.get("Progressing"), complete, progressed),
         }
-        old_conditions = {c["type"]: c for c in previous.get("conditions") or []}
         status["conditions"] = []
         for kind, (state, reason, message) in conditions.items():
             old = old_conditions.get(kind)
-            unchanged = old is not None and (old.get("status"), old.get("reason")) == (state, reason)
+            if old is not None and (old.get("status"), old.get("reason")) == (state, reason):
+                touched = kind == "Progressing" and progressed and reason == "ReplicaSetUpdated"
+                status["conditions"].append({**old, "lastUpdateTime": now_timestamp()} if touched else old)
+                continue
             status["conditions"].append(
-                old
-                if unchanged
-                else {
+                {
                     "type": kind,
                     "status": state,
                     "reason": reason,

@@ -227,3 +227,14 @@ def test_typed_commands_create_scale_and_server_side_apply(kubectl, namespace):
 def test_explain_reads_the_crd_schema(kubectl):
     explained = kubectl("explain", "imagecache.spec.images").stdout
     assert "<[]string>" in explained and "1 to 20" in explained
+
+
+def test_a_rollout_stuck_on_a_failed_pin_exceeds_its_progress_deadline(kubectl, namespace):
+    manifest = deployment_yaml("stuck", unique_image("stuck"), replicas=1,
+                               annotation='k8s.aliyun.com/eci-imc-id: "imc-2zenothere0000000000"')
+    manifest = manifest.replace("  replicas: 1\n", "  replicas: 1\n  progressDeadlineSeconds: 20\n")
+    kubectl("apply", "-n", namespace, "-f", "-", input_text=manifest)
+    result = kubectl("rollout", "status", "-n", namespace, "deploy/stuck", "--timeout=30s", check=False, timeout=40)
+    assert result.returncode == 1 and "exceeded its progress deadline" in result.stderr
+    pods = json.loads(kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    assert [p["status"]["phase"] for p in pods] == ["Pending"]
