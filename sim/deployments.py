@@ -67,7 +67,6 @@ class DeploymentController:
         self.cluster = cluster
         self.store = cluster.store
         self.scheduler = scheduler
-        self._deadline_checks: set[tuple[str, str]] = set()
         self.store.add_listener(self._on_change)
 
     def _on_change(self, change: Change) -> None:
@@ -213,21 +212,9 @@ class DeploymentController:
             waited = (datetime.now(UTC) - since).total_seconds() * self.scheduler.speed
             if waited >= deadline:
                 return exceeded
-        self._check_deadline_later(deployment["metadata"]["namespace"], name, deadline)
+        # look again once the deadline may have passed
+        self.scheduler.after_once(deadline + 1.0, self.reconcile, deployment["metadata"]["namespace"], name)
         return "True", "ReplicaSetUpdated", "ReplicaSet is progressing."
-
-    def _check_deadline_later(self, namespace: str, name: str, deadline: float) -> None:
-        """Reconcile again once the progress deadline may have passed (one pending check per Deployment)."""
-        key = (namespace, name)
-        if key in self._deadline_checks:
-            return
-        self._deadline_checks.add(key)
-
-        def check() -> None:
-            self._deadline_checks.discard(key)
-            self.reconcile(namespace, name)
-
-        self.scheduler.after(deadline + 1.0, check)
 
     def _update_status(self, deployment: dict, desired: int, new_pods: list[dict], old_pods: list[dict]) -> None:
         """Store the Deployment's status counters and conditions (as kubectl rollout status reads them)."""

@@ -30,7 +30,11 @@ class Scheduler:
 
     def soon_once(self, callback: Callable, *args: object) -> None:
         """Run `callback(*args)` on the next loop turn, once however often it is asked for before then."""
-        key = (callback, args)
+        self.after_once(0.0, callback, *args)
+
+    def after_once(self, seconds: float, callback: Callable, *args: object) -> None:
+        """Run `callback(*args)` after `seconds` of simulated time, once however often it is asked for before then."""
+        key = (seconds, callback, args)
         if key in self._pending:
             return
         self._pending.add(key)
@@ -39,4 +43,8 @@ class Scheduler:
             self._pending.discard(key)
             self._run(callback, args)
 
-        asyncio.get_running_loop().call_soon(run)
+        loop = asyncio.get_running_loop()
+        if seconds:
+            loop.call_later(seconds / self.speed, run)
+        else:
+            loop.call_soon(run)
