@@ -62,9 +62,12 @@ def show_problem(problem: ClusterProblem) -> None:
             st.rerun()
 
 
-def cluster_badges(cluster: Cluster, snapshot: Any) -> None:
+def cluster_badges(cluster: Cluster, snapshot: Any, live: bool = True) -> None:
     """One line under a page title: context, server, demo and read-only badges, sync state."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        if live:
+            st.badge("Live", icon=":material/sensors:", color="green",
+                     help=f"Watching the cluster: checked every {REFRESH_SECONDS:g} s, recomputed only when it changed.")
         if cluster.is_demo:
             st.badge("Demo cluster", icon=":material/science:", color="violet")
         st.badge(f"Context {cluster.context}", icon=":material/hub:", color="blue")

@@ -26,7 +26,7 @@ def render() -> None:
     if flash:
         getattr(st, flash[0])(flash[1], icon=flash[2])
     snapshot = cluster.store.snapshot()
-    shell.cluster_badges(cluster, snapshot)
+    shell.cluster_badges(cluster, snapshot, live=False)
     if not snapshot.deployments:
         st.info("This cluster has no Deployments yet." if all(snapshot.synced.values())
                 else "Reading the cluster…", icon=":material/info:")
