@@ -113,9 +113,11 @@ def _start_demo() -> Cluster | ClusterProblem:
     """Start the built-in ECI cluster with the demo scenario and watch it."""
     from core.kube.connect import connect
     from sim.launch import start_sim
+    from sim.main import default_state_dir
 
     try:
-        sim = start_sim(scenario="demo")
+        # its own state dir: a user's own `imc sim` (~/.cache/imc/sim) keeps its kubeconfig
+        sim = start_sim(scenario="demo", state_dir=default_state_dir().with_name("dashboard-demo"))
     except Exception as exc:  # noqa: BLE001 - the user sees why the demo did not start
         return ClusterProblem(f"The built-in demo cluster did not start: {exc}", None, DEMO_CONTEXT)
     wanted = os.environ.get("IMC_CONTEXT") or DEMO_CONTEXT

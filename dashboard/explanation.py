@@ -106,6 +106,9 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
         if show_actual:
             st.markdown("**What ECI did**")
             st.markdown(actual_summary(actual, decision.outcome))
+            reported = getattr(actual, "events", ()) if actual is not None else ()
+            if reported:
+                st.markdown("\n".join(f"- **{e.reason}** ({e.type}, {e.time}): {e.message}" for e in reported))
             written = {k: v for k, v in template.annotations.items() if k in ECI_WRITTEN_ANNOTATIONS}
             if written:
                 st.caption(" · ".join(f"`{k}: {v}`" for k, v in sorted(written.items())))

@@ -9,7 +9,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -32,12 +32,24 @@ _CACHE_ID = re.compile(r"\bimc-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True)
+class ReportedEvent:
+    """One image-cache event ECI wrote on a pod, as it wrote it."""
+
+    reason: str
+    type: str
+    message: str
+    time: str
+
+
+@dataclass(frozen=True)
 class ActualOutcome:
     """What ECI reported for a pod: its annotation and its events."""
 
     outcome: str  # "hit" | "miss" | "fail"
     cache_id: str | None
     reasons: tuple[str, ...]
+    # the events themselves, to quote ECI's words; the outcome is what compares
+    events: tuple[ReportedEvent, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,9 @@ def actual_outcome(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) 
     reasons = tuple(dict.fromkeys(e["reason"] for e in mine))
     if not mine:
         return ActualOutcome("hit", matched, ()) if matched else None
+    reported = tuple(
+        ReportedEvent(e["reason"], e.get("type") or "", e.get("message") or "", _event_time(e)) for e in mine
+    )
     outcome = _reason_outcome(mine[-1]["reason"])
     cache_id = None
     for event in reversed(mine):  # the latest ID among the events of the outcome (Missed has none)
@@ -144,7 +159,7 @@ def actual_outcome(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) 
             break
     if outcome == "hit" and matched:
         cache_id = matched
-    return ActualOutcome(outcome, cache_id, reasons)
+    return ActualOutcome(outcome, cache_id, reasons, reported)
 
 
 def prediction_disagrees(decision: Decision, actual: ActualOutcome | None) -> bool:

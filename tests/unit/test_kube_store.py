@@ -328,3 +328,21 @@ def test_cache_progress_alone_keeps_every_decision_and_the_new_status_is_shown()
     ready = {**building, "status": {**building["status"], "phase": "Ready", "progress": "100%"}}
     store.apply("imagecaches", "MODIFIED", ready)
     assert store.snapshot().pods["default/web"].decision.outcome == "hit"
+
+
+def test_actual_outcome_quotes_ecis_events_in_order():
+    obj = eci_pod("web", ["nginx:1.25"])
+    events = [
+        event(
+            "web",
+            "ImageCacheAutoCreated",
+            "[eci.imagecache]Image cache imc-9 is auto created",
+            name="b",
+            at="2026-11-28T08:00:02Z",
+        ),
+        event("web", "ImageCacheMissed", "[eci.imagecache]Missed image cache.", name="a", at="2026-11-28T08:00:01Z"),
+    ]
+    actual = actual_outcome(obj, events)
+    assert [e.reason for e in actual.events] == ["ImageCacheMissed", "ImageCacheAutoCreated"]
+    assert actual.events[1].message.endswith("imc-9 is auto created")
+    assert actual.events[0].time == "2026-11-28T08:00:01Z"
