@@ -73,7 +73,10 @@ def suggest_cache(needs: list[PodNeed], limit: int = MAX_IMAGES) -> CacheSuggest
                 score[image] += need.pods / still
         if not score:
             break
-        best = max(score, key=lambda image: (score[image], _reverse_key(image)))
+        top = max(score.values())
+        tied = [image for image, value in score.items() if value == top]
+        # The tie-break key is built only for the images sharing the top score (usually one), not for every image.
+        best = tied[0] if len(tied) == 1 else max(tied, key=_reverse_key)
         chosen.append(best)
         chosen_set.add(best)
         room = limit - len(chosen)
@@ -84,6 +87,7 @@ def suggest_cache(needs: list[PodNeed], limit: int = MAX_IMAGES) -> CacheSuggest
 
 
 def _reverse_key(image: str) -> tuple[int, ...]:
-    """A tie-break that prefers the alphabetically first image in max()."""
+    """A tie-break for max(): the alphabetically first image, except that of two images where one is a prefix of
+    the other the longer wins (a shorter tuple compares smaller)."""
     return tuple(-ord(char) for char in image)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.images import parse_image
@@ -21,29 +22,74 @@ POD_COLUMNS = [
 
 
 def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per ECI pod, sorted by namespace then name so row positions are stable."""
+    """One row per ECI pod, sorted by namespace then name so row positions are stable.
+
+    Built from column lists; each pod's row is kept on its (immutable) PodRecord object, so a new store version
+    rebuilds only the rows of the pods that changed.
+    """
+    global _rows
+    previous = _rows
+    kept: dict[str, tuple[Any, tuple | None]] = {}
     rows = []
     for key, record in pods.items():
-        decision = record.decision
-        if decision.outcome == "not-eci":
-            continue
-        actual = record.actual
-        cache = decision.cache
-        rows.append({
-            "Namespace": record.namespace,
-            "Pod": record.name,
-            "Decision": decision.outcome,
-            "Actual": actual.outcome if actual is not None else NO_REPORT,
-            "Agrees": not record.disagrees,
-            "Cache": cache.name if cache is not None else "",
-            "Cache ID": _hit_cache_id(decision, actual),
-            "Images": ", ".join(decision.images),
-            "Created": record.created,
-            "key": key,
-        })
-    frame = pd.DataFrame(rows, columns=POD_COLUMNS)
-    frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
-    return frame.sort_values(["Namespace", "Pod"], kind="stable").reset_index(drop=True)
+        found = previous.get(key)
+        if found is not None and found[0] is record:
+            row = found[1]
+        else:
+            row = _pod_row(key, record)
+        kept[key] = (record, row)
+        if row is not None:
+            rows.append(row)
+    _rows = kept  # a concurrent build may win instead: rows are checked by identity, so either is right
+    if not rows:
+        frame = pd.DataFrame([], columns=POD_COLUMNS)
+        frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
+        return frame
+    rows.sort(key=_by_namespace_and_name)
+    columns = list(zip(*rows, strict=True))
+    data = {name: np.array(values, dtype=object) for name, values in zip(POD_COLUMNS, columns, strict=True)}
+    data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
+    created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
+    data["Created"] = pd.DatetimeIndex(created).tz_localize("UTC")
+    return pd.DataFrame(data, columns=POD_COLUMNS)
+
+
+_rows: dict[str, tuple[Any, tuple | None]] = {}  # pod key → (the PodRecord, its row or None when not ECI)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAT = np.iinfo(np.int64).min  # NaT as datetime64[us]
+
+
+def _by_namespace_and_name(row: tuple) -> tuple[str, str]:
+    return row[0], row[1]
+
+
+def _microseconds(moment: datetime) -> int:
+    """Microseconds since the epoch (a naive time taken as UTC, as pd.to_datetime(utc=True) does)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _pod_row(key: str, record: Any) -> tuple | None:
+    """A pod's values in POD_COLUMNS order ("Created" as microseconds since the epoch), or None if not ECI."""
+    decision = record.decision
+    if decision.outcome == "not-eci":
+        return None
+    actual = record.actual
+    cache = decision.cache
+    created = record.created
+    return (
+        record.namespace,
+        record.name,
+        decision.outcome,
+        actual.outcome if actual is not None else NO_REPORT,
+        not record.disagrees,
+        cache.name if cache is not None else "",
+        _hit_cache_id(decision, actual),
+        ", ".join(decision.images),
+        _NAT if created is None else _microseconds(created),
+        key,
+    )
 
 
 def _hit_cache_id(decision: Any, actual: Any) -> str:

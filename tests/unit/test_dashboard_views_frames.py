@@ -1,0 +1,104 @@
+"""The pods table built from column lists (rows kept per unchanged PodRecord) and figures kept per table content."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from bench.workload import image_pool, make_caches, make_pods
+from core.kube.store import ClusterStore
+from dashboard import cache_views, charts, views
+from tests.unit.test_dashboard_views import NOW, demo_store, eci_pod, hit_event
+
+
+def reference_pods_frame(pods) -> pd.DataFrame:
+    """The table as it was built before: one dict per row, then pandas converts and sorts."""
+    rows = []
+    for key, record in pods.items():
+        decision = record.decision
+        if decision.outcome == "not-eci":
+            continue
+        actual = record.actual
+        cache = decision.cache
+        rows.append({
+            "Namespace": record.namespace, "Pod": record.name, "Decision": decision.outcome,
+            "Actual": actual.outcome if actual is not None else views.NO_REPORT, "Agrees": not record.disagrees,
+            "Cache": cache.name if cache is not None else "", "Cache ID": views._hit_cache_id(decision, actual),
+            "Images": ", ".join(decision.images), "Created": record.created, "key": key,
+        })
+    frame = pd.DataFrame(rows, columns=views.POD_COLUMNS)
+    frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
+    return frame.sort_values(["Namespace", "Pod"], kind="stable").reset_index(drop=True)
+
+
+def assert_same_table(pods) -> None:
+    expected = reference_pods_frame(pods)
+    for _ in range(2):  # built, then from the rows kept on the records
+        frame = views.pods_frame(pods)
+        pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+        assert list(frame.columns) == views.POD_COLUMNS
+        assert frame.dtypes.to_dict() == expected.dtypes.to_dict()
+
+
+def test_pods_frame_is_the_same_table_as_built_row_by_row():
+    assert_same_table(demo_store().snapshot().pods)
+    assert_same_table({})
+
+
+def test_pods_frame_follows_changed_added_and_deleted_pods():
+    rng = random.Random(7)
+    pool = image_pool(200, rng)
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", make_caches(50, pool, rng), "1")
+    store.replace("pods", make_pods(600, pool, rng), "1")
+    assert_same_table(store.snapshot().pods)
+    store.apply("events", "ADDED", hit_event("ns-1", "pod-00001", "imc-00000001"))
+    store.apply("pods", "ADDED", eci_pod("late", ["nginx:1.25"], namespace="ns-0", created="2026-11-28T08:59:59Z"))
+    store.apply("pods", "DELETED", store.snapshot().pods["ns-2/pod-00002"].obj)
+    pods = store.snapshot().pods
+    assert "ns-2/pod-00002" not in pods
+    assert_same_table(pods)
+    row = views.pods_frame(pods).set_index("key").loc["ns-1/pod-00001"]
+    assert row["Actual"] == "hit"
+    assert row["Cache ID"] == "imc-00000001"
+
+
+def test_pods_frame_keeps_a_pod_without_creation_time_as_not_a_time():
+    store = ClusterStore(clock=lambda: NOW)
+    obj = eci_pod("no-time", ["nginx:1.25"])
+    del obj["metadata"]["creationTimestamp"]
+    store.replace("pods", [obj, eci_pod("timed", ["nginx:1.25"])], "1")
+    assert_same_table(store.snapshot().pods)
+    assert views.pods_frame(store.snapshot().pods)["Created"].isna().tolist() == [True, False]
+
+
+def test_a_figure_is_built_once_per_content_of_its_table():
+    snapshot = demo_store().snapshot()
+    table = cache_views.cache_timeline(snapshot.caches, NOW)
+    minute = NOW.replace(second=0)
+    first = charts.cache_timeline(table, minute)
+    assert charts.cache_timeline(table.copy(), minute) is first  # same values, another DataFrame
+    assert first.to_json() == charts.cache_timeline.__wrapped__(table, minute).to_json()
+    later = charts.cache_timeline(table, datetime(2026, 11, 28, 9, 5, tzinfo=UTC))
+    assert later is not first
+
+
+def test_a_changed_table_draws_a_new_figure():
+    frame = views.decisions_by_namespace(views.pods_frame(demo_store().snapshot().pods))
+    first = charts.decisions_by_namespace(frame)
+    changed = frame.copy()
+    changed.loc[0, "Pods"] += 1
+    second = charts.decisions_by_namespace(changed)
+    assert second is not first
+    assert second.to_json() == charts.decisions_by_namespace.__wrapped__(changed).to_json()
+    renamed = frame.rename(columns={"Pods": "Count"})
+    assert charts.content_key(renamed) != charts.content_key(frame)
+
+
+def test_attrs_are_part_of_a_tables_content():
+    over_time = views.outcomes_over_time(demo_store().snapshot().history, NOW)
+    moved = over_time.copy()
+    moved.attrs = {**over_time.attrs, "bucket_seconds": over_time.attrs["bucket_seconds"] * 2}
+    assert charts.content_key(moved) != charts.content_key(over_time)
