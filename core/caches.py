@@ -47,6 +47,13 @@ class CacheView:
     ready_since: datetime | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
     findings: tuple[Finding, ...] = field(default=())
+    # derived once per cache: an index over 1,000 caches is rebuilt whenever one of them changes
+    image_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    families: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image_set", frozenset(self.images))
+        object.__setattr__(self, "families", frozenset(ref.family_key for ref in self.image_refs))
 
     @property
     def auto_created(self) -> bool:

@@ -133,23 +133,40 @@ class CacheIndex:
         self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
-        # per cache: its images and repository families, to count partial matches of a candidate
-        self._images: list[frozenset[str]] = []
-        self._families: list[frozenset[str]] = []
         for position, cache in enumerate(self.caches):
             self.by_name[cache.name] = cache
             if cache.id:
                 self.by_id.setdefault(cache.id, cache)
-            families = frozenset(ref.family_key for ref in cache.image_refs)
-            self._images.append(frozenset(cache.images))
-            self._families.append(families)
             for image in cache.images:
                 self._exact[image].append(position)
-            for family in families:
+            for family in cache.families:
                 self._family[family].append(position)
 
     def __len__(self) -> int:
         return len(self.caches)
+
+    def replace(self, old: CacheView, new: CacheView) -> None:
+        """Put `new` in `old`'s place, in place: cheaper than a rebuild when one cache of many changes."""
+        position = self._position.pop(id(old))
+        for image in old.images:
+            self._exact[image].remove(position)
+        for family in old.families:
+            self._family[family].remove(position)
+        for image in new.images:
+            self._exact[image].append(position)
+        for family in new.families:
+            self._family[family].append(position)
+        self.caches = (*self.caches[:position], new, *self.caches[position + 1 :])
+        self._position[id(new)] = position
+        if self.by_name.get(old.name) is old:
+            del self.by_name[old.name]
+        self.by_name[new.name] = new
+        for cache_id in {old.id, new.id} - {None}:  # the first cache by position holds an ID, as in a rebuild
+            holder = next((c for c in self.caches if c.id == cache_id), None)
+            if holder is None:
+                self.by_id.pop(cache_id, None)
+            else:
+                self.by_id[cache_id] = holder
 
     def position(self, cache: CacheView) -> int:
         """The cache's position in this index."""
@@ -165,7 +182,8 @@ class CacheIndex:
 
     def partial_count(self, template: PodTemplate, position: int) -> int:
         """How many of the pod's images this cache holds only as another tag or ACR endpoint."""
-        images, families = self._images[position], self._families[position]
+        cache = self.caches[position]
+        images, families = cache.image_set, cache.families
         return sum(1 for ref in template.image_refs if ref.normalised not in images and ref.family_key in families)
 
     def match_counts(self, template: PodTemplate) -> dict[int, tuple[int, int]]:
@@ -215,7 +233,7 @@ def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPoli
 
 def _pulled_finding(template: PodTemplate, cache: CacheView) -> list[Finding]:
     """Images the chosen cache lacks are pulled from the registry."""
-    missing = [ref.familiar for ref in template.image_refs if ref.normalised not in cache.images]
+    missing = [ref.familiar for ref in template.image_refs if ref.normalised not in cache.image_set]
     if not missing:
         return []
     return [

@@ -478,9 +478,12 @@ class ClusterStore:
             self._write("caches")[name] = view
             self._write("cache_objects")[name] = obj
             self._phase_history(name, old, view)
-            if old is not None and match_signature(old) == match_signature(view):
+        if old is not None and view is not None:
+            self._index.replace(old, view)  # the index holds exactly the views of the map
+            if match_signature(old) == match_signature(view):
                 return  # e.g. only progress or events moved: no decision can change
-        self._index = CacheIndex(list(self._maps["caches"].values()))
+        else:
+            self._index = CacheIndex(list(self._maps["caches"].values()))
         self._redecide(self._affected_by([old, view]))
 
     def _view(self, name: str, obj: dict) -> CacheView | None:

@@ -83,3 +83,30 @@ def test_suggested_cache_turns_exactly_the_claimed_misses_into_hits(seed):
     with_suggestion = CacheIndex([*index.caches, added])
     turned = sum(1 for t, d in pairs if d.outcome == "miss" and decide(t, with_suggestion, AT).outcome == "hit")
     assert turned == suggestion.pods_covered > 0
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_an_index_updated_in_place_decides_like_a_fresh_one(seed):
+    rng = random.Random(seed)
+    pool = image_pool(80, rng)
+    objects = make_caches(30, pool, rng)
+    index = CacheIndex(cache_from_object(obj) for obj in objects)
+    templates = [templates_from(pod)[0] for pod in make_pods(200, pool, rng)]
+    for _ in range(40):
+        position = rng.randrange(len(objects))
+        changed = {
+            **objects[position],
+            "spec": {**objects[position]["spec"], "images": rng.sample(pool, 4)},
+            "status": {**objects[position]["status"], "phase": rng.choice(["Ready", "Creating"])},
+        }
+        if rng.random() < 0.2:  # two caches sharing an ID: the first keeps it
+            changed["status"]["imageCacheId"] = objects[0]["status"]["imageCacheId"]
+        objects[position] = changed
+        index.replace(index.caches[position], cache_from_object(changed))
+    fresh = CacheIndex(cache_from_object(obj) for obj in objects)
+    assert [c.name for c in index.caches] == [c.name for c in fresh.caches]
+    assert {k: v.name for k, v in index.by_id.items()} == {k: v.name for k, v in fresh.by_id.items()}
+    for template in templates:
+        mine, theirs = decide(template, index, AT), decide(template, fresh, AT)
+        assert (mine.outcome, mine.cache_ref) == (theirs.outcome, theirs.cache_ref)
+        assert index.match_counts(template) == fresh.match_counts(template)
