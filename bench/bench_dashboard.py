@@ -7,7 +7,9 @@ The store is a real ClusterStore filled by the real list+watch of `imc sim --sce
 same objects. The pages run in streamlit.testing.v1.AppTest with the store injected as the tests do
 (dashboard.cluster.inject). "changed" runs follow one pod event (the store version moved, so the view models are
 rebuilt, as after any watch event); "unchanged" runs reuse them. "script" is the page script alone (the server's
-work, incl. serialising elements); "AppTest" adds the test client's parsing of the messages.
+work, incl. serialising elements); "AppTest" adds the test client's parsing of the messages. View models are timed
+on a fresh Frames of the same snapshot, so `Frames.pods` reuses every row kept on the PodRecords ("no rows kept"
+rebuilds them all); charts are timed "built" (plotly express) and "kept" (found by the content of their table).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def frame_steps(frames: Any) -> dict[str, Callable[[], Any]]:
     from dashboard import charts, views
 
     steps: dict[str, Callable[[], Any]] = {f"Frames.{name}": partial(getattr, frames, name) for name in FRAME_STEPS}
+    steps["views.pods_frame, no rows kept"] = lambda: (views._rows.clear(), views.pods_frame(frames.snapshot.pods))
     steps["views.filter_pods (text)"] = lambda: views.filter_pods(frames.pods, views.PodFilter(text="pod-00"))
     steps["pyarrow Table.from_pandas(pods)"] = lambda: pa.Table.from_pandas(frames.pods)
     drawn = {
@@ -131,8 +134,22 @@ def frame_steps(frames: Any) -> dict[str, Callable[[], Any]]:
         "charts.uncached_images": (lambda: frames.uncached, charts.uncached_images),
     }
     for name, (data, figure) in drawn.items():
-        steps[name] = partial(lambda data, figure: None if data().empty else figure(data()), data, figure)
+        steps[f"{name}, built"] = partial(lambda data, figure: None if data().empty else figure(data()), data,
+                                         _unkept(figure))
+        steps[f"{name}, kept"] = partial(lambda data, figure: None if data().empty else figure(data()), data, figure)
     return steps
+
+
+def _unkept(figure: Callable[..., Any]) -> Callable[..., Any]:
+    """The chart function without charts.cached_figure (which keeps figures per content of their table)."""
+    from dashboard import charts
+
+    def build(data: Any) -> Any:
+        with charts._figures_lock:
+            charts._figures.clear()
+        return figure(data)
+
+    return build
 
 
 def view_model_times(snapshot: Any, repeat: int) -> dict[str, float]:
