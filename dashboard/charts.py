@@ -133,13 +133,32 @@ def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
 
 @cached_figure
 def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figure:
-    """Gantt bars per cache: building, then Ready until it expires (or Failed)."""
-    figure = px.timeline(
-        frame, x_start="Start", x_end="End", y="Cache", color="Stage", color_discrete_map=STAGE_COLORS,
-        category_orders={"Stage": list(STAGE_COLORS)},
+    """Gantt bars per cache: building, then Ready until it expires (or Failed).
+
+    What `px.timeline(frame, x_start="Start", x_end="End", y="Cache", color="Stage", ...)` draws, built with
+    graph_objects: a bar per row from its start (base) as long as the stage lasted (in milliseconds).
+    """
+    present = list(dict.fromkeys(frame["Stage"]))
+    stages = [stage for stage in STAGE_COLORS if stage in present] + [s for s in present if s not in STAGE_COLORS]
+    traces = []
+    for stage in stages:
+        rows = frame[frame["Stage"] == stage]
+        traces.append(go.Bar(
+            base=_values(rows["Start"]),
+            hovertemplate=f"Stage={stage}<br>Start=%{{base}}<br>End=%{{x}}<br>Cache=%{{y}}<extra></extra>",
+            legendgroup=stage, marker={"color": STAGE_COLORS.get(stage), "pattern": {"shape": ""}}, name=stage,
+            orientation="h", showlegend=True, textposition="auto",
+            x=((rows["End"] - rows["Start"]) // pd.Timedelta(milliseconds=1)).to_numpy(), xaxis="x",
+            y=rows["Cache"].to_numpy(), yaxis="y",
+        ))
+    figure = go.Figure(traces)
+    figure.update_layout(
+        xaxis={"anchor": "y", "domain": [0.0, 1.0], "type": "date"},
+        yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": "Cache"}},
+        legend={"title": {"text": "Stage"}, "tracegroupgap": 0}, margin={"t": 60}, barmode="overlay",
     )
     figure.update_yaxes(autorange="reversed", title=None)
-    figure.update_layout(xaxis_title=None)
+    figure.update_layout(legend_title=None, xaxis_title=None)
     if now is not None:
         figure.add_vline(x=now, line_dash="dot", line_color="#475569")
     caches = frame["Cache"].nunique()

@@ -158,3 +158,29 @@ def test_bars_built_with_graph_objects_are_the_figures_plotly_express_drew():
             assert as_sent(charts.outcomes_over_time.__wrapped__(over_time)) == as_sent(
                 px_outcomes_over_time(over_time))
     assert len(by_namespace["Namespace"].unique()) == 13
+
+
+def px_cache_timeline(frame: pd.DataFrame, now: datetime | None):
+    """The Gantt chart as plotly express drew it before."""
+    import plotly.express as px
+
+    figure = px.timeline(frame, x_start="Start", x_end="End", y="Cache", color="Stage",
+                         color_discrete_map=charts.STAGE_COLORS, category_orders={"Stage": list(charts.STAGE_COLORS)})
+    figure.update_yaxes(autorange="reversed", title=None)
+    figure.update_layout(xaxis_title=None)
+    if now is not None:
+        figure.add_vline(x=now, line_dash="dot", line_color="#475569")
+    return charts._styled(figure, height=max(charts.HEIGHT, 60 + 26 * frame["Cache"].nunique()))
+
+
+def test_the_cache_timeline_built_with_graph_objects_is_the_figure_plotly_express_drew():
+    rng = random.Random(12)
+    caches = make_caches(60, image_pool(100, rng), rng)  # Ready, Creating and Failed, created over 27 days
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", caches, "1")
+    for snapshot in (demo_store().snapshot(), store.snapshot()):
+        for now in (NOW, datetime(2026, 12, 20, 13, 7, tzinfo=UTC)):
+            table = cache_views.cache_timeline(snapshot.caches, now)
+            assert set(table["Stage"]) >= {"Building", "Ready"}
+            for line in (None, now.replace(second=0)):
+                assert as_sent(charts.cache_timeline.__wrapped__(table, line)) == as_sent(px_cache_timeline(table, line))
