@@ -184,3 +184,15 @@ def test_the_cache_timeline_built_with_graph_objects_is_the_figure_plotly_expres
             assert set(table["Stage"]) >= {"Building", "Ready"}
             for line in (None, now.replace(second=0)):
                 assert as_sent(charts.cache_timeline.__wrapped__(table, line)) == as_sent(px_cache_timeline(table, line))
+
+
+def test_the_view_models_arrow_buffers_come_from_the_system_allocator():
+    import pyarrow as pa
+
+    import dashboard.frames  # noqa: F401 - sets the pool on import
+
+    assert pa.default_memory_pool().backend_name == "system"
+    before = pa.system_memory_pool().bytes_allocated()
+    frame = views.pods_frame(demo_store().snapshot().pods)  # its string columns are Arrow arrays (pandas 3)
+    assert pa.system_memory_pool().bytes_allocated() > before
+    assert len(frame) == 7
