@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-SUBCOMMAND_MODULES = {"report": "core.kube.report", "sim": "sim.main"}
+SUBCOMMAND_MODULES = {"report": "kube.report", "sim": "sim.main"}
 
 
 class InputError(Exception):

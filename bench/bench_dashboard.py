@@ -57,7 +57,7 @@ def store_from_sim(pods: int, caches: int) -> tuple[Any, float]:
 def store_from_workload(pods: int, caches: int) -> tuple[Any, float]:
     """A store filled with bench/workload.py's objects, as one list of each kind."""
     from bench.workload import image_pool, make_caches, make_pods
-    from core.kube.store import ClusterStore
+    from kube.store import ClusterStore
 
     rng = random.Random(11)
     pool = image_pool(3_000, rng)
@@ -178,8 +178,8 @@ def main() -> None:
     os.environ["IMC_READ_ONLY"] = "1"  # no permission checks against a server that is gone
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "missing ScriptRunContext" from the view-model timing
 
-    from core.kube.access import AccessChecker
     from dashboard import cluster
+    from kube.access import AccessChecker
 
     fill = store_from_sim if args.source == "sim" else store_from_workload
     rng = random.Random(5)

@@ -44,8 +44,8 @@ def main() -> None:
         importlib.import_module(module)
     from streamlit.testing.v1 import AppTest
 
-    from core.kube.access import AccessChecker
     from dashboard import cluster, frames
+    from kube.access import AccessChecker
 
     for page in ("overview", "pods"):
         importlib.import_module(f"dashboard.pages.{page}")

@@ -15,7 +15,7 @@ import time
 import tracemalloc
 
 from bench.workload import image_pool, make_caches, make_pods
-from core.kube.store import ClusterStore
+from kube.store import ClusterStore
 
 
 def _percentile(values: list[float], share: float) -> float:

@@ -86,9 +86,9 @@ def synced(store: Any) -> bool:
 @contextmanager
 def watched_store(kubeconfig: str, timeout: float = 300) -> Iterator[tuple[Any, Any, float]]:
     """A ClusterStore fed by the real list+watch of a cluster: (store, watcher, seconds to sync); stops the watch."""
-    from core.kube.connect import connect
-    from core.kube.store import ClusterStore
-    from core.kube.watch import ClusterWatcher
+    from kube.connect import connect
+    from kube.store import ClusterStore
+    from kube.watch import ClusterWatcher
 
     store = ClusterStore()
     watcher = ClusterWatcher(connect(kubeconfig=kubeconfig), store)

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 if TYPE_CHECKING:
-    from core.kube.access import AccessChecker
-    from core.kube.connect import Connection
-    from core.kube.store import ClusterStore
-    from core.kube.watch import ClusterWatcher
+    from kube.access import AccessChecker
+    from kube.connect import Connection
+    from kube.store import ClusterStore
+    from kube.watch import ClusterWatcher
     from sim.launch import SimProcess
 
 log = logging.getLogger("imc.dashboard")
@@ -88,7 +88,7 @@ def _release(opened: Cluster | ClusterProblem) -> None:
 @st.cache_resource(show_spinner="Connecting to the cluster…", max_entries=2, on_release=_release)
 def open_cluster(choice: str) -> Cluster | ClusterProblem:
     """Connect once per process and start the shared watcher ("auto" or "demo")."""
-    from core.kube.connect import ConnectError, connect, find_kubeconfig
+    from kube.connect import ConnectError, connect, find_kubeconfig
 
     found = None if choice == "demo" else find_kubeconfig()
     if found is None:
@@ -111,7 +111,7 @@ def _is_sim_server(connection: Connection) -> bool:
 
 def _start_demo() -> Cluster | ClusterProblem:
     """Start the built-in ECI cluster with the demo scenario and watch it."""
-    from core.kube.connect import connect
+    from kube.connect import connect
     from sim.launch import start_sim
     from sim.main import default_state_dir
 
@@ -138,9 +138,9 @@ def _start_demo() -> Cluster | ClusterProblem:
 
 def _watch(connection: Connection, source: str, is_demo: bool) -> Cluster:
     """Start the shared list+watch threads feeding one ClusterStore."""
-    from core.kube.access import AccessChecker
-    from core.kube.store import ClusterStore
-    from core.kube.watch import ClusterWatcher
+    from kube.access import AccessChecker
+    from kube.store import ClusterStore
+    from kube.watch import ClusterWatcher
 
     store = ClusterStore()
     watcher = ClusterWatcher(connection, store)

@@ -1,4 +1,4 @@
-"""The dashboard's writes, through core.kube.writes, as outcomes a page can show."""
+"""The dashboard's writes, through kube.writes, as outcomes a page can show."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.kube import writes
-from core.kube.access import WriteError
+from kube import writes
+from kube.access import WriteError
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""core/kube against `imc sim` over real HTTPS with the official client: watch correctness, writes, access."""
+"""kube against `imc sim` over real HTTPS with the official client: watch correctness, writes, access."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 import yaml
 from kubernetes import client
 
-from core.kube.access import AccessChecker
-from core.kube.connect import ConnectError, connect
-from core.kube.store import ClusterStore, StoreSnapshot
-from core.kube.watch import ClusterWatcher
-from core.kube.writes import WriteError, create_imagecache, patch_deployment_annotations
 from core.policy import AUTO_IMC, PERFECT_MATCH
+from kube.access import AccessChecker
+from kube.connect import ConnectError, connect
+from kube.store import ClusterStore, StoreSnapshot
+from kube.watch import ClusterWatcher
+from kube.writes import WriteError, create_imagecache, patch_deployment_annotations
 from sim.scenarios import deployment as deployment_body
 from tests.integration.conftest import poll, run_kubectl
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.kube.access import AccessChecker
-from core.kube.store import KINDS, ClusterStore
 from dashboard import cluster
 from dashboard.cluster import Cluster
+from kube.access import AccessChecker
+from kube.store import KINDS, ClusterStore
 from tests.unit.test_dashboard_views import demo_store
 
 TIMEOUT = 30

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from core.kube.store import ClusterStore
 from core.policy import AUTO_IMC, IMC_ID, MATCH_COUNT, PERFECT_MATCH
 from dashboard import cache_views, edits, suggest, views
 from dashboard.suggest import PodNeed
 from dashboard.views import PodFilter
+from kube.store import ClusterStore
 from tests.fixtures.engine.builders import imagecache, pod, workload
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -243,8 +243,8 @@ def test_filter_caches_by_phase_and_text():
 
 
 def test_explanation_sentences():
-    from core.kube.store import ActualOutcome
     from dashboard import explanation
+    from kube.store import ActualOutcome
 
     pods = demo_store().snapshot().pods
     assert "ECI uses cache **web-cache**" in explanation.summary(pods["shop/web-1"].decision)

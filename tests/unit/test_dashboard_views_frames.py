@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from bench.workload import image_pool, make_caches, make_pods
-from core.kube.store import ClusterStore
 from dashboard import cache_views, charts, views
+from kube.store import ClusterStore
 from tests.unit.test_dashboard_views import NOW, demo_store, eci_pod, hit_event
 
 

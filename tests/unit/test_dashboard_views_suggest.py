@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bench.workload import image_pool, make_caches, make_pods
-from core.kube.store import ClusterStore
 from dashboard import suggest
 from dashboard.cache_views import ready_images
 from dashboard.suggest import CacheSuggestion, PodNeed
+from kube.store import ClusterStore
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""deploy/: manifests parse and validate against the Kubernetes schema; RBAC matches what core/kube uses."""
+"""deploy/: manifests parse and validate against the Kubernetes schema; RBAC matches what kube uses."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from core.kube.access import SSAR_PATH, WRITE_ACTIONS
-from core.kube.watch import RESOURCES
+from kube.access import SSAR_PATH, WRITE_ACTIONS
+from kube.watch import RESOURCES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S_VERSION = "1.32"

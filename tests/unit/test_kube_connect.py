@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from core.kube.connect import ConfigSource, ConnectError, connect, find_kubeconfig
+from kube.connect import ConfigSource, ConnectError, connect, find_kubeconfig
 
 
 def write_kubeconfig(path, server="https://127.0.0.1:9", current="dev", contexts=("dev",)) -> str:

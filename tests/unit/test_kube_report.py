@@ -8,9 +8,9 @@ import io
 
 import orjson
 
-from core.kube import report
-from core.kube.store import ClusterStore
 from core.matching import CacheIndex, explain
+from kube import report
+from kube.store import ClusterStore
 from tests.fixtures.engine.builders import PIN, imagecache
 from tests.unit.test_kube_store import eci_pod, event
 

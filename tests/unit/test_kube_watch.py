@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from core.kube.http import status_error
-from core.kube.watch import (
+from kube.http import status_error
+from kube.watch import (
     EVENT_SELECTORS,
     WatchProtocolError,
     backoff_delay,

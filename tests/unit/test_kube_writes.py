@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.kube.access import (
+from core.policy import AUTO_IMC, IMC_ID, PERFECT_MATCH
+from kube.access import (
     WRITE_ACTIONS,
     AccessChecker,
     ReadOnlyError,
@@ -15,8 +16,8 @@ from core.kube.access import (
     read_only_reason,
     ssar_body,
 )
-from core.kube.connect import Connection
-from core.kube.writes import (
+from kube.connect import Connection
+from kube.writes import (
     WriteError,
     annotation_patch,
     audit_event,
@@ -26,7 +27,6 @@ from core.kube.writes import (
     patch_deployment_annotations,
     patch_request,
 )
-from core.policy import AUTO_IMC, IMC_ID, PERFECT_MATCH
 from tests.fixtures.engine.builders import workload
 
 

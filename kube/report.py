@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import orjson
 
 from core.caches import CacheView
-from core.kube.connect import ConnectError, connect, describe_failure
-from core.kube.http import ApiError
-from core.kube.store import ClusterStore, PodRecord, StoreSnapshot
-from core.kube.watch import list_kind
 from core.matching import CacheIndex, explain
+from kube.connect import ConnectError, connect, describe_failure
+from kube.http import ApiError
+from kube.store import ClusterStore, PodRecord, StoreSnapshot
+from kube.watch import list_kind
 
 FORMATS = ("table", "json", "csv")
 COLUMNS = ("namespace", "pod", "decision", "cache", "actual", "actual_cache", "disagrees")

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.caches import API_VERSION, KIND, validate_imagecache
-from core.kube.access import FIELD_MANAGER, WriteError, ensure_writable
-from core.kube.http import STRATEGIC_MERGE_PATCH, ApiError, Request, send_json
-from core.kube.watch import RESOURCES
 from core.policy import POLICY_ANNOTATIONS
 from core.timeutil import format_time
+from kube.access import FIELD_MANAGER, WriteError, ensure_writable
+from kube.http import STRATEGIC_MERGE_PATCH, ApiError, Request, send_json
+from kube.watch import RESOURCES
 
 CREATED_REASON = "ImageCacheCreated"
 PATCHED_REASON = "ImageCacheAnnotationsPatched"

@@ -9,7 +9,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from core.kube.http import ApiError, Request, send_json
+from kube.http import ApiError, Request, send_json
 
 FIELD_MANAGER = "imc-dashboard"
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"

@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from core.kube.http import ApiError, Request, Stream, open_stream, send
-from core.kube.slim import slim_object
-from core.kube.store import ECI_REASONS, KINDS, ClusterStore
+from kube.http import ApiError, Request, Stream, open_stream, send
+from kube.slim import slim_object
+from kube.store import ECI_REASONS, KINDS, ClusterStore
 
 log = logging.getLogger("imc.kube.watch")
 

@@ -12,7 +12,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config.config_exception import ConfigException
 
-from core.kube.http import ApiError, Request, send
+from kube.http import ApiError, Request, send
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PROBE_TIMEOUT = (5.0, 10.0)
