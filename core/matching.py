@@ -19,17 +19,20 @@ from core.workloads import PodTemplate
 OUTCOMES = ("hit", "miss", "fail", "off", "not-eci")
 VERDICTS = ("chosen", "outranked", "rejected")
 NEW_CACHE_ID = "imc-<new>"
-_EVENT_TEXT = {
+# ECI's image-cache events: reason -> (event type, message, the outcome the event reports)
+_EVENTS = {
     "SuccessfulHitImageCache": (
         "Normal",
         "[eci.imagecache]Successfully hit image cache {id}, eci will be scheduled with this image cache.",
+        "hit",
     ),
-    "ImageCacheMissed": ("Warning", "[eci.imagecache]Missed image cache."),
-    "ImageCacheAutoCreated": ("Normal", "[eci.imagecache]Image cache {id} is auto created"),
-    "ImageCacheNotFound": ("Warning", "The specified image cache {id} does not exist."),
-    "ImageCacheNotComplete": ("Normal", "The production for specified image cache {id} is not yet complete."),
+    "ImageCacheMissed": ("Warning", "[eci.imagecache]Missed image cache.", "miss"),
+    "ImageCacheAutoCreated": ("Normal", "[eci.imagecache]Image cache {id} is auto created", "miss"),
+    "ImageCacheNotFound": ("Warning", "The specified image cache {id} does not exist.", "fail"),
+    "ImageCacheNotComplete": ("Normal", "The production for specified image cache {id} is not yet complete.", "fail"),
 }
-ECI_EVENT_REASONS = tuple(_EVENT_TEXT)
+ECI_EVENT_REASONS = tuple(_EVENTS)
+EVENT_OUTCOMES = {reason: outcome for reason, (_, _, outcome) in _EVENTS.items()}
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class EciEvent:
 @lru_cache(maxsize=16384)
 def eci_event(reason: str, cache_id: str | None = None) -> EciEvent:
     """ECI's event of this reason about this cache, worded as ECI words it."""
-    event_type, text = _EVENT_TEXT[reason]
+    event_type, text, _ = _EVENTS[reason]
     return EciEvent(reason, event_type, text.format(id=cache_id or NEW_CACHE_ID))
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
+from core.outcomes import ECI_REASONS
 from kube.http import ApiError, Request, Stream, open_stream, send
 from kube.slim import slim_object
-from kube.store import ECI_REASONS, KINDS, ClusterStore
+from kube.store import KINDS, ClusterStore
 
 log = logging.getLogger("imc.kube.watch")
 

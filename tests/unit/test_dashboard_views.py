@@ -243,8 +243,8 @@ def test_filter_caches_by_phase_and_text():
 
 
 def test_explanation_sentences():
+    from core.outcomes import ActualOutcome
     from dashboard import explanation
-    from kube.store import ActualOutcome
 
     pods = demo_store().snapshot().pods
     assert "ECI uses cache **web-cache**" in explanation.summary(pods["shop/web-1"].decision)

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
+from core.outcomes import actual_outcome
 from core.workloads import templates_from
 from kube.slim import slim_event, slim_object, slim_pod
-from kube.store import actual_outcome
 
 FULL_POD = {
     "apiVersion": "v1",

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.outcomes import ActualOutcome, actual_outcome, prediction_disagrees
 from core.policy import MATCHED_CACHE
-from kube.store import ActualOutcome, ClusterStore, actual_outcome, prediction_disagrees
+from kube.store import ClusterStore
 from tests.fixtures.engine.builders import PIN, imagecache, pod
 
 POD_TIME = "2026-11-28T08:00:00Z"
