@@ -17,7 +17,7 @@ from bench.workload import image_pool, make_caches, make_pods
 from core.caches import cache_from_object
 from core.images import _parse_cached
 from core.matching import CacheIndex, decide, explain
-from core.workloads import templates_from
+from core.workloads import pod_template
 
 
 def _timed(action) -> tuple[float, object]:
@@ -43,7 +43,7 @@ def main() -> None:
     for _ in range(args.repeat):
         _parse_cached.cache_clear()
         load_s, (pods, caches) = _timed(lambda: (json.loads(pods_text)["items"], json.loads(caches_text)["items"]))
-        tpl_s, templates = _timed(lambda: [templates_from(pod)[0] for pod in pods])  # noqa: B023
+        tpl_s, templates = _timed(lambda: [pod_template(pod) for pod in pods])  # noqa: B023
         idx_s, index = _timed(lambda: CacheIndex(cache_from_object(obj) for obj in caches))  # noqa: B023
         dec_s, decisions = _timed(lambda: [decide(t, index, at) for t in templates])  # noqa: B023
         outcomes = Counter(d.outcome for d in decisions)

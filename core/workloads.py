@@ -52,6 +52,10 @@ class PodTemplate:
         """Kind/namespace/name, as `imc explain` names it."""
         return f"{self.kind}/{self.namespace}/{self.name}"
 
+    def decided_at(self, now: datetime) -> datetime:
+        """The instant ECI decides this pod: its creation; `now` for a pod not created yet."""
+        return self.created or now
+
 
 def _mapping(value: object) -> Mapping:
     if type(value) is dict:  # the common case, without the slower ABC check
@@ -211,3 +215,11 @@ def templates_from(obj: object) -> list[PodTemplate]:
     pod_meta = _mapping(template.get("metadata"))
     extra = _workload_metadata_findings(kind, meta, _mapping(pod_meta.get("labels")))
     return [_template(kind, meta, pod_meta, _mapping(template.get("spec")), extra)]
+
+
+def pod_template(obj: object) -> PodTemplate:
+    """The pod template of one Pod or workload; ManifestError when the object holds none or several."""
+    templates = templates_from(obj)
+    if len(templates) != 1:
+        raise ManifestError(f"expected one Pod or workload, found {len(templates)} pod templates")
+    return templates[0]

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from core.images import parse_image
+from core.matching import CacheIndex, Explanation, explain
+from core.workloads import pod_template
 
 OUTCOMES = ("hit", "miss", "fail", "off")
 NO_REPORT = "no report"  # ECI wrote nothing about the pod (yet): no event, no matched-cache annotation
@@ -233,6 +235,11 @@ def decisions_by_namespace(frame: pd.DataFrame, top: int = 12) -> pd.DataFrame:
 def now_utc() -> datetime:
     """The current time, aware and in UTC."""
     return datetime.now(UTC)
+
+
+def predict(obj: Mapping[str, Any], index: CacheIndex, now: datetime) -> Explanation:
+    """What ECI would do with a new pod of this Pod or workload created `now` (ImcError when it does not read)."""
+    return explain(pod_template(obj), index, now)
 
 
 def short_image(image: str, width: int = 48) -> str:

@@ -73,7 +73,7 @@ def actual_dict(record: PodRecord) -> dict | None:
 def pod_result(record: PodRecord, relevant: RelevantCaches) -> dict:
     """One pod: `imc explain`'s fields, plus the pod's name, ECI's actual outcome and the disagreement flag."""
     index = relevant.index_for(record)
-    result = explain(record.template, index, record.created or datetime.now(UTC)).to_dict()
+    result = explain(record.template, index, record.template.decided_at(datetime.now(UTC))).to_dict()
     result.update(
         pod=record.key,
         namespace=record.namespace,

@@ -18,7 +18,7 @@ from core.errors import ImcError
 from core.images import ImageRef
 from core.matching import CacheIndex, Decision, decide
 from core.outcomes import ActualOutcome, actual_outcome, event_pod_key, is_eci_event, prediction_disagrees
-from core.workloads import PodTemplate, templates_from
+from core.workloads import PodTemplate, pod_template
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
 DEFAULT_HISTORY = 20_000
@@ -245,8 +245,8 @@ class ClusterStore:
     def _put_pod(self, key: str, obj: dict) -> None:
         old = self._maps["pods"].get(key)
         try:
-            template = templates_from(obj)[0]
-        except (ImcError, IndexError) as exc:
+            template = pod_template(obj)
+        except ImcError as exc:
             self._drop_pod(key)
             self._decide_errors[key] = f"pod {key}: cannot read it: {exc}"
             return
@@ -255,7 +255,7 @@ class ClusterStore:
         if old is not None and old.template == template and old.created == created:
             decision = old.decision  # only status changed: the prediction stands
         else:
-            decision = decide(template, self._index, at=created or self._clock())
+            decision = decide(template, self._index, at=template.decided_at(self._clock()))
         self._store_pod(key, obj, template, decision, created, old)
 
     def _store_pod(
@@ -293,7 +293,7 @@ class ClusterStore:
             old = pods.get(key)
             if old is None:
                 continue
-            decision = decide(old.template, self._index, at=old.created or self._clock())
+            decision = decide(old.template, self._index, at=old.template.decided_at(self._clock()))
             self._store_pod(key, old.obj, old.template, decision, old.created, old)
 
     def _refresh_actual(self, keys: Iterable[str]) -> None:

@@ -11,7 +11,7 @@ from core.caches import AUTO_CREATED_PREFIX, READY, CacheView, cache_from_object
 from core.matching import CacheIndex, Decision, decide, eci_event
 from core.policy import INSTANCE_ID, MATCHED_CACHE
 from core.timeutil import format_time, parse_time
-from core.workloads import templates_from
+from core.workloads import pod_template
 from sim.catalog import look_up
 from sim.cluster import Cluster, now_timestamp
 from sim.resources import EVENTS, IMAGECACHES, PODS
@@ -221,7 +221,7 @@ class EciController:
     # pods
     def admit_pod(self, pod: dict):
         """Decide a new pod against the caches of this moment, as ECI does at creation."""
-        template = templates_from(pod)[0]
+        template = pod_template(pod)
         spec, metadata = pod["spec"], pod["metadata"]
         status = pod.setdefault("status", {})
         status.update({"phase": "Pending", "qosClass": "BestEffort"})
@@ -233,7 +233,7 @@ class EciController:
         instance_id = new_id("eci")
         # Decided at the pod's creationTimestamp, as DEVELOPERS.md defines it for the engine: a cache
         # created or made Ready within the pod's own second does not count, as in every prediction.
-        decision = decide(template, self.index(), parse_time(metadata["creationTimestamp"]))
+        decision = decide(template, self.index(), template.decided_at(datetime.now(UTC)))
         annotations = metadata.setdefault("annotations", {})
         annotations[INSTANCE_ID] = instance_id
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.id:

@@ -7,9 +7,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.matching import decide
+from core.errors import ImcError
 from core.policy import POLICY_ANNOTATIONS
-from core.workloads import templates_from
 from dashboard import edits, explanation, policy_form, shell, views, writer
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
@@ -81,9 +80,9 @@ def outcome(before: dict, after: dict, frames: Any) -> None:
     st.markdown("**What new pods will hit**")
     now = views.now_utc()
     try:
-        old = decide(templates_from(before)[0], frames.index, now)
-        new = decide(templates_from(after)[0], frames.index, now)
-    except (ValueError, IndexError) as exc:
+        old = views.predict(before, frames.index, now).decision
+        new = views.predict(after, frames.index, now).decision
+    except ImcError as exc:
         st.warning(f"The engine cannot read this Deployment: {exc}", icon=":material/warning:")
         return
     with st.container(horizontal=True, vertical_alignment="center"):

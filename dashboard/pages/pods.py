@@ -87,6 +87,5 @@ def details(cluster: shell.Cluster, snapshot, key: str) -> None:
         st.warning(f"There is no pod `{key}` in the cluster (deleted, or a mistyped link).", icon=":material/search_off:")
         return
     st.subheader(f"{record.namespace}/{record.name}")
-    at = record.created or views.now_utc()
-    result = explain(record.template, frames_of(snapshot).index, at)
+    result = explain(record.template, frames_of(snapshot).index, record.template.decided_at(views.now_utc()))
     explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain")

@@ -9,9 +9,8 @@ import streamlit as st
 
 from core.errors import ImcError
 from core.manifests import MAX_MANIFEST_BYTES, load_documents
-from core.matching import decide, explain
 from core.policy import EXTRA_STORAGE
-from core.workloads import templates_from
+from core.workloads import pod_template
 from dashboard import edits, explanation, policy_form, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
@@ -119,7 +118,7 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
     with st.container(border=True):
         st.subheader(f"{number}. {kind} {name}")
         try:
-            templates_from(doc)
+            pod_template(doc)
         except ImcError as exc:
             st.warning(f"Document {number}: {exc}", icon=":material/warning:")
             return
@@ -132,9 +131,9 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
         corrected = edits.corrected(doc, edits.merged(written, changes), if_not_present)
         now = views.now_utc()
         try:
-            result = explain(templates_from(edited)[0], frames.index, now)
-            fixed = decide(templates_from(corrected)[0], frames.index, now)
-        except (ImcError, IndexError) as exc:
+            result = views.predict(edited, frames.index, now)
+            fixed = views.predict(corrected, frames.index, now).decision
+        except ImcError as exc:
             st.warning(f"Document {number}: {exc}", icon=":material/warning:")
             return
         explanation.render(result, show_actual=False, key=key)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from core.errors import ImcError
-from core.workloads import is_eci_pod, templates_from
+from core.workloads import is_eci_pod, pod_template, templates_from
 from tests.fixtures.engine.builders import AUTO, COUNT, PIN, pod, workload
 
 WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"]
@@ -138,3 +140,19 @@ def test_what_is_an_eci_pod(labels: dict, node: str | None, eci: bool) -> None:
 def test_what_holds_no_pod_template_raises_the_projects_error(obj) -> None:
     with pytest.raises(ImcError):
         templates_from(obj)
+    with pytest.raises(ImcError):
+        pod_template(obj)
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_a_list_is_not_one_pod_template(count: int) -> None:
+    items = [pod(["nginx:1.25"], name=f"p{n}") for n in range(count)]
+    with pytest.raises(ImcError, match=f"found {count} pod templates"):
+        pod_template({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def test_eci_decides_a_pod_at_its_creation_and_one_not_created_yet_now() -> None:
+    now = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    created = {**pod(["nginx:1.25"]), "metadata": {"name": "web", "creationTimestamp": "2026-11-28T08:00:00Z"}}
+    assert pod_template(created).decided_at(now) == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    assert pod_template(pod(["nginx:1.25"])).decided_at(now) == now
