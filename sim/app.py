@@ -14,12 +14,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sim import discovery, protobuf
+from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
 from sim.cluster import WARNINGS, Cluster, WriteOptions, patched
-from sim.errors import ApiError, qualified
-from sim.identity import ADMIN_USER, VIEWER_USER, Identity
+from sim.errors import ApiError
+from sim.identity import Identity
 from sim.patching import MERGE_PATCH, merge_patch
 from sim.protobuf import ProtobufError
-from sim.resources import READ_VERBS, SSARS, ResourceType, find_resource
+from sim.resources import SSARS, SSRRS, SSRS, ResourceType, find_resource
 from sim.selectors import selector_from_query
 from sim.store import Entry
 from sim.tables import render_table
@@ -100,31 +101,6 @@ def verb_of(method: str, target: Target, query: dict) -> str:
     raise ApiError(405, f"method {method} is not allowed")
 
 
-def allowed(user: str, verb: str, resource_plural: str, group: str) -> bool:
-    """RBAC of the two users: the admin may do anything, the viewer only read (and ask what it may do)."""
-    if user == ADMIN_USER:
-        return True
-    if resource_plural == SSARS.plural and group == SSARS.group:
-        return verb == "create"
-    return user == VIEWER_USER and verb in READ_VERBS
-
-
-def forbidden(user: str, verb: str, target: Target) -> ApiError:
-    """403 worded as Kubernetes' RBAC words it."""
-    resource = target.resource
-    subject = qualified(resource.plural, resource.group)
-    if target.name:
-        subject += f' "{target.name}"'
-    where = f' in the namespace "{target.namespace}"' if target.namespace else ""
-    sub = f"{resource.plural}/{target.subresource}" if target.subresource else resource.plural
-    return ApiError(
-        403,
-        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{sub}" in API group '
-        f'"{resource.group}"{where}',
-        details={"name": target.name, "group": resource.group, "kind": resource.plural},
-    )
-
-
 def write_options(query: dict) -> WriteOptions:
     """dryRun, fieldManager and fieldValidation of a request; 400/422 for values Kubernetes refuses."""
     dry_run = query.get("dryRun") or ""
@@ -175,14 +151,14 @@ class ApiServer:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
 
-    def authenticate(self, request: Request) -> str:
-        """The user of a request; 401 without a valid bearer token."""
+    def authenticate(self, request: Request) -> Subject:
+        """Who a request acts as: its bearer token's user, or whom it may impersonate; 401 without a valid token."""
         header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            user = self.identity.user_of(header[7:].strip())
-            if user:
-                return user
-        raise ApiError(401, "Unauthorized")
+        user = self.identity.user_of(header[7:].strip()) if header.lower().startswith("bearer ") else None
+        if not user:
+            raise ApiError(401, "Unauthorized")
+        return impersonated(Subject(user, GROUPS_OF[user]), request.headers.get("impersonate-user"),
+                            request.headers.getlist("impersonate-group"))
 
     async def handle(self, request: Request) -> Response:
         """Every request: authenticate, route, answer; ApiErrors become Status responses."""
@@ -208,7 +184,7 @@ class ApiServer:
             return json_response(discovery.VERSION_INFO)
         if path in PUBLIC_PATHS:
             return Response(b"ok", media_type="text/plain")
-        user = self.authenticate(request)
+        subject = self.authenticate(request)
         if path == "/api":
             return json_response(discovery.core_versions(self.options.server_address))
         if path == "/apis":
@@ -230,9 +206,11 @@ class ApiServer:
         verb = verb_of(request.method, target, query)
         if verb not in target.resource.verbs:
             raise ApiError(405, f"{verb} is not supported on {target.resource.plural}")
-        if not allowed(user, verb, target.resource.plural, target.resource.group):
-            raise forbidden(user, verb, target)
-        return await self.serve_resource(request, user, verb, target, query)
+        resource = target.resource
+        plural = f"{resource.plural}/{target.subresource}" if target.subresource else resource.plural
+        if not allowed(subject, verb, resource.group, plural):
+            raise forbidden(subject, verb, resource.group, plural, target.name, target.namespace)
+        return await self.serve_resource(request, subject, verb, target, query)
 
     def openapi(self, path: str) -> Response:
         """`/openapi/v3` and its per-group-version documents."""
@@ -262,7 +240,7 @@ class ApiServer:
         except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
             raise ApiError(400, f"the request body is not valid: {exc}") from None
 
-    async def serve_resource(self, request: Request, user: str, verb: str, target: Target, query: dict) -> Response:
+    async def serve_resource(self, request: Request, subject: Subject, verb: str, target: Target, query: dict) -> Response:
         """get, list, watch, create, update, patch, delete, deletecollection."""
         resource, cluster = target.resource, self.cluster
         options = write_options(query)
@@ -279,7 +257,12 @@ class ApiServer:
         if verb == "watch":
             return self.watch(request, target, query)
         if resource is SSARS:
-            return json_response(self.access_review(user, await self.read_body(request)), 201)
+            return json_response(access_review(subject, await self.read_body(request)), 201)
+        if resource is SSRRS:
+            body = await self.read_body(request)
+            return json_response(rules_review(subject, body if isinstance(body, dict) else {}), 201)
+        if resource is SSRS:
+            return json_response(self_review(subject), 201)
         if verb == "create":
             body = await self.read_body(request)
             return json_response(cluster.create(resource, target.namespace, body, options), 201)
@@ -396,26 +379,3 @@ class ApiServer:
 
         stream = watch_stream(self.store, watch_request, encode, self.options.drop_watch_events)
         return StreamingResponse(stream, media_type=JSON)
-
-    def access_review(self, user: str, body: object) -> dict:
-        """A SelfSubjectAccessReview answered for the requesting user."""
-        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
-            raise ApiError(400, "a SelfSubjectAccessReview needs a spec")
-        spec = body["spec"]
-        attributes = spec.get("resourceAttributes") or {}
-        if attributes:
-            verb = attributes.get("verb", "")
-            ok = allowed(user, verb, attributes.get("resource", ""), attributes.get("group", ""))
-        else:
-            verb = (spec.get("nonResourceAttributes") or {}).get("verb", "")
-            ok = user == ADMIN_USER or verb == "get"
-        reason = "the sim admin may do anything" if user == ADMIN_USER else (
-            "the sim viewer may get, list and watch" if ok else "the sim viewer is read-only")
-        return {
-            "kind": SSARS.kind,
-            "apiVersion": SSARS.api_version,
-            "metadata": {"creationTimestamp": None},
-            "spec": spec,
-            "status": {"allowed": ok, "reason": reason},
-        }
-

@@ -37,7 +37,7 @@ Admitter = Callable[[dict], Callable[[Entry], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 GENERATION_FROM_SPEC = (DEPLOYMENTS.key, REPLICASETS.key, IMAGECACHES.key, CRDS.key)
 CASCADE_TO = (REPLICASETS, PODS)
-BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io")
+BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 

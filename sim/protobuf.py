@@ -69,10 +69,22 @@ SELF_SUBJECT_ACCESS_REVIEW: Schema = {
         2: ("nonResourceAttributes", {1: ("path", "string", False), 2: ("verb", "string", False)}, False),
     }, False),
 }
+DELETE_OPTIONS: Schema = {
+    1: ("gracePeriodSeconds", "int", False),
+    2: ("preconditions", {1: ("uid", "string", False), 2: ("resourceVersion", "string", False)}, False),
+    3: ("orphanDependents", "bool?", False),
+    4: ("propagationPolicy", "string", False),
+    5: ("dryRun", "string", True),
+}
 SCHEMAS: dict[str, Schema] = {
     "Namespace": NAMESPACE,
     "Deployment": DEPLOYMENT,
     "SelfSubjectAccessReview": SELF_SUBJECT_ACCESS_REVIEW,
+    "SelfSubjectRulesReview": {1: ("metadata", OBJECT_META, False), 2: ("spec", {1: ("namespace", "string", False)},
+                                                                        False)},
+    "SelfSubjectReview": {1: ("metadata", OBJECT_META, False)},
+    "DeleteOptions": DELETE_OPTIONS,
+    "Eviction": {1: ("metadata", OBJECT_META, False), 2: ("deleteOptions", DELETE_OPTIONS, False)},
 }
 
 

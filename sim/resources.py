@@ -25,10 +25,12 @@ class ResourceType:
     has_status: bool = True
     stored: bool = True
     scalable: bool = False
+    evictable: bool = False
 
     def has_subresource(self, name: str) -> bool:
-        """Whether `name` (status, scale) is a subresource of this resource."""
-        return (name == "status" and self.has_status and self.stored) or (name == "scale" and self.scalable)
+        """Whether `name` (status, scale, eviction) is a subresource of this resource."""
+        return ((name == "status" and self.has_status and self.stored) or (name == "scale" and self.scalable)
+                or (name == "eviction" and self.evictable))
 
     @cached_property
     def api_version(self) -> str:
@@ -60,7 +62,8 @@ class ResourceType:
             entry["categories"] = list(self.categories)
         entries = [entry]
         for subresource, kind, extra in (("status", self.kind, {}),
-                                         ("scale", "Scale", {"group": "autoscaling", "version": "v1"})):
+                                         ("scale", "Scale", {"group": "autoscaling", "version": "v1"}),
+                                         ("eviction", "Eviction", {"group": "policy", "version": "v1"})):
             if self.has_subresource(subresource):
                 entries.append(
                     {
@@ -68,7 +71,7 @@ class ResourceType:
                         "singularName": "",
                         "namespaced": self.namespaced,
                         "kind": kind,
-                        "verbs": ["get", "patch", "update"],
+                        "verbs": ["create"] if subresource == "eviction" else ["get", "patch", "update"],
                         **extra,
                     }
                 )
@@ -78,7 +81,8 @@ class ResourceType:
 ECI_GROUP = "eci.alibabacloud.com"
 
 NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",))
-PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",))
+PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), evictable=True)
+SERVICES = ResourceType("", "v1", "services", "service", "Service", True, ("svc",), ("all",), verbs=READ_VERBS)
 EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",), has_status=False)
 NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",))
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",),
@@ -108,7 +112,31 @@ SSARS = ResourceType(
     stored=False,
 )
 
-ALL_RESOURCES = (NAMESPACES, PODS, EVENTS, NODES, DEPLOYMENTS, REPLICASETS, IMAGECACHES, CRDS, SSARS)
+SSRRS = ResourceType(
+    "authorization.k8s.io",
+    "v1",
+    "selfsubjectrulesreviews",
+    "selfsubjectrulesreview",
+    "SelfSubjectRulesReview",
+    False,
+    verbs=("create",),
+    has_status=False,
+    stored=False,
+)
+SSRS = ResourceType(
+    "authentication.k8s.io",
+    "v1",
+    "selfsubjectreviews",
+    "selfsubjectreview",
+    "SelfSubjectReview",
+    False,
+    verbs=("create",),
+    has_status=False,
+    stored=False,
+)
+
+ALL_RESOURCES = (NAMESPACES, PODS, SERVICES, EVENTS, NODES, DEPLOYMENTS, REPLICASETS, IMAGECACHES, CRDS, SSARS, SSRRS,
+                 SSRS)
 STORED_RESOURCES = tuple(r for r in ALL_RESOURCES if r.stored)
 RESOURCES_BY_KEY = {r.key: r for r in ALL_RESOURCES}
 

@@ -17,7 +17,7 @@ from core.timeutil import format_time
 from core.workloads import ECI_LABEL
 from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, cache_event, ready_status
 from sim.patching import MERGE_PATCH
-from sim.resources import CRDS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, NODES, PODS
+from sim.resources import CRDS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, NODES, PODS, SERVICES
 
 if TYPE_CHECKING:
     from sim.server import SimCluster
@@ -59,6 +59,19 @@ def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
     }
 
 
+API_SERVICE = {
+    "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+    "spec": {
+        "type": "ClusterIP",
+        "clusterIP": "10.96.0.1",
+        "clusterIPs": ["10.96.0.1"],
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+        "sessionAffinity": "None",
+    },
+    "status": {"loadBalancer": {}},
+}
+
+
 def install_base(cluster) -> None:
     """Namespaces, the virtual-kubelet node (and one ECS node for non-ECI pods), the ImageCache CRD."""
     for name in BASE_NAMESPACES:
@@ -72,6 +85,7 @@ def install_base(cluster) -> None:
     cluster.create(NODES, "", virtual, internal=True)
     cluster.create(NODES, "", _node(ECS_NODE, {"topology.kubernetes.io/zone": ZONE}, [], "192.168.0.10"),
                    internal=True)
+    cluster.create(SERVICES, "default", API_SERVICE, internal=True)
     if CRD_PATH.exists():
         cluster.create(CRDS, "", yaml.safe_load(CRD_PATH.read_text()), internal=True)
     else:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from core.errors import ImcError
 from core.timeutil import parse_time
-from sim.resources import CRDS, DEPLOYMENTS, EVENTS, IMAGECACHES, NAMESPACES, NODES, PODS, REPLICASETS
+from sim.resources import CRDS, DEPLOYMENTS, EVENTS, IMAGECACHES, NAMESPACES, NODES, PODS, REPLICASETS, SERVICES
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,11 @@ def _node_roles(obj: dict, now: datetime) -> str:
     return ",".join(roles) or "<none>"
 
 
+def _service_ports(obj: dict, now: datetime) -> str:
+    ports = obj.get("spec", {}).get("ports") or []
+    return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
+
+
 NAME = Column("Name", "string", _name, format="name", description="Name must be unique within a namespace.")
 AGE = Column("Age", "string", _age, description="CreationTimestamp of the object.")
 
@@ -213,6 +218,14 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Roles", "string", _node_roles),
         AGE,
         Column("Version", "string", _field("status", "nodeInfo", "kubeletVersion", default="")),
+    ),
+    SERVICES.key: (
+        NAME,
+        Column("Type", "string", _field("spec", "type", default="ClusterIP")),
+        Column("Cluster-IP", "string", _field("spec", "clusterIP", default="<none>")),
+        Column("External-IP", "string", lambda o, now: "<none>"),
+        Column("Port(s)", "string", _service_ports),
+        AGE,
     ),
     CRDS.key: (
         NAME,

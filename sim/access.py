@@ -1,0 +1,160 @@
+"""Who a request acts as and what it may do: the two users' RBAC rules, impersonation and the self reviews."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.errors import ApiError, qualified
+from sim.identity import ADMIN_USER, VIEWER_USER
+from sim.resources import READ_VERBS
+
+AUTHENTICATED = "system:authenticated"
+MASTERS = "system:masters"
+VIEWERS = "imc:viewers"
+GROUPS_OF = {ADMIN_USER: (MASTERS, AUTHENTICATED), VIEWER_USER: (VIEWERS, AUTHENTICATED)}
+DISCOVERY_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/",
+                  "/openapi", "/openapi/*")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The user a request acts as, with its groups."""
+
+    user: str
+    groups: tuple[str, ...] = (AUTHENTICATED,)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One RBAC PolicyRule: verbs on resources of API groups, or on non-resource URLs."""
+
+    verbs: tuple[str, ...]
+    api_groups: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+    def allows(self, verb: str, group: str, resource: str) -> bool:
+        """Whether the rule grants `verb` on `resource` (`plural` or `plural/subresource`) of `group`."""
+        return (
+            not self.urls
+            and ("*" in self.verbs or verb in self.verbs)
+            and ("*" in self.api_groups or group in self.api_groups)
+            and ("*" in self.resources or resource in self.resources)
+        )
+
+    def review(self) -> dict:
+        """The rule as a SelfSubjectRulesReview lists it."""
+        if self.urls:
+            return {"verbs": list(self.verbs), "nonResourceURLs": list(self.urls)}
+        return {"verbs": list(self.verbs), "apiGroups": list(self.api_groups), "resources": list(self.resources)}
+
+
+# system:basic-user and system:discovery, which every authenticated user has
+BASIC_RULES = (
+    Rule(("create",), ("authorization.k8s.io",), ("selfsubjectaccessreviews", "selfsubjectrulesreviews")),
+    Rule(("create",), ("authentication.k8s.io",), ("selfsubjectreviews",)),
+    Rule(("get",), urls=DISCOVERY_URLS),
+)
+ADMIN_RULES = (Rule(("*",), ("*",), ("*",)), Rule(("*",), urls=("*",)))
+VIEWER_RULES = (Rule(READ_VERBS, ("*",), ("*",)),)
+
+
+def rules_of(subject: Subject) -> tuple[Rule, ...]:
+    """The rules bound to a subject (cluster-wide: the sim has no namespaced roles)."""
+    rules: tuple[Rule, ...] = ()
+    if subject.user == ADMIN_USER or MASTERS in subject.groups:
+        rules += ADMIN_RULES
+    if subject.user == VIEWER_USER or VIEWERS in subject.groups:
+        rules += VIEWER_RULES
+    if AUTHENTICATED in subject.groups:
+        rules += BASIC_RULES
+    return rules
+
+
+def allowed(subject: Subject, verb: str, group: str, resource: str) -> bool:
+    """Whether RBAC lets the subject do `verb` on `resource` (`plural` or `plural/subresource`)."""
+    return any(rule.allows(verb, group, resource) for rule in rules_of(subject))
+
+
+def url_allowed(subject: Subject, verb: str, path: str) -> bool:
+    """Whether RBAC lets the subject do `verb` on a non-resource URL."""
+    for rule in rules_of(subject):
+        if rule.urls and ("*" in rule.verbs or verb in rule.verbs):
+            if any(url == path or (url.endswith("*") and path.startswith(url[:-1])) for url in rule.urls):
+                return True
+    return False
+
+
+def forbidden(subject: Subject, verb: str, group: str, resource: str, name: str = "", namespace: str = "") -> ApiError:
+    """403 worded as Kubernetes' RBAC words it."""
+    plural = resource.split("/")[0]
+    what = qualified(plural, group) + (f' "{name}"' if name else "")
+    where = f' in the namespace "{namespace}"' if namespace else ""
+    return ApiError(
+        403,
+        f'{what} is forbidden: User "{subject.user}" cannot {verb} resource "{resource}" in API group "{group}"{where}',
+        details={"name": name, "group": group, "kind": plural},
+    )
+
+
+def impersonated(subject: Subject, user: str | None, groups: list[str]) -> Subject:
+    """The subject a request acts as after its Impersonate-User/-Group headers; 403 without the right."""
+    if not user:
+        if groups:
+            raise ApiError(400, "requested impersonation of groups without impersonating a user")
+        return subject
+    for resource, name in [("users", user)] + [("groups", group) for group in groups]:
+        if not allowed(subject, "impersonate", "", resource):
+            error = forbidden(subject, "impersonate", "", resource, name)
+            error.message = error.message.removesuffix(' in API group ""') + ' in API group "" at the cluster scope'
+            raise error
+    return Subject(user, tuple(dict.fromkeys([*groups, AUTHENTICATED])))
+
+
+def rules_review(subject: Subject, body: dict) -> dict:
+    """A SelfSubjectRulesReview answered for the subject."""
+    rules = rules_of(subject)
+    return {
+        "kind": "SelfSubjectRulesReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": body.get("spec") or {},
+        "status": {
+            "resourceRules": [rule.review() for rule in rules if not rule.urls],
+            "nonResourceRules": [rule.review() for rule in rules if rule.urls],
+            "incomplete": False,
+        },
+    }
+
+
+def self_review(subject: Subject) -> dict:
+    """A SelfSubjectReview (`kubectl auth whoami`) for the subject."""
+    return {
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": {"username": subject.user, "groups": list(subject.groups)}},
+    }
+
+
+def access_review(subject: Subject, body: object) -> dict:
+    """A SelfSubjectAccessReview answered for the subject."""
+    if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+        raise ApiError(400, "a SelfSubjectAccessReview needs a spec")
+    spec = body["spec"]
+    attributes = spec.get("resourceAttributes") or {}
+    if attributes:
+        resource = attributes.get("resource", "")
+        if attributes.get("subresource"):
+            resource += "/" + attributes["subresource"]
+        ok = allowed(subject, attributes.get("verb", ""), attributes.get("group", ""), resource)
+    else:
+        attributes = spec.get("nonResourceAttributes") or {}
+        ok = url_allowed(subject, attributes.get("verb", ""), attributes.get("path", ""))
+    return {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": spec,
+        "status": {"allowed": ok, "reason": "allowed by the sim's RBAC" if ok else ""},
+    }
