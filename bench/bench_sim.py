@@ -22,6 +22,7 @@ import orjson
 
 from bench.bench_report import timed_run
 from bench.harness import ROOT, cpu_seconds, running_sim, scale_args, scale_options, timed
+from core.caches import GROUP, PLURAL, VERSION
 
 PAGE = 500
 CONTINUE = re.compile(rb'"continue":\s*"([^"]*)"')
@@ -67,7 +68,7 @@ def main() -> None:
             "client: pods, limit=500 pages": lambda token: core.list_pod_for_all_namespaces(
                 limit=PAGE, _continue=token, _preload_content=False),
             "client: imagecaches, limit=500 pages": lambda token: custom.list_cluster_custom_object(
-                "eci.alibabacloud.com", "v1", "imagecaches", limit=PAGE, _continue=token, _preload_content=False),
+                GROUP, VERSION, PLURAL, limit=PAGE, _continue=token, _preload_content=False),
         }
         base = [kubectl, "--kubeconfig", sim.kubeconfig, "--cache-dir", str(Path(tmp) / "kubectl-cache"),
                 "--request-timeout", "300s"]

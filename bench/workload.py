@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from core.caches import API_VERSION, KIND
+
 REGISTRIES = ("registry.cn-hangzhou.aliyuncs.com", "docker.io", "ghcr.io", "registry-vpc.cn-hangzhou.aliyuncs.com")
 
 
@@ -23,8 +25,8 @@ def make_caches(count: int, pool: list[str], rng: random.Random) -> list[dict]:
     for number in range(count):
         caches.append(
             {
-                "apiVersion": "eci.alibabacloud.com/v1",
-                "kind": "ImageCache",
+                "apiVersion": API_VERSION,
+                "kind": KIND,
                 "metadata": {
                     "name": f"cache-{number:04d}",
                     "creationTimestamp": f"2026-11-{1 + number % 27:02d}T00:00:00Z",

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from core.caches import API_VERSION, FLASH_ANNOTATION, REUSE_ANNOTATION
-from core.policy import AUTO_IMC, IMC_ID, LEGACY_AUTO, LEGACY_PIN, MATCH_COUNT, PERFECT_MATCH
-from core.workloads import TEMPLATE_PATHS
+from core.caches import API_VERSION, FLASH_ANNOTATION, KIND, REUSE_ANNOTATION
+from core.policy import AUTO_IMC, IMC_ID, LEGACY_AUTO, LEGACY_PIN, MATCH_COUNT, PERFECT_MATCH, read_policy
+from core.workloads import CONTAINER_LISTS, TEMPLATE_PATHS
 
 MODES = ("automatic", "perfect match", "match count", "pin", "off")
 MODE_LABELS = {
@@ -30,7 +30,7 @@ def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def pod_template(obj: Mapping[str, Any]) -> dict[str, Any]:
+def template_dict(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The pod template dict of a workload (the object itself for a Pod); {} when absent."""
     node: Any = obj
     kind = str(obj.get("kind"))
@@ -41,7 +41,7 @@ def pod_template(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 def template_annotations(obj: Mapping[str, Any]) -> dict[str, str]:
     """The annotations on a workload's pod template, as strings."""
-    annotations = mapping(mapping(pod_template(obj).get("metadata")).get("annotations"))
+    annotations = mapping(mapping(template_dict(obj).get("metadata")).get("annotations"))
     return {str(key): str(value) for key, value in annotations.items()}
 
 
@@ -83,16 +83,13 @@ def policy_changes(current: Mapping[str, str], mode: str, count: int | None = No
 
 
 def mode_of(annotations: Mapping[str, str]) -> str:
-    """The mode a set of template annotations amounts to, for the form's starting value."""
-    if annotations.get(IMC_ID) or annotations.get(LEGACY_PIN):
-        return "pin"
-    if str(annotations.get(AUTO_IMC, "")).lower() == "false" and not annotations.get(LEGACY_AUTO) == "true":
-        return "off"
-    if str(annotations.get(PERFECT_MATCH, "")).lower() == "true":
+    """The mode a set of template annotations amounts to, as ECI reads them, for the form's starting value."""
+    policy = read_policy(annotations, 0)
+    if policy.mode in ("pin", "off"):
+        return policy.mode
+    if policy.perfect_match:
         return "perfect match"
-    if annotations.get(MATCH_COUNT):
-        return "match count"
-    return "automatic"
+    return "automatic" if policy.match_count is None else "match count"
 
 
 def merged(annotations: Mapping[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
@@ -110,7 +107,7 @@ def with_template(obj: Mapping[str, Any], annotations: Mapping[str, str], if_not
                   ) -> dict[str, Any]:
     """A copy of the workload with these pod-template annotations (and optionally IfNotPresent)."""
     result = copy.deepcopy(dict(obj))
-    template = pod_template(result)
+    template = template_dict(result)
     if not template and result.get("kind") != "Pod":
         return result
     if not isinstance(template.get("metadata"), dict):
@@ -120,7 +117,7 @@ def with_template(obj: Mapping[str, Any], annotations: Mapping[str, str], if_not
         metadata["annotations"] = dict(annotations)
     if if_not_present:
         spec = mapping(template.get("spec"))
-        for group in ("initContainers", "containers"):
+        for group in CONTAINER_LISTS:
             containers = spec.get(group)
             for container in containers if isinstance(containers, list) else []:
                 if isinstance(container, dict):
@@ -208,7 +205,7 @@ class CacheForm:
             spec["retentionDays"] = self.retention_days
         if self.secret_list():
             spec["imagePullSecrets"] = self.secret_list()
-        return {"apiVersion": API_VERSION, "kind": "ImageCache", "metadata": metadata, "spec": spec}
+        return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
 
 # Which form field shows an error about which part of the object.

@@ -10,6 +10,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from kube.http import ApiError, Request, send_json
+from kube.resources import RESOURCES
 
 FIELD_MANAGER = "imc-dashboard"
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
@@ -27,9 +28,14 @@ class WriteAction:
     namespaced: bool
 
 
+def _action(verb: str, kind: str) -> WriteAction:
+    resource = RESOURCES[kind]
+    return WriteAction(verb, resource.group, resource.plural, resource.namespaced)
+
+
 WRITE_ACTIONS: dict[str, WriteAction] = {
-    "create-imagecache": WriteAction("create", "eci.alibabacloud.com", "imagecaches", False),
-    "patch-deployment": WriteAction("patch", "apps", "deployments", True),
+    "create-imagecache": _action("create", "imagecaches"),
+    "patch-deployment": _action("patch", "deployments"),
 }
 
 

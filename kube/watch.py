@@ -14,6 +14,7 @@ import orjson
 
 from core.outcomes import ECI_REASONS
 from kube.http import ApiError, Request, Stream, open_stream, send
+from kube.resources import RESOURCES
 from kube.slim import slim_object
 from kube.store import KINDS, ClusterStore
 
@@ -79,40 +80,6 @@ def process_one_line(line: bytes) -> WatchEvent:
             message=str(obj.get("message") or ""),
         )
     return WatchEvent(kind, obj, rv)
-
-
-@dataclass(frozen=True)
-class Resource:
-    """Where a kind lives in the API."""
-
-    kind: str
-    group: str
-    version: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def prefix(self) -> str:
-        """/api/v1 or /apis/GROUP/VERSION."""
-        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-
-    def collection_path(self, namespace: str | None = None) -> str:
-        """The path of the collection (all namespaces when namespace is None)."""
-        if namespace and self.namespaced:
-            return f"{self.prefix}/namespaces/{namespace}/{self.plural}"
-        return f"{self.prefix}/{self.plural}"
-
-    def object_path(self, name: str, namespace: str | None = None) -> str:
-        """The path of one object."""
-        return f"{self.collection_path(namespace)}/{name}"
-
-
-RESOURCES: dict[str, Resource] = {
-    "pods": Resource("pods", "", "v1", "pods", True),
-    "imagecaches": Resource("imagecaches", "eci.alibabacloud.com", "v1", "imagecaches", False),
-    "deployments": Resource("deployments", "apps", "v1", "deployments", True),
-    "events": Resource("events", "", "v1", "events", True),
-}
 
 
 def list_request(

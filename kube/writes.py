@@ -11,9 +11,10 @@ from typing import Any
 from core.caches import API_VERSION, KIND, validate_imagecache
 from core.policy import POLICY_ANNOTATIONS
 from core.timeutil import format_time
+from core.workloads import CONTAINER_LISTS
 from kube.access import FIELD_MANAGER, WriteError, ensure_writable
 from kube.http import STRATEGIC_MERGE_PATCH, ApiError, Request, send_json
-from kube.watch import RESOURCES
+from kube.resources import RESOURCES
 
 CREATED_REASON = "ImageCacheCreated"
 PATCHED_REASON = "ImageCacheAnnotationsPatched"
@@ -82,7 +83,7 @@ def annotation_patch(deployment: Mapping, changes: Mapping[str, str | None], pul
     if pull_if_not_present:
         pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
         containers: dict[str, list] = {}
-        for list_name in ("initContainers", "containers"):
+        for list_name in CONTAINER_LISTS:
             names = [c.get("name") for c in pod_spec.get(list_name) or () if c.get("name")]
             if names:
                 containers[list_name] = [{"name": n, "imagePullPolicy": "IfNotPresent"} for n in names]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.caches import DEFAULT_SIZE_GIB
 from core.errors import ImcError
 from core.images import parse_image
+from core.workloads import CONTAINER_LISTS
 from sim.resources import DEPLOYMENTS, IMAGECACHES, PODS, REPLICASETS
 
 
@@ -23,7 +24,7 @@ def default_pod_spec(spec: dict) -> None:
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
-    for list_name in ("initContainers", "containers"):
+    for list_name in CONTAINER_LISTS:
         for container in spec.get(list_name) or []:
             if isinstance(container, dict) and isinstance(container.get("image"), str):
                 container.setdefault("imagePullPolicy", default_pull_policy(container["image"]))

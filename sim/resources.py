@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from core import caches
+
 READ_VERBS = ("get", "list", "watch")
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -78,8 +80,6 @@ class ResourceType:
         return entries
 
 
-ECI_GROUP = "eci.alibabacloud.com"
-
 NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",))
 PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), evictable=True)
 SERVICES = ResourceType("", "v1", "services", "service", "Service", True, ("svc",), ("all",), verbs=READ_VERBS)
@@ -89,7 +89,8 @@ DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deploymen
                            scalable=True)
 REPLICASETS = ResourceType("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",),
                            scalable=True)
-IMAGECACHES = ResourceType(ECI_GROUP, "v1", "imagecaches", "imagecache", "ImageCache", False, ("ic",), ("all",))
+IMAGECACHES = ResourceType(caches.GROUP, caches.VERSION, caches.PLURAL, "imagecache", caches.KIND, False, ("ic",),
+                           ("all",))
 CRDS = ResourceType(
     "apiextensions.k8s.io",
     "v1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.caches import validate_imagecache
+from core.workloads import CONTAINER_LISTS
 from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
@@ -39,7 +40,7 @@ def check_pod_spec(spec: object, path: str) -> Causes:
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         return [(f"{path}.containers", "Required value")]
-    for list_name in ("initContainers", "containers"):
+    for list_name in CONTAINER_LISTS:
         seen: set[str] = set()
         for position, container in enumerate(spec.get(list_name) or []):
             where = f"{path}.{list_name}[{position}]"

@@ -49,7 +49,7 @@ def render() -> None:
         st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
     changes, pull = proposal(current, frames_of(snapshot), f"{namespace}/{name}")
     after = edits.with_template(before, edits.merged(current, changes), if_not_present=pull)
-    diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after), "template now", "template after")
+    diff = edits.yaml_diff(edits.template_dict(before), edits.template_dict(after), "template now", "template after")
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Diff of the pod template**")

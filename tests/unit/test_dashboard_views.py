@@ -185,6 +185,7 @@ def test_policy_modes_set_and_clear_annotations():
     assert edits.mode_of(pinned) == "pin"
     assert edits.mode_of(edits.merged({}, edits.policy_annotations("off"))) == "off"
     assert edits.mode_of(start) == "perfect match"
+    assert edits.mode_of({IMC_ID: " ", MATCH_COUNT: "2"}) == "match count"  # a blank pin pins nothing, as ECI reads it
 
 
 def test_template_diff():
@@ -192,7 +193,7 @@ def test_template_diff():
     before["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
     after = edits.with_template(before, {PERFECT_MATCH: "true"}, if_not_present=True)
     assert after["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
-    diff = edits.yaml_diff(edits.pod_template(before), edits.pod_template(after))
+    diff = edits.yaml_diff(edits.template_dict(before), edits.template_dict(after))
     assert "+    k8s.aliyun.com/imc-perfect-match: 'true'" in diff
     assert edits.yaml_diff(before, before) == ""
     assert edits.yaml_diff(before, edits.with_template(before, {})) == ""

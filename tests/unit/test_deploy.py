@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kube.access import SSAR_PATH, WRITE_ACTIONS
-from kube.watch import RESOURCES
+from kube.resources import RESOURCES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S_VERSION = "1.32"
