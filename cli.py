@@ -100,7 +100,11 @@ def run_explain(args: argparse.Namespace) -> int:
             for number, obj in _objects(path, stdin_used):
                 if obj.get("kind") != CACHE_KIND:
                     raise InputError(f"{path}: document {number}: a {obj.get('kind')}, not an ImageCache")
-                caches.append(cache_from_object(obj))
+                cache = cache_from_object(obj)
+                invalid = [f.message.removesuffix("; ignored") for f in cache.findings if f.code == "invalid-field"]
+                if invalid:
+                    raise InputError(f"{path}: document {number}: ImageCache {cache.name}: {invalid[0]}")
+                caches.append(cache)
         templates = []
         for path in args.manifests:
             for number, obj in _objects(path, stdin_used):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from core.errors import ImcError
-from core.findings import Finding, warning
+from core.findings import Finding, brief, error, warning
 from core.images import ImageRef, parse_image
 from core.timeutil import format_day, format_time, parse_time
 
@@ -27,6 +27,9 @@ REUSE_ANNOTATION = "k8s.aliyun.com/imc-enable-reuse"
 FLASH_ANNOTATION = "k8s.aliyun.com/imc-enable-flash"
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+# a creation time after which adding the longest retention would pass the year 9999
+_LATEST_EXPIRING = datetime(9800, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -101,59 +104,103 @@ def _before(moment: datetime | None, at: datetime) -> bool:
     return moment is None or moment < at
 
 
-def _int(value: object, default: int | None) -> int | None:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return default
+def _whole(value: object, field: str, low: int, high: int, findings: list[Finding]) -> int | None:
+    """A whole number within bounds (a string of digits counts), None when unset; a finding when out of range."""
+    if value is None:
+        return None
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        number = int(value)
+    if number is None or not low <= number <= high:
+        findings.append(_invalid(field, value, f"a whole number from {low} to {high}"))
+        return None
+    return number
 
 
-def _time(value: object) -> datetime | None:
+def _time(value: object, field: str, findings: list[Finding]) -> datetime | None:
     try:
         return parse_time(value)
-    except ImcError:
+    except ImcError as exc:
+        findings.append(error("invalid-field", f"{field}: {exc}; ignored"))
         return None
 
 
-def cache_from_object(obj: Mapping) -> CacheView:
-    """A CacheView of an ImageCache object; never raises on a malformed status."""
-    if not isinstance(obj, Mapping):
-        obj = {}
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
-    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
-    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
+def _text(value: object, field: str, findings: list[Finding]) -> str | None:
+    """A string field; anything else is a finding and counts as unset."""
+    if value is None or isinstance(value, str):
+        return value or None
+    findings.append(_invalid(field, value, "a string"))
+    return None
+
+
+def _object(parent: Mapping, key: str, field: str, findings: list[Finding]) -> Mapping:
+    """A nested object field; anything else is a finding and counts as empty."""
+    value = parent.get(key)
+    if isinstance(value, Mapping):
+        return value
+    if value is not None:
+        findings.append(_invalid(field, value, "an object"))
+    return {}
+
+
+def _invalid(field: str, value: object, expected: str) -> Finding:
+    return error("invalid-field", f"{field} is {brief(value)} ({type(value).__name__}), not {expected}; ignored")
+
+
+def cache_from_object(obj: object) -> CacheView:
+    """A CacheView of an ImageCache object; never raises: a field of the wrong type or range is a finding."""
     findings: list[Finding] = []
+    if not isinstance(obj, Mapping):
+        findings.append(_invalid("the ImageCache", obj, "an object"))
+        obj = {}
+    meta = _object(obj, "metadata", "metadata", findings)
+    spec = _object(obj, "spec", "spec", findings)
+    status = _object(obj, "status", "status", findings)
     refs: dict[str, ImageRef] = {}
-    images = spec.get("images") if isinstance(spec.get("images"), list) else []
-    for image in images:
+    images = spec.get("images")
+    if images is not None and not isinstance(images, list):
+        findings.append(_invalid("spec.images", images, "a list"))
+        images = []
+    elif images and len(images) > MAX_IMAGES:
+        findings.append(
+            error(
+                "invalid-field",
+                f"spec.images holds {len(images)} images, more than {MAX_IMAGES}; only the first {MAX_IMAGES} are read",
+            )
+        )
+    for image in (images or [])[:MAX_IMAGES]:
         try:
             ref = parse_image(image)
         except ImcError as exc:
             findings.append(warning("invalid-image", str(exc)))
             continue
         refs.setdefault(ref.normalised, ref)
-    created = _time(meta.get("creationTimestamp"))
-    retention = _int(spec.get("retentionDays"), None)
-    expires = _time(status.get("expireDateTime"))
-    if expires is None and retention and created:
+    created = _time(meta.get("creationTimestamp"), "metadata.creationTimestamp", findings)
+    retention = _whole(
+        spec.get("retentionDays"), "spec.retentionDays", MIN_RETENTION_DAYS, MAX_RETENTION_DAYS, findings
+    )
+    size = _whole(spec.get("imageCacheSize"), "spec.imageCacheSize", MIN_SIZE_GIB, MAX_SIZE_GIB, findings)
+    expires = _time(status.get("expireDateTime"), "status.expireDateTime", findings)
+    if expires is None and retention and created and created < _LATEST_EXPIRING:
         expires = created + timedelta(days=retention)
-    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), Mapping) else {}
+    phase = _text(status.get("phase"), "status.phase", findings)
+    ready_since = _time(status.get("lastUpdatedTime"), "status.lastUpdatedTime", findings)
+    annotations = _object(meta, "annotations", "metadata.annotations", findings)
     return CacheView(
-        name=str(meta.get("name") or ""),
-        id=status.get("imageCacheId") or None,
-        phase=status.get("phase") or None,
+        name=_text(meta.get("name"), "metadata.name", findings) or "",
+        id=_text(status.get("imageCacheId"), "status.imageCacheId", findings),
+        phase=phase,
         images=tuple(refs),
         image_refs=tuple(refs.values()),
-        size_gib=_int(spec.get("imageCacheSize"), DEFAULT_SIZE_GIB) or DEFAULT_SIZE_GIB,
+        size_gib=size or DEFAULT_SIZE_GIB,
         retention_days=retention,
         created=created,
         expires=expires,
-        progress=status.get("progress"),
-        ready_since=_time(status.get("lastUpdatedTime")) if status.get("phase") == READY else None,
-        annotations=dict(annotations),
+        progress=_text(status.get("progress"), "status.progress", findings),
+        ready_since=ready_since if phase == READY else None,
+        annotations={k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)},
         findings=tuple(findings),
     )
 

@@ -11,13 +11,40 @@ from core.errors import ManifestError
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_EXPANDED_NODES = 200_000
+# deeper than any Kubernetes object; far below Python's recursion limit
+MAX_NESTING = 100
+# an int64 has 19 digits; a longer integer is no Kubernetes value, and Python refuses past 4,300
+MAX_INTEGER_CHARS = 40
+
+
+class _Nested(Exception):
+    """A document nested deeper than MAX_NESTING."""
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps anchors but lets us measure what aliases expand to."""
+    """SafeLoader that keeps anchors (their expansion is measured), bounds integers and keeps timestamps as text."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer of a bounded length: parsing a long one takes quadratic time, then fails."""
+        if len(node.value) > MAX_INTEGER_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(node.value)} characters is out of range", node.start_mark
+            )
+        return super().construct_yaml_int(node)
 
 
-def _expanded_size(node: object, memo: dict[int, int], budget: int) -> int:
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+# Kubernetes reads YAML as JSON: a timestamp is a string, checked where it is used (2024-13-45 is no crash)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_INTEGER_CHARS:
+        raise ManifestError(f"a JSON integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+def _expanded_size(node: object, memo: dict[int, int], budget: int, depth: int = 0) -> int:
     """How many values the document holds once every alias is expanded (stops counting past budget)."""
     key = id(node)
     if key in memo:
@@ -28,10 +55,12 @@ def _expanded_size(node: object, memo: dict[int, int], budget: int) -> int:
         children = node
     else:
         return 1
+    if depth >= MAX_NESTING:
+        raise _Nested
     memo[key] = 1
     total = 1
     for child in children:
-        total += _expanded_size(child, memo, budget)
+        total += _expanded_size(child, memo, budget, depth + 1)
         if total > budget:
             break
     memo[key] = total
@@ -69,7 +98,11 @@ def load_numbered(text: str | bytes, source: str = "<input>") -> list[tuple[int,
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            parsed = json.loads(text)
+            parsed = json.loads(text, parse_int=_json_int)
+        except ManifestError as exc:
+            raise ManifestError(f"{source}: {exc}") from None
+        except RecursionError:
+            raise ManifestError(f"{source}: document 1: nested too deeply") from None
         except ValueError:
             parsed = None
         else:
@@ -81,7 +114,7 @@ def load_numbered(text: str | bytes, source: str = "<input>") -> list[tuple[int,
     except yaml.YAMLError as exc:
         raise ManifestError(f"{source}: document {len(documents) + 1}: YAML does not parse: {_problem(exc)}") from None
     except RecursionError:
-        raise ManifestError(f"{source}: document {len(documents) + 1}: nested too deeply") from None
+        raise ManifestError(f"{source}: document {len(documents) + 1}: nested more than {MAX_NESTING} deep") from None
     return _objects(documents, source)
 
 
@@ -93,8 +126,8 @@ def _objects(documents: list, source: str) -> list[tuple[int, dict]]:
             continue
         try:
             size = _expanded_size(document, {}, MAX_EXPANDED_NODES)
-        except RecursionError:
-            raise ManifestError(f"{source}: document {number}: nested too deeply") from None
+        except (_Nested, RecursionError):
+            raise ManifestError(f"{source}: document {number}: nested more than {MAX_NESTING} deep") from None
         if size > MAX_EXPANDED_NODES:
             raise ManifestError(
                 f"{source}: document {number}: expands to more than {MAX_EXPANDED_NODES:,} values "

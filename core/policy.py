@@ -8,8 +8,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from core.caches import MAX_SIZE_GIB
 from core.errors import ImcError
-from core.findings import Finding, info, warning
+from core.findings import Finding, brief, info, warning
 from core.findings import error as error_finding
 
 PREFIX = "k8s.aliyun.com/"
@@ -28,7 +29,8 @@ AUTO_ANNOTATIONS = (AUTO_IMC, PERFECT_MATCH, MATCH_COUNT, LEGACY_AUTO)
 ECI_WRITTEN_ANNOTATIONS = (MATCHED_CACHE, INSTANCE_ID)
 BASE_STORAGE_GIB = 30
 
-_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?")
+_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([eE][-+]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?")
+MAX_QUANTITY_CHARS = 64
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _COUNT = re.compile(r"[0-9]{1,6}")
@@ -90,41 +92,39 @@ class MatchPolicy:
         }
 
 
-def parse_quantity_gib(value: str) -> float:
-    """A Kubernetes quantity ("20Gi", "21474836480", "20G") in GiB; ImcError when malformed."""
+def parse_quantity_gib(value: object, max_gib: float = MAX_SIZE_GIB) -> float:
+    """A Kubernetes quantity ("20Gi", "21474836480", "20G") in GiB, at most max_gib; ImcError otherwise.
+
+    Constant time whatever the text: its length is bounded and the exponent is read by float(),
+    never as 10 ** exponent.
+    """
+    if isinstance(value, str) and len(value) > MAX_QUANTITY_CHARS:
+        raise ImcError(f"{brief(value)} is longer than {MAX_QUANTITY_CHARS} characters: not a quantity")
     match = _QUANTITY.fullmatch(value.strip()) if isinstance(value, str) else None
     if not match:
-        raise ImcError(f"{value!r} is not a Kubernetes quantity such as 20Gi")
-    number, suffix = float(match.group(1)), match.group(2) or ""
-    if suffix in _BINARY:
-        size = number * _BINARY[suffix]
-    elif suffix in _DECIMAL:
-        size = number * _DECIMAL[suffix]
-    elif suffix:
-        size = number * 10 ** int(suffix[1:])
-    else:
-        size = number
-    gib = size / 2**30
-    if not math.isfinite(gib):
-        raise ImcError(f"{value!r} is too large a quantity")
+        raise ImcError(f"{brief(value)} is not a Kubernetes quantity such as 20Gi")
+    number, suffix = float(match.group(1) + (match.group(2) or "")), match.group(3) or ""
+    gib = number * _BINARY.get(suffix, 1) * _DECIMAL.get(suffix, 1) / 2**30
+    if not gib <= max_gib:  # also inf
+        raise ImcError(f"{brief(value)} is out of range (at most {max_gib:g} GiB)")
     return gib
 
 
 def _text(annotations: Mapping, key: str, findings: list[Finding]) -> str | None:
-    """An annotation's value as text, noting values that are not strings."""
+    """An annotation's value as text, noting values that are not strings (a list or object counts as unset)."""
     value = annotations.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        findings.append(
-            error_finding(
-                "annotation-not-string",
-                f"{key} is {value!r} ({type(value).__name__}); annotation values must be quoted "
-                f'strings, e.g. "{str(value).lower()}"',
-            )
+    if value is None or isinstance(value, str):
+        return value
+    scalar = isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() <= 64)
+    shown = (str(value).lower() if isinstance(value, bool) else str(value)) if scalar else None
+    hint = f', e.g. "{shown}"' if shown is not None else ""
+    findings.append(
+        error_finding(
+            "annotation-not-string",
+            f"{key} is {brief(value)} ({type(value).__name__}); annotation values must be quoted strings{hint}",
         )
-        value = str(value).lower() if isinstance(value, bool) else str(value)
-    return value
+    )
+    return shown
 
 
 def _boolean(annotations: Mapping, key: str, default: bool, findings: list[Finding]) -> bool | None:

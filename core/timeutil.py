@@ -5,26 +5,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.errors import ImcError
+from core.findings import brief
+
+# RFC 3339 with nanoseconds and an offset is 35 characters
+MAX_TIME_CHARS = 64
 
 
 def parse_time(value: object) -> datetime | None:
-    """An aware UTC datetime from an RFC 3339 string; None for empty; ImcError when malformed."""
+    """An aware UTC datetime from an RFC 3339 string; None for empty; ImcError when malformed or out of range."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
-        raise ImcError(f"not a timestamp: {value!r}")
+        raise ImcError(f"not a timestamp: {brief(value)}")
+    if len(value) > MAX_TIME_CHARS:
+        raise ImcError(f"not an RFC 3339 timestamp: {brief(value)} is too long")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ImcError(f"not an RFC 3339 timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. month 13, or year 1 with an offset east of UTC
+        raise ImcError(f"not an RFC 3339 timestamp: {brief(value)}") from None
 
 
 def format_time(moment: datetime) -> str:

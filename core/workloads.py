@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import ImcError, ManifestError
-from core.findings import Finding, info, warning
+from core.findings import Finding, brief, info, warning
 from core.findings import error as error_finding
 from core.images import ImageRef, parse_image
 from core.policy import POLICY_ANNOTATIONS, MatchPolicy, read_policy
@@ -63,6 +63,24 @@ def _mapping(value: object) -> Mapping:
     return value if isinstance(value, Mapping) else {}
 
 
+def _object(parent: Mapping, key: str, where: str, findings: list[Finding]) -> Mapping:
+    """A nested object; a value of another type is a finding and reads as empty."""
+    value = parent.get(key)
+    if type(value) is dict or isinstance(value, Mapping):  # the common case first, without the slower ABC check
+        return value
+    if value is not None:
+        findings.append(
+            error_finding(
+                "invalid-field", f"{where}{key} is {brief(value)} ({type(value).__name__}), not an object; ignored"
+            )
+        )
+    return {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _dig(obj: Mapping, path: tuple[str, ...]) -> Mapping | None:
     for key in path:
         value = obj.get(key) if isinstance(obj, Mapping) else None
@@ -90,8 +108,10 @@ def _images(spec: Mapping, findings: list[Finding]) -> tuple[tuple[str, ...], tu
             findings.append(error_finding("invalid-spec", f"spec.{list_name} is not a list"))
             continue
         for position, container in enumerate(containers):
-            container = _mapping(container)
-            cname = container.get("name") or f"{list_name}[{position}]"
+            if not isinstance(container, Mapping):
+                findings.append(error_finding("invalid-spec", f"spec.{list_name}[{position}] is not an object"))
+                continue
+            cname = _text(container.get("name")) or f"{list_name}[{position}]"
             image = container.get("image")
             if not image:
                 findings.append(error_finding("missing-image", f"container {cname} has no image"))
@@ -149,30 +169,31 @@ def _workload_metadata_findings(kind: str, meta: Mapping, pod_labels: Mapping) -
     return findings
 
 
-def _template(kind: str, meta: Mapping, pod_meta: Mapping, pod_spec: Mapping, extra: list[Finding]) -> PodTemplate:
-    """A template named by the object's metadata, with the pod's labels, annotations and spec."""
-    findings = list(extra)
-    labels = {k: v for k, v in _mapping(pod_meta.get("labels")).items() if isinstance(k, str)}
-    annotations = dict(_mapping(pod_meta.get("annotations")))
+def _template(
+    kind: str, meta: Mapping, pod: Mapping, pod_meta: Mapping, where: str, findings: list[Finding]
+) -> PodTemplate:
+    """A template named by the object's metadata, with the labels, annotations and spec of `pod` (at `where`)."""
+    labels = {k: v for k, v in _object(pod_meta, "labels", where + "metadata.", findings).items() if isinstance(k, str)}
+    annotations = dict(_object(pod_meta, "annotations", where + "metadata.", findings))
+    pod_spec = _object(pod, "spec", where, findings)
     images, refs = _images(pod_spec, findings)
-    node_name = pod_spec.get("nodeName") if isinstance(pod_spec.get("nodeName"), str) else None
+    node_name = _text(pod_spec.get("nodeName"))
     eci = is_eci_pod(labels, node_name)
     label_value = labels.get(ECI_LABEL)
     if label_value is not None and label_value != "true":
-        findings.append(warning("eci-label-value", f'label {ECI_LABEL} is {label_value!r}; only "true" counts'))
+        findings.append(warning("eci-label-value", f'label {ECI_LABEL} is {brief(label_value)}; only "true" counts'))
     policy = read_policy(annotations, len(images))
     if not eci and any(key in annotations for key in POLICY_ANNOTATIONS):
         findings.append(info("not-eci", "image-cache annotations apply to ECI pods only; this pod does not run on ECI"))
     try:
         created = parse_time(meta.get("creationTimestamp"))
-    except ImcError:
+    except ImcError as exc:
+        findings.append(error_finding("invalid-field", f"metadata.creationTimestamp: {exc}; ignored"))
         created = None
-    name = meta.get("name") or meta.get("generateName") or "<unnamed>"
-    namespace = meta.get("namespace") or "default"
     return PodTemplate(
         kind=kind,
-        namespace=str(namespace),
-        name=str(name),
+        namespace=_text(meta.get("namespace")) or "default",
+        name=_text(meta.get("name")) or _text(meta.get("generateName")) or "<unnamed>",
         labels=labels,
         annotations=annotations,
         spec=pod_spec,
@@ -188,12 +209,18 @@ def _template(kind: str, meta: Mapping, pod_meta: Mapping, pod_spec: Mapping, ex
 
 def templates_from(obj: object) -> list[PodTemplate]:
     """The pod templates an object holds: one for a Pod or workload, all for a List."""
+    return _templates(obj, in_list=False)
+
+
+def _templates(obj: object, in_list: bool) -> list[PodTemplate]:
     if not isinstance(obj, Mapping):
         raise ManifestError(f"expected a Kubernetes object, got {type(obj).__name__}")
     kind = obj.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ManifestError("object has no kind")
     if kind == "List" or (kind.endswith("List") and isinstance(obj.get("items"), list)):
+        if in_list:
+            raise ManifestError(f"a {kind} inside a List")
         items = obj.get("items") or []
         if not isinstance(items, list):
             raise ManifestError(f"{kind}.items is not a list")
@@ -201,20 +228,22 @@ def templates_from(obj: object) -> list[PodTemplate]:
         for item in items:
             if isinstance(item, Mapping) and "kind" not in item and kind.endswith("List"):
                 item = {**item, "kind": kind.removesuffix("List")}
-            templates.extend(templates_from(item))
+            templates.extend(_templates(item, in_list=True))
         return templates
-    meta = _mapping(obj.get("metadata"))
+    findings: list[Finding] = []
+    meta = _object(obj, "metadata", "", findings)
     if kind == "Pod":
-        return [_template(kind, meta, meta, _mapping(obj.get("spec")), [])]
+        return [_template(kind, meta, obj, meta, "", findings)]
     path = TEMPLATE_PATHS.get(kind)
     if path is None:
         raise ManifestError(f"kind {kind} holds no pod template (supported: {', '.join(WORKLOAD_KINDS)})")
     template = _dig(obj, path)
     if template is None:
-        raise ManifestError(f"{kind} {meta.get('name', '')} has no {'.'.join(path)}")
-    pod_meta = _mapping(template.get("metadata"))
-    extra = _workload_metadata_findings(kind, meta, _mapping(pod_meta.get("labels")))
-    return [_template(kind, meta, pod_meta, _mapping(template.get("spec")), extra)]
+        raise ManifestError(f"{kind} {_text(meta.get('name')) or ''} has no {'.'.join(path)}")
+    where = ".".join(path) + "."
+    pod_meta = _object(template, "metadata", where, findings)
+    findings += _workload_metadata_findings(kind, meta, _mapping(pod_meta.get("labels")))
+    return [_template(kind, meta, template, pod_meta, where, findings)]
 
 
 def pod_template(obj: object) -> PodTemplate:

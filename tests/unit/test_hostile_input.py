@@ -1,0 +1,163 @@
+"""Hostile input is inert (issue 9): the attacks that froze or crashed imc, replayed against the real parts.
+
+Every number is bounded and parsed without computing huge powers; a field of the wrong type is a
+finding on its object; `imc explain` exits 2 with one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.caches import cache_from_object
+from core.errors import ImcError
+from core.manifests import load_documents
+from core.policy import EXTRA_STORAGE as EXTRA
+from core.policy import read_policy
+from core.timeutil import parse_time
+from core.workloads import templates_from
+from tests.fixtures.engine.builders import REPO, imagecache, pod
+
+HUGE_QUANTITIES = ["1e30000000", "1e400", "9" * 50 + "Ei", "99999999999Ei", "1" + "0" * 70]
+
+
+@pytest.mark.parametrize("value", HUGE_QUANTITIES)
+def test_a_huge_extra_storage_is_a_finding_and_no_size(value: str) -> None:
+    policy = read_policy({EXTRA: value}, 1)
+    assert [f.code for f in policy.findings] == ["invalid-storage"]
+    assert policy.extra_storage_gib == 0 and policy.auto_cache_size_gib == 30
+
+
+def test_extra_storage_in_range_still_counts() -> None:
+    assert read_policy({EXTRA: "2e10"}, 1).extra_storage_gib == pytest.approx(2e10 / 2**30)
+    assert read_policy({EXTRA: "20Gi"}, 1).auto_cache_size_gib == 50
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "field"),
+    [
+        ({"retentionDays": 99999999999}, {}, "spec.retentionDays"),
+        ({"imageCacheSize": 10**30}, {}, "spec.imageCacheSize"),
+        ({"imageCacheSize": "²"}, {}, "spec.imageCacheSize"),
+        ({}, {"imageCacheId": ["a", "b"]}, "status.imageCacheId"),
+        ({}, {"phase": {"Ready": True}}, "status.phase"),
+        ({}, {"expireDateTime": "2024-13-45"}, "status.expireDateTime"),
+        ({"images": "nginx"}, {}, "spec.images"),
+    ],
+)
+def test_a_cache_field_of_the_wrong_type_or_range_is_a_finding(spec: dict, status: dict, field: str) -> None:
+    obj = imagecache("c", ["nginx:1"])
+    obj["spec"].update(spec)
+    obj["status"].update(status)
+    view = cache_from_object(obj)
+    assert [f.message.split(" ")[0].rstrip(":") for f in view.findings if f.code == "invalid-field"] == [field]
+    assert view.name == "c"
+
+
+@pytest.mark.parametrize("bad", [["a", "b"], "hello", 7])
+@pytest.mark.parametrize("where", ["metadata", "metadata.labels", "metadata.annotations"])
+def test_metadata_labels_and_annotations_not_objects_are_findings(where: str, bad: object) -> None:
+    manifest = pod(["nginx"])
+    if where == "metadata":
+        manifest["metadata"] = bad
+    else:
+        manifest["metadata"][where.removeprefix("metadata.")] = bad
+    [template] = templates_from(manifest)
+    messages = [f.message for f in template.findings if f.code == "invalid-field"]
+    assert [m for m in messages if m.startswith(f"{where} is ")], messages
+
+
+@pytest.mark.parametrize("value", ["2024-13-45", "0001-01-01T00:00:00+01:00", "9" * 5000])
+def test_a_bad_timestamp_is_an_imc_error(value: str) -> None:
+    with pytest.raises(ImcError):
+        parse_time(value)
+
+
+def test_yaml_timestamps_stay_text_and_huge_integers_are_refused() -> None:
+    [obj] = load_documents("kind: Pod\nmetadata:\n  creationTimestamp: 2024-13-45\n")
+    assert obj["metadata"]["creationTimestamp"] == "2024-13-45"
+    with pytest.raises(ImcError, match="document 2.*out of range"):
+        load_documents("kind: Pod\n---\nkind: Pod\nx: " + "9" * 4400 + "\n", "f.yaml")
+    with pytest.raises(ImcError, match="out of range"):
+        load_documents('{"kind": "Pod", "x": ' + "9" * 4400 + "}", "f.json")
+
+
+@pytest.mark.parametrize("depth", [150, 10_000])
+def test_deep_nesting_is_refused_naming_the_document(depth: int) -> None:
+    for text in (
+        '{"kind": "Pod", "x": ' + "[" * depth + "]" * depth + "}",
+        "kind: Pod\nx: " + "[" * depth + "]" * depth,
+    ):
+        with pytest.raises(ImcError, match="f: document 1: nested"):
+            load_documents(text, "f")
+
+
+# ---- the real CLI, in its own process -------------------------------------------------------------
+
+ECI_POD = "kind: Pod\nmetadata:\n  name: p\n  labels: {{alibabacloud.com/eci: 'true'}}\n{extra}spec:\n  containers:\n  - {{name: a, image: nginx}}\n"
+CACHE = (
+    "kind: ImageCache\nmetadata: {{name: c}}\nspec:\n  images: [nginx]\n  {spec}\nstatus:\n  phase: Ready\n  {status}\n"
+)
+
+
+def _explain(tmp_path: Path, manifest: str, caches: str | None = None) -> subprocess.CompletedProcess:
+    (tmp_path / "m.yaml").write_text(manifest)
+    args = ["m.yaml"]
+    if caches is not None:
+        (tmp_path / "c.yaml").write_text(caches)
+        args += ["--caches", "c.yaml"]
+    return subprocess.run(
+        [sys.executable, str(Path(REPO) / "cli.py"), "explain", "--format", "json", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("manifest", "caches", "words"),
+    [
+        ('{"kind": "Pod", "spec": ' + "[" * 10_000 + "]" * 10_000 + "}", None, ["m.yaml", "document 1", "nested"]),
+        (ECI_POD.format(extra="  x: " + "9" * 4400 + "\n"), None, ["m.yaml", "document 1", "out of range"]),
+        (
+            ECI_POD.format(extra=""),
+            CACHE.format(spec="retentionDays: 99999999999", status=""),
+            ["c.yaml", "document 1", "retentionDays"],
+        ),
+        (
+            ECI_POD.format(extra=""),
+            CACHE.format(spec="", status="imageCacheId: [a, b]"),
+            ["c.yaml", "document 1", "imageCacheId"],
+        ),
+    ],
+    ids=["json-10000-deep", "yaml-int-4400-digits", "retention-days", "cache-id-list"],
+)
+def test_explain_refuses_the_attack_with_one_line(tmp_path: Path, manifest: str, caches: str | None, words) -> None:
+    run = _explain(tmp_path, manifest, caches)
+    assert run.returncode == 2 and run.stdout == "", (run.returncode, run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert all(word in line for word in words), line
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        ("  creationTimestamp: 2024-13-45\n", "invalid-field"),
+        ("  annotations: {k8s.aliyun.com/eci-extra-ephemeral-storage: 1e400}\n", "invalid-storage"),
+        ("  annotations: {k8s.aliyun.com/eci-extra-ephemeral-storage: 1e30000000}\n", "invalid-storage"),
+        ("  annotations: [a, b]\n", "invalid-field"),
+    ],
+    ids=["timestamp-month-13", "storage-1e400", "storage-1e30000000", "annotations-list"],
+)
+def test_explain_reports_the_attack_as_a_finding(tmp_path: Path, extra: str, code: str) -> None:
+    run = _explain(tmp_path, ECI_POD.format(extra=extra))
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    [result] = json.loads(run.stdout)["results"]
+    assert code in [f["code"] for f in result["findings"]]
+    assert result["auto_cache_size_gib"] == 30
