@@ -310,3 +310,13 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def savings(
+    pods: Iterable[tuple[str, str, PodStart | None, Iterable[str]]],
+) -> tuple[dict[str, PullEstimate], dict[str, Saving]]:
+    """Per hit pod, what it saved: pods are (key, outcome, start, images); misses' pulls make the estimates."""
+    pods = list(pods)
+    estimates = pull_estimates(start for _, outcome, start, _ in pods if outcome == "miss")
+    saved = {key: saving(start, images, estimates) for key, outcome, start, images in pods if outcome == "hit"}
+    return estimates, saved

@@ -14,6 +14,7 @@ import orjson
 
 from core.caches import CacheView
 from core.matching import CacheIndex, explain
+from core.starts import PodStart, Saving, savings
 from kube.connect import ConnectError, connect, describe_failure
 from kube.http import ApiError
 from kube.store import ClusterStore, PodRecord, StoreSnapshot
@@ -21,6 +22,7 @@ from kube.watch import list_kind
 
 FORMATS = ("table", "json", "csv")
 COLUMNS = ("namespace", "pod", "decision", "cache", "actual", "actual_cache", "disagrees")
+START_COLUMNS = ("start_seconds", "pull_seconds", "pulls", "saved_seconds", "saved_from_pulls", "waiting_reason")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +72,37 @@ def actual_dict(record: PodRecord) -> dict | None:
     }
 
 
-def pod_result(record: PodRecord, relevant: RelevantCaches) -> dict:
+def seconds(value: float | None) -> float | None:
+    """Seconds to the millisecond, as kubelets report pulls."""
+    return None if value is None else round(value, 3)
+
+
+def start_fields(start: PodStart | None, saved: Saving | None) -> dict:
+    """A pod's start, pulls and (for a hit) the pull time it saved, as plain JSON; None where not known."""
+    return {
+        "start_seconds": seconds(start.start_seconds) if start else None,
+        "pull_seconds": seconds(start.pull_seconds) if start else None,
+        "waiting_reason": start.waiting_reason if start else None,
+        "pulls": [
+            {"image": p.image, "seconds": seconds(p.seconds), "source": p.source}
+            for p in (start.pulls if start else ())
+        ],
+        "saved_seconds": seconds(saved.seconds) if saved else None,
+        "saved_from_pulls": saved.observed if saved else None,
+    }
+
+
+def outcome(record: PodRecord) -> str:
+    """What happened to a pod: ECI's word when it reported, else the prediction."""
+    return record.actual.outcome if record.actual is not None else record.decision.outcome
+
+
+def pod_savings(records: Iterable[PodRecord]) -> dict[str, Saving]:
+    """Per hit pod (by key), the pull time it saved, estimated from the misses' observed pulls."""
+    return savings((r.key, outcome(r), r.start, r.decision.images) for r in records)[1]
+
+
+def pod_result(record: PodRecord, relevant: RelevantCaches, saved: Saving | None = None) -> dict:
     """One pod: `imc explain`'s fields, plus the pod's name, ECI's actual outcome and the disagreement flag."""
     index = relevant.index_for(record)
     result = explain(record.template, index, record.template.decided_at(datetime.now(UTC))).to_dict()
@@ -81,6 +113,7 @@ def pod_result(record: PodRecord, relevant: RelevantCaches) -> dict:
         actual=actual_dict(record),
         disagrees=record.disagrees,
         candidates_omitted=len(relevant.caches) - len(index),
+        **start_fields(record.start, saved),
     )
     return result
 
@@ -93,7 +126,9 @@ def eci_records(snapshot: StoreSnapshot) -> list[PodRecord]:
 def results(snapshot: StoreSnapshot) -> list[dict]:
     """Every ECI pod's result, sorted."""
     relevant = RelevantCaches(snapshot.caches.values())
-    return [pod_result(record, relevant) for record in eci_records(snapshot)]
+    records = eci_records(snapshot)
+    saved = pod_savings(records)
+    return [pod_result(record, relevant, saved.get(record.key)) for record in records]
 
 
 def row(result: Mapping) -> dict[str, str]:
@@ -111,6 +146,16 @@ def row(result: Mapping) -> dict[str, str]:
     }
 
 
+def csv_row(result: Mapping) -> dict[str, str]:
+    """The CSV columns of one result: the table's, then its start, pulls and saving."""
+    pulls = " ".join(
+        f"{p['image']}={'' if p['seconds'] is None else p['seconds']}s:{p['source']}" for p in result.get("pulls") or ()
+    )
+    extra = {c: result.get(c) for c in START_COLUMNS}
+    extra["pulls"] = pulls
+    return {**row(result), **{c: "" if v is None else str(v) for c, v in extra.items()}}
+
+
 def format_json(items: list[dict]) -> str:
     """`{"results": [...]}`, as `imc explain --format json` prints."""
     return orjson.dumps({"results": items}, option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -119,9 +164,9 @@ def format_json(items: list[dict]) -> str:
 def format_csv(items: list[dict]) -> str:
     """One CSV line per pod with a header."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=COLUMNS + START_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(row(item) for item in items)
+    writer.writerows(csv_row(item) for item in items)
     return out.getvalue()
 
 
@@ -151,7 +196,7 @@ FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
 
 
 def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
-    """One paged list of pods, ImageCaches and ECI events (no watch), decided in a store."""
+    """One paged list of pods, ImageCaches and events (no watch), decided in a store."""
     store = ClusterStore()
     for kind in ("imagecaches", "events", "pods"):
         objects, resource_version, _ = list_kind(api_client, kind, None if kind == "imagecaches" else namespace)

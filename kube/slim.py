@@ -19,6 +19,8 @@ POD_METADATA_FIELDS = (
 )
 CONTAINER_FIELDS = ("name", "image", "imagePullPolicy")
 POD_STATUS_FIELDS = ("phase", "reason", "message", "startTime")
+# what `core.starts.pod_start` reads of a container status: start times and why it waits
+CONTAINER_STATE_FIELDS = {"running": ("startedAt",), "terminated": ("startedAt",), "waiting": ("reason", "message")}
 EVENT_FIELDS = (
     "apiVersion",
     "kind",
@@ -68,9 +70,38 @@ def slim_pod(pod: dict) -> dict:
         "spec": slim_spec,
     }
     status = _pick(pod.get("status"), POD_STATUS_FIELDS)
+    _slim_start_fields(pod.get("status"), status)
     if status:
         slim["status"] = status
     return slim
+
+
+def _slim_state(state: Any) -> dict:
+    if not isinstance(state, dict):
+        return {}
+    return {k: _pick(state[k], f) for k, f in CONTAINER_STATE_FIELDS.items() if k in state}
+
+
+def _slim_start_fields(source: Any, status: dict) -> None:
+    """The scheduling condition and container start states: what a pod's start time is read from."""
+    if not isinstance(source, dict):
+        return
+    conditions = source.get("conditions")
+    if isinstance(conditions, list):
+        scheduled = [
+            _pick(c, ("type", "status", "lastTransitionTime"))
+            for c in conditions
+            if isinstance(c, dict) and c.get("type") == "PodScheduled"
+        ]
+        if scheduled:
+            status["conditions"] = scheduled
+    statuses = source.get("containerStatuses")
+    if isinstance(statuses, list):
+        status["containerStatuses"] = [
+            {"name": s.get("name"), "state": _slim_state(s.get("state")), "lastState": _slim_state(s.get("lastState"))}
+            for s in statuses
+            if isinstance(s, dict)
+        ]
 
 
 def slim_event(event: dict) -> dict:

@@ -17,10 +17,12 @@ from core.caches import CacheView, cache_from_object
 from core.errors import ImcError
 from core.images import ImageRef
 from core.matching import CacheIndex, Decision, decide
-from core.outcomes import ActualOutcome, actual_outcome, event_pod_key, is_eci_event, prediction_disagrees
+from core.outcomes import ECI_REASONS, ActualOutcome, actual_outcome, event_pod_key, is_eci_event, prediction_disagrees
+from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event
 from core.workloads import PodTemplate, pod_template
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
+KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 DEFAULT_HISTORY = 20_000
 MAX_ERRORS = 20
 
@@ -38,6 +40,7 @@ class PodRecord:
     actual: ActualOutcome | None
     disagrees: bool
     created: datetime | None
+    start: PodStart | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class ClusterStore:
         self._shared: set[str] = set()
         self._events: dict[str, dict] = {}
         self._events_by_pod: dict[str, dict[str, dict]] = {}
+        # per pod, event name -> (pod uid, the pull its `Pulled` event reported); kept while the pod is,
+        # since clusters expire events after an hour and a pod's start does not change
+        self._pulls_by_pod: dict[str, dict[str, tuple[str | None, ImagePull]]] = {}
         self._index = CacheIndex([])
         self._by_image: dict[str, set[str]] = {}
         self._by_pin: dict[str, set[str]] = {}
@@ -224,6 +230,8 @@ class ClusterStore:
             self._drop_pod(key)
         for key in [k for k in self._decide_errors if k not in fresh]:
             del self._decide_errors[key]
+        for key in [k for k in self._pulls_by_pod if k not in fresh]:
+            del self._pulls_by_pod[key]
         for key, obj in fresh.items():
             record = old.get(key)
             if record is not None and record.obj is obj:
@@ -239,6 +247,7 @@ class ClusterStore:
             self._put_pod(key, obj)
 
     def _drop_pod(self, key: str) -> None:
+        self._pulls_by_pod.pop(key, None)
         if self._write("pods").pop(key, None) is not None:
             self._unindex(key)
 
@@ -279,6 +288,7 @@ class ClusterStore:
             actual=actual,
             disagrees=prediction_disagrees(decision, actual),
             created=created,
+            start=self._start(obj, key),
         )
         self._write("pods")[key] = record
         self._index_pod(key, template)
@@ -286,6 +296,11 @@ class ClusterStore:
             self._record_history(key, decision.outcome, "pod", created)
         elif old.decision.outcome != decision.outcome:
             self._record_history(key, decision.outcome, "pod")
+
+    def _start(self, obj: dict, key: str) -> PodStart | None:
+        uid = (obj.get("metadata") or {}).get("uid")
+        pulls = self._pulls_by_pod.get(key, {}).values()
+        return pod_start(obj, (pull for owner, pull in pulls if not (uid and owner and owner != uid)))
 
     def _redecide(self, keys: Iterable[str]) -> None:
         pods = self._maps["pods"]
@@ -402,7 +417,7 @@ class ClusterStore:
         self._events_by_pod.clear()
         for obj in objects:
             self._apply_event(obj, deleted=False, refresh=False)
-        self._refresh_actual(touched | set(self._events_by_pod))
+        self._refresh_actual(touched | set(self._events_by_pod) | set(self._pulls_by_pod))
 
     def _apply_event(self, obj: dict, deleted: bool, refresh: bool = True) -> None:
         key = object_key(obj)
@@ -413,6 +428,8 @@ class ClusterStore:
             if pod_key is not None:
                 pods.add(pod_key)
                 _discard(self._events_by_pod, pod_key, key)
+        if not deleted:
+            pods |= self._keep_pull(key, obj)
         if not deleted and is_eci_event(obj):
             pod_key = event_pod_key(obj)
             self._events[key] = obj
@@ -420,6 +437,18 @@ class ClusterStore:
             pods.add(pod_key)
         if refresh:
             self._refresh_actual(pods)
+
+    def _keep_pull(self, key: str, event: dict) -> set[str]:
+        pull = pull_from_event(event)
+        involved = event.get("involvedObject") or event.get("regarding")
+        if pull is None or not isinstance(involved, dict):
+            return set()
+        pod_key = event_pod_key(event)
+        if pod_key is None:
+            return set()
+        uid = involved.get("uid")
+        self._pulls_by_pod.setdefault(pod_key, {})[key] = (uid, pull)
+        return {pod_key}
 
 
 def _discard(index: dict, key: str, member: str) -> None:

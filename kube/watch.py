@@ -12,21 +12,20 @@ from typing import Any
 
 import orjson
 
-from core.outcomes import ECI_REASONS
 from kube.http import ApiError, Request, Stream, open_stream, send
 from kube.resources import RESOURCES
 from kube.slim import slim_object
-from kube.store import KINDS, ClusterStore
+from kube.store import KEPT_EVENT_REASONS, KINDS, ClusterStore
 
 log = logging.getLogger("imc.kube.watch")
 
 WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 PAGE_SIZE = 500
 WATCH_TIMEOUT_SECONDS = 300
-# ECI writes its image-cache events with source.component EciService (reference section 4);
-# a field selector cannot OR the five reasons, so the reasons are also filtered client-side.
+# ECI writes its image-cache events with source.component EciService (reference section 4), the
+# kubelet (or virtual node) its `Pulled` events; a field selector cannot OR reasons or sources, so
+# the reasons are filtered client-side.
 EVENT_SELECTORS: tuple[str | None, ...] = (
-    "involvedObject.kind=Pod,source=EciService",
     "involvedObject.kind=Pod",
     None,
 )
@@ -134,8 +133,8 @@ def release_free_memory() -> None:
 
 
 def keep_object(kind: str, obj: dict) -> bool:
-    """Client-side filter: only ECI's image-cache events are kept."""
-    return kind != "events" or obj.get("reason") in ECI_REASONS
+    """Client-side filter: only ECI's image-cache events and image pulls are kept."""
+    return kind != "events" or obj.get("reason") in KEPT_EVENT_REASONS
 
 
 def list_all(

@@ -12,7 +12,7 @@ from core.matching import CacheIndex, explain
 from kube import report
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import PIN, imagecache
-from tests.unit.test_kube_store import eci_pod, event
+from tests.unit.test_kube_store import eci_pod, event, pulled
 
 
 def snapshot():
@@ -86,6 +86,13 @@ def test_table_and_csv_formats():
         "actual": "hit",
         "actual_cache": "imc-web-cache",
         "disagrees": "",
+        # no start yet, no pull seen: nothing known, and the saving unknown rather than zero
+        "start_seconds": "",
+        "pull_seconds": "",
+        "pulls": "",
+        "saved_seconds": "",
+        "saved_from_pulls": "0",
+        "waiting_reason": "",
     }
 
 
@@ -96,3 +103,48 @@ def test_unreadable_kubeconfig_exits_2_with_one_line(tmp_path, capsys):
     assert report.run(parser.parse_args(["--kubeconfig", str(missing)])) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err and "does not exist" in err
+
+
+def test_start_pulls_and_saving_in_json_and_csv():
+    store = ClusterStore()
+    started = {"phase": "Running", "containerStatuses": [{"name": "c0", "state": {"running": {}}}]}
+    pods = []
+    for name, second in (("miss1", "30"), ("miss2", "40"), ("hit", "05"), ("new", None)):
+        obj = eci_pod(name, ["nginx:1.25"])
+        if second:
+            obj["status"] = {
+                **started,
+                "containerStatuses": [
+                    {"name": "c0", "state": {"running": {"startedAt": f"2026-11-28T08:00:{second}Z"}}}
+                ],
+            }
+        pods.append(obj)
+    store.replace("pods", pods, "1")
+    store.replace(
+        "events",
+        [
+            event("miss1", "ImageCacheMissed"),
+            event("miss2", "ImageCacheMissed"),
+            event("hit", "SuccessfulHitImageCache", "hit image cache imc-x"),
+            pulled("miss1", 'Successfully pulled image "nginx:1.25" in 26s (26s including waiting)'),
+            pulled("miss2", 'Successfully pulled image "nginx:1.25" in 36.5s (36.5s including waiting)'),
+            pulled("hit", 'Container image "nginx:1.25" already present on machine'),
+        ],
+        "1",
+    )
+    items = {i["name"]: i for i in orjson.loads(report.format_json(report.results(store.snapshot())))["results"]}
+    assert items["miss1"]["start_seconds"] == 30.0 and items["miss1"]["saved_seconds"] is None
+    assert items["miss2"]["pulls"] == [{"image": "docker.io/library/nginx:1.25", "seconds": 36.5, "source": "pulled"}]
+    hit = items["hit"]
+    assert (hit["start_seconds"], hit["pull_seconds"], hit["saved_seconds"], hit["saved_from_pulls"]) == (
+        5.0,
+        0.0,
+        31.25,
+        2,
+    )
+    assert items["new"]["start_seconds"] is None and items["new"]["pulls"] == []
+    rows = {r["pod"]: r for r in csv.DictReader(io.StringIO(report.format_csv(list(items.values()))))}
+    assert (
+        rows["hit"]["saved_seconds"] == "31.25" and rows["hit"]["pulls"] == "docker.io/library/nginx:1.25=0.0s:present"
+    )
+    assert rows["new"]["start_seconds"] == "" and rows["miss1"]["pull_seconds"] == "26.0"

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from core.outcomes import actual_outcome
+from core.starts import pod_start, pod_start_from_events
 from core.workloads import templates_from
 from kube.slim import slim_event, slim_object, slim_pod
 
@@ -42,8 +43,26 @@ FULL_POD = {
     "status": {
         "phase": "Running",
         "startTime": "2026-11-28T08:00:03Z",
-        "conditions": [{"type": "Ready"}],
-        "containerStatuses": [{"name": "web", "ready": True, "imageID": "sha256:..."}],
+        "conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-28T08:00:30Z"},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-11-28T08:00:01Z"},
+        ],
+        "containerStatuses": [
+            {
+                "name": "web",
+                "ready": True,
+                "imageID": "sha256:...",
+                "restartCount": 1,
+                "state": {"running": {"startedAt": "2026-11-28T08:05:00Z"}},
+                "lastState": {"terminated": {"startedAt": "2026-11-28T08:00:21Z", "exitCode": 1, "reason": "Error"}},
+            },
+            {
+                "name": "side",
+                "ready": False,
+                "image": "envoy:1.30",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
+            },
+        ],
     },
 }
 
@@ -97,13 +116,30 @@ def test_slim_pod_and_events_give_the_same_actual_outcome():
     assert slim is not None and slim.outcome == "miss"
 
 
+def test_slim_pod_and_events_give_the_same_start():
+    pulled = {
+        **EVENTS[0],
+        "reason": "Pulled",
+        "message": 'Successfully pulled image "nginx:latest" in 18.2s (18.2s including waiting)',
+        "involvedObject": {**EVENTS[0]["involvedObject"], "fieldPath": "spec.containers{web}"},
+    }
+    slim = pod_start_from_events(slim_pod(FULL_POD), [slim_event(pulled)])
+    assert slim == pod_start_from_events(FULL_POD, [pulled])
+    assert slim is not None and slim.waiting_reason == "ImagePullBackOff" and slim.pull_seconds == 18.2
+    started = copy.deepcopy(FULL_POD)
+    started["status"]["containerStatuses"][1]["state"] = {"running": {"startedAt": "2026-11-28T08:00:25Z"}}
+    assert pod_start(slim_pod(started)).start_seconds == 25.0
+
+
 def test_slim_pod_drops_bulk_and_keeps_identity():
     slim = slim_pod(FULL_POD)
     assert "managedFields" not in slim["metadata"]
     assert "kubectl.kubernetes.io/last-applied-configuration" not in slim["metadata"]["annotations"]
     assert slim["metadata"]["resourceVersion"] == "42" and slim["metadata"]["uid"] == "u-1"
     assert "volumes" not in slim["spec"] and "env" not in slim["spec"]["containers"][0]
-    assert slim["status"] == {"phase": "Running", "startTime": "2026-11-28T08:00:03Z"}
+    assert slim["status"]["phase"] == "Running" and slim["status"]["startTime"] == "2026-11-28T08:00:03Z"
+    assert [c["type"] for c in slim["status"]["conditions"]] == ["PodScheduled"]
+    assert "imageID" not in slim["status"]["containerStatuses"][0]
     assert len(repr(slim)) < len(repr(FULL_POD)) / 3
 
 

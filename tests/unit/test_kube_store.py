@@ -347,3 +347,51 @@ def test_actual_outcome_quotes_ecis_events_in_order():
     assert [e.reason for e in actual.events] == ["ImageCacheMissed", "ImageCacheAutoCreated"]
     assert actual.events[1].message.endswith("imc-9 is auto created")
     assert actual.events[0].time == "2026-11-28T08:00:01Z"
+
+
+def pulled(pod_name: str, message: str, at: str = "2026-11-28T08:00:20Z", uid: str | None = None) -> dict:
+    """A kubelet's `Pulled` event about a pod's container."""
+    obj = event(pod_name, "Pulled", message, name=f"{pod_name}.{uid or 'own'}", at=at)
+    obj["involvedObject"].update(fieldPath="spec.containers{c0}", uid=uid or f"uid-{pod_name}")
+    obj["source"] = {"component": "kubelet"}
+    return obj
+
+
+def test_pod_start_from_status_and_pulled_events_outlives_the_events():
+    store = ClusterStore()
+    obj = eci_pod("p1", ["nginx:1.25"])
+    store.apply("pods", "ADDED", obj)
+    assert store.snapshot().pods["default/p1"].start.starting
+    message = 'Successfully pulled image "nginx:1.25" in 18.5s (18.5s including waiting). Image size: 70984068 bytes.'
+    store.apply("events", "ADDED", pulled("p1", message))
+    store.apply("events", "ADDED", pulled("p1", 'Successfully pulled image "nginx:1.25" in 9s', uid="uid-former"))
+    started = {
+        **obj,
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": obj["spec"]["containers"][0]["name"],
+                    "state": {"running": {"startedAt": "2026-11-28T08:00:21Z"}},
+                }
+            ],
+        },
+    }
+    store.apply("pods", "MODIFIED", started)
+    start = store.snapshot().pods["default/p1"].start
+    assert start.start_seconds == 21.0 and start.pull_seconds == 18.5
+    # events expire (an hour by default); the pod's start is still what it was
+    store.apply("events", "DELETED", pulled("p1", message))
+    assert store.snapshot().pods["default/p1"].start == start
+    store.apply("pods", "DELETED", started)
+    store.apply("pods", "ADDED", obj)
+    assert store.snapshot().pods["default/p1"].start.pulls == ()
+
+
+def test_pulls_of_a_relisted_event_stream_reach_their_pods():
+    store = ClusterStore()
+    store.replace("pods", [eci_pod("p1", ["nginx:1.25"]), eci_pod("p2", ["nginx:1.25"])], "1")
+    store.replace("events", [pulled("p2", 'Container image "nginx:1.25" already present on machine')], "2")
+    pods = store.snapshot().pods
+    assert pods["default/p1"].start.pulls == ()
+    assert [(p.source, p.seconds) for p in pods["default/p2"].start.pulls] == [("present", 0.0)]

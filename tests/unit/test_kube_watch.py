@@ -67,7 +67,7 @@ def test_list_requests_of_each_kind():
     assert dict(request.query) == {
         "limit": "100",
         "continue": "abc",
-        "fieldSelector": "involvedObject.kind=Pod,source=EciService",
+        "fieldSelector": "involvedObject.kind=Pod",
     }
     assert request.method == "GET"
 
@@ -85,7 +85,8 @@ def test_watch_request_resumes_from_the_version_with_bookmarks():
 
 def test_events_are_filtered_client_side():
     assert keep_object("events", {"reason": "ImageCacheMissed"})
-    assert not keep_object("events", {"reason": "Pulled"})
+    assert keep_object("events", {"reason": "Pulled"})
+    assert not keep_object("events", {"reason": "Pulling"})
     assert keep_object("pods", {"reason": "anything"})
 
 

@@ -19,6 +19,7 @@ from core.starts import (
     pull_estimates,
     pull_from_event,
     saving,
+    savings,
 )
 
 CREATED = "2026-11-28T08:00:00Z"
@@ -256,3 +257,14 @@ def test_percentile() -> None:
     assert percentile([], 0.5) is None
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert percentile([5.0, 1.0, 10.0], 0.9) == pytest.approx(9.0)
+
+
+def test_savings_learn_from_misses_and_credit_hits() -> None:
+    image = "docker.io/library/nginx:1.25"
+    miss = _hit_start(ImagePull(image, 30.0, PULLED))
+    always = _hit_start(ImagePull(image, 0.4, PULLED))  # a hit's manifest check is not a registry pull of a miss
+    estimates, saved = savings(
+        [("m", "miss", miss, [image]), ("h", "hit", always, [image]), ("f", "fail", miss, [image])]
+    )
+    assert estimates[image].median_seconds == 30.0 and estimates[image].observed == 1
+    assert set(saved) == {"h"} and saved["h"].seconds == pytest.approx(29.6)
