@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-SUBCOMMAND_MODULES = {"report": "kube.report", "sim": "sim.main"}
+SUBCOMMAND_MODULES = {"report": "kube.report", "sim": "sim.main", "exporter": "kube.exporter"}
 
 
 class InputError(Exception):
@@ -129,7 +129,7 @@ def run_explain(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `imc` and its subcommands."""
     parser = argparse.ArgumentParser(prog="imc", description="Explain and manage Alibaba Cloud ECI ImageCaches.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{explain,report,sim}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{explain,report,sim,exporter}")
 
     add_explain_arguments(
         sub.add_parser("explain", help="decide which ImageCache each pod template would hit, and why")
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, help_text in (
         ("report", SUBCOMMAND_MODULES["report"], "explain every ECI pod of a live cluster"),
         ("sim", SUBCOMMAND_MODULES["sim"], "run the built-in ECI cluster (HTTPS Kubernetes API)"),
+        ("exporter", SUBCOMMAND_MODULES["exporter"], "watch a cluster and serve Prometheus metrics (no dashboard)"),
     ):
         # the live-cluster and simulator modules import their heavy dependencies only when run
         subparser = sub.add_parser(name, help=help_text)

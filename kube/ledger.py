@@ -1,0 +1,420 @@
+"""The outcome ledger: every ECI pod once and every cache phase change, in SQLite (WAL), kept across restarts.
+
+A writer thread takes a store snapshot about once a second and stores what changed in one transaction, so the
+watch threads do no ledger work and a crash loses at most the last second. Triggers keep the per-minute outcome
+counts (the Overview charts), the decision totals and the start-time histograms (the metrics) in step with the
+pods table, in the same transaction, so two processes on one file count each pod once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kube.ledger_rows import Batch, LedgerSettings, PodRow, Tracker
+
+log = logging.getLogger("imc.kube.ledger")
+
+BUSY_TIMEOUT_MS = 5000
+DURATION_BOUNDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, math.inf)
+SCHEMA_VERSION = 1
+POD_COLUMNS = PodRow._fields
+_MINUTE = "CAST(coalesce({0}.created, {0}.first_seen) / 60 AS INTEGER)"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pods (
+    cluster TEXT NOT NULL, uid TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    workload TEXT NOT NULL, created REAL, predicted TEXT NOT NULL, actual TEXT, outcome TEXT NOT NULL,
+    cache_name TEXT, cache_id TEXT, disagrees INTEGER NOT NULL, start_seconds REAL, pull_seconds REAL,
+    first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL,
+    PRIMARY KEY (cluster, uid)
+);
+CREATE INDEX IF NOT EXISTS pods_by_created ON pods (created);
+CREATE TABLE IF NOT EXISTS cache_phases (
+    cluster TEXT NOT NULL, name TEXT NOT NULL, id TEXT, phase TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cache_phases_by_time ON cache_phases (cluster, at);
+CREATE TABLE IF NOT EXISTS outcome_minutes (
+    cluster TEXT NOT NULL, minute INTEGER NOT NULL, outcome TEXT NOT NULL, pods INTEGER NOT NULL,
+    PRIMARY KEY (cluster, minute, outcome)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decision_totals (
+    cluster TEXT NOT NULL, namespace TEXT NOT NULL, workload TEXT NOT NULL, outcome TEXT NOT NULL,
+    pods INTEGER NOT NULL, PRIMARY KEY (cluster, namespace, workload, outcome)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS duration_bounds (le REAL PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS durations (
+    cluster TEXT NOT NULL, metric TEXT NOT NULL, outcome TEXT NOT NULL, le REAL NOT NULL,
+    count INTEGER NOT NULL, total REAL NOT NULL, PRIMARY KEY (cluster, metric, outcome, le)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS pods_inserted AFTER INSERT ON pods BEGIN
+    INSERT INTO outcome_minutes VALUES (new.cluster, {_MINUTE.format("new")}, new.outcome, 1)
+        ON CONFLICT DO UPDATE SET pods = pods + 1;
+    INSERT INTO decision_totals VALUES (new.cluster, new.namespace, new.workload, new.outcome, 1)
+        ON CONFLICT DO UPDATE SET pods = pods + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS pods_outcome_changed AFTER UPDATE OF created, outcome ON pods
+WHEN old.outcome IS NOT new.outcome OR old.created IS NOT new.created BEGIN
+    UPDATE outcome_minutes SET pods = pods - 1
+        WHERE cluster = old.cluster AND minute = {_MINUTE.format("old")} AND outcome = old.outcome;
+    INSERT INTO outcome_minutes VALUES (new.cluster, {_MINUTE.format("new")}, new.outcome, 1)
+        ON CONFLICT DO UPDATE SET pods = pods + 1;
+END;
+"""
+# A duration counts once, when it is first known (histograms only grow, like Prometheus counters).
+_DURATION_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS pods_{column}_{event} AFTER {what} ON pods
+WHEN new.{column} IS NOT NULL {extra} BEGIN
+    INSERT INTO durations SELECT new.cluster, '{metric}', new.outcome, le, 1, new.{column}
+        FROM duration_bounds WHERE le >= new.{column} ORDER BY le LIMIT 1
+        ON CONFLICT DO UPDATE SET count = count + 1, total = total + excluded.total;
+END;
+"""
+DURATION_METRICS = {"start_seconds": "start", "pull_seconds": "pull"}
+
+
+def _schema() -> str:
+    triggers = [
+        _DURATION_TRIGGER.format(column=column, metric=metric, event=event, what=what, extra=extra)
+        for column, metric in DURATION_METRICS.items()
+        for event, what, extra in (
+            ("inserted", "INSERT", ""),
+            ("known", f"UPDATE OF {column}", f"AND old.{column} IS NULL"),
+        )
+    ]
+    return SCHEMA + "".join(triggers)
+
+
+_UPSERT = (
+    f"INSERT INTO pods ({', '.join(POD_COLUMNS)}, first_seen, updated) "
+    f"VALUES ({', '.join('?' * len(POD_COLUMNS))}, ?, ?) "
+    "ON CONFLICT (cluster, uid) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in POD_COLUMNS[2:])
+    + ", updated = excluded.updated, deleted = NULL"
+)
+
+
+def describe(exc: BaseException, path: Path | str) -> str:
+    """One line on what is wrong with the ledger file, for the warning badge."""
+    text = str(exc).strip() or type(exc).__name__
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered:
+        return f"history file {path} is damaged ({text}); move it away and imc starts a new one"
+    if "full" in lowered:
+        return f"history file {path}: the disk is full ({text}); the newest history is not being saved"
+    if "locked" in lowered or "busy" in lowered:
+        return f"history file {path} is busy in another process ({text}); retrying"
+    return f"history file {path} cannot be written ({text})"
+
+
+@dataclass(frozen=True)
+class DurationBucket:
+    """One histogram bucket's own count (not cumulative) and the sum of the values in it."""
+
+    cluster: str
+    metric: str  # "start" | "pull"
+    outcome: str
+    le: float
+    count: int
+    total: float
+
+
+class Ledger:
+    """The SQLite file: open (read-write, else read-only), store batches, answer the charts and the metrics."""
+
+    def __init__(self, path: Path | str, days: float = 30.0, setup: Callable[[sqlite3.Connection], None] | None = None
+                 ) -> None:
+        self.path = Path(path)
+        self.days = days
+        self.read_only = False
+        self.problem: str | None = None
+        self.generation = 0  # bumps on every stored batch: readers re-query only when it moved
+        self._setup = setup
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._open()
+
+    # ---- opening
+
+    def _open(self) -> None:
+        try:
+            self._conn = self._connect(read_only=False)
+            self.read_only = False
+            self.problem = None
+        except (sqlite3.Error, OSError) as exc:
+            self._close()
+            problem = describe(exc, self.path)
+            try:
+                self._conn = self._connect(read_only=True)
+                self.read_only = True
+                self.problem = f"{problem}; showing the history it holds, read-only"
+            except (sqlite3.Error, OSError):
+                self._close()
+                self.problem = problem
+        if self.problem:
+            log.warning("imc history: %s", self.problem)
+
+    def _connect(self, read_only: bool) -> sqlite3.Connection:
+        if read_only:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute("SELECT count(*) FROM pods").fetchone()  # fails at once on a damaged or foreign file
+            return conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000,
+                               isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                raise sqlite3.OperationalError("cannot switch the file to WAL mode")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(_schema()):
+                conn.execute(statement)
+            conn.executemany("INSERT OR IGNORE INTO duration_bounds VALUES (?)", [(b,) for b in DURATION_BOUNDS])
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+            if self._setup is not None:
+                self._setup(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._close()
+
+    @property
+    def writable(self) -> bool:
+        """True when batches can be stored."""
+        return self._conn is not None and not self.read_only
+
+    # ---- writing
+
+    def store(self, cluster: str, batch: Batch, now: float) -> bool:
+        """Store one batch in one transaction; False (and `problem` says why) when it could not be."""
+        with self._lock:
+            if not self.writable:
+                self._retry_open()
+                if not self.writable:
+                    return False
+            assert self._conn is not None
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(_UPSERT, [(*row, now, now) for row in batch.pods])
+                    self._conn.executemany(
+                        "UPDATE pods SET deleted = ? WHERE cluster = ? AND uid = ? AND deleted IS NULL",
+                        [(now, cluster, uid) for uid in batch.gone],
+                    )
+                    self._conn.executemany("INSERT INTO cache_phases VALUES (?, ?, ?, ?, ?)", batch.phases)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return False
+            self.problem = None
+            self.generation += 1
+            return True
+
+    def mark_gone_except(self, cluster: str, live_uids: Iterable[str], now: float) -> bool:
+        """After a fresh list: pods of the cluster the ledger thinks alive but the list lacks were deleted meanwhile."""
+        with self._lock:
+            if not self.writable:
+                return False
+            assert self._conn is not None
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS live (uid TEXT PRIMARY KEY)")
+                    self._conn.execute("DELETE FROM temp.live")
+                    self._conn.executemany("INSERT OR IGNORE INTO temp.live VALUES (?)", ((u,) for u in live_uids))
+                    self._conn.execute(
+                        "UPDATE pods SET deleted = ? WHERE cluster = ? AND deleted IS NULL "
+                        "AND uid NOT IN (SELECT uid FROM temp.live)", (now, cluster))
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return False
+            self.generation += 1
+            return True
+
+    def prune(self, now: float) -> int:
+        """Drop pods deleted, and cache phases and chart minutes seen, more than `days` ago; the rows dropped."""
+        cutoff = now - self.days * 86400
+        with self._lock:
+            if not self.writable:
+                return 0
+            assert self._conn is not None
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    dropped = self._conn.execute(
+                        "DELETE FROM pods WHERE coalesce(created, first_seen) < ? AND deleted IS NOT NULL "
+                        "AND deleted < ?", (cutoff, cutoff)).rowcount
+                    self._conn.execute("DELETE FROM cache_phases WHERE at < ?", (cutoff,))
+                    self._conn.execute("DELETE FROM outcome_minutes WHERE minute < ? OR pods <= 0",
+                                       (int(cutoff // 60),))
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return 0
+            self.generation += 1
+            return dropped
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        problem = describe(exc, self.path)
+        if problem != self.problem:
+            log.warning("imc history: %s", problem)
+        self.problem = problem
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            self._close()  # damaged: reopen later (someone may have moved it away)
+
+    def _retry_open(self) -> None:
+        self._close()
+        self._open()
+
+    # ---- reading
+
+    def _query(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        with self._lock:
+            if self._conn is None:
+                return []
+            try:
+                return self._conn.execute(sql, parameters).fetchall()
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return []
+
+    def outcome_minutes(self, cluster: str, start: float, end: float) -> list[tuple[int, str, int]]:
+        """(minute since the epoch, outcome, pods created in it) for pods created in [start, end)."""
+        return self._query(
+            "SELECT minute, outcome, pods FROM outcome_minutes WHERE cluster = ? AND minute >= ? AND minute < ? "
+            "AND pods > 0", (cluster, int(start // 60), math.ceil(end / 60)))
+
+    def decision_totals(self) -> list[tuple[str, str, str, str, int]]:
+        """(cluster, namespace, workload, outcome, pods ever seen) over every cluster in the file."""
+        return self._query("SELECT cluster, namespace, workload, outcome, pods FROM decision_totals")
+
+    def durations(self) -> list[DurationBucket]:
+        """Every duration histogram bucket, over every cluster in the file."""
+        return [DurationBucket(*row) for row in self._query(
+            "SELECT cluster, metric, outcome, le, count, total FROM durations ORDER BY cluster, metric, outcome, le")]
+
+    def pods(self, cluster: str) -> list[tuple]:
+        """Every pod row of a cluster (tests and `imc` tooling; the charts read the minute counts)."""
+        return self._query(f"SELECT {', '.join(POD_COLUMNS)}, deleted FROM pods WHERE cluster = ? "
+                           "ORDER BY namespace, name", (cluster,))
+
+    def phases(self, cluster: str) -> list[tuple]:
+        """Every cache phase change of a cluster, oldest first."""
+        return self._query("SELECT name, id, phase, at FROM cache_phases WHERE cluster = ? ORDER BY at, rowid",
+                           (cluster,))
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a script, triggers kept whole (sqlite3.complete_statement finds the ends)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s.strip(";\n ")]
+
+
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+class LedgerWriter(threading.Thread):
+    """About once a second: the store's snapshot, diffed against the last one stored, written as one batch."""
+
+    def __init__(self, store: Any, ledger: Ledger, cluster: str, interval: float = 1.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(name="imc-ledger", daemon=True)
+        self.store = store
+        self.ledger = ledger
+        self.cluster = cluster
+        self.interval = interval
+        self.clock = clock
+        self.tracker = Tracker(cluster)
+        self._version = -1
+        self._reconciled = False
+        self._pruned_at = -math.inf
+        self._stopping = threading.Event()
+        self._tick_lock = threading.Lock()
+
+    def run(self) -> None:
+        """Tick until stopped, then store what is left."""
+        while not self._stopping.wait(self.interval):
+            self.flush()
+        self.flush()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Store the last changes and end the thread."""
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def flush(self) -> bool:
+        """One tick: store what changed since the last stored snapshot; True when the ledger is up to date."""
+        with self._tick_lock:
+            try:
+                return self._tick()
+            except Exception as exc:  # noqa: BLE001 - history must never take the live view down
+                log.exception("imc history: writing failed")
+                self.ledger.problem = f"history is not being saved: {type(exc).__name__}: {exc}"
+                return False
+
+    def _tick(self) -> bool:
+        now = self.clock()
+        if now - self._pruned_at >= PRUNE_EVERY_SECONDS and self.ledger.writable:
+            self.ledger.prune(now)
+            self._pruned_at = now
+        snapshot = self.store.snapshot()
+        if snapshot.version == self._version:
+            return self.ledger.problem is None
+        batch, pods, phases = self.tracker.changes(snapshot, now)
+        if batch and not self.ledger.store(self.cluster, batch, now):
+            return False  # kept: the next tick stores this state and whatever came after it
+        self.tracker.accept(pods, phases)
+        self._version = snapshot.version
+        if not self._reconciled and snapshot.synced.get("pods"):
+            live = (row.uid for _, row in pods.values() if row is not None)
+            self._reconciled = self.ledger.mark_gone_except(self.cluster, live, now)
+        return True
+
+
+def open_ledger(settings: LedgerSettings) -> Ledger | None:
+    """The ledger of these settings, or None when history is off."""
+    if settings.path is None:
+        return None
+    if settings.problem:
+        log.warning("imc history: %s", settings.problem)
+    return Ledger(settings.path, settings.days)

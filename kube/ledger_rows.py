@@ -1,0 +1,184 @@
+"""What the outcome ledger records, as pure functions of store snapshots (no I/O; `kube/ledger.py` writes it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+DEFAULT_DAYS = 30.0
+FILE_NAME = "history.sqlite3"
+DELETED = "Deleted"  # the phase row of a cache that is gone
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Where the ledger lives and how long it keeps rows; path None means history is off."""
+
+    path: Path | None
+    days: float = DEFAULT_DAYS
+    problem: str | None = None  # a setting that could not be read, said in one line
+
+
+def default_path(environ: Mapping[str, str]) -> Path:
+    """Beside imc's other local state (the built-in cluster's ~/.cache/imc/sim)."""
+    cache = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "imc" / FILE_NAME
+
+
+def ledger_settings(environ: Mapping[str, str] | None = None) -> LedgerSettings:
+    """IMC_HISTORY=off disables the ledger; IMC_HISTORY_PATH and IMC_HISTORY_DAYS place and bound it."""
+    environ = os.environ if environ is None else environ
+    if environ.get("IMC_HISTORY", "").strip().lower() in ("off", "0", "false", "no"):
+        return LedgerSettings(None)
+    path = Path(environ["IMC_HISTORY_PATH"]).expanduser() if environ.get("IMC_HISTORY_PATH") else default_path(environ)
+    text = environ.get("IMC_HISTORY_DAYS", "").strip()
+    if not text:
+        return LedgerSettings(path)
+    try:
+        days = float(text)
+        if not days > 0:
+            raise ValueError
+    except ValueError:
+        return LedgerSettings(path, DEFAULT_DAYS, f"IMC_HISTORY_DAYS={text!r} is not a positive number; keeping "
+                                                  f"{DEFAULT_DAYS:g} days")
+    return LedgerSettings(path, days)
+
+
+class PodRow(NamedTuple):
+    """One ECI pod as the ledger holds it (the columns of table `pods`, in order)."""
+
+    cluster: str
+    uid: str
+    namespace: str
+    name: str
+    workload: str
+    created: float | None  # epoch seconds
+    predicted: str
+    actual: str | None
+    outcome: str  # ECI's word when it reported, else the prediction (as the dashboard counts)
+    cache_name: str | None
+    cache_id: str | None
+    disagrees: int
+    start_seconds: float | None
+    pull_seconds: float | None
+
+
+class PhaseRow(NamedTuple):
+    """A cache seen in a new phase (table `cache_phases`)."""
+
+    cluster: str
+    name: str
+    id: str | None
+    phase: str
+    at: float
+
+
+@dataclass
+class Batch:
+    """What one writer tick stores: changed pods, pods gone since the last tick, cache phase changes."""
+
+    pods: list[PodRow] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # uids
+    phases: list[PhaseRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.pods or self.gone or self.phases)
+
+
+def pod_workload(obj: Mapping[str, Any]) -> str:
+    """The workload that owns a pod, as Kind/name: a ReplicaSet of a Deployment names the Deployment; '' if none."""
+    meta = obj.get("metadata") or {}
+    owners = [o for o in meta.get("ownerReferences") or () if isinstance(o, Mapping)]
+    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
+    if owner is None or not owner.get("name"):
+        return ""
+    kind, name = str(owner.get("kind") or ""), str(owner["name"])
+    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return f"Deployment/{name[: -len(template_hash) - 1]}"
+    return f"{kind}/{name}"
+
+
+def pod_uid(record: Any) -> str:
+    """The pod's uid, else its key and creation time (a pod object without a uid)."""
+    uid = (record.obj.get("metadata") or {}).get("uid")
+    return str(uid) if uid else f"{record.key}@{record.created.isoformat() if record.created else ''}"
+
+
+def effective_outcome(record: Any) -> str | None:
+    """ECI's reported outcome, else the prediction (as the dashboard counts); None for a pod ECI does not run."""
+    if record.decision.outcome == "not-eci":
+        return None
+    return record.actual.outcome if record.actual is not None else record.decision.outcome
+
+
+def pod_row(cluster: str, record: Any) -> PodRow | None:
+    """The ledger row of a PodRecord, or None for a pod ECI does not run."""
+    outcome = effective_outcome(record)
+    if outcome is None:
+        return None
+    decision = record.decision
+    actual = record.actual
+    cache = decision.cache
+    cache_id = (actual.cache_id if actual is not None else None) or (cache.id if cache is not None else None)
+    return PodRow(
+        cluster=cluster,
+        uid=pod_uid(record),
+        namespace=record.namespace,
+        name=record.name,
+        workload=pod_workload(record.obj),
+        created=record.created.timestamp() if record.created is not None else None,
+        predicted=decision.outcome,
+        actual=actual.outcome if actual is not None else None,
+        outcome=outcome,
+        cache_name=cache.name if cache is not None else None,
+        cache_id=cache_id or None,
+        disagrees=int(record.disagrees),
+        start_seconds=None,  # from the pod-start work (PodRecord.start) once it is there
+        pull_seconds=None,
+    )
+
+
+@dataclass
+class Tracker:
+    """What the ledger was last given, so each tick stores only what changed (records are immutable)."""
+
+    cluster: str
+    pods: dict[str, tuple[Any, PodRow | None]] = field(default_factory=dict)  # key -> (record, its row)
+    phases: dict[str, str] = field(default_factory=dict)  # cache name -> phase
+
+    def changes(self, snapshot: Any, now: float) -> tuple[Batch, dict, dict]:
+        """The batch from the last accepted state to this snapshot, and the state to accept once it is stored."""
+        batch = Batch()
+        pods: dict[str, tuple[Any, PodRow | None]] = {}
+        for key, record in snapshot.pods.items():
+            seen = self.pods.get(key)
+            if seen is not None and seen[0] is record:
+                pods[key] = seen
+                continue
+            row = pod_row(self.cluster, record)
+            pods[key] = (record, row)
+            if row is not None and (seen is None or seen[1] != row):
+                batch.pods.append(row)
+            if seen is not None and seen[1] is not None and (row is None or row.uid != seen[1].uid):
+                batch.gone.append(seen[1].uid)
+        for key, (_, row) in self.pods.items():
+            if key not in pods and row is not None:
+                batch.gone.append(row.uid)
+        phases = {}
+        for name, view in snapshot.caches.items():
+            phase = view.phase or ""
+            phases[name] = phase
+            if self.phases.get(name) != phase:
+                batch.phases.append(PhaseRow(self.cluster, name, view.id or None, phase, now))
+        for name in self.phases.keys() - phases.keys():
+            batch.phases.append(PhaseRow(self.cluster, name, None, DELETED, now))
+        return batch, pods, phases
+
+    def accept(self, pods: dict, phases: dict) -> None:
+        """The batch was stored: it becomes the state the next tick compares with."""
+        self.pods = pods
+        self.phases = phases

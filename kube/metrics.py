@@ -1,0 +1,241 @@
+"""Prometheus metrics: a collector that reads the store snapshot and the ledger at scrape time, and its endpoint.
+
+Nothing is counted on the watch threads; a scrape builds the families from the latest snapshot (cached per store
+version) and from the ledger's small summary tables. No metric has a pod label: a label value per pod makes a new
+time series for every pod ever created, which is what a Prometheus server cannot afford on a busy cluster.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from kube.ledger import DURATION_BOUNDS, DurationBucket
+from kube.ledger_rows import effective_outcome
+
+log = logging.getLogger("imc.kube.metrics")
+
+DEFAULT_PORT = 9108
+DEFAULT_ADDRESS = "0.0.0.0"
+GIB = 1 << 30
+HISTOGRAMS = {
+    "start": ("imc_pod_start_seconds", "ECI pods' creation to all containers started, by outcome."),
+    "pull": ("imc_image_pull_seconds", "Time an ECI pod spent pulling its images, by outcome."),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What one watched cluster offers a scrape."""
+
+    cluster: str
+    snapshot: Any
+    watch_up: Mapping[str, bool]
+    relists: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class LedgerFigures:
+    """What the ledger offers a scrape: decision totals and duration buckets over every cluster in it."""
+
+    decisions: tuple[tuple[str, str, str, str, int], ...] = ()
+    durations: tuple[DurationBucket, ...] = ()
+
+
+def pod_families(cluster: str, snapshot: Any) -> dict[str, Counter]:
+    """Live ECI pods by (namespace, outcome), disagreements by namespace, pods on each cache by name."""
+    pods: Counter = Counter()
+    disagreements: Counter = Counter()
+    on_cache: Counter = Counter()
+    for record in snapshot.pods.values():
+        outcome = effective_outcome(record)
+        if outcome is None:
+            continue
+        pods[(cluster, record.namespace, outcome)] += 1
+        if record.disagrees:
+            disagreements[(cluster, record.namespace)] += 1
+        if outcome == "hit" and record.decision.cache is not None:
+            on_cache[(cluster, record.decision.cache.name)] += 1
+    return {"pods": pods, "disagreements": disagreements, "on_cache": on_cache}
+
+
+def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable[[Source], dict] | None = None
+             ) -> list[Metric]:
+    """Every imc metric family from the watched clusters and the ledger (pure)."""
+    pods_of = pods_of or (lambda s: pod_families(s.cluster, s.snapshot))
+    pods = GaugeMetricFamily("imc_pods", "Live ECI pods by outcome (ECI's word when it reported, else imc's "
+                             "prediction).", labels=["cluster", "namespace", "outcome"])
+    disagreements = GaugeMetricFamily("imc_prediction_disagreements", "Live ECI pods where ECI reported something "
+                                      "other than imc's prediction.", labels=["cluster", "namespace"])
+    on_cache = GaugeMetricFamily("imc_imagecache_pods", "Live ECI pods that hit each ImageCache.",
+                                 labels=["cluster", "name"])
+    info = GaugeMetricFamily("imc_imagecache_info", "One per ImageCache, with its ID and phase.",
+                             labels=["cluster", "name", "id", "phase"])
+    expiry = GaugeMetricFamily("imc_imagecache_expiry_timestamp_seconds", "When an ImageCache expires (caches "
+                               "with a retention only).", labels=["cluster", "name"])
+    size = GaugeMetricFamily("imc_imagecache_size_bytes", "The size of an ImageCache.", labels=["cluster", "name"])
+    watch_up = GaugeMetricFamily("imc_watch_up", "1 while imc lists and watches a resource without error.",
+                                 labels=["cluster", "resource"])
+    relists = CounterMetricFamily("imc_watch_relists", "Full re-lists of a resource (410 Expired, broken watches).",
+                                  labels=["cluster", "resource"])
+    for source in sources:
+        counted = pods_of(source)
+        for labels, value in sorted(counted["pods"].items()):
+            pods.add_metric(list(labels), value)
+        for labels, value in sorted(counted["disagreements"].items()):
+            disagreements.add_metric(list(labels), value)
+        for labels, value in sorted(counted["on_cache"].items()):
+            on_cache.add_metric(list(labels), value)
+        for name, view in sorted(source.snapshot.caches.items()):
+            info.add_metric([source.cluster, name, view.id or "", view.phase or ""], 1)
+            size.add_metric([source.cluster, name], view.size_gib * GIB)
+            if view.expires is not None:
+                expiry.add_metric([source.cluster, name], view.expires.timestamp())
+        for kind, up in sorted(source.watch_up.items()):
+            watch_up.add_metric([source.cluster, kind], 1 if up else 0)
+        for kind, count in sorted(source.relists.items()):
+            relists.add_metric([source.cluster, kind], count)
+    decisions = CounterMetricFamily("imc_pod_decisions", "ECI pods ever seen, each counted once under its outcome "
+                                    "when first recorded (from the ledger: survives restarts).",
+                                    labels=["cluster", "namespace", "workload", "outcome"])
+    for cluster, namespace, workload, outcome, count in sorted(ledger.decisions):
+        decisions.add_metric([cluster, namespace, workload, outcome], count)
+    return [pods, decisions, disagreements, info, expiry, size, on_cache, *histograms(ledger.durations),
+            watch_up, relists]
+
+
+def histograms(durations: Iterable[DurationBucket]) -> list[HistogramMetricFamily]:
+    """The start and pull histograms by (cluster, outcome), cumulative as Prometheus wants them."""
+    grouped: dict[tuple[str, str, str], list[DurationBucket]] = {}
+    for bucket in durations:
+        grouped.setdefault((bucket.metric, bucket.cluster, bucket.outcome), []).append(bucket)
+    out = {}
+    for metric, (name, documentation) in HISTOGRAMS.items():
+        out[metric] = HistogramMetricFamily(name, documentation, labels=["cluster", "outcome"])
+    for (metric, cluster, outcome), buckets in sorted(grouped.items()):
+        if metric not in out:
+            continue
+        own = {b.le: b.count for b in buckets}
+        running, cumulative = 0, []
+        for bound in DURATION_BOUNDS:
+            running += own.get(bound, 0)
+            cumulative.append(("+Inf" if math.isinf(bound) else f"{bound:g}", running))
+        out[metric].add_metric([cluster, outcome], cumulative, sum_value=sum(b.total for b in buckets))
+    return list(out.values())
+
+
+@dataclass(eq=False)  # registered by identity
+class ImcCollector(Collector):
+    """Reads the clusters this process watches at scrape time; pod counts are cached per store version."""
+
+    lives: Callable[[], Iterable[Any]]
+    _cache: dict[int, tuple[int, dict]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def collect(self) -> Iterable[Metric]:
+        """The families of one scrape."""
+        lives = list(self.lives())
+        sources = [Source(live.cluster, live.store.snapshot(), live.watch_up(), live.relists()) for live in lives]
+        ledgers = {id(live.ledger): live.ledger for live in lives if live.ledger is not None}
+        figures = LedgerFigures(
+            tuple(row for ledger in ledgers.values() for row in ledger.decision_totals()),
+            tuple(bucket for ledger in ledgers.values() for bucket in ledger.durations()),
+        )
+        return families(sources, figures, self._pods_of)
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing up front: the families are known only at scrape time."""
+        return []
+
+    def _pods_of(self, source: Source) -> dict:
+        key = id(source.snapshot)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None and found[0] == source.snapshot.version:
+                return found[1]
+        counted = pod_families(source.cluster, source.snapshot)
+        with self._lock:
+            self._cache.clear()  # one entry per watched cluster is all a scrape needs again
+            self._cache[key] = (source.snapshot.version, counted)
+        return counted
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where /metrics listens; port 0 turns it off."""
+
+    port: int = DEFAULT_PORT
+    address: str = DEFAULT_ADDRESS
+    problem: str | None = None
+
+
+def metrics_settings(environ: Mapping[str, str] | None = None) -> MetricsSettings:
+    """IMC_METRICS_PORT (default 9108, 0 = off) and IMC_METRICS_ADDRESS (default 0.0.0.0)."""
+    environ = os.environ if environ is None else environ
+    address = environ.get("IMC_METRICS_ADDRESS", "").strip() or DEFAULT_ADDRESS
+    text = environ.get("IMC_METRICS_PORT", "").strip()
+    if not text:
+        return MetricsSettings(DEFAULT_PORT, address)
+    if not text.isdigit() or int(text) > 65535:
+        return MetricsSettings(0, address, f"IMC_METRICS_PORT={text!r} is not a port number (0-65535); "
+                                           "metrics are off")
+    return MetricsSettings(int(text), address)
+
+
+@dataclass
+class MetricsEndpoint:
+    """The /metrics server of this process, or why there is none."""
+
+    settings: MetricsSettings
+    server: Any = None
+    problem: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        """http://ADDRESS:PORT/metrics once serving."""
+        if self.server is None:
+            return None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/metrics"
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+def registry_for(lives: Callable[[], Iterable[Any]]) -> CollectorRegistry:
+    """A registry holding only imc's collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ImcCollector(lives))
+    return registry
+
+
+def serve_metrics(lives: Callable[[], Iterable[Any]], settings: MetricsSettings) -> MetricsEndpoint:
+    """Start /metrics in a daemon thread; a taken port or a bad address is a one-line problem, not a crash."""
+    endpoint = MetricsEndpoint(settings, problem=settings.problem)
+    if settings.port == 0:
+        return endpoint
+    try:
+        server, _thread = start_http_server(settings.port, settings.address, registry=registry_for(lives))
+    except OSError as exc:
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        endpoint.problem = (f"metrics not served on {settings.address}:{settings.port}: {reason} "
+                            "(set IMC_METRICS_PORT to another port, or 0 to turn metrics off)")
+        log.warning("imc: %s", endpoint.problem)
+        return endpoint
+    endpoint.server = server
+    return endpoint

@@ -1,0 +1,220 @@
+"""The outcome ledger: rows from store snapshots, SQLite on disk (WAL), restarts, pruning, bad files contained."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+
+import pytest
+
+from kube.ledger import Ledger, LedgerWriter
+from kube.ledger_rows import LedgerSettings, ledger_settings, pod_workload
+from kube.store import ClusterStore
+from tests.fixtures.engine.builders import imagecache, pod
+
+CREATED = "2026-11-28T08:00:00Z"
+EPOCH = datetime.fromisoformat(CREATED.replace("Z", "+00:00")).timestamp()
+
+
+def eci_pod(name: str, images: list[str], created: str = CREATED, owner: str | None = None, **kwargs) -> dict:
+    """An ECI pod with a uid, a creation time and (optionally) a ReplicaSet owner."""
+    obj = pod(images, name=name, **kwargs)
+    meta = obj["metadata"]
+    meta["creationTimestamp"] = created
+    meta["uid"] = f"uid-{name}"
+    if owner:
+        meta["labels"] = {**(meta.get("labels") or {}), "pod-template-hash": "5d8f9"}
+        meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": f"{owner}-5d8f9", "controller": True}]
+    return obj
+
+
+def missed(pod_name: str) -> dict:
+    """ECI's ImageCacheMissed event about a pod."""
+    return {
+        "kind": "Event",
+        "metadata": {"name": f"{pod_name}.missed", "namespace": "default"},
+        "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": "default", "uid": f"uid-{pod_name}"},
+        "reason": "ImageCacheMissed", "message": "no cache matched", "lastTimestamp": CREATED,
+        "source": {"component": "EciService"},
+    }
+
+
+class Clock:
+    """A settable clock (epoch seconds) for the writer."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def writer_for(store: ClusterStore, path, now: float = EPOCH + 60, cluster: str = "prod") -> LedgerWriter:
+    """A writer not started: the test calls flush() for each tick."""
+    return LedgerWriter(store, Ledger(path), cluster, clock=Clock(now))
+
+
+def by_name(ledger: Ledger, cluster: str = "prod") -> dict[str, tuple]:
+    """The pod rows of a cluster by pod name."""
+    return {row[3]: row for row in ledger.pods(cluster)}
+
+
+def test_settings_from_the_environment(tmp_path):
+    assert ledger_settings({"IMC_HISTORY": "off"}).path is None
+    assert ledger_settings({"XDG_CACHE_HOME": str(tmp_path)}).path == tmp_path / "imc" / "history.sqlite3"
+    chosen = ledger_settings({"IMC_HISTORY_PATH": str(tmp_path / "h.db"), "IMC_HISTORY_DAYS": "7"})
+    assert chosen == LedgerSettings(tmp_path / "h.db", 7.0)
+    wrong = ledger_settings({"IMC_HISTORY_PATH": "x.db", "IMC_HISTORY_DAYS": "soon"})
+    assert wrong.days == 30 and "IMC_HISTORY_DAYS" in wrong.problem
+
+
+def test_workload_is_the_deployment_behind_the_replicaset():
+    assert pod_workload(eci_pod("web-5d8f9-abcde", ["nginx:1.25"], owner="web")) == "Deployment/web"
+    job = {"metadata": {"ownerReferences": [{"kind": "Job", "name": "nightly", "controller": True}]}}
+    assert pod_workload(job) == "Job/nightly"
+    assert pod_workload(eci_pod("bare", ["nginx:1.25"])) == ""
+
+
+def test_each_pod_is_stored_once_and_updated_as_eci_reports(tmp_path):
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("web-cache", ["nginx:1.25"], created="2026-11-01T00:00:00Z")], "1")
+    store.replace("events", [], "1")
+    store.replace("pods", [eci_pod("web-1", ["nginx:1.25"], owner="web"), eci_pod("db-1", ["redis:7"])], "1")
+    writer = writer_for(store, tmp_path / "h.db")
+    assert writer.flush()
+    rows = by_name(writer.ledger)
+    assert rows["web-1"][4:] == ("Deployment/web", EPOCH, "hit", None, "hit", "web-cache",
+                                 rows["web-1"][10], 0, None, None, None)
+    assert rows["web-1"][10].startswith("imc-")
+    assert rows["db-1"][6:9] == ("miss", None, "miss")
+    store.apply("events", "ADDED", missed("web-1"))  # ECI says otherwise
+    writer.flush()
+    rows = by_name(writer.ledger)
+    assert rows["web-1"][6:9] == ("hit", "miss", "miss") and rows["web-1"][11] == 1
+    assert len(writer.ledger.pods("prod")) == 2
+    # counted once, under the outcome the pod had when first stored
+    assert sorted(writer.ledger.decision_totals()) == [("prod", "default", "", "miss", 1),
+                                                       ("prod", "default", "Deployment/web", "hit", 1)]
+
+
+def test_history_survives_a_restart_and_deleted_pods_still_count(tmp_path):
+    path = tmp_path / "h.db"
+    store = ClusterStore()
+    store.replace("pods", [eci_pod("a", ["nginx:1.25"]), eci_pod("b", ["redis:7"])], "1")
+    first = writer_for(store, path)
+    first.flush()
+    store.apply("pods", "DELETED", eci_pod("a", ["nginx:1.25"]))
+    first.flush()
+    first.ledger.close()
+
+    fresh = ClusterStore()  # the app restarted: "a" is long gone, "b" was deleted while imc was down
+    fresh.replace("pods", [eci_pod("c", ["nginx:1.25"], created="2026-11-28T08:05:00Z")], "2")
+    second = writer_for(fresh, path, now=EPOCH + 600)
+    second.flush()
+    rows = by_name(second.ledger)
+    assert sorted(rows) == ["a", "b", "c"]
+    assert rows["a"][-1] == EPOCH + 60 and rows["b"][-1] == EPOCH + 600 and rows["c"][-1] is None
+    minutes = second.ledger.outcome_minutes("prod", EPOCH - 3600, EPOCH + 3600)
+    assert sorted(minutes) == [(int(EPOCH // 60), "miss", 2), (int(EPOCH // 60) + 5, "miss", 1)]
+
+
+def test_cache_phase_changes_are_recorded(tmp_path):
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("ic", ["nginx:1.25"], phase="Creating")], "1")
+    writer = writer_for(store, tmp_path / "h.db")
+    writer.flush()
+    store.apply("imagecaches", "MODIFIED", imagecache("ic", ["nginx:1.25"], phase="Ready"))
+    writer.flush()
+    store.apply("imagecaches", "DELETED", imagecache("ic", ["nginx:1.25"], phase="Ready"))
+    writer.flush()
+    assert [row[2] for row in writer.ledger.phases("prod")] == ["Creating", "Ready", "Deleted"]
+
+
+def test_rows_older_than_the_retention_are_pruned(tmp_path):
+    store = ClusterStore()
+    store.replace("pods", [eci_pod("old", ["nginx:1.25"]), eci_pod("live", ["redis:7"])], "1")
+    writer = writer_for(store, tmp_path / "h.db")
+    writer.flush()
+    store.apply("pods", "DELETED", eci_pod("old", ["nginx:1.25"]))
+    writer.flush()
+    assert writer.ledger.prune(EPOCH + 29 * 86400) == 0
+    assert writer.ledger.prune(EPOCH + 31 * 86400) == 1
+    assert sorted(by_name(writer.ledger)) == ["live"]  # a pod still running stays, however old
+    assert writer.ledger.decision_totals()  # the counters keep counting what was pruned
+    assert sum(row[4] for row in writer.ledger.decision_totals()) == 2
+
+
+def test_two_processes_on_one_file_both_write_and_count_each_pod_once(tmp_path):
+    path = tmp_path / "h.db"
+    store = ClusterStore()
+    store.replace("pods", [eci_pod(f"p{i}", ["nginx:1.25"]) for i in range(50)], "1")
+    writers = [writer_for(store, path), writer_for(store, path)]
+    threads = [threading.Thread(target=w.flush) for w in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(w.ledger.problem is None for w in writers)
+    assert len(writers[0].ledger.pods("prod")) == 50
+    assert writers[1].ledger.decision_totals() == [("prod", "default", "", "miss", 50)]
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_unwritable_path_is_a_problem_not_a_crash(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    ledger = Ledger(blocker / "h.db")
+    assert not ledger.writable and "cannot be written" in ledger.problem
+    store = ClusterStore()
+    store.replace("pods", [eci_pod("a", ["nginx:1.25"])], "1")
+    writer = LedgerWriter(store, ledger, "prod")
+    assert writer.flush() is False
+    assert store.snapshot().pods["default/a"].decision.outcome == "miss"  # the live view is untouched
+
+
+def test_a_damaged_file_is_a_problem_and_nothing_is_overwritten(tmp_path):
+    path = tmp_path / "h.db"
+    path.write_bytes(b"this is not SQLite at all" * 100)
+    ledger = Ledger(path)
+    assert not ledger.writable and "damaged" in ledger.problem
+    assert ledger.outcome_minutes("prod", 0, 1e10) == []
+    assert path.read_bytes().startswith(b"this is not SQLite")
+
+
+def test_a_full_disk_keeps_the_changes_for_the_next_tick(tmp_path):
+    path = tmp_path / "h.db"
+    Ledger(path).close()
+    limit = {"pages": 0}
+
+    def tiny(conn: sqlite3.Connection) -> None:
+        used = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {limit['pages'] or used}")
+
+    store = ClusterStore()
+    store.replace("pods", [eci_pod(f"pod-with-a-long-name-{i:05d}", ["nginx:1.25"]) for i in range(400)], "1")
+    writer = LedgerWriter(store, Ledger(path, setup=tiny), "prod", clock=Clock(EPOCH))
+    assert writer.flush() is False
+    assert "disk is full" in writer.ledger.problem
+    limit["pages"] = 100_000
+    writer.ledger.close()
+    writer.ledger = Ledger(path, setup=tiny)  # room again (a restart, or space freed)
+    assert writer.flush() is True and writer.ledger.problem is None
+    assert len(writer.ledger.pods("prod")) == 400
+
+
+def test_start_seconds_fill_the_histograms_once(tmp_path):
+    ledger = Ledger(tmp_path / "h.db")
+    from kube.ledger_rows import Batch, PodRow
+
+    row = PodRow("prod", "u1", "ns", "p", "", EPOCH, "hit", "hit", "hit", "c", "imc-1", 0, None, None)
+    ledger.store("prod", Batch(pods=[row]), EPOCH)
+    ledger.store("prod", Batch(pods=[row._replace(start_seconds=3.5, pull_seconds=0.4)]), EPOCH + 1)
+    ledger.store("prod", Batch(pods=[row._replace(start_seconds=3.5, pull_seconds=0.4)]), EPOCH + 2)
+    buckets = {(b.metric, b.le): (b.count, b.total) for b in ledger.durations()}
+    assert buckets == {("start", 5.0): (1, 3.5), ("pull", 1.0): (1, 0.4)}
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "0"])
+def test_history_off(value):
+    assert ledger_settings({"IMC_HISTORY": value}).path is None
