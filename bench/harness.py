@@ -121,7 +121,8 @@ def healthy(url: str) -> bool:
 def running_dashboard(kubeconfig: str, log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """`streamlit run app.py` against a kubeconfig, healthy: (base URL, process); terminated on the way out."""
     port = free_port()
-    environment = {**os.environ, "KUBECONFIG": kubeconfig, **env}
+    quiet = {"IMC_HISTORY_PATH": str(log.parent / "history.sqlite3"), "IMC_METRICS_PORT": "0"}
+    environment = {**os.environ, "KUBECONFIG": kubeconfig, **quiet, **env}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
                str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with log.open("w") as handle:

@@ -13,6 +13,8 @@ import streamlit as st
 if TYPE_CHECKING:
     from kube.access import AccessChecker
     from kube.connect import Connection
+    from kube.live import Live
+    from kube.metrics import MetricsEndpoint
     from kube.store import ClusterStore
     from kube.watch import ClusterWatcher
     from sim.launch import SimProcess
@@ -36,6 +38,7 @@ class Cluster:
     watcher: ClusterWatcher | None = None
     sim: SimProcess | None = None
     access: AccessChecker | None = None
+    live: Live | None = None  # the watcher with its ledger writer
     first_list_done: bool = False  # the pages waited once for every kind to be listed
     closed: bool = False
 
@@ -44,7 +47,9 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
-        if self.watcher is not None:
+        if self.live is not None:
+            self.live.stop()
+        elif self.watcher is not None:
             self.watcher.stop()
         if self.connection is not None:
             self.connection.close()
@@ -137,23 +142,31 @@ def _start_demo() -> Cluster | ClusterProblem:
 
 
 def _watch(connection: Connection, source: str, is_demo: bool) -> Cluster:
-    """Start the shared list+watch threads feeding one ClusterStore."""
+    """Start the shared list+watch threads feeding one ClusterStore, its ledger writer and /metrics."""
     from kube.access import AccessChecker
-    from kube.store import ClusterStore
-    from kube.watch import ClusterWatcher
+    from kube.live import start_live
 
-    store = ClusterStore()
-    watcher = ClusterWatcher(connection, store)
-    watcher.start()
+    live = start_live(connection)
+    metrics_endpoint()
     cluster = Cluster(
-        store=store,
+        store=live.store,
         context=str(connection.context),
         server=str(connection.server),
         source=source,
         is_demo=is_demo,
         connection=connection,
-        watcher=watcher,
+        watcher=live.watcher,
         access=AccessChecker(connection),
+        live=live,
     )
     atexit.register(cluster.close)
     return cluster
+
+
+@st.cache_resource(show_spinner=False)
+def metrics_endpoint() -> MetricsEndpoint:
+    """/metrics of this process (IMC_METRICS_PORT), started once and shared by every session."""
+    from kube.live import running
+    from kube.metrics import metrics_settings, serve_metrics
+
+    return serve_metrics(running, metrics_settings())

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import cluster as clusters
+from dashboard import history
 from dashboard.cluster import Cluster, ClusterProblem
 
 REFRESH_SECONDS = float(os.environ.get("IMC_REFRESH_SECONDS", "2") or 2)
@@ -77,6 +78,7 @@ def cluster_badges(cluster: Cluster, snapshot: Any, live: bool = True) -> None:
             st.badge("read-only", icon=":material/lock:", color="orange")
         if not all(snapshot.synced.values()):
             st.badge("Loading…", icon=":material/sync:", color="yellow")
+        history.badges(cluster)
     # Always one element here, so what follows keeps its place (and does not remount) as problems come and go.
     with st.container():
         if snapshot.errors:

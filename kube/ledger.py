@@ -203,6 +203,11 @@ class Ledger:
             self._close()
 
     @property
+    def readable(self) -> bool:
+        """True when the file is open (read-write or read-only)."""
+        return self._conn is not None
+
+    @property
     def writable(self) -> bool:
         """True when batches can be stored."""
         return self._conn is not None and not self.read_only

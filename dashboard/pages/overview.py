@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, explanation, nav, shell, views
+from dashboard import charts, explanation, history, nav, shell, views
 from dashboard.edits import CacheForm
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
@@ -47,8 +47,10 @@ def live(cluster: shell.Cluster) -> None:
         return
     left, right = st.columns([3, 2], gap="large")
     with left:
-        chart(frames, "Hits, misses and failures over time", frames.outcomes_over_time, charts.outcomes_over_time,
-              "No pods created since the dashboard started watching.")
+        over_time, source = history.outcomes_over_time(cluster, frames)
+        chart(frames, "Hits, misses and failures over time", over_time, charts.outcomes_over_time,
+              "No ECI pods created in this window.", memo=False)
+        st.caption(source)
     with right:
         chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
               "No ECI pods yet.")
@@ -68,14 +70,15 @@ def live(cluster: shell.Cluster) -> None:
     latest(frames)
 
 
-def chart(frames: Frames, title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str
-          ) -> None:
-    """A titled chart (built once per store version), or a sentence saying why there is nothing to draw."""
+def chart(frames: Frames, title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str,
+          memo: bool = True) -> None:
+    """A titled chart (built once per store version, or per content), or a sentence saying why there is nothing."""
     st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
-        st.plotly_chart(frames.memo(title, lambda: figure(data)), key=f"chart-{title}", config=PLOT_CONFIG)
+        drawn = frames.memo(title, lambda: figure(data)) if memo else figure(data)
+        st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
 
 
 def metrics(frames: Frames) -> None:

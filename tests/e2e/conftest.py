@@ -62,7 +62,9 @@ def healthy(url: str) -> bool:
 def start_app(sim: SimProcess, log: Path, **env: str) -> App:
     """`streamlit run app.py` against a sim's kubeconfig; waits until healthy."""
     port = free_port()
-    environment = {**os.environ, "KUBECONFIG": sim.kubeconfig, "IMC_REFRESH_SECONDS": "1", **env}
+    # history in the test's own directory and no /metrics unless a test asks: never ~/.cache/imc or port 9108
+    quiet = {"IMC_HISTORY_PATH": str(log.parent / "history.sqlite3"), "IMC_METRICS_PORT": "0"}
+    environment = {**os.environ, "KUBECONFIG": sim.kubeconfig, "IMC_REFRESH_SECONDS": "1", **quiet, **env}
     if "IMC_READ_ONLY" not in env:
         environment.pop("IMC_READ_ONLY", None)
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",

@@ -1,0 +1,44 @@
+"""Page parts of the outcome ledger: the window picker of the over-time chart and the history warning badge."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import history_views
+from dashboard.cluster import Cluster, metrics_endpoint
+
+WINDOW_KEY = "history-window"
+
+
+def outcomes_over_time(cluster: Cluster, frames) -> tuple[pd.DataFrame, str]:
+    """The window picker, then pods per outcome over that window and a caption saying where they come from.
+
+    From the ledger, so the points survive a restart and deleted pods still count; without one (history off or
+    unreadable), from what this process saw since it started.
+    """
+    window = st.segmented_control("Window", list(history_views.WINDOWS), default=history_views.DEFAULT_WINDOW,
+                                  key=WINDOW_KEY, label_visibility="collapsed") or history_views.DEFAULT_WINDOW
+    live = cluster.live
+    ledger = live.ledger if live is not None else None
+    if ledger is None or not ledger.readable:
+        data = frames.memo(("history", window, "memory"), lambda: history_views.outcomes_over_time(
+            ((int(p.at.timestamp() // 60), p.outcome, 1) for p in frames.snapshot.history
+             if getattr(p, "kind", "pod") == "pod"), window, frames.now))
+        return data, "Pods seen since the dashboard started (history is not being kept)."
+    data = frames.memo(("history", window, ledger.generation), lambda: history_views.outcomes_over_time(
+        history_views.ledger_minutes(ledger, live.cluster, window, frames.now), window, frames.now))
+    source = "From the history file: pods deleted since still count, and the points survive a restart."
+    return data, source
+
+
+def badges(cluster: Cluster) -> None:
+    """A warning badge when history cannot be saved (or only read), or /metrics could not start."""
+    ledger = cluster.live.ledger if cluster.live is not None else None
+    if ledger is not None and ledger.problem:
+        label = "History read-only" if ledger.read_only else "History not saved"
+        st.badge(label, icon=":material/history_toggle_off:", color="orange", help=ledger.problem)
+    if cluster.live is not None:
+        endpoint = metrics_endpoint()
+        if endpoint.problem:
+            st.badge("Metrics off", icon=":material/monitoring:", color="orange", help=endpoint.problem)

@@ -1,0 +1,99 @@
+"""Prometheus metrics: families read from a real store and ledger at scrape time; settings; a taken port."""
+
+from __future__ import annotations
+
+import socket
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dashboard import views
+from kube.ledger import Ledger, LedgerWriter
+from kube.live import Live
+from kube.metrics import MetricsSettings, metrics_settings, registry_for, serve_metrics
+from kube.store import ClusterStore
+from kube.watch import ClusterWatcher
+from tests.fixtures.engine.builders import imagecache
+from tests.unit.test_kube_ledger import eci_pod, missed
+
+OLD = "2026-11-01T00:00:00Z"
+
+
+def live_cluster(tmp_path) -> Live:
+    """A store with hits, a miss, a failure and a disagreement, its ledger written once; reflectors not started."""
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("web-cache", ["nginx:1.25"], created=OLD),
+                                  imagecache("broken", ["busybox:1"], created=OLD, phase="Failed")], "1")
+    store.replace("events", [missed("web-2")], "1")
+    store.replace("pods", [eci_pod("web-1", ["nginx:1.25"], owner="web"), eci_pod("web-2", ["nginx:1.25"], owner="web"),
+                           eci_pod("db-1", ["redis:7"]),
+                           eci_pod("pinned", ["nginx:1.25"], annotations={"k8s.aliyun.com/eci-imc-id": "imc-gone"})],
+                  "1")
+    ledger = Ledger(tmp_path / "h.db")
+    LedgerWriter(store, ledger, "prod").flush()
+    return Live("prod", store, ClusterWatcher(None, store), ledger, None)
+
+
+def scrape(lives) -> dict[str, list]:
+    """Samples by metric family name, as Prometheus would parse them."""
+    text = generate_latest(registry_for(lambda: lives)).decode()
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def total(samples, **labels) -> float:
+    return sum(s.value for s in samples if all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_pods_and_the_hit_rate_match_the_dashboard(tmp_path):
+    live = live_cluster(tmp_path)
+    families = scrape([live])
+    pods = families["imc_pods"]
+    frame = views.pods_frame(live.store.snapshot().pods)
+    assert total(pods) == len(frame) == 4
+    head = views.headline(frame, frame.iloc[0:0].assign(Phase=[]))
+    rate = total(pods, outcome="hit") / sum(total(pods, outcome=o) for o in ("hit", "miss", "fail"))
+    assert rate == head.hit_rate == 0.25
+    assert total(families["imc_prediction_disagreements"], namespace="default") == 1
+
+
+def test_decisions_come_from_the_ledger_and_outlive_the_store(tmp_path):
+    live = live_cluster(tmp_path)
+    decisions = scrape([live])["imc_pod_decisions"]
+    assert total(decisions, workload="Deployment/web") == 2
+    assert all(s.name == "imc_pod_decisions_total" for s in decisions if not s.name.endswith("_created"))
+    live.store.replace("pods", [], "2")  # every pod deleted: the gauge drops, the counter stays
+    LedgerWriter(live.store, live.ledger, "prod").flush()
+    families = scrape([live])
+    assert total(families.get("imc_pods", [])) == 0
+    assert total(families["imc_pod_decisions"]) == 4
+
+
+def test_caches_watch_and_no_pod_label(tmp_path):
+    live = live_cluster(tmp_path)
+    families = scrape([live])
+    info = {s.labels["name"]: s.labels["phase"] for s in families["imc_imagecache_info"]}
+    assert info == {"web-cache": "Ready", "broken": "Failed"}
+    assert total(families["imc_imagecache_size_bytes"], name="web-cache") > 0
+    assert total(families["imc_imagecache_pods"], name="web-cache") == 1  # web-2 missed by ECI's word
+    assert {s.labels["resource"] for s in families["imc_watch_up"]} == {"pods", "imagecaches", "deployments",
+                                                                         "events"}
+    assert total(families["imc_watch_up"]) == 0  # the reflectors never ran
+    assert not [s for samples in families.values() for s in samples if "pod" in s.labels or "uid" in s.labels]
+
+
+def test_settings():
+    assert metrics_settings({}) == MetricsSettings(9108, "0.0.0.0")
+    assert metrics_settings({"IMC_METRICS_PORT": "0", "IMC_METRICS_ADDRESS": "127.0.0.1"}).port == 0
+    wrong = metrics_settings({"IMC_METRICS_PORT": "ninety"})
+    assert wrong.port == 0 and "IMC_METRICS_PORT" in wrong.problem
+
+
+def test_a_taken_port_is_one_line_not_a_crash():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        endpoint = serve_metrics(lambda: [], MetricsSettings(port, "127.0.0.1"))
+    assert endpoint.server is None and endpoint.url is None
+    assert "port is in use" in endpoint.problem and "\n" not in endpoint.problem
+    assert serve_metrics(lambda: [], MetricsSettings(0)).problem is None  # off is not a problem
