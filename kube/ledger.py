@@ -214,84 +214,68 @@ class Ledger:
 
     # ---- writing
 
-    def store(self, cluster: str, batch: Batch, now: float) -> bool:
-        """Store one batch in one transaction; False (and `problem` says why) when it could not be."""
+    def _transaction(self, work: Callable[[sqlite3.Connection], int], retry_open: bool = False) -> int | None:
+        """Run work in one write transaction; its result, or None (and `problem` says why) when it failed."""
         with self._lock:
-            if not self.writable:
+            if not self.writable and retry_open:
                 self._retry_open()
-                if not self.writable:
-                    return False
-            assert self._conn is not None
+            if not self.writable:
+                return None
+            conn = self._conn
+            assert conn is not None
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._conn.executemany(_UPSERT, [(*row, now, now) for row in batch.pods])
-                    self._conn.executemany(
-                        "UPDATE pods SET deleted = ? WHERE cluster = ? AND uid = ? AND deleted IS NULL",
-                        [(now, cluster, uid) for uid in batch.gone],
-                    )
-                    self._conn.executemany("INSERT INTO cache_phases VALUES (?, ?, ?, ?, ?)", batch.phases)
-                    self._conn.execute("COMMIT")
+                    result = work(conn)
+                    conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 self._fail(exc)
-                return False
-            self.problem = None
+                return None
             self.generation += 1
-            return True
+            return result
+
+    def store(self, cluster: str, batch: Batch, now: float) -> bool:
+        """Store one batch in one transaction; False (and `problem` says why) when it could not be."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.executemany(_UPSERT, [(*row, now, now) for row in batch.pods])
+            conn.executemany("UPDATE pods SET deleted = ? WHERE cluster = ? AND uid = ? AND deleted IS NULL",
+                             [(now, cluster, uid) for uid in batch.gone])
+            conn.executemany("INSERT INTO cache_phases VALUES (?, ?, ?, ?, ?)", batch.phases)
+            return len(batch.pods)
+
+        if self._transaction(work, retry_open=True) is None:
+            return False
+        self.problem = None
+        return True
 
     def mark_gone_except(self, cluster: str, live_uids: Iterable[str], now: float) -> bool:
         """After a fresh list: pods of the cluster the ledger thinks alive but the list lacks were deleted meanwhile."""
-        with self._lock:
-            if not self.writable:
-                return False
-            assert self._conn is not None
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS live (uid TEXT PRIMARY KEY)")
-                    self._conn.execute("DELETE FROM temp.live")
-                    self._conn.executemany("INSERT OR IGNORE INTO temp.live VALUES (?)", ((u,) for u in live_uids))
-                    self._conn.execute(
-                        "UPDATE pods SET deleted = ? WHERE cluster = ? AND deleted IS NULL "
-                        "AND uid NOT IN (SELECT uid FROM temp.live)", (now, cluster))
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                self._fail(exc)
-                return False
-            self.generation += 1
-            return True
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS live (uid TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM temp.live")
+            conn.executemany("INSERT OR IGNORE INTO temp.live VALUES (?)", ((u,) for u in live_uids))
+            return conn.execute("UPDATE pods SET deleted = ? WHERE cluster = ? AND deleted IS NULL "
+                                "AND uid NOT IN (SELECT uid FROM temp.live)", (now, cluster)).rowcount
+
+        return self._transaction(work) is not None
 
     def prune(self, now: float) -> int:
         """Drop pods deleted, and cache phases and chart minutes seen, more than `days` ago; the rows dropped."""
         cutoff = now - self.days * 86400
-        with self._lock:
-            if not self.writable:
-                return 0
-            assert self._conn is not None
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    dropped = self._conn.execute(
-                        "DELETE FROM pods WHERE coalesce(created, first_seen) < ? AND deleted IS NOT NULL "
-                        "AND deleted < ?", (cutoff, cutoff)).rowcount
-                    self._conn.execute("DELETE FROM cache_phases WHERE at < ?", (cutoff,))
-                    self._conn.execute("DELETE FROM outcome_minutes WHERE minute < ? OR pods <= 0",
-                                       (int(cutoff // 60),))
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                self._fail(exc)
-                return 0
-            self.generation += 1
+
+        def work(conn: sqlite3.Connection) -> int:
+            dropped = conn.execute("DELETE FROM pods WHERE coalesce(created, first_seen) < ? AND deleted IS NOT NULL "
+                                   "AND deleted < ?", (cutoff, cutoff)).rowcount
+            conn.execute("DELETE FROM cache_phases WHERE at < ?", (cutoff,))
+            conn.execute("DELETE FROM outcome_minutes WHERE minute < ? OR pods <= 0", (int(cutoff // 60),))
             return dropped
+
+        return self._transaction(work) or 0
 
     def _fail(self, exc: sqlite3.Error) -> None:
         problem = describe(exc, self.path)
