@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from sim import discovery, protobuf
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
-from sim.cluster import WARNINGS, Cluster, WriteOptions, patched
+from sim.cluster import WARNINGS, Cluster, DeleteOptions, WriteOptions, patched
 from sim.errors import ApiError
 from sim.identity import Identity
 from sim.patching import MERGE_PATCH, merge_patch
@@ -113,6 +113,26 @@ def write_options(query: dict) -> WriteOptions:
     if validation not in ("Strict", "Warn", "Ignore"):
         raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
     return WriteOptions(dry_run == "All", field_manager, validation)
+
+
+def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
+    """A delete's options from its query and its DeleteOptions body (JSON or protobuf); 400 for bad values."""
+    body = body if isinstance(body, dict) else {}
+    dry_run = dry_run or "All" in (body.get("dryRun") or [])
+    propagation = query.get("propagationPolicy") or body.get("propagationPolicy")
+    orphan = query.get("orphanDependents", body.get("orphanDependents"))
+    if not propagation and orphan not in (None, ""):
+        propagation = "Orphan" if str(orphan).lower() == "true" else "Background"
+    if propagation not in (None, "Orphan", "Background", "Foreground"):
+        raise ApiError(400, f'propagationPolicy: Unsupported value: "{propagation}": supported values: "Background", '
+                            '"Foreground", "Orphan"')
+    grace = query.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
+    try:
+        grace = None if grace in (None, "") else int(grace)
+    except ValueError:
+        raise ApiError(400, f"gracePeriodSeconds must be a whole number, not {grace!r}") from None
+    preconditions = body.get("preconditions") if isinstance(body.get("preconditions"), dict) else None
+    return DeleteOptions(preconditions, dry_run, propagation or "Background", grace)
 
 
 def content_type_of(request: Request, default: str = "") -> str:
@@ -227,6 +247,8 @@ class ApiServer:
     async def read_body(self, request: Request) -> object:
         """The decoded request body (JSON, or YAML for apply patches); 400 when it does not parse."""
         raw = await request.body()
+        if not raw:
+            return None
         content_type = content_type_of(request, JSON)
         if "protobuf" in content_type:
             try:
@@ -246,6 +268,8 @@ class ApiServer:
         options = write_options(query)
         if target.subresource == "scale":
             return await self.scale(request, verb, target, options)
+        if target.subresource == "eviction":
+            return self.evict(target, query, await self.read_body(request), options)
         if verb == "get":
             entry = cluster.get(resource, target.namespace, target.name)
             if wants_table(request):
@@ -272,17 +296,12 @@ class ApiServer:
                                                 options))
         if verb == "patch":
             return await self.patch(request, target, options)
-        delete_options = await self.read_body(request) if request.headers.get("content-length", "0") != "0" else None
-        delete_options = delete_options if isinstance(delete_options, dict) else {}
-        propagation = query.get("propagationPolicy") or delete_options.get("propagationPolicy") or "Background"
+        delete = delete_options(query, await self.read_body(request), options.dry_run)
         if verb == "delete":
-            obj = cluster.delete(resource, target.namespace, target.name, delete_options.get("preconditions"),
-                                 options.dry_run, propagation)
-            return json_response(obj)
+            return json_response(cluster.delete(resource, target.namespace, target.name, delete))
         selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
         deleted = [
-            cluster.delete(resource, target.namespace, entry.obj["metadata"]["name"], None, options.dry_run,
-                           propagation)
+            cluster.delete(resource, target.namespace, entry.obj["metadata"]["name"], replace(delete, preconditions=None))
             for entry in list(self.store.entries(resource.key, target.namespace or None))
             if selector.matches(entry.obj)
         ]
@@ -306,6 +325,18 @@ class ApiServer:
             body = merge_patch({}, body)
         obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource, options)
         return json_response(obj)
+
+    def evict(self, target: Target, query: dict, body: object, options: WriteOptions) -> Response:
+        """POST pods/NAME/eviction (policy/v1 Eviction): a delete with the Eviction's deleteOptions."""
+        if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
+            raise ApiError(400, "the request body must be a policy/v1 Eviction")
+        name = (body.get("metadata") or {}).get("name") or target.name
+        if name != target.name:
+            raise ApiError(400, f"name in URL does not match name in Eviction object: {target.name} != {name}")
+        self.cluster.delete(target.resource, target.namespace, target.name,
+                            delete_options(query, body.get("deleteOptions"), options.dry_run))
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+                             201)
 
     async def scale(self, request: Request, verb: str, target: Target, options: WriteOptions) -> Response:
         """GET, PUT or PATCH of the scale subresource."""

@@ -23,11 +23,13 @@ from sim.resources import (
     NAMESPACES,
     PODS,
     REPLICASETS,
+    RESOURCES_BY_KEY,
     STORED_RESOURCES,
     ResourceType,
 )
+from sim.scheduling import Scheduler
 from sim.schema import crd_schema, prune, unknown_fields
-from sim.store import Entry, Store
+from sim.store import Change, Entry, Store, object_key
 from sim.validation import check_object, check_update
 
 # Warnings for the response to the current request (Kubernetes' `Warning:` headers); None outside a request.
@@ -36,7 +38,11 @@ WARNINGS: ContextVar[list[str] | None] = ContextVar("WARNINGS", default=None)
 Admitter = Callable[[dict], Callable[[Entry], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 GENERATION_FROM_SPEC = (DEPLOYMENTS.key, REPLICASETS.key, IMAGECACHES.key, CRDS.key)
-CASCADE_TO = (REPLICASETS, PODS)
+# metadata only the server writes (an update keeps the stored values)
+SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
+FOREGROUND = "foregroundDeletion"
+DEFAULT_GRACE_SECONDS = 30
+POD_STOP_SECONDS = 2.0  # how long (sim time) a Terminating pod's containers take to stop, within its grace period
 BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -52,6 +58,19 @@ class WriteOptions:
 
 
 DEFAULT_WRITE = WriteOptions()
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    """How a delete was asked for (the DeleteOptions body and query): preconditions, dryRun, propagation, grace."""
+
+    preconditions: dict | None = None
+    dry_run: bool = False
+    propagation: str = "Background"  # Orphan, Background or Foreground
+    grace_seconds: int | None = None  # None: the object's own default
+
+
+DEFAULT_DELETE = DeleteOptions()
 
 
 def now_timestamp() -> str:
@@ -104,9 +123,13 @@ def _record_manager(obj: dict, options: WriteOptions, api_version: str) -> None:
 class Cluster:
     """Validated writes with Kubernetes semantics; controllers and the HTTP layer both go through here."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, scheduler: Scheduler | None = None) -> None:
         self.store = store
+        self.scheduler = scheduler  # runs the end of pods' grace periods (none: pods go at once)
         self.admitters: dict[str, list[Admitter]] = {}
+        self.dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> (resource key, namespace, name)
+        self.owners: dict[str, tuple[str, str, str]] = {}  # uid -> where that object lives
+        store.add_listener(self._index_owners)
 
     def add_admitter(self, resource: ResourceType, admitter: Admitter) -> None:
         """Run `admitter` on every new object of a resource before it is stored (not on dry runs)."""
@@ -198,7 +221,7 @@ class Cluster:
         if resource.namespaced and self.store.get(NAMESPACES.key, "", namespace) is None:
             raise errors.not_found("namespaces", "", namespace)
         created = metadata.get("creationTimestamp") if internal else None
-        for server_field in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
+        for server_field in ("resourceVersion", *SERVER_METADATA):
             metadata.pop(server_field, None)
         if resource.has_status and not internal:
             obj.pop("status", None)
@@ -250,8 +273,15 @@ class Cluster:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
-            kept = {k: old["metadata"][k] for k in ("uid", "creationTimestamp", "generation") if k in old["metadata"]}
-            new["metadata"] = {**metadata, **kept, "name": name}
+            kept = {k: old["metadata"][k] for k in SERVER_METADATA if k in old["metadata"]}
+            new["metadata"] = {k: v for k, v in metadata.items() if k not in SERVER_METADATA}
+            new["metadata"].update(kept, name=name)
+            if "deletionTimestamp" in kept:
+                added = set(new["metadata"].get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
+                if added:
+                    raise errors.invalid(resource.kind, resource.group, name, [
+                        ("metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being "
+                                                "deleted")])
             if resource.namespaced:
                 new["metadata"]["namespace"] = old["metadata"]["namespace"]
             apply_defaults(resource.key, new)
@@ -264,7 +294,7 @@ class Cluster:
         _record_manager(new, options, resource.api_version)
         if options.dry_run:
             return new
-        return self.store.put(resource.key, new).obj
+        return self._settle(resource, new)
 
     def update(
         self,
@@ -362,14 +392,16 @@ class Cluster:
         resource: ResourceType,
         namespace: str,
         name: str,
-        preconditions: dict | None = None,
-        dry_run: bool = False,
-        propagation: str = "Background",
+        options: DeleteOptions = DEFAULT_DELETE,
     ) -> dict:
-        """DELETE: remove an object and, unless orphaned, what it owns (a Deployment's pods go with it)."""
+        """DELETE: remove an object now, or mark it Terminating while finalizers or a pod's grace period hold it.
+
+        What it owns is garbage-collected as `options.propagation` says: Background (after it goes),
+        Foreground (before it goes, held by the `foregroundDeletion` finalizer) or Orphan (kept, unowned).
+        """
         current = self.get(resource, namespace, name)
         metadata = current.obj["metadata"]
-        preconditions = preconditions or {}
+        preconditions = options.preconditions or {}
         for key in ("uid", "resourceVersion"):
             if preconditions.get(key) and preconditions[key] != metadata.get(key):
                 raise errors.conflict(resource.plural, resource.group, name)
@@ -381,27 +413,134 @@ class Cluster:
                 f'customresourcedefinitions.apiextensions.k8s.io "{name}" is forbidden: '
                 "the built-in cluster serves ImageCaches itself",
             )
-        if dry_run:
+        if options.dry_run:
             return current.obj
-        if propagation != "Orphan":
-            self._delete_dependents(resource, current.obj)
-        removed = self.store.remove(resource.key, metadata.get("namespace", ""), name)
+        grace = self._grace_seconds(resource, current.obj, options.grace_seconds)
+        if metadata.get("deletionTimestamp"):
+            if grace == 0 and metadata.get("deletionGracePeriodSeconds"):
+                obj = current.copy()
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                return self._settle(resource, obj)
+            return current.obj
+        if options.propagation == "Orphan":
+            self._orphan_dependents(metadata["uid"])
+        obj = current.copy()
+        finalizers = list(obj["metadata"].get("finalizers") or [])
+        foreground = options.propagation == "Foreground" and bool(self.dependents.get(metadata["uid"]))
+        if foreground and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
+        if not finalizers and not grace:
+            return self._remove(resource, current)
+        obj["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=grace)
+        if finalizers:
+            obj["metadata"]["finalizers"] = finalizers
+        entry = self.store.put(resource.key, obj)
+        if foreground:
+            self._delete_dependents(metadata["uid"], DeleteOptions(propagation="Foreground"))
+        if grace and self.scheduler is not None:
+            # the kubelet stops the containers well within the grace period, then deletes for good
+            self.scheduler.after(min(grace, POD_STOP_SECONDS), self._grace_over, resource, namespace, name,
+                                 metadata["uid"])
+        return entry.obj
+
+    @staticmethod
+    def _grace_seconds(resource: ResourceType, obj: dict, asked: int | None) -> int:
+        """The grace period of a deletion: what was asked, else a pod's terminationGracePeriodSeconds; 0 for others."""
+        if resource != PODS:
+            return 0
+        if asked is None:
+            asked = obj.get("spec", {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+        return max(0, int(asked))
+
+    def _grace_over(self, resource: ResourceType, namespace: str, name: str, uid: str) -> None:
+        """A Terminating pod's containers have stopped: it goes, unless finalizers still hold it."""
+        entry = self.store.get(resource.key, namespace, name)
+        if entry is None or entry.obj["metadata"].get("uid") != uid:
+            return
+        obj = entry.copy()
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        self._settle(resource, obj)
+
+    def _settle(self, resource: ResourceType, obj: dict) -> dict:
+        """Store a Terminating object, or remove it once no finalizer and no grace period holds it."""
+        metadata = obj["metadata"]
+        if metadata.get("deletionTimestamp") and not metadata.get("finalizers") and \
+                not metadata.get("deletionGracePeriodSeconds"):
+            current = self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"])
+            if current is not None:
+                return self._remove(resource, current)
+        return self.store.put(resource.key, obj).obj
+
+    def _remove(self, resource: ResourceType, current: Entry) -> dict:
+        """Remove an object for good, collect what it still owns, and release owners waiting in the foreground."""
+        metadata = current.obj["metadata"]
+        removed = self.store.remove(resource.key, metadata.get("namespace", ""), metadata["name"])
+        if resource == NAMESPACES:
+            self._empty_namespace(metadata["name"])
+        self._delete_dependents(metadata["uid"], DeleteOptions())
+        for owner in metadata.get("ownerReferences") or []:
+            self._release_foreground(owner.get("uid"))
         return removed.obj if removed else current.obj
 
-    def _delete_dependents(self, resource: ResourceType, obj: dict) -> None:
-        """Garbage-collect what the object owns (and a namespace's contents)."""
-        metadata = obj["metadata"]
-        if resource == NAMESPACES:
-            for kind in STORED_RESOURCES:
-                if kind.namespaced:
-                    for child in list(self.store.entries(kind.key, metadata["name"])):
-                        self.store.remove(kind.key, metadata["name"], child.obj["metadata"]["name"])
+    def _empty_namespace(self, namespace: str) -> None:
+        """A deleted namespace takes everything in it."""
+        for kind in STORED_RESOURCES:
+            if kind.namespaced:
+                for child in list(self.store.entries(kind.key, namespace)):
+                    self.store.remove(kind.key, namespace, child.obj["metadata"]["name"])
+
+    def _delete_dependents(self, uid: str, options: DeleteOptions) -> None:
+        """Delete every object with an ownerReference to `uid` (each once: linear in the dependents)."""
+        for key, namespace, name in list(self.dependents.get(uid, ())):
+            if self.store.get(key, namespace, name) is not None:
+                self.delete(RESOURCES_BY_KEY[key], namespace, name, options)
+
+    def _orphan_dependents(self, uid: str) -> None:
+        """Remove the ownerReferences to `uid` from what it owns."""
+        for key, namespace, name in list(self.dependents.get(uid, ())):
+            entry = self.store.get(key, namespace, name)
+            if entry is None:
+                continue
+            dependent = entry.copy()
+            owners = [o for o in dependent["metadata"].get("ownerReferences") or [] if o.get("uid") != uid]
+            if owners:
+                dependent["metadata"]["ownerReferences"] = owners
+            else:
+                dependent["metadata"].pop("ownerReferences", None)
+            self.store.put(key, dependent)
+
+    def _release_foreground(self, uid: str | None) -> None:
+        """An owner deleted in the foreground goes once its last dependent has gone."""
+        if not uid or self.dependents.get(uid):
             return
-        if not resource.namespaced:
+        location = self.owners.get(uid)
+        entry = self.store.get(*location) if location else None
+        if entry is None or FOREGROUND not in (entry.obj["metadata"].get("finalizers") or []):
             return
-        uid = metadata.get("uid")
-        for kind in CASCADE_TO:
-            for child in list(self.store.entries(kind.key, metadata["namespace"])):
-                owners = child.obj["metadata"].get("ownerReferences") or []
-                if any(owner.get("uid") == uid for owner in owners):
-                    self.delete(kind, metadata["namespace"], child.obj["metadata"]["name"])
+        owner = entry.copy()
+        owner["metadata"]["finalizers"] = [f for f in owner["metadata"]["finalizers"] if f != FOREGROUND]
+        if not owner["metadata"]["finalizers"]:
+            del owner["metadata"]["finalizers"]
+        self._settle(RESOURCES_BY_KEY[location[0]], owner)
+
+    def _index_owners(self, change: Change) -> None:
+        """Keep the dependents of every owner uid (and where each object with dependents lives) up to date."""
+        obj = change.entry.obj
+        key = (change.resource, *object_key(obj))
+        before = {o.get("uid") for o in (change.previous.obj["metadata"].get("ownerReferences") or [])} \
+            if change.previous is not None else set()
+        after = set() if change.type == "DELETED" else \
+            {o.get("uid") for o in obj["metadata"].get("ownerReferences") or []}
+        for uid in before - after:
+            dependents = self.dependents.get(uid)
+            if dependents is not None:
+                dependents.discard(key)
+                if not dependents:
+                    del self.dependents[uid]
+        for uid in after - before:
+            self.dependents.setdefault(uid, set()).add(key)
+        uid = obj["metadata"].get("uid")
+        if change.type == "DELETED":
+            self.owners.pop(uid, None)
+        elif change.type == "ADDED":
+            self.owners[uid] = key

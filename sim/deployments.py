@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 
 from core.timeutil import parse_time
-from sim.cluster import Cluster, now_timestamp, random_suffix
+from sim.cluster import Cluster, DeleteOptions, now_timestamp, random_suffix
 from sim.resources import DEPLOYMENTS, PODS, REPLICASETS
 from sim.scheduling import Scheduler
 from sim.store import Change
@@ -84,8 +84,8 @@ class DeploymentController:
     def reconcile(self, namespace: str, name: str) -> None:
         """One pass of the controller for one Deployment."""
         entry = self.store.get(DEPLOYMENTS.key, namespace, name)
-        if entry is None:
-            return
+        if entry is None or entry.obj["metadata"].get("deletionTimestamp"):
+            return  # a Deployment being deleted makes nothing new
         deployment = entry.obj
         spec = deployment.get("spec", {})
         desired = spec.get("replicas", 1)
@@ -100,6 +100,8 @@ class DeploymentController:
             replica_sets.append(current)
         pods_by_rs: dict[str, list[dict]] = {rs["metadata"]["uid"]: [] for rs in replica_sets}
         for pod in self.store.objects(PODS.key, namespace):
+            if pod["metadata"].get("deletionTimestamp"):
+                continue  # Terminating pods no longer count
             owner = controller_uid(pod)
             if owner in pods_by_rs:
                 pods_by_rs[owner].append(pod)
@@ -154,7 +156,7 @@ class DeploymentController:
         for rs in old[: max(0, len(old) + 1 - REVISION_HISTORY_LIMIT)]:
             if not rs.get("status", {}).get("replicas"):
                 self.cluster.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"],
-                                    propagation="Orphan")
+                                    DeleteOptions(propagation="Orphan"))
         return created
 
     def _create_pod(self, replica_set: dict) -> dict:

@@ -67,8 +67,8 @@ class SimCluster:
 def build_cluster(history: int, speed: float) -> SimCluster:
     """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
     store = Store(history)
-    cluster = Cluster(store)
     scheduler = Scheduler(speed)
+    cluster = Cluster(store, scheduler)
     sim = SimCluster(store, cluster, scheduler, EciController(cluster, scheduler),
                      DeploymentController(cluster, scheduler))
     install_base(cluster)

@@ -153,7 +153,8 @@ def _event_object(obj: dict, now: datetime) -> str:
 
 def _node_status(obj: dict, now: datetime) -> str:
     ready = [c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == "Ready"]
-    return "Ready" if ready and ready[0].get("status") == "True" else "NotReady"
+    status = "Ready" if ready and ready[0].get("status") == "True" else "NotReady"
+    return status + ",SchedulingDisabled" if obj.get("spec", {}).get("unschedulable") else status
 
 
 def _node_roles(obj: dict, now: datetime) -> str:

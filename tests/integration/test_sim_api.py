@@ -113,7 +113,7 @@ def test_create_get_list_delete_pod(api_client, namespace):
         core.create_namespaced_pod(namespace, pod_body("one"))
     assert duplicate.value.status == 409 and status_of(duplicate.value)["reason"] == "AlreadyExists"
     assert [p.metadata.name for p in core.list_namespaced_pod(namespace).items] == ["one"]
-    core.delete_namespaced_pod("one", namespace)
+    core.delete_namespaced_pod("one", namespace, grace_period_seconds=0)
     with pytest.raises(ApiException) as missing:
         core.read_namespaced_pod("one", namespace)
     assert missing.value.status == 404 and status_of(missing.value)["reason"] == "NotFound"
@@ -401,8 +401,9 @@ def test_deleting_a_deployment_takes_its_pods(api_client, namespace):
     apps.create_namespaced_deployment(namespace, deployment_body("gone", "nginx:1.25", replicas=3))
     poll(lambda: len(core.list_namespaced_pod(namespace).items) == 3, message="three pods")
     apps.delete_namespaced_deployment("gone", namespace)
-    assert core.list_namespaced_pod(namespace).items == []
     assert apps.list_namespaced_replica_set(namespace).items == []
+    assert all(pod.metadata.deletion_timestamp for pod in core.list_namespaced_pod(namespace).items)
+    poll(lambda: core.list_namespaced_pod(namespace).items == [], message="the Terminating pods to go")
 
 
 def test_a_restarted_sim_keeps_its_identity(start_sim_factory, tmp_path):
