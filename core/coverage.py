@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.caches import MAX_IMAGES
-from core.matching import CacheIndex, Decision
+from core.caches import MAX_IMAGES, CacheView
+from core.matching import Decision
 from core.workloads import PodTemplate
 
 
@@ -22,6 +22,15 @@ class ImageDemand:
 
 
 @dataclass(frozen=True)
+class PodNeed:
+    """Missed pods sharing one image set and one requirement (how many of the images a cache must hold)."""
+
+    images: frozenset[str]
+    required: int
+    pods: int = 1
+
+
+@dataclass(frozen=True)
 class CacheSuggestion:
     """Images for a new cache, and how many of the missed pods it would turn into hits."""
 
@@ -30,11 +39,13 @@ class CacheSuggestion:
     pods_missed: int
 
 
-def uncovered_images(
-    pairs: Iterable[tuple[PodTemplate, Decision]], index: CacheIndex, at: datetime
-) -> list[ImageDemand]:
-    """Images of ECI pods that no usable cache holds, most-used first."""
-    held = {image for cache in index.caches if cache.is_usable(at) for image in cache.images}
+def held_images(caches: Iterable[CacheView], at: datetime) -> set[str]:
+    """Every normalised image some usable (Ready, unexpired) cache holds at `at`."""
+    return {image for cache in caches if cache.is_usable(at) for image in cache.images}
+
+
+def uncovered_images(pairs: Iterable[tuple[PodTemplate, Decision]], held: Collection[str]) -> list[ImageDemand]:
+    """Images of ECI pods that no usable cache holds (`held_images`), most-used first."""
     pods: Counter[str] = Counter()
     missed: Counter[str] = Counter()
     for template, decision in pairs:
@@ -51,20 +62,27 @@ def uncovered_images(
     ]
 
 
-def suggest_cache(pairs: Iterable[tuple[PodTemplate, Decision]], max_images: int = MAX_IMAGES) -> CacheSuggestion:
+def missed_needs(pairs: Iterable[tuple[PodTemplate, Decision]]) -> list[PodNeed]:
+    """The needs of the pods the engine predicts to miss, grouped by image set and requirement."""
+    grouped: Counter[tuple[frozenset[str], int]] = Counter()
+    for template, decision in pairs:
+        if decision.outcome == "miss" and template.images:
+            grouped[(frozenset(template.images), decision.policy.requirement(len(template.images)))] += 1
+    return [PodNeed(images, required, pods) for (images, required), pods in grouped.items()]
+
+
+def suggest_cache(needs: Iterable[PodNeed], max_images: int = MAX_IMAGES) -> CacheSuggestion:
     """Greedily pick at most `max_images` images that let the most missed pods meet their requirement."""
     groups: Counter[tuple[frozenset[str], int]] = Counter()
     popularity: Counter[str] = Counter()
     missed = 0
-    for template, decision in pairs:
-        if decision.outcome != "miss" or not template.images:
-            continue
-        missed += 1
-        need = min(decision.policy.requirement(len(template.images)), len(template.images))
-        if decision.policy.match_count and decision.policy.match_count > len(template.images):
-            continue  # unsatisfiable: no cache can help this pod
-        groups[(frozenset(template.images), need)] += 1
-        popularity.update(template.images)
+    for need in needs:
+        missed += need.pods
+        if need.required > len(need.images):
+            continue  # unsatisfiable: no cache can help these pods
+        groups[(need.images, need.required)] += need.pods
+        for image in need.images:
+            popularity[image] += need.pods
     chosen: list[str] = []
     covered = 0
     open_groups = dict(groups)

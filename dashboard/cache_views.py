@@ -116,15 +116,6 @@ def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25
     return frame.sort_values(["Start", "Cache"]).reset_index(drop=True)
 
 
-def ready_images(caches: Mapping[str, CacheView], now: datetime) -> set[str]:
-    """Every normalised image some usable (Ready, unexpired) cache holds."""
-    held: set[str] = set()
-    for view in caches.values():
-        if view.is_usable(now):
-            held.update(view.images)
-    return held
-
-
 def coverage_matrix(caches: Mapping[str, CacheView], pods: Mapping[str, Any], top_images: int = 30,
                     top_caches: int = 20) -> pd.DataFrame:
     """Images (rows, most used first) × caches (columns): True where the cache holds the image."""

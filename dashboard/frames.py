@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from core.coverage import CacheSuggestion, held_images, suggest_cache
 from core.matching import CacheIndex
 from dashboard import cache_views, suggest, views
 
@@ -77,12 +78,12 @@ class Frames:
     @cached_property
     def held(self) -> set[str]:
         """Every image some Ready cache holds."""
-        return cache_views.ready_images(self.snapshot.caches, self.now)
+        return held_images(self.snapshot.caches.values(), self.now)
 
     @cached_property
-    def suggestion(self) -> suggest.CacheSuggestion:
+    def suggestion(self) -> CacheSuggestion:
         """At most 20 images covering the most missed pods."""
-        return suggest.suggest_cache(suggest.missed_needs(self.snapshot.pods, self.held))
+        return suggest_cache(suggest.missed_needs(self.snapshot.pods, self.held))
 
     @cached_property
     def coverage(self) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.workload import image_pool, make_caches, make_pods
 from core.caches import cache_from_object
-from core.coverage import suggest_cache, uncovered_images
+from core.coverage import held_images, missed_needs, suggest_cache, uncovered_images
 from core.matching import CacheIndex, decide
 from core.workloads import templates_from
 
@@ -48,7 +48,7 @@ def test_uncovered_images_counts_pods_per_image_not_held_by_a_ready_cache():
         [cache_from_object(_cache("a", ["nginx:1"])), cache_from_object(_cache("b", ["redis:7"], "Creating"))]
     )
     pods = [_pod("p1", ["nginx:1", "redis:7"]), _pod("p2", ["redis:7"]), _pod("p3", ["redis:7", "busybox"])]
-    demand = {item.image: item for item in uncovered_images(_pairs(pods, index), index, AT)}
+    demand = {item.image: item for item in uncovered_images(_pairs(pods, index), held_images(index.caches, AT))}
     assert set(demand) == {"docker.io/library/redis:7", "docker.io/library/busybox:latest"}
     assert demand["docker.io/library/redis:7"].pods == 3
     assert demand["docker.io/library/redis:7"].missed_pods == 2  # p1 hits cache a through nginx
@@ -59,14 +59,14 @@ def test_suggestion_respects_perfect_match_and_the_image_budget():
     index = CacheIndex([])
     pods = [_pod(f"web{i}", ["nginx:1", "sidecar:2"], {"k8s.aliyun.com/imc-perfect-match": "true"}) for i in range(3)]
     pods += [_pod("solo", ["lonely:1"])]
-    suggestion = suggest_cache(_pairs(pods, index), max_images=2)
+    suggestion = suggest_cache(missed_needs(_pairs(pods, index)), max_images=2)
     assert set(suggestion.images) == {"docker.io/library/nginx:1", "docker.io/library/sidecar:2"}
     assert (suggestion.pods_covered, suggestion.pods_missed) == (3, 4)
 
 
 def test_unsatisfiable_pods_are_not_counted_as_coverable():
     pods = [_pod("p", ["a:1"], {"k8s.aliyun.com/imc-match-count-request": "3"})]
-    suggestion = suggest_cache(_pairs(pods, CacheIndex([])))
+    suggestion = suggest_cache(missed_needs(_pairs(pods, CacheIndex([]))))
     assert suggestion.images == ()
     assert suggestion.pods_covered == 0 and suggestion.pods_missed == 1
 
@@ -77,7 +77,7 @@ def test_suggested_cache_turns_exactly_the_claimed_misses_into_hits(seed):
     pool = image_pool(120, rng)
     index = CacheIndex(cache_from_object(obj) for obj in make_caches(15, pool, rng))
     pairs = _pairs(make_pods(400, pool, rng), index)
-    suggestion = suggest_cache(pairs)
+    suggestion = suggest_cache(missed_needs(pairs))
     assert 0 < len(suggestion.images) <= 20
     added = cache_from_object(_cache("suggested", list(suggestion.images)))
     with_suggestion = CacheIndex([*index.caches, added])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import cluster
+from core.coverage import held_images, suggest_cache
+from dashboard import cluster, suggest
 from dashboard.cluster import Cluster
 from kube.access import AccessChecker
 from kube.store import KINDS, ClusterStore
-from tests.unit.test_dashboard_views import demo_store
+from tests.unit.test_dashboard_views import NOW, demo_store
 
 TIMEOUT = 30
 
@@ -70,7 +71,10 @@ def test_suggest_a_cache_prefills_the_create_form(shown):
     at = page_script("overview").run()
     at.button(key="suggest-cache").click().run()
     form = at.session_state["create_prefill"]
-    assert "docker.io/acme/batch:1.0" in form.images
+    snapshot = shown.store.snapshot()
+    suggestion = suggest_cache(suggest.missed_needs(snapshot.pods, held_images(snapshot.caches.values(), NOW)))
+    assert form.images.splitlines() == list(suggestion.images)
+    assert suggestion.pods_covered == 3 and "docker.io/acme/worker:3" in suggestion.images  # the 3 pods that missed
 
 
 def test_pods_deep_link_explains_a_hit(shown):

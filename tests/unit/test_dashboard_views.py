@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from bench.workload import image_pool, make_caches, make_pods
+from core import coverage
+from core.coverage import PodNeed, held_images, suggest_cache
 from core.policy import AUTO_IMC, IMC_ID, MATCH_COUNT, PERFECT_MATCH
 from dashboard import cache_views, edits, suggest, views
-from dashboard.suggest import PodNeed
 from dashboard.views import PodFilter
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import imagecache, pod, workload
@@ -59,6 +63,16 @@ def demo_store() -> ClusterStore:
         {**workload("Deployment", ["nginx:1.25"], name="web", namespace="shop"),
          "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "7"}},
     ], "1")
+    return store
+
+
+def workload_store(pods: int) -> ClusterStore:
+    """A store of bench/workload.py's seeded pods and 50 caches."""
+    rng = random.Random(7)
+    pool = image_pool(200, rng)
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", make_caches(50, pool, rng), "1")
+    store.replace("pods", make_pods(pods, pool, rng), "1")
     return store
 
 
@@ -121,7 +135,7 @@ def test_cache_timeline_has_building_and_ready_bars():
 
 def test_uncached_images_are_weighted_by_pods():
     snapshot = demo_store().snapshot()
-    frame = suggest.uncached_images(snapshot.pods, cache_views.ready_images(snapshot.caches, NOW))
+    frame = suggest.uncached_images(snapshot.pods, held_images(snapshot.caches.values(), NOW))
     counts = dict(zip(frame["Image"], frame["Pods"], strict=True))
     assert counts["docker.io/library/busybox:1.36"] == 3
     assert counts["docker.io/acme/batch:1.0"] == 2
@@ -129,7 +143,7 @@ def test_uncached_images_are_weighted_by_pods():
 
 
 def test_suggest_cache_covers_most_missed_pods():
-    suggestion = suggest.suggest_cache(suggest.missed_needs(demo_store().snapshot().pods))
+    suggestion = suggest_cache(suggest.missed_needs(demo_store().snapshot().pods))
     assert suggestion.pods_missed == 3
     assert suggestion.pods_covered == 3
     assert len(suggestion.images) <= 20
@@ -137,24 +151,31 @@ def test_suggest_cache_covers_most_missed_pods():
 
 def test_missed_pods_whose_images_are_now_cached_need_nothing():
     snapshot = demo_store().snapshot()
-    held = cache_views.ready_images(snapshot.caches, NOW) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
+    held = held_images(snapshot.caches.values(), NOW) | {"docker.io/acme/batch:1.0", "docker.io/library/busybox:1.36"}
     needs = suggest.missed_needs(snapshot.pods, held)
     assert [set(need.images) for need in needs] == [{"docker.io/acme/worker:3"}]
+
+
+def test_the_dashboards_needs_are_the_engines_when_eci_has_not_spoken():
+    pods = workload_store(1000).snapshot().pods
+    engines = coverage.missed_needs((record.template, record.decision) for record in pods.values())
+    assert engines
+    assert Counter(suggest.missed_needs(pods)) == Counter(engines)
 
 
 def test_suggest_cache_respects_the_limit_and_requirements():
     needs = [PodNeed(frozenset({f"i{n}"}), 1, 10 - n) for n in range(10)]
     needs.append(PodNeed(frozenset({"a", "b", "c"}), 3, 100))
-    suggestion = suggest.suggest_cache(needs, limit=4)
+    suggestion = suggest_cache(needs, max_images=4)
     assert len(suggestion.images) == 4
     assert {"a", "b", "c"} <= set(suggestion.images)
     assert suggestion.pods_covered == 110
-    assert suggest.suggest_cache([]).images == ()
+    assert suggest_cache([]).images == ()
 
 
 def test_suggest_cache_is_fast_for_ten_thousand_pods():
     needs = [PodNeed(frozenset({f"app{n % 300}:1", f"side{n % 7}:2"}), 1 + n % 2, 1) for n in range(10_000)]
-    suggestion = suggest.suggest_cache(needs)
+    suggestion = suggest_cache(needs)
     assert len(suggestion.images) == 20
     assert suggestion.pods_covered > 0
 
@@ -232,7 +253,7 @@ def test_frames_for_ten_thousand_pods_build_quickly():
     assert len(pods) == 10_000
     assert isinstance(views.decisions_by_namespace(pods), pd.DataFrame)
     assert views.outcomes_over_time(snapshot.history, NOW)["Pods"].sum() == 10_000
-    assert len(suggest.suggest_cache(suggest.missed_needs(snapshot.pods)).images) == 20
+    assert len(suggest_cache(suggest.missed_needs(snapshot.pods)).images) == 20
 
 
 def test_filter_caches_by_phase_and_text():

@@ -11,7 +11,7 @@ import pandas as pd
 from bench.workload import image_pool, make_caches, make_pods
 from dashboard import cache_views, charts, views
 from kube.store import ClusterStore
-from tests.unit.test_dashboard_views import NOW, demo_store, eci_pod, hit_event
+from tests.unit.test_dashboard_views import NOW, demo_store, eci_pod, hit_event, workload_store
 
 
 def reference_pods_frame(pods) -> pd.DataFrame:
@@ -49,11 +49,7 @@ def test_pods_frame_is_the_same_table_as_built_row_by_row():
 
 
 def test_pods_frame_follows_changed_added_and_deleted_pods():
-    rng = random.Random(7)
-    pool = image_pool(200, rng)
-    store = ClusterStore(clock=lambda: NOW)
-    store.replace("imagecaches", make_caches(50, pool, rng), "1")
-    store.replace("pods", make_pods(600, pool, rng), "1")
+    store = workload_store(600)
     assert_same_table(store.snapshot().pods)
     store.apply("events", "ADDED", hit_event("ns-1", "pod-00001", "imc-00000001"))
     store.apply("pods", "ADDED", eci_pod("late", ["nginx:1.25"], namespace="ns-0", created="2026-11-28T08:59:59Z"))
