@@ -16,11 +16,25 @@ from sim.store import Change
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_LIMIT = 10
+# annotations of a Deployment that its ReplicaSets do not copy (as the Deployment controller skips them)
+NOT_COPIED = ("kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
+              "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+              "deployment.kubernetes.io/max-replicas")
+
+
+def semantic(value: object) -> object:
+    """A value without nulls and empty maps or lists, which Kubernetes treats as unset when comparing templates."""
+    if isinstance(value, dict):
+        kept = {k: semantic(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [semantic(item) for item in value]
+    return value
 
 
 def template_hash(template: dict) -> str:
     """A short stable hash of a pod template (the `pod-template-hash` label)."""
-    digest = hashlib.sha256(orjson.dumps(template, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    digest = hashlib.sha256(orjson.dumps(semantic(template), option=orjson.OPT_SORT_KEYS)).hexdigest()
     return "".join(c for c in digest if c in "bcdf0123456789")[:10]
 
 
@@ -60,6 +74,27 @@ def controller_uid(obj: dict) -> str | None:
     return None
 
 
+def revision_of(replica_set: dict) -> int:
+    """The rollout revision of a ReplicaSet (its `deployment.kubernetes.io/revision` annotation)."""
+    value = (replica_set["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, "0")
+    return int(value) if value.isdigit() else 0
+
+
+def copied_annotations(deployment: dict) -> dict:
+    """The Deployment's annotations a ReplicaSet of it carries (kubernetes.io/change-cause among them)."""
+    annotations = deployment["metadata"].get("annotations") or {}
+    return {k: v for k, v in annotations.items() if k not in NOT_COPIED}
+
+
+def same_template(replica_set: dict, template: dict, pod_hash: str) -> bool:
+    """Whether a ReplicaSet runs this pod template (its hash label aside, as after a rollback)."""
+    if (replica_set["metadata"].get("labels") or {}).get(TEMPLATE_HASH_LABEL) == pod_hash:
+        return True
+    theirs = orjson.loads(orjson.dumps(replica_set["spec"].get("template", {})))
+    (theirs.get("metadata") or {}).get("labels", {}).pop(TEMPLATE_HASH_LABEL, None)
+    return semantic(theirs) == semantic(template)
+
+
 class DeploymentController:
     """Keeps each Deployment's pods at `replicas` from its current template, rolling old ones out."""
 
@@ -93,11 +128,14 @@ class DeploymentController:
         replica_sets = [rs.obj for rs in self.store.entries(REPLICASETS.key, namespace) if controller_uid(rs.obj) == uid]
         template = spec.get("template", {})
         pod_hash = template_hash(template)
-        current = next((rs for rs in replica_sets if rs["metadata"].get("labels", {}).get(TEMPLATE_HASH_LABEL) ==
-                        pod_hash), None)
-        if current is None:
+        current = next((rs for rs in replica_sets if same_template(rs, template, pod_hash)), None)
+        if current is None and spec.get("paused") and replica_sets:
+            current = max(replica_sets, key=revision_of)  # a paused Deployment rolls nothing out
+        elif current is None:
             current = self._create_replica_set(deployment, pod_hash, replica_sets)
             replica_sets.append(current)
+        else:
+            current = self._sync_revision(deployment, current, replica_sets)
         pods_by_rs: dict[str, list[dict]] = {rs["metadata"]["uid"]: [] for rs in replica_sets}
         for pod in self.store.objects(PODS.key, namespace):
             if pod["metadata"].get("deletionTimestamp"):
@@ -133,31 +171,49 @@ class DeploymentController:
         template.setdefault("metadata", {}).setdefault("labels", {})[TEMPLATE_HASH_LABEL] = pod_hash
         selector = orjson.loads(orjson.dumps(deployment["spec"].get("selector", {})))
         selector.setdefault("matchLabels", {})[TEMPLATE_HASH_LABEL] = pod_hash
-        revision = 1 + max(
-            (int(rs["metadata"].get("annotations", {}).get(REVISION_ANNOTATION, "0")) for rs in existing), default=0
-        )
+        revision = 1 + max((revision_of(rs) for rs in existing), default=0)
         body = {
             "metadata": {
                 "name": f"{deployment['metadata']['name']}-{pod_hash}",
                 "labels": dict(template["metadata"]["labels"]),
-                "annotations": {REVISION_ANNOTATION: str(revision)},
+                "annotations": {**copied_annotations(deployment), REVISION_ANNOTATION: str(revision)},
                 "ownerReferences": [owner_reference(deployment)],
             },
             "spec": {"replicas": 0, "selector": selector, "template": template},
         }
         created = self.cluster.create(REPLICASETS, deployment["metadata"]["namespace"], body)
-        annotations = dict(deployment["metadata"].get("annotations") or {})
-        if annotations.get(REVISION_ANNOTATION) != str(revision):
-            updated = self.store.get(DEPLOYMENTS.key, deployment["metadata"]["namespace"],
-                                     deployment["metadata"]["name"]).copy()
-            updated["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
-            self.cluster.save(DEPLOYMENTS, updated)
+        self._set_deployment_revision(deployment, revision)
         old = sorted(existing, key=lambda rs: rs["metadata"]["creationTimestamp"])
         for rs in old[: max(0, len(old) + 1 - REVISION_HISTORY_LIMIT)]:
             if not rs.get("status", {}).get("replicas"):
                 self.cluster.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"],
                                     DeleteOptions(propagation="Orphan"))
         return created
+
+    def _sync_revision(self, deployment: dict, current: dict, replica_sets: list[dict]) -> dict:
+        """The current ReplicaSet carries the Deployment's annotations; an older one rolled back to is the newest."""
+        newest = max(revision_of(rs) for rs in replica_sets)
+        revision = revision_of(current) if revision_of(current) == newest else newest + 1
+        annotations = {**(current["metadata"].get("annotations") or {}), **copied_annotations(deployment),
+                       REVISION_ANNOTATION: str(revision)}
+        if annotations == current["metadata"].get("annotations"):
+            return current
+        entry = self.store.get(REPLICASETS.key, current["metadata"]["namespace"], current["metadata"]["name"])
+        if entry is None:
+            return current
+        updated = entry.copy()
+        updated["metadata"]["annotations"] = annotations
+        self._set_deployment_revision(deployment, revision)
+        return self.cluster.save(REPLICASETS, updated).obj
+
+    def _set_deployment_revision(self, deployment: dict, revision: int) -> None:
+        """Write the revision annotation of the Deployment when it changed."""
+        if (deployment["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) == str(revision):
+            return
+        updated = self.store.get(DEPLOYMENTS.key, deployment["metadata"]["namespace"],
+                                 deployment["metadata"]["name"]).copy()
+        updated["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
+        self.cluster.save(DEPLOYMENTS, updated)
 
     def _create_pod(self, replica_set: dict) -> dict:
         """A pod from a ReplicaSet's template (ECI decides it at this moment)."""
@@ -202,6 +258,8 @@ class DeploymentController:
 
     def _progressing(self, deployment: dict, old: dict | None, complete: bool, progressed: bool) -> tuple[str, ...]:
         """The Progressing condition: done, progressing, or stuck past spec.progressDeadlineSeconds (sim time)."""
+        if deployment.get("spec", {}).get("paused"):
+            return "Unknown", "DeploymentPaused", "Deployment is paused"
         if complete:
             return "True", "NewReplicaSetAvailable", "ReplicaSet has successfully progressed."
         deadline = deployment.get("spec", {}).get("progressDeadlineSeconds", 600)
