@@ -123,6 +123,8 @@ def pod_row(cluster: str, record: Any) -> PodRow | None:
     decision = record.decision
     actual = record.actual
     cache = decision.cache
+    start = getattr(record, "start", None)
+    started = start is not None and start.start_seconds is not None
     cache_id = (actual.cache_id if actual is not None else None) or (cache.id if cache is not None else None)
     return PodRow(
         cluster=cluster,
@@ -137,8 +139,9 @@ def pod_row(cluster: str, record: Any) -> PodRow | None:
         cache_name=cache.name if cache is not None else None,
         cache_id=cache_id or None,
         disagrees=int(record.disagrees),
-        start_seconds=None,  # from the pod-start work (PodRecord.start) once it is there
-        pull_seconds=None,
+        start_seconds=start.start_seconds if started else None,
+        # once started, so the histogram observes the pod's whole pull time, not the first image's
+        pull_seconds=start.pull_seconds if started else None,
     )
 
 

@@ -218,3 +218,26 @@ def test_start_seconds_fill_the_histograms_once(tmp_path):
 @pytest.mark.parametrize("value", ["off", "OFF", "0"])
 def test_history_off(value):
     assert ledger_settings({"IMC_HISTORY": value}).path is None
+
+
+def test_start_and_pull_seconds_come_from_the_pods_start(tmp_path):
+    started = eci_pod("web-1", ["nginx:1.25"])
+    name = started["spec"]["containers"][0]["name"]
+    started["status"] = {"phase": "Running", "containerStatuses": [
+        {"name": name, "state": {"running": {"startedAt": "2026-11-28T08:00:12Z"}}}]}
+    pulled = {
+        "kind": "Event", "metadata": {"name": "web-1.pulled", "namespace": "default"},
+        "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "default", "uid": "uid-web-1",
+                           "fieldPath": f"spec.containers{{{name}}}"},
+        "reason": "Pulled", "type": "Normal", "lastTimestamp": "2026-11-28T08:00:10Z",
+        "message": 'Successfully pulled image "nginx:1.25" in 8.5s (8.5s including waiting)',
+    }
+    store = ClusterStore()
+    store.replace("events", [pulled], "1")
+    store.replace("pods", [started, eci_pod("starting", ["nginx:1.25"])], "1")
+    writer = writer_for(store, tmp_path / "h.db")
+    writer.flush()
+    rows = by_name(writer.ledger)
+    assert rows["web-1"][12:14] == (12.0, 8.5)
+    assert rows["starting"][12:14] == (None, None)  # still starting: no figure, not a zero
+    assert {(b.metric, b.le, b.count) for b in writer.ledger.durations()} == {("start", 20.0, 1), ("pull", 10.0, 1)}
