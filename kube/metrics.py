@@ -29,6 +29,7 @@ log = logging.getLogger("imc.kube.metrics")
 DEFAULT_PORT = 9108
 DEFAULT_ADDRESS = "0.0.0.0"
 GIB = 1 << 30
+OUTCOMES = ("hit", "miss", "fail", "off")
 HISTOGRAMS = {
     "start": ("imc_pod_start_seconds", "ECI pods' creation to all containers started, by outcome."),
     "pull": ("imc_image_pull_seconds", "Time an ECI pod spent pulling its images, by outcome."),
@@ -62,6 +63,9 @@ def pod_families(cluster: str, snapshot: Any) -> dict[str, Counter]:
         outcome = effective_outcome(record)
         if outcome is None:
             continue
+        if (cluster, record.namespace, OUTCOMES[0]) not in pods:
+            # every outcome of a namespace, zeros too: a rate of hits is 0, not absent, when nothing hit
+            pods.update({(cluster, record.namespace, each): 0 for each in OUTCOMES})
         pods[(cluster, record.namespace, outcome)] += 1
         if record.disagrees:
             disagreements[(cluster, record.namespace)] += 1

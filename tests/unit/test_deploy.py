@@ -22,7 +22,8 @@ def documents(name: str) -> list[dict]:
 
 def all_documents() -> list[tuple[str, dict]]:
     """(file, document) for every manifest under deploy/."""
-    return [(path.name, doc) for path in sorted(DEPLOY.glob("*.yaml")) for doc in documents(path.name)]
+    return [(path.name, doc) for path in sorted(DEPLOY.glob("*.yaml")) if path.name != "kustomization.yaml"
+            for doc in documents(path.name)]
 
 
 def by_kind(kind: str, name: str | None = None) -> list[dict]:
@@ -108,3 +109,41 @@ def test_dockerfile_copies_what_the_package_needs():
             for source in line.split()[1:-1]:
                 assert (root / source).exists(), f"Dockerfile copies {source}, which the repository lacks"
     assert "USER 10001" in dockerfile
+
+
+def test_metrics_port_is_served_scraped_and_monitored():
+    (deployment,) = by_kind("Deployment", "imc")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert int(env["IMC_METRICS_PORT"]) == ports["metrics"] == 9108
+    (service,) = by_kind("Service", "imc")
+    metrics = next(p for p in service["spec"]["ports"] if p["name"] == "metrics")
+    assert metrics["targetPort"] == "metrics"
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and int(annotations["prometheus.io/port"]) == metrics["port"]
+    (monitor,) = [d for d in yaml.safe_load_all((DEPLOY / "monitoring" / "servicemonitor.yaml").read_text())]
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["selector"]["matchLabels"] == service["metadata"]["labels"]
+    assert "EXPOSE 8501 9108" in (DEPLOY / "Dockerfile").read_text()
+
+
+def test_the_ledger_lives_on_the_claimed_volume():
+    (deployment,) = by_kind("Deployment", "imc")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert env["IMC_HISTORY_PATH"].startswith(mounts["history"] + "/")
+    volume = next(v for v in pod["volumes"] if v["name"] == "history")
+    (claim,) = by_kind("PersistentVolumeClaim")
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # one writer of a ReadWriteOnce volume
+
+
+def test_kustomization_lists_every_manifest_it_needs():
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        assert (DEPLOY / resource).is_file()
+    assert {"deployment.yaml", "service.yaml", "history-pvc.yaml", "monitoring/prometheusrule.yaml",
+            "monitoring/servicemonitor.yaml"} <= set(kustomization["resources"])

@@ -1,0 +1,196 @@
+"""Metrics with real parts: `imc exporter` watching `imc sim`, scraped by a real Prometheus; promtool; kustomize."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.workloads import is_eci_pod
+from dashboard import views
+from kube.store import ClusterStore
+from tests.integration.conftest import poll, run_kubectl
+from tests.integration.test_sim_eci import create_cache, create_pod, unique_image, wait_usable
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+README = REPO / "README.md"
+
+
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url: str) -> bytes:
+    """GET a URL (one try)."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read()
+
+
+def answers(url: str) -> bytes | None:
+    """The body of a URL, or None while nothing answers."""
+    try:
+        return fetch(url)
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def cluster(start_sim_factory, tmp_path_factory):
+    """An own sim with a Ready cache, pods that hit it and pods that miss; the exporter watching it."""
+    sim = start_sim_factory("empty", ("--speed", "20"))
+    from tests.integration.conftest import new_api_client
+
+    api = new_api_client(sim)
+    run_kubectl(sim, "create", "namespace", "shop")
+    run_kubectl(sim, "create", "namespace", "data")
+    cached = unique_image("web")
+    wait_usable(api, create_cache(api, [cached]))
+    for _ in range(3):
+        create_pod(api, "shop", [cached])
+    create_pod(api, "shop", [unique_image("other")])
+    create_pod(api, "data", [unique_image("db")])
+    create_pod(api, "data", [cached], eci=False)
+    yield sim
+
+
+@pytest.fixture(scope="module")
+def exporter(cluster, tmp_path_factory) -> Iterator[str]:
+    """`imc exporter` on the sim: its /metrics URL."""
+    directory = tmp_path_factory.mktemp("exporter")
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(directory / "history.sqlite3")}
+    log = (directory / "exporter.log").open("w")
+    process = subprocess.Popen([sys.executable, "cli.py", "exporter", "--kubeconfig", str(cluster.kubeconfig),
+                                "--context", "sim", "--address", "127.0.0.1", "--port", str(port)],
+                               cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        poll(lambda: process.poll() is not None or b"imc_pods{" in (answers(url) or b""), 30, "the exporter's pods")
+        assert process.poll() is None, (directory / "exporter.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(exporter, tmp_path_factory) -> Iterator[str]:
+    """A real Prometheus scraping the exporter every second: its base URL."""
+    directory = tmp_path_factory.mktemp("prometheus")
+    target = urllib.parse.urlsplit(exporter).netloc
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+              "scrape_configs": [{"job_name": "imc", "static_configs": [{"targets": [target]}]}]}
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (directory / "prometheus.log").open("w")
+    process = subprocess.Popen(["prometheus", f"--config.file={directory / 'prometheus.yml'}",
+                                f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll(lambda: process.poll() is not None or answers(f"{url}/-/ready") is not None, 30, "Prometheus ready")
+        assert process.poll() is None, (directory / "prometheus.log").read_text()[-2000:]
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def query(prometheus: str, expression: str) -> float | None:
+    """The single value of an instant query, or None while it has none."""
+    body = json.loads(fetch(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expression})}"))
+    assert body["status"] == "success", body
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if len(result) == 1 else None
+
+
+def kubectl_items(sim, resource: str) -> list[dict]:
+    """Every object of a resource, as kubectl lists it."""
+    return json.loads(run_kubectl(sim, "get", resource, "-A", "-o", "json").stdout)["items"]
+
+
+def readme_hit_rate() -> str:
+    """The hit-rate expression the README documents."""
+    found = re.search(r"```promql\n(.*?)\n```", README.read_text(), re.S)
+    assert found, "README.md documents the hit-rate expression in a ```promql block"
+    return found.group(1).strip()
+
+
+def dashboard_hit_rate(sim) -> float | None:
+    """The hit rate the Overview shows, from the dashboard's own view models over what kubectl lists."""
+    store = ClusterStore()
+    for kind, resource in (("imagecaches", "imagecaches"), ("events", "events"), ("pods", "pods")):
+        store.replace(kind, kubectl_items(sim, resource), "1")
+    frame = views.pods_frame(store.snapshot().pods)
+    return views.headline(frame, frame.iloc[0:0].assign(Phase=[])).hit_rate
+
+
+def test_prometheus_sees_every_eci_pod_and_the_dashboards_hit_rate(cluster, prometheus):
+    pods = kubectl_items(cluster, "pods")
+    eci = [p for p in pods if is_eci_pod(p["metadata"].get("labels") or {}, p["spec"].get("nodeName"))]
+    assert 0 < len(eci) < len(pods)  # a non-ECI pod is there and must not count
+    poll(lambda: query(prometheus, "sum(imc_pods)") == len(eci), 30, f"sum(imc_pods) == {len(eci)}")
+    expected = dashboard_hit_rate(cluster)
+    assert expected is not None and 0 < expected < 1
+    poll(lambda: query(prometheus, readme_hit_rate()) == pytest.approx(expected), 30,
+         f"the README's hit rate == {expected}")
+    assert query(prometheus, 'sum(imc_pod_decisions_total{outcome="hit"})') == 3
+
+
+def test_the_scrape_passes_promtool_check_metrics(exporter):
+    text = fetch(exporter)
+    checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert b"imc_watch_up{" in text and b"imc_imagecache_info{" in text
+
+
+def test_the_alert_rules_pass_promtool_check_rules(tmp_path):
+    rule = yaml.safe_load((DEPLOY / "monitoring" / "prometheusrule.yaml").read_text())
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rule["spec"]))
+    checked = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yml")], capture_output=True,
+                             text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    alerts = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r}
+    assert alerts == {"ImcImageCacheBuildFailed", "ImcImageCacheInUseExpiresSoon", "ImcNamespaceHitRateLow",
+                      "ImcPodsFailOnPinnedCache", "ImcWatchDown"}
+
+
+def test_kustomize_renders_it_all_and_grafana_asks_only_for_metrics_imc_serves(exporter):
+    rendered = subprocess.run(["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60)
+    assert rendered.returncode == 0, rendered.stderr
+    documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in documents}
+    assert {("Deployment", "imc"), ("Service", "imc"), ("PersistentVolumeClaim", "imc-history"),
+            ("ServiceMonitor", "imc"), ("PrometheusRule", "imc"), ("ConfigMap", "imc-grafana-dashboard")} <= kinds
+    assert all(d["metadata"].get("namespace") == "imc-system" for d in documents
+               if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"))
+    (config_map,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    grafana = json.loads(config_map["data"]["grafana-dashboard.json"])
+    asked = {name for panel in grafana["panels"] for target in panel["targets"]
+             for name in re.findall(r"\b(imc_[a-z_]+)", target["expr"])}
+    served = set(re.findall(rb"^# TYPE (imc_[a-z_]+) (\w+)", fetch(exporter), re.M))
+    names = set()
+    for name, kind in served:
+        names.add(name.decode())
+        if kind == b"histogram":
+            names |= {f"{name.decode()}_bucket", f"{name.decode()}_sum", f"{name.decode()}_count"}
+        if kind == b"counter":
+            names.add(f"{name.decode()}_total")
+    assert asked and asked <= names, asked - names
