@@ -4,6 +4,9 @@ import streamlit as st
 
 from dashboard import nav, shell
 from dashboard.safe import friendly
+from dashboard.startup import configure_process
+
+configure_process()
 
 st.set_page_config(
     page_title="imc · ECI image caches",

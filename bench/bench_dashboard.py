@@ -124,41 +124,31 @@ def frame_steps(frames: Any) -> dict[str, Callable[[], Any]]:
     from dashboard import charts, views
 
     steps: dict[str, Callable[[], Any]] = {f"Frames.{name}": partial(getattr, frames, name) for name in FRAME_STEPS}
-    steps["views.pods_frame, no rows kept"] = lambda: (views._rows.clear(), views.pods_frame(frames.snapshot.pods))
+    steps["views.pods_frame, no rows kept"] = lambda: views.pods_frame(frames.snapshot.pods)
     steps["views.filter_pods (text)"] = lambda: views.filter_pods(frames.pods, views.PodFilter(text="pod-00"))
     steps["pyarrow Table.from_pandas(pods)"] = lambda: pa.Table.from_pandas(frames.pods)
     drawn = {
-        "charts.outcomes_over_time": (lambda: frames.outcomes_over_time, charts.outcomes_over_time),
-        "charts.decisions_by_namespace": (lambda: frames.by_namespace, charts.decisions_by_namespace),
-        "charts.cache_timeline": (lambda: frames.timeline, lambda data: charts.cache_timeline(data, frames.now)),
-        "charts.uncached_images": (lambda: frames.uncached, charts.uncached_images),
+        "charts.outcomes_over_time": (lambda: frames.outcomes_over_time, charts.outcomes_over_time, ()),
+        "charts.decisions_by_namespace": (lambda: frames.by_namespace, charts.decisions_by_namespace, ()),
+        "charts.cache_timeline": (lambda: frames.timeline, charts.cache_timeline, (frames.now,)),
+        "charts.uncached_images": (lambda: frames.uncached, charts.uncached_images, ()),
     }
-    for name, (data, figure) in drawn.items():
-        steps[f"{name}, built"] = partial(lambda data, figure: None if data().empty else figure(data()), data,
-                                         _unkept(figure))
-        steps[f"{name}, kept"] = partial(lambda data, figure: None if data().empty else figure(data()), data, figure)
+    for name, (data, figure, args) in drawn.items():
+        steps[f"{name}, built"] = partial(lambda data, figure, args: None if data().empty else figure(data(), *args),
+                                         data, figure, args)
+        steps[f"{name}, kept"] = partial(
+            lambda data, figure, args: None if data().empty else frames.figure(figure, data(), *args),
+            data, figure, args)
     return steps
-
-
-def _unkept(figure: Callable[..., Any]) -> Callable[..., Any]:
-    """The chart function without charts.cached_figure (which keeps figures per content of their table)."""
-    from dashboard import charts
-
-    def build(data: Any) -> Any:
-        with charts._figures_lock:
-            charts._figures.clear()
-        return figure(data)
-
-    return build
 
 
 def view_model_times(snapshot: Any, repeat: int) -> dict[str, float]:
     """Median ms of each step on a fresh Frames per round (the first round, a warm-up, is not counted)."""
-    from dashboard.frames import Frames
+    from dashboard.frames import KEEPER, Frames
 
     times: dict[str, list[float]] = {}
     for run in range(repeat + 1):
-        for name, step in frame_steps(Frames(snapshot)).items():
+        for name, step in frame_steps(Frames(snapshot, keeper=KEEPER)).items():
             seconds, _ = timed(step)
             if run:
                 times.setdefault(name, []).append(seconds)
@@ -179,8 +169,10 @@ def main() -> None:
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "missing ScriptRunContext" from the view-model timing
 
     from dashboard import cluster
+    from dashboard.startup import configure_process
     from kube.access import AccessChecker
 
+    configure_process()  # as app.py does
     fill = store_from_sim if args.source == "sim" else store_from_workload
     rng = random.Random(5)
     pages: dict[int, dict[str, dict[str, Any]]] = {}

@@ -45,7 +45,10 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     from dashboard import cluster, frames
+    from dashboard.startup import configure_process
     from kube.access import AccessChecker
+
+    configure_process()  # as app.py does
 
     for page in ("overview", "pods"):
         importlib.import_module(f"dashboard.pages.{page}")
@@ -73,7 +76,7 @@ def main() -> None:
             store.apply("pods", "MODIFIED", obj)
             for at in apps.values():
                 at.run()
-        kept = len(getattr(frames, "_recent", ()))
+        kept = len(frames.KEEPER)
         readings.append((f"{args.generations} more store versions rendered ({kept} kept)", rss()))
     finally:
         cluster.inject(None)

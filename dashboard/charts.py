@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
 import pandas as pd
@@ -19,47 +14,6 @@ from dashboard.views import short_image
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
 STAGE_COLORS = {"Building": "#93c5fd", "Ready": "#1f9d55", "Failed": "#dc2626"}
 HEIGHT = 320
-KEEP_FIGURES = 32  # figures kept across store versions, keyed by the content of the table they draw
-
-
-def content_key(frame: pd.DataFrame) -> tuple[Hashable, ...]:
-    """What a figure drawn from this small table depends on: columns, dtypes, values (in order) and attrs."""
-    rows = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
-    return (
-        tuple(frame.columns),
-        tuple(str(dtype) for dtype in frame.dtypes),
-        hashlib.blake2b(rows, digest_size=16).digest(),
-        tuple(sorted((str(name), repr(value)) for name, value in frame.attrs.items())),
-    )
-
-
-_figures: OrderedDict[tuple[Hashable, ...], go.Figure] = OrderedDict()
-_figures_lock = threading.Lock()
-
-
-def cached_figure(build: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
-    """Build a figure once per content of its table (and other arguments), across store versions and sessions.
-
-    The scale cluster moves ~100 store versions a second while most summary tables stay the same; plotly express
-    takes tens of milliseconds per figure. The figure returned is shared: callers must not change it.
-    """
-
-    @wraps(build)
-    def cached(frame: pd.DataFrame, *args: Any, **kwargs: Any) -> go.Figure:
-        key = (build.__name__, content_key(frame), args, tuple(sorted(kwargs.items())))
-        with _figures_lock:
-            found = _figures.get(key)
-            if found is not None:
-                _figures.move_to_end(key)
-                return found
-        figure = build(frame, *args, **kwargs)
-        with _figures_lock:
-            _figures[key] = figure
-            while len(_figures) > KEEP_FIGURES:
-                _figures.popitem(last=False)
-        return figure
-
-    return cached
 
 
 def _styled(figure: go.Figure, height: int = HEIGHT) -> go.Figure:
@@ -108,7 +62,6 @@ def _values(column: pd.Series) -> Any:
     return column.to_numpy()
 
 
-@cached_figure
 def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars of hits, misses and failures per time bucket."""
     figure = stacked_bars(frame, "Time", "Pods", "Outcome", "v")
@@ -120,7 +73,6 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure)
 
 
-@cached_figure
 def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
     """Horizontal stacked bars: what the engine decided per namespace, biggest namespace on top."""
     order = list(dict.fromkeys(frame["Namespace"]))
@@ -131,7 +83,6 @@ def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure, height=max(HEIGHT, 40 + 28 * len(order)))
 
 
-@cached_figure
 def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figure:
     """Gantt bars per cache: building, then Ready until it expires (or Failed).
 
@@ -165,7 +116,6 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
     return _styled(figure, height=max(HEIGHT, 60 + 26 * caches))
 
 
-@cached_figure
 def uncached_images(frame: pd.DataFrame) -> go.Figure:
     """Horizontal bars: images no Ready cache holds, by the pods that pull them."""
     shown = frame.assign(Label=frame["Image"].map(short_image))

@@ -1,29 +1,105 @@
-"""The view models of one store snapshot, built once per store version and shared by all sessions."""
+"""The view models of one store snapshot, built once per store version and shared by all sessions.
+
+`FrameKeeper` is the one owner of what the dashboard keeps between store versions; the view-model and chart
+modules are stateless functions.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from core.coverage import CacheSuggestion, held_images, suggest_cache
 from core.matching import CacheIndex
 from dashboard import cache_views, suggest, views
 
-# pandas 3 keeps the view models' strings in Arrow arrays, rebuilt on every store version (and Streamlit converts
-# the tables to Arrow on every rerun). pyarrow's default pool (mimalloc) keeps the pages it freed; the system
-# allocator hands big buffers back at once, ~30-45 MiB less RSS for the 10k-pod dashboard (bench/README.md).
-pa.set_memory_pool(pa.system_memory_pool())
-
 KEEP = 6
+KEEP_FIGURES = 32  # figures kept across store versions, keyed by the content of the table they draw
 MAX_AGE = timedelta(seconds=30)  # ages and "now" lines are redrawn at least this often in a quiet cluster
+
+
+def content_key(frame: pd.DataFrame) -> tuple[Hashable, ...]:
+    """What a figure drawn from this small table depends on: columns, dtypes, values (in order) and attrs."""
+    rows = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    return (
+        tuple(frame.columns),
+        tuple(str(dtype) for dtype in frame.dtypes),
+        hashlib.blake2b(rows, digest_size=16).digest(),
+        tuple(sorted((str(name), repr(value)) for name, value in frame.attrs.items())),
+    )
+
+
+class FrameKeeper:
+    """What the dashboard keeps between store versions, shared by all sessions, and nothing else keeps:
+
+    the Frames of the latest snapshots, each pod's table row (reused while its PodRecord is the same object), and
+    figures by the content of the table they draw (the scale cluster moves ~100 store versions a second while most
+    summary tables stay the same, and a figure takes tens of milliseconds). Figures handed out are shared: callers
+    must not change them.
+    """
+
+    def __init__(self, keep: int = KEEP, keep_figures: int = KEEP_FIGURES) -> None:
+        self.keep = keep
+        self.keep_figures = keep_figures
+        self._lock = threading.Lock()
+        self._recent: list[Frames] = []  # oldest first
+        self._pod_rows: dict[str, tuple[Any, tuple | None]] = {}
+        self._figures: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        """How many snapshots' Frames are kept."""
+        return len(self._recent)
+
+    def frames_of(self, snapshot: Any) -> Frames:
+        """The Frames of a snapshot; the store hands out the same snapshot object while nothing changed."""
+        with self._lock:
+            found = next((frames for frames in self._recent if frames.snapshot is snapshot), None)
+            if found is not None:
+                self._recent.remove(found)
+                if views.now_utc() - found.now < MAX_AGE:
+                    self._recent.append(found)
+                    return found
+            made = Frames(snapshot, keeper=self)
+            self._recent = [*self._recent, made][-self.keep:]
+            return made
+
+    def pods_frame(self, pods: Any) -> pd.DataFrame:
+        """`views.pods_frame`, reusing the rows of the pods that did not change since the last one."""
+        with self._lock:
+            previous = self._pod_rows
+        rows = views.pod_rows(pods, previous)
+        with self._lock:
+            self._pod_rows = rows  # a concurrent build may win instead: rows are checked by identity, so either is right
+        return views.rows_frame(rows)
+
+    def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
+        """`build(frame, *args)`, built once per content of the table (and the other arguments)."""
+        key = (build.__module__, build.__qualname__, content_key(frame), args)
+        with self._lock:
+            found = self._figures.get(key)
+            if found is not None:
+                self._figures.move_to_end(key)
+                return found
+        figure = build(frame, *args)
+        with self._lock:
+            self._figures[key] = figure
+            while len(self._figures) > self.keep_figures:
+                self._figures.popitem(last=False)
+        return figure
+
+    def forget(self) -> None:
+        """Drop everything kept (benchmarks time a build from nothing with it)."""
+        with self._lock:
+            self._recent, self._pod_rows = [], {}
+            self._figures.clear()
 
 
 @dataclass
@@ -32,18 +108,25 @@ class Frames:
 
     snapshot: Any
     now: datetime = field(default_factory=views.now_utc)
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    keeper: FrameKeeper | None = field(default=None, repr=False)  # None: nothing kept beyond this snapshot
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
-    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+    def memo(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """Build something (a figure, say) once for this snapshot."""
         if key not in self._memo:
             self._memo[key] = build()
         return self._memo[key]
 
+    def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
+        """`build(frame, *args)`, kept by the keeper across versions while the table's content is the same."""
+        return build(frame, *args) if self.keeper is None else self.keeper.figure(build, frame, *args)
+
     @cached_property
     def pods(self) -> pd.DataFrame:
         """Every ECI pod, one row each."""
-        return views.pods_frame(self.snapshot.pods)
+        if self.keeper is None:
+            return views.pods_frame(self.snapshot.pods)
+        return self.keeper.pods_frame(self.snapshot.pods)
 
     @cached_property
     def caches(self) -> pd.DataFrame:
@@ -96,19 +179,9 @@ class Frames:
         return CacheIndex(list(self.snapshot.caches.values()))
 
 
-_lock = threading.Lock()
-_recent: OrderedDict[int, Frames] = OrderedDict()
+KEEPER = FrameKeeper()
 
 
 def frames_of(snapshot: Any) -> Frames:
-    """The Frames of a snapshot; the store hands out the same snapshot while nothing changed."""
-    with _lock:
-        found = _recent.get(id(snapshot))
-        if found is not None and found.snapshot is snapshot and views.now_utc() - found.now < MAX_AGE:
-            _recent.move_to_end(id(snapshot))
-            return found
-        made = Frames(snapshot)
-        _recent[id(snapshot)] = made
-        while len(_recent) > KEEP:
-            _recent.popitem(last=False)
-        return made
+    """The Frames of a snapshot, from the dashboard process's keeper."""
+    return KEEPER.frames_of(snapshot)

@@ -24,39 +24,38 @@ POD_COLUMNS = [
 
 
 def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per ECI pod, sorted by namespace then name so row positions are stable.
+    """One row per ECI pod, sorted by namespace then name so row positions are stable."""
+    return rows_frame(pod_rows(pods))
 
-    Built from column lists; each pod's row is kept on its (immutable) PodRecord object, so a new store version
-    rebuilds only the rows of the pods that changed.
-    """
-    global _rows
-    previous = _rows
+
+def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | None]] | None = None
+             ) -> dict[str, tuple[Any, tuple | None]]:
+    """Pod key → (its PodRecord, its row or None when not ECI); rows of `previous` are reused while the record is
+    the same (immutable) object, so a new store version rebuilds only the rows of the pods that changed."""
+    previous = previous or {}
     kept: dict[str, tuple[Any, tuple | None]] = {}
-    rows = []
     for key, record in pods.items():
         found = previous.get(key)
-        if found is not None and found[0] is record:
-            row = found[1]
-        else:
-            row = _pod_row(key, record)
-        kept[key] = (record, row)
-        if row is not None:
-            rows.append(row)
-    _rows = kept  # a concurrent build may win instead: rows are checked by identity, so either is right
-    if not rows:
+        kept[key] = found if found is not None and found[0] is record else (record, _pod_row(key, record))
+    return kept
+
+
+def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
+    """The pods table of `pod_rows`, built from column lists."""
+    values = [row for _, row in rows.values() if row is not None]
+    if not values:
         frame = pd.DataFrame([], columns=POD_COLUMNS)
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
         return frame
-    rows.sort(key=_by_namespace_and_name)
-    columns = list(zip(*rows, strict=True))
-    data = {name: np.array(values, dtype=object) for name, values in zip(POD_COLUMNS, columns, strict=True)}
+    values.sort(key=_by_namespace_and_name)
+    columns = list(zip(*values, strict=True))
+    data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
     created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
     data["Created"] = pd.DatetimeIndex(created).tz_localize("UTC")
     return pd.DataFrame(data, columns=POD_COLUMNS)
 
 
-_rows: dict[str, tuple[Any, tuple | None]] = {}  # pod key → (the PodRecord, its row or None when not ECI)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT = np.iinfo(np.int64).min  # NaT as datetime64[us]
 

@@ -57,8 +57,8 @@ def live(cluster: shell.Cluster) -> None:
     left, right = st.columns([3, 2], gap="large")
     minute = frames.now.replace(second=0, microsecond=0)
     with left:
-        chart(frames, "Cache timeline", frames.timeline, lambda data: charts.cache_timeline(data, minute),
-              "No image caches yet: create one, or let ECI auto-create one on a miss.")
+        chart(frames, "Cache timeline", frames.timeline, charts.cache_timeline,
+              "No image caches yet: create one, or let ECI auto-create one on a miss.", minute)
         if not frames.timeline.empty:
             shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
             newest = f"The {shown} newest of {total} caches. " if shown < total else ""
@@ -70,14 +70,16 @@ def live(cluster: shell.Cluster) -> None:
     latest(frames)
 
 
-def chart(frames: Frames, title: str, data: pd.DataFrame, figure: Callable[[pd.DataFrame], Any], empty: str,
+def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Any,
           memo: bool = True) -> None:
-    """A titled chart (built once per store version, or per content), or a sentence saying why there is nothing."""
+    """A titled chart `build(data, *args)` (built once per store version, or per content), or a sentence saying
+    why there is nothing."""
     st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
-        drawn = frames.memo(title, lambda: figure(data)) if memo else figure(data)
+        drawn = frames.memo(title, lambda: frames.figure(build, data, *args)) if memo else frames.figure(
+            build, data, *args)
         st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
 
 
@@ -127,7 +129,7 @@ def uncached(frames: Frames) -> None:
     if frames.uncached.empty:
         st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
         return
-    figure = frames.memo("uncached", lambda: charts.uncached_images(frames.uncached))
+    figure = frames.memo("uncached", lambda: frames.figure(charts.uncached_images, frames.uncached))
     st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
     if not suggestion.images:

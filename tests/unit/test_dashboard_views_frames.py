@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.workload import image_pool, make_caches, make_pods
 from dashboard import cache_views, charts, views
+from dashboard.frames import FrameKeeper, content_key
 from kube.store import ClusterStore
 from tests.unit.test_dashboard_views import NOW, demo_store, eci_pod, hit_event, workload_store
 
@@ -34,10 +35,11 @@ def reference_pods_frame(pods) -> pd.DataFrame:
     return frame.sort_values(["Namespace", "Pod"], kind="stable").reset_index(drop=True)
 
 
-def assert_same_table(pods) -> None:
+def assert_same_table(pods, keeper: FrameKeeper | None = None) -> None:
     expected = reference_pods_frame(pods)
-    for _ in range(2):  # built, then from the rows kept on the records
-        frame = views.pods_frame(pods)
+    keeper = keeper or FrameKeeper()
+    for _ in range(2):  # built, then from the rows the keeper kept
+        frame = keeper.pods_frame(pods)
         pd.testing.assert_frame_equal(frame, expected, check_exact=True)
         assert list(frame.columns) == views.POD_COLUMNS
         assert frame.dtypes.to_dict() == expected.dtypes.to_dict()
@@ -50,13 +52,18 @@ def test_pods_frame_is_the_same_table_as_built_row_by_row():
 
 def test_pods_frame_follows_changed_added_and_deleted_pods():
     store = workload_store(600)
-    assert_same_table(store.snapshot().pods)
+    keeper = FrameKeeper()
+    assert_same_table(store.snapshot().pods, keeper)
+    before = views.pod_rows(store.snapshot().pods)
     store.apply("events", "ADDED", hit_event("ns-1", "pod-00001", "imc-00000001"))
     store.apply("pods", "ADDED", eci_pod("late", ["nginx:1.25"], namespace="ns-0", created="2026-11-28T08:59:59Z"))
     store.apply("pods", "DELETED", store.snapshot().pods["ns-2/pod-00002"].obj)
     pods = store.snapshot().pods
     assert "ns-2/pod-00002" not in pods
-    assert_same_table(pods)
+    assert_same_table(pods, keeper)
+    after = views.pod_rows(pods, before)
+    assert after["ns-0/pod-00000"] is before["ns-0/pod-00000"]  # unchanged: its row is reused
+    assert after["ns-1/pod-00001"] is not before["ns-1/pod-00001"]
     row = views.pods_frame(pods).set_index("key").loc["ns-1/pod-00001"]
     assert row["Actual"] == "hit"
     assert row["Cache ID"] == "imc-00000001"
@@ -75,30 +82,32 @@ def test_a_figure_is_built_once_per_content_of_its_table():
     snapshot = demo_store().snapshot()
     table = cache_views.cache_timeline(snapshot.caches, NOW)
     minute = NOW.replace(second=0)
-    first = charts.cache_timeline(table, minute)
-    assert charts.cache_timeline(table.copy(), minute) is first  # same values, another DataFrame
-    assert first.to_json() == charts.cache_timeline.__wrapped__(table, minute).to_json()
-    later = charts.cache_timeline(table, datetime(2026, 11, 28, 9, 5, tzinfo=UTC))
+    keeper = FrameKeeper()
+    first = keeper.figure(charts.cache_timeline, table, minute)
+    assert keeper.figure(charts.cache_timeline, table.copy(), minute) is first  # same values, another DataFrame
+    assert first.to_json() == charts.cache_timeline(table, minute).to_json()
+    later = keeper.figure(charts.cache_timeline, table, datetime(2026, 11, 28, 9, 5, tzinfo=UTC))
     assert later is not first
 
 
 def test_a_changed_table_draws_a_new_figure():
     frame = views.decisions_by_namespace(views.pods_frame(demo_store().snapshot().pods))
-    first = charts.decisions_by_namespace(frame)
+    keeper = FrameKeeper()
+    first = keeper.figure(charts.decisions_by_namespace, frame)
     changed = frame.copy()
     changed.loc[0, "Pods"] += 1
-    second = charts.decisions_by_namespace(changed)
+    second = keeper.figure(charts.decisions_by_namespace, changed)
     assert second is not first
-    assert second.to_json() == charts.decisions_by_namespace.__wrapped__(changed).to_json()
+    assert second.to_json() == charts.decisions_by_namespace(changed).to_json()
     renamed = frame.rename(columns={"Pods": "Count"})
-    assert charts.content_key(renamed) != charts.content_key(frame)
+    assert content_key(renamed) != content_key(frame)
 
 
 def test_attrs_are_part_of_a_tables_content():
     over_time = views.outcomes_over_time(demo_store().snapshot().history, NOW)
     moved = over_time.copy()
     moved.attrs = {**over_time.attrs, "bucket_seconds": over_time.attrs["bucket_seconds"] * 2}
-    assert charts.content_key(moved) != charts.content_key(over_time)
+    assert content_key(moved) != content_key(over_time)
 
 
 def px_outcomes_over_time(frame: pd.DataFrame):
@@ -145,13 +154,13 @@ def test_bars_built_with_graph_objects_are_the_figures_plotly_express_drew():
     store.replace("pods", pods, "1")
     for snapshot in (demo_store().snapshot(), store.snapshot()):
         by_namespace = views.decisions_by_namespace(views.pods_frame(snapshot.pods))
-        assert as_sent(charts.decisions_by_namespace.__wrapped__(by_namespace)) == as_sent(
+        assert as_sent(charts.decisions_by_namespace(by_namespace)) == as_sent(
             px_decisions_by_namespace(by_namespace))
         for now in (NOW, datetime(2026, 11, 28, 9, 0, 30, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)):
             over_time = views.outcomes_over_time(snapshot.history, now)
             if over_time.empty:
                 continue
-            assert as_sent(charts.outcomes_over_time.__wrapped__(over_time)) == as_sent(
+            assert as_sent(charts.outcomes_over_time(over_time)) == as_sent(
                 px_outcomes_over_time(over_time))
     assert len(by_namespace["Namespace"].unique()) == 13
 
@@ -179,14 +188,15 @@ def test_the_cache_timeline_built_with_graph_objects_is_the_figure_plotly_expres
             table = cache_views.cache_timeline(snapshot.caches, now)
             assert set(table["Stage"]) >= {"Building", "Ready"}
             for line in (None, now.replace(second=0)):
-                assert as_sent(charts.cache_timeline.__wrapped__(table, line)) == as_sent(px_cache_timeline(table, line))
+                assert as_sent(charts.cache_timeline(table, line)) == as_sent(px_cache_timeline(table, line))
 
 
 def test_the_view_models_arrow_buffers_come_from_the_system_allocator():
     import pyarrow as pa
 
-    import dashboard.frames  # noqa: F401 - sets the pool on import
+    from dashboard.startup import configure_process
 
+    configure_process()
     assert pa.default_memory_pool().backend_name == "system"
     before = pa.system_memory_pool().bytes_allocated()
     frame = views.pods_frame(demo_store().snapshot().pods)  # its string columns are Arrow arrays (pandas 3)
