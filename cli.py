@@ -8,7 +8,16 @@ import json
 import sys
 from datetime import UTC, datetime
 
-SUBCOMMAND_MODULES = {"report": "kube.report", "sim": "sim.main", "exporter": "kube.exporter"}
+COMMANDS = {
+    "explain": "decide which ImageCache each pod template would hit, and why",
+    "report": "explain every ECI pod of a live cluster",
+    "sim": "run the built-in ECI cluster (HTTPS Kubernetes API)",
+    "exporter": "watch a cluster and serve Prometheus metrics (no dashboard)",
+}
+# Subcommands whose options and runner live beside their code (add_arguments, run); imported only when chosen,
+# so that `imc explain` never loads the Kubernetes client, uvicorn or Streamlit.
+SUBCOMMAND_MODULES = {"sim": "sim.main", "exporter": "kube.exporter"}
+REPORT_FORMATS = ("table", "json", "csv")
 
 
 class InputError(Exception):
@@ -126,36 +135,75 @@ def run_explain(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `imc` and its subcommands."""
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `imc report`."""
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context (default: $IMC_CONTEXT, else the current one)")
+    parser.add_argument("--namespace", "-n", help="only pods of this namespace (default: all namespaces)")
+    parser.add_argument("--format", choices=REPORT_FORMATS, default="table", help="output format (default: table)")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Connect, take one snapshot, print it; exit 2 with one line on stderr when the cluster cannot be read."""
+    from core.render import REPORT_FORMATTERS
+    from kube.connect import ConnectError, connect, describe_failure
+    from kube.http import ApiError
+    from kube.report import results, take_snapshot
+
+    try:
+        connection = connect(kubeconfig=args.kubeconfig, context=args.context)
+    except ConnectError as exc:
+        print(f"imc report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        snapshot = take_snapshot(connection.api_client, args.namespace)
+    except ApiError as exc:
+        where = f"context {connection.context!r}"
+        print(f"imc report: {describe_failure(exc, connection.server, where, connection.user)}", file=sys.stderr)
+        return 2
+    finally:
+        connection.close()
+    for problem in snapshot.errors:
+        print(f"imc report: warning: {problem}", file=sys.stderr)
+    sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot)))
+    return 0
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of `imc`, with the options of the subcommand `command` only (None: none)."""
     parser = argparse.ArgumentParser(prog="imc", description="Explain and manage Alibaba Cloud ECI ImageCaches.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{explain,report,sim,exporter}")
-
-    add_explain_arguments(
-        sub.add_parser("explain", help="decide which ImageCache each pod template would hit, and why")
-    )
-
-    for name, module, help_text in (
-        ("report", SUBCOMMAND_MODULES["report"], "explain every ECI pod of a live cluster"),
-        ("sim", SUBCOMMAND_MODULES["sim"], "run the built-in ECI cluster (HTTPS Kubernetes API)"),
-        ("exporter", SUBCOMMAND_MODULES["exporter"], "watch a cluster and serve Prometheus metrics (no dashboard)"),
-    ):
-        # the live-cluster and simulator modules import their heavy dependencies only when run
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    for name, help_text in COMMANDS.items():
         subparser = sub.add_parser(name, help=help_text)
-        try:
-            importlib.import_module(module).add_arguments(subparser)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        if name != command:
+            continue
+        if name == "explain":
+            add_explain_arguments(subparser)
+        elif name == "report":
+            add_report_arguments(subparser)
+        else:
+            try:
+                importlib.import_module(SUBCOMMAND_MODULES[name]).add_arguments(subparser)
+            except ModuleNotFoundError as exc:
+                if exc.name != SUBCOMMAND_MODULES[name]:
+                    raise
     return parser
+
+
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named on a command line (`imc` itself takes no option but --help), or None."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `imc` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(chosen_command(argv)).parse_args(argv)
     try:
         if args.command == "explain":
             return run_explain(args)
+        if args.command == "report":
+            return run_report(args)
         try:
             module = importlib.import_module(SUBCOMMAND_MODULES[args.command])
         except ModuleNotFoundError:

@@ -1,14 +1,23 @@
-"""Plain-text rendering of explanations for a terminal."""
+"""Command-line rendering: explanations as plain text (`imc explain`), report results as a table, CSV or JSON
+(`imc report`)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+import orjson
 
 from core.matching import Explanation
 
 _MARK = {"chosen": "+", "outranked": "~", "rejected": "-"}
 MAX_REJECTED_SHOWN = 8
+REPORT_COLUMNS = ("namespace", "pod", "decision", "cache", "actual", "actual_cache", "disagrees")
+REPORT_START_COLUMNS = (
+    "start_seconds", "pull_seconds", "pulls", "saved_seconds", "saved_from_pulls", "waiting_reason"
+)
 
 
 def render_explanation(explanation: Explanation) -> str:
@@ -55,3 +64,67 @@ def render_report(explanations: Iterable[Explanation]) -> str:
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(tally.items()))
     blocks.append(f"{len(explanations)} pod template{'s' if len(explanations) != 1 else ''}: {summary or 'none'}")
     return "\n\n".join(blocks)
+
+
+def report_row(result: Mapping) -> dict[str, str]:
+    """The table/CSV columns of one result."""
+    cache = result.get("cache") or {}
+    actual = result.get("actual") or {}
+    return {
+        "namespace": result["namespace"],
+        "pod": result["name"],
+        "decision": result["decision"],
+        "cache": cache.get("name") or cache.get("id") or "",
+        "actual": actual.get("outcome") or "",
+        "actual_cache": actual.get("cache_id") or "",
+        "disagrees": "yes" if result["disagrees"] else "",
+    }
+
+
+def report_csv_row(result: Mapping) -> dict[str, str]:
+    """The CSV columns of one result: the table's, then its start, pulls and saving."""
+    pulls = " ".join(
+        f"{p['image']}={'' if p['seconds'] is None else p['seconds']}s:{p['source']}" for p in result.get("pulls") or ()
+    )
+    extra = {c: result.get(c) for c in REPORT_START_COLUMNS}
+    extra["pulls"] = pulls
+    return {**report_row(result), **{c: "" if v is None else str(v) for c, v in extra.items()}}
+
+
+def report_json(items: list[dict]) -> str:
+    """`imc report --format json`: `{"results": [...]}`, as `imc explain --format json` prints."""
+    return orjson.dumps({"results": items}, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def report_csv(items: list[dict]) -> str:
+    """`imc report --format csv`: one CSV line per pod with a header."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS + REPORT_START_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(report_csv_row(item) for item in items)
+    return out.getvalue()
+
+
+def report_summary(items: list[dict]) -> str:
+    """'N ECI pods: a hit, b miss; D disagree with ECI'."""
+    tally = Counter(item["decision"] for item in items)
+    parts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(tally.items()))
+    reported = sum(1 for item in items if item.get("actual"))
+    disagree = sum(1 for item in items if item.get("disagrees"))
+    plural = "" if len(items) == 1 else "s"
+    return (
+        f"{len(items)} ECI pod{plural}: {parts or 'none'}; ECI reported on {reported}, "
+        f"{disagree} disagree{'s' if disagree == 1 else ''} with the prediction"
+    )
+
+
+def report_table(items: list[dict]) -> str:
+    """`imc report --format table`: aligned columns with a header, then the summary line."""
+    header = {c: c.upper().replace("_", " ") for c in REPORT_COLUMNS}
+    rows = [header] + [report_row(item) for item in items]
+    widths = {c: max(len(r[c]) for r in rows) for c in REPORT_COLUMNS}
+    lines = ["  ".join(r[c].ljust(widths[c]) for c in REPORT_COLUMNS).rstrip() for r in rows]
+    return "\n".join(lines + ["", report_summary(items)]) + "\n"
+
+
+REPORT_FORMATTERS = {"table": report_table, "json": report_json, "csv": report_csv}

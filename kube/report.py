@@ -1,36 +1,19 @@
-"""`imc report`: one snapshot of a live cluster, every ECI pod explained beside what ECI actually did."""
+"""`imc report`'s results: one snapshot of a live cluster, every ECI pod explained beside what ECI actually did.
+
+The command line (options, table, CSV and JSON output) is `cli.py` and `core/render.py`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-import sys
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
-
-import orjson
 
 from core.caches import CacheView
 from core.matching import CacheIndex, explain
 from core.starts import PodStart, Saving, savings
-from kube.connect import ConnectError, connect, describe_failure
-from kube.http import ApiError
 from kube.store import ClusterStore, PodRecord, StoreSnapshot
 from kube.watch import list_kind
-
-FORMATS = ("table", "json", "csv")
-COLUMNS = ("namespace", "pod", "decision", "cache", "actual", "actual_cache", "disagrees")
-START_COLUMNS = ("start_seconds", "pull_seconds", "pulls", "saved_seconds", "saved_from_pulls", "waiting_reason")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `imc report`."""
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context (default: $IMC_CONTEXT, else the current one)")
-    parser.add_argument("--namespace", "-n", help="only pods of this namespace (default: all namespaces)")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
 
 
 class RelevantCaches:
@@ -131,70 +114,6 @@ def results(snapshot: StoreSnapshot) -> list[dict]:
     return [pod_result(record, relevant, saved.get(record.key)) for record in records]
 
 
-def row(result: Mapping) -> dict[str, str]:
-    """The table/CSV columns of one result."""
-    cache = result.get("cache") or {}
-    actual = result.get("actual") or {}
-    return {
-        "namespace": result["namespace"],
-        "pod": result["name"],
-        "decision": result["decision"],
-        "cache": cache.get("name") or cache.get("id") or "",
-        "actual": actual.get("outcome") or "",
-        "actual_cache": actual.get("cache_id") or "",
-        "disagrees": "yes" if result["disagrees"] else "",
-    }
-
-
-def csv_row(result: Mapping) -> dict[str, str]:
-    """The CSV columns of one result: the table's, then its start, pulls and saving."""
-    pulls = " ".join(
-        f"{p['image']}={'' if p['seconds'] is None else p['seconds']}s:{p['source']}" for p in result.get("pulls") or ()
-    )
-    extra = {c: result.get(c) for c in START_COLUMNS}
-    extra["pulls"] = pulls
-    return {**row(result), **{c: "" if v is None else str(v) for c, v in extra.items()}}
-
-
-def format_json(items: list[dict]) -> str:
-    """`{"results": [...]}`, as `imc explain --format json` prints."""
-    return orjson.dumps({"results": items}, option=orjson.OPT_INDENT_2).decode() + "\n"
-
-
-def format_csv(items: list[dict]) -> str:
-    """One CSV line per pod with a header."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS + START_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(csv_row(item) for item in items)
-    return out.getvalue()
-
-
-def summary(items: list[dict]) -> str:
-    """'N ECI pods: a hit, b miss; D disagree with ECI'."""
-    tally = Counter(item["decision"] for item in items)
-    parts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(tally.items()))
-    reported = sum(1 for item in items if item.get("actual"))
-    disagree = sum(1 for item in items if item.get("disagrees"))
-    plural = "" if len(items) == 1 else "s"
-    return (
-        f"{len(items)} ECI pod{plural}: {parts or 'none'}; ECI reported on {reported}, "
-        f"{disagree} disagree{'s' if disagree == 1 else ''} with the prediction"
-    )
-
-
-def format_table(items: list[dict]) -> str:
-    """Aligned columns with a header, then the summary line."""
-    header = {c: c.upper().replace("_", " ") for c in COLUMNS}
-    rows = [header] + [row(item) for item in items]
-    widths = {c: max(len(r[c]) for r in rows) for c in COLUMNS}
-    lines = ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip() for r in rows]
-    return "\n".join(lines + ["", summary(items)]) + "\n"
-
-
-FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
-
-
 def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
     """One paged list of pods, ImageCaches and events (no watch), decided in a store."""
     store = ClusterStore()
@@ -202,24 +121,3 @@ def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
         objects, resource_version, _ = list_kind(api_client, kind, None if kind == "imagecaches" else namespace)
         store.replace(kind, objects, resource_version)
     return store.snapshot()
-
-
-def run(args: argparse.Namespace) -> int:
-    """Connect, take one snapshot, print it; exit 2 with one line on stderr when the cluster cannot be read."""
-    try:
-        connection = connect(kubeconfig=args.kubeconfig, context=args.context)
-    except ConnectError as exc:
-        print(f"imc report: {exc}", file=sys.stderr)
-        return 2
-    try:
-        snapshot = take_snapshot(connection.api_client, args.namespace)
-    except ApiError as exc:
-        where = f"context {connection.context!r}"
-        print(f"imc report: {describe_failure(exc, connection.server, where, connection.user)}", file=sys.stderr)
-        return 2
-    finally:
-        connection.close()
-    for problem in snapshot.errors:
-        print(f"imc report: warning: {problem}", file=sys.stderr)
-    sys.stdout.write(FORMATTERS[args.format](results(snapshot)))
-    return 0

@@ -265,3 +265,37 @@ def test_bad_option_exits_2_without_traceback(option: str, value: str) -> None:
     run = imc("--caches", CACHES1, option, value, EX1)
     assert run.rc == 2
     assert "Traceback" not in run.err and value in run.err
+
+
+BLOCKED = ("kubernetes", "uvicorn", "streamlit")
+BLOCKER = f"""
+import sys
+
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BLOCKED!r}:
+            raise ImportError(f"{{name}} is blocked for this test")
+        return None
+
+sys.meta_path.insert(0, Blocker())
+import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("args", [["explain", "--help"], ["--help"], ["explain", "--format", "json", "--caches",
+                                                                      CACHES1, EX1]])
+def test_explain_runs_without_the_kubernetes_client_uvicorn_or_streamlit(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-c", BLOCKER, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    if "--help" in args:
+        assert proc.stdout.startswith("usage: imc")
+    else:
+        assert [result["decision"] for result in json.loads(proc.stdout)["results"]] == ["hit"]
+
+
+def test_the_blocker_blocks() -> None:
+    proc = subprocess.run([sys.executable, "-c", BLOCKER, "report", "--kubeconfig", "/nonexistent"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "kubernetes is blocked" in proc.stderr

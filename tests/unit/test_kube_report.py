@@ -8,6 +8,8 @@ import io
 
 import orjson
 
+import cli
+from core import render
 from core.matching import CacheIndex, explain
 from kube import report
 from kube.store import ClusterStore
@@ -66,18 +68,18 @@ def test_results_carry_explain_fields_actual_and_disagreement():
 
 def test_json_format_is_a_results_object():
     items = report.results(snapshot())
-    data = orjson.loads(report.format_json(items))
+    data = orjson.loads(render.report_json(items))
     assert list(data) == ["results"] and len(data["results"]) == 3
 
 
 def test_table_and_csv_formats():
     items = report.results(snapshot())
-    table = report.format_table(items)
+    table = render.report_table(items)
     lines = table.splitlines()
     assert lines[0].split() == ["NAMESPACE", "POD", "DECISION", "CACHE", "ACTUAL", "ACTUAL", "CACHE", "DISAGREES"]
     assert lines[1].split() == ["default", "api", "hit", "web-cache", "miss", "yes"]
     assert lines[-1] == "3 ECI pods: 1 fail, 2 hit; ECI reported on 2, 1 disagrees with the prediction"
-    rows = list(csv.DictReader(io.StringIO(report.format_csv(items))))
+    rows = list(csv.DictReader(io.StringIO(render.report_csv(items))))
     assert rows[2] == {
         "namespace": "default",
         "pod": "web",
@@ -98,9 +100,9 @@ def test_table_and_csv_formats():
 
 def test_unreadable_kubeconfig_exits_2_with_one_line(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
+    cli.add_report_arguments(parser)
     missing = tmp_path / "nope.yaml"
-    assert report.run(parser.parse_args(["--kubeconfig", str(missing)])) == 2
+    assert cli.run_report(parser.parse_args(["--kubeconfig", str(missing)])) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(missing) in err and "does not exist" in err
 
@@ -132,7 +134,7 @@ def test_start_pulls_and_saving_in_json_and_csv():
         ],
         "1",
     )
-    items = {i["name"]: i for i in orjson.loads(report.format_json(report.results(store.snapshot())))["results"]}
+    items = {i["name"]: i for i in orjson.loads(render.report_json(report.results(store.snapshot())))["results"]}
     assert items["miss1"]["start_seconds"] == 30.0 and items["miss1"]["saved_seconds"] is None
     assert items["miss2"]["pulls"] == [{"image": "docker.io/library/nginx:1.25", "seconds": 36.5, "source": "pulled"}]
     hit = items["hit"]
@@ -143,7 +145,7 @@ def test_start_pulls_and_saving_in_json_and_csv():
         2,
     )
     assert items["new"]["start_seconds"] is None and items["new"]["pulls"] == []
-    rows = {r["pod"]: r for r in csv.DictReader(io.StringIO(report.format_csv(list(items.values()))))}
+    rows = {r["pod"]: r for r in csv.DictReader(io.StringIO(render.report_csv(list(items.values()))))}
     assert (
         rows["hit"]["saved_seconds"] == "31.25" and rows["hit"]["pulls"] == "docker.io/library/nginx:1.25=0.0s:present"
     )
