@@ -101,8 +101,9 @@ def verb_of(method: str, target: Target, query: dict) -> str:
     raise ApiError(405, f"method {method} is not allowed")
 
 
-def write_options(query: dict) -> WriteOptions:
-    """dryRun, fieldManager and fieldValidation of a request; 400/422 for values Kubernetes refuses."""
+def write_options(query: dict, user_agent: str = "") -> WriteOptions:
+    """dryRun, fieldManager (else the user agent's name), fieldValidation and force of a request; 400/422 for
+    values Kubernetes refuses."""
     dry_run = query.get("dryRun") or ""
     if dry_run not in ("", "All"):
         raise ApiError(400, f'dryRun: Unsupported value: "{dry_run}": supported values: "All"')
@@ -112,7 +113,8 @@ def write_options(query: dict) -> WriteOptions:
     validation = query.get("fieldValidation") or "Warn"
     if validation not in ("Strict", "Warn", "Ignore"):
         raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
-    return WriteOptions(dry_run == "All", field_manager, validation)
+    field_manager = field_manager or user_agent.split("/")[0][:128] or None
+    return WriteOptions(dry_run == "All", field_manager, validation, force=query.get("force") in ("true", "1"))
 
 
 def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
@@ -265,7 +267,7 @@ class ApiServer:
     async def serve_resource(self, request: Request, subject: Subject, verb: str, target: Target, query: dict) -> Response:
         """get, list, watch, create, update, patch, delete, deletecollection."""
         resource, cluster = target.resource, self.cluster
-        options = write_options(query)
+        options = write_options(query, request.headers.get("user-agent", ""))
         if target.subresource == "scale":
             return await self.scale(request, verb, target, options)
         if target.subresource == "eviction":
@@ -314,13 +316,15 @@ class ApiServer:
         body = await self.read_body(request)
         cluster, resource = self.cluster, target.resource
         if content_type == APPLY_PATCH:
-            if not options.field_manager:
+            if not request.query_params.get("fieldManager"):
                 raise ApiError(422, "fieldManager is required for apply requests", reason="Invalid")
             options = replace(options, operation="Apply")
             if self.store.get(resource.key, target.namespace, target.name) is None:
                 if isinstance(body, dict):
                     body.setdefault("metadata", {}).setdefault("name", target.name)
                 return json_response(cluster.create(resource, target.namespace, body, options), 201)
+            if target.subresource is None:
+                return json_response(cluster.apply(resource, target.namespace, target.name, body, options))
             content_type = MERGE_PATCH
             body = merge_patch({}, body)
         obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource, options)

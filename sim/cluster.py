@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.timeutil import format_time
-from sim import errors
+from sim import errors, fields
 from sim.defaults import apply_defaults
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
@@ -55,6 +55,7 @@ class WriteOptions:
     field_manager: str | None = None
     field_validation: str = "Warn"
     operation: str = "Update"
+    force: bool = False  # server-side apply: take fields other managers own
 
 
 DEFAULT_WRITE = WriteOptions()
@@ -92,32 +93,40 @@ def patched(original: dict, content_type: str, patch: object) -> dict:
 
 
 def _comparable(obj: dict) -> dict:
-    """An object without what every write changes (resourceVersion, managedFields), to spot no-op writes."""
-    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+    """An object without what every write changes (resourceVersion, managedFields' times), to spot no-op writes."""
+    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k != "resourceVersion"}
+    if "managedFields" in metadata:
+        metadata["managedFields"] = [{k: v for k, v in e.items() if k != "time"} if isinstance(e, dict) else e
+                                     for e in metadata["managedFields"] or []]
     return {**obj, "metadata": metadata}
 
 
-def _record_manager(obj: dict, options: WriteOptions, api_version: str) -> None:
-    """Note who wrote the object in metadata.managedFields."""
-    field_manager, operation = options.field_manager, options.operation
-    if not field_manager:
+def _record_manager(new: dict, old: dict | None, options: WriteOptions, api_version: str,
+                    subresource: str | None = None) -> None:
+    """Ownership after an update or create: the writer owns what it changed, and nobody keeps what is gone."""
+    manager = options.field_manager
+    if not manager or options.operation == "Apply":
         return
-    entries = [
-        e
-        for e in obj["metadata"].get("managedFields") or []
-        if (e.get("manager"), e.get("operation")) != (field_manager, operation)
-    ]
-    entries.append(
-        {
-            "manager": field_manager,
-            "operation": operation,
-            "apiVersion": api_version,
-            "time": now_timestamp(),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": {},
-        }
-    )
-    obj["metadata"]["managedFields"] = entries
+    section = "status" if subresource == "status" else ""
+    before = fields.leaves(old, section) if old is not None else {}
+    after = fields.leaves(new, section)
+    changed = {path for path, value in after.items() if path not in before or before[path] != value}
+    gone = before.keys() - after.keys()
+    source = new if "managedFields" in new["metadata"] or old is None else old
+    entries = fields.entries_of(source)
+    mine = next((e for e in entries if e.same_owner(manager, "Update", section)), None)
+    for entry in entries:
+        if entry is not mine:
+            entry.paths -= changed | gone
+    if mine is not None:
+        mine.paths = (mine.paths | changed) - gone
+        if changed or gone:
+            mine.time, mine.api_version = now_timestamp(), api_version
+    elif changed:
+        entries.append(fields.ManagedEntry(manager, "Update", api_version, now_timestamp(), changed, section))
+    new["metadata"]["managedFields"] = [entry.encode() for entry in entries if entry.paths]
+    if not new["metadata"]["managedFields"]:
+        del new["metadata"]["managedFields"]
 
 
 class Cluster:
@@ -227,6 +236,7 @@ class Cluster:
             obj.pop("status", None)
         if resource == NAMESPACES:
             obj.setdefault("status", {"phase": "Active"})
+        applied = set(fields.leaves(obj)) if options.operation == "Apply" else set()
         apply_defaults(resource.key, obj)
         self._validate(resource, obj)
         if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
@@ -235,7 +245,10 @@ class Cluster:
         metadata["creationTimestamp"] = created or now_timestamp()
         if resource.key in GENERATION_FROM_SPEC or resource.key == PODS.key:
             metadata["generation"] = 1
-        _record_manager(obj, options, resource.api_version)
+        if options.operation == "Apply" and options.field_manager:
+            metadata["managedFields"] = [fields.ManagedEntry(options.field_manager, "Apply", resource.api_version,
+                                                             metadata["creationTimestamp"], applied).encode()]
+        _record_manager(obj, None, options, resource.api_version)
         if options.dry_run:
             return obj
         after_store = [
@@ -289,9 +302,9 @@ class Cluster:
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             self._validate(resource, new, old)
         new["kind"], new["apiVersion"] = resource.kind, resource.api_version
+        _record_manager(new, old, options, resource.api_version, subresource)
         if _comparable(new) == _comparable(old):
             return old
-        _record_manager(new, options, resource.api_version)
         if options.dry_run:
             return new
         return self._settle(resource, new)
@@ -329,6 +342,44 @@ class Cluster:
         if new_metadata.get("resourceVersion") is None:
             new_metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
         return self._replace(resource, current, new, subresource, options)
+
+    def apply(self, resource: ResourceType, namespace: str, name: str, body: object,
+              options: WriteOptions) -> dict:
+        """Server-side apply to an existing object: merge the applied configuration and move field ownership.
+
+        A field another manager owns with a different value is a 409 conflict unless forced; a field this
+        manager applied before and no longer applies is removed when nobody else owns it.
+        """
+        current = self.get(resource, namespace, name)
+        config = self._check_fields(resource, self._check_body(resource, namespace, body), options.field_validation)
+        config["metadata"].pop("managedFields", None)
+        live, manager = current.copy(), options.field_manager or ""
+        applied = fields.leaves(config)
+        entries = fields.entries_of(live)
+        found = fields.conflicts(live, applied, entries, manager)
+        if found and not options.force:
+            raise ApiError(409, fields.conflict_message(found), reason="Conflict", details={
+                "causes": [{"reason": "FieldManagerConflict", "field": fields.dotted(c.path),
+                            "message": f'conflict with "{c.manager}" using {c.api_version}'} for c in found]})
+        for conflict in found:
+            for entry in entries:
+                if entry.manager == conflict.manager:
+                    entry.paths.discard(conflict.path)
+        mine = next((e for e in entries if e.same_owner(manager, "Apply", "")), None)
+        merged = fields.merge(live, config)
+        others = [path for entry in entries if entry is not mine and not entry.subresource for path in entry.paths]
+        dropped = (mine.paths if mine else set()) - applied.keys()
+        for path in sorted(dropped, key=lambda p: len(p) - (p[-1] == fields.ITEM)):  # an item before its fields
+            prefix = path[:-1] if path[-1] == fields.ITEM else path
+            if not any(other[:len(prefix)] == prefix for other in others):
+                fields.remove(merged, path)
+        if mine is None:
+            mine = fields.ManagedEntry(manager, "Apply", resource.api_version, "", set())
+            entries.append(mine)
+        mine.paths, mine.time, mine.api_version = set(applied), now_timestamp(), resource.api_version
+        merged["metadata"]["managedFields"] = [entry.encode() for entry in entries if entry.paths]
+        merged["metadata"].setdefault("resourceVersion", current.obj["metadata"]["resourceVersion"])
+        return self._replace(resource, current, merged, None, options)
 
     def scale_of(self, resource: ResourceType, namespace: str, name: str) -> dict:
         """The autoscaling/v1 Scale of a Deployment or ReplicaSet."""
