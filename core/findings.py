@@ -6,6 +6,8 @@ import reprlib
 from dataclasses import asdict, dataclass
 
 SEVERITIES = ("error", "warning", "info")
+# codes of findings about a field of the wrong type or range: the object itself is malformed
+FIELD_CODES = frozenset({"invalid-field", "invalid-spec", "annotation-not-string"})
 
 
 @dataclass(frozen=True)

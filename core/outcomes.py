@@ -35,53 +35,65 @@ class ActualOutcome:
     events: tuple[ReportedEvent, ...] = field(default=(), compare=False)
 
 
+def _map(value: object) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _reason(event: Mapping) -> str:
+    """The event's reason when it is one of ECI's image-cache reasons, else ""."""
+    reason = _str(event.get("reason"))
+    return reason if reason in ECI_REASONS else ""
+
+
 def event_pod_key(event: Mapping[str, Any]) -> str | None:
     """The 'ns/name' of the pod an event is about, or None when it is not about a pod."""
-    involved = event.get("involvedObject") or event.get("regarding") or {}
-    if involved.get("kind") != "Pod" or not involved.get("name"):
+    involved = _map(event.get("involvedObject") or event.get("regarding"))
+    name = _str(involved.get("name"))
+    if involved.get("kind") != "Pod" or not name:
         return None
-    namespace = involved.get("namespace") or (event.get("metadata") or {}).get("namespace") or "default"
-    return f"{namespace}/{involved['name']}"
+    namespace = _str(involved.get("namespace")) or _str(_map(event.get("metadata")).get("namespace")) or "default"
+    return f"{namespace}/{name}"
 
 
 def is_eci_event(event: Mapping[str, Any]) -> bool:
     """True for ECI's image-cache events about a pod."""
-    return event.get("reason") in ECI_REASONS and event_pod_key(event) is not None
+    return bool(_reason(event)) and event_pod_key(event) is not None
 
 
 def _event_time(event: Mapping[str, Any]) -> str:
-    meta = event.get("metadata") or {}
     return (
-        event.get("lastTimestamp")
-        or event.get("eventTime")
-        or event.get("firstTimestamp")
-        or meta.get("creationTimestamp")
-        or ""
+        _str(event.get("lastTimestamp"))
+        or _str(event.get("eventTime"))
+        or _str(event.get("firstTimestamp"))
+        or _str(_map(event.get("metadata")).get("creationTimestamp"))
     )
 
 
 def actual_outcome(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> ActualOutcome | None:
     """What ECI did for a pod: the latest of its ECI events decides; else the matched-cache annotation."""
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    matched = annotations.get(MATCHED_CACHE) or None
-    uid = (pod.get("metadata") or {}).get("uid")
+    meta = _map(pod.get("metadata"))
+    matched = _str(_map(meta.get("annotations")).get(MATCHED_CACHE)) or None
+    uid = _str(meta.get("uid"))
     mine = [
         e
         for e in events
-        if e.get("reason") in ECI_REASONS
-        and not (uid and (e.get("involvedObject") or {}).get("uid") not in (None, "", uid))
+        if _reason(e) and not (uid and _map(e.get("involvedObject")).get("uid") not in (None, "", uid))
     ]
-    mine.sort(key=lambda e: (_event_time(e), (e.get("metadata") or {}).get("name") or ""))
+    mine.sort(key=lambda e: (_event_time(e), _str(_map(e.get("metadata")).get("name"))))
     reasons = tuple(dict.fromkeys(e["reason"] for e in mine))
     if not mine:
         return ActualOutcome("hit", matched, ()) if matched else None
     reported = tuple(
-        ReportedEvent(e["reason"], e.get("type") or "", e.get("message") or "", _event_time(e)) for e in mine
+        ReportedEvent(e["reason"], _str(e.get("type")), _str(e.get("message")), _event_time(e)) for e in mine
     )
     outcome = EVENT_OUTCOMES[mine[-1]["reason"]]
     cache_id = None
     for event in reversed(mine):  # the latest ID among the events of the outcome (Missed has none)
-        found = _CACHE_ID.search(event.get("message") or "")
+        found = _CACHE_ID.search(_str(event.get("message")))
         if found and EVENT_OUTCOMES[event["reason"]] == outcome:
             cache_id = found.group(0)
             break

@@ -54,6 +54,8 @@ def slim_pod(pod: dict) -> dict:
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
         slim_meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
+    elif annotations is not None:  # kept as it is, for the engine to name it
+        slim_meta["annotations"] = annotations
     slim_spec: dict = {}
     for list_name in CONTAINER_LISTS:
         containers = spec.get(list_name)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
 
 from core.caches import CacheView, cache_from_object
 from core.errors import ImcError
+from core.findings import FIELD_CODES, Finding, brief
 from core.images import ImageRef
 from core.matching import CacheIndex, Decision, decide
 from core.outcomes import ECI_REASONS, ActualOutcome, actual_outcome, event_pod_key, is_eci_event, prediction_disagrees
@@ -25,6 +25,7 @@ KINDS = ("pods", "imagecaches", "deployments", "events")
 KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 DEFAULT_HISTORY = 20_000
 MAX_ERRORS = 20
+UNNAMED = "<unnamed>"
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,30 @@ class StoreSnapshot:
     history: tuple[HistoryPoint, ...]
     synced: Mapping[str, bool]
     errors: tuple[str, ...]
+    # "pods/ns/name", "imagecaches/name", ...: what is wrong with an object read with a field of the wrong
+    # type or range (it has a finding), or not read at all (it is left out)
+    invalid: Mapping[str, str] = field(default_factory=dict)
 
 
-def object_key(obj: Mapping[str, Any]) -> str:
-    """'namespace/name' for namespaced objects, 'name' for cluster-scoped ones."""
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace")
-    name = meta.get("name") or ""
-    return f"{namespace}/{name}" if namespace else name
+def object_key(obj: object) -> str:
+    """'namespace/name' for namespaced objects, 'name' for cluster-scoped ones; "" without a string name."""
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    if not isinstance(meta, Mapping):
+        return ""
+    namespace, name = meta.get("namespace"), meta.get("name")
+    if not isinstance(name, str):
+        return ""
+    return f"{namespace}/{name}" if isinstance(namespace, str) and namespace and name else name
+
+
+def invalid_key(kind: str, key: str) -> str:
+    """The key of an object in StoreSnapshot.invalid."""
+    return f"{kind}/{key or UNNAMED}"
+
+
+def _field_problem(findings: Iterable[Finding]) -> str | None:
+    """The first finding about a field of the wrong type or range, as one line."""
+    return next((f.message for f in findings if f.code in FIELD_CODES), None)
 
 
 def image_keys(refs: Iterable[ImageRef]) -> frozenset[str]:
@@ -120,6 +137,7 @@ class ClusterStore:
         self._synced = {kind: False for kind in KINDS}
         self._errors: dict[str, str] = {}
         self._decide_errors: dict[str, str] = {}
+        self._invalid: dict[str, str] = {}
 
     # ---- reading
 
@@ -151,6 +169,7 @@ class ClusterStore:
                 history=self._history_tuple,
                 synced=MappingProxyType(dict(self._synced)),
                 errors=tuple(errors),
+                invalid=MappingProxyType(dict(self._invalid)),
             )
             return self._snapshot
 
@@ -160,6 +179,14 @@ class ClusterStore:
         """Replace every object of a kind with a fresh list (objects missing from it disappear)."""
         _check_kind(kind)
         with self._lock:
+            self._invalid.pop(invalid_key(kind, ""), None)
+            named = []
+            for obj in objects if isinstance(objects, list) else ():
+                if object_key(obj):
+                    named.append(obj)
+                else:
+                    self._note_unnamed(kind, obj)
+            objects = named
             if kind == "pods":
                 self._replace_pods(objects)
             elif kind == "imagecaches":
@@ -174,13 +201,15 @@ class ClusterStore:
             self._bump()
 
     def apply(self, kind: str, event_type: str, obj: dict) -> None:
-        """Apply one watch event (ADDED, MODIFIED or DELETED) of a kind."""
+        """Apply one watch event (ADDED, MODIFIED or DELETED) of a kind; an object without a name is noted, not kept."""
         _check_kind(kind)
         if event_type not in ("ADDED", "MODIFIED", "DELETED"):
             raise ValueError(f"not a watch event type the store applies: {event_type!r}")
         deleted = event_type == "DELETED"
         with self._lock:
-            if kind == "pods":
+            if not object_key(obj):
+                self._note_unnamed(kind, obj)
+            elif kind == "pods":
                 self._apply_pod(obj, deleted)
             elif kind == "imagecaches":
                 self._apply_cache(obj, deleted)
@@ -208,6 +237,17 @@ class ClusterStore:
 
     # ---- internals
 
+    def _note_unnamed(self, kind: str, obj: object) -> None:
+        what = type(obj).__name__ if not isinstance(obj, Mapping) else "an object without metadata.name"
+        self._invalid[invalid_key(kind, "")] = f"{what}: {brief(obj)}; left out"
+
+    def _note(self, kind: str, key: str, problem: str | None) -> None:
+        """Record (or clear, with None) what is wrong with one object."""
+        if problem is None:
+            self._invalid.pop(invalid_key(kind, key), None)
+        else:
+            self._invalid[invalid_key(kind, key)] = problem
+
     def _bump(self) -> None:
         self._version += 1
 
@@ -230,6 +270,7 @@ class ClusterStore:
             self._drop_pod(key)
         for key in [k for k in self._decide_errors if k not in fresh]:
             del self._decide_errors[key]
+            self._note("pods", key, None)
         for key in [k for k in self._pulls_by_pod if k not in fresh]:
             del self._pulls_by_pod[key]
         for key, obj in fresh.items():
@@ -243,6 +284,7 @@ class ClusterStore:
         if deleted:
             self._drop_pod(key)
             self._decide_errors.pop(key, None)
+            self._note("pods", key, None)
         else:
             self._put_pod(key, obj)
 
@@ -250,15 +292,24 @@ class ClusterStore:
         self._pulls_by_pod.pop(key, None)
         if self._write("pods").pop(key, None) is not None:
             self._unindex(key)
+            self._note("pods", key, None)
 
     def _put_pod(self, key: str, obj: dict) -> None:
-        old = self._maps["pods"].get(key)
         try:
-            template = pod_template(obj)
+            self._decide_pod(key, obj)
         except ImcError as exc:
-            self._drop_pod(key)
-            self._decide_errors[key] = f"pod {key}: cannot read it: {exc}"
+            problem = f"cannot read it: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a bug on one pod must not stop the cluster's other pods
+            problem = f"cannot read it: internal error {type(exc).__name__}: {brief(str(exc))}"
+        else:
             return
+        self._drop_pod(key)  # never a stale prediction
+        self._decide_errors[key] = f"pod {key}: {problem}"
+        self._note("pods", key, problem)
+
+    def _decide_pod(self, key: str, obj: dict) -> None:
+        old = self._maps["pods"].get(key)
+        template = pod_template(obj)
         self._decide_errors.pop(key, None)
         created = template.created
         if old is not None and old.template == template and old.created == created:
@@ -266,6 +317,7 @@ class ClusterStore:
         else:
             decision = decide(template, self._index, at=template.decided_at(self._clock()))
         self._store_pod(key, obj, template, decision, created, old)
+        self._note("pods", key, _field_problem(template.findings))
 
     def _store_pod(
         self,
@@ -276,12 +328,12 @@ class ClusterStore:
         created: datetime | None,
         old: PodRecord | None,
     ) -> None:
-        meta = obj.get("metadata") or {}
+        namespace, _, name = key.rpartition("/")
         actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
         record = PodRecord(
             key=key,
-            namespace=meta.get("namespace") or "",
-            name=meta.get("name") or "",
+            namespace=namespace,
+            name=name,
             obj=obj,
             template=template,
             decision=decision,
@@ -361,6 +413,7 @@ class ClusterStore:
         for name in [n for n in views if n not in fresh]:
             changed.append(views.pop(name))
             raw.pop(name, None)
+            self._note("imagecaches", name, None)
         for name, obj in fresh.items():
             if old_objects.get(name) == obj and name in views:
                 continue
@@ -384,6 +437,7 @@ class ClusterStore:
         if view is None:
             self._write("caches").pop(name, None)
             self._write("cache_objects").pop(name, None)
+            self._note("imagecaches", name, None)
         else:
             self._write("caches")[name] = view
             self._write("cache_objects")[name] = obj
@@ -401,8 +455,10 @@ class ClusterStore:
             view = cache_from_object(obj)
         except ImcError as exc:
             self._decide_errors[f"imagecache/{name}"] = f"ImageCache {name}: cannot read it: {exc}"
+            self._note("imagecaches", name, f"cannot read it: {exc}")
             return None
         self._decide_errors.pop(f"imagecache/{name}", None)
+        self._note("imagecaches", name, _field_problem(view.findings))
         return view
 
     def _phase_history(self, name: str, old: CacheView | None, new: CacheView) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache_views, edits, nav, selection, shell, views
+from dashboard import cache_views, edits, invalid_views, nav, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
@@ -39,6 +39,7 @@ def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
     """The live caches table, the selected cache, and the coverage view."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
+    invalid_views.show_invalid(snapshot.invalid, "imagecaches", "ImageCaches")
     frames = frames_of(snapshot)
     table = frames.caches
     if table.empty:
@@ -86,8 +87,11 @@ def details(snapshot, frames, name: str) -> None:
         st.warning(f"There is no ImageCache `{name}` (deleted, or a mistyped link).", icon=":material/search_off:")
         return
     row = frames.caches[frames.caches["Name"] == name].iloc[0]
-    status = obj.get("status") or {}
+    status, spec = (obj.get(part) if isinstance(obj.get(part), dict) else {} for part in ("status", "spec"))
     st.subheader(name)
+    problem = snapshot.invalid.get(f"imagecaches/{name}")
+    if problem:
+        st.text(f"⚠ {problem}")
     with st.container(horizontal=True, gap="medium"):
         st.metric("Phase", row["Phase"], border=True)
         st.metric("Progress", f"{row['Progress']:.0f}%" if pd.notna(row["Progress"]) else "–", border=True)
@@ -100,7 +104,8 @@ def details(snapshot, frames, name: str) -> None:
         st.markdown(f"**Cache ID** `{row['Cache ID'] or 'not assigned yet'}` · "
                     f"{'auto-created by ECI' if row['Auto-created'] else 'created by a user'}")
         st.markdown("**Images**")
-        st.markdown("\n".join(f"- `{image}`" for image in (obj.get("spec") or {}).get("images") or []))
+        images = spec.get("images") if isinstance(spec.get("images"), list) else []
+        st.markdown("\n".join(f"- `{image}`" for image in images))
         hitting = frames.pods[frames.pods["Cache ID"] == row["Cache ID"]] if row["Cache ID"] else frames.pods[:0]
         st.markdown(f"**Pods that hit it** ({len(hitting):,})")
         if hitting.empty:
@@ -110,7 +115,8 @@ def details(snapshot, frames, name: str) -> None:
                          width="stretch", key="cache-pods",
                          column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
     with right:
-        events = status.get("events") or []
+        events = status.get("events") if isinstance(status.get("events"), list) else []
+        events = [event for event in events if isinstance(event, dict)]
         st.markdown(f"**Events** ({len(events)})")
         if events:
             st.dataframe(pd.DataFrame(events), hide_index=True, width="stretch", key="cache-events")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.matching import explain
-from dashboard import explanation, selection, shell, views
+from dashboard import explanation, invalid_views, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 
@@ -42,6 +42,7 @@ def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
     """The live table and the selected pod's explanation."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
+    invalid_views.show_invalid(snapshot.invalid, "pods", "pods")
     frame = frames_of(snapshot).pods
     shown = views.filter_pods(frame, chosen)
     selected_key = selection.selected(TABLE_KEY, "pod")
