@@ -1,4 +1,4 @@
-"""Property tests: on arbitrary input the engine raises nothing but its own error type (ImcError).
+"""Property tests: on arbitrary input the engine raises nothing but its own error type (ImcError), quickly.
 
 Manifests are user input; a crash with a TypeError or KeyError is a bug, an ImcError is a
 clear message the CLI and dashboard can show.
@@ -6,16 +6,27 @@ clear message the CLI and dashboard can show.
 
 from __future__ import annotations
 
+import gc
+import json
 import string
+import time
 from dataclasses import dataclass
 
+import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from core.caches import CacheView, cache_from_object, validate_imagecache
 from core.errors import ImcError
 from core.images import ImageRef, normalise_image, parse_image
-from core.policy import MatchPolicy, read_policy
+from core.manifests import load_documents
+from core.matching import OUTCOMES, CacheIndex, decide, explain
+from core.outcomes import actual_outcome
+from core.policy import MatchPolicy, parse_quantity_gib, read_policy
+from core.render import render_report
+from core.timeutil import parse_time
 from core.workloads import PodTemplate, templates_from
+from kube.store import ClusterStore
 from tests.fixtures.engine.builders import (
     AT,
     AUTO,
@@ -294,3 +305,157 @@ def test_engine_agrees_with_a_model_of_pinning(pod_images, caches, target, also)
     assert decision.pinned_id == pin_id
     chosen = [c["name"] for c in result["candidates"] if c["verdict"] == "chosen"]
     assert chosen == ([expected[2]] if expected[2] else [])
+
+
+# ---- issue 9: arbitrary JSON into every entry point, each call bounded ---------------------------
+
+# values an attacker with write access to a namespace, or a pipeline feeding `imc explain`, can put anywhere
+HOSTILE_TEXT = ["1e30000000", "1e400", "9" * 50 + "Ei", "99999999999", "2024-13-45", "0001-01-01T00:00:00+01:00",
+                "9999-12-31T23:59:59Z", "imc-\u202eevil", "Ready", "nginx", "20Gi", "a" * 5000, "2026-11-28T08:00:00Z"]
+hostile_scalars = st.one_of(
+    scalars,
+    st.sampled_from([*HOSTILE_TEXT, 2**64, 10**30, -(10**30), 10**400, float("inf"), float("-inf")]),
+)
+hostile_values = st.recursive(
+    hostile_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=20,
+)
+ECI_REASONS = ["SuccessfulHitImageCache", "ImageCacheMissed", "ImageCacheAutoCreated", "ImageCacheNotFound",
+               "ImageCacheNotComplete", "Pulled"]
+hostile_metadata = st.one_of(
+    st.fixed_dictionaries(
+        {"name": st.one_of(st.sampled_from(["a", "b"]), hostile_values)},
+        optional={
+            "namespace": st.one_of(st.just("default"), hostile_values),
+            "uid": hostile_values,
+            "creationTimestamp": st.one_of(st.sampled_from(HOSTILE_TEXT), hostile_values),
+            "labels": st.one_of(st.just({"alibabacloud.com/eci": "true"}), hostile_values),
+            "annotations": st.one_of(st.dictionaries(st.sampled_from(POLICY_KEYS), hostile_scalars, max_size=3),
+                                     hostile_values),
+        },
+    ),
+    hostile_values,
+)
+hostile_pods = st.builds(
+    lambda meta, spec, status: {"kind": "Pod", "metadata": meta, "spec": spec, "status": status},
+    hostile_metadata,
+    st.one_of(st.fixed_dictionaries({"containers": containers}, optional={"nodeName": hostile_values}),
+              hostile_values),
+    hostile_values,
+)
+hostile_caches = st.builds(
+    lambda meta, spec, status: {"kind": "ImageCache", "metadata": meta, "spec": spec, "status": status},
+    hostile_metadata,
+    st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={"images": st.one_of(st.lists(st.one_of(st.sampled_from(POOL), any_ref, hostile_scalars),
+                                                   max_size=3), hostile_values),
+                      "imageCacheSize": hostile_scalars, "retentionDays": hostile_scalars},
+        ),
+        hostile_values,
+    ),
+    st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={"imageCacheId": st.one_of(st.just("imc-a"), hostile_values),
+                      "phase": st.one_of(st.just("Ready"), hostile_values),
+                      "expireDateTime": st.one_of(st.sampled_from(HOSTILE_TEXT), hostile_values),
+                      "lastUpdatedTime": st.one_of(st.sampled_from(HOSTILE_TEXT), hostile_values),
+                      "progress": hostile_values, "events": hostile_values},
+        ),
+        hostile_values,
+    ),
+)
+hostile_events = st.builds(
+    lambda meta, reason, involved, message, at: {"kind": "Event", "metadata": meta, "reason": reason,
+                                                 "involvedObject": involved, "message": message, "lastTimestamp": at},
+    hostile_metadata,
+    st.one_of(st.sampled_from(ECI_REASONS), hostile_values),
+    st.one_of(st.fixed_dictionaries({"kind": st.just("Pod"), "name": st.one_of(st.just("a"), hostile_values)},
+                                    optional={"namespace": hostile_values, "uid": hostile_values}),
+              hostile_values),
+    st.one_of(st.just("Successfully hit image cache imc-a"), hostile_values),
+    st.one_of(st.sampled_from(HOSTILE_TEXT), hostile_values),
+)
+# the bound per call: CPU time of this thread (another engineer's load on the machine does not count),
+# with the collector paused (its pause is about the whole test process, not this input)
+CALL_BUDGET_SECONDS = 0.050
+
+
+def _bounded(fn, *args):
+    """fn(*args), asserting it returns or raises ImcError (None), within the per-call budget."""
+    gc.disable()
+    started = time.thread_time()
+    try:
+        return fn(*args)
+    except ImcError:
+        return None
+    finally:
+        spent = time.thread_time() - started
+        gc.enable()
+        assert spent < CALL_BUDGET_SECONDS, f"{fn.__name__} took {spent * 1000:.0f} ms"
+
+
+HOSTILE = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@HOSTILE
+@given(hostile_values)
+@example("1e30000000")
+@example("9" * 50 + "Ei")
+@example("1" + "0" * 4000)
+def test_scalar_readers_are_bounded(value) -> None:
+    for fn in (parse_quantity_gib, parse_time, parse_image):
+        _bounded(fn, value)
+    _check_policy(_bounded(read_policy, {EXTRA: value, COUNT: value, PIN: value, AUTO: value}, 3))
+
+
+@HOSTILE
+@given(st.one_of(hostile_pods, manifests, hostile_values), st.lists(st.one_of(hostile_caches, hostile_values),
+                                                                      max_size=3))
+@example({"kind": "Pod", "metadata": {"annotations": {EXTRA: "1e400"}, "labels": {"alibabacloud.com/eci": "true"}},
+          "spec": {"containers": [{"image": "nginx"}]}}, [{"status": {"imageCacheId": ["a", "b"]}}])
+def test_engine_entry_points_are_bounded(obj, cache_objs) -> None:
+    views = [_bounded(cache_from_object, c) for c in cache_objs]
+    assert all(isinstance(v, CacheView) for v in views)  # never raises, not even ImcError
+    for c in cache_objs:
+        assert isinstance(_bounded(validate_imagecache, c), list)
+    index = CacheIndex(views)
+    for template in _bounded(templates_from, obj) or []:
+        result = _bounded(explain, template, index, when(AT))
+        assert result.decision.outcome in OUTCOMES
+        json.dumps(_bounded(result.to_dict))
+        assert isinstance(_bounded(render_report, [result]), str)
+
+
+@HOSTILE
+@given(hostile_values)
+@example([[[]]] * 3)
+def test_manifest_loading_is_bounded(value) -> None:
+    for text in (json.dumps(value), yaml.safe_dump(value)):
+        documents = _bounded(load_documents, text)
+        assert documents is None or all(isinstance(d, dict) for d in documents)
+
+
+@HOSTILE
+@given(st.lists(st.tuples(st.sampled_from(["pods", "imagecaches", "events", "deployments"]),
+                          st.sampled_from(["ADDED", "MODIFIED", "DELETED"]),
+                          st.one_of(hostile_pods, hostile_caches, hostile_events, hostile_values)),
+                min_size=1, max_size=6))
+def test_store_apply_is_bounded_and_never_stale(changes) -> None:
+    store = ClusterStore(clock=lambda: when(AT))
+    store.replace("imagecaches", [imagecache("good", ["nginx:1"], cid="imc-a")], "1")
+    store.replace("pods", [pod(["nginx:1"], name="steady")], "1")
+    for kind, event_type, obj in changes:
+        _bounded(store.apply, kind, event_type, obj)
+        _bounded(actual_outcome, obj if isinstance(obj, dict) else {}, [obj] if isinstance(obj, dict) else [])
+    snapshot = store.snapshot()
+    assert not [p for p in snapshot.invalid.values() if "internal error" in p], dict(snapshot.invalid)
+    # every record is decided on the caches the store holds now: no prediction left from before a bad update
+    index = CacheIndex(snapshot.caches.values())
+    for record in snapshot.pods.values():
+        fresh = decide(record.template, index, record.template.decided_at(when(AT)))
+        assert (fresh.outcome, fresh.cache and fresh.cache.name) == (
+            record.decision.outcome, record.decision.cache and record.decision.cache.name)
