@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from core.errors import ImcError
+from core.findings import FIELD_CODES
 from core.manifests import MAX_MANIFEST_BYTES, load_documents
 from core.policy import EXTRA_STORAGE
 from core.workloads import pod_template
@@ -118,10 +119,14 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
     with st.container(border=True):
         st.subheader(f"{number}. {kind} {name}")
         try:
-            pod_template(doc)
+            template = pod_template(doc)
         except ImcError as exc:
             st.warning(f"Document {number}: {exc}", icon=":material/warning:")
             return
+        malformed = [f.message for f in template.findings if f.code in FIELD_CODES]
+        if malformed:  # the editor below rebuilds the metadata: say here what was ignored (as text)
+            st.warning(f"Document {number} has fields imc cannot read:", icon=":material/warning:")
+            st.text("\n".join(malformed))
         key = "pv-" + hashlib.sha1(edits.as_yaml(doc).encode()).hexdigest()[:12] + f"-{number}"
         changes, if_not_present = editor(doc, key, frames)
         # What ECI does with the manifest as edited here, and with the corrected one (annotations moved

@@ -241,3 +241,44 @@ def test_pods_page_can_open_filtered_to_disagreements(shown):
     no_exception(at)
     assert at.toggle(key="pods-disagree").value is True
     assert "No pod matches these filters." in texts(at)
+
+
+ECI_POD = "kind: Pod\nmetadata:\n  name: p\n  labels: {alibabacloud.com/eci: 'true'}\n%sspec: {containers: [{name: c, image: nginx}]}\n"
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"kind": "Pod", "spec": ' + "[" * 10_000 + "]" * 10_000 + "}", ["pasted text: document 1: nested"]),
+    (ECI_POD % ("  x: " + "9" * 4400 + "\n"), ["pasted text: document 1", "out of range"]),
+    (ECI_POD % "  creationTimestamp: 2024-13-45\n", ["2024-13-45"]),
+    (ECI_POD % "  annotations: {k8s.aliyun.com/eci-extra-ephemeral-storage: 1e400}\n", ["out of range"]),
+    (ECI_POD % "  annotations: [a, b]\n", ["metadata.annotations is ['a', 'b'] (list)"]),
+    ("kind: Pod\nmetadata: hello\nspec: {containers: [{name: c, image: nginx}]}\n", ["metadata is 'hello' (str)"]),
+    ("kind: ImageCache\nmetadata: {name: c}\nspec: {retentionDays: 99999999999}\nstatus: {imageCacheId: [a, b]}\n",
+     ["Document 1", "ImageCache"]),
+], ids=["json-10000-deep", "yaml-int-4400-digits", "timestamp", "storage-1e400", "annotations-list",
+        "metadata-hello", "imagecache"])
+def test_preview_names_the_document_of_a_hostile_input(shown, text, words):
+    at = page_script("preview").run()
+    at.text_area(key="preview-text").input(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown_text = texts(at) + "\n".join(str(e.value) for e in at.get("text"))
+    for word in words:
+        assert word in shown_text, shown_text
+    assert not any(internal in shown_text for internal in ("RecursionError", "ValueError", "TypeError", "Traceback",
+                                                           "Something went wrong"))
+
+
+@pytest.mark.parametrize("module, kind, obj, problem", [
+    ("caches", "imagecaches",
+     {"metadata": {"name": "poisoned"}, "spec": {"images": ["nginx"]}, "status": {"imageCacheId": ["a", "b"]}},
+     "status.imageCacheId is ['a', 'b'] (list)"),
+    ("pods", "pods", {"kind": "Pod", "metadata": {"name": "odd", "namespace": "shop", "labels": ["x"]},
+                      "spec": {"containers": [{"name": "c", "image": "nginx"}]}}, "metadata.labels is ['x'] (list)"),
+])
+def test_pages_name_the_malformed_object(shown, module, kind, obj, problem):
+    shown.store.apply(kind, "ADDED", obj)
+    at = page_script(module).run()
+    no_exception(at)
+    [table] = [frame.value for frame in at.dataframe if "Problem" in frame.value.columns]
+    [row] = table.to_dict("records")
+    assert row["Object"] in ("poisoned", "shop/odd") and row["Problem"].startswith(problem)

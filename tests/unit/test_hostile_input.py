@@ -20,7 +20,9 @@ from core.policy import EXTRA_STORAGE as EXTRA
 from core.policy import read_policy
 from core.timeutil import parse_time
 from core.workloads import templates_from
-from tests.fixtures.engine.builders import REPO, imagecache, pod
+from dashboard.invalid_views import invalid_frame
+from kube.store import ClusterStore
+from tests.fixtures.engine.builders import AT, REPO, imagecache, pod, when
 
 HUGE_QUANTITIES = ["1e30000000", "1e400", "9" * 50 + "Ei", "99999999999Ei", "1" + "0" * 70]
 
@@ -161,3 +163,63 @@ def test_explain_reports_the_attack_as_a_finding(tmp_path: Path, extra: str, cod
     [result] = json.loads(run.stdout)["results"]
     assert code in [f["code"] for f in result["findings"]]
     assert result["auto_cache_size_gib"] == 30
+
+
+# ---- the real store: one malformed object never stops the rest ------------------------------------
+
+
+def _poisoned_cache() -> dict:
+    obj = imagecache("poisoned", ["nginx:1"], cid="imc-p")
+    obj["status"]["imageCacheId"] = ["a", "b"]
+    return obj
+
+
+def test_a_cache_with_a_list_id_is_named_and_the_rest_keeps_working() -> None:
+    store = ClusterStore(clock=lambda: when(AT))
+    store.replace("imagecaches", [imagecache("good", ["redis:7"]), _poisoned_cache()], "1")
+    store.replace("pods", [pod(["redis:7"], name="web")], "1")
+    store.apply("pods", "ADDED", pod(["redis:7"], name="late"))
+    snapshot = store.snapshot()
+    assert "status.imageCacheId is ['a', 'b'] (list)" in snapshot.invalid["imagecaches/poisoned"]
+    assert {k: r.decision.cache.name for k, r in snapshot.pods.items()} == {
+        "default/web": "good",
+        "default/late": "good",
+    }
+    assert invalid_frame(snapshot.invalid, "imagecaches").to_dict("records") == [
+        {"Object": "poisoned", "Problem": snapshot.invalid["imagecaches/poisoned"]}
+    ]
+
+
+def test_a_pod_turned_malformed_loses_its_prediction_and_is_named() -> None:
+    store = ClusterStore(clock=lambda: when(AT))
+    store.replace("imagecaches", [imagecache("good", ["redis:7"])], "1")
+    store.apply("pods", "ADDED", pod(["redis:7"], name="web", annotations={EXTRA: "1e400"}))
+    [finding] = [f for f in store.snapshot().pods["default/web"].decision.findings if f.code == "invalid-storage"]
+    assert "out of range" in finding.message
+    broken = pod(["redis:7"], name="web")
+    broken["kind"] = 5
+    store.apply("pods", "MODIFIED", broken)
+    snapshot = store.snapshot()
+    assert "default/web" not in snapshot.pods  # not the prediction from before
+    assert "no kind" in snapshot.invalid["pods/default/web"]
+    listed = pod(["redis:7"], name="web")
+    listed["metadata"]["annotations"] = ["a", "b"]
+    store.apply("pods", "MODIFIED", listed)
+    snapshot = store.snapshot()
+    assert snapshot.pods["default/web"].decision.outcome == "hit"
+    assert snapshot.invalid["pods/default/web"].startswith("metadata.annotations is ['a', 'b'] (list)")
+    store.apply("pods", "DELETED", pod(["redis:7"], name="web"))
+    assert "pods/default/web" not in store.snapshot().invalid
+
+
+@pytest.mark.parametrize("obj", [5, "hello", [1, 2], {"metadata": "hello"}, {"metadata": {"name": ["x"]}}])
+def test_an_object_without_a_name_is_noted_and_left_out(obj: object) -> None:
+    store = ClusterStore(clock=lambda: when(AT))
+    for kind in ("pods", "imagecaches", "events", "deployments"):
+        store.apply(kind, "ADDED", obj)
+        store.replace(kind, [obj, pod(["nginx"], name="ok") if kind == "pods" else {"metadata": {"name": "ok"}}], "2")
+    snapshot = store.snapshot()
+    assert list(snapshot.pods) == ["default/ok"] and list(snapshot.caches) == ["ok"]
+    assert {k for k in snapshot.invalid} == {
+        f"{kind}/<unnamed>" for kind in ("pods", "imagecaches", "events", "deployments")
+    }
