@@ -26,16 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.harness import (
-    IDLE,
-    chromium,
-    memory_mib,
-    running_dashboard,
-    running_sim,
-    scale_args,
-    scale_options,
-    watched_store,
-)
+from bench.harness import chromium, memory_mib, running_sim, scale_args, scale_options, watched_store
+from bench.waits import IDLE, start_dashboard
 
 NAMESPACE = "bench-live"
 SAMPLE_SECONDS = 5
@@ -147,9 +139,10 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="imc-bench-") as tmp,
         running_sim(args.scenario, extra) as sim,
-        running_dashboard(sim.kubeconfig, Path(tmp) / "streamlit.log", IMC_CONTEXT="sim", **env) as (url, process),
+        start_dashboard(sim.kubeconfig, Path(tmp) / "streamlit.log", IMC_CONTEXT="sim", **env) as dashboard,
         chromium() as browser,
     ):
+        url, process = dashboard.url, dashboard.process
         memory["started, no page yet"] = memory_mib(process.pid)
         page = browser.new_context(viewport={"width": 1600, "height": 1200}).new_page()
         start = time.perf_counter()

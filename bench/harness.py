@@ -1,28 +1,21 @@
-"""What the live benchmarks share: timing, a sim, a watched store, the dashboard process, Chromium, /proc readings."""
+"""What the live benchmarks share: timing, a sim, a watched store, Chromium, /proc readings (waits: bench/waits.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.waits import CHROMIUM, CHROMIUM_ARGS, poll
 from sim.launch import SimProcess, start_sim
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -41,18 +34,6 @@ def percentile(values: Sequence[float], share: float) -> float:
     """The value at this share of the sorted values (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, message: str, interval: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy and return it; exit the benchmark with `message` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            sys.exit(f"timed out after {timeout:.0f}s waiting for {message}")
-        time.sleep(interval)
 
 
 def scale_options(parser: argparse.ArgumentParser, repeat: int) -> None:
@@ -95,51 +76,10 @@ def watched_store(kubeconfig: str, timeout: float = 300) -> Iterator[tuple[Any, 
     start = time.perf_counter()
     watcher.start()
     try:
-        wait_until(lambda: synced(store), timeout, "the store to list every kind")
+        poll(lambda: synced(store), timeout, "the store to list every kind")
         yield store, watcher, time.perf_counter() - start
     finally:
         watcher.stop()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    """True once Streamlit's health endpoint answers ok."""
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
-@contextmanager
-def running_dashboard(kubeconfig: str, log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run app.py` against a kubeconfig, healthy: (base URL, process); terminated on the way out."""
-    port = free_port()
-    quiet = {"IMC_HISTORY_PATH": str(log.parent / "history.sqlite3"), "IMC_METRICS_PORT": "0"}
-    environment = {**os.environ, "KUBECONFIG": kubeconfig, **quiet, **env}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-               str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with log.open("w") as handle:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: healthy(url) or process.poll() is not None, 60, "the dashboard's /_stcore/health")
-        if process.poll() is not None:
-            sys.exit(f"streamlit exited {process.returncode}: {log.read_text()[-2000:]}")
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @contextmanager

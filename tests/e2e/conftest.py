@@ -3,79 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, start_dashboard
 from sim.launch import SimProcess, start_sim
-from tests.integration.conftest import poll, run_kubectl
+from tests.integration.conftest import run_kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
-CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 SIM_SPEED = "4"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class App:
-    """A running dashboard: its base URL and process."""
-
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def stop(self) -> None:
-        """Stop the server (and the watcher threads inside it)."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def healthy(url: str) -> bool:
-    """True once Streamlit's health endpoint answers ok."""
+def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
+    """The dashboard against a sim's kubeconfig, redrawing every second; fails the test when it does not start."""
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
-def start_app(sim: SimProcess, log: Path, **env: str) -> App:
-    """`streamlit run app.py` against a sim's kubeconfig; waits until healthy."""
-    port = free_port()
-    # history in the test's own directory and no /metrics unless a test asks: never ~/.cache/imc or port 9108
-    quiet = {"IMC_HISTORY_PATH": str(log.parent / "history.sqlite3"), "IMC_METRICS_PORT": "0"}
-    environment = {**os.environ, "KUBECONFIG": sim.kubeconfig, "IMC_REFRESH_SECONDS": "1", **quiet, **env}
-    if "IMC_READ_ONLY" not in env:
-        environment.pop("IMC_READ_ONLY", None)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-               str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    handle = log.open("w")
-    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=handle, stderr=subprocess.STDOUT)
-    app = App(f"http://127.0.0.1:{port}", process, log)
-    poll(lambda: healthy(app.url) or process.poll() is not None, 60, "the dashboard to answer /_stcore/health")
-    if process.poll() is not None:
-        pytest.fail(f"streamlit exited {process.returncode}: {log.read_text()[-2000:]}")
-    return app
+        return start_dashboard(sim.kubeconfig, log, **{"IMC_REFRESH_SECONDS": "1", **env})
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +35,7 @@ def sim(tmp_path_factory) -> Iterator[SimProcess]:
 
 
 @pytest.fixture(scope="session")
-def app(sim, tmp_path_factory) -> Iterator[App]:
+def app(sim, tmp_path_factory) -> Iterator[Dashboard]:
     """The dashboard with the admin context `sim`."""
     started = start_app(sim, tmp_path_factory.mktemp("app") / "streamlit.log", IMC_CONTEXT="sim")
     yield started
@@ -95,7 +43,7 @@ def app(sim, tmp_path_factory) -> Iterator[App]:
 
 
 @pytest.fixture(scope="session")
-def viewer_app(sim, tmp_path_factory) -> Iterator[App]:
+def viewer_app(sim, tmp_path_factory) -> Iterator[Dashboard]:
     """The dashboard with the read-only context `sim-viewer`."""
     started = start_app(sim, tmp_path_factory.mktemp("viewer") / "streamlit.log", IMC_CONTEXT="sim-viewer")
     yield started

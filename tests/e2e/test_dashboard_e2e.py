@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from bench.waits import poll
 from core.policy import AUTO_IMC, MATCHED_CACHE
-from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, screenshot, settle, start_app
+from tests.e2e.conftest import kubectl, kubectl_json, open_page, screenshot, settle, start_app
 
 pytestmark = pytest.mark.e2e
 

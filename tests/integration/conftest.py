@@ -7,35 +7,23 @@
   use image names no other test uses.
 - `api_client` / `viewer_api_client`: official-client ApiClients for the contexts `sim` and `sim-viewer`.
 - `kubectl(*args, context=None, timeout=30, check=True)`: runs kubectl against `sim_server`.
-- `wait_until(predicate, timeout=15, message="")`: polls until `predicate()` is truthy, returns its value.
+- `wait_until(predicate, timeout=15, message="")`: `bench.waits.poll`, polls until `predicate()` is truthy, returns
+  its value (TimeoutError after `timeout` s).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 
+from bench.waits import poll
 from sim.launch import SimProcess, start_sim
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 TEST_SPEED = "20"
-
-
-def poll(predicate: Callable[[], object], timeout: float = 15.0, message: str = "", interval: float = 0.05) -> object:
-    """Call `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
-        time.sleep(interval)
 
 
 def run_kubectl(sim: SimProcess, *args: str, context: str | None = None, timeout: float = 30,

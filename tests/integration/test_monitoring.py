@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import urllib.parse
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.waits import free_port
 from core.workloads import is_eci_pod
 from dashboard import views
 from kube.store import ClusterStore
@@ -26,13 +26,6 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 README = REPO / "README.md"
-
-
-def free_port() -> int:
-    """A port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def fetch(url: str) -> bytes:

@@ -1,0 +1,101 @@
+"""Waiting on a server and a page, and starting the dashboard to wait on: shared by the tests and the benchmarks.
+
+Plain Python, no pytest, so that a benchmarked process loads nothing of the test framework.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"  # a Streamlit page whose script finished
+
+
+def poll(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "", interval: float = 0.05) -> Any:
+    """Call `predicate` until it returns something truthy and return that; TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {message or predicate}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    """True once Streamlit's health endpoint answers ok."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@dataclass
+class Dashboard:
+    """A running `streamlit run app.py`: its base URL, process and log; a context manager that stops it."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        """Stop the server (and the watcher threads inside it)."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def __enter__(self) -> Dashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_dashboard(kubeconfig: str, log: Path, **env: str) -> Dashboard:
+    """The dashboard against a kubeconfig on a free port, once healthy; RuntimeError when streamlit exits first.
+
+    Its history lives beside the log and /metrics is off unless `env` says otherwise (never ~/.cache/imc or port
+    9108); read-only only when `env` asks for it.
+    """
+    port = free_port()
+    quiet = {"IMC_HISTORY_PATH": str(log.parent / "history.sqlite3"), "IMC_METRICS_PORT": "0"}
+    environment = {**os.environ, "KUBECONFIG": kubeconfig, **quiet, **env}
+    if "IMC_READ_ONLY" not in env:
+        environment.pop("IMC_READ_ONLY", None)
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+               str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+    dashboard = Dashboard(f"http://127.0.0.1:{port}", process, log)
+    try:
+        poll(lambda: healthy(dashboard.url) or process.poll() is not None, 60, "the dashboard's /_stcore/health")
+    except TimeoutError:
+        dashboard.stop()
+        raise
+    if process.poll() is not None:
+        raise RuntimeError(f"streamlit exited {process.returncode}: {log.read_text()[-2000:]}")
+    return dashboard
