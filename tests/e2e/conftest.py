@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, start_dashboard
+from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, poll, start_dashboard  # noqa: F401 (poll: for the tests)
 from sim.launch import SimProcess, start_sim
 from tests.integration.conftest import run_kubectl
 
