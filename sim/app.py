@@ -7,19 +7,17 @@ import logging
 from dataclasses import dataclass, replace
 
 import orjson
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sim import discovery, protobuf
+from sim import bodies, discovery
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
 from sim.cluster import WARNINGS, Cluster, DeleteOptions, WriteOptions, patched
 from sim.errors import ApiError
 from sim.identity import Identity
 from sim.patching import MERGE_PATCH, merge_patch
-from sim.protobuf import ProtobufError
 from sim.resources import SSARS, SSRRS, SSRS, ResourceType, find_resource
 from sim.selectors import selector_from_query
 from sim.store import Entry
@@ -119,8 +117,18 @@ def write_options(query: dict, user_agent: str = "") -> WriteOptions:
 
 def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
     """A delete's options from its query and its DeleteOptions body (JSON or protobuf); 400 for bad values."""
-    body = body if isinstance(body, dict) else {}
-    dry_run = dry_run or "All" in (body.get("dryRun") or [])
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ApiError(400, f"the DeleteOptions body must be an object, not a {type(body).__name__}")
+    asked_dry_run = body.get("dryRun") or []
+    if not isinstance(asked_dry_run, list) or any(value != "All" for value in asked_dry_run):
+        raise ApiError(400, f'dryRun: Unsupported value: {orjson.dumps(asked_dry_run).decode()}: supported values: "All"')
+    preconditions = body.get("preconditions")
+    if preconditions is not None and (not isinstance(preconditions, dict) or not all(
+            isinstance(preconditions.get(key) or "", str) for key in ("uid", "resourceVersion"))):
+        raise ApiError(400, "DeleteOptions.preconditions must be an object with string uid and resourceVersion")
+    dry_run = dry_run or bool(asked_dry_run)
     propagation = query.get("propagationPolicy") or body.get("propagationPolicy")
     orphan = query.get("orphanDependents", body.get("orphanDependents"))
     if not propagation and orphan not in (None, ""):
@@ -133,7 +141,6 @@ def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
         grace = None if grace in (None, "") else int(grace)
     except ValueError:
         raise ApiError(400, f"gracePeriodSeconds must be a whole number, not {grace!r}") from None
-    preconditions = body.get("preconditions") if isinstance(body.get("preconditions"), dict) else None
     return DeleteOptions(preconditions, dry_run, propagation or "Background", grace)
 
 
@@ -247,22 +254,18 @@ class ApiServer:
         return json_response(document)
 
     async def read_body(self, request: Request) -> object:
-        """The decoded request body (JSON, or YAML for apply patches); 400 when it does not parse."""
-        raw = await request.body()
-        if not raw:
-            return None
-        content_type = content_type_of(request, JSON)
-        if "protobuf" in content_type:
-            try:
-                return protobuf.decode(raw)
-            except ProtobufError as exc:
-                raise ApiError(415, f"{exc}", reason="UnsupportedMediaType") from None
-        try:
-            if "yaml" in content_type:
-                return yaml.safe_load(raw)
-            return orjson.loads(raw) if raw else None
-        except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ApiError(400, f"the request body is not valid: {exc}") from None
+        """The decoded request body (JSON, YAML, protobuf), read only up to the size limit; 400/413/415."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > bodies.MAX_BODY_BYTES:
+            raise bodies.too_large()
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > bodies.MAX_BODY_BYTES:
+                raise bodies.too_large()
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        return bodies.decode(raw, content_type_of(request, JSON)) if raw else None
 
     async def serve_resource(self, request: Request, subject: Subject, verb: str, target: Target, query: dict) -> Response:
         """get, list, watch, create, update, patch, delete, deletecollection."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from core.timeutil import format_time
 from sim import errors, fields
 from sim.defaults import apply_defaults
+from sim.definitions import decode_check, definition_of, prune_unknown
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
 from sim.resources import (
@@ -28,7 +30,7 @@ from sim.resources import (
     ResourceType,
 )
 from sim.scheduling import Scheduler
-from sim.schema import crd_schema, prune, unknown_fields
+from sim.schema import crd_schema, prune, type_errors, unknown_fields
 from sim.store import Change, Entry, Store, object_key
 from sim.validation import check_object, check_update
 
@@ -45,6 +47,10 @@ DEFAULT_GRACE_SECONDS = 30
 POD_STOP_SECONDS = 2.0  # how long (sim time) a Terminating pod's containers take to stop, within its grace period
 BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+DEFAULT_MAX_PODS = 25_000  # the quota on all pods: well above the scale scenario's 10,000
+POD_QUOTA_NAME = "imc-sim-pods"
+GC_BATCH = 500  # dependents deleted at once; a bigger cascade goes on in batches while the server serves
+GC_PAUSE_SECONDS = 0.02  # real time between those batches
 
 
 @dataclass(frozen=True)
@@ -132,13 +138,27 @@ def _record_manager(new: dict, old: dict | None, options: WriteOptions, api_vers
 class Cluster:
     """Validated writes with Kubernetes semantics; controllers and the HTTP layer both go through here."""
 
-    def __init__(self, store: Store, scheduler: Scheduler | None = None) -> None:
+    def __init__(self, store: Store, scheduler: Scheduler | None = None, max_pods: int = DEFAULT_MAX_PODS) -> None:
         self.store = store
         self.scheduler = scheduler  # runs the end of pods' grace periods (none: pods go at once)
+        self.max_pods = max_pods
+        self._garbage: deque[tuple[str, str, str, DeleteOptions]] = deque()  # dependents still to delete
+        self._collecting = False  # a batch is running or scheduled
         self.admitters: dict[str, list[Admitter]] = {}
         self.dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> (resource key, namespace, name)
         self.owners: dict[str, tuple[str, str, str]] = {}  # uid -> where that object lives
         store.add_listener(self._index_owners)
+
+    def _check_pod_quota(self, name: str) -> None:
+        """403 once the cluster holds `max_pods` pods, worded as a ResourceQuota refusal."""
+        used = self.store.count(PODS.key)
+        if used >= self.max_pods:
+            raise ApiError(
+                403,
+                f'pods "{name}" is forbidden: exceeded quota: {POD_QUOTA_NAME}, requested: pods=1, '
+                f"used: pods={used}, limited: pods={self.max_pods}",
+                details={"name": name, "kind": "pods"},
+            )
 
     def add_admitter(self, resource: ResourceType, admitter: Admitter) -> None:
         """Run `admitter` on every new object of a resource before it is stored (not on dry runs)."""
@@ -189,11 +209,24 @@ class Cluster:
         return {r.kind: schema for r in resources if (schema := self.schema_of(r)) is not None}
 
     def _check_fields(self, resource: ResourceType, obj: dict, field_validation: str) -> dict:
-        """Custom resources: unknown fields are a 400 when Strict, else pruned (as the CRD's schema says)."""
-        schema = self.schema_of(resource)
-        if schema is None:
-            return obj
-        unknown = unknown_fields(obj, schema)
+        """Decode an object as its kind's schema says: wrong types are 400 (custom resources: 422), unknown fields
+        are a 400 when Strict, a warning when Warn, and dropped in any case."""
+        definition = definition_of(resource.group, resource.version, resource.kind)
+        if definition is not None:
+            decoded = decode_check(obj, definition)
+            if decoded.mismatches:
+                raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
+                                    f"{resource.kind}: json: {decoded.mismatches[0]}")
+            unknown = decoded.unknown
+        else:
+            schema = self.schema_of(resource)
+            if schema is None:
+                return obj
+            causes = type_errors(obj, schema)
+            if causes:
+                raise errors.invalid(resource.kind, resource.group, (obj.get("metadata") or {}).get("name", ""),
+                                     causes)
+            unknown = unknown_fields(obj, schema)
         if unknown and field_validation == "Strict":
             listed = ", ".join(f'unknown field "{path}"' for path in unknown)
             raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
@@ -201,7 +234,9 @@ class Cluster:
         warnings = WARNINGS.get()
         if field_validation == "Warn" and warnings is not None:
             warnings.extend(f'unknown field "{path}"' for path in unknown)
-        return prune(obj, schema) if unknown else obj
+        if not unknown:
+            return obj
+        return prune_unknown(obj, definition) if definition is not None else prune(obj, self.schema_of(resource))
 
     def _validate(self, resource: ResourceType, obj: dict, old: dict | None = None) -> None:
         """422 Invalid with causes when the object breaks the rules."""
@@ -241,6 +276,8 @@ class Cluster:
         self._validate(resource, obj)
         if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"])
+        if resource == PODS:
+            self._check_pod_quota(metadata["name"])
         metadata["uid"] = str(uuid.uuid4())
         metadata["creationTimestamp"] = created or now_timestamp()
         if resource.key in GENERATION_FROM_SPEC or resource.key == PODS.key:
@@ -542,9 +579,23 @@ class Cluster:
 
     def _delete_dependents(self, uid: str, options: DeleteOptions) -> None:
         """Delete every object with an ownerReference to `uid` (each once: linear in the dependents)."""
-        for key, namespace, name in list(self.dependents.get(uid, ())):
+        self._garbage.extend((key, namespace, name, options) for key, namespace, name in self.dependents.get(uid, ()))
+        if not self._collecting:
+            self._collect_garbage()
+
+    def _collect_garbage(self) -> None:
+        """Delete queued dependents: GC_BATCH now, the rest in later batches (with a scheduler) between requests."""
+        self._collecting = True
+        deleted = 0
+        while self._garbage and (deleted < GC_BATCH or self.scheduler is None):
+            key, namespace, name, options = self._garbage.popleft()
             if self.store.get(key, namespace, name) is not None:
-                self.delete(RESOURCES_BY_KEY[key], namespace, name, options)
+                self.delete(RESOURCES_BY_KEY[key], namespace, name, options)  # queues its own dependents
+                deleted += 1
+        if self._garbage and self.scheduler is not None:
+            self.scheduler.after_once(GC_PAUSE_SECONDS, self._collect_garbage, real=True)
+        else:
+            self._collecting = False
 
     def _orphan_dependents(self, uid: str) -> None:
         """Remove the ownerReferences to `uid` from what it owns."""

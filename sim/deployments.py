@@ -9,6 +9,7 @@ import orjson
 
 from core.timeutil import parse_time
 from sim.cluster import Cluster, DeleteOptions, now_timestamp, random_suffix
+from sim.errors import ApiError
 from sim.resources import DEPLOYMENTS, PODS, REPLICASETS
 from sim.scheduling import Scheduler
 from sim.store import Change
@@ -16,6 +17,8 @@ from sim.store import Change
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_LIMIT = 10
+BURST_REPLICAS = 20  # pods created or deleted per pass, as the ReplicaSet controller's burstReplicas bounds it
+PASS_SECONDS = 0.1  # real time between passes while pods change or more remain: the server answers between them
 # annotations of a Deployment that its ReplicaSets do not copy (as the Deployment controller skips them)
 NOT_COPIED = ("kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
               "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
@@ -102,6 +105,7 @@ class DeploymentController:
         self.cluster = cluster
         self.store = cluster.store
         self.scheduler = scheduler
+        self._failing: set[str] = set()  # ReplicaSets whose last pod create was refused (reported once)
         self.store.add_listener(self._on_change)
 
     def _on_change(self, change: Change) -> None:
@@ -113,8 +117,8 @@ class DeploymentController:
         elif change.resource == PODS.key and (replica_set_name := owner_name(obj, "ReplicaSet")):
             replica_set = self.store.get(REPLICASETS.key, namespace, replica_set_name)
             deployment_name = owner_name(replica_set.obj, "Deployment") if replica_set else None
-            if deployment_name:
-                self.scheduler.soon_once(self.reconcile, namespace, deployment_name)
+            if deployment_name:  # a pass over all its pods at most every PASS_SECONDS, however many pods change
+                self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, deployment_name, real=True)
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One pass of the controller for one Deployment."""
@@ -144,12 +148,29 @@ class DeploymentController:
             if owner in pods_by_rs:
                 pods_by_rs[owner].append(pod)
         new_pods = pods_by_rs[current["metadata"]["uid"]]
-        for _ in range(desired - len(new_pods)):
-            new_pods.append(self._create_pod(current))
-        surplus = sorted(new_pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
-        for pod in surplus[: max(0, len(new_pods) - desired)]:
-            self.cluster.delete(PODS, namespace, pod["metadata"]["name"])
-            new_pods.remove(pod)
+        missing = desired - len(new_pods)
+        for _ in range(min(missing, BURST_REPLICAS)):
+            try:
+                new_pods.append(self._create_pod(current))
+            except ApiError as error:  # the pod quota: reported once, tried again on a later pass
+                if current["metadata"]["uid"] not in self._failing:
+                    self._failing.add(current["metadata"]["uid"])
+                    self.cluster.record_event(current, "FailedCreate", "Warning", f"Error creating: {error.message}",
+                                              "replicaset-controller")
+                missing = 0
+                break
+        else:
+            self._failing.discard(current["metadata"]["uid"])
+        surplus = len(new_pods) - desired
+        if surplus > 0:
+            ordered = sorted(new_pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
+            going = ordered[:min(surplus, BURST_REPLICAS)]
+            for pod in going:
+                self.cluster.delete(PODS, namespace, pod["metadata"]["name"])
+            gone = {pod["metadata"]["name"] for pod in going}
+            new_pods = [pod for pod in new_pods if pod["metadata"]["name"] not in gone]
+        if missing > BURST_REPLICAS or surplus > BURST_REPLICAS:
+            self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
         ready_new = sum(1 for pod in new_pods if pod_ready(pod))
         keep_old = max(0, desired - ready_new)
         old_pods = sorted(
@@ -157,9 +178,12 @@ class DeploymentController:
             key=lambda p: (not pod_ready(p), p["metadata"]["creationTimestamp"]),
             reverse=True,
         )
-        for pod in old_pods[: max(0, len(old_pods) - keep_old)]:
+        old_going = old_pods[: min(max(0, len(old_pods) - keep_old), BURST_REPLICAS)]
+        for pod in old_going:
             self.cluster.delete(PODS, namespace, pod["metadata"]["name"])
-        old_pods = old_pods[max(0, len(old_pods) - keep_old):]
+        old_pods = old_pods[len(old_going):]
+        if len(old_pods) > keep_old:
+            self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
         for rs in replica_sets:
             pods = new_pods if rs is current else [p for p in old_pods if controller_uid(p) == rs["metadata"]["uid"]]
             self._update_replica_set(deployment, rs, desired if rs is current else len(pods), pods)

@@ -30,10 +30,11 @@ class Identity:
     viewer_token: str
 
     def user_of(self, token: str) -> str | None:
-        """The user a bearer token belongs to, or None."""
-        if secrets.compare_digest(token, self.admin_token):
+        """The user a bearer token belongs to, or None (any text: compared as bytes)."""
+        given = token.encode("utf-8", "surrogateescape")
+        if secrets.compare_digest(given, self.admin_token.encode()):
             return ADMIN_USER
-        if secrets.compare_digest(token, self.viewer_token):
+        if secrets.compare_digest(given, self.viewer_token.encode()):
             return VIEWER_USER
         return None
 

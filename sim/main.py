@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 SCENARIOS = ("demo", "empty", "scale")
@@ -66,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(e.g. 5s), to test clients; 0 = never")
     parser.add_argument("--history", type=_positive_count, default=100_000, metavar="N",
                         help="watch events kept; older resourceVersions get 410 Expired (default 100000)")
+    parser.add_argument("--max-pods", type=_positive_count, default=None, metavar="N",
+                        help="quota on all pods: creating more is refused with 403 (default 25000)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                         help="debug logs one line per request")
 
@@ -78,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
     from sim.server import SimConfig, serve
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
+    from sim.cluster import DEFAULT_MAX_PODS
+    from sim.scenarios import DEFAULT_SCALE_PODS
+
+    max_pods = args.max_pods or DEFAULT_MAX_PODS
+    if args.scenario == "scale" and (args.pods if args.pods is not None else DEFAULT_SCALE_PODS) > max_pods:
+        print(f"imc sim: --pods is above the pod quota ({max_pods}); raise it with --max-pods", file=sys.stderr)
+        return 2
     state_dir = (args.state_dir or default_state_dir()).expanduser()
     kubeconfig = (args.kubeconfig or state_dir / "kubeconfig").expanduser()
     config = SimConfig(
@@ -93,5 +103,6 @@ def run(args: argparse.Namespace) -> int:
         pods=args.pods,
         caches=args.caches,
         seed=args.seed,
+        max_pods=max_pods,
     )
     return asyncio.run(serve(config))

@@ -28,6 +28,7 @@ BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CHURN_LABEL = "imc.sim/churn"  # the demo scales and rolls only its own Deployments that carry it
 ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
+DEFAULT_SCALE_PODS = 10_000
 BUILT_BEFORE = timedelta(minutes=30)  # scenario caches were built this long before the start
 
 
@@ -252,7 +253,7 @@ class DemoScenario(Scenario):
 class ScaleScenario(Scenario):
     """Many ECI pods and caches for benchmarks, created in-process without waiting."""
 
-    def __init__(self, sim: SimCluster, rng: random.Random, pods: int = 10_000, caches: int = 1_000) -> None:
+    def __init__(self, sim: SimCluster, rng: random.Random, pods: int = DEFAULT_SCALE_PODS, caches: int = 1_000) -> None:
         super().__init__(sim, rng)
         self.pods = pods
         self.caches = max(1, caches)
@@ -287,7 +288,7 @@ def build_scenario(name: str, sim: SimCluster, pods: int | None, caches: int | N
     if name == "demo":
         return DemoScenario(sim, rng)
     if name == "scale":
-        return ScaleScenario(sim, rng, pods if pods is not None else 10_000, caches if caches is not None else 1_000)
+        return ScaleScenario(sim, rng, pods if pods is not None else DEFAULT_SCALE_PODS, caches if caches is not None else 1_000)
     if name == "empty":
         return Scenario(sim, rng)
     raise ValueError(f"unknown scenario {name!r}")

@@ -32,8 +32,9 @@ class Scheduler:
         """Run `callback(*args)` on the next loop turn, once however often it is asked for before then."""
         self.after_once(0.0, callback, *args)
 
-    def after_once(self, seconds: float, callback: Callable, *args: object) -> None:
-        """Run `callback(*args)` after `seconds` of simulated time, once however often it is asked for before then."""
+    def after_once(self, seconds: float, callback: Callable, *args: object, real: bool = False) -> None:
+        """Run `callback(*args)` after `seconds` of simulated time (of real time when `real`), once however often it
+        is asked for before then."""
         key = (seconds, callback, args)
         if key in self._pending:
             return
@@ -45,6 +46,6 @@ class Scheduler:
 
         loop = asyncio.get_running_loop()
         if seconds:
-            loop.call_later(seconds / self.speed, run)
+            loop.call_later(seconds if real else seconds / self.speed, run)
         else:
             loop.call_soon(run)

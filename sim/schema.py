@@ -40,3 +40,45 @@ def crd_schema(crd: dict | None, version: str) -> dict | None:
         if entry.get("name") == version:
             return (entry.get("schema") or {}).get("openAPIV3Schema")
     return None
+
+
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+
+
+def _json_type(value: object) -> str:
+    """The JSON type name of a value, as the API server's validation messages name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    for name in ("object", "array", "string", "integer"):
+        if isinstance(value, _JSON_TYPES[name]):
+            return name
+    return "number"
+
+
+def type_errors(value: object, schema: object, path: str = "") -> list[tuple[str, str]]:
+    """(field, message) wherever a value has another type than its structural schema declares."""
+    if not isinstance(schema, dict):
+        return []
+    wanted = schema.get("type")
+    found = _json_type(value)
+    if schema.get("x-kubernetes-int-or-string"):
+        fits = found in ("integer", "string")
+    elif wanted is None or (value is None and schema.get("nullable")):
+        fits = True
+    else:
+        fits = found == wanted or (wanted == "number" and found == "integer")
+    if not fits:
+        where = path or "<root>"
+        return [(where, f'Invalid value: "{found}": {where} in body must be of type {wanted}: "{found}"')]
+    errors: list[tuple[str, str]] = []
+    properties = schema.get("properties")
+    if isinstance(value, dict) and isinstance(properties, dict):
+        for key, child in value.items():
+            if key in properties:
+                errors += type_errors(child, properties[key], f"{path}.{key}" if path else key)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for position, item in enumerate(value):
+            errors += type_errors(item, schema["items"], f"{path}[{position}]")
+    return errors

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from sim.app import ApiServer, ServerOptions
-from sim.cluster import Cluster
+from sim.cluster import DEFAULT_MAX_PODS, Cluster
 from sim.deployments import DeploymentController
 from sim.eci import EciController
 from sim.identity import client_host, load_identity, write_kubeconfig
@@ -25,6 +27,14 @@ from sim.store import Store
 
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0
+STOP_SECONDS = 5.0  # after SIGTERM/SIGINT the process is gone within this, stopped gracefully or not
+
+
+def _exit_now(signum: int) -> None:
+    """End the process at once (the graceful stop took too long)."""
+    print(f"imc sim: did not stop within {STOP_SECONDS:.0f} s of signal {signum}; exiting", file=sys.stderr,
+          flush=True)
+    os._exit(0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class SimConfig:
     pods: int | None = None
     caches: int | None = None
     seed: int | None = None
+    max_pods: int = DEFAULT_MAX_PODS
 
 
 class _Server(uvicorn.Server):
@@ -64,11 +75,11 @@ class SimCluster:
     deployments: DeploymentController
 
 
-def build_cluster(history: int, speed: float) -> SimCluster:
+def build_cluster(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS) -> SimCluster:
     """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
     store = Store(history)
     scheduler = Scheduler(speed)
-    cluster = Cluster(store, scheduler)
+    cluster = Cluster(store, scheduler, max_pods)
     sim = SimCluster(store, cluster, scheduler, EciController(cluster, scheduler),
                      DeploymentController(cluster, scheduler))
     install_base(cluster)
@@ -98,7 +109,7 @@ async def serve(config: SimConfig) -> int:
         listener.close()
         return 2
     port = listener.getsockname()[1]
-    sim = build_cluster(config.history, config.speed)
+    sim = build_cluster(config.history, config.speed, config.max_pods)
     scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
     scenario.populate()
     address = f"{client_host(config.host)}:{port}"
@@ -120,8 +131,16 @@ async def serve(config: SimConfig) -> int:
         sim.store.close_watchers()
         server.should_exit = True
 
+    def on_signal(signum: int, frame: object) -> None:
+        # A Python-level handler runs even while the loop is busy; the loop stops at its next turn, and
+        # whatever keeps it from stopping within STOP_SECONDS is cut short.
+        loop.call_soon_threadsafe(stop)
+        timer = threading.Timer(STOP_SECONDS, _exit_now, (signum,))
+        timer.daemon = True
+        timer.start()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop)
+        signal.signal(signum, on_signal)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)

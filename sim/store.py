@@ -117,6 +117,10 @@ class Store:
         """The current version of one object."""
         return self._objects.get(resource, {}).get((namespace, name))
 
+    def count(self, resource: str) -> int:
+        """How many objects of a resource there are."""
+        return len(self._objects.get(resource, {}))
+
     def _keys(self, resource: str) -> list[ObjectKey]:
         """The sorted keys of a resource (cached until an object is added or removed)."""
         keys = self._sorted_keys.get(resource)

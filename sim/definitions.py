@@ -1,0 +1,220 @@
+"""Kubernetes v1.32's OpenAPI definitions of the built-in kinds served: decoding checks, unknown fields, OpenAPI.
+
+The definitions live in `openapi-definitions.json` (OpenAPI v2 form, `#/definitions/` references), cut from
+the upstream v1.32 definitions to what the served kinds reach. `python -m sim.definitions` writes it again from
+the copy the `kubernetes-validate` package (a test extra) carries.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+DEFINITIONS_PATH = Path(__file__).resolve().parent / "openapi-definitions.json"
+KUBERNETES_VERSION = "v1.32.0"
+REF_PREFIX = "#/definitions/"
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+# The kinds the sim serves or answers with, by group version and kind.
+ROOT_KINDS = {
+    ("", "v1", "Pod"): "io.k8s.api.core.v1.Pod",
+    ("", "v1", "Namespace"): "io.k8s.api.core.v1.Namespace",
+    ("", "v1", "Node"): "io.k8s.api.core.v1.Node",
+    ("", "v1", "Event"): "io.k8s.api.core.v1.Event",
+    ("", "v1", "Service"): "io.k8s.api.core.v1.Service",
+    ("", "v1", "Binding"): "io.k8s.api.core.v1.Binding",
+    ("apps", "v1", "Deployment"): "io.k8s.api.apps.v1.Deployment",
+    ("apps", "v1", "ReplicaSet"): "io.k8s.api.apps.v1.ReplicaSet",
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"):
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"): "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
+    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"): "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
+    ("authentication.k8s.io", "v1", "SelfSubjectReview"): "io.k8s.api.authentication.v1.SelfSubjectReview",
+    ("policy", "v1", "Eviction"): "io.k8s.api.policy.v1.Eviction",
+    ("autoscaling", "v1", "Scale"): "io.k8s.api.autoscaling.v1.Scale",
+    ("coordination.k8s.io", "v1", "Lease"): "io.k8s.api.coordination.v1.Lease",
+}
+EXTRA_ROOTS = ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
+LISTED = ("Pod", "Namespace", "Node", "Event", "Service", "Deployment", "ReplicaSet", "CustomResourceDefinition")
+JSON_TYPES = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+@functools.cache
+def definitions() -> dict[str, dict]:
+    """Definition name → OpenAPI v2 schema."""
+    return orjson.loads(DEFINITIONS_PATH.read_bytes())
+
+
+def definition_of(group: str, version: str, kind: str) -> str | None:
+    """The definition name of a built-in kind, if the sim has it."""
+    return ROOT_KINDS.get((group, version, kind))
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What decoding an object by its definition found: type mismatches and fields the kind does not have."""
+
+    mismatches: list[str]
+    unknown: list[str]
+
+
+def _type_name(value: object) -> str:
+    """The JSON type of a value, as Go's decoder names it."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+def _fits(value: object, schema: dict, ref: str) -> bool:
+    """Whether a non-null value has the type a schema declares."""
+    if ref == INT_OR_STRING:
+        return isinstance(value, str | int) and not isinstance(value, bool)
+    if ref == QUANTITY:
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+    wanted = schema.get("type")
+    if wanted is None:
+        return True
+    if isinstance(value, bool):
+        return wanted == "boolean"
+    if wanted == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, JSON_TYPES.get(wanted, (object,)))
+
+
+def decode_check(value: object, definition: str) -> Decoded:
+    """Type mismatches and unknown fields of an object against a definition (paths like `spec.containers[0].x`)."""
+    found = Decoded([], [])
+    _walk(value, {"$ref": REF_PREFIX + definition}, "", found, definitions())
+    return found
+
+
+def _walk(value: object, schema: dict, path: str, found: Decoded, known: dict[str, dict]) -> None:
+    """Check one value against its schema, then its children."""
+    ref = ""
+    while "$ref" in schema:
+        ref = schema["$ref"].removeprefix(REF_PREFIX)
+        schema = known.get(ref, {})
+    if value is None:
+        return
+    if not _fits(value, schema, ref):
+        wanted = "int-or-string" if ref == INT_OR_STRING else schema.get("type")
+        found.mismatches.append(f"cannot unmarshal {_type_name(value)} into {path or 'the object'} of type {wanted}")
+        return
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key, child in value.items():
+            where = f"{path}.{key}" if path else key
+            if isinstance(properties, dict) and key in properties:
+                _walk(child, properties[key], where, found, known)
+            elif isinstance(extra, dict):
+                _walk(child, extra, where, found, known)
+            elif isinstance(properties, dict):
+                found.unknown.append(where)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for position, item in enumerate(value):
+            _walk(item, schema["items"], f"{path}[{position}]", found, known)
+
+
+def prune_unknown(value: object, definition: str) -> object:
+    """A copy of an object without the fields its definition does not have (what decoding drops)."""
+    return _prune(value, {"$ref": REF_PREFIX + definition}, definitions())
+
+
+def _prune(value: object, schema: dict, known: dict[str, dict]) -> object:
+    while "$ref" in schema:
+        schema = known.get(schema["$ref"].removeprefix(REF_PREFIX), {})
+    properties = schema.get("properties")
+    if isinstance(value, dict):
+        extra = schema.get("additionalProperties")
+        if isinstance(properties, dict):
+            return {key: _prune(child, properties[key], known) for key, child in value.items() if key in properties}
+        if isinstance(extra, dict):
+            return {key: _prune(child, extra, known) for key, child in value.items()}
+        return value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_prune(item, schema["items"], known) for item in value]
+    return value
+
+
+def closure(names: list[str], known: dict[str, dict]) -> list[str]:
+    """The definitions `names` reach through references, sorted."""
+    seen: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in known:
+            continue
+        seen.add(name)
+        text = orjson.dumps(known[name]).decode()
+        for part in text.split('"$ref":"')[1:]:
+            stack.append(part.split('"', 1)[0].removeprefix(REF_PREFIX))
+    return sorted(seen)
+
+
+def _from_json_schema(node: object, in_properties: bool = False) -> object:
+    """kubernetes-validate's JSON-schema form back to OpenAPI v2 (one type, no added kind/apiVersion enums)."""
+    if isinstance(node, list):
+        return [_from_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if in_properties:
+        return {key: _from_json_schema(value) for key, value in node.items()}
+    result = {}
+    for key, value in node.items():
+        if key == "type" and isinstance(value, list):
+            value = next((t for t in value if t != "null"), "object")
+        elif key == "$ref" and isinstance(value, str):
+            value = REF_PREFIX + value.rsplit("/", 1)[-1]
+        elif key == "properties":
+            value = {name: _strip_enum(name, _from_json_schema(child)) for name, child in value.items()}
+            result[key] = value
+            continue
+        result[key] = _from_json_schema(value)
+    return result
+
+
+def _strip_enum(name: str, schema: object) -> object:
+    """Drop the kind/apiVersion enums the JSON-schema conversion added."""
+    if name in ("kind", "apiVersion") and isinstance(schema, dict):
+        schema = {k: v for k, v in schema.items() if k != "enum"}
+    return schema
+
+
+def build() -> dict[str, dict]:
+    """The definitions file's content, from kubernetes-validate's copy of the v1.32 definitions."""
+    import kubernetes_validate
+
+    source = (Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"{KUBERNETES_VERSION}-local"
+              / "_definitions.json")
+    raw = orjson.loads(source.read_bytes())["$defs"]
+    upstream = {name: _from_json_schema(schema) for name, schema in raw.items()}
+    upstream[INT_OR_STRING] = {"description": raw[INT_OR_STRING].get("description", "IntOrString is a type that "
+                               "can hold an int32 or a string."), "type": "string", "format": "int-or-string"}
+    upstream[QUANTITY] = {"description": raw[QUANTITY].get("description", "Quantity is a fixed-point "
+                          "representation of a number."), "type": "string"}
+    roots = list(ROOT_KINDS.values()) + list(EXTRA_ROOTS)
+    roots += [name + "List" for name in roots if name.rsplit(".", 1)[-1] in LISTED]
+    return {name: upstream[name] for name in closure(roots, upstream)}
+
+
+if __name__ == "__main__":
+    DEFINITIONS_PATH.write_bytes(orjson.dumps(build(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+    print(f"wrote {DEFINITIONS_PATH}", file=sys.stderr)
