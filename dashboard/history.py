@@ -23,11 +23,11 @@ def outcomes_over_time(cluster: Cluster, frames) -> tuple[pd.DataFrame, str]:
     ledger = live.ledger if live is not None else None
     if ledger is None or not ledger.readable:
         data = frames.memo(("history", window, "memory"), lambda: history_views.outcomes_over_time(
-            ((int(p.at.timestamp() // 60), p.outcome, 1) for p in frames.snapshot.history
+            ((p.at.timestamp(), p.outcome, 1) for p in frames.snapshot.history
              if getattr(p, "kind", "pod") == "pod"), window, frames.now))
         return data, "Pods seen since the dashboard started (history is not being kept)."
     data = frames.memo(("history", window, ledger.generation), lambda: history_views.outcomes_over_time(
-        history_views.ledger_minutes(ledger, live.cluster, window, frames.now), window, frames.now))
+        history_views.ledger_counts(ledger, live.cluster, window, frames.now), window, frames.now))
     source = "From the history file: pods deleted since still count, and the points survive a restart."
     return data, source
 

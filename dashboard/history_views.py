@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -26,22 +27,30 @@ def window_bounds(window: str, now: datetime, buckets: int = BUCKETS) -> tuple[p
     return end - span, end, bucket
 
 
-def outcomes_over_time(minutes: Iterable[tuple[int, str, int]], window: str, now: datetime) -> pd.DataFrame:
-    """Pods created per outcome per bucket (columns Time, Outcome, Pods) from (minute, outcome, pods) counts."""
+def outcomes_over_time(counts: Iterable[tuple[float, str, int]], window: str, now: datetime) -> pd.DataFrame:
+    """Pods created per outcome per bucket (columns Time, Outcome, Pods) from (epoch seconds, outcome, pods) counts.
+
+    Summed in plain Python: the input is at most one row per minute and outcome, the output a few hundred rows.
+    """
     start, end, bucket = window_bounds(window, now)
-    rows = [(minute, outcome, pods) for minute, outcome, pods in minutes if outcome in OUTCOMES and pods > 0]
-    frame = pd.DataFrame(rows, columns=["Minute", "Outcome", "Pods"])
-    frame["Time"] = pd.to_datetime(frame["Minute"].astype("int64") * 60, unit="s", utc=True)
-    frame = frame[(frame["Time"] >= start) & (frame["Time"] < end)]
-    frame["Time"] = frame["Time"].dt.floor(bucket)
-    counted = frame.groupby(["Time", "Outcome"], as_index=False)["Pods"].sum()
-    counted = counted.sort_values(["Time", "Outcome"]).reset_index(drop=True)[COLUMNS]
-    counted["Pods"] = counted["Pods"].astype("int64")
-    counted.attrs.update(bucket_seconds=int(bucket.removesuffix("s")), start=start, end=end)
+    width = int(bucket.removesuffix("s"))
+    low, high = start.timestamp(), end.timestamp()
+    sums: Counter[tuple[int, str]] = Counter()
+    for seconds, outcome, pods in counts:
+        if outcome in OUTCOMES and pods > 0 and low <= seconds < high:
+            sums[(int(seconds // width) * width, outcome)] += pods
+    keys = sorted(sums)
+    counted = pd.DataFrame({
+        "Time": pd.to_datetime([moment for moment, _ in keys], unit="s", utc=True),
+        "Outcome": pd.Series([outcome for _, outcome in keys], dtype=object),
+        "Pods": pd.Series([sums[key] for key in keys], dtype="int64"),
+    }, columns=COLUMNS)
+    counted.attrs.update(bucket_seconds=width, start=start, end=end)
     return counted
 
 
-def ledger_minutes(ledger, cluster: str, window: str, now: datetime) -> list[tuple[int, str, int]]:
-    """The ledger's per-minute counts of a window (an empty list when the ledger cannot be read)."""
+def ledger_counts(ledger, cluster: str, window: str, now: datetime) -> list[tuple[float, str, int]]:
+    """The ledger's per-minute counts of a window as (epoch seconds, outcome, pods); empty when it cannot be read."""
     start, end, _ = window_bounds(window, now)
-    return ledger.outcome_minutes(cluster, start.timestamp(), end.timestamp())
+    return [(minute * 60, outcome, pods)
+            for minute, outcome, pods in ledger.outcome_minutes(cluster, start.timestamp(), end.timestamp())]

@@ -321,6 +321,11 @@ class Ledger:
         return self._query(f"SELECT {', '.join(POD_COLUMNS)}, deleted FROM pods WHERE cluster = ? "
                            "ORDER BY namespace, name", (cluster,))
 
+    def pod_count(self, cluster: str) -> int:
+        """How many pods of a cluster the ledger holds (-1 when it cannot be read)."""
+        found = self._query("SELECT count(*) FROM pods WHERE cluster = ?", (cluster,))
+        return found[0][0] if found else -1
+
     def phases(self, cluster: str) -> list[tuple]:
         """Every cache phase change of a cluster, oldest first."""
         return self._query("SELECT name, id, phase, at FROM cache_phases WHERE cluster = ? ORDER BY at, rowid",
