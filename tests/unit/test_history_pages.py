@@ -1,0 +1,68 @@
+"""Overview with a ledger in AppTest: points from the file, and a damaged file or a taken port as a badge."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from dashboard import cluster
+from dashboard.cluster import Cluster
+from kube.access import AccessChecker
+from kube.ledger import Ledger, LedgerWriter
+from kube.live import Live
+from kube.watch import ClusterWatcher
+from tests.unit.test_dashboard_pages import no_exception, page_script, texts
+from tests.unit.test_dashboard_views import demo_store
+
+
+@pytest.fixture
+def show(monkeypatch):
+    """Inject the demo store with a given ledger as the cluster the pages show; metrics off unless a test says."""
+    monkeypatch.setenv("IMC_READ_ONLY", "1")
+    monkeypatch.setenv("IMC_METRICS_PORT", "0")
+
+    def injected(ledger: Ledger | None) -> Cluster:
+        store = demo_store()
+        live = Live("test", store, ClusterWatcher(None, store), ledger, None)
+        shown = Cluster(store=store, context="test", server="https://test", source="test", access=AccessChecker(None),
+                        live=live)
+        cluster.inject(shown)
+        return shown
+
+    yield injected
+    cluster.inject(None)
+    cluster.metrics_endpoint.clear()
+
+
+def test_the_chart_reads_the_history_file(show, tmp_path):
+    shown = show(Ledger(tmp_path / "h.db"))
+    LedgerWriter(shown.store, shown.live.ledger, "test").flush()
+    at = page_script("overview").run()
+    no_exception(at)
+    assert "From the history file" in texts(at)
+    assert "History not saved" not in texts(at)
+
+
+def test_a_damaged_history_file_is_a_badge_and_the_page_still_draws(show, tmp_path):
+    path = tmp_path / "h.db"
+    path.write_bytes(b"garbage, not SQLite" * 200)
+    show(Ledger(path))
+    at = page_script("overview").run()
+    no_exception(at)
+    assert "History not saved" in texts(at)
+    assert "Pods seen since the dashboard started" in texts(at)
+    assert {m.label: m.value for m in at.metric}["ECI pods"] == "7"  # the live view is untouched
+
+
+def test_a_taken_metrics_port_is_a_badge_not_a_crash(show, monkeypatch, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("IMC_METRICS_ADDRESS", "127.0.0.1")
+        monkeypatch.setenv("IMC_METRICS_PORT", str(taken.getsockname()[1]))
+        cluster.metrics_endpoint.clear()
+        show(Ledger(tmp_path / "h.db"))
+        at = page_script("overview").run()
+    no_exception(at)
+    assert "Metrics off" in texts(at)
