@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from dashboard.text import plot
 from dashboard.views import short_image
 
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
@@ -96,11 +97,11 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
         rows = frame[frame["Stage"] == stage]
         traces.append(go.Bar(
             base=_values(rows["Start"]),
-            hovertemplate=f"Stage={stage}<br>Start=%{{base}}<br>End=%{{x}}<br>Cache=%{{y}}<extra></extra>",
-            legendgroup=stage, marker={"color": STAGE_COLORS.get(stage), "pattern": {"shape": ""}}, name=stage,
+            hovertemplate=f"Stage={plot(stage)}<br>Start=%{{base}}<br>End=%{{x}}<br>Cache=%{{y}}<extra></extra>",
+            legendgroup=stage, marker={"color": STAGE_COLORS.get(stage), "pattern": {"shape": ""}}, name=plot(stage),
             orientation="h", showlegend=True, textposition="auto",
             x=((rows["End"] - rows["Start"]) // pd.Timedelta(milliseconds=1)).to_numpy(), xaxis="x",
-            y=rows["Cache"].to_numpy(), yaxis="y",
+            y=rows["Cache"].map(plot).to_numpy(), yaxis="y",
         ))
     figure = go.Figure(traces)
     figure.update_layout(
@@ -118,7 +119,7 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
 
 def uncached_images(frame: pd.DataFrame) -> go.Figure:
     """Horizontal bars: images no Ready cache holds, by the pods that pull them."""
-    shown = frame.assign(Label=frame["Image"].map(short_image))
+    shown = frame.assign(Label=frame["Image"].map(lambda image: plot(short_image(image))), Image=frame["Image"].map(plot))
     figure = px.bar(
         shown, y="Label", x="Pods", orientation="h", hover_data={"Image": True, "Label": False},
         color_discrete_sequence=[OUTCOME_COLORS["miss"]],

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
+from dashboard.text import code, inert_frame, md
 from dashboard.views import NO_REPORT
 
 OUTCOME_BADGES = {
@@ -28,12 +29,12 @@ def summary(decision: Any) -> str:
     cache = decision.cache
     if decision.outcome == "hit" and cache is not None:
         pinned = " (pinned)" if decision.policy.mode == "pin" else ""
-        return f"ECI uses cache **{cache.name}** (`{cache.id or 'no ID yet'}`){pinned}: layers are already on disk."
+        return f"ECI uses cache **{md(cache.name)}** ({code(cache.id or 'no ID yet')}){pinned}: layers are already on disk."
     if decision.outcome == "miss":
         size = f" of {decision.auto_cache_size_gib} GiB" if decision.auto_create else ""
         return f"No cache qualifies: the pod pulls its images and ECI auto-creates a cache{size} for them."
     if decision.outcome == "fail":
-        return f"Pod creation fails: the pinned cache `{decision.pinned_id}` is missing or not Ready."
+        return f"Pod creation fails: the pinned cache {code(decision.pinned_id)} is missing or not Ready."
     if decision.outcome == "off":
         return "Automatic matching is off and nothing is pinned: the pod pulls its images."
     return "Not an ECI pod: image caches do not apply."
@@ -45,9 +46,9 @@ def actual_summary(actual: Any, predicted: str = "") -> str:
         return "ECI writes no image-cache event for a pod with matching off, so there is nothing to compare."
     if actual is None:
         return "ECI has not reported on this pod yet."
-    where = f" `{actual.cache_id}`" if actual.cache_id else ""
+    where = f" {code(actual.cache_id)}" if actual.cache_id else ""
     verbs = {"hit": f"hit cache{where}", "miss": "missed (pulled the images)", "fail": f"failed{where}"}
-    seen = ", ".join(actual.reasons) if actual.reasons else "the matched-cache annotation"
+    seen = md(", ".join(actual.reasons)) if actual.reasons else "the matched-cache annotation"
     return f"ECI {verbs.get(actual.outcome, actual.outcome)}, from {seen}."
 
 
@@ -64,11 +65,16 @@ def verdicts_frame(candidates: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Cache", "ID", "Verdict", "Exact", "Same repo", "Reasons"])
 
 
+def annotations_frame(annotations: dict[str, str]) -> pd.DataFrame:
+    """Annotations as a two-column table, sorted, their control characters shown."""
+    return inert_frame(pd.DataFrame(sorted(annotations.items()), columns=["Annotation", "Value"]))
+
+
 def findings_markdown(findings: Any) -> str:
     """Findings as a markdown list, errors first."""
     order = {"error": 0, "warning": 1, "info": 2}
     lines = [
-        f"- {SEVERITY_ICONS.get(f.severity, '•')} **{f.severity}** · {f.message} `{f.code}`"
+        f"- {SEVERITY_ICONS.get(f.severity, '•')} **{md(f.severity)}** · {md(f.message)} {code(f.code)}"
         for f in sorted(dict.fromkeys(findings), key=lambda f: order.get(f.severity, 3))
     ]
     return "\n".join(lines)
@@ -97,26 +103,27 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     with left:
         st.markdown("**What ECI will do** (predicted events)")
         if decision.events:
-            st.markdown("\n".join(f"- **{e.reason}** ({e.type}): {e.message}" for e in decision.events))
+            st.markdown("\n".join(f"- **{md(e.reason)}** ({md(e.type)}): {md(e.message)}" for e in decision.events))
         else:
             st.caption("No image-cache events: ECI leaves this pod alone.")
         st.markdown("**Images**")
-        st.markdown("\n".join(f"- `{image}`" for image in decision.images) or "_none_")
+        st.markdown("\n".join(f"- {code(image)}" for image in decision.images) or "_none_")
     with right:
         if show_actual:
             st.markdown("**What ECI did**")
             st.markdown(actual_summary(actual, decision.outcome))
             reported = getattr(actual, "events", ()) if actual is not None else ()
             if reported:
-                st.markdown("\n".join(f"- **{e.reason}** ({e.type}, {e.time}): {e.message}" for e in reported))
+                st.markdown("\n".join(f"- **{md(e.reason)}** ({md(e.type)}, {md(e.time)}): {md(e.message)}"
+                                       for e in reported))
             written = {k: v for k, v in template.annotations.items() if k in ECI_WRITTEN_ANNOTATIONS}
             if written:
-                st.caption(" · ".join(f"`{k}: {v}`" for k, v in sorted(written.items())))
-        st.markdown(f"**Policy** · {decision.policy.describe()}")
+                st.caption(" · ".join(code(f"{k}: {v}") for k, v in sorted(written.items())))
+        st.markdown(f"**Policy** · {md(decision.policy.describe())}")
         annotations = {k: v for k, v in template.annotations.items() if k in POLICY_ANNOTATIONS}
         if annotations:
             st.dataframe(
-                pd.DataFrame(sorted(annotations.items()), columns=["Annotation", "Value"]),
+                annotations_frame(annotations),
                 hide_index=True, width="stretch", key=f"{key}-annotations",
             )
         else:
@@ -127,7 +134,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     st.markdown("**Every cache's verdict** (chosen first)")
     if explanation.candidates:
         st.dataframe(
-            verdicts_frame(explanation.candidates), hide_index=True, width="stretch", key=f"{key}-verdicts",
+            inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, width="stretch", key=f"{key}-verdicts",
             column_config={"Reasons": st.column_config.TextColumn(width="large")},
         )
     else:

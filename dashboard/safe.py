@@ -10,6 +10,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException, StopException
 
+from dashboard.text import md
+
 log = logging.getLogger("imc.dashboard")
 
 # Streamlit controls its own flow with these exceptions; they must pass through untouched.
@@ -28,7 +30,7 @@ def friendly(body: Callable[..., None]) -> Callable[..., None]:
         except Exception as exc:  # noqa: BLE001 - the last line of defence of a page
             log.exception("page %s failed", body.__name__)
             st.error(
-                f"Something went wrong while drawing this part of the page: {describe(exc)}. "
+                f"Something went wrong while drawing this part of the page: {md(describe(exc))}. "
                 "Nothing was written to the cluster. Reload the page to try again.",
                 icon=":material/error:",
             )

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import cluster as clusters
 from dashboard import history
 from dashboard.cluster import Cluster, ClusterProblem
+from dashboard.text import code, md
 
 REFRESH_SECONDS = float(os.environ.get("IMC_REFRESH_SECONDS", "2") or 2)
 SYNC_TIMEOUT_SECONDS = 20.0  # then the page draws what it has, and the badges say "Loading…"
@@ -45,11 +46,11 @@ def wait_for_first_list(cluster: Cluster, timeout: float = SYNC_TIMEOUT_SECONDS)
 def show_problem(problem: ClusterProblem) -> None:
     """The connection problem in plain words, with a way out to the demo cluster."""
     st.title("Cannot reach the cluster")
-    where = [f"kubeconfig `{problem.kubeconfig}`" if problem.kubeconfig else "no kubeconfig"]
+    where = [f"kubeconfig {code(problem.kubeconfig)}" if problem.kubeconfig else "no kubeconfig"]
     if problem.context:
-        where.append(f"context `{problem.context}`")
+        where.append(f"context {code(problem.context)}")
     tried = "" if problem.kubeconfig and problem.kubeconfig in problem.message else f"\n\nTried {', '.join(where)}."
-    st.error(f"{problem.message}{tried}", icon=":material/cloud_off:")
+    st.error(f"{md(problem.message)}{tried}", icon=":material/cloud_off:")
     st.markdown(
         "Fix the kubeconfig (or set `KUBECONFIG` / `IMC_CONTEXT`) and reload, "
         "or explore the built-in demo cluster instead."
@@ -84,7 +85,7 @@ def cluster_badges(cluster: Cluster, snapshot: Any, live: bool = True) -> None:
         if snapshot.errors:
             with st.expander(f"{len(snapshot.errors)} problem(s) reading the cluster", icon=":material/warning:"):
                 for message in snapshot.errors[:20]:
-                    st.markdown(f"- {message}")
+                    st.markdown(f"- {md(message)}")
 
 
 def sidebar() -> None:
@@ -94,8 +95,8 @@ def sidebar() -> None:
         if isinstance(cluster, ClusterProblem):
             st.caption("Not connected")
             return
-        st.caption(f"**{'Demo cluster' if cluster.is_demo else 'Cluster'}** · {cluster.context}")
-        st.caption(cluster.source)
+        st.caption(f"**{'Demo cluster' if cluster.is_demo else 'Cluster'}** · {md(cluster.context)}")
+        st.caption(md(cluster.source))
         if st.session_state.get("imc_use_demo") and st.button("Back to my kubeconfig", width="stretch"):
             st.session_state["imc_use_demo"] = False
             st.rerun()
@@ -112,7 +113,7 @@ def write_blocked(cluster: Cluster, action: str = "create-imagecache", namespace
 def read_only_notice(reason: str) -> None:
     """The notice on write pages when this session cannot write."""
     st.info(
-        f"This dashboard is **read-only** here ({reason}). You can still fill in the form and preview "
+        f"This dashboard is **read-only** here ({md(reason)}). You can still fill in the form and preview "
         "what would happen; the buttons that write are disabled.",
         icon=":material/lock:",
     )

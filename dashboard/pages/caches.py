@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import cache_views, edits, invalid_views, nav, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
+from dashboard.text import code, inert_frame, md, visible
 
 TABLE_KEY = "caches-table"
 PHASE_GROUPS = {
@@ -67,7 +68,7 @@ def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
 def caches_table(shown: pd.DataFrame) -> None:
     """The caches table with single-row selection."""
     st.dataframe(
-        shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
         column_config={
             "Name": st.column_config.TextColumn(width="medium"),
@@ -84,16 +85,16 @@ def details(snapshot, frames, name: str) -> None:
     """One cache: phase, images, pods that hit it, events, YAML."""
     obj = snapshot.cache_objects.get(name)
     if obj is None:
-        st.warning(f"There is no ImageCache `{name}` (deleted, or a mistyped link).", icon=":material/search_off:")
+        st.warning(f"There is no ImageCache {code(name)} (deleted, or a mistyped link).", icon=":material/search_off:")
         return
     row = frames.caches[frames.caches["Name"] == name].iloc[0]
     status, spec = (obj.get(part) if isinstance(obj.get(part), dict) else {} for part in ("status", "spec"))
-    st.subheader(name)
+    st.subheader(md(name))
     problem = snapshot.invalid.get(f"imagecaches/{name}")
     if problem:
-        st.text(f"⚠ {problem}")
+        st.text(f"⚠ {visible(problem)}")
     with st.container(horizontal=True, gap="medium"):
-        st.metric("Phase", row["Phase"], border=True)
+        st.metric("Phase", md(row["Phase"]), border=True)
         st.metric("Progress", f"{row['Progress']:.0f}%" if pd.notna(row["Progress"]) else "–", border=True)
         st.metric("Size", f"{row['Size (GiB)']} GiB", border=True)
         st.metric("Pods hit", f"{row['Pods hit']:,}", border=True)
@@ -101,17 +102,17 @@ def details(snapshot, frames, name: str) -> None:
                   border=True)
     left, right = st.columns(2, gap="large")
     with left:
-        st.markdown(f"**Cache ID** `{row['Cache ID'] or 'not assigned yet'}` · "
+        st.markdown(f"**Cache ID** {code(row['Cache ID'] or 'not assigned yet')} · "
                     f"{'auto-created by ECI' if row['Auto-created'] else 'created by a user'}")
         st.markdown("**Images**")
         images = spec.get("images") if isinstance(spec.get("images"), list) else []
-        st.markdown("\n".join(f"- `{image}`" for image in images))
+        st.markdown("\n".join(f"- {code(image)}" for image in images))
         hitting = frames.pods[frames.pods["Cache ID"] == row["Cache ID"]] if row["Cache ID"] else frames.pods[:0]
         st.markdown(f"**Pods that hit it** ({len(hitting):,})")
         if hitting.empty:
             st.caption("No ECI pod has hit this cache.")
         else:
-            st.dataframe(hitting[["Namespace", "Pod", "Actual", "Created"]].head(200), hide_index=True,
+            st.dataframe(inert_frame(hitting[["Namespace", "Pod", "Actual", "Created"]].head(200)), hide_index=True,
                          width="stretch", key="cache-pods",
                          column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
     with right:
@@ -119,7 +120,7 @@ def details(snapshot, frames, name: str) -> None:
         events = [event for event in events if isinstance(event, dict)]
         st.markdown(f"**Events** ({len(events)})")
         if events:
-            st.dataframe(pd.DataFrame(events), hide_index=True, width="stretch", key="cache-events")
+            st.dataframe(inert_frame(pd.DataFrame(events)), hide_index=True, width="stretch", key="cache-events")
         else:
             st.caption("No events reported yet.")
         with st.expander("YAML"):
@@ -132,14 +133,14 @@ def coverage(matrix: pd.DataFrame) -> None:
         st.caption("No images to compare yet.")
         return
     caches = [column for column in matrix.columns if column != "Pods using it"]
-    labels = cache_views.short_cache_names(caches)
+    labels = {name: visible(label) for name, label in cache_views.short_cache_names(caches).items()}
     marks = matrix[caches].map(lambda held: "✓" if held else "").rename(columns=labels)
     marks.insert(0, "Pods using it", matrix["Pods using it"])
     marks.insert(0, "Image", [views.short_image(image, 60) for image in matrix.index])
     st.dataframe(
-        marks, width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560), hide_index=True,
+        inert_frame(marks), width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560), hide_index=True,
         column_config={"Image": st.column_config.TextColumn(width="large", pinned=True),
-                       **{label: st.column_config.TextColumn(label, help=name)
+                       **{label: st.column_config.TextColumn(label, help=md(name))
                           for name, label in labels.items()}},
     )
     st.caption("✓ marks an exact match; images are normalised (docker.io/library/nginx:1.25 is nginx:1.25). "

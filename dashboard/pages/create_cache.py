@@ -8,6 +8,7 @@ from core.caches import MAX_IMAGES, MAX_RETENTION_DAYS, MAX_SIZE_GIB, MIN_SIZE_G
 from dashboard import edits, nav, shell, writer
 from dashboard.edits import CacheForm
 from dashboard.safe import friendly
+from dashboard.text import md
 
 PREFILL = "create_prefill"
 CREATED = "create_created"
@@ -96,7 +97,7 @@ def fields(errors: dict[str, list[str]], show_all: bool) -> None:
     def message(label: str) -> None:
         touched = show_all or bool(state.get(FIELDS[label]))
         if touched and errors.get(label):
-            st.markdown(f":red[{'; '.join(errors[label])}]")
+            st.markdown(f":red[{md('; '.join(errors[label]))}]")
 
     st.text_input("Name", key="cc-name", placeholder="e.g. shop-web-2026-11", max_chars=253,
                   help="Lowercase letters, digits, '-' and '.'")
@@ -127,11 +128,11 @@ def create(cluster: shell.Cluster, obj: dict) -> None:
         outcome = writer.create_cache(cluster, obj)
         if not outcome.ok:
             status.update(label="The server refused it; nothing was created.", state="error")
-            st.error(outcome.message, icon=":material/error:")
+            st.error(md(outcome.message), icon=":material/error:")
             return
         status.update(label="Created.", state="complete")
     st.session_state[CREATED] = obj["metadata"]["name"]
-    st.toast(f"ImageCache {obj['metadata']['name']} created", icon=":material/check_circle:")
+    st.toast(f"ImageCache {md(obj['metadata']['name'])} created", icon=":material/check_circle:")
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
@@ -146,6 +147,6 @@ def created(cluster: shell.Cluster) -> None:
     phase = status.get("phase") or "waiting for the cluster"
     progress = status.get("progress") or ""
     with st.container(border=True, horizontal=True, vertical_alignment="center"):
-        st.markdown(f"**{name}** · phase **{phase}** {progress}")
+        st.markdown(f"**{md(name)}** · phase **{md(phase)}** {md(progress)}")
         st.page_link(nav.page("caches"), label="Open the cache", icon=":material/open_in_new:",
                      query_params={"cache": name})

@@ -12,6 +12,7 @@ from dashboard import charts, explanation, history, nav, shell, views
 from dashboard.edits import CacheForm
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
+from dashboard.text import md
 
 GO_TO_CREATE = "overview-go-to-create"
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -111,9 +112,9 @@ def latest(frames: Frames) -> None:
     for row in rows.itertuples(index=False):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             explanation.outcome_badge(row.Decision)
-            st.page_link(nav.page("pods"), label=f"{row.Namespace}/{row.Pod}", query_params={"pod": row.key},
+            st.page_link(nav.page("pods"), label=md(f"{row.Namespace}/{row.Pod}"), query_params={"pod": row.key},
                          icon=":material/manage_search:")
-            where = f"cache {row.Cache}" if row.Cache else ""
+            where = f"cache {md(row.Cache)}" if row.Cache else ""
             st.caption(" · ".join(part for part in (where, eci_word(row.Decision, row.Actual, row.Agrees)) if part))
 
 
@@ -121,7 +122,7 @@ def eci_word(decision: str, actual: str, agrees: bool) -> str:
     """What ECI said about a pod, next to the prediction, in a few words."""
     if actual == views.NO_REPORT:
         return "matching off, nothing to report" if decision == "off" else "ECI has not reported yet"
-    return "ECI agrees" if agrees else f"ECI disagrees: {actual}"
+    return "ECI agrees" if agrees else f"ECI disagrees: {md(actual)}"
 
 
 def uncached(frames: Frames) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import ImcError
@@ -12,6 +11,7 @@ from core.policy import POLICY_ANNOTATIONS
 from dashboard import edits, explanation, policy_form, shell, views, writer
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
+from dashboard.text import md
 
 FLASH = "pd-flash"
 
@@ -43,8 +43,7 @@ def render() -> None:
     st.markdown("**Current template annotations**")
     policy = {k: v for k, v in current.items() if k in POLICY_ANNOTATIONS}
     if policy:
-        st.dataframe(pd.DataFrame(sorted(policy.items()), columns=["Annotation", "Value"]), hide_index=True,
-                     width="stretch", key="pd-current")
+        st.dataframe(explanation.annotations_frame(policy), hide_index=True, width="stretch", key="pd-current")
     else:
         st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
     changes, pull = proposal(current, frames_of(snapshot), f"{namespace}/{name}")
@@ -60,7 +59,7 @@ def render() -> None:
     with right:
         outcome(before, after, frames_of(snapshot))
     if diff:
-        st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {namespace}/{name} with a new "
+        st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {md(namespace)}/{md(name)} with a new "
                    "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
     # The callback's arguments are bound now: Apply patches the version the user is looking at, and a
     # Deployment changed meanwhile is a Conflict rather than a silent overwrite.
@@ -83,7 +82,7 @@ def outcome(before: dict, after: dict, frames: Any) -> None:
         old = views.predict(before, frames.index, now).decision
         new = views.predict(after, frames.index, now).decision
     except ImcError as exc:
-        st.warning(f"The engine cannot read this Deployment: {exc}", icon=":material/warning:")
+        st.warning(f"The engine cannot read this Deployment: {md(exc)}", icon=":material/warning:")
         return
     with st.container(horizontal=True, vertical_alignment="center"):
         explanation.outcome_badge(old.outcome, "Now: ")
@@ -104,8 +103,8 @@ def apply(cluster: shell.Cluster, before: dict, changes: dict[str, str | None], 
             "warning", "Conflict: someone changed this Deployment after you loaded it, so nothing was applied. "
             "The page now shows the current version: review the diff and apply again.", ":material/sync_problem:")
     elif not result.ok:
-        st.session_state[FLASH] = ("error", result.message, ":material/error:")
+        st.session_state[FLASH] = ("error", md(result.message), ":material/error:")
     else:
-        st.toast(f"Patched {meta.get('namespace')}/{meta.get('name')}: new pods follow the new template.",
+        st.toast(f"Patched {md(meta.get('namespace'))}/{md(meta.get('name'))}: new pods follow the new template.",
                  icon=":material/check_circle:")
-        st.session_state[FLASH] = ("success", result.message, ":material/check:")
+        st.session_state[FLASH] = ("success", md(result.message), ":material/check:")

@@ -8,6 +8,7 @@ from core.matching import explain
 from dashboard import explanation, invalid_views, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
+from dashboard.text import code, inert_frame, md
 
 TABLE_KEY = "pods-table"
 DECISIONS = ("hit", "miss", "fail", "off")
@@ -69,7 +70,7 @@ def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
 def table(shown) -> None:
     """The pods table with single-row selection."""
     st.dataframe(
-        shown, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420),
         column_order=["Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created"],
         column_config={
@@ -85,8 +86,8 @@ def details(cluster: shell.Cluster, snapshot, key: str) -> None:
     record = snapshot.pods.get(key)
     st.divider()
     if record is None:
-        st.warning(f"There is no pod `{key}` in the cluster (deleted, or a mistyped link).", icon=":material/search_off:")
+        st.warning(f"There is no pod {code(key)} in the cluster (deleted, or a mistyped link).", icon=":material/search_off:")
         return
-    st.subheader(f"{record.namespace}/{record.name}")
+    st.subheader(md(f"{record.namespace}/{record.name}"))
     result = explain(record.template, frames_of(snapshot).index, record.template.decided_at(views.now_utc()))
     explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain")

@@ -15,6 +15,7 @@ from core.workloads import pod_template
 from dashboard import edits, explanation, policy_form, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
+from dashboard.text import md
 
 AS_WRITTEN = "as written"
 MAX_SHOWN = 20
@@ -98,13 +99,13 @@ def parse(sources: list[tuple[str, str | bytes]]) -> list[dict] | None:
     documents: list[dict] = []
     for name, content in sources:
         if len(content) > MAX_MANIFEST_BYTES:
-            st.error(f"{name}: {len(content) / 2**20:.1f} MiB is more than the "
+            st.error(f"{md(name)}: {len(content) / 2**20:.1f} MiB is more than the "
                      f"{MAX_MANIFEST_BYTES // 2**20} MiB the preview reads.", icon=":material/error:")
             return None
         try:
             documents.extend(load_documents(content, name))
         except ImcError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(exc), icon=":material/error:")
             return None
     if not documents:
         st.warning("No Kubernetes objects found in that input.", icon=":material/warning:")
@@ -117,11 +118,11 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
     kind = doc.get("kind", "?")
     name = edits.mapping(doc.get("metadata")).get("name") or "<unnamed>"
     with st.container(border=True):
-        st.subheader(f"{number}. {kind} {name}")
+        st.subheader(f"{number}. {md(kind)} {md(name)}")
         try:
             template = pod_template(doc)
         except ImcError as exc:
-            st.warning(f"Document {number}: {exc}", icon=":material/warning:")
+            st.warning(f"Document {number}: {md(exc)}", icon=":material/warning:")
             return
         malformed = [f.message for f in template.findings if f.code in FIELD_CODES]
         if malformed:  # the editor below rebuilds the metadata: say here what was ignored (as text)
@@ -139,11 +140,11 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
             result = views.predict(edited, frames.index, now)
             fixed = views.predict(corrected, frames.index, now).decision
         except ImcError as exc:
-            st.warning(f"Document {number}: {exc}", icon=":material/warning:")
+            st.warning(f"Document {number}: {md(exc)}", icon=":material/warning:")
             return
         explanation.render(result, show_actual=False, key=key)
         if corrected != edited:
-            moved = ", ".join(sorted(edits.workload_level_policy(doc)))
+            moved = md(", ".join(sorted(edits.workload_level_policy(doc))))
             st.info(f"The corrected YAML below moves {moved} into the pod template. "
                     f"ECI would then: {explanation.summary(fixed)}", icon=":material/auto_fix_high:")
         with st.expander("Corrected YAML (copy with the button in the corner)", expanded=corrected != edited):
