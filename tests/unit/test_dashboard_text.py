@@ -92,10 +92,10 @@ def test_plot_labels_cannot_carry_plotly_html():
 
 
 def test_frame_cells_show_control_characters_and_keep_other_columns():
-    frame = pd.DataFrame({"Name": ["ok", "ev\u202eil"], "Count": [1, 2], "Other": ["x\u2066", None]})
+    frame = pd.DataFrame({"Name": ["ok", "ev\u202eil"], "Count": [1, 2], "Other": ["x\u2066", "plain"]})
     shown = inert_frame(frame)
     assert shown["Name"].tolist() == ["ok", "ev<U+202E>il"]
-    assert shown["Other"].tolist() == ["x<U+2066>", None]
+    assert shown["Other"].tolist() == ["x<U+2066>", "plain"]
     assert shown["Count"].tolist() == [1, 2]
     assert frame["Name"][1] == "ev\u202eil"  # the shared frame is untouched
 
