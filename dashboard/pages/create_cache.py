@@ -23,6 +23,7 @@ def render() -> None:
     """The create-cache page."""
     cluster = shell.require_cluster()
     st.title("Create an image cache")
+    shell.cluster_badges(cluster, cluster.store.snapshot(), live=False)
     blocked = shell.write_blocked(cluster, "create-imagecache")
     if blocked:
         shell.read_only_notice(blocked)
