@@ -23,7 +23,7 @@ INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2069\ufeff\x00
 # as the character and never reads them as markup. So is the first punctuation of a word (after digits, an
 # ordered list: "1."), which could open a block (list, heading, quote, rule).
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>!#&$~|{}()+^]")
-LEADING = re.compile(r"(\d*)([!-/:-@\[-`{-~])")
+LEADING = re.compile(r"(?:\d{1,9}(?=[.)]))?([!-/:-@\[-`{-~])")
 # GFM links a URL, www.-name or e-mail address in plain text even when escaped, and Streamlit turns :name:
 # into an emoji or icon: such a word is written as a code span instead, shown exactly as it is.
 LINKISH = re.compile(r"://|www\.|@|:[^\s:]+:", re.IGNORECASE)
@@ -69,7 +69,7 @@ def _literal(word: str) -> str:
     lead = LEADING.match(word)
     if lead is None:
         return MARKDOWN_SPECIAL.sub(_reference, word)
-    return lead.group(1) + _reference(lead[2]) + MARKDOWN_SPECIAL.sub(_reference, word[lead.end():])
+    return word[:lead.start(1)] + _reference(lead[1]) + MARKDOWN_SPECIAL.sub(_reference, word[lead.end():])
 
 
 def _reference(found: re.Match[str] | str) -> str:

@@ -15,7 +15,7 @@ from core.workloads import pod_template
 from dashboard import edits, explanation, policy_form, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
-from dashboard.text import md
+from dashboard.text import md, visible
 
 AS_WRITTEN = "as written"
 MAX_SHOWN = 20
@@ -127,7 +127,7 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
         malformed = [f.message for f in template.findings if f.code in FIELD_CODES]
         if malformed:  # the editor below rebuilds the metadata: say here what was ignored (as text)
             st.warning(f"Document {number} has fields imc cannot read:", icon=":material/warning:")
-            st.text("\n".join(malformed))
+            st.text(visible("\n".join(malformed)))
         key = "pv-" + hashlib.sha1(edits.as_yaml(doc).encode()).hexdigest()[:12] + f"-{number}"
         changes, if_not_present = editor(doc, key, frames)
         # What ECI does with the manifest as edited here, and with the corrected one (annotations moved

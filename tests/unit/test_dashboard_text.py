@@ -103,3 +103,9 @@ def test_frame_cells_show_control_characters_and_keep_other_columns():
 def test_a_clean_frame_is_returned_as_is():
     frame = pd.DataFrame({"Name": ["a", "b"]})
     assert inert_frame(frame) is frame
+
+
+def test_only_what_opens_a_block_is_escaped_at_the_start_of_a_word():
+    assert md("document 1: nested") == "document 1: nested"
+    assert md("1. first") == "1&#46; first"
+    assert md("-x") == "&#45;x"
