@@ -43,15 +43,15 @@ def request(sim, method: str, path: str, body: bytes | None = None, content_type
 
 
 @contextmanager
-def stays_alive(sim):
-    """Probe `/version` continuously while the block runs; fail if one answer takes longer than a second."""
+def stays_alive(sim, path: str = "/version"):
+    """Probe `path` continuously while the block runs; fail if one answer takes longer than a second."""
     context = ssl.create_default_context(cafile=str(Path(sim.state_dir) / "ca.crt"))
     stop, failures, answers = threading.Event(), [], []
 
     def probe() -> None:
         while not stop.is_set():
             try:
-                with urllib.request.urlopen(f"{sim.server}/version", context=context,
+                with urllib.request.urlopen(f"{sim.server}{path}", context=context,
                                             timeout=LIVENESS_SECONDS) as response:
                     answers.append(response.status)
             except OSError as exc:
@@ -65,7 +65,7 @@ def stays_alive(sim):
     finally:
         stop.set()
         thread.join()
-    assert not failures, f"/version did not answer within {LIVENESS_SECONDS} s: {failures[:3]}"
+    assert not failures, f"{path} did not answer within {LIVENESS_SECONDS} s: {failures[:3]}"
     assert answers, "the probe never got an answer"
 
 
@@ -192,3 +192,14 @@ def test_a_status_of_the_wrong_type_is_refused_and_eci_pods_still_start(api_clie
     core.create_namespaced_pod(namespace, pod)
     poll(lambda: core.read_namespaced_pod("after-poison", namespace).status.phase == "Running", 30, "the pod to run")
     custom.delete_cluster_custom_object("eci.alibabacloud.com", "v1", "imagecaches", name)
+
+
+def test_a_huge_extra_storage_exponent_does_not_freeze_the_sim(api_client, namespace, sim_server):
+    core = client.CoreV1Api(api_client)
+    pod = pod_manifest("huge-exponent")
+    pod["metadata"]["labels"] = {"alibabacloud.com/eci": "true"}
+    pod["metadata"]["annotations"] = {"k8s.aliyun.com/eci-extra-ephemeral-storage": "1e30000000"}
+    with stays_alive(sim_server, "/healthz"):
+        core.create_namespaced_pod(namespace, pod)
+        poll(lambda: core.read_namespaced_pod("huge-exponent", namespace).status.phase == "Running", 30,
+             "the pod to run")
