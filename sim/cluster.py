@@ -30,7 +30,7 @@ from sim.resources import (
     ResourceType,
 )
 from sim.scheduling import Scheduler
-from sim.schema import crd_schema, prune, type_errors, unknown_fields
+from sim.schema import crd_schema, crd_status, prune, type_errors, unknown_fields
 from sim.store import Change, Entry, Store, object_key
 from sim.validation import check_object, check_update
 
@@ -271,6 +271,8 @@ class Cluster:
             obj.pop("status", None)
         if resource == NAMESPACES:
             obj.setdefault("status", {"phase": "Active"})
+        if resource == CRDS:
+            obj["status"] = crd_status(obj, now_timestamp())
         applied = set(fields.leaves(obj)) if options.operation == "Apply" else set()
         apply_defaults(resource.key, obj)
         self._validate(resource, obj)

@@ -231,9 +231,10 @@ class EciController:
             return lambda entry: self._schedule_start(entry, self.pull_seconds(template.images))
         spec.setdefault("nodeName", VIRTUAL_NODE)
         instance_id = new_id("eci")
-        # Decided at the pod's creationTimestamp, as DEVELOPERS.md defines it for the engine: a cache
-        # created or made Ready within the pod's own second does not count, as in every prediction.
-        decision = decide(template, self.index(), template.decided_at(datetime.now(UTC)))
+        # ECI decides on its live state at the instant of creation: every cache in the index now exists and is in
+        # its present phase, even one made Ready within this second (which creationTimestamp, rounded to the second,
+        # could not order); the pod's own auto-created cache comes after, as it is not in the index yet.
+        decision = decide(template, self.index(), datetime.now(UTC))
         annotations = metadata.setdefault("annotations", {})
         annotations[INSTANCE_ID] = instance_id
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.id:

@@ -1,0 +1,69 @@
+"""The sim answers everyday clients as a kube-apiserver does (issue 14 items 1, 2, 3, 5, 10, 12, 13)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from kubernetes import client
+
+from core.policy import MATCHED_CACHE
+from tests.integration.conftest import poll
+from tests.integration.test_sim_eci import create_cache, create_pod, read_cache, unique_image
+from tests.integration.test_sim_kubectl import deployment_yaml, imagecache_yaml
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_pod_created_in_the_second_its_cache_became_ready_hits(api_client, namespace):
+    for _ in range(5):  # until the pod lands in the Ready second (it does at once unless the second just turned)
+        image = unique_image("same-second")
+        name = create_cache(api_client, [image])
+        cache = poll(lambda name=name: (c := read_cache(api_client, name)) and c.get("status", {}).get("phase") ==
+                     "Ready" and c, interval=0.01, message="the cache Ready")
+        pod = create_pod(api_client, namespace, [image])
+        created = client.CoreV1Api(api_client).read_namespaced_pod(pod, namespace)
+        if created.metadata.creation_timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") == cache["status"]["lastUpdatedTime"]:
+            break
+    else:
+        pytest.fail("no pod was created within its cache's Ready second")
+    assert created.metadata.annotations[MATCHED_CACHE] == cache["status"]["imageCacheId"]
+
+
+def test_delete_dry_run_server_keeps_the_object_and_the_collection(kubectl):
+    name = f"ic-{uuid.uuid4().hex[:8]}"
+    kubectl("apply", "-f", "-", input_text=imagecache_yaml(name, [unique_image("dry")]))
+    one = kubectl("delete", "ic", name, "--dry-run=server")
+    every = kubectl("delete", "ic", "--all", "--dry-run=server")
+    assert "(server dry run)" in one.stdout and name in every.stdout
+    assert kubectl("get", "ic", name, "-o", "name").stdout.strip() == f"imagecache.eci.alibabacloud.com/{name}"
+    kubectl("delete", "ic", name)
+
+
+@pytest.mark.parametrize(("manifest", "field"), [
+    (deployment_yaml("typo", "nginx:1.25").replace("  replicas: 2", "  replicas: 2\n  foo: 1"), "spec.foo"),
+    (deployment_yaml("typo", "nginx:1.25").replace("imagePullPolicy", "imagePullPolice", 1),
+     "spec.template.spec.containers[0].imagePullPolice"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: typo}\nspec:\n  containers:\n  - name: main\n"
+     "    image: busybox:1.36\n    comand: [sleep, '1']\n", "spec.containers[0].comand"),
+], ids=["deployment-spec-foo", "imagePullPolice", "pod-comand"])
+def test_a_misspelt_field_is_refused_naming_it(kubectl, namespace, manifest, field):
+    refused = kubectl("apply", "-n", namespace, "-f", "-", input_text=manifest, check=False)
+    assert refused.returncode != 0
+    assert f'strict decoding error: unknown field "{field}"' in refused.stderr
+    warned = kubectl("apply", "-n", namespace, "--validate=warn", "-f", "-", input_text=manifest)
+    assert f'unknown field "{field}"' in warned.stderr
+    kind = "pod" if "kind: Pod" in manifest else "deployment"
+    stored = json.loads(kubectl("get", "-n", namespace, kind, "typo", "-o", "json").stdout)
+    assert field.rsplit(".", 1)[-1] not in json.dumps({k: v for k, v in stored.items() if k != "metadata"})
+
+
+def test_wait_for_the_crd_established(kubectl):
+    waited = kubectl("wait", "--for=condition=established", "--timeout=10s",
+                     "crd/imagecaches.eci.alibabacloud.com")
+    assert "condition met" in waited.stdout
+    crd = json.loads(kubectl("get", "crd", "imagecaches.eci.alibabacloud.com", "-o", "json").stdout)
+    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    assert crd["status"]["acceptedNames"]["kind"] == "ImageCache"
