@@ -16,7 +16,7 @@ COMMANDS = {
 }
 # Subcommands whose options and runner live beside their code (add_arguments, run); imported only when chosen,
 # so that `imc explain` never loads the Kubernetes client, uvicorn or Streamlit.
-SUBCOMMAND_MODULES = {"sim": "sim.main", "exporter": "kube.exporter"}
+SUBCOMMAND_MODULES = {"sim": "sim.command", "exporter": "kube.exporter"}
 REPORT_FORMATS = ("table", "json", "csv")
 
 

@@ -117,8 +117,8 @@ def _is_sim_server(connection: Connection) -> bool:
 def _start_demo() -> Cluster | ClusterProblem:
     """Start the built-in ECI cluster with the demo scenario and watch it."""
     from kube.connect import connect
+    from sim.command import default_state_dir
     from sim.launch import start_sim
-    from sim.main import default_state_dir
 
     try:
         # its own state dir: a user's own `imc sim` (~/.cache/imc/sim) keeps its kubeconfig

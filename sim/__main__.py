@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.main import add_arguments, run
+from sim.command import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import orjson
 
 from core.timeutil import parse_time
-from sim.cluster import Cluster, DeleteOptions, now_timestamp, random_suffix
 from sim.errors import ApiError
+from sim.object_api import DeleteOptions, ObjectApi, now_timestamp, random_suffix
 from sim.resources import DEPLOYMENTS, PODS, REPLICASETS
 from sim.scheduling import Scheduler
 from sim.store import Change
@@ -101,9 +101,9 @@ def same_template(replica_set: dict, template: dict, pod_hash: str) -> bool:
 class DeploymentController:
     """Keeps each Deployment's pods at `replicas` from its current template, rolling old ones out."""
 
-    def __init__(self, cluster: Cluster, scheduler: Scheduler) -> None:
-        self.cluster = cluster
-        self.store = cluster.store
+    def __init__(self, api: ObjectApi, scheduler: Scheduler) -> None:
+        self.api = api
+        self.store = api.store
         self.scheduler = scheduler
         self._failing: set[str] = set()  # ReplicaSets whose last pod create was refused (reported once)
         self.store.add_listener(self._on_change)
@@ -155,7 +155,7 @@ class DeploymentController:
             except ApiError as error:  # the pod quota: reported once, tried again on a later pass
                 if current["metadata"]["uid"] not in self._failing:
                     self._failing.add(current["metadata"]["uid"])
-                    self.cluster.record_event(current, "FailedCreate", "Warning", f"Error creating: {error.message}",
+                    self.api.record_event(current, "FailedCreate", "Warning", f"Error creating: {error.message}",
                                               "replicaset-controller")
                 missing = 0
                 break
@@ -166,7 +166,7 @@ class DeploymentController:
             ordered = sorted(new_pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
             going = ordered[:min(surplus, BURST_REPLICAS)]
             for pod in going:
-                self.cluster.delete(PODS, namespace, pod["metadata"]["name"])
+                self.api.delete(PODS, namespace, pod["metadata"]["name"])
             gone = {pod["metadata"]["name"] for pod in going}
             new_pods = [pod for pod in new_pods if pod["metadata"]["name"] not in gone]
         if missing > BURST_REPLICAS or surplus > BURST_REPLICAS:
@@ -180,7 +180,7 @@ class DeploymentController:
         )
         old_going = old_pods[: min(max(0, len(old_pods) - keep_old), BURST_REPLICAS)]
         for pod in old_going:
-            self.cluster.delete(PODS, namespace, pod["metadata"]["name"])
+            self.api.delete(PODS, namespace, pod["metadata"]["name"])
         old_pods = old_pods[len(old_going):]
         if len(old_pods) > keep_old:
             self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
@@ -205,12 +205,12 @@ class DeploymentController:
             },
             "spec": {"replicas": 0, "selector": selector, "template": template},
         }
-        created = self.cluster.create(REPLICASETS, deployment["metadata"]["namespace"], body)
+        created = self.api.create(REPLICASETS, deployment["metadata"]["namespace"], body)
         self._set_deployment_revision(deployment, revision)
         old = sorted(existing, key=lambda rs: rs["metadata"]["creationTimestamp"])
         for rs in old[: max(0, len(old) + 1 - REVISION_HISTORY_LIMIT)]:
             if not rs.get("status", {}).get("replicas"):
-                self.cluster.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"],
+                self.api.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"],
                                     DeleteOptions(propagation="Orphan"))
         return created
 
@@ -228,7 +228,7 @@ class DeploymentController:
         updated = entry.copy()
         updated["metadata"]["annotations"] = annotations
         self._set_deployment_revision(deployment, revision)
-        return self.cluster.save(REPLICASETS, updated).obj
+        return self.api.save(REPLICASETS, updated).obj
 
     def _set_deployment_revision(self, deployment: dict, revision: int) -> None:
         """Write the revision annotation of the Deployment when it changed."""
@@ -237,7 +237,7 @@ class DeploymentController:
         updated = self.store.get(DEPLOYMENTS.key, deployment["metadata"]["namespace"],
                                  deployment["metadata"]["name"]).copy()
         updated["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
-        self.cluster.save(DEPLOYMENTS, updated)
+        self.api.save(DEPLOYMENTS, updated)
 
     def _create_pod(self, replica_set: dict) -> dict:
         """A pod from a ReplicaSet's template (ECI decides it at this moment)."""
@@ -252,7 +252,7 @@ class DeploymentController:
             },
             "spec": template.get("spec", {}),
         }
-        return self.cluster.create(PODS, replica_set["metadata"]["namespace"], body)
+        return self.api.create(PODS, replica_set["metadata"]["namespace"], body)
 
     def _update_replica_set(self, deployment: dict, replica_set: dict, replicas: int, pods: list[dict]) -> None:
         """Store a ReplicaSet's replicas and counters when they changed."""
@@ -273,10 +273,10 @@ class DeploymentController:
         before = updated["spec"].get("replicas", 0)
         updated["spec"]["replicas"] = replicas
         updated["status"] = status
-        self.cluster.save(REPLICASETS, updated)
+        self.api.save(REPLICASETS, updated)
         if before != replicas:
             direction = "up" if replicas > before else "down"
-            self.cluster.record_event(deployment, "ScalingReplicaSet", "Normal",
+            self.api.record_event(deployment, "ScalingReplicaSet", "Normal",
                                       f"Scaled {direction} replica set {replica_set['metadata']['name']} "
                                       f"from {before} to {replicas}", "deployment-controller")
 
@@ -347,4 +347,4 @@ class DeploymentController:
             return
         updated = entry.copy()
         updated["status"] = status
-        self.cluster.save(DEPLOYMENTS, updated)
+        self.api.save(DEPLOYMENTS, updated)

@@ -13,7 +13,7 @@ from core.policy import INSTANCE_ID, MATCHED_CACHE
 from core.timeutil import format_time, parse_time
 from core.workloads import pod_template
 from sim.catalog import look_up
-from sim.cluster import Cluster, now_timestamp
+from sim.object_api import ObjectApi, now_timestamp
 from sim.resources import EVENTS, IMAGECACHES, PODS
 from sim.scheduling import Scheduler
 from sim.store import Change, Entry
@@ -96,14 +96,14 @@ def creating_status(pod: dict) -> dict:
 class EciController:
     """What ECI does in the cluster: builds caches, decides pods at creation, starts them, sweeps expired caches."""
 
-    def __init__(self, cluster: Cluster, scheduler: Scheduler) -> None:
-        self.cluster = cluster
-        self.store = cluster.store
+    def __init__(self, api: ObjectApi, scheduler: Scheduler) -> None:
+        self.api = api
+        self.store = api.store
         self.scheduler = scheduler
         self._index: CacheIndex | None = None
         self._views: dict[str, tuple[int, CacheView]] = {}
-        cluster.add_admitter(IMAGECACHES, self.admit_cache)
-        cluster.add_admitter(PODS, self.admit_pod)
+        api.add_admitter(IMAGECACHES, self.admit_cache)
+        api.add_admitter(PODS, self.admit_pod)
         self.store.add_listener(self._on_change)
 
     def _on_change(self, change: Change) -> None:
@@ -171,7 +171,7 @@ class EciController:
             return
         obj = entry.copy()
         obj["status"].update({"phase": "Creating", "lastUpdatedTime": now_timestamp()})
-        self.cluster.save(IMAGECACHES, obj)
+        self.api.save(IMAGECACHES, obj)
 
     def _pull(self, name: str, uid: str, images: list[str], position: int) -> None:
         """One step of a cache build: pull an image; Failed on an unknown one, Ready after the last."""
@@ -190,7 +190,7 @@ class EciController:
                 cache_event(status["reason"], "Warning", "PullImageFailed")
             ]
             status["expireDateTime"] = format_time(datetime.now(UTC) + FAILED_CACHE_TTL)
-            self.cluster.save(IMAGECACHES, obj)
+            self.api.save(IMAGECACHES, obj)
             return
         if image is not None:
             status["events"] = ((status.get("events") or []) + [cache_event(f"Success pull image {image.reference}")])[
@@ -204,7 +204,7 @@ class EciController:
             if retention:
                 started = parse_time(status.get("startTime")) or datetime.now(UTC)
                 status["expireDateTime"] = format_time(started + timedelta(days=int(retention)))
-        self.cluster.save(IMAGECACHES, obj)
+        self.api.save(IMAGECACHES, obj)
         if not done:
             self._schedule_pull(name, uid, images, position + 1)
 
@@ -212,11 +212,11 @@ class EciController:
         """Delete caches past their expireDateTime and events older than the event TTL."""
         now = datetime.now(UTC)
         for view in [view for view in self.index().caches if view.is_expired(now)]:
-            self.cluster.delete(IMAGECACHES, "", view.name)
+            self.api.delete(IMAGECACHES, "", view.name)
         cutoff = format_time(now - EVENT_TTL)
         for entry in list(self.store.entries(EVENTS.key)):
             if (entry.obj.get("lastTimestamp") or "") < cutoff:
-                self.cluster.delete(EVENTS, entry.obj["metadata"]["namespace"], entry.obj["metadata"]["name"])
+                self.api.delete(EVENTS, entry.obj["metadata"]["namespace"], entry.obj["metadata"]["name"])
 
     # pods
     def admit_pod(self, pod: dict):
@@ -261,7 +261,7 @@ class EciController:
         for event in decision.events:
             if event.reason == "ImageCacheAutoCreated" and auto_cache_id:
                 event = eci_event(event.reason, auto_cache_id)
-            self.cluster.record_event(entry.obj, event.reason, event.type, event.message, ECI_COMPONENT)
+            self.api.record_event(entry.obj, event.reason, event.type, event.message, ECI_COMPONENT)
         if decision.outcome == "fail":
             return
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.auto_created:
@@ -280,7 +280,7 @@ class EciController:
             "spec": {"images": list(decision.images), "imageCacheSize": decision.auto_cache_size_gib},
         }
         try:
-            created = self.cluster.create(IMAGECACHES, "", body)
+            created = self.api.create(IMAGECACHES, "", body)
         except Exception:  # noqa: BLE001 - an invalid image list simply leaves the pod uncached
             log.exception("auto-creating a cache for %s failed", instance_id)
             return None
@@ -296,7 +296,7 @@ class EciController:
             return
         cache = entry.copy()
         cache["status"]["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_USED_TTL)
-        self.cluster.save(IMAGECACHES, cache)
+        self.api.save(IMAGECACHES, cache)
 
     @staticmethod
     def pull_seconds(images: tuple[str, ...]) -> float:
@@ -330,4 +330,4 @@ class EciController:
             ],
             "containerStatuses": container_statuses(pod, {"running": {"startedAt": now}}, ready=True),
         }
-        self.cluster.save(PODS, pod)
+        self.api.save(PODS, pod)

@@ -85,7 +85,7 @@ def start_sim(
     The server's log goes to STATE_DIR/sim.log.
     """
     if state_dir is None:
-        from sim.main import default_state_dir
+        from sim.command import default_state_dir
 
         state_dir = default_state_dir()
     state_dir = Path(state_dir).expanduser().resolve()

@@ -7,90 +7,21 @@ import logging
 import random
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-import yaml
 
 from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, MATCH_COUNT, PERFECT_MATCH
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL
-from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, cache_event, ready_status
+from sim.eci import cache_event, ready_status
 from sim.patching import MERGE_PATCH
-from sim.resources import CRDS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, NODES, PODS, SERVICES
-
-if TYPE_CHECKING:
-    from sim.server import SimCluster
+from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS
+from sim.simulation import Simulation
 
 log = logging.getLogger("imc.sim")
-CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.yaml"
-BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CHURN_LABEL = "imc.sim/churn"  # the demo scales and rolls only its own Deployments that carry it
 ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
 DEFAULT_SCALE_PODS = 10_000
 BUILT_BEFORE = timedelta(minutes=30)  # scenario caches were built this long before the start
-
-
-def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
-    """A Ready node object."""
-    return {
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
-        "spec": {"taints": taints} if taints else {},
-        "status": {
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "kubelet is posting ready status", "lastHeartbeatTime": format_time(
-                                datetime.now(UTC))}],
-            "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
-            "capacity": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
-            "allocatable": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
-            "nodeInfo": {
-                "kubeletVersion": "v1.32.0-aliyun.1",
-                "kubeProxyVersion": "v1.32.0-aliyun.1",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-                "osImage": "Alibaba Cloud Linux 3",
-                "kernelVersion": "5.10.134-17.al8.x86_64",
-                "containerRuntimeVersion": "containerd://1.6.36",
-                "bootID": name,
-                "machineID": name,
-                "systemUUID": name,
-            },
-        },
-    }
-
-
-API_SERVICE = {
-    "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-    "spec": {
-        "type": "ClusterIP",
-        "clusterIP": "10.96.0.1",
-        "clusterIPs": ["10.96.0.1"],
-        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
-        "sessionAffinity": "None",
-    },
-    "status": {"loadBalancer": {}},
-}
-
-
-def install_base(cluster) -> None:
-    """Namespaces, the virtual-kubelet node (and one ECS node for non-ECI pods), the ImageCache CRD."""
-    for name in BASE_NAMESPACES:
-        cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}}, internal=True)
-    virtual = _node(
-        VIRTUAL_NODE,
-        {"type": "virtual-kubelet", "alibabacloud.com/virtual-node": "true", "topology.kubernetes.io/zone": ZONE},
-        [{"key": "virtual-kubelet.io/provider", "value": "alibabacloud", "effect": "NoSchedule"}],
-        "192.168.0.250",
-    )
-    cluster.create(NODES, "", virtual, internal=True)
-    cluster.create(NODES, "", _node(ECS_NODE, {"topology.kubernetes.io/zone": ZONE}, [], "192.168.0.10"),
-                   internal=True)
-    cluster.create(SERVICES, "default", API_SERVICE, internal=True)
-    if CRD_PATH.exists():
-        cluster.create(CRDS, "", yaml.safe_load(CRD_PATH.read_text()), internal=True)
-    else:
-        log.warning("%s is missing: the ImageCache CRD object is not served", CRD_PATH)
 
 
 def deployment(name: str, images: list[str], replicas: int = 2, annotations: dict | None = None,
@@ -118,9 +49,9 @@ def deployment(name: str, images: list[str], replicas: int = 2, annotations: dic
 class Scenario:
     """A starting state; `background()` gives coroutines that keep it moving."""
 
-    def __init__(self, sim: SimCluster, rng: random.Random) -> None:
+    def __init__(self, sim: Simulation, rng: random.Random) -> None:
         self.sim = sim
-        self.cluster = sim.cluster
+        self.api = sim.api
         self.rng = rng
 
     def populate(self) -> None:
@@ -132,7 +63,7 @@ class Scenario:
 
     def namespace(self, name: str) -> None:
         """Create a namespace."""
-        self.cluster.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}},
+        self.api.create(NAMESPACES, "", {"metadata": {"name": name}, "status": {"phase": "Active"}},
                             internal=True)
 
     def ready_cache(self, name: str, images: list[str], size: int = 20, retention: int | None = None,
@@ -144,7 +75,7 @@ class Scenario:
         started = started or datetime.now(UTC) - BUILT_BEFORE
         body = {"metadata": {"name": name, "annotations": annotations or {}, "creationTimestamp": format_time(started)},
                 "spec": spec, "status": ready_status(spec, started)}
-        return self.cluster.create(IMAGECACHES, "", body, internal=True)
+        return self.api.create(IMAGECACHES, "", body, internal=True)
 
 
 class DemoScenario(Scenario):
@@ -179,10 +110,10 @@ class DemoScenario(Scenario):
         }
         failed_status["events"] = [cache_event(failed_status["reason"], "Warning", "PullImageFailed")]
         failed_metadata = {"name": "legacy-broken", "creationTimestamp": failed_status["startTime"]}
-        self.cluster.create(IMAGECACHES, "", {"metadata": failed_metadata, "spec": failed_spec,
+        self.api.create(IMAGECACHES, "", {"metadata": failed_metadata, "spec": failed_spec,
                                               "status": failed_status}, internal=True)
         building = {"name": "java-services", "creationTimestamp": format_time(now - timedelta(minutes=2))}
-        java = self.cluster.create(IMAGECACHES, "", {"metadata": building,
+        java = self.api.create(IMAGECACHES, "", {"metadata": building,
                                                      "spec": {"images": ["eclipse-temurin:21-jre", "busybox:1.36"],
                                                               "retentionDays": 7}}, internal=True)
         workloads = [
@@ -204,8 +135,8 @@ class DemoScenario(Scenario):
         for namespace, body in workloads:
             if namespace != "ml":  # the pinned ML workloads stay as they are
                 body["metadata"]["labels"][CHURN_LABEL] = "true"
-            self.cluster.create(DEPLOYMENTS, namespace, body)
-        self.cluster.create(PODS, "default", {"metadata": {"name": "debug-shell", "labels": {"app": "debug"}},
+            self.api.create(DEPLOYMENTS, namespace, body)
+        self.api.create(PODS, "default", {"metadata": {"name": "debug-shell", "labels": {"app": "debug"}},
                                               "spec": {"containers": [{"name": "shell", "image": "ubuntu:24.04"}]}})
 
     def background(self) -> list[Coroutine]:
@@ -230,13 +161,13 @@ class DemoScenario(Scenario):
         action = self.rng.choice(("scale", "roll", "cache"))
         if action == "cache":
             images = self.rng.sample(["nginx:1.27", "golang:1.23", "node:22", "redis:7.2", "alpine:3.20"], 2)
-            self.cluster.create(IMAGECACHES, "", {"metadata": {"name": f"team-cache-{counter}"},
+            self.api.create(IMAGECACHES, "", {"metadata": {"name": f"team-cache-{counter}"},
                                                   "spec": {"images": images, "retentionDays": 3}})
             churned = sorted((c for c in self.sim.store.objects(IMAGECACHES.key)
                               if c["metadata"]["name"].startswith("team-cache-")),
                              key=lambda c: c["metadata"]["creationTimestamp"])
             for cache in churned[: max(0, len(churned) - self.MAX_CHURN_CACHES)]:
-                self.cluster.delete(IMAGECACHES, "", cache["metadata"]["name"])
+                self.api.delete(IMAGECACHES, "", cache["metadata"]["name"])
             return
         if not deployments:
             return
@@ -247,13 +178,13 @@ class DemoScenario(Scenario):
         else:
             patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(
                 datetime.now(UTC))}}}}}
-        self.cluster.patch(DEPLOYMENTS, namespace, name, MERGE_PATCH, patch)
+        self.api.patch(DEPLOYMENTS, namespace, name, MERGE_PATCH, patch)
 
 
 class ScaleScenario(Scenario):
     """Many ECI pods and caches for benchmarks, created in-process without waiting."""
 
-    def __init__(self, sim: SimCluster, rng: random.Random, pods: int = DEFAULT_SCALE_PODS, caches: int = 1_000) -> None:
+    def __init__(self, sim: Simulation, rng: random.Random, pods: int = DEFAULT_SCALE_PODS, caches: int = 1_000) -> None:
         super().__init__(sim, rng)
         self.pods = pods
         self.caches = max(1, caches)
@@ -279,10 +210,10 @@ class ScaleScenario(Scenario):
                 "spec": {"containers": [{"name": f"c{n}", "image": image, "imagePullPolicy": "IfNotPresent"}
                                         for n, image in enumerate(images)]},
             }
-            self.cluster.create(PODS, namespaces[i % len(namespaces)], body)
+            self.api.create(PODS, namespaces[i % len(namespaces)], body)
 
 
-def build_scenario(name: str, sim: SimCluster, pods: int | None, caches: int | None, seed: int | None) -> Scenario:
+def build_scenario(name: str, sim: Simulation, pods: int | None, caches: int | None, seed: int | None) -> Scenario:
     """The scenario called `name`."""
     rng = random.Random(seed)
     if name == "demo":

@@ -1,4 +1,4 @@
-"""Putting the simulated cluster together and serving it over HTTPS with uvicorn."""
+"""Serving the simulated cluster over HTTPS with uvicorn (`imc sim`)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,11 @@ from pathlib import Path
 
 import uvicorn
 
-from sim.app import ApiServer, ServerOptions
-from sim.cluster import DEFAULT_MAX_PODS, Cluster
-from sim.deployments import DeploymentController
-from sim.eci import EciController
+from sim.api_server import ApiServer, ServerOptions
 from sim.identity import client_host, load_identity, write_kubeconfig
-from sim.scenarios import Scenario, build_scenario, install_base
-from sim.scheduling import Scheduler
-from sim.store import Store
+from sim.object_api import DEFAULT_MAX_PODS
+from sim.scenarios import Scenario, build_scenario
+from sim.simulation import build_simulation
 
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0
@@ -64,28 +61,6 @@ class _Server(uvicorn.Server):
         yield
 
 
-@dataclass
-class SimCluster:
-    """The cluster without its HTTP face: store, API operations, controllers."""
-
-    store: Store
-    cluster: Cluster
-    scheduler: Scheduler
-    eci: EciController
-    deployments: DeploymentController
-
-
-def build_cluster(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS) -> SimCluster:
-    """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
-    store = Store(history)
-    scheduler = Scheduler(speed)
-    cluster = Cluster(store, scheduler, max_pods)
-    sim = SimCluster(store, cluster, scheduler, EciController(cluster, scheduler),
-                     DeploymentController(cluster, scheduler))
-    install_base(cluster)
-    return sim
-
-
 async def _every(seconds: float, action: Callable[[], None]) -> None:
     """Run `action()` every `seconds` until cancelled."""
     while True:
@@ -109,13 +84,13 @@ async def serve(config: SimConfig) -> int:
         listener.close()
         return 2
     port = listener.getsockname()[1]
-    sim = build_cluster(config.history, config.speed, config.max_pods)
+    sim = build_simulation(config.history, config.speed, config.max_pods)
     scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
     scenario.populate()
     address = f"{client_host(config.host)}:{port}"
-    api = ApiServer(sim.cluster, identity, ServerOptions(config.drop_watch_events, config.drop_watch_seconds, address))
+    api_server = ApiServer(sim.api, identity, ServerOptions(config.drop_watch_events, config.drop_watch_seconds, address))
     uv_config = uvicorn.Config(
-        api.app(),
+        api_server.app(),
         ssl_certfile=str(identity.server_cert),
         ssl_keyfile=str(identity.server_key),
         log_level="warning",

@@ -66,7 +66,7 @@ def test_core_is_pure():
     assert not wrong, sorted(wrong)
 
 
-@pytest.mark.parametrize("package", ["core", "kube", "dashboard"])
+@pytest.mark.parametrize("package", ["core", "kube", "sim", "dashboard"])
 def test_no_import_circle_inside_a_package(package):
     names = {module_name(path): path for path in modules(package)}
     graph = {name: {n for n in imported(path, top_level_only=True) if n in names and n != name}

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from sim.main import add_arguments, default_state_dir
+from sim.command import add_arguments, default_state_dir
 
 
 def parse(*argv: str) -> argparse.Namespace:

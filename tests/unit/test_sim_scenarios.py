@@ -6,17 +6,17 @@ import random
 
 from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES
 from sim.scenarios import DemoScenario
-from sim.server import build_cluster
+from sim.simulation import build_simulation
 from tests.unit.test_sim_server_parts import run_in_fresh_loop
 
 
 def test_the_demo_churn_touches_only_its_own_deployments():
     async def run() -> tuple[dict, dict[str, int]]:
-        sim = build_cluster(history=100_000, speed=1.0)
+        sim = build_simulation(history=100_000, speed=1.0)
         demo = DemoScenario(sim, random.Random(1))
         demo.populate()
-        sim.cluster.create(NAMESPACES, "", {"metadata": {"name": "mine"}})
-        sim.cluster.create(DEPLOYMENTS, "mine", {"metadata": {"name": "mine"}, "spec": {
+        sim.api.create(NAMESPACES, "", {"metadata": {"name": "mine"}})
+        sim.api.create(DEPLOYMENTS, "mine", {"metadata": {"name": "mine"}, "spec": {
             "replicas": 1, "selector": {"matchLabels": {"app": "mine"}},
             "template": {"metadata": {"labels": {"app": "mine"}},
                          "spec": {"containers": [{"name": "a", "image": "nginx"}]}}}})

@@ -13,9 +13,9 @@ from sim.catalog import look_up
 from sim.discovery import openapi_document, openapi_root, resource_list
 from sim.identity import load_identity, serving_hosts, write_kubeconfig
 from sim.resources import IMAGECACHES, PODS
-from sim.scenarios import CRD_PATH
 from sim.schema import crd_schema, prune, unknown_fields
 from sim.selectors import Selector
+from sim.simulation import CRD_PATH
 from sim.store import Store
 from sim.validation import check_object, check_update
 from sim.watching import WatchRequest, event_line, watch_stream

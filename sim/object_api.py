@@ -135,7 +135,7 @@ def _record_manager(new: dict, old: dict | None, options: WriteOptions, api_vers
         del new["metadata"]["managedFields"]
 
 
-class Cluster:
+class ObjectApi:
     """Validated writes with Kubernetes semantics; controllers and the HTTP layer both go through here."""
 
     def __init__(self, store: Store, scheduler: Scheduler | None = None, max_pods: int = DEFAULT_MAX_PODS) -> None:

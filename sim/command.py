@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.server import SimConfig, serve
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
-    from sim.cluster import DEFAULT_MAX_PODS
+    from sim.object_api import DEFAULT_MAX_PODS
     from sim.scenarios import DEFAULT_SCALE_PODS
 
     max_pods = args.max_pods or DEFAULT_MAX_PODS

@@ -14,9 +14,9 @@ from starlette.routing import Route
 
 from sim import bodies, discovery
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
-from sim.cluster import WARNINGS, Cluster, DeleteOptions, WriteOptions, patched
 from sim.errors import ApiError
 from sim.identity import Identity
+from sim.object_api import WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
 from sim.patching import MERGE_PATCH, merge_patch
 from sim.resources import SSARS, SSRRS, SSRS, ResourceType, find_resource
 from sim.selectors import selector_from_query
@@ -169,9 +169,9 @@ def _decode_continue(token: str) -> tuple[str, int]:
 class ApiServer:
     """Request handling of the simulated API server."""
 
-    def __init__(self, cluster: Cluster, identity: Identity, options: ServerOptions) -> None:
-        self.cluster = cluster
-        self.store = cluster.store
+    def __init__(self, api: ObjectApi, identity: Identity, options: ServerOptions) -> None:
+        self.api = api
+        self.store = api.store
         self.identity = identity
         self.options = options
 
@@ -244,11 +244,11 @@ class ApiServer:
     def openapi(self, path: str) -> Response:
         """`/openapi/v3` and its per-group-version documents."""
         if path == "/openapi/v3":
-            return json_response(discovery.openapi_root(self.cluster.custom_schemas))
+            return json_response(discovery.openapi_root(self.api.custom_schemas))
         prefix = "/openapi/v3/"
         rest = path[len(prefix):] if path.startswith(prefix) else ""
         api_version = rest.removeprefix("api/") if rest.startswith("api/") else rest.removeprefix("apis/")
-        document = discovery.openapi_document(api_version, self.cluster.custom_schemas(api_version)) if rest else None
+        document = discovery.openapi_document(api_version, self.api.custom_schemas(api_version)) if rest else None
         if document is None:
             raise ApiError(404, "the server could not find the requested resource")
         return json_response(document)
@@ -269,14 +269,14 @@ class ApiServer:
 
     async def serve_resource(self, request: Request, subject: Subject, verb: str, target: Target, query: dict) -> Response:
         """get, list, watch, create, update, patch, delete, deletecollection."""
-        resource, cluster = target.resource, self.cluster
+        resource, api = target.resource, self.api
         options = write_options(query, request.headers.get("user-agent", ""))
         if target.subresource == "scale":
             return await self.scale(request, verb, target, options)
         if target.subresource == "eviction":
             return self.evict(target, query, await self.read_body(request), options)
         if verb == "get":
-            entry = cluster.get(resource, target.namespace, target.name)
+            entry = api.get(resource, target.namespace, target.name)
             if wants_table(request):
                 return json_response(render_table(resource.key, [entry.obj], str(entry.rv),
                                                   query.get("includeObject", "Metadata")))
@@ -294,19 +294,19 @@ class ApiServer:
             return json_response(self_review(subject), 201)
         if verb == "create":
             body = await self.read_body(request)
-            return json_response(cluster.create(resource, target.namespace, body, options), 201)
+            return json_response(api.create(resource, target.namespace, body, options), 201)
         if verb == "update":
             body = await self.read_body(request)
-            return json_response(cluster.update(resource, target.namespace, target.name, body, target.subresource,
+            return json_response(api.update(resource, target.namespace, target.name, body, target.subresource,
                                                 options))
         if verb == "patch":
             return await self.patch(request, target, options)
         delete = delete_options(query, await self.read_body(request), options.dry_run)
         if verb == "delete":
-            return json_response(cluster.delete(resource, target.namespace, target.name, delete))
+            return json_response(api.delete(resource, target.namespace, target.name, delete))
         selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
         deleted = [
-            cluster.delete(resource, target.namespace, entry.obj["metadata"]["name"], replace(delete, preconditions=None))
+            api.delete(resource, target.namespace, entry.obj["metadata"]["name"], replace(delete, preconditions=None))
             for entry in list(self.store.entries(resource.key, target.namespace or None))
             if selector.matches(entry.obj)
         ]
@@ -317,7 +317,7 @@ class ApiServer:
         """PATCH, including server-side apply (create when missing, else merge the applied configuration)."""
         content_type = content_type_of(request)
         body = await self.read_body(request)
-        cluster, resource = self.cluster, target.resource
+        api, resource = self.api, target.resource
         if content_type == APPLY_PATCH:
             if not request.query_params.get("fieldManager"):
                 raise ApiError(422, "fieldManager is required for apply requests", reason="Invalid")
@@ -325,12 +325,12 @@ class ApiServer:
             if self.store.get(resource.key, target.namespace, target.name) is None:
                 if isinstance(body, dict):
                     body.setdefault("metadata", {}).setdefault("name", target.name)
-                return json_response(cluster.create(resource, target.namespace, body, options), 201)
+                return json_response(api.create(resource, target.namespace, body, options), 201)
             if target.subresource is None:
-                return json_response(cluster.apply(resource, target.namespace, target.name, body, options))
+                return json_response(api.apply(resource, target.namespace, target.name, body, options))
             content_type = MERGE_PATCH
             body = merge_patch({}, body)
-        obj = cluster.patch(resource, target.namespace, target.name, content_type, body, target.subresource, options)
+        obj = api.patch(resource, target.namespace, target.name, content_type, body, target.subresource, options)
         return json_response(obj)
 
     def evict(self, target: Target, query: dict, body: object, options: WriteOptions) -> Response:
@@ -340,21 +340,21 @@ class ApiServer:
         name = (body.get("metadata") or {}).get("name") or target.name
         if name != target.name:
             raise ApiError(400, f"name in URL does not match name in Eviction object: {target.name} != {name}")
-        self.cluster.delete(target.resource, target.namespace, target.name,
+        self.api.delete(target.resource, target.namespace, target.name,
                             delete_options(query, body.get("deleteOptions"), options.dry_run))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                              201)
 
     async def scale(self, request: Request, verb: str, target: Target, options: WriteOptions) -> Response:
         """GET, PUT or PATCH of the scale subresource."""
-        cluster = self.cluster
+        api = self.api
         if verb == "get":
-            return json_response(cluster.scale_of(target.resource, target.namespace, target.name))
+            return json_response(api.scale_of(target.resource, target.namespace, target.name))
         body = await self.read_body(request)
         if verb == "patch":
-            body = patched(cluster.scale_of(target.resource, target.namespace, target.name), content_type_of(request),
+            body = patched(api.scale_of(target.resource, target.namespace, target.name), content_type_of(request),
                            body)
-        return json_response(cluster.set_scale(target.resource, target.namespace, target.name, body, options))
+        return json_response(api.set_scale(target.resource, target.namespace, target.name, body, options))
 
     def list(self, request: Request, target: Target, query: dict) -> Response:
         """A list, paged with limit/continue; every page carries the first page's resourceVersion."""
