@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
-from core.caches import CacheView
-from core.findings import Finding, info
+from core.caches import AUTO_CREATED_PREFIX, CacheView
+from core.findings import Finding, info, warning
 from core.findings import error as error_finding
 from core.images import compare_images
-from core.policy import AUTO_IMC, MatchPolicy
+from core.policy import AUTO_IMC, INSTANCE_ID, MatchPolicy
 from core.timeutil import format_time
 from core.workloads import PodTemplate
 
@@ -234,17 +234,62 @@ def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPoli
     return reasons
 
 
-def _pulled_finding(template: PodTemplate, cache: CacheView) -> list[Finding]:
-    """Images the chosen cache lacks are pulled from the registry."""
+def _pulled_finding(template: PodTemplate, cache: CacheView, pinned: bool = False) -> list[Finding]:
+    """Images the chosen cache lacks are pulled from the registry; a pin to a cache with none of them is a mistake."""
     missing = [ref.familiar for ref in template.image_refs if ref.normalised not in cache.image_set]
     if not missing:
         return []
+    if pinned and len(missing) == len(template.image_refs):
+        return [
+            warning(
+                "pin-holds-none",
+                f"the pin to {cache.label} buys nothing: it holds none of the pod's images, so "
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} pulled, and the pin makes ECI ignore "
+                "the automatic annotations that could find a cache holding them",
+            )
+        ]
     return [
         info(
             "images-pulled",
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in {cache.name} and will be pulled",
         )
     ]
+
+
+def _second_after(at: datetime) -> datetime:
+    """The start of the second after `at`'s own."""
+    try:
+        return at.replace(microsecond=0) + timedelta(seconds=1)
+    except OverflowError:  # the last second of year 9999
+        return at.replace(microsecond=999999)
+
+
+def _same_second(template: PodTemplate, cache: CacheView, at: datetime) -> Finding | None:
+    """A warning when the cache was created or became Ready in `at`'s own second, neither before nor after it.
+
+    Timestamps have one-second precision: from the outside the pod and the cache cannot be ordered, and
+    ECI, deciding on its live state, may have seen the cache. The pod's own auto-created cache comes after.
+    """
+    after = _second_after(at)
+    instance = template.annotations.get(INSTANCE_ID)
+    if isinstance(instance, str) and cache.name == AUTO_CREATED_PREFIX + instance:
+        return None
+    for moment, what in ((cache.ready_since, "became Ready"), (cache.created, "was created")):
+        if moment is not None and at <= moment < after:
+            return warning(
+                "same-second",
+                f"{cache.label} {what} in the pod's own second ({format_time(moment)}): ECI may have used it; "
+                "the prediction cannot order the two and counts it as after the pod",
+            )
+    return None
+
+
+def _late(cache: CacheView, at: datetime) -> bool:
+    """Ready now, but created or Ready at or after `at`: the cheap test before _same_second."""
+    return cache.phase == "Ready" and (
+        (cache.ready_since is not None and cache.ready_since >= at)
+        or (cache.created is not None and cache.created >= at)
+    )
 
 
 def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
@@ -270,11 +315,16 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
         return result("not-eci")
     if policy.mode == "pin":
         cache = index.by_id.get(policy.pin_id)
+        unordered = [_same_second(template, cache, at)] if cache is not None and _late(cache, at) else []
+        unordered = [finding for finding in unordered if finding is not None]
         if cache is None or cache.is_expired(at) or not cache.existed_at(at):
             return result(
                 "fail",
                 events=[eci_event("ImageCacheNotFound", policy.pin_id)],
-                extra=[error_finding("pin-not-found", f"no ImageCache has ID {policy.pin_id}: pod creation fails")],
+                extra=[
+                    error_finding("pin-not-found", f"no ImageCache has ID {policy.pin_id}: pod creation fails"),
+                    *unordered,
+                ],
             )
         if not cache.is_usable(at):
             return result(
@@ -282,28 +332,61 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
                 events=[eci_event("ImageCacheNotComplete", policy.pin_id)],
                 pinned_name=cache.name,
                 extra=[
-                    error_finding("pin-not-ready", f"{cache.name} is {cache.phase or 'not Ready'}: pod creation fails")
+                    error_finding("pin-not-ready", f"{cache.name} is {cache.phase or 'not Ready'}: pod creation fails"),
+                    *unordered,
                 ],
             )
         return result(
-            "hit", cache, [eci_event("SuccessfulHitImageCache", cache.id)], extra=_pulled_finding(template, cache)
+            "hit",
+            cache,
+            [eci_event("SuccessfulHitImageCache", cache.id)],
+            extra=_pulled_finding(template, cache, pinned=True),
         )
     if policy.mode == "off":
         return result("off")
     best, best_key = None, None
     needed = policy.requirement(len(template.images))
     storage = policy.storage_gib
+    late = []
     for position, exact in index.exact_counts(template).items():
         cache = index.caches[position]
-        if exact < needed or (best_key is not None and -exact > best_key[0]) or not _is_candidate(cache, storage, at):
+        if exact < needed or (best_key is not None and -exact > best_key[0]):
+            continue
+        if not _is_candidate(cache, storage, at):
+            if _late(cache, at):
+                late.append((position, exact))
             continue
         key = _rank_key(cache, exact, index.partial_count(template, position), storage)
         if best_key is None or key < best_key:
             best, best_key = cache, key
+    unordered = _unordered_rivals(template, index, late, best_key, storage, at) if late else []
     if best is None:
         events = [eci_event("ImageCacheMissed"), eci_event("ImageCacheAutoCreated")]
-        return result("miss", events=events, auto=True)
-    return result("hit", best, [eci_event("SuccessfulHitImageCache", best.id)], extra=_pulled_finding(template, best))
+        return result("miss", events=events, auto=True, extra=unordered)
+    extra = _pulled_finding(template, best) + unordered
+    return result("hit", best, [eci_event("SuccessfulHitImageCache", best.id)], extra=extra)
+
+
+def _unordered_rivals(
+    template: PodTemplate,
+    index: CacheIndex,
+    late: list[tuple[int, int]],
+    best_key: tuple | None,
+    storage: float,
+    at: datetime,
+) -> list[Finding]:
+    """Same-second warnings for the late caches (position, exact images) that would have won before the pod."""
+    findings = []
+    after = _second_after(at)
+    for position, exact in late:
+        cache = index.caches[position]
+        if not _is_candidate(cache, storage, after):
+            continue
+        key = _rank_key(cache, exact, index.partial_count(template, position), storage)
+        finding = _same_second(template, cache, at) if best_key is None or key < best_key else None
+        if finding is not None:
+            findings.append(finding)
+    return findings
 
 
 def _match_details(template: PodTemplate, cache: CacheView) -> list[str]:
