@@ -147,7 +147,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Connect, take one snapshot, print it; exit 2 with one line on stderr when the cluster cannot be read."""
     from core.render import REPORT_FORMATTERS
     from kube.connect import ConnectError, connect, describe_failure
-    from kube.http import ApiError
+    from kube.http import RequestError
     from kube.report import results, take_snapshot
 
     try:
@@ -157,7 +157,7 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     try:
         snapshot = take_snapshot(connection.api_client, args.namespace)
-    except ApiError as exc:
+    except RequestError as exc:
         where = f"context {connection.context!r}"
         print(f"imc report: {describe_failure(exc, connection.server, where, connection.user)}", file=sys.stderr)
         return 2

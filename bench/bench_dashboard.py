@@ -5,7 +5,7 @@ Run: python -m bench.bench_dashboard [--sizes 100 10000] [--caches 1000] [--repe
 The store is a real ClusterStore filled by the real list+watch of `imc sim --scenario scale --pods N` (or, with
 `--source workload`, by the objects of bench/workload.py); the watch is stopped once synced so every run sees the
 same objects. The pages run in streamlit.testing.v1.AppTest with the store injected as the tests do
-(dashboard.cluster.inject). "changed" runs follow one pod event (the store version moved, so the view models are
+(dashboard.shown_cluster.inject). "changed" runs follow one pod event (the store version moved, so the view models are
 rebuilt, as after any watch event); "unchanged" runs reuse them. "script" is the page script alone (the server's
 work, incl. serialising elements); "AppTest" adds the test client's parsing of the messages. View models are timed
 on a fresh Frames of the same snapshot, so `Frames.pods` reuses every row kept on the PodRecords ("no rows kept"
@@ -168,7 +168,7 @@ def main() -> None:
     os.environ["IMC_READ_ONLY"] = "1"  # no permission checks against a server that is gone
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "missing ScriptRunContext" from the view-model timing
 
-    from dashboard import cluster
+    from dashboard import shown_cluster
     from dashboard.startup import configure_process
     from kube.access import AccessChecker
 
@@ -182,13 +182,13 @@ def main() -> None:
         snapshot = store.snapshot()
         print(f"store: {len(snapshot.pods)} pods, {len(snapshot.caches)} caches from {args.source} "
               f"(synced in {sync_seconds:.1f} s)", flush=True)
-        cluster.inject(cluster.Cluster(store=store, context="bench", server="https://bench", source="bench",
+        shown_cluster.inject(shown_cluster.ShownCluster(store=store, context="bench", server="https://bench", source="bench",
                                        access=AccessChecker(None)))
         try:
             profile = args.profile and size == max(args.sizes)
             pages[size] = {module: page_runs(store, module, args.repeat, rng, profile) for module in PAGES}
         finally:
-            cluster.inject(None)
+            shown_cluster.inject(None)
         steps[size] = view_model_times(store.snapshot(), args.repeat)
 
     small, big = min(args.sizes), max(args.sizes)

@@ -44,7 +44,7 @@ def main() -> None:
         importlib.import_module(module)
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import cluster, frames
+    from dashboard import frames, shown_cluster
     from dashboard.startup import configure_process
     from kube.access import AccessChecker
 
@@ -60,7 +60,7 @@ def main() -> None:
         traced = tracemalloc.get_traced_memory()[0] / 2**20
         tracemalloc.stop()
     readings.append((f"store holds {len(store.snapshot().pods):,} pods", rss()))
-    cluster.inject(cluster.Cluster(store=store, context="bench", server="https://bench", source="bench",
+    shown_cluster.inject(shown_cluster.ShownCluster(store=store, context="bench", server="https://bench", source="bench",
                                    access=AccessChecker(None)))
     rng = random.Random(3)
     try:
@@ -79,7 +79,7 @@ def main() -> None:
         kept = len(frames.KEEPER)
         readings.append((f"{args.generations} more store versions rendered ({kept} kept)", rss()))
     finally:
-        cluster.inject(None)
+        shown_cluster.inject(None)
     print(f"memory of one process holding the dashboard's state ({args.pods:,} pods, {args.caches:,} caches), MiB")
     previous = None
     for label, value in readings:

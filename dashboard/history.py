@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import history_views
-from dashboard.cluster import Cluster, metrics_endpoint
+from dashboard.shown_cluster import ShownCluster, metrics_endpoint
 
 WINDOW_KEY = "history-window"
 
 
-def outcomes_over_time(cluster: Cluster, frames) -> tuple[pd.DataFrame, str]:
+def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str]:
     """The window picker, then pods per outcome over that window and a caption saying where they come from.
 
     From the ledger, so the points survive a restart and deleted pods still count; without one (history off or
@@ -32,7 +32,7 @@ def outcomes_over_time(cluster: Cluster, frames) -> tuple[pd.DataFrame, str]:
     return data, source
 
 
-def badges(cluster: Cluster) -> None:
+def badges(cluster: ShownCluster) -> None:
     """A warning badge when history cannot be saved (or only read), or /metrics could not start."""
     ledger = cluster.live.ledger if cluster.live is not None else None
     if ledger is not None and ledger.problem:

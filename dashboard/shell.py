@@ -8,19 +8,19 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import cluster as clusters
 from dashboard import history
-from dashboard.cluster import Cluster, ClusterProblem
+from dashboard import shown_cluster as clusters
+from dashboard.shown_cluster import ClusterProblem, ShownCluster
 from dashboard.text import code, md
 
 REFRESH_SECONDS = float(os.environ.get("IMC_REFRESH_SECONDS", "2") or 2)
 SYNC_TIMEOUT_SECONDS = 20.0  # then the page draws what it has, and the badges say "Loading…"
 
 
-def require_cluster() -> Cluster:
+def require_cluster() -> ShownCluster:
     """The cluster this session shows, read at least once; on a broken kubeconfig, say why and stop the page."""
     found = clusters.current()
-    if isinstance(found, Cluster):
+    if isinstance(found, ShownCluster):
         wait_for_first_list(found)
         return found
     show_problem(found)
@@ -28,7 +28,7 @@ def require_cluster() -> Cluster:
     raise AssertionError("unreachable")  # st.stop() raises
 
 
-def wait_for_first_list(cluster: Cluster, timeout: float = SYNC_TIMEOUT_SECONDS) -> None:
+def wait_for_first_list(cluster: ShownCluster, timeout: float = SYNC_TIMEOUT_SECONDS) -> None:
     """Right after connecting, wait (with a spinner) until every kind was listed once, so no page starts empty.
 
     Only the first time: a kind that cannot be listed (no permission, say) must not slow every page down.
@@ -64,7 +64,7 @@ def show_problem(problem: ClusterProblem) -> None:
             st.rerun()
 
 
-def cluster_badges(cluster: Cluster, snapshot: Any, live: bool = True) -> None:
+def cluster_badges(cluster: ShownCluster, snapshot: Any, live: bool = True) -> None:
     """One line under a page title: context, server, demo and read-only badges, sync state."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         if live:
@@ -102,7 +102,7 @@ def sidebar() -> None:
             st.rerun()
 
 
-def write_blocked(cluster: Cluster, action: str = "create-imagecache", namespace: str | None = None) -> str | None:
+def write_blocked(cluster: ShownCluster, action: str = "create-imagecache", namespace: str | None = None) -> str | None:
     """Why this session may not do a write ("create-imagecache", "patch-deployment"), or None when it may."""
     if cluster.access is None:
         return "there is no live connection to write through"

@@ -9,7 +9,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from kube.http import ApiError, Request, send_json
+from kube.http import Request, RequestError, send_json
 from kube.resources import RESOURCES
 
 FIELD_MANAGER = "imc-dashboard"
@@ -133,7 +133,7 @@ class AccessChecker:
             return cached
         try:
             review = send_json(self.connection.api_client, ssar_request(action, namespace))
-        except ApiError as exc:
+        except RequestError as exc:
             # Not cached: a passing network problem should not hide a write for a minute.
             return Permission(False, f"cannot check permissions: {exc}")
         answer = permission_from_review(review or {}, action, getattr(self.connection, "user", ""))

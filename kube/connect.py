@@ -12,7 +12,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config.config_exception import ConfigException
 
-from kube.http import ApiError, Request, send
+from kube.http import Request, RequestError, send
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PROBE_TIMEOUT = (5.0, 10.0)
@@ -176,14 +176,14 @@ def _probe(connection: Connection, where: str) -> None:
     """One authenticated request, so a wrong server, certificate or credential shows now, clearly."""
     try:
         send(connection.api_client, Request("GET", "/api"), timeout=PROBE_TIMEOUT)
-    except ApiError as exc:
+    except RequestError as exc:
         if exc.status == 403:
             return  # authenticated; discovery is merely not granted
         connection.close()
         raise ConnectError(describe_failure(exc, connection.server, where, connection.user)) from None
 
 
-def describe_failure(exc: ApiError, server: str, where: str, user: str = "") -> str:
+def describe_failure(exc: RequestError, server: str, where: str, user: str = "") -> str:
     """One clear line for a failed request to a server."""
     if exc.status == 0 and exc.reason == "TLSError":
         return f"TLS failure talking to {server} ({where}): {exc.message}"

@@ -31,7 +31,7 @@ class Request:
 
 
 @dataclass
-class ApiError(Exception):
+class RequestError(Exception):
     """A failed request: HTTP status (0: no answer), the Status reason, message and causes."""
 
     status: int
@@ -48,14 +48,14 @@ class ApiError(Exception):
         return text
 
 
-def status_error(status: int, data: bytes, http_reason: str = "") -> ApiError:
-    """An ApiError from an error response body (a Status object, or anything else)."""
+def status_error(status: int, data: bytes, http_reason: str = "") -> RequestError:
+    """A RequestError from an error response body (a Status object, or anything else)."""
     try:
         body = orjson.loads(data) if data else None
     except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict) and body.get("kind") == "Status":
-        return ApiError(
+        return RequestError(
             status=int(body.get("code") or status),
             reason=body.get("reason") or http_reason,
             message=body.get("message") or "",
@@ -63,7 +63,7 @@ def status_error(status: int, data: bytes, http_reason: str = "") -> ApiError:
             body=body,
         )
     text = data.decode("utf-8", "replace").strip()[:300] if data else ""
-    return ApiError(status=status, reason=http_reason, message=text)
+    return RequestError(status=status, reason=http_reason, message=text)
 
 
 def status_causes(status: dict) -> tuple[str, ...]:
@@ -91,11 +91,11 @@ def _open(api_client: ApiClient, request: Request, timeout: Any) -> Any:
     try:
         return api_client.call_api(method, url, headers, body, post, _request_timeout=timeout).response
     except ApiException as exc:  # the client turns TLS failures into status 0
-        raise ApiError(0, "TLSError", str(exc.reason or exc).splitlines()[-1]) from exc
+        raise RequestError(0, "TLSError", str(exc.reason or exc).splitlines()[-1]) from exc
     except urllib3.exceptions.HTTPError as exc:
         reason = getattr(exc, "reason", None) or exc
         kind = "TLSError" if isinstance(reason, urllib3.exceptions.SSLError | ssl.SSLError) else "Unreachable"
-        raise ApiError(0, kind, _connection_message(exc)) from exc
+        raise RequestError(0, kind, _connection_message(exc)) from exc
 
 
 def _connection_message(exc: Exception) -> str:
@@ -104,12 +104,12 @@ def _connection_message(exc: Exception) -> str:
 
 
 def send(api_client: ApiClient, request: Request, timeout: Any = DEFAULT_TIMEOUT) -> bytes:
-    """Send a request, return the response body; ApiError on a non-2xx answer or no answer."""
+    """Send a request, return the response body; RequestError on a non-2xx answer or no answer."""
     response = _open(api_client, request, timeout)
     try:
         data = response.data
     except urllib3.exceptions.HTTPError as exc:
-        raise ApiError(0, "Unreachable", _connection_message(exc)) from exc
+        raise RequestError(0, "Unreachable", _connection_message(exc)) from exc
     finally:
         response.release_conn()
     if not 200 <= response.status <= 299:
@@ -146,7 +146,7 @@ class Stream:
                         yield line
         except (urllib3.exceptions.HTTPError, OSError, AttributeError, ValueError) as exc:
             # AttributeError/ValueError: urllib3 reading from a socket another thread closed.
-            raise ApiError(0, "StreamBroken", _connection_message(exc)) from exc
+            raise RequestError(0, "StreamBroken", _connection_message(exc)) from exc
         if buffer.strip():
             yield buffer
 
@@ -164,7 +164,7 @@ class Stream:
 
 
 def open_stream(api_client: ApiClient, request: Request, timeout: Any = DEFAULT_TIMEOUT) -> Stream:
-    """Open a streaming request; ApiError when the answer is not 2xx."""
+    """Open a streaming request; RequestError when the answer is not 2xx."""
     response = _open(api_client, request, timeout)
     if not 200 <= response.status <= 299:
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from kube.http import ApiError, Request, Stream, open_stream, send
+from kube.http import Request, RequestError, Stream, open_stream, send
 from kube.resources import RESOURCES
 from kube.slim import slim_object
 from kube.store import KEPT_EVENT_REASONS, KINDS, ClusterStore
@@ -177,7 +177,7 @@ def list_kind(
         try:
             objects, resource_version = list_all(api_client, kind, namespace, selectors[0], page_size)
             return objects, resource_version, selectors
-        except ApiError as exc:
+        except RequestError as exc:
             if exc.status != 400 or len(selectors) == 1:
                 raise
             selectors = selectors[1:]
@@ -244,7 +244,7 @@ class Reflector(threading.Thread):
                     resource_version = self._watch(resource_version)
                     if resource_version is None:
                         break  # expired: re-list at once
-            except ApiError as exc:
+            except RequestError as exc:
                 if self.stopping:
                     break
                 if exc.reason != "StreamBroken" or attempt > 0:
@@ -289,12 +289,12 @@ class Reflector(threading.Thread):
                 if event.type == "ERROR":
                     if event.expired:
                         return None
-                    raise ApiError(event.code or 500, event.reason or "WatchError", event.message)
+                    raise RequestError(event.code or 500, event.reason or "WatchError", event.message)
                 if event.resource_version:
                     resource_version = event.resource_version
                 if event.type != "BOOKMARK" and keep_object(self.kind, event.object):
                     self.store.apply(self.kind, event.type, slim_object(self.kind, event.object))
-        except ApiError:
+        except RequestError:
             if self.stopping:
                 return resource_version
             raise  # a broken stream: back off, then re-list (events in flight may be lost)

@@ -13,7 +13,7 @@ from core.policy import POLICY_ANNOTATIONS
 from core.timeutil import format_time
 from core.workloads import CONTAINER_LISTS
 from kube.access import FIELD_MANAGER, WriteError, ensure_writable
-from kube.http import STRATEGIC_MERGE_PATCH, ApiError, Request, send_json
+from kube.http import STRATEGIC_MERGE_PATCH, Request, RequestError, send_json
 from kube.resources import RESOURCES
 
 CREATED_REASON = "ImageCacheCreated"
@@ -148,7 +148,7 @@ def describe_changes(changes: Mapping[str, str | None], pull_if_not_present: boo
 # ---- thin senders
 
 
-def _write_error(action: str, exc: ApiError) -> WriteError:
+def _write_error(action: str, exc: RequestError) -> WriteError:
     if exc.status == 409 and exc.reason == "Conflict":
         text = f"{action}: someone changed it since it was loaded; nothing was written. Reload and retry. ({exc})"
     elif exc.status == 403:
@@ -164,7 +164,7 @@ def _send_twice(connection: Any, action: str, dry: Request, real: Request) -> di
     for request in (dry, real):
         try:
             answer = send_json(connection.api_client, request)
-        except ApiError as exc:
+        except RequestError as exc:
             stage = " (server dry-run)" if request is dry else ""
             raise _write_error(action + stage, exc) from None
     return answer
@@ -174,7 +174,7 @@ def _audit(connection: Any, obj: dict, reason: str, message: str) -> tuple[str, 
     event = audit_event(obj, reason, message, str(getattr(connection, "context", "")), datetime.now(UTC))
     try:
         send_json(connection.api_client, event_request(event))
-    except ApiError as exc:
+    except RequestError as exc:
         return (f"the change was made, but its audit Event could not be recorded: {exc}",)
     return ()
 

@@ -36,7 +36,7 @@ def render() -> None:
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.Cluster, phases: tuple[str, ...], text: str) -> None:
+def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> None:
     """The live caches table, the selected cache, and the coverage view."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)

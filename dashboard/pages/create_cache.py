@@ -80,7 +80,7 @@ def read_form() -> CacheForm:
     )
 
 
-def field_errors(obj: dict, cluster: shell.Cluster) -> dict[str, list[str]]:
+def field_errors(obj: dict, cluster: shell.ShownCluster) -> dict[str, list[str]]:
     """Client-side validation: messages per form field label."""
     errors: dict[str, list[str]] = {}
     for problem in validate_imagecache(obj):
@@ -123,7 +123,7 @@ def fields(errors: dict[str, list[str]], show_all: bool) -> None:
         st.toggle("Flash (instant) cache", key="cc-flash", help="k8s.aliyun.com/imc-enable-flash")
 
 
-def create(cluster: shell.Cluster, obj: dict) -> None:
+def create(cluster: shell.ShownCluster, obj: dict) -> None:
     """Server dry-run, then create; a toast and a link on success, the server's words on failure."""
     with st.status("Checking with the server (dry run)…", expanded=False) as status:
         outcome = writer.create_cache(cluster, obj)
@@ -138,7 +138,7 @@ def create(cluster: shell.Cluster, obj: dict) -> None:
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def created(cluster: shell.Cluster) -> None:
+def created(cluster: shell.ShownCluster) -> None:
     """The cache created in this session, its phase updating live, with a link to it."""
     name = st.session_state.get(CREATED)
     if not name:

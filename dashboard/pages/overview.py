@@ -30,7 +30,7 @@ def render() -> None:
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.Cluster) -> None:
+def live(cluster: shell.ShownCluster) -> None:
     """Everything that moves, redrawn every few seconds from frames and figures built once per store version."""
     snapshot = cluster.store.snapshot()
     frames = frames_of(snapshot)

@@ -94,7 +94,7 @@ def outcome(before: dict, after: dict, frames: Any) -> None:
 
 
 @friendly
-def apply(cluster: shell.Cluster, before: dict, changes: dict[str, str | None], pull: bool) -> None:
+def apply(cluster: shell.ShownCluster, before: dict, changes: dict[str, str | None], pull: bool) -> None:
     """Patch with the resourceVersion the user saw; the outcome is shown at the top of the next run."""
     meta = before.get("metadata") or {}
     result = writer.patch_deployment(cluster, before, changes, pull)

@@ -23,7 +23,7 @@ def render() -> None:
     live(cluster, chosen)
 
 
-def filters(cluster: shell.Cluster) -> views.PodFilter:
+def filters(cluster: shell.ShownCluster) -> views.PodFilter:
     """The filter widgets (outside the live fragment, so typing is never interrupted)."""
     frame = frames_of(cluster.store.snapshot()).pods
     top = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
@@ -39,7 +39,7 @@ def filters(cluster: shell.Cluster) -> views.PodFilter:
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.Cluster, chosen: views.PodFilter) -> None:
+def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
     """The live table and the selected pod's explanation."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
@@ -81,7 +81,7 @@ def table(shown) -> None:
     )
 
 
-def details(cluster: shell.Cluster, snapshot, key: str) -> None:
+def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
     """The explanation of one pod."""
     record = snapshot.pods.get(key)
     st.divider()

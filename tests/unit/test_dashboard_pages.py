@@ -8,8 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.coverage import held_images, suggest_cache
-from dashboard import cluster, suggest
-from dashboard.cluster import Cluster
+from dashboard import shown_cluster, suggest
+from dashboard.shown_cluster import ShownCluster
 from kube.access import AccessChecker
 from kube.store import KINDS, ClusterStore
 from tests.unit.test_dashboard_views import NOW, demo_store
@@ -30,12 +30,12 @@ def page_script(module: str):
 def shown(monkeypatch):
     """A filled store injected as the cluster every page shows (cleared afterwards)."""
     monkeypatch.setenv("IMC_READ_ONLY", "1")
-    shown = Cluster(store=demo_store(), context="test", server="https://test", source="test", is_demo=True,
+    shown = ShownCluster(store=demo_store(), context="test", server="https://test", source="test", is_demo=True,
                     access=AccessChecker(None))
-    cluster.inject(shown)
+    shown_cluster.inject(shown)
     yield shown
-    cluster.inject(None)
-    cluster.open_cluster.clear()
+    shown_cluster.inject(None)
+    shown_cluster.open_cluster.clear()
 
 
 def texts(at: AppTest) -> str:
@@ -172,11 +172,11 @@ def test_an_empty_cluster_says_so_in_words(monkeypatch, module):
     store = ClusterStore()
     for kind in KINDS:
         store.replace(kind, [], "1")
-    cluster.inject(Cluster(store=store, context="test", server="", source="test", access=AccessChecker(None)))
+    shown_cluster.inject(ShownCluster(store=store, context="test", server="", source="test", access=AccessChecker(None)))
     try:
         at = page_script(module).run()
     finally:
-        cluster.inject(None)
+        shown_cluster.inject(None)
     no_exception(at)
     assert "no " in texts(at).lower() or "No " in texts(at)
 
@@ -186,12 +186,12 @@ def test_a_broken_kubeconfig_names_the_path_and_offers_the_demo(monkeypatch, tmp
     broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\nclusters: []\nusers: []\n")
     monkeypatch.setenv("KUBECONFIG", str(broken))
     monkeypatch.setenv("IMC_CONTEXT", "prod")
-    cluster.inject(None)
-    cluster.open_cluster.clear()
+    shown_cluster.inject(None)
+    shown_cluster.open_cluster.clear()
     try:
         at = page_script("overview").run()
     finally:
-        cluster.open_cluster.clear()
+        shown_cluster.open_cluster.clear()
     assert not at.exception
     assert "Cannot reach the cluster" in texts(at)
     shown = html.unescape(at.error[0].value)  # as the browser shows it: the path is escaped markdown

@@ -26,8 +26,8 @@ DEMO_CONTEXTS = ("sim", "sim-viewer")
 
 
 @dataclass
-class Cluster:
-    """A connected cluster: the live store the pages read, and how to write to it."""
+class ShownCluster:
+    """The cluster the dashboard shows: its live store the pages read, and how to write to it."""
 
     store: ClusterStore
     context: str
@@ -67,16 +67,16 @@ class ClusterProblem:
 
 
 # A cluster the tests put in place of a real connection (AppTest runs in this process).
-_injected: Cluster | None = None
+_injected: ShownCluster | None = None
 
 
-def inject(cluster: Cluster | None) -> None:
+def inject(cluster: ShownCluster | None) -> None:
     """Show this cluster instead of connecting (AppTest fills a real ClusterStore directly)."""
     global _injected
     _injected = cluster
 
 
-def current() -> Cluster | ClusterProblem:
+def current() -> ShownCluster | ClusterProblem:
     """The cluster this session shows: the injected one, the demo, or the user's kubeconfig."""
     if _injected is not None:
         return _injected
@@ -84,14 +84,14 @@ def current() -> Cluster | ClusterProblem:
     return open_cluster(choice)
 
 
-def _release(opened: Cluster | ClusterProblem) -> None:
+def _release(opened: ShownCluster | ClusterProblem) -> None:
     """Clean up a cluster dropped from the cache (after "Try again", say)."""
-    if isinstance(opened, Cluster):
+    if isinstance(opened, ShownCluster):
         opened.close()
 
 
 @st.cache_resource(show_spinner="Connecting to the cluster…", max_entries=2, on_release=_release)
-def open_cluster(choice: str) -> Cluster | ClusterProblem:
+def open_cluster(choice: str) -> ShownCluster | ClusterProblem:
     """Connect once per process and start the shared watcher ("auto" or "demo")."""
     from kube.connect import ConnectError, connect, find_kubeconfig
 
@@ -114,7 +114,7 @@ def _is_sim_server(connection: Connection) -> bool:
     return str(getattr(connection, "context", "")) in DEMO_CONTEXTS
 
 
-def _start_demo() -> Cluster | ClusterProblem:
+def _start_demo() -> ShownCluster | ClusterProblem:
     """Start the built-in ECI cluster with the demo scenario and watch it."""
     from kube.connect import connect
     from sim.command import default_state_dir
@@ -141,14 +141,14 @@ def _start_demo() -> Cluster | ClusterProblem:
     return cluster
 
 
-def _watch(connection: Connection, source: str, is_demo: bool) -> Cluster:
+def _watch(connection: Connection, source: str, is_demo: bool) -> ShownCluster:
     """Start the shared list+watch threads feeding one ClusterStore, its ledger writer and /metrics."""
     from kube.access import AccessChecker
     from kube.live import start_live
 
     live = start_live(connection)
     metrics_endpoint()
-    cluster = Cluster(
+    cluster = ShownCluster(
         store=live.store,
         context=str(connection.context),
         server=str(connection.server),
