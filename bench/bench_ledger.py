@@ -26,7 +26,8 @@ from functools import partial
 from pathlib import Path
 
 from bench.bench_dashboard import SCRIPT, store_from_workload, touch_one_pod
-from bench.harness import median_ms, percentile, timed, wait_until
+from bench.harness import median_ms, percentile, timed
+from bench.waits import poll
 from dashboard import history_views
 from kube.ledger import Ledger, LedgerWriter
 from kube.ledger_rows import Batch, PodRow
@@ -72,14 +73,14 @@ def overview_reruns(store, ledger: Ledger, repeat: int, rng: random.Random) -> d
     """Median script seconds of changed and unchanged Overview reruns with the 7 d window."""
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import cluster
+    from dashboard import shown_cluster
     from dashboard.history import WINDOW_KEY
     from kube.access import AccessChecker
     from kube.live import Live
     from kube.watch import ClusterWatcher
 
     live = Live(CLUSTER, store, ClusterWatcher(None, store), ledger, None)
-    cluster.inject(cluster.Cluster(store=store, context=CLUSTER, server="https://bench", source="bench",
+    shown_cluster.inject(shown_cluster.ShownCluster(store=store, context=CLUSTER, server="https://bench", source="bench",
                                    access=AccessChecker(None), live=live))
     try:
         at = AppTest.from_string(SCRIPT.format(module="overview", profile_start="", profile_stop=""),
@@ -101,7 +102,7 @@ def overview_reruns(store, ledger: Ledger, repeat: int, rng: random.Random) -> d
             found[label] = median_ms(runs)
         return found
     finally:
-        cluster.inject(None)
+        shown_cluster.inject(None)
 
 
 def ingest(store, ledger: Ledger, rate: int, seconds: float, rng: random.Random) -> dict[str, float]:
@@ -134,7 +135,7 @@ def ingest(store, ledger: Ledger, rate: int, seconds: float, rng: random.Random)
         latencies.append(time.perf_counter() - begin)
     fed = time.perf_counter() - start
     last_event = time.perf_counter()
-    wait_until(lambda: ledger.pod_count(CLUSTER) == before + len(made), 60, "the ledger to hold every new pod",
+    poll(lambda: ledger.pod_count(CLUSTER) == before + len(made), 60, "the ledger to hold every new pod",
                interval=0.02)
     lag = time.perf_counter() - last_event
     writer.stop()

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from dashboard import cluster
-from dashboard.cluster import Cluster
+from dashboard import shown_cluster
+from dashboard.shown_cluster import ShownCluster
 from kube.access import AccessChecker
 from kube.ledger import Ledger, LedgerWriter
 from kube.live import Live
@@ -22,17 +22,17 @@ def show(monkeypatch):
     monkeypatch.setenv("IMC_READ_ONLY", "1")
     monkeypatch.setenv("IMC_METRICS_PORT", "0")
 
-    def injected(ledger: Ledger | None) -> Cluster:
+    def injected(ledger: Ledger | None) -> ShownCluster:
         store = demo_store()
         live = Live("test", store, ClusterWatcher(None, store), ledger, None)
-        shown = Cluster(store=store, context="test", server="https://test", source="test", access=AccessChecker(None),
+        shown = ShownCluster(store=store, context="test", server="https://test", source="test", access=AccessChecker(None),
                         live=live)
-        cluster.inject(shown)
+        shown_cluster.inject(shown)
         return shown
 
     yield injected
-    cluster.inject(None)
-    cluster.metrics_endpoint.clear()
+    shown_cluster.inject(None)
+    shown_cluster.metrics_endpoint.clear()
 
 
 def test_the_chart_reads_the_history_file(show, tmp_path):
@@ -61,7 +61,7 @@ def test_a_taken_metrics_port_is_a_badge_not_a_crash(show, monkeypatch, tmp_path
         taken.listen()
         monkeypatch.setenv("IMC_METRICS_ADDRESS", "127.0.0.1")
         monkeypatch.setenv("IMC_METRICS_PORT", str(taken.getsockname()[1]))
-        cluster.metrics_endpoint.clear()
+        shown_cluster.metrics_endpoint.clear()
         show(Ledger(tmp_path / "h.db"))
         at = page_script("overview").run()
     no_exception(at)
