@@ -344,6 +344,7 @@ def _statements(script: str) -> list[str]:
 
 
 PRUNE_EVERY_SECONDS = 3600.0
+MAX_RETRY_SECONDS = 60.0
 
 
 class LedgerWriter(threading.Thread):
@@ -361,6 +362,8 @@ class LedgerWriter(threading.Thread):
         self._version = -1
         self._reconciled = False
         self._pruned_at = -math.inf
+        self._failures = 0
+        self._retry_at = -math.inf
         self._stopping = threading.Event()
         self._tick_lock = threading.Lock()
 
@@ -388,6 +391,8 @@ class LedgerWriter(threading.Thread):
 
     def _tick(self) -> bool:
         now = self.clock()
+        if now < self._retry_at:
+            return False  # a failing file is retried with backoff, not diffed and rewritten every second
         if now - self._pruned_at >= PRUNE_EVERY_SECONDS and self.ledger.writable:
             self.ledger.prune(now)
             self._pruned_at = now
@@ -396,7 +401,10 @@ class LedgerWriter(threading.Thread):
             return self.ledger.problem is None
         batch, pods, phases = self.tracker.changes(snapshot, now)
         if batch and not self.ledger.store(self.cluster, batch, now):
-            return False  # kept: the next tick stores this state and whatever came after it
+            self._failures += 1
+            self._retry_at = now + min(MAX_RETRY_SECONDS, 2.0 ** self._failures)
+            return False  # kept: the next try stores this state and whatever came after it
+        self._failures = 0
         self.tracker.accept(pods, phases)
         self._version = snapshot.version
         if not self._reconciled and snapshot.synced.get("pods"):

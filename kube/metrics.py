@@ -144,7 +144,7 @@ class ImcCollector(Collector):
     """Reads the clusters this process watches at scrape time; pod counts are cached per store version."""
 
     lives: Callable[[], Iterable[Any]]
-    _cache: dict[int, tuple[int, dict]] = field(default_factory=dict)
+    _cache: dict[str, tuple[Any, int, dict]] = field(default_factory=dict)  # cluster -> (snapshot, version, counts)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def collect(self) -> Iterable[Metric]:
@@ -163,15 +163,13 @@ class ImcCollector(Collector):
         return []
 
     def _pods_of(self, source: Source) -> dict:
-        key = id(source.snapshot)
         with self._lock:
-            found = self._cache.get(key)
-            if found is not None and found[0] == source.snapshot.version:
-                return found[1]
+            found = self._cache.get(source.cluster)
+            if found is not None and found[0] is source.snapshot and found[1] == source.snapshot.version:
+                return found[2]
         counted = pod_families(source.cluster, source.snapshot)
         with self._lock:
-            self._cache.clear()  # one entry per watched cluster is all a scrape needs again
-            self._cache[key] = (source.snapshot.version, counted)
+            self._cache[source.cluster] = (source.snapshot, source.snapshot.version, counted)
         return counted
 
 
