@@ -112,23 +112,24 @@ def ingest(store, ledger: Ledger, rate: int, seconds: float, rng: random.Random)
     before = ledger.pod_count(CLUSTER)
     writer.start()
     pods = [record.obj for record in store.snapshot().pods.values()]
-    latencies, made = [], []
-    start = time.perf_counter()
     total = int(rate * seconds)
-    for number in range(total):
-        due = start + number / rate
-        wait = due - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
+    events, made = [], []
+    for number in range(total):  # built before the clock starts: the watch hands over parsed objects
         pod = copy.deepcopy(rng.choice(pods))
         if number % 2 == 0:  # half new pods, half changes of a live one
             pod["metadata"]["name"] = f"ingest-{number}"
             pod["metadata"]["uid"] = f"ingest-uid-{number}"
             made.append(pod["metadata"]["uid"])
-            kind = "ADDED"
+            events.append(("ADDED", pod))
         else:
             pod["metadata"].setdefault("labels", {})["bench-rev"] = str(number)
-            kind = "MODIFIED"
+            events.append(("MODIFIED", pod))
+    latencies = []
+    start = time.perf_counter()
+    for number, (kind, pod) in enumerate(events):
+        wait = start + number / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
         begin = time.perf_counter()
         store.apply("pods", kind, pod)
         store.snapshot()

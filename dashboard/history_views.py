@@ -49,8 +49,7 @@ def outcomes_over_time(counts: Iterable[tuple[float, str, int]], window: str, no
     return counted
 
 
-def ledger_counts(ledger, cluster: str, window: str, now: datetime) -> list[tuple[float, str, int]]:
-    """The ledger's per-minute counts of a window as (epoch seconds, outcome, pods); empty when it cannot be read."""
-    start, end, _ = window_bounds(window, now)
-    return [(minute * 60, outcome, pods)
-            for minute, outcome, pods in ledger.outcome_minutes(cluster, start.timestamp(), end.timestamp())]
+def ledger_counts(ledger, cluster: str, window: str, now: datetime) -> list[tuple[int, str, int]]:
+    """The ledger's counts of a window per bucket as (epoch seconds, outcome, pods); empty when it cannot be read."""
+    start, end, bucket = window_bounds(window, now)
+    return ledger.outcome_buckets(cluster, start.timestamp(), end.timestamp(), int(bucket.removesuffix("s")))

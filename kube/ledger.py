@@ -307,6 +307,13 @@ class Ledger:
             "SELECT minute, outcome, pods FROM outcome_minutes WHERE cluster = ? AND minute >= ? AND minute < ? "
             "AND pods > 0", (cluster, int(start // 60), math.ceil(end / 60)))
 
+    def outcome_buckets(self, cluster: str, start: float, end: float, width: int) -> list[tuple[int, str, int]]:
+        """(bucket start in epoch seconds, outcome, pods) for pods created in [start, end), summed in SQL."""
+        return self._query(
+            "SELECT minute * 60 / ? * ? AS bucket, outcome, sum(pods) FROM outcome_minutes "
+            "WHERE cluster = ? AND minute >= ? AND minute < ? AND pods > 0 GROUP BY bucket, outcome",
+            (width, width, cluster, int(start // 60), math.ceil(end / 60)))
+
     def decision_totals(self) -> list[tuple[str, str, str, str, int]]:
         """(cluster, namespace, workload, outcome, pods ever seen) over every cluster in the file."""
         return self._query("SELECT cluster, namespace, workload, outcome, pods FROM decision_totals")

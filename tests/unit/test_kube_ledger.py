@@ -243,3 +243,16 @@ def test_start_and_pull_seconds_come_from_the_pods_start(tmp_path):
     assert rows["web-1"][12:14] == (12.0, 8.5)
     assert rows["starting"][12:14] == (None, None)  # still starting: no figure, not a zero
     assert {(b.metric, b.le, b.count) for b in writer.ledger.durations()} == {("start", 20.0, 1), ("pull", 10.0, 1)}
+
+
+def test_outcome_buckets_sum_the_minutes_in_sql(tmp_path):
+    from kube.ledger_rows import Batch, PodRow
+
+    ledger = Ledger(tmp_path / "h.db")
+    base = int(EPOCH // 3600) * 3600
+    rows = [PodRow("prod", f"u{i}", "ns", f"p{i}", "", base + i * 600, "hit", None, outcome, None, None, 0, None,
+                   None) for i, outcome in enumerate(["hit", "hit", "miss", "hit", "hit", "hit", "fail"])]
+    ledger.store("prod", Batch(pods=rows), base)
+    assert sorted(ledger.outcome_buckets("prod", base, base + 7200, 3600)) == [
+        (base, "hit", 5), (base, "miss", 1), (base + 3600, "fail", 1)]
+    assert ledger.outcome_buckets("other", base, base + 7200, 3600) == []
