@@ -1,4 +1,4 @@
-"""ImageCache objects: a read-only view for matching, and validation of new ones (reference section 1)."""
+"""ImageCache objects: a read-only view for matching, and validation of new ones (docs/eci-model.md section 1)."""
 
 from __future__ import annotations
 

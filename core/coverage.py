@@ -1,4 +1,5 @@
-"""Coverage: which images no Ready cache holds, and a cache that would turn the most misses into hits."""
+"""Coverage: which images no Ready cache holds, and a cache that would turn the most misses into hits
+(docs/eci-model.md 6.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Image references: the Docker reference grammar, normalisation and comparison (reference section 5)."""
+"""Image references: the Docker reference grammar, normalisation and comparison (docs/eci-model.md section 5)."""
 
 from __future__ import annotations
 

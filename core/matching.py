@@ -1,4 +1,4 @@
-"""Decide which ImageCache ECI gives a pod, and explain every cache's verdict (reference section 3)."""
+"""Decide which ImageCache ECI gives a pod, and explain every cache's verdict (docs/eci-model.md section 3)."""
 
 from __future__ import annotations
 

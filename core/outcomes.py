@@ -1,4 +1,5 @@
-"""What ECI actually did with a pod, read from its events and annotation, beside the engine's prediction."""
+"""What ECI actually did with a pod, read from its events and annotation, beside the engine's prediction
+(docs/eci-model.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pod's image-cache policy, read from its annotations (reference section 2)."""
+"""The pod's image-cache policy, read from its annotations (docs/eci-model.md section 2)."""
 
 from __future__ import annotations
 

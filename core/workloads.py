@@ -1,4 +1,4 @@
-"""Pod templates out of Pods and workload objects, with what is wrong about them."""
+"""Pod templates out of Pods and workload objects, with what is wrong about them (docs/eci-model.md section 2)."""
 
 from __future__ import annotations
 

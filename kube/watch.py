@@ -22,7 +22,7 @@ log = logging.getLogger("imc.kube.watch")
 WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 PAGE_SIZE = 500
 WATCH_TIMEOUT_SECONDS = 300
-# ECI writes its image-cache events with source.component EciService (reference section 4), the
+# ECI writes its image-cache events with source.component EciService (docs/eci-model.md 4.1), the
 # kubelet (or virtual node) its `Pulled` events; a field selector cannot OR reasons or sources, so
 # the reasons are filtered client-side.
 EVENT_SELECTORS: tuple[str | None, ...] = (

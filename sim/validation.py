@@ -86,7 +86,7 @@ def check_deployment(obj: dict) -> Causes:
 
 
 def check_imagecache(obj: dict) -> Causes:
-    """The ImageCache rules of the engine (reference section 1)."""
+    """The ImageCache rules of the engine (docs/eci-model.md section 1)."""
     return [(error.field, error.message) for error in validate_imagecache(obj) if error.field != "metadata.name"]
 
 

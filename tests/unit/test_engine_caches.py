@@ -1,4 +1,4 @@
-"""ImageCache objects as the engine sees them (reference section 1): the CRD's limits and defaults."""
+"""ImageCache objects as the engine sees them (docs/eci-model.md section 1): the CRD's limits and defaults."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.caches import cache_from_object, validate_imagecache
 from core.errors import ImcError
 from tests.fixtures.engine.builders import imagecache, when
 
-# the example of the docs, as the reference page quotes it
+# the example of Alibaba's ImageCache docs
 SAMPLE = {
     "apiVersion": "eci.alibabacloud.com/v1",
     "kind": "ImageCache",

@@ -1,4 +1,4 @@
-"""The events ECI writes for each decision (reference section 4): reason, type, message, in order."""
+"""The events ECI writes for each decision (docs/eci-model.md section 4): reason, type, message, in order."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The scenario table: every rule and every precedence of the reference page, sections 2, 3 and 5.
+"""The scenario table: every rule and every precedence of docs/eci-model.md, sections 2, 3 and 5.
 
 Each record is a pod (annotations, images, labels) or a workload, a set of ImageCaches
 (phase, images, size, created, expiry) and a moment `at`; and what ECI does, per
-`/work/shared/reference/eci-imagecache.md`: the decision, the chosen cache, the events in
+`docs/eci-model.md`: the decision, the chosen cache, the events in
 order, whether a cache is auto-created, each cache's verdict, its exact/partial counts and
-key words that the findings or reasons must contain. The expectations come from that page
+key words that the findings or reasons must contain. The expectations come from that model
 (and, where marked, DEVELOPERS.md), not from running the engine.
 """
 
@@ -52,10 +52,10 @@ SEVERITIES = {"error", "warning", "info"}
 
 @dataclass(frozen=True)
 class Scenario:
-    """One row: the input, then what the reference page says ECI does."""
+    """One row: the input, then what docs/eci-model.md says ECI does."""
 
     id: str
-    rule: str  # the rule of the reference page it pins down
+    rule: str  # the rule of docs/eci-model.md it pins down
     images: tuple[str, ...] = (NGINX,)
     caches: tuple[dict, ...] = ()
     annotations: dict = field(default_factory=dict)

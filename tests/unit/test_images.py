@@ -1,4 +1,4 @@
-"""Image references, reference section 5: Docker grammar, normalisation, exact / partial / other endpoint."""
+"""Image references, docs/eci-model.md section 5: Docker grammar, normalisation, exact / partial / other endpoint."""
 
 from __future__ import annotations
 

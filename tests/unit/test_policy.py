@@ -1,4 +1,4 @@
-"""The pod's policy from its annotations, reference section 2 (and the invalid values of section 3)."""
+"""The pod's policy from its annotations, docs/eci-model.md section 2 (and its invalid values, 2.4)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ POLICIES = [
     ("bad-extra-storage", {EXTRA: "abc"}, 1, "auto", None, 1, 30),
     ("negative-extra-storage", {EXTRA: "-5Gi"}, 1, "auto", None, 1, 30),
     ("empty-pin-is-no-pin", {PIN: ""}, 1, "auto", None, 1, 30),
-    # section 3.2: automatic when eci-auto-imc is not "false", *or* legacy eci-image-cache is "true"
+    # docs/eci-model.md 3.3: automatic when eci-auto-imc is not "false", *or* legacy eci-image-cache is "true"
     ("legacy-auto-true-beats-auto-false", {LEGACY_AUTO: "true", AUTO: "false"}, 1, "auto", None, 1, 30),
 ]
 

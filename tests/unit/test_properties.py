@@ -185,7 +185,7 @@ def test_templates_from_raises_only_imc_errors(obj) -> None:
     assert templates is None or all(isinstance(t, PodTemplate) for t in templates)
 
 
-# ---- a model of reference section 3, written from the page, against the engine ----------------
+# ---- a model of docs/eci-model.md section 3, written from the page, against the engine ----------------
 
 REPOS = ["nginx", "redis", "library/busybox", "docker.io/bitnami/app"]
 POOL = [f"{repo}:{tag}" for repo in REPOS for tag in ("1", "2")]

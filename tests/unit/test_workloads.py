@@ -1,4 +1,4 @@
-"""Pod templates out of Pods and workloads (reference section 2: where annotations act, what is ECI)."""
+"""Pod templates out of Pods and workloads (docs/eci-model.md section 2: where annotations act, what is ECI)."""
 
 from __future__ import annotations
 
