@@ -16,8 +16,8 @@ from sim import bodies, discovery
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
 from sim.errors import ApiError
 from sim.identity import Identity
-from sim.object_api import WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
-from sim.patching import MERGE_PATCH, merge_patch
+from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
+from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
 from sim.resources import SSARS, SSRRS, SSRS, ResourceType, find_resource
 from sim.selectors import selector_from_query
 from sim.store import Entry
@@ -92,11 +92,24 @@ def verb_of(method: str, target: Target, query: dict) -> str:
             return "get"
         return "watch" if query.get("watch") in ("1", "true") else "list"
     verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+    if method in ("PUT", "PATCH") and not target.name:
+        raise ApiError(405, f"the server does not allow this method on the requested resource ({method} on a "
+                            "collection)", reason="MethodNotAllowed")
     if method in verbs:
         return verbs[method]
     if method == "DELETE":
         return "delete" if target.name else "deletecollection"
     raise ApiError(405, f"method {method} is not allowed")
+
+
+def check_patch_type(content_type: str, resource: ResourceType) -> None:
+    """415 for a patch media type the resource does not take (custom resources take no strategic merge patch)."""
+    accepted = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
+    if resource.group in BUILT_IN_GROUPS:
+        accepted.append(STRATEGIC_MERGE_PATCH)
+    if content_type not in accepted:
+        raise ApiError(415, "the body of the request was in an unknown format - accepted media types include: "
+                            + ", ".join(accepted), reason="UnsupportedMediaType")
 
 
 def write_options(query: dict, user_agent: str = "") -> WriteOptions:
@@ -316,6 +329,7 @@ class ApiServer:
     async def patch(self, request: Request, target: Target, options: WriteOptions) -> Response:
         """PATCH, including server-side apply (create when missing, else merge the applied configuration)."""
         content_type = content_type_of(request)
+        check_patch_type(content_type, target.resource)
         body = await self.read_body(request)
         api, resource = self.api, target.resource
         if content_type == APPLY_PATCH:
@@ -352,6 +366,7 @@ class ApiServer:
             return json_response(api.scale_of(target.resource, target.namespace, target.name))
         body = await self.read_body(request)
         if verb == "patch":
+            check_patch_type(content_type_of(request), target.resource)
             body = patched(api.scale_of(target.resource, target.namespace, target.name), content_type_of(request),
                            body)
         return json_response(api.set_scale(target.resource, target.namespace, target.name, body, options))

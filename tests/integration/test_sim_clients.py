@@ -12,6 +12,7 @@ from core.policy import MATCHED_CACHE
 from tests.integration.conftest import poll
 from tests.integration.test_sim_eci import create_cache, create_pod, read_cache, unique_image
 from tests.integration.test_sim_kubectl import deployment_yaml, imagecache_yaml
+from tests.integration.test_sim_limits import request
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +68,27 @@ def test_wait_for_the_crd_established(kubectl):
     conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
     assert conditions == {"NamesAccepted": "True", "Established": "True"}
     assert crd["status"]["acceptedNames"]["kind"] == "ImageCache"
+
+
+def test_lightkube_strategic_merge_on_a_custom_resource_is_415(sim_server, kubectl):
+    from lightkube import ApiError, Client, KubeConfig
+    from lightkube.generic_resource import create_global_resource
+    from lightkube.types import PatchType
+
+    image_cache = create_global_resource("eci.alibabacloud.com", "v1", "ImageCache", "imagecaches")
+    lightkube = Client(config=KubeConfig.from_file(sim_server.kubeconfig))
+    name = f"ic-{uuid.uuid4().hex[:8]}"
+    kubectl("apply", "-f", "-", input_text=imagecache_yaml(name, [unique_image("smp")]))
+    patch = {"metadata": {"labels": {"team": "a"}}}
+    with pytest.raises(ApiError) as raised:
+        lightkube.patch(image_cache, name, patch, patch_type=PatchType.STRATEGIC)
+    assert raised.value.status.code == 415
+    merged = lightkube.patch(image_cache, name, patch, patch_type=PatchType.MERGE)
+    assert merged.metadata.labels == {"team": "a"}
+    lightkube.delete(image_cache, name)
+
+
+def test_put_on_a_collection_is_405(sim_server, namespace):
+    status, body = request(sim_server, "PUT", f"/api/v1/namespaces/{namespace}/pods", b"{}")
+    assert status == 405, body
+    assert body["reason"] == "MethodNotAllowed"
