@@ -14,7 +14,7 @@ from core.timeutil import format_time, parse_time
 from core.workloads import pod_template
 from sim.catalog import look_up
 from sim.object_api import ObjectApi, now_timestamp
-from sim.resources import EVENTS, IMAGECACHES, PODS
+from sim.resources import EVENTS, IMAGECACHES, NODES, PODS
 from sim.scheduling import Scheduler
 from sim.store import Change, Entry
 
@@ -93,6 +93,11 @@ def creating_status(pod: dict) -> dict:
     }
 
 
+UNSCHEDULABLE = ("0/2 nodes are available: 1 node(s) had untolerated taint {virtual-kubelet.io/provider: alibabacloud}, "
+                 "1 node(s) were unschedulable. preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
+                 "scheduling.")
+
+
 class EciController:
     """What ECI does in the cluster: builds caches, decides pods at creation, starts them, sweeps expired caches."""
 
@@ -107,9 +112,29 @@ class EciController:
         self.store.add_listener(self._on_change)
 
     def _on_change(self, change: Change) -> None:
-        """Forget the cache index when a cache changes."""
+        """Forget the cache index when a cache changes; bind waiting pods when the ECS node is uncordoned."""
         if change.resource == IMAGECACHES.key:
             self._index = None
+        elif change.resource == NODES.key and change.previous is not None and \
+                change.entry.obj["metadata"]["name"] == ECS_NODE and \
+                change.previous.obj.get("spec", {}).get("unschedulable") and not self._ecs_node_cordoned():
+            self.scheduler.soon_once(self.bind_waiting_pods)
+
+    def _ecs_node_cordoned(self) -> bool:
+        """Whether the ECS node is cordoned (spec.unschedulable), so new non-ECI pods wait."""
+        node = self.store.get(NODES.key, "", ECS_NODE)
+        return bool(node and node.obj.get("spec", {}).get("unschedulable"))
+
+    def bind_waiting_pods(self) -> None:
+        """The ECS node takes pods again: the non-ECI pods that waited for it are bound and start."""
+        for entry in list(self.store.entries(PODS.key)):
+            pod = entry.obj
+            if pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+                continue
+            updated = entry.copy()
+            updated["spec"]["nodeName"] = ECS_NODE
+            updated["status"].update(creating_status(updated))
+            self._schedule_start(self.api.save(PODS, updated), self.pull_seconds(pod_template(pod).images))
 
     def index(self) -> CacheIndex:
         """The engine's index of the caches as they are now (views reused per resourceVersion)."""
@@ -226,6 +251,10 @@ class EciController:
         status = pod.setdefault("status", {})
         status.update({"phase": "Pending", "qosClass": "BestEffort"})
         if not template.eci:
+            if not spec.get("nodeName") and self._ecs_node_cordoned():
+                status["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                         "message": UNSCHEDULABLE, "lastTransitionTime": now_timestamp()}]
+                return None  # waits until the node is uncordoned
             spec.setdefault("nodeName", ECS_NODE)
             status.update(creating_status(pod))
             return lambda entry: self._schedule_start(entry, self.pull_seconds(template.images))

@@ -132,7 +132,13 @@ def test_drain_cordons_the_ecs_node_and_evicts_its_pods(kubectl, namespace):
         assert f"node/{node} drained" in output
         assert all(f"pod/{pod} evicted" in output for pod in pods)
         assert "Ready,SchedulingDisabled" in kubectl("get", "node", node).stdout
-        assert not set(pods) & set(names(kubectl, namespace, "pods"))
+        waiting = poll(lambda: len(now := names(kubectl, namespace, "pods")) == 2 and now, message="replacements")
+        assert not set(pods) & set(waiting)
+        listed = kubectl("get", "pods", "-n", namespace, "-o", "jsonpath={.items[*].status.conditions[0].reason}")
+        assert listed.stdout.split() == ["Unschedulable", "Unschedulable"]
     finally:
         kubectl("uncordon", node)
     assert "SchedulingDisabled" not in kubectl("get", "node", node).stdout
+    poll(lambda: kubectl("get", "pods", "-n", namespace, "-o", "jsonpath={.items[*].spec.nodeName}").stdout.split()
+         == [node, node], message="the waiting pods bound to the uncordoned node")
+    kubectl("rollout", "status", "deployment/drained", "-n", namespace, "--timeout=30s")
