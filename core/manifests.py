@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 import yaml
@@ -19,6 +20,13 @@ MAX_INTEGER_CHARS = 40
 
 class _Nested(Exception):
     """A document nested deeper than MAX_NESTING."""
+
+
+class _Surrogate(Exception):
+    """A string with a lone UTF-16 surrogate (an escape such as \\ud800): text no terminal or page can show."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Loader(yaml.SafeLoader):
@@ -54,6 +62,8 @@ def _expanded_size(node: object, memo: dict[int, int], budget: int, depth: int =
     elif isinstance(node, list):
         children = node
     else:
+        if isinstance(node, str) and _SURROGATE.search(node):
+            raise _Surrogate
         return 1
     if depth >= MAX_NESTING:
         raise _Nested
@@ -128,6 +138,11 @@ def _objects(documents: list, source: str) -> list[tuple[int, dict]]:
             size = _expanded_size(document, {}, MAX_EXPANDED_NODES)
         except (_Nested, RecursionError):
             raise ManifestError(f"{source}: document {number}: nested more than {MAX_NESTING} deep") from None
+        except _Surrogate:
+            raise ManifestError(
+                f"{source}: document {number}: a string holds a lone surrogate (an escape such as \\ud800), "
+                "which is not Unicode text"
+            ) from None
         if size > MAX_EXPANDED_NODES:
             raise ManifestError(
                 f"{source}: document {number}: expands to more than {MAX_EXPANDED_NODES:,} values "

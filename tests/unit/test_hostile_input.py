@@ -136,8 +136,17 @@ def _explain(tmp_path: Path, manifest: str, caches: str | None = None) -> subpro
             CACHE.format(spec="", status="imageCacheId: [a, b]"),
             ["c.yaml", "document 1", "imageCacheId"],
         ),
+        ('{"kind": "Pod", "metadata": {"name": "\\ud800"}}', None, ["m.yaml", "document 1", "surrogate"]),
+        ('kind: Pod\nmetadata: {name: "\\U0000DFFF"}\n', None, ["m.yaml", "document 1", "surrogate"]),
     ],
-    ids=["json-10000-deep", "yaml-int-4400-digits", "retention-days", "cache-id-list"],
+    ids=[
+        "json-10000-deep",
+        "yaml-int-4400-digits",
+        "retention-days",
+        "cache-id-list",
+        "json-surrogate",
+        "yaml-surrogate",
+    ],
 )
 def test_explain_refuses_the_attack_with_one_line(tmp_path: Path, manifest: str, caches: str | None, words) -> None:
     run = _explain(tmp_path, manifest, caches)
