@@ -133,6 +133,7 @@ class CacheIndex:
         self.caches: tuple[CacheView, ...] = tuple(caches)
         self.by_id: dict[str, CacheView] = {}
         self.by_name: dict[str, CacheView] = {}
+        self._with_id: dict[str, list[int]] = defaultdict(list)
         self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
@@ -140,6 +141,7 @@ class CacheIndex:
             self.by_name[cache.name] = cache
             if cache.id:
                 self.by_id.setdefault(cache.id, cache)
+                self._with_id[cache.id].append(position)
             for image in cache.images:
                 self._exact[image].append(position)
             for family in cache.families:
@@ -159,6 +161,10 @@ class CacheIndex:
             self._exact[image].append(position)
         for family in new.families:
             self._family[family].append(position)
+        if old.id:
+            self._with_id[old.id].remove(position)
+        if new.id:
+            self._with_id[new.id].append(position)
         self.caches = (*self.caches[:position], new, *self.caches[position + 1 :])
         self._position[id(new)] = position
         if self.by_name.get(old.name) is old:
@@ -188,6 +194,10 @@ class CacheIndex:
         cache = self.caches[position]
         images, families = cache.image_set, cache.families
         return sum(1 for ref in template.image_refs if ref.normalised not in images and ref.family_key in families)
+
+    def positions_with_id(self, cache_id: str | None) -> tuple[int, ...]:
+        """The positions of the caches holding this ID (normally one)."""
+        return tuple(self._with_id.get(cache_id, ())) if cache_id else ()
 
     def match_counts(self, template: PodTemplate) -> dict[int, tuple[int, int]]:
         """Per cache position sharing anything with the pod: (exact images, partially matched images)."""
@@ -425,8 +435,12 @@ def _outranked_reason(cache: CacheView, key: tuple, chosen: CacheView, chosen_ke
     return f"same match degree, size and age as {chosen.name}, which sorts first by name"
 
 
-def explain(template: PodTemplate, index: CacheIndex, at: datetime) -> Explanation:
-    """The decision with a verdict and reasons for every cache; computed for one pod on demand."""
+def explain(template: PodTemplate, index: CacheIndex, at: datetime, related_only: bool = False) -> Explanation:
+    """The decision with a verdict and reasons for every cache; computed for one pod on demand.
+
+    `related_only` leaves out the caches that share no image repository with the pod and are not the one it pins:
+    they can never be chosen, and their verdict is always that they hold none of its images.
+    """
     decision = decide(template, index, at)
     policy = decision.policy
     counts = index.match_counts(template)
@@ -435,7 +449,12 @@ def explain(template: PodTemplate, index: CacheIndex, at: datetime) -> Explanati
     chosen_counts = counts.get(index.position(chosen), (0, 0)) if chosen else (0, 0)
     chosen_key = _rank_key(chosen, *chosen_counts, policy.storage_gib) if chosen else None
     verdicts = []
-    for position, cache in enumerate(index.caches):
+    if related_only:
+        shown = sorted({*counts, *index.positions_with_id(policy.pin_id)})
+    else:
+        shown = range(len(index.caches))
+    for position in shown:
+        cache = index.caches[position]
         exact, partial = counts.get(position, (0, 0))
         details = _match_details(template, cache) if partial else []
         degree = f"{exact} of {image_count} images exact" + (f", {partial} same repository" if partial else "")

@@ -5,43 +5,13 @@ The command line (options, table, CSV and JSON output) is `cli.py` and `core/ren
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from core.caches import CacheView
 from core.matching import CacheIndex, explain
 from core.starts import PodStart, Saving, savings
 from kube.store import ClusterStore, PodRecord, StoreSnapshot
 from kube.watch import list_kind
-
-
-class RelevantCaches:
-    """Per pod, only the caches that share an image repository family with it or that it pins.
-
-    Other caches can never be chosen; leaving them out of `explain` keeps a 10,000-pod report fast
-    and small (the decision is the same; only 'holds none of the images' verdicts are dropped).
-    """
-
-    def __init__(self, caches: Iterable[CacheView]) -> None:
-        self.caches = tuple(caches)
-        self._by_family: dict[str, list[int]] = defaultdict(list)
-        self._by_id: dict[str, list[int]] = defaultdict(list)
-        for position, cache in enumerate(self.caches):
-            for key in {ref.family_key for ref in cache.image_refs}:
-                self._by_family[key].append(position)
-            if cache.id:
-                self._by_id[cache.id].append(position)
-
-    def index_for(self, record: PodRecord) -> CacheIndex:
-        """A CacheIndex of the caches that can matter to this pod, in the cluster's order."""
-        positions: set[int] = set()
-        for ref in record.template.image_refs:
-            positions.update(self._by_family.get(ref.family_key, ()))
-        pin = record.template.policy.pin_id
-        if pin:
-            positions.update(self._by_id.get(pin, ()))
-        return CacheIndex(self.caches[p] for p in sorted(positions))
 
 
 def actual_dict(record: PodRecord) -> dict | None:
@@ -85,17 +55,18 @@ def pod_savings(records: Iterable[PodRecord]) -> dict[str, Saving]:
     return savings((r.key, outcome(r), r.start, r.decision.images) for r in records)[1]
 
 
-def pod_result(record: PodRecord, relevant: RelevantCaches, saved: Saving | None = None) -> dict:
-    """One pod: `imc explain`'s fields, plus the pod's name, ECI's actual outcome and the disagreement flag."""
-    index = relevant.index_for(record)
-    result = explain(record.template, index, record.template.decided_at(datetime.now(UTC))).to_dict()
+def pod_result(record: PodRecord, index: CacheIndex, saved: Saving | None = None) -> dict:
+    """One pod: `imc explain`'s fields (caches unrelated to the pod left out, and counted), plus the pod's name,
+    ECI's actual outcome and the disagreement flag."""
+    explanation = explain(record.template, index, record.template.decided_at(datetime.now(UTC)), related_only=True)
+    result = explanation.to_dict()
     result.update(
         pod=record.key,
         namespace=record.namespace,
         name=record.name,
         actual=actual_dict(record),
         disagrees=record.disagrees,
-        candidates_omitted=len(relevant.caches) - len(index),
+        candidates_omitted=len(index) - len(explanation.candidates),
         **start_fields(record.start, saved),
     )
     return result
@@ -108,10 +79,10 @@ def eci_records(snapshot: StoreSnapshot) -> list[PodRecord]:
 
 def results(snapshot: StoreSnapshot) -> list[dict]:
     """Every ECI pod's result, sorted."""
-    relevant = RelevantCaches(snapshot.caches.values())
+    index = CacheIndex(snapshot.caches.values())
     records = eci_records(snapshot)
     saved = pod_savings(records)
-    return [pod_result(record, relevant, saved.get(record.key)) for record in records]
+    return [pod_result(record, index, saved.get(record.key)) for record in records]
 
 
 def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:

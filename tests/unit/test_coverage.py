@@ -10,7 +10,8 @@ import pytest
 from bench.workload import image_pool, make_caches, make_pods
 from core.caches import cache_from_object
 from core.coverage import held_images, missed_needs, suggest_cache, uncovered_images
-from core.matching import CacheIndex, decide
+from core.matching import CacheIndex, decide, explain
+from core.policy import IMC_ID as PIN
 from core.workloads import templates_from
 
 AT = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -85,12 +86,17 @@ def test_suggested_cache_turns_exactly_the_claimed_misses_into_hits(seed):
     assert turned == suggestion.pods_covered > 0
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_an_index_updated_in_place_decides_like_a_fresh_one(seed):
+def seeded_index(seed: int, caches: int) -> tuple[random.Random, list[str], list[dict], CacheIndex]:
+    """A seeded generator, its image pool, that many cache objects and their index."""
     rng = random.Random(seed)
     pool = image_pool(80, rng)
-    objects = make_caches(30, pool, rng)
-    index = CacheIndex(cache_from_object(obj) for obj in objects)
+    objects = make_caches(caches, pool, rng)
+    return rng, pool, objects, CacheIndex(cache_from_object(obj) for obj in objects)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_an_index_updated_in_place_decides_like_a_fresh_one(seed):
+    rng, pool, objects, index = seeded_index(seed, 30)
     templates = [templates_from(pod)[0] for pod in make_pods(200, pool, rng)]
     for _ in range(40):
         position = rng.randrange(len(objects))
@@ -110,3 +116,20 @@ def test_an_index_updated_in_place_decides_like_a_fresh_one(seed):
         mine, theirs = decide(template, index, AT), decide(template, fresh, AT)
         assert (mine.outcome, mine.cache_ref) == (theirs.outcome, theirs.cache_ref)
         assert index.match_counts(template) == fresh.match_counts(template)
+        pin = template.policy.pin_id or objects[0]["status"]["imageCacheId"]
+        assert sorted(index.positions_with_id(pin)) == sorted(fresh.positions_with_id(pin))
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_related_only_leaves_out_exactly_the_caches_sharing_nothing_and_not_pinned(seed):
+    rng, pool, objects, index = seeded_index(seed, 40)
+    pods = make_pods(100, pool, rng)
+    for pod in pods[:20]:
+        pod["metadata"].setdefault("annotations", {})[PIN] = objects[rng.randrange(40)]["status"]["imageCacheId"]
+    for template in (templates_from(pod)[0] for pod in pods):
+        full = explain(template, index, AT)
+        related = explain(template, index, AT, related_only=True)
+        assert related.decision == full.decision
+        kept = [verdict for verdict in full.candidates
+                if verdict.exact or verdict.partial or (verdict.id and verdict.id == template.policy.pin_id)]
+        assert related.candidates == tuple(kept)
