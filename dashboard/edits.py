@@ -19,7 +19,7 @@ MODE_LABELS = {
     "automatic": "Automatic",
     "perfect match": "Perfect match",
     "match count": "Match count N",
-    "pin": "Pin to a Ready cache",
+    "pin": "Pin to a cache",
     "off": "Off",
 }
 # Every annotation a mode may set or clear, in the order they are shown.

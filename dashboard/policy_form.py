@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
+from core.policy import read_policy
 from dashboard import edits
+from dashboard.text import visible
+
+MODE_HELP = ("Automatic: ECI picks a cache holding at least 1 of the pod's images exactly. Perfect match: every "
+             "image. Match count N: at least N. Pin: this cache, or pod creation fails. Off: no cache.")
 
 
 @dataclass(frozen=True)
@@ -27,38 +32,75 @@ class ModeChoice:
         return self.mode != "pin" or bool(self.pin)
 
 
-def ready_choices(caches: pd.DataFrame) -> dict[str, str]:
-    """Ready caches with an ID, as {id: "name (id)"} for a pin picker."""
+def pin_choices(caches: pd.DataFrame, images: Sequence[str] = (), current: str | None = None) -> dict[str, str]:
+    """Pin picker options {id: label}: the current pin first (even when no Ready cache has its ID), then the
+    Ready caches by how many of the workload's images they hold, each with that count when images are given."""
+    wanted = set(images)
     ready = caches[(caches["Phase"] == "Ready") & (caches["Cache ID"] != "")]
-    return {cache_id: f"{name} ({cache_id})" for name, cache_id in zip(ready["Name"], ready["Cache ID"], strict=True)}
+    rows = []
+    for name, cache_id, held in zip(ready["Name"], ready["Cache ID"], ready["Image names"], strict=True):
+        count = len(wanted & set(held.split()))
+        rows.append((-count, name, cache_id, f" · {count} of {len(wanted)} images" if wanted else ""))
+    choices = {}
+    if current:
+        choices[current] = visible(f"{current} · the current pin{_pin_state(caches, current)}")
+    for _, name, cache_id, held in sorted(rows):
+        choices.setdefault(cache_id, visible(f"{name} ({cache_id}){held}"))
+    return choices
+
+
+def _pin_state(caches: pd.DataFrame, pin: str) -> str:
+    """Why a current pin may not work: no cache has the ID, or its cache is not Ready."""
+    found = caches[caches["Cache ID"] == pin]
+    if found.empty:
+        return ": no cache has this ID"
+    name, phase = found["Name"].iloc[0], found["Phase"].iloc[0]
+    return f" ({name})" if phase == "Ready" else f": {name} is {phase}, not Ready"
+
+
+def current_choice(annotations: Mapping[str, str]) -> tuple[str, int | None, str | None]:
+    """The (mode, N, pinned ID) the template's annotations amount to: where the form starts."""
+    policy = read_policy(annotations, 0)
+    mode = edits.mode_of(annotations)
+    return (mode, policy.match_count if mode == "match count" else None, policy.pin_id if mode == "pin" else None)
 
 
 def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str, str], caches: pd.DataFrame,
-                  storage: str | None = None) -> ModeChoice:
-    """Mode on one row; N or the pinned cache, extra storage (when given) and IfNotPresent on the next."""
+                  storage: str | None = None, current: Mapping[str, str] | None = None,
+                  images: Sequence[str] = ()) -> ModeChoice:
+    """Mode on one row; N or the pinned cache, extra storage (when given) and IfNotPresent on the next.
+
+    N and the pin start at what the `current` annotations say; the pin picker ranks caches by `images` held.
+    """
+    _, count_now, pin_now = current_choice(current or {})
     mode = st.segmented_control("Mode", list(modes), default=default, format_func=labels.get, key=f"{key}-mode",
-                                required=True) or default
-    slots = iter(st.columns(3, vertical_alignment="bottom"))
+                                required=True, help=MODE_HELP) or default
+    slots = iter(st.columns([2, 1, 1], vertical_alignment="bottom"))
     count, pin = None, None
     if mode == "match count":
-        count = int(next(slots).number_input("Match count N", min_value=1, max_value=20, value=1, key=f"{key}-count"))
+        count = int(next(slots).number_input("Match count N", min_value=1, max_value=20, value=count_now or 1,
+                                             key=f"{key}-count"))
     elif mode == "pin":
-        choices = ready_choices(caches)
+        choices = pin_choices(caches, images, pin_now)
         if choices:
-            pin = next(slots).selectbox("Ready cache", list(choices), format_func=choices.get, key=f"{key}-pin")
+            pin = next(slots).selectbox("Cache to pin", list(choices), format_func=choices.get, key=f"{key}-pin",
+                                        help="The current pin first, then Ready caches by how many of the "
+                                             "workload's images they hold.")
         else:
             next(slots).warning("There is no Ready cache to pin to.", icon=":material/warning:")
     extra = None
     if storage is not None:
         extra = next(slots).text_input("Extra ephemeral storage", value=storage, placeholder="e.g. 20Gi",
                                        key=f"{key}-storage").strip() or None
-    pull = next(slots).toggle("imagePullPolicy: IfNotPresent on every container", key=f"{key}-pull",
-                              help="With Always, the kubelet pulls the image even when the cache holds it.")
+    pull = next(slots).toggle("Pull only if not present", key=f"{key}-pull",
+                              help="Sets imagePullPolicy: IfNotPresent on every container. With Always, the kubelet "
+                                   "pulls the image even when the cache holds it.")
     return ModeChoice(mode, count, pin, pull, extra)
 
 
 def changes_for(current: dict[str, str], choice: ModeChoice) -> dict[str, str | None]:
     """The annotation changes a choice makes to these annotations (none while it is incomplete)."""
-    if not choice.complete or choice.mode not in edits.MODES:
-        return {}
+    if not choice.complete or choice.mode not in edits.MODES or (choice.mode, choice.count, choice.pin) == \
+            current_choice(current):
+        return {}  # incomplete, or what the template already says: nothing to change
     return edits.policy_changes(current, choice.mode, choice.count, choice.pin)

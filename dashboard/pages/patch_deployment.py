@@ -8,12 +8,14 @@ import streamlit as st
 
 from core.errors import ImcError
 from core.policy import POLICY_ANNOTATIONS
-from dashboard import edits, explanation, policy_form, shell, views, writer
+from dashboard import edits, explanation, nav, policy_form, shell, views, writer
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import md
 
 FLASH = "pd-flash"
+NEW_PODS = ("Now and After describe pods created from the template: now, and after the patch. The pods running "
+            "now keep what ECI gave them until Kubernetes replaces them.")
 
 
 @friendly
@@ -23,7 +25,7 @@ def render() -> None:
     st.title("Patch a Deployment's image-cache mode")
     flash = st.session_state.pop(FLASH, None)
     if flash:
-        getattr(st, flash[0])(flash[1], icon=flash[2])
+        show_flash(*flash)
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot, live=False)
     if not snapshot.deployments:
@@ -46,7 +48,14 @@ def render() -> None:
         st.dataframe(explanation.annotations_frame(policy), hide_index=True, width="stretch", key="pd-current")
     else:
         st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
-    changes, pull = proposal(current, frames_of(snapshot), f"{namespace}/{name}")
+    frames = frames_of(snapshot)
+    now = views.now_utc()
+    try:
+        old: Any = views.predict(before, frames.index, now).decision
+    except ImcError as exc:
+        old = exc
+    images = () if isinstance(old, ImcError) else old.images
+    changes, pull = proposal(current, frames, f"{namespace}/{name}", images)
     after = edits.with_template(before, edits.merged(current, changes), if_not_present=pull)
     diff = edits.yaml_diff(edits.template_dict(before), edits.template_dict(after), "template now", "template after")
     left, right = st.columns([3, 2], gap="large")
@@ -57,7 +66,7 @@ def render() -> None:
         else:
             st.caption("No change: pick another mode or pull policy.")
     with right:
-        outcome(before, after, frames_of(snapshot))
+        outcome(old, after, frames, now)
     if diff:
         st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {md(namespace)}/{md(name)} with a new "
                    "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
@@ -67,19 +76,20 @@ def render() -> None:
               key="pd-apply", on_click=apply, args=(cluster, before, changes, pull))
 
 
-def proposal(current: dict[str, str], frames: Any, key: str) -> tuple[dict[str, str | None], bool]:
-    """The mode widgets; returns the annotation changes (None removes) and whether to set IfNotPresent."""
+def proposal(current: dict[str, str], frames: Any, key: str, images: tuple[str, ...]
+             ) -> tuple[dict[str, str | None], bool]:
+    """The mode widgets, starting at the template's settings; the annotation changes (None removes) and IfNotPresent."""
     choice = policy_form.mode_controls(f"pd-{key}", edits.MODES, edits.mode_of(current), edits.MODE_LABELS,
-                                       frames.caches)
+                                       frames.caches, current=current, images=images)
     return policy_form.changes_for(current, choice), choice.if_not_present
 
 
-def outcome(before: dict, after: dict, frames: Any) -> None:
-    """What the engine says new pods will do, before and after the patch."""
-    st.markdown("**What new pods will hit**")
-    now = views.now_utc()
+def outcome(old: Any, after: dict, frames: Any, now: Any) -> None:
+    """What the engine says new pods will do, before and after the patch (`old`: the current prediction or its error)."""
+    st.markdown("**What new pods will hit**", help=NEW_PODS)
     try:
-        old = views.predict(before, frames.index, now).decision
+        if isinstance(old, ImcError):
+            raise old
         new = views.predict(after, frames.index, now).decision
     except ImcError as exc:
         st.warning(f"The engine cannot read this Deployment: {md(exc)}", icon=":material/warning:")
@@ -91,6 +101,18 @@ def outcome(before: dict, after: dict, frames: Any) -> None:
     st.markdown(explanation.summary(new))
     if new.findings:
         st.markdown(explanation.findings_markdown(new.findings))
+    st.caption(NEW_PODS)
+
+
+def show_flash(kind: str, message: str, icon: str, deployment: str | None = None) -> None:
+    """The outcome of the last Apply; after a patch, where its new pods are."""
+    getattr(st, kind)(message, icon=icon)
+    if deployment:
+        namespace, name = deployment.split("/", 1)
+        st.page_link(nav.page("pods"), label=md(f"See the new pods of {deployment}"), icon=":material/open_in_new:",
+                     query_params={"ns": namespace, "q": name})
+        st.caption("Kubernetes replaces the pods one by one: the new ones appear there as they are created, each "
+                   "with what ECI did for it.")
 
 
 @friendly
@@ -107,4 +129,5 @@ def apply(cluster: shell.ShownCluster, before: dict, changes: dict[str, str | No
     else:
         st.toast(f"Patched {md(meta.get('namespace'))}/{md(meta.get('name'))}: new pods follow the new template.",
                  icon=":material/check_circle:")
-        st.session_state[FLASH] = ("success", md(result.message), ":material/check:")
+        st.session_state[FLASH] = ("success", md(result.message), ":material/check:",
+                                   f"{meta.get('namespace')}/{meta.get('name')}")

@@ -157,7 +157,7 @@ def editor(doc: dict, key: str, frames: Any) -> tuple[dict[str, str | None], boo
     labels = {AS_WRITTEN: "As written", **edits.MODE_LABELS}
     storage = edits.template_annotations(doc).get(EXTRA_STORAGE, "")
     choice = policy_form.mode_controls(key, [AS_WRITTEN, *edits.MODES], AS_WRITTEN, labels, frames.caches,
-                                       storage=storage)
+                                       storage=storage, current=written)
     changes = policy_form.changes_for(written, choice)
     if (choice.extra_storage or "") != storage:
         changes[EXTRA_STORAGE] = choice.extra_storage

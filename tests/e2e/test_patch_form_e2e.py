@@ -1,0 +1,81 @@
+"""Patch deployment opens on the Deployment's current settings and proposes nothing unasked (issue 10, items 1 and 8)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from core.policy import AUTO_IMC, IMC_ID
+from tests.e2e.conftest import kubectl, kubectl_json, open_page, screenshot, settle
+from tests.e2e.test_dashboard_e2e import choose, no_exception, pick_mode
+
+pytestmark = pytest.mark.e2e
+
+MISSING = "imc-2ze0notthere000000"  # the demo's ml/inference pins this ID, which no cache has
+
+
+@pytest.fixture(scope="module")
+def namespace(sim):
+    """A namespace of this module's own."""
+    kubectl(sim, "create", "namespace", "e2e-patch", check=False)
+    return "e2e-patch"
+
+
+def open_deployment(page, url: str, namespace: str, name: str) -> None:
+    """The Patch deployment page on one Deployment."""
+    open_page(page, f"{url}/patch-deployment")
+    choose(page, "Namespace", namespace)
+    settle(page)
+    choose(page, "Deployment", name)
+    settle(page)
+    expect(page.get_by_role("combobox", name="Deployment")).to_have_value(name)
+
+
+def test_a_deployment_pinned_to_a_missing_cache_opens_on_its_pin_and_proposes_nothing(app, sim, page):
+    before = kubectl_json(sim, "get", "deployment", "-n", "ml", "inference")
+    open_deployment(page, app.url, "ml", "inference")
+    expect(page.get_by_role("radio", name="Pin to a cache")).to_be_checked()
+    picker = page.get_by_role("combobox", name="Cache to pin")
+    expect(picker).to_have_value(f"{MISSING} · the current pin: no cache has this ID")
+    expect(page.get_by_text("No change: pick another mode or pull policy.")).to_be_visible()
+    expect(page.get_by_role("button", name="Apply")).to_be_disabled()
+    expect(page.get_by_text("rolls the Deployment", exact=False)).to_have_count(0)
+    # the other caches are offered by how many of its images they hold, with the count
+    picker.click()
+    options = page.get_by_role("option")
+    expect(options.first).to_contain_text(MISSING)
+    expect(options.nth(1)).to_contain_text(" of 1 images")
+    page.keyboard.press("Escape")
+    screenshot(page, "patch-current-pin")
+    after = kubectl_json(sim, "get", "deployment", "-n", "ml", "inference")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert after["spec"]["template"]["metadata"]["annotations"][IMC_ID] == MISSING
+    no_exception(page)
+
+
+def test_after_an_apply_the_page_links_to_the_new_pods(app, sim, page, namespace):
+    labels = {"app": "e2e-pinned", "alibabacloud.com/eci": "true"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "e2e-pinned", "namespace": namespace},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "e2e-pinned"}}, "template": {
+                      "metadata": {"labels": labels, "annotations": {IMC_ID: MISSING}},
+                      "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}}}
+    kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
+    open_deployment(page, app.url, namespace, "e2e-pinned")
+    expect(page.get_by_role("button", name="Apply")).to_be_disabled()
+    expect(page.get_by_text("Now and After describe pods created from the template", exact=False)).to_be_visible()
+    pick_mode(page, "Off")
+    expect(page.get_by_role("button", name="Apply")).to_be_enabled()
+    page.get_by_role("button", name="Apply").click()
+    settle(page)
+    link = page.get_by_role("link", name=f"See the new pods of {namespace}/e2e-pinned")
+    expect(link).to_be_visible(timeout=20_000)
+    annotations = kubectl_json(sim, "get", "deployment", "-n", namespace, "e2e-pinned")["spec"]["template"]["metadata"][
+        "annotations"]
+    assert annotations.get(AUTO_IMC) == "false" and IMC_ID not in annotations
+    screenshot(page, "patch-applied")
+    link.click()
+    page.wait_for_url("**/pods?*", timeout=20_000)
+    assert "e2e-pinned" in page.url
+    no_exception(page)

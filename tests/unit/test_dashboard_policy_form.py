@@ -1,0 +1,64 @@
+"""The mode form starts at the template's settings and proposes nothing the user did not ask for (issue 10, item 1)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core.policy import AUTO_IMC, IMC_ID, LEGACY_PIN, MATCH_COUNT
+from dashboard.policy_form import ModeChoice, changes_for, current_choice, pin_choices
+
+CACHES = pd.DataFrame([
+    {"Name": "alpha", "Cache ID": "imc-a", "Phase": "Ready", "Image names": "docker.io/library/redis:7"},
+    {"Name": "beta", "Cache ID": "imc-b", "Phase": "Ready",
+     "Image names": "docker.io/library/nginx:1.25 docker.io/library/redis:7"},
+    {"Name": "gamma", "Cache ID": "imc-g", "Phase": "Creating", "Image names": "docker.io/library/nginx:1.25"},
+    {"Name": "delta", "Cache ID": "", "Phase": "Pending", "Image names": ""},
+])
+IMAGES = ("docker.io/library/nginx:1.25", "docker.io/library/redis:7")
+
+
+def test_the_current_pin_comes_first_even_when_no_cache_has_it():
+    choices = pin_choices(CACHES, IMAGES, current="imc-2ze0notthere000000")
+    assert list(choices) == ["imc-2ze0notthere000000", "imc-b", "imc-a"]
+    assert choices["imc-2ze0notthere000000"] == "imc-2ze0notthere000000 · the current pin: no cache has this ID"
+
+
+def test_ready_caches_are_ranked_by_the_images_they_hold_with_the_count():
+    choices = pin_choices(CACHES, IMAGES)
+    assert choices == {"imc-b": "beta (imc-b) · 2 of 2 images", "imc-a": "alpha (imc-a) · 1 of 2 images"}
+
+
+def test_a_pin_to_a_cache_not_ready_says_so():
+    assert "gamma is Creating, not Ready" in pin_choices(CACHES, IMAGES, current="imc-g")["imc-g"]
+
+
+def test_without_images_no_count_is_claimed():
+    assert pin_choices(CACHES) == {"imc-a": "alpha (imc-a)", "imc-b": "beta (imc-b)"}
+
+
+def test_a_hostile_pin_is_shown_visibly_in_the_picker():
+    assert "<U+202E>" in pin_choices(CACHES, IMAGES, current="imc-\u202eevil")["imc-\u202eevil"]
+
+
+def test_the_form_starting_at_the_current_pin_changes_nothing():
+    current = {IMC_ID: "imc-2ze0notthere000000"}
+    assert current_choice(current) == ("pin", None, "imc-2ze0notthere000000")
+    assert changes_for(current, ModeChoice("pin", None, "imc-2ze0notthere000000", False)) == {}
+
+
+def test_a_legacy_pin_left_as_it_is_is_not_rewritten():
+    current = {LEGACY_PIN: "imc-a"}
+    assert changes_for(current, ModeChoice("pin", None, "imc-a", False)) == {}
+
+
+def test_the_current_match_count_changes_nothing_and_another_does():
+    current = {AUTO_IMC: "true", MATCH_COUNT: "3"}
+    assert current_choice(current) == ("match count", 3, None)
+    assert changes_for(current, ModeChoice("match count", 3, None, False)) == {}
+    assert changes_for(current, ModeChoice("match count", 2, None, False)) == {MATCH_COUNT: "2"}
+
+
+def test_picking_another_cache_or_mode_changes_the_pin():
+    current = {IMC_ID: "imc-2ze0notthere000000"}
+    assert changes_for(current, ModeChoice("pin", None, "imc-b", False)) == {IMC_ID: "imc-b"}
+    assert changes_for(current, ModeChoice("automatic", None, None, False)) == {IMC_ID: None}
