@@ -28,13 +28,14 @@ def is_auto_created(name: str) -> bool:
 
 
 def progress_percent(value: Any) -> float | None:
-    """A progress like "85%" as the number 85; None when absent or unreadable."""
+    """A progress like "85%" as the number 85; None when absent, unreadable or outside 0-100 ("1e400%", "nan")."""
     if value in (None, ""):
         return None
     try:
-        return float(str(value).strip().rstrip("%"))
+        number = float(str(value).strip().rstrip("%"))
     except ValueError:
         return None
+    return number if 0 <= number <= 100 else None
 
 
 def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datetime) -> pd.DataFrame:

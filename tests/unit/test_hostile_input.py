@@ -20,6 +20,7 @@ from core.policy import EXTRA_STORAGE as EXTRA
 from core.policy import read_policy
 from core.timeutil import parse_time
 from core.workloads import templates_from
+from dashboard.cache_views import progress_percent
 from dashboard.invalid_views import invalid_frame
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import AT, REPO, imagecache, pod, when
@@ -232,3 +233,10 @@ def test_an_object_without_a_name_is_noted_and_left_out(obj: object) -> None:
     assert {k for k in snapshot.invalid} == {
         f"{kind}/<unnamed>" for kind in ("pods", "imagecaches", "events", "deployments")
     }
+
+
+@pytest.mark.parametrize(
+    ("progress", "shown"), [("85%", 85.0), ("1e400%", None), ("nan", None), ("-5%", None), ("abc", None), (None, None)]
+)
+def test_a_cache_progress_from_the_cluster_is_a_bounded_percentage(progress, shown) -> None:
+    assert progress_percent(progress) == shown
