@@ -152,8 +152,10 @@ def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
     grace = query.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
     try:
         grace = None if grace in (None, "") else int(grace)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ApiError(400, f"gracePeriodSeconds must be a whole number, not {grace!r}") from None
+    if grace is not None and not -2**63 <= grace < 2**63:
+        raise ApiError(400, "gracePeriodSeconds must fit in 64 bits")
     return DeleteOptions(preconditions, dry_run, propagation or "Background", grace)
 
 
@@ -351,7 +353,8 @@ class ApiServer:
         """POST pods/NAME/eviction (policy/v1 Eviction): a delete with the Eviction's deleteOptions."""
         if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
             raise ApiError(400, "the request body must be a policy/v1 Eviction")
-        name = (body.get("metadata") or {}).get("name") or target.name
+        metadata = body.get("metadata") or {}
+        name = (metadata.get("name") if isinstance(metadata, dict) else None) or target.name
         if name != target.name:
             raise ApiError(400, f"name in URL does not match name in Eviction object: {target.name} != {name}")
         self.api.delete(target.resource, target.namespace, target.name,

@@ -188,7 +188,8 @@ class ManagedEntry:
 
 def entries_of(obj: dict) -> list[ManagedEntry]:
     """The managedFields entries of an object."""
-    return [ManagedEntry.parse(e) for e in obj.get("metadata", {}).get("managedFields") or [] if isinstance(e, dict)]
+    entries = obj.get("metadata", {}).get("managedFields")
+    return [ManagedEntry.parse(e) for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,4 @@ def test_a_different_value_owned_by_another_manager_conflicts_and_an_equal_one_d
     assert [fields.dotted(c.path) for c in found] == ['.spec.containers[name="main"].image']
     assert fields.conflict_message(found) == ('Apply failed with 1 conflict: conflict with "other" using v1: '
                                              '.spec.containers[name="main"].image')
+

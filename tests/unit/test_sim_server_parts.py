@@ -9,8 +9,10 @@ import orjson
 import pytest
 import yaml
 
+from sim.api_server import delete_options
 from sim.catalog import look_up
 from sim.discovery import openapi_document, openapi_root, resource_list
+from sim.errors import ApiError
 from sim.identity import load_identity, serving_hosts, write_kubeconfig
 from sim.resources import IMAGECACHES, PODS
 from sim.schema import crd_schema, prune, unknown_fields
@@ -163,3 +165,13 @@ def test_watch_streams_replay_expire_and_drop():
     assert [e["object"]["metadata"]["name"] for e in dropped] == ["a"]
     store.close_watchers()
     assert len(collect(store, WatchRequest(PODS, "", Selector(), "0", False, 5))) == 2
+
+
+def test_delete_options_read_query_and_body_and_refuse_bad_grace_periods():
+    options = delete_options({"gracePeriodSeconds": "0"}, {"propagationPolicy": "Foreground"}, False)
+    assert (options.grace_seconds, options.propagation) == (0, "Foreground")
+    assert delete_options({}, {"orphanDependents": True}, False).propagation == "Orphan"
+    for grace in ([1], 10**30):
+        with pytest.raises(ApiError) as refused:
+            delete_options({}, {"gracePeriodSeconds": grace}, False)
+        assert refused.value.code == 400
