@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sim import bodies, discovery
+from sim import bodies, discovery, openapi_v2
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
 from sim.errors import ApiError
 from sim.identity import Identity
@@ -27,6 +27,7 @@ from sim.watching import WatchRequest, event_line, watch_stream
 log = logging.getLogger("imc.sim.http")
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
 
 
@@ -234,7 +235,7 @@ class ApiServer:
         if path == "/apis":
             return json_response(discovery.api_groups())
         if path.startswith("/openapi/"):
-            return self.openapi(path)
+            return self.openapi(path, request.headers.get("accept", ""))
         if path.startswith("/apis/") and path.count("/") == 2:
             group = discovery.api_group(path.split("/")[2])
             if group is None:
@@ -256,8 +257,13 @@ class ApiServer:
             raise forbidden(subject, verb, resource.group, plural, target.name, target.namespace)
         return await self.serve_resource(request, subject, verb, target, query)
 
-    def openapi(self, path: str) -> Response:
-        """`/openapi/v3` and its per-group-version documents."""
+    def openapi(self, path: str, accept: str = "") -> Response:
+        """`/openapi/v2`, `/openapi/v3` and its per-group-version documents."""
+        if path == "/openapi/v2":
+            swagger = discovery.openapi_v2(self.api.custom_schemas)
+            if "protobuf" in accept:  # what kubectl asks for
+                return Response(openapi_v2.document(swagger), media_type=OPENAPI_V2_PROTOBUF)
+            return json_response(swagger)
         if path == "/openapi/v3":
             return json_response(discovery.openapi_root(self.api.custom_schemas))
         prefix = "/openapi/v3/"

@@ -17,6 +17,7 @@ import orjson
 DEFINITIONS_PATH = Path(__file__).resolve().parent / "openapi-definitions.json"
 KUBERNETES_VERSION = "v1.32.0"
 REF_PREFIX = "#/definitions/"
+V3_REF_PREFIX = "#/components/schemas/"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 # The kinds the sim serves or answers with, by group version and kind.
@@ -152,6 +153,26 @@ def _prune(value: object, schema: dict, known: dict[str, dict]) -> object:
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_prune(item, schema["items"], known) for item in value]
     return value
+
+
+def _as_v3(node: object) -> object:
+    """A v2 schema in OpenAPI v3 form: references into components, a reference with siblings wrapped in allOf."""
+    if isinstance(node, list):
+        return [_as_v3(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("$ref"), str):
+        ref = {"$ref": V3_REF_PREFIX + node["$ref"].removeprefix(REF_PREFIX)}
+        rest = {key: _as_v3(value) for key, value in node.items() if key != "$ref"}
+        return {"allOf": [ref], **rest} if rest else ref
+    return {key: _as_v3(value) for key, value in node.items()}
+
+
+@functools.cache
+def v3_schemas(names: tuple[str, ...]) -> dict[str, dict]:
+    """The definitions these names reach, as OpenAPI v3 component schemas (shared: do not change them)."""
+    known = definitions()
+    return {name: _as_v3(known[name]) for name in closure(names, known)}
 
 
 def closure(names: list[str], known: dict[str, dict]) -> list[str]:

@@ -6,6 +6,7 @@ import hashlib
 
 import orjson
 
+from sim.definitions import definition_of, definitions, v3_schemas
 from sim.resources import ResourceType, group_versions
 
 VERSION_INFO = {
@@ -103,12 +104,13 @@ def openapi_document(api_version: str, schemas: dict[str, dict] | None = None) -
             "responses": {"200": {"description": "OK"}},
         }
         paths[_object_path(resource)] = {"patch": operation}
-    components = {}
+    built_in = tuple(name for resource in resources
+                     if (name := definition_of(resource.group, resource.version, resource.kind)))
+    components = dict(v3_schemas(built_in))
     for resource in resources:
         if resource.kind in (schemas or {}):
             gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
-            name = ".".join(reversed(resource.group.split("."))) + f".{resource.version}.{resource.kind}"
-            components[name] = {**schemas[resource.kind], "x-kubernetes-group-version-kind": [gvk]}
+            components[custom_definition_name(resource)] = {**schemas[resource.kind], "x-kubernetes-group-version-kind": [gvk]}
     return {"openapi": "3.0.0", "info": {"title": "imc sim", "version": "v1.32.0"}, "paths": paths,
             "components": {"schemas": components}}
 
@@ -122,3 +124,31 @@ def openapi_root(schemas_of=lambda api_version: None) -> dict:
         path = _openapi_path(api_version)
         paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return {"paths": paths}
+
+
+def custom_definition_name(resource: ResourceType) -> str:
+    """The definition name of a custom kind (`com.alibabacloud.eci.v1.ImageCache`)."""
+    return ".".join(reversed(resource.group.split("."))) + f".{resource.version}.{resource.kind}"
+
+
+def openapi_v2(schemas_of=lambda api_version: None) -> dict:
+    """`GET /openapi/v2`: every served kind's definition and a PATCH operation per kind (with fieldValidation)."""
+    paths, custom = {}, {}
+    for api_version, resources in group_versions().items():
+        schemas = schemas_of(api_version) or {}
+        for resource in resources:
+            if not resource.stored:
+                continue
+            gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+            parameters = [{"name": name, "in": "query", "type": "string", "uniqueItems": True}
+                          for name in ("dryRun", "fieldManager", "fieldValidation")]
+            paths[_object_path(resource)] = {"patch": {
+                "operationId": f"patch{resource.kind}", "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk, "parameters": parameters,
+                "consumes": ["application/json-patch+json", "application/merge-patch+json",
+                             "application/apply-patch+yaml"], "responses": {"200": {"description": "OK"}}}}
+            if resource.kind in schemas:
+                custom[custom_definition_name(resource)] = {**schemas[resource.kind],
+                                                            "x-kubernetes-group-version-kind": [gvk]}
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
+            "definitions": {**definitions(), **custom}}

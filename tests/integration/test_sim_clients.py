@@ -92,3 +92,37 @@ def test_put_on_a_collection_is_405(sim_server, namespace):
     status, body = request(sim_server, "PUT", f"/api/v1/namespaces/{namespace}/pods", b"{}")
     assert status == 405, body
     assert body["reason"] == "MethodNotAllowed"
+
+
+def test_a_list_from_get_o_yaml_round_trips_through_apply_replace_and_server_side_apply(kubectl):
+    names = [f"ic-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for name in names:
+        kubectl("apply", "-f", "-", input_text=imagecache_yaml(name, [unique_image("list")]))
+    for name in names:  # built, so nothing changes them between the export and the write
+        poll(lambda name=name: kubectl("get", "ic", name, "-o", "jsonpath={.status.phase}").stdout == "Ready",
+             message=f"{name} Ready")
+
+    def exported() -> str:
+        listed = kubectl("get", "ic", *names, "-o", "yaml").stdout
+        assert "kind: List" in listed
+        return listed
+
+    applied = kubectl("apply", "-f", "-", input_text=exported())  # validated by kubectl with /openapi/v2
+    replaced = kubectl("replace", "-f", "-", input_text=exported())
+    server_side = kubectl("apply", "--server-side", "-f", "-", input_text=exported())
+    for name in names:
+        assert f"imagecache.eci.alibabacloud.com/{name}" in applied.stdout
+        assert f"imagecache.eci.alibabacloud.com/{name} replaced" in replaced.stdout
+        assert f"imagecache.eci.alibabacloud.com/{name} serverside-applied" in server_side.stdout
+    kubectl("delete", "ic", *names)
+
+
+@pytest.mark.parametrize(("what", "words"), [
+    ("pods", "Pod is a collection of containers"),
+    ("deployment.spec.strategy", "The deployment strategy to use"),
+    ("nodes", "Node is a worker node in Kubernetes"),
+    ("imagecache.spec.images", "1 to 20"),
+])
+def test_explain_every_kind(kubectl, what, words):
+    explained = kubectl("explain", what).stdout
+    assert " ".join(words.split()) in " ".join(explained.split())
