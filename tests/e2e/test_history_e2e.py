@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from core.workloads import is_eci_pod
-from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, settle, start_app
+from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, start_app
+from tests.e2e.test_dashboard_e2e import pick_mode
 
 pytestmark = pytest.mark.e2e
 
@@ -53,17 +54,7 @@ def ledger_rows(path, deleted: bool) -> int:
 def chart_total(page, url: str) -> float:
     """Open Overview, pick the 30 d window, and add up the pods the over-time chart draws."""
     open_page(page, url)
-    window = page.get_by_role("radio", name="30 d", exact=True)
-    for attempt in range(3):  # a click during the live fragment's rerun can be lost: click until it took
-        settle(page)
-        window.click()
-        try:
-            expect(window).to_be_checked(timeout=5_000)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
-    settle(page)
+    pick_mode(page, "30 d")  # the window picker is a segmented control like the mode picker
     expect(page.get_by_text("From the history file")).to_be_visible(timeout=20_000)
     return poll(lambda: page.evaluate(CHART_TOTAL, TITLE), 30, "the over-time chart")
 
