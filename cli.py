@@ -148,7 +148,7 @@ def run_report(args: argparse.Namespace) -> int:
     from core.render import REPORT_FORMATTERS
     from kube.connect import ConnectError, connect, describe_failure
     from kube.http import RequestError
-    from kube.report import results, take_snapshot
+    from kube.report import results, take_snapshot, warnings
 
     try:
         connection = connect(kubeconfig=args.kubeconfig, context=args.context)
@@ -163,7 +163,7 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     finally:
         connection.close()
-    for problem in snapshot.errors:
+    for problem in warnings(snapshot):
         print(f"imc report: warning: {problem}", file=sys.stderr)
     sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot)))
     return 0

@@ -85,6 +85,17 @@ def results(snapshot: StoreSnapshot) -> list[dict]:
     return [pod_result(record, index, saved.get(record.key)) for record in records]
 
 
+def warnings(snapshot: StoreSnapshot) -> list[str]:
+    """The problems to tell beside the results: reading the cluster, and objects read with a malformed field."""
+    kept = {"pods": snapshot.pods, "imagecaches": snapshot.caches}
+    malformed = [
+        f"{key}: {problem}"
+        for key, problem in sorted(snapshot.invalid.items())
+        if key.partition("/")[2] in kept.get(key.partition("/")[0], ())  # the unreadable are in errors already
+    ]
+    return list(snapshot.errors) + malformed
+
+
 def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
     """One paged list of pods, ImageCaches and events (no watch), decided in a store."""
     store = ClusterStore()

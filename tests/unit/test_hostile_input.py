@@ -22,6 +22,7 @@ from core.timeutil import parse_time
 from core.workloads import templates_from
 from dashboard.cache_views import progress_percent
 from dashboard.invalid_views import invalid_frame
+from kube.report import warnings as report_warnings
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import AT, REPO, imagecache, pod, when
 
@@ -240,3 +241,16 @@ def test_an_object_without_a_name_is_noted_and_left_out(obj: object) -> None:
 )
 def test_a_cache_progress_from_the_cluster_is_a_bounded_percentage(progress, shown) -> None:
     assert progress_percent(progress) == shown
+
+
+def test_report_warns_of_each_malformed_object_once() -> None:
+    store = ClusterStore(clock=lambda: when(AT))
+    store.replace("imagecaches", [imagecache("good", ["redis:7"]), _poisoned_cache()], "1")
+    unreadable = pod(["redis:7"], name="gone")
+    unreadable["kind"] = 5
+    store.replace("pods", [pod(["redis:7"], name="web"), unreadable], "1")
+    said = report_warnings(store.snapshot())
+    assert [line for line in said if "poisoned" in line] == [
+        "imagecaches/poisoned: status.imageCacheId is ['a', 'b'] (list), not a string; ignored"
+    ]
+    assert len([line for line in said if "default/gone" in line]) == 1
