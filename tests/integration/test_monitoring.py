@@ -10,6 +10,7 @@ import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,25 +62,36 @@ def cluster(start_sim_factory, tmp_path_factory):
     yield sim
 
 
-@pytest.fixture(scope="module")
-def exporter(cluster, tmp_path_factory) -> Iterator[str]:
-    """`imc exporter` on the sim: its /metrics URL."""
-    directory = tmp_path_factory.mktemp("exporter")
+@contextmanager
+def running_exporter(sim, history: Path, log: Path) -> Iterator[str]:
+    """`imc exporter` on a sim with a ledger file: its /metrics URL once it reports pods."""
     port = free_port()
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(directory / "history.sqlite3")}
-    log = (directory / "exporter.log").open("w")
-    process = subprocess.Popen([sys.executable, "cli.py", "exporter", "--kubeconfig", str(cluster.kubeconfig),
-                                "--context", "sim", "--address", "127.0.0.1", "--port", str(port)],
-                               cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history)}
+    with log.open("w") as handle:
+        process = subprocess.Popen([sys.executable, "cli.py", "exporter", "--kubeconfig", str(sim.kubeconfig),
+                                    "--context", "sim", "--address", "127.0.0.1", "--port", str(port)],
+                                   cwd=REPO, env=environment, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         poll(lambda: process.poll() is not None or b"imc_pods{" in (answers(url) or b""), 30, "the exporter's pods")
-        assert process.poll() is None, (directory / "exporter.log").read_text()
+        assert process.poll() is None, log.read_text()
         yield url
     finally:
         process.terminate()
         process.wait(10)
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    """The ledger file of the module's exporter."""
+    return tmp_path_factory.mktemp("exporter") / "history.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def exporter(cluster, history) -> Iterator[str]:
+    """`imc exporter` on the sim: its /metrics URL."""
+    with running_exporter(cluster, history, history.parent / "exporter.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +199,19 @@ def test_kustomize_renders_it_all_and_grafana_asks_only_for_metrics_imc_serves(e
         if kind == b"counter":
             names.add(f"{name.decode()}_total")
     assert asked and asked <= names, asked - names
+
+
+def decisions(url: str) -> float:
+    """The sum of imc_pod_decisions_total in one scrape."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in fetch(url).decode().splitlines()
+               if line.startswith("imc_pod_decisions_total{"))
+
+
+def test_two_processes_share_one_ledger_and_count_each_pod_once(cluster, exporter, history, tmp_path):
+    eci = len([p for p in kubectl_items(cluster, "pods")
+               if is_eci_pod(p["metadata"].get("labels") or {}, p["spec"].get("nodeName"))])
+    poll(lambda: decisions(exporter) == eci, 30, f"the first exporter's decisions == {eci}")
+    with running_exporter(cluster, history, tmp_path / "second.log") as second:
+        poll(lambda: decisions(second) == eci, 30, f"the second exporter's decisions == {eci}")
+        assert decisions(exporter) == eci  # both wrote every pod; the triggers counted each once
+    assert "history" not in (tmp_path / "second.log").read_text().replace(f"(history {history})", "")
