@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sim import bodies, discovery, openapi_v2
+from sim import bodies, discovery, errors, openapi_v2
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
 from sim.errors import ApiError
 from sim.identity import Identity
@@ -20,7 +20,7 @@ from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, 
 from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
 from sim.resources import SSARS, SSRRS, SSRS, ResourceType, find_resource
 from sim.selectors import selector_from_query
-from sim.store import Entry
+from sim.store import CONTINUE_TOO_OLD, Entry
 from sim.tables import render_table
 from sim.watching import WatchRequest, event_line, watch_stream
 
@@ -174,10 +174,10 @@ def _encode_continue(snapshot_id: str, offset: int, rv: int) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"id": snapshot_id, "offset": offset, "rv": rv})).decode()
 
 
-def _decode_continue(token: str) -> tuple[str, int]:
+def _decode_continue(token: str) -> tuple[str, int, int]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        return str(data["id"]), int(data["offset"])
+        return str(data["id"]), int(data["offset"]), int(data.get("rv", 0))
     except (ValueError, KeyError, TypeError):
         raise ApiError(400, "continue key is not valid") from None
 
@@ -380,20 +380,49 @@ class ApiServer:
                            body)
         return json_response(api.set_scale(target.resource, target.namespace, target.name, body, options))
 
+    def list_version(self, query: dict) -> int:
+        """The resourceVersion a list is served at: 410 for an Exact one no longer kept, 504 for a future one."""
+        asked, match = query.get("resourceVersion", ""), query.get("resourceVersionMatch", "")
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise ApiError(400, f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", '
+                                '"NotOlderThan"')
+        if asked in ("", "0"):
+            if match == "Exact":
+                raise ApiError(400, 'resourceVersionMatch "Exact" is forbidden for resourceVersion "0"')
+            return self.store.rv
+        try:
+            version = int(asked)
+        except ValueError:
+            raise errors.expired(f"too old resource version: {asked}") from None
+        if version > self.store.rv:
+            raise ApiError(504, f"Timeout: Too large resource version: {version}, current: {self.store.rv}",
+                           reason="Timeout", details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                                                  "message": "Too large resource version"}],
+                                                      "retryAfterSeconds": 1})
+        if match != "Exact":
+            return self.store.rv
+        if version < self.store.evicted_rv:
+            raise errors.expired(f"too old resource version: {version} ({self.store.evicted_rv + 1})")
+        return version
+
     def list(self, request: Request, target: Target, query: dict) -> Response:
         """A list, paged with limit/continue; every page carries the first page's resourceVersion."""
         resource = target.resource
         token = query.get("continue")
         limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
         if token:
-            snapshot_id, offset = _decode_continue(token)
+            snapshot_id, offset, token_rv = _decode_continue(token)
+            if token_rv < self.store.evicted_rv:
+                raise errors.expired(CONTINUE_TOO_OLD)
             snapshot = self.store.load_snapshot(snapshot_id)
             entries, rv = snapshot.entries, snapshot.rv
         else:
             selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
-            all_entries = self.store.entries(resource.key, target.namespace or None)
+            rv = self.list_version(query)
+            all_entries = self.store.entries(resource.key, target.namespace or None) if rv == self.store.rv else \
+                self.store.entries_at(resource.key, target.namespace or None, rv)
             entries = list(all_entries) if selector.empty else [e for e in all_entries if selector.matches(e.obj)]
-            rv, offset, snapshot_id = self.store.rv, 0, ""
+            offset, snapshot_id = 0, ""
         page: list[Entry] = entries[offset:offset + limit] if limit else entries[offset:]
         next_token, remaining = "", 0
         if limit and offset + limit < len(entries):

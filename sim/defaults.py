@@ -6,7 +6,9 @@ from core.caches import DEFAULT_SIZE_GIB
 from core.errors import ImcError
 from core.images import parse_image
 from core.workloads import CONTAINER_LISTS
-from sim.resources import DEPLOYMENTS, IMAGECACHES, PODS, REPLICASETS
+from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace, as the API server does
 
 
 def default_pull_policy(image: str) -> str:
@@ -30,10 +32,17 @@ def default_pod_spec(spec: dict) -> None:
                 container.setdefault("imagePullPolicy", default_pull_policy(container["image"]))
                 container.setdefault("terminationMessagePath", "/dev/termination-log")
                 container.setdefault("terminationMessagePolicy", "File")
+            for port in container.get("ports") or [] if isinstance(container, dict) else []:
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
 
 
 def apply_defaults(resource_key: str, obj: dict) -> None:
     """Fill in the defaults of a new or updated object in place."""
+    metadata = obj.get("metadata")
+    if resource_key == NAMESPACES.key and isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+        labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+        metadata["labels"] = {**labels, NAMESPACE_NAME_LABEL: metadata["name"]}
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return

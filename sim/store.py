@@ -15,6 +15,8 @@ import orjson
 from sim.errors import expired
 from sim.selectors import Selector
 
+CONTINUE_TOO_OLD = ("The provided continue parameter is too old to display a consistent list result. You can start "
+                    "a new list without the continue parameter.")
 ObjectKey = tuple[str, str]  # (namespace or "", name)
 
 
@@ -139,6 +141,20 @@ class Store:
         for key in keys:
             yield objects[key]
 
+    def entries_at(self, resource: str, namespace: str | None, rv: int) -> list[Entry]:
+        """Objects of a resource as they were at `rv` (which must still be in the history), in key order."""
+        state = {key: entry for key, entry in self._objects.get(resource, {}).items()
+                 if not namespace or key[0] == namespace}
+        for change in reversed(self.changes_since(resource, rv)):
+            key = object_key(change.entry.obj)
+            if namespace and key[0] != namespace:
+                continue
+            if change.type == "ADDED" or change.previous is None:
+                state.pop(key, None)
+            else:
+                state[key] = change.previous
+        return [state[key] for key in sorted(state)]
+
     def objects(self, resource: str, namespace: str | None = None) -> list[dict]:
         """Current objects (read-only dicts) of a resource."""
         return [entry.obj for entry in self.entries(resource, namespace)]
@@ -237,8 +253,5 @@ class Store:
         """A kept paged list, or 410 Expired when it is gone."""
         snapshot = self._snapshots.get(snapshot_id)
         if snapshot is None or time.monotonic() - snapshot.created > self.SNAPSHOT_TTL:
-            raise expired(
-                "The provided continue parameter is too old to display a consistent list result. "
-                "You can start a new list without the continue parameter."
-            )
+            raise expired(CONTINUE_TOO_OLD)
         return snapshot

@@ -168,6 +168,35 @@ def _service_ports(obj: dict, now: datetime) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _readiness_gates(obj: dict, now: datetime) -> str:
+    gates = obj.get("spec", {}).get("readinessGates") or []
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in obj.get("status", {}).get("conditions") or [] if c.get("status") == "True"}
+    return f"{sum(1 for gate in gates if gate.get('conditionType') in true)}/{len(gates)}"
+
+
+def _event_source(obj: dict, now: datetime) -> str:
+    source = obj.get("source") or {}
+    component = source.get("component") or obj.get("reportingComponent") or ""
+    return ", ".join(part for part in (component, source.get("host", "")) if part)
+
+
+def _event_first_seen(obj: dict, now: datetime) -> str:
+    return age_of(obj.get("firstTimestamp") or obj.get("eventTime") or obj.get("metadata", {}).get(
+        "creationTimestamp"), now)
+
+
+def _node_address(kind: str) -> Callable[[dict, datetime], str]:
+    """A cell with a node's first address of a kind."""
+
+    def cell(obj: dict, now: datetime) -> str:
+        return next((a.get("address", "") for a in obj.get("status", {}).get("addresses") or []
+                     if a.get("type") == kind), "<none>")
+
+    return cell
+
+
 NAME = Column("Name", "string", _name, format="name", description="Name must be unique within a namespace.")
 AGE = Column("Age", "string", _age, description="CreationTimestamp of the object.")
 
@@ -180,6 +209,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         AGE,
         Column("IP", "string", _field("status", "podIP"), priority=1),
         Column("Node", "string", _field("spec", "nodeName"), priority=1),
+        Column("Nominated Node", "string", _field("status", "nominatedNodeName"), priority=1),
+        Column("Readiness Gates", "string", _readiness_gates, priority=1),
     ),
     IMAGECACHES.key: (
         NAME,
@@ -204,13 +235,21 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Current", "integer", _field("status", "replicas", default=0)),
         Column("Ready", "integer", _field("status", "readyReplicas", default=0)),
         AGE,
+        Column("Containers", "string", _template_containers("name"), priority=1),
+        Column("Images", "string", _template_containers("image"), priority=1),
+        Column("Selector", "string", _selector, priority=1),
     ),
     EVENTS.key: (
         Column("Last Seen", "string", _event_last_seen),
         Column("Type", "string", _field("type", default="")),
         Column("Reason", "string", _field("reason", default="")),
         Column("Object", "string", _event_object),
+        Column("Subobject", "string", _field("involvedObject", "fieldPath", default=""), priority=1),
+        Column("Source", "string", _event_source, priority=1),
         Column("Message", "string", _field("message", default="")),
+        Column("First Seen", "string", _event_first_seen, priority=1),
+        Column("Count", "string", _field("count", default=1), priority=1),
+        Column("Name", "string", _name, priority=1),
     ),
     NAMESPACES.key: (NAME, Column("Status", "string", _field("status", "phase", default="Active")), AGE),
     NODES.key: (
@@ -219,6 +258,13 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Roles", "string", _node_roles),
         AGE,
         Column("Version", "string", _field("status", "nodeInfo", "kubeletVersion", default="")),
+        Column("Internal-IP", "string", _node_address("InternalIP"), priority=1),
+        Column("External-IP", "string", _node_address("ExternalIP"), priority=1),
+        Column("OS-Image", "string", _field("status", "nodeInfo", "osImage", default="<unknown>"), priority=1),
+        Column("Kernel-Version", "string", _field("status", "nodeInfo", "kernelVersion", default="<unknown>"),
+               priority=1),
+        Column("Container-Runtime", "string", _field("status", "nodeInfo", "containerRuntimeVersion",
+                                                     default="<unknown>"), priority=1),
     ),
     SERVICES.key: (
         NAME,

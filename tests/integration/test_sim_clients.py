@@ -126,3 +126,55 @@ def test_a_list_from_get_o_yaml_round_trips_through_apply_replace_and_server_sid
 def test_explain_every_kind(kubectl, what, words):
     explained = kubectl("explain", what).stdout
     assert " ".join(words.split()) in " ".join(explained.split())
+
+
+@pytest.mark.parametrize(("kind", "wide_columns"), [
+    ("pods", ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]),
+    ("nodes", ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]),
+    ("replicasets", ["CONTAINERS", "IMAGES", "SELECTOR"]),
+    ("events", ["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"]),
+])
+def test_get_o_wide_has_the_extra_columns(kubectl, namespace, kind, wide_columns):
+    kubectl("create", "deployment", "wide", "-n", namespace, "--image=busybox:1.36")
+    poll(lambda: kubectl("get", "-n", namespace, kind, "--no-headers").stdout.strip(), message=f"some {kind}")
+    header = kubectl("get", "-n", namespace, kind, "-o", "wide").stdout.splitlines()[0]
+    for column in wide_columns:
+        assert f"  {column}  " in f"  {header}  ", header
+
+
+def test_defaults_a_port_protocol_and_labels_a_namespace_with_its_name(kubectl, namespace):
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: main\n"
+           "    image: nginx:1.25\n    ports: [{containerPort: 80}]\n")
+    kubectl("apply", "-n", namespace, "-f", "-", input_text=pod)
+    protocol = kubectl("get", "-n", namespace, "pod", "web", "-o", "jsonpath={.spec.containers[0].ports[0].protocol}")
+    assert protocol.stdout == "TCP"
+    labels = kubectl("get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}").stdout
+    assert json.loads(labels)["kubernetes.io/metadata.name"] == namespace
+
+
+def test_a_future_resource_version_is_504(kubectl):
+    future = kubectl("get", "--raw", "/api/v1/namespaces?resourceVersion=999999999&resourceVersionMatch=NotOlderThan",
+                     check=False)
+    assert future.returncode != 0 and "Too large resource version" in future.stderr
+
+
+def test_versions_and_continue_tokens_older_than_the_history_are_410(start_sim_factory, tmp_path):
+    from tests.integration.conftest import run_kubectl
+
+    sim = start_sim_factory("empty", ("--history", "5"))
+    kubectl = lambda *args, **kw: run_kubectl(sim, *args, cache_dir=str(tmp_path), **kw)  # noqa: E731
+    first = json.loads(kubectl("get", "--raw", "/api/v1/namespaces?limit=1").stdout)
+    for number in range(6):  # push the first list's version out of the kept history
+        kubectl("create", "namespace", f"churn-{number}")
+    version, token = first["metadata"]["resourceVersion"], first["metadata"]["continue"]
+    exact = kubectl("get", "--raw", f"/api/v1/namespaces?resourceVersion={version}&resourceVersionMatch=Exact",
+                    check=False)
+    resumed = kubectl("get", "--raw", f"/api/v1/namespaces?limit=1&continue={token}", check=False)
+    assert exact.returncode != 0 and "too old resource version" in exact.stderr
+    assert resumed.returncode != 0 and "continue parameter is too old" in resumed.stderr
+    current = json.loads(kubectl("get", "--raw", "/api/v1/namespaces").stdout)["metadata"]["resourceVersion"]
+    kubectl("create", "namespace", "later")
+    then = json.loads(kubectl("get", "--raw", f"/api/v1/namespaces?resourceVersion={current}"
+                                         "&resourceVersionMatch=Exact").stdout)
+    names = {item["metadata"]["name"] for item in then["items"]}
+    assert "churn-5" in names and "later" not in names
