@@ -207,7 +207,7 @@ def test_typed_commands_create_scale_and_server_side_apply(kubectl, namespace):
     kubectl("create", "deployment", "typed", "-n", namespace, "--image=nginx:1.25", "--replicas=1", "--port=80")
     created = json.loads(kubectl("get", "deploy", "typed", "-n", namespace, "-o", "json").stdout)
     container = created["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "nginx:1.25" and container["ports"] == [{"containerPort": 80}]
+    assert container["image"] == "nginx:1.25" and container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
     assert "scaled" in kubectl("scale", "-n", namespace, "deploy/typed", "--replicas=3").stdout
     kubectl("rollout", "status", "-n", namespace, "deploy/typed", "--timeout=30s", timeout=40)
     assert len(kubectl("get", "pods", "-n", namespace, "-l", "app=typed", "-o", "name").stdout.split()) == 3
