@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from statistics import median
 
 from core.errors import ImcError
@@ -19,6 +19,7 @@ from core.timeutil import parse_time
 PULLED = "pulled"
 PRESENT = "present"
 PULL_REASON = "Pulled"
+PULLING_OUTCOMES = frozenset({"miss", "off"})  # outcomes whose pods pull every image from its registry
 # waiting reasons of a container that is still on its way, as opposed to one that is stuck
 STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing", ""})
 _PULLED_MESSAGE = re.compile(
@@ -30,6 +31,7 @@ _PULLED_MESSAGE = re.compile(
 _PRESENT_MESSAGE = re.compile(r'^\s*Container image "(?P<image>[^"]+)" already present on machine')
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?)(h|ms|m|s|us|µs|μs|ns)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 _CONTAINER_FIELD = re.compile(r"^spec\.(?:initContainers|containers)\{(.+)\}$")
 
 
@@ -189,7 +191,7 @@ def image_pulls(pulls: Iterable[ImagePull]) -> tuple[ImagePull, ...]:
         held = chosen.get(pull.image)
         if held is None or _better(pull, held):
             chosen[pull.image] = pull
-    return tuple(sorted(chosen.values(), key=lambda p: (p.at is None, p.at or datetime.min, p.image)))
+    return tuple(sorted(chosen.values(), key=lambda p: (p.at is None, p.at or _EPOCH)))
 
 
 def _better(pull: ImagePull, held: ImagePull) -> bool:
@@ -287,18 +289,18 @@ def pull_estimates(starts: Iterable[PodStart | None]) -> dict[str, PullEstimate]
 
 
 def saving(start: PodStart | None, images: Iterable[str], estimates: Mapping[str, PullEstimate]) -> Saving:
-    """What a hit saved: per image, the median observed pull less what this pod paid for it (0 when present).
+    """What a hit saved: per image, the median observed pull, less what this pod paid for it when its own
+    pull is known (0 when present, a manifest check with imagePullPolicy Always).
 
-    Unknown (seconds None) while the pod's pulls are not all reported or an image was never seen pulled.
+    Unknown (seconds None) when an image was never seen pulled: never a zero that was not measured.
     """
     images = tuple(dict.fromkeys(images))
-    paid = {p.image: p for p in start.pulls} if start is not None else {}
+    paid = {p.image: p.seconds for p in start.pulls} if start is not None else {}
     unknown = tuple(i for i in images if i not in estimates)
     observed = sum(estimates[i].observed for i in images if i in estimates)
-    if unknown or not images or any(i not in paid or paid[i].seconds is None for i in images):
+    if unknown or not images:
         return Saving(None, observed, unknown)
-    seconds = sum(estimates[i].median_seconds - (paid[i].seconds or 0.0) for i in images)
-    return Saving(seconds, observed)
+    return Saving(sum(estimates[i].median_seconds - (paid.get(i) or 0.0) for i in images), observed)
 
 
 def percentile(values: Iterable[float], fraction: float) -> float | None:
@@ -315,8 +317,8 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
 def savings(
     pods: Iterable[tuple[str, str, PodStart | None, Iterable[str]]],
 ) -> tuple[dict[str, PullEstimate], dict[str, Saving]]:
-    """Per hit pod, what it saved: pods are (key, outcome, start, images); misses' pulls make the estimates."""
+    """Per hit pod, what it saved: pods are (key, outcome, start, images); misses' (and off pods') pulls estimate."""
     pods = list(pods)
-    estimates = pull_estimates(start for _, outcome, start, _ in pods if outcome == "miss")
+    estimates = pull_estimates(start for _, outcome, start, _ in pods if outcome in PULLING_OUTCOMES)
     saved = {key: saving(start, images, estimates) for key, outcome, start, images in pods if outcome == "hit"}
     return estimates, saved

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from core.caches import AUTO_CREATED_PREFIX, READY, CacheView, cache_from_object
 from core.matching import CacheIndex, Decision, decide, eci_event
 from core.policy import INSTANCE_ID, MATCHED_CACHE
+from core.starts import PULLED
 from core.timeutil import format_time, parse_time
 from core.workloads import pod_template
 from sim.catalog import look_up
 from sim.object_api import ObjectApi, now_timestamp
+from sim.pulls import StartPlan, pulled_message, pulling_message, start_plan
 from sim.resources import EVENTS, IMAGECACHES, NODES, PODS
 from sim.scheduling import Scheduler
 from sim.store import Change, Entry
@@ -31,10 +33,7 @@ PREPARE_SECONDS = 1.0  # Preparing, then Creating
 CACHE_BUILD_SECONDS = 6.0  # spread over the images, plus PER_IMAGE_SECONDS each: Ready within ~10 s
 PER_IMAGE_SECONDS = 0.2
 BUILDING_PHASES = ("Preparing", "Creating")
-HIT_START_SECONDS = 1.5
-MISS_START_SECONDS = 2.0
-PULL_MIB_PER_SECOND = 100.0
-MAX_START_SECONDS = 20.0
+KUBELET_COMPONENT = "kubelet"
 _ID_ALPHABET = string.digits + string.ascii_lowercase
 
 
@@ -82,6 +81,17 @@ def container_statuses(pod: dict, state: dict, ready: bool) -> list[dict]:
             "state": state,
         }
         for container in pod["spec"].get("containers", [])
+    ]
+
+
+def containers_of(pod: dict) -> list[dict]:
+    """Init containers, then containers, in the order a kubelet pulls their images (`_list` names the list)."""
+    spec = pod.get("spec") or {}
+    return [
+        {**container, "_list": list_name}
+        for list_name in ("initContainers", "containers")
+        for container in spec.get(list_name) or ()
+        if isinstance(container, dict)
     ]
 
 
@@ -134,7 +144,7 @@ class EciController:
             updated = entry.copy()
             updated["spec"]["nodeName"] = ECS_NODE
             updated["status"].update(creating_status(updated))
-            self._schedule_start(self.api.save(PODS, updated), self.pull_seconds(pod_template(pod).images))
+            self._schedule_start(self.api.save(PODS, updated), ())
 
     def index(self) -> CacheIndex:
         """The engine's index of the caches as they are now (views reused per resourceVersion)."""
@@ -257,7 +267,7 @@ class EciController:
                 return None  # waits until the node is uncordoned
             spec.setdefault("nodeName", ECS_NODE)
             status.update(creating_status(pod))
-            return lambda entry: self._schedule_start(entry, self.pull_seconds(template.images))
+            return lambda entry: self._schedule_start(entry, ())
         spec.setdefault("nodeName", VIRTUAL_NODE)
         instance_id = new_id("eci")
         # ECI decides on its live state at the instant of creation: every cache in the index now exists and is in
@@ -295,12 +305,8 @@ class EciController:
             return
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.auto_created:
             self.extend_auto_cache(decision.cache.name)
-        if decision.outcome == "hit" and decision.cache is not None:
-            missing = [image for image in decision.images if image not in set(decision.cache.images)]
-            seconds = HIT_START_SECONDS + self.pull_seconds(tuple(missing))
-        else:
-            seconds = MISS_START_SECONDS + self.pull_seconds(decision.images)
-        self._schedule_start(entry, seconds)
+        hit = decision.outcome == "hit" and decision.cache is not None
+        self._schedule_start(entry, decision.cache.images if hit else (), hit)
 
     def auto_create(self, decision: Decision, instance_id: str) -> str | None:
         """The cache ECI creates for a pod that missed; returns its ID."""
@@ -327,16 +333,40 @@ class EciController:
         cache["status"]["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_USED_TTL)
         self.api.save(IMAGECACHES, cache)
 
-    @staticmethod
-    def pull_seconds(images: tuple[str, ...]) -> float:
-        """How long pulling these images takes (grows with their size)."""
-        total = sum(look_up(image).size_mib for image in images)
-        return min(MAX_START_SECONDS, total / PULL_MIB_PER_SECOND)
-
-    def _schedule_start(self, entry: Entry, seconds: float) -> None:
-        """Move a pod to Running after `seconds`."""
+    def _schedule_start(self, entry: Entry, cached: tuple[str, ...], hit: bool = False) -> None:
+        """Bring the pod's instance up, then pull its images in turn (`cached` ones are on its disk), then start it."""
         metadata = entry.obj["metadata"]
-        self.scheduler.after(seconds, self.start_pod, metadata["namespace"], metadata["name"], metadata["uid"])
+        plan = start_plan(containers_of(entry.obj), cached, hit, metadata["uid"])
+        where = (metadata["namespace"], metadata["name"], metadata["uid"])
+        self.scheduler.after(plan.setup_seconds, self._pull_step, *where, plan, 0)
+
+    def _pull_step(self, namespace: str, name: str, uid: str, plan: StartPlan, position: int) -> None:
+        """Pull the image of container `position` as a kubelet does (Pulling, then Pulled), or start the pod."""
+        entry = self.store.get(PODS.key, namespace, name)
+        if entry is None or entry.obj["metadata"].get("uid") != uid:
+            return
+        if position >= len(plan.pulls):
+            self.start_pod(namespace, name, uid)
+            return
+        pull = plan.pulls[position]
+        if pull.source == PULLED:
+            self._kubelet_event(entry.obj, position, "Pulling", pulling_message(pull.image))
+            self.scheduler.after(pull.seconds, self._pulled, namespace, name, uid, plan, position)
+        else:
+            self._pulled(namespace, name, uid, plan, position)
+
+    def _pulled(self, namespace: str, name: str, uid: str, plan: StartPlan, position: int) -> None:
+        """The image of container `position` is there: the `Pulled` event, then the next container."""
+        entry = self.store.get(PODS.key, namespace, name)
+        if entry is None or entry.obj["metadata"].get("uid") != uid:
+            return
+        self._kubelet_event(entry.obj, position, "Pulled", pulled_message(plan.pulls[position]))
+        self._pull_step(namespace, name, uid, plan, position + 1)
+
+    def _kubelet_event(self, pod: dict, position: int, reason: str, message: str) -> None:
+        containers = containers_of(pod)
+        field = f"spec.{containers[position]['_list']}{{{containers[position]['name']}}}"
+        self.cluster.record_event(pod, reason, "Normal", message, KUBELET_COMPONENT, field)
 
     def start_pod(self, namespace: str, name: str, uid: str) -> None:
         """The pod's containers are up: Running and Ready."""

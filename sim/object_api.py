@@ -447,8 +447,10 @@ class ObjectApi:
         self._replace(resource, current, new, None, options)
         return self.scale_of(resource, namespace, name) if not options.dry_run else {**scale, "kind": "Scale"}
 
-    def record_event(self, involved: dict, reason: str, event_type: str, message: str, component: str) -> None:
-        """A v1 Event about an object (named `<object>.<time>` so names sort by time)."""
+    def record_event(
+        self, involved: dict, reason: str, event_type: str, message: str, component: str, field_path: str = ""
+    ) -> None:
+        """A v1 Event about an object (named `<object>.<time>` so names sort by time), or about one of its containers."""
         metadata = involved["metadata"]
         now = now_timestamp()
         body = {
@@ -460,6 +462,7 @@ class ObjectApi:
                 "name": metadata["name"],
                 "uid": metadata.get("uid", ""),
                 "resourceVersion": metadata.get("resourceVersion", ""),
+                **({"fieldPath": field_path} if field_path else {}),
             },
             "reason": reason,
             "message": message,

@@ -82,9 +82,9 @@ def create_pod(api_client, namespace: str, images: list[str], annotations: dict 
 
 
 def pod_events(api_client, namespace: str, pod: str) -> list:
-    """Events about a pod, oldest first."""
+    """ECI's events about a pod (not the kubelet's pulls), oldest first."""
     items = client.CoreV1Api(api_client).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={pod}").items
+        namespace, field_selector=f"involvedObject.name={pod},source=EciService").items
     return sorted(items, key=lambda e: e.metadata.name)
 
 

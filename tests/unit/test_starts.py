@@ -249,8 +249,8 @@ def test_saving_is_unknown_never_zero_without_observed_pulls() -> None:
     both = _hit_start(ImagePull(image, 0.0, PRESENT), ImagePull(other, 0.0, PRESENT))
     unknown = saving(both, [image, other], estimates)
     assert unknown.seconds is None and unknown.unknown_images == (other,)
-    assert saving(_hit_start(), [image], estimates).seconds is None  # its own pulls not reported
-    assert saving(None, [image], estimates).seconds is None
+    assert saving(_hit_start(), [image], estimates).seconds == 25.0  # its own pull no longer reported (events expire)
+    assert saving(None, [other], estimates).seconds is None
 
 
 def test_percentile() -> None:
