@@ -317,8 +317,13 @@ def percentile(values: Iterable[float], fraction: float) -> float | None:
 def savings(
     pods: Iterable[tuple[str, str, PodStart | None, Iterable[str]]],
 ) -> tuple[dict[str, PullEstimate], dict[str, Saving]]:
-    """Per hit pod, what it saved: pods are (key, outcome, start, images); misses' (and off pods') pulls estimate."""
+    """Per started hit pod, what it saved: pods are (key, outcome, start, images); misses' (and off pods') pulls
+    make the estimates."""
     pods = list(pods)
     estimates = pull_estimates(start for _, outcome, start, _ in pods if outcome in PULLING_OUTCOMES)
-    saved = {key: saving(start, images, estimates) for key, outcome, start, images in pods if outcome == "hit"}
+    saved = {
+        key: saving(start, images, estimates)
+        for key, outcome, start, images in pods
+        if outcome == "hit" and start is not None and start.start_seconds is not None  # a saving once it started
+    }
     return estimates, saved

@@ -19,7 +19,8 @@ NO_REPORT = "no report"  # ECI wrote nothing about the pod (yet): no event, no m
 OUTCOME_LABELS = {"hit": "Hit", "miss": "Miss", "fail": "Fail", "off": "Off"}
 
 POD_COLUMNS = [
-    "Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created", "key",
+    "Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created", "key", "Start (s)",
+    "Pull (s)",
 ]
 
 
@@ -46,11 +47,14 @@ def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     if not values:
         frame = pd.DataFrame([], columns=POD_COLUMNS)
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
+        frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
         return frame
     values.sort(key=_by_namespace_and_name)
     columns = list(zip(*values, strict=True))
     data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
+    for name in ("Start (s)", "Pull (s)"):
+        data[name] = np.array(columns[POD_COLUMNS.index(name)], dtype="float64")
     created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
     data["Created"] = pd.DatetimeIndex(created).tz_localize("UTC")
     return pd.DataFrame(data, columns=POD_COLUMNS)
@@ -90,7 +94,13 @@ def _pod_row(key: str, record: Any) -> tuple | None:
         ", ".join(decision.images),
         _NAT if created is None else _microseconds(created),
         key,
+        _nan_if_none(record.start.start_seconds if record.start is not None else None),
+        _nan_if_none(record.start.pull_seconds if record.start is not None else None),
     )
+
+
+def _nan_if_none(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def _hit_cache_id(decision: Any, actual: Any) -> str:

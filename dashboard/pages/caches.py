@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache_views, edits, invalid_views, nav, selection, shell, views
+from dashboard import cache_views, edits, invalid_views, nav, selection, shell, start_panels, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import code, inert_frame, md, visible
@@ -55,6 +55,7 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
     else:
         caches_table(shown)
     selection.remember_rows(TABLE_KEY, list(shown["Name"]))
+    start_panels.caches(frames)
     tabs = st.tabs(["Selected cache", "Coverage: images × caches"])
     with tabs[0]:
         if name:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, explanation, history, nav, shell, views
+from dashboard import charts, explanation, history, nav, shell, start_panels, views
 from dashboard.edits import CacheForm
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
@@ -36,6 +36,7 @@ def live(cluster: shell.ShownCluster) -> None:
     frames = frames_of(snapshot)
     shell.cluster_badges(cluster, snapshot)
     metrics(frames)
+    start_panels.overview(frames)
     if frames.pods.empty and frames.caches.empty:
         if all(snapshot.synced.values()):
             st.info("No ECI pods and no image caches in this cluster yet. Pods appear here as they are created.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.matching import explain
-from dashboard import explanation, invalid_views, selection, shell, views
+from dashboard import explanation, invalid_views, selection, shell, start_panels, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import code, inert_frame, md
@@ -72,8 +72,11 @@ def table(shown) -> None:
     st.dataframe(
         inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420),
-        column_order=["Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created"],
+        column_order=["Namespace", "Pod", "Decision", "Actual", "Agrees", "Start (s)", "Pull (s)", "Cache", "Cache ID",
+                      "Images", "Created"],
         column_config={
+            "Start (s)": st.column_config.NumberColumn(format="%.1f", help="Creation to the last container's start"),
+            "Pull (s)": st.column_config.NumberColumn(format="%.1f", help="Time spent pulling from registries"),
             "Agrees": st.column_config.CheckboxColumn("ECI agrees", help="ECI reported what the engine predicted"),
             "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
             "Images": st.column_config.TextColumn(width="large"),
@@ -89,5 +92,6 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
         st.warning(f"There is no pod {code(key)} in the cluster (deleted, or a mistyped link).", icon=":material/search_off:")
         return
     st.subheader(md(f"{record.namespace}/{record.name}"))
+    start_panels.pod_timeline(record)
     result = explain(record.template, frames_of(snapshot).index, record.template.decided_at(views.now_utc()))
     explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain")

@@ -29,9 +29,12 @@ def reference_pods_frame(pods) -> pd.DataFrame:
             "Actual": actual.outcome if actual is not None else views.NO_REPORT, "Agrees": not record.disagrees,
             "Cache": cache.name if cache is not None else "", "Cache ID": views._hit_cache_id(decision, actual),
             "Images": ", ".join(decision.images), "Created": record.created, "key": key,
+            "Start (s)": record.start.start_seconds if record.start else None,
+            "Pull (s)": record.start.pull_seconds if record.start else None,
         })
     frame = pd.DataFrame(rows, columns=views.POD_COLUMNS)
     frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
+    frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
     return frame.sort_values(["Namespace", "Pod"], kind="stable").reset_index(drop=True)
 
 

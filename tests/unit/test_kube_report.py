@@ -93,7 +93,7 @@ def test_table_and_csv_formats():
         "pull_seconds": "",
         "pulls": "",
         "saved_seconds": "",
-        "saved_from_pulls": "0",
+        "saved_from_pulls": "",
         "waiting_reason": "",
     }
 

@@ -264,7 +264,12 @@ def test_savings_learn_from_misses_and_credit_hits() -> None:
     miss = _hit_start(ImagePull(image, 30.0, PULLED))
     always = _hit_start(ImagePull(image, 0.4, PULLED))  # a hit's manifest check is not a registry pull of a miss
     estimates, saved = savings(
-        [("m", "miss", miss, [image]), ("h", "hit", always, [image]), ("f", "fail", miss, [image])]
+        [
+            ("m", "miss", miss, [image]),
+            ("h", "hit", always, [image]),
+            ("f", "fail", miss, [image]),
+            ("s", "hit", pod_start(pod([waiting("web", "ContainerCreating")])), [image]),  # no saving until started
+        ]
     )
     assert estimates[image].median_seconds == 30.0 and estimates[image].observed == 1
     assert set(saved) == {"h"} and saved["h"].seconds == pytest.approx(29.6)

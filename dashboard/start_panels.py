@@ -1,0 +1,148 @@
+"""Page parts of pod starts: the Overview's speed-up, a pod's start timeline, what each cache saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import start_views
+from dashboard.frames import Frames
+
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+SAVED_HELP = (
+    "For each hit: the median time the same images took to pull on misses in this cluster, less what "
+    "the hit paid. Unknown where no miss of an image was observed."
+)
+
+
+def starts_of(frames: Frames) -> pd.DataFrame:
+    """The starts frame of a snapshot, built once per store version."""
+    return frames.memo("starts", lambda: start_views.starts_frame(frames.snapshot.pods))
+
+
+def seconds(value: float | None) -> str:
+    """'12.3 s', or '–' when unknown."""
+    return "–" if value is None or value != value else f"{value:,.1f} s"
+
+
+def duration(value: float) -> str:
+    """Seconds as the largest sensible unit: '42 s', '12.5 min', '3.2 h'."""
+    if value < 120:
+        return f"{value:,.0f} s"
+    if value < 7200:
+        return f"{value / 60:,.1f} min"
+    return f"{value / 3600:,.1f} h"
+
+
+def estimated_from(count: int) -> str:
+    """The caption every saving carries."""
+    return f"estimated from {count:,} observed pull{'' if count == 1 else 's'}"
+
+
+def overview(frames: Frames) -> None:
+    """Hit against miss: start times, the time saved, the distribution and the per-workload table."""
+    frame = starts_of(frames)
+    if frame.empty:
+        return
+    figures = frames.memo("start-figures", lambda: start_views.start_figures(frame))
+    st.subheader("What the caches buy")
+    with st.container(horizontal=True, gap="medium"):
+        st.metric(
+            "Hit start (median)",
+            seconds(figures.hit_median),
+            border=True,
+            help=f"p90 {seconds(figures.hit_p90)} over {figures.hit_count:,} started hits",
+        )
+        st.metric("Hit start (p90)", seconds(figures.hit_p90), border=True)
+        st.metric(
+            "Miss start (median)",
+            seconds(figures.miss_median),
+            border=True,
+            help=f"p90 {seconds(figures.miss_p90)} over {figures.miss_count:,} started misses (off included)",
+        )
+        st.metric("Miss start (p90)", seconds(figures.miss_p90), border=True)
+        st.metric(
+            "Pull time saved",
+            duration(figures.saved_seconds) if figures.saved_pods else "unknown",
+            border=True,
+            help=SAVED_HELP,
+        )
+    unknown = (
+        f"; unknown for {figures.unknown_pods:,} hits whose images were never seen pulled"
+        if (figures.unknown_pods)
+        else ""
+    )
+    starting = f" {figures.still_starting:,} pods are still starting." if figures.still_starting else ""
+    st.caption(
+        f"Saved over {figures.saved_pods:,} hits of the pods in the cluster, "
+        f"{estimated_from(figures.observed_pulls)}{unknown}.{starting}"
+    )
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown("**Start time by outcome**")
+        data = frames.memo("start-distribution", lambda: start_views.start_distribution(frame))
+        if data.empty:
+            st.caption("No pod has started yet.")
+        else:
+            figure = frames.memo("start-chart", lambda: frames.figure(start_views.start_chart, data))
+            st.plotly_chart(figure, key="chart-start-time", config=PLOT_CONFIG)
+    with right:
+        st.markdown("**By workload**")
+        table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            height=min(38 + 35 * max(len(table), 1), 320),
+            key="start-workloads",
+            column_config={
+                "Hit %": st.column_config.NumberColumn(format="%.0f%%"),
+                "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
+                "Saved (s)": st.column_config.NumberColumn(format="%.0f", help=SAVED_HELP),
+            },
+        )
+
+
+def pod_timeline(record: Any) -> None:
+    """One pod's start: created, scheduled, each image pulled or present, started (or why not)."""
+    start = record.start
+    steps = start_views.start_timeline(start)
+    if not steps:
+        return
+    st.markdown("**Start**")
+    if start.start_seconds is not None:
+        pulled = start.pull_seconds
+        pulls = f", {seconds(pulled)} of it pulling images" if pulled else ""
+        st.caption(f"Started {seconds(start.start_seconds)} after creation{pulls}.")
+    elif start.waiting_reason:
+        st.text(f"Not started: {start.waiting_reason}")  # the cluster's words, shown as text
+        if start.waiting_message:
+            st.text(start.waiting_message)
+    else:
+        st.caption("Still starting.")
+    st.plotly_chart(start_views.timeline_chart(steps), key="pod-start-timeline", config=PLOT_CONFIG)
+
+
+def caches(frames: Frames) -> None:
+    """Per cache: the pods it served, their median start, the pull time it saved."""
+    frame = starts_of(frames)
+    table = frames.memo("start-caches", lambda: start_views.by_cache(frame, frames.snapshot.caches))
+    st.subheader("What each cache saved")
+    if table.empty:
+        st.caption("No pod has hit a cache yet.")
+        return
+    st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * max(len(table), 1), 320),
+        key="start-caches",
+        column_config={
+            "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
+            "Saved (s)": st.column_config.NumberColumn(format="%.0f"),
+            "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on"),
+        },
+    )

@@ -1,0 +1,291 @@
+"""View models of pod starts: start and pull time, hit against miss, and the pull time caches saved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.starts import PULLED, PodStart, Saving, percentile, savings
+from kube.report import outcome
+
+START_COLUMNS = [
+    "key",
+    "Namespace",
+    "Workload",
+    "Outcome",
+    "Cache ID",
+    "Start (s)",
+    "Pull (s)",
+    "Saved (s)",
+    "Saved from",
+    "Waiting",
+]
+OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
+CHART_OUTCOMES = ("hit", "miss", "off")
+HEIGHT = 320
+
+
+def workload_of(obj: Mapping[str, Any]) -> str:
+    """The workload a pod belongs to: its Deployment (ReplicaSet less its template hash), other owner, or itself."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    namespace = meta.get("namespace") or ""
+    owners = meta.get("ownerReferences")
+    owner = (
+        next((o for o in owners if isinstance(o, Mapping) and o.get("controller")), None)
+        if isinstance(owners, list)
+        else None
+    )
+    if owner is None and isinstance(owners, list) and owners and isinstance(owners[0], Mapping):
+        owner = owners[0]
+    if owner is None:
+        return f"{namespace}/{meta.get('name') or ''}"
+    name = str(owner.get("name") or "")
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    template_hash = labels.get("pod-template-hash")
+    if owner.get("kind") == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        name = name[: -len(template_hash) - 1]
+    return f"{namespace}/{name}"
+
+
+def _cache_id(record: Any) -> str:
+    actual = record.actual
+    if actual is not None:
+        return (actual.cache_id or "") if actual.outcome == "hit" else ""
+    cache = record.decision.cache
+    return (cache.id or "") if record.decision.outcome == "hit" and cache is not None else ""
+
+
+def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per ECI pod: what happened (ECI's word, else the prediction), its start, pulls and saving."""
+    records = [r for r in pods.values() if r.decision.outcome != "not-eci"]
+    estimates, saved = savings((r.key, outcome(r), r.start, r.decision.images) for r in records)
+    rows = []
+    for record in records:
+        start: PodStart | None = record.start
+        saving: Saving | None = saved.get(record.key)
+        rows.append(
+            (
+                record.key,
+                record.namespace,
+                workload_of(record.obj),
+                outcome(record),
+                _cache_id(record),
+                start.start_seconds if start is not None else None,
+                start.pull_seconds if start is not None else None,
+                saving.seconds if saving is not None else None,
+                saving.observed if saving is not None else 0,
+                (start.waiting_reason or "") if start is not None else "",
+            )
+        )
+    frame = pd.DataFrame(rows, columns=START_COLUMNS)
+    for column in ("Start (s)", "Pull (s)", "Saved (s)"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["Saved from"] = frame["Saved from"].astype("int64")
+    frame.attrs["observed_pulls"] = sum(e.observed for e in estimates.values())
+    return frame
+
+
+@dataclass(frozen=True)
+class StartFigures:
+    """The Overview's numbers: median and p90 start of hits and misses, and the pull time saved."""
+
+    hit_median: float | None
+    hit_p90: float | None
+    hit_count: int
+    miss_median: float | None
+    miss_p90: float | None
+    miss_count: int
+    saved_seconds: float
+    saved_pods: int
+    unknown_pods: int
+    observed_pulls: int
+    still_starting: int
+
+
+def start_figures(frame: pd.DataFrame) -> StartFigures:
+    """Median and p90 start per outcome (pods that started), and the saving summed over the hits it is known for."""
+    started = frame.dropna(subset=["Start (s)"])
+    hits = started.loc[started["Outcome"] == "hit", "Start (s)"].tolist()
+    misses = started.loc[started["Outcome"].isin(("miss", "off")), "Start (s)"].tolist()
+    hit_rows = started[started["Outcome"] == "hit"]
+    known = hit_rows.dropna(subset=["Saved (s)"])
+    return StartFigures(
+        hit_median=percentile(hits, 0.5),
+        hit_p90=percentile(hits, 0.9),
+        hit_count=len(hits),
+        miss_median=percentile(misses, 0.5),
+        miss_p90=percentile(misses, 0.9),
+        miss_count=len(misses),
+        saved_seconds=float(known["Saved (s)"].sum()),
+        saved_pods=len(known),
+        unknown_pods=len(hit_rows) - len(known),
+        observed_pulls=observed_pulls(frame),
+        still_starting=int((frame["Start (s)"].isna() & (frame["Waiting"] == "")).sum()),
+    )
+
+
+def observed_pulls(frame: pd.DataFrame) -> int:
+    """How many registry pulls of missed pods the estimates rest on."""
+    return int(frame.attrs.get("observed_pulls", 0))
+
+
+def start_distribution(frame: pd.DataFrame) -> pd.DataFrame:
+    """Started pods' start seconds by outcome (hit, miss, off), for the distribution chart."""
+    started = frame.dropna(subset=["Start (s)"])
+    started = started[started["Outcome"].isin(CHART_OUTCOMES)]
+    return started[["Outcome", "Start (s)"]].reset_index(drop=True)
+
+
+def start_chart(data: pd.DataFrame) -> go.Figure:
+    """Start time by outcome: one box per outcome with its pods as points (a sample beyond 2,000 pods)."""
+    figure = go.Figure()
+    for name in CHART_OUTCOMES:
+        values = data.loc[data["Outcome"] == name, "Start (s)"]
+        if values.empty:
+            continue
+        figure.add_trace(
+            go.Box(
+                x=values.to_numpy(),
+                name=f"{name.capitalize()} ({len(values):,})",
+                orientation="h",
+                marker_color=OUTCOME_COLORS[name],
+                boxpoints="all" if len(values) <= 2000 else "outliers",
+                jitter=0.4,
+                pointpos=0,
+                hovertemplate="%{x:.1f} s<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        height=HEIGHT,
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        showlegend=False,
+        xaxis_title="seconds from creation to the last container's start",
+        yaxis={"autorange": "reversed"},
+    )
+    figure.update_xaxes(rangemode="tozero")
+    return figure
+
+
+def by_workload(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per workload: pods, hit %, median start, pull time saved (hits whose saving is known)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["Workload", "Pods", "Hit %", "Median start (s)", "Saved (s)"])
+    grouped = frame.groupby("Workload", sort=True)
+    table = pd.DataFrame(
+        {
+            "Pods": grouped.size(),
+            "Hit %": grouped["Outcome"].agg(lambda s: 100.0 * float((s == "hit").mean())),
+            "Median start (s)": grouped["Start (s)"].median(),
+            "Saved (s)": grouped["Saved (s)"].agg(lambda s: float(s.sum()) if s.notna().any() else np.nan),
+        }
+    ).reset_index()
+    return table.sort_values(["Saved (s)", "Pods"], ascending=[False, False], na_position="last").reset_index(drop=True)
+
+
+def by_cache(frame: pd.DataFrame, caches: Mapping[str, Any]) -> pd.DataFrame:
+    """Per cache (by the ID a hit used): pods it served, their median start, the pull time it saved."""
+    names = {view.id: name for name, view in caches.items() if getattr(view, "id", None)}
+    hits = frame[(frame["Outcome"] == "hit") & (frame["Cache ID"] != "")]
+    columns = ["Cache", "Cache ID", "Pods served", "Median start (s)", "Saved (s)", "Saved from"]
+    if hits.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = hits.groupby("Cache ID", sort=True)
+    table = pd.DataFrame(
+        {
+            "Pods served": grouped.size(),
+            "Median start (s)": grouped["Start (s)"].median(),
+            "Saved (s)": grouped["Saved (s)"].agg(lambda s: float(s.sum()) if s.notna().any() else np.nan),
+            "Saved from": grouped["Saved from"].max(),
+        }
+    ).reset_index()
+    table.insert(0, "Cache", table["Cache ID"].map(lambda i: names.get(i, "(deleted)")))
+    return table[columns]
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One moment of a pod's start: seconds after creation, what happened."""
+
+    seconds: float
+    label: str
+    kind: str  # "created" | "scheduled" | "pulled" | "present" | "started" | "waiting"
+    duration: float = 0.0  # a registry pull: the seconds it took, ending at `seconds`
+
+
+def start_timeline(start: PodStart | None) -> list[TimelineStep]:
+    """Created, scheduled, each image pulled (or already present), started; or why it waits."""
+    if start is None or start.created is None:
+        return []
+    steps = [TimelineStep(0.0, "created", "created")]
+    if start.scheduled is not None:
+        steps.append(TimelineStep((start.scheduled - start.created).total_seconds(), "scheduled", "scheduled"))
+    for pull in start.pulls:
+        at = (pull.at - start.created).total_seconds() if pull.at is not None else None
+        if pull.source == PULLED:
+            took = f" in {pull.seconds:.1f} s" if pull.seconds is not None else ""
+            label = f"pulled {pull.image}{took}"
+        else:
+            label = f"{pull.image} already present"
+        steps.append(TimelineStep(at if at is not None else float("nan"), label, pull.source, pull.seconds or 0.0))
+    if start.start_seconds is not None:
+        steps.append(TimelineStep(start.start_seconds, "started", "started"))
+    elif start.waiting_reason:
+        steps.append(TimelineStep(float("nan"), f"not started: {start.waiting_reason}", "waiting"))
+    return steps
+
+
+def plain(text: str) -> str:
+    """Text from a cluster for a plotly label, which would otherwise render tags such as <b> or <a>."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def timeline_chart(steps: list[TimelineStep]) -> go.Figure:
+    """The steps of one pod's start on a time axis, registry pulls as bars ending at their Pulled event."""
+    figure = go.Figure()
+    colours = {
+        "created": "#64748b",
+        "scheduled": "#64748b",
+        "pulled": "#f59e0b",
+        "present": "#1f9d55",
+        "started": "#2563eb",
+        "waiting": "#dc2626",
+    }
+    known = [s for s in steps if s.seconds == s.seconds]  # NaN: no time known
+    for position, step in enumerate(known):
+        if step.duration:
+            figure.add_trace(
+                go.Scatter(
+                    x=[step.seconds - step.duration, step.seconds],
+                    y=[position, position],
+                    mode="lines",
+                    line={"width": 8, "color": colours[step.kind]},
+                    hoverinfo="skip",
+                    showlegend=False,
+                )
+            )
+        figure.add_trace(
+            go.Scatter(
+                x=[step.seconds],
+                y=[position],
+                mode="markers+text",
+                text=[plain(step.label)],
+                textposition="middle right",
+                marker={"size": 12, "color": colours[step.kind]},
+                hovertemplate=f"{step.seconds:.1f} s<extra></extra>",
+                showlegend=False,
+            )
+        )
+    figure.update_layout(
+        height=60 + 34 * max(len(known), 1),
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        yaxis={"visible": False, "autorange": "reversed"},
+        xaxis_title="seconds after creation",
+    )
+    right = max((s.seconds for s in known), default=1.0)
+    figure.update_xaxes(range=[-0.5, right * 1.8 + 1])
+    return figure

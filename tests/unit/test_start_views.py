@@ -1,0 +1,139 @@
+"""The start view models: hit against miss, per workload and cache, one pod's timeline."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.images import normalise_image
+from dashboard import start_views
+from kube import report
+from kube.store import ClusterStore
+from tests.fixtures.engine.builders import imagecache
+from tests.unit.test_kube_store import eci_pod, event, pulled
+
+IMAGE = "nginx:1.25"
+
+
+def started(obj: dict, second: int) -> dict:
+    name = obj["spec"]["containers"][0]["name"]
+    obj["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-11-28T08:00:00Z"}],
+        "containerStatuses": [{"name": name, "state": {"running": {"startedAt": f"2026-11-28T08:00:{second:02d}Z"}}}],
+    }
+    return obj
+
+
+def owned(obj: dict, deployment: str) -> dict:
+    obj["metadata"]["labels"]["pod-template-hash"] = "5f7c9"
+    obj["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": f"{deployment}-5f7c9", "controller": True}]
+    return obj
+
+
+def store() -> ClusterStore:
+    """Two misses of `web` (pulls of 20 s and 30 s), two hits of `api` (image present), one `api` pod starting."""
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("web-cache", [IMAGE])], "1")
+    pods = [
+        owned(started(eci_pod("miss1", [IMAGE]), 22), "web"),
+        owned(started(eci_pod("miss2", [IMAGE]), 33), "web"),
+        owned(started(eci_pod("hit1", [IMAGE]), 3), "api"),
+        owned(started(eci_pod("hit2", [IMAGE]), 4), "api"),
+        owned(eci_pod("new", [IMAGE]), "api"),
+    ]
+    store.replace("pods", pods, "1")
+    events = [event(name, "ImageCacheMissed") for name in ("miss1", "miss2")]
+    events += [event(name, "SuccessfulHitImageCache", "hit image cache imc-web-cache") for name in ("hit1", "hit2")]
+    events += [
+        pulled(
+            "miss1", f'Successfully pulled image "{IMAGE}" in 20s (20s including waiting)', at="2026-11-28T08:00:21Z"
+        ),
+        pulled(
+            "miss2", f'Successfully pulled image "{IMAGE}" in 30s (30s including waiting)', at="2026-11-28T08:00:32Z"
+        ),
+        pulled("hit1", f'Container image "{IMAGE}" already present on machine', at="2026-11-28T08:00:02Z"),
+        pulled("hit2", f'Container image "{IMAGE}" already present on machine', at="2026-11-28T08:00:03Z"),
+    ]
+    store.replace("events", events, "1")
+    return store
+
+
+def test_figures_agree_with_imc_report():
+    snapshot = store().snapshot()
+    frame = start_views.starts_frame(snapshot.pods)
+    figures = start_views.start_figures(frame)
+    items = report.results(snapshot)
+    assert (figures.hit_median, figures.miss_median) == (3.5, 27.5)
+    assert figures.miss_p90 == pytest.approx(31.9)
+    assert figures.saved_seconds == sum(i["saved_seconds"] or 0 for i in items) == 50.0
+    assert (figures.saved_pods, figures.unknown_pods, figures.observed_pulls, figures.still_starting) == (2, 0, 2, 1)
+
+
+def test_distribution_per_workload_and_per_cache():
+    snapshot = store().snapshot()
+    frame = start_views.starts_frame(snapshot.pods)
+    data = start_views.start_distribution(frame)
+    assert sorted(data.itertuples(index=False, name=None)) == [
+        ("hit", 3.0),
+        ("hit", 4.0),
+        ("miss", 22.0),
+        ("miss", 33.0),
+    ]
+    figure = start_views.start_chart(data)
+    assert [trace.name for trace in figure.data] == ["Hit (2)", "Miss (2)"]
+    table = start_views.by_workload(frame).set_index("Workload")
+    assert table.loc["default/api", "Pods"] == 3 and table.loc["default/api", "Hit %"] == 100.0
+    assert table.loc["default/api", "Saved (s)"] == 50.0 and math.isnan(table.loc["default/web", "Saved (s)"])
+    assert table.loc["default/web", "Median start (s)"] == 27.5
+    caches = start_views.by_cache(frame, snapshot.caches)
+    assert caches.to_dict("records") == [
+        {
+            "Cache": "web-cache",
+            "Cache ID": "imc-web-cache",
+            "Pods served": 3,
+            "Median start (s)": 3.5,
+            "Saved (s)": 50.0,
+            "Saved from": 2,
+        }
+    ]
+
+
+def test_a_pods_timeline():
+    snapshot = store().snapshot()
+    steps = start_views.start_timeline(snapshot.pods["default/miss1"].start)
+    assert [(s.seconds, s.kind) for s in steps] == [
+        (0.0, "created"),
+        (0.0, "scheduled"),
+        (21.0, "pulled"),
+        (22.0, "started"),
+    ]
+    assert steps[2].label == f"pulled {normalise_image(IMAGE)} in 20.0 s" and steps[2].duration == 20.0
+    waiting = start_views.start_timeline(snapshot.pods["default/new"].start)
+    assert [s.kind for s in waiting] == ["created"]
+    assert len(start_views.timeline_chart(steps).data) == 5  # four points and the pull's bar
+
+
+def test_labels_from_a_cluster_are_not_markup():
+    assert start_views.plain('<a href="x">y</a> & <b>') == '&lt;a href="x"&gt;y&lt;/a&gt; &amp; &lt;b&gt;'
+
+
+@pytest.mark.parametrize(
+    ("metadata", "workload"),
+    [
+        ({"namespace": "n", "name": "p"}, "n/p"),
+        ({"namespace": "n", "name": "p", "ownerReferences": [{"kind": "Job", "name": "nightly"}]}, "n/nightly"),
+        ({"namespace": "n", "ownerReferences": "x", "labels": None}, "n/"),
+        (
+            {
+                "namespace": "n",
+                "labels": {"pod-template-hash": "ab"},
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "web-ab", "controller": True}],
+            },
+            "n/web",
+        ),
+    ],
+)
+def test_workload_of_a_pod(metadata, workload):
+    assert start_views.workload_of({"metadata": metadata}) == workload
