@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import start_views
 from dashboard.frames import Frames
+from dashboard.text import inert_frame
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
@@ -92,7 +93,7 @@ def overview(frames: Frames) -> None:
         st.markdown("**By workload**")
         table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
         st.dataframe(
-            table,
+            inert_frame(table),
             hide_index=True,
             width="stretch",
             height=min(38 + 35 * max(len(table), 1), 320),
@@ -135,7 +136,7 @@ def caches(frames: Frames) -> None:
         return
     st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
     st.dataframe(
-        table,
+        inert_frame(table),
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * max(len(table), 1), 320),

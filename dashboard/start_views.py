@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.starts import PULLED, PodStart, Saving, percentile, savings
+from dashboard.text import plot
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -239,11 +240,6 @@ def start_timeline(start: PodStart | None) -> list[TimelineStep]:
     return steps
 
 
-def plain(text: str) -> str:
-    """Text from a cluster for a plotly label, which would otherwise render tags such as <b> or <a>."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def timeline_chart(steps: list[TimelineStep]) -> go.Figure:
     """The steps of one pod's start on a time axis, registry pulls as bars ending at their Pulled event."""
     figure = go.Figure()
@@ -273,7 +269,7 @@ def timeline_chart(steps: list[TimelineStep]) -> go.Figure:
                 x=[step.seconds],
                 y=[position],
                 mode="markers+text",
-                text=[plain(step.label)],
+                text=[plot(step.label)],
                 textposition="middle right",
                 marker={"size": 12, "color": colours[step.kind]},
                 hovertemplate=f"{step.seconds:.1f} s<extra></extra>",

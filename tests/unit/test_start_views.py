@@ -116,7 +116,8 @@ def test_a_pods_timeline():
 
 
 def test_labels_from_a_cluster_are_not_markup():
-    assert start_views.plain('<a href="x">y</a> & <b>') == '&lt;a href="x"&gt;y&lt;/a&gt; &amp; &lt;b&gt;'
+    steps = [start_views.TimelineStep(1.0, 'pulled <a href="x">y</a>', "pulled")]
+    assert start_views.timeline_chart(steps).data[0].text == ('pulled &lt;a href="x"&gt;y&lt;/a&gt;',)
 
 
 @pytest.mark.parametrize(
