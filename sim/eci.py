@@ -366,7 +366,7 @@ class EciController:
     def _kubelet_event(self, pod: dict, position: int, reason: str, message: str) -> None:
         containers = containers_of(pod)
         field = f"spec.{containers[position]['_list']}{{{containers[position]['name']}}}"
-        self.cluster.record_event(pod, reason, "Normal", message, KUBELET_COMPONENT, field)
+        self.api.record_event(pod, reason, "Normal", message, KUBELET_COMPONENT, field)
 
     def start_pod(self, namespace: str, name: str, uid: str) -> None:
         """The pod's containers are up: Running and Ready."""
