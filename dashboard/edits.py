@@ -176,7 +176,7 @@ class CacheForm:
 
     name: str = ""
     images: str = ""
-    size_gib: int = 20
+    size_gib: int | None = 20  # None: left empty, which the form refuses
     retention_days: int | None = None
     pull_secrets: str = ""
     reuse: bool = False
@@ -200,8 +200,10 @@ class CacheForm:
         metadata: dict[str, Any] = {"name": self.name.strip()}
         if annotations:
             metadata["annotations"] = annotations
-        spec: dict[str, Any] = {"images": self.image_list(), "imageCacheSize": self.size_gib}
-        if self.retention_days:
+        spec: dict[str, Any] = {"images": self.image_list()}
+        if self.size_gib is not None:
+            spec["imageCacheSize"] = self.size_gib
+        if self.retention_days is not None:  # 0 too: out of range is refused, never dropped
             spec["retentionDays"] = self.retention_days
         if self.secret_list():
             spec["imagePullSecrets"] = self.secret_list()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.caches import MAX_IMAGES, MAX_RETENTION_DAYS, MAX_SIZE_GIB, MIN_SIZE_GIB, validate_imagecache
+from core.caches import (
+    MAX_IMAGES,
+    MAX_RETENTION_DAYS,
+    MAX_SIZE_GIB,
+    MIN_RETENTION_DAYS,
+    MIN_SIZE_GIB,
+    validate_imagecache,
+)
 from dashboard import edits, nav, shell, writer
 from dashboard.edits import CacheForm
 from dashboard.safe import friendly
@@ -32,15 +39,14 @@ def render() -> None:
     form = read_form()
     obj = form.to_object()
     errors = field_errors(obj, cluster)
-    show_all = st.session_state.get("cc-tried", False)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        fields(errors, show_all)
-        create_clicked = st.button("Create", type="primary", icon=":material/add_box:", disabled=bool(blocked),
-                                   key="cc-create", on_click=st.session_state.__setitem__, args=("cc-tried", True))
-        if create_clicked and errors:
-            st.error("Fix the fields marked above; nothing was sent to the cluster.", icon=":material/error:")
-        elif create_clicked:
+        fields(errors, len(form.image_list()))
+        create_clicked = st.button("Create", type="primary", icon=":material/add_box:",
+                                   disabled=bool(blocked) or bool(errors), key="cc-create")
+        if errors:
+            st.caption(f"Create is enabled once {', '.join(errors)} {'is' if len(errors) == 1 else 'are'} valid.")
+        if create_clicked and not errors:
             create(cluster, obj)
     with right:
         st.markdown("**YAML preview**")
@@ -72,12 +78,17 @@ def read_form() -> CacheForm:
     return CacheForm(
         name=state.get("cc-name") or "",
         images=state.get("cc-images") or "",
-        size_gib=int(state.get("cc-size") or MIN_SIZE_GIB),
-        retention_days=state.get("cc-retention"),
+        size_gib=whole(state.get("cc-size")),
+        retention_days=whole(state.get("cc-retention")),
         pull_secrets=state.get("cc-secrets") or "",
         reuse=bool(state.get("cc-reuse")),
         flash=bool(state.get("cc-flash")),
     )
+
+
+def whole(value: object) -> int | None:
+    """A number field's value as an int (None when empty)."""
+    return None if value is None else int(value)
 
 
 def field_errors(obj: dict, cluster: shell.ShownCluster) -> dict[str, list[str]]:
@@ -85,34 +96,43 @@ def field_errors(obj: dict, cluster: shell.ShownCluster) -> dict[str, list[str]]
     errors: dict[str, list[str]] = {}
     for problem in validate_imagecache(obj):
         errors.setdefault(edits.form_field(problem.field), []).append(problem.message)
+    if "imageCacheSize" not in obj["spec"]:
+        errors.setdefault("Size (GiB)", []).append(f"enter a size from {MIN_SIZE_GIB} to {MAX_SIZE_GIB} GiB")
     name = obj["metadata"]["name"]
     if name and name in cluster.store.snapshot().cache_objects and name != st.session_state.get(CREATED):
         errors.setdefault("Name", []).append(f"an ImageCache named {name} already exists")
     return errors
 
 
-def fields(errors: dict[str, list[str]], show_all: bool) -> None:
+def fields(errors: dict[str, list[str]], image_count: int) -> None:
     """The form fields, each followed by its validation message."""
     state = st.session_state
 
     def message(label: str) -> None:
-        touched = show_all or bool(state.get(FIELDS[label]))
-        if touched and errors.get(label):
+        untouched = label in ("Name", "Images") and not state.get(FIELDS[label])  # nothing typed yet: no red
+        if errors.get(label) and not untouched:
             st.markdown(f":red[{md('; '.join(errors[label]))}]")
 
     st.text_input("Name", key="cc-name", placeholder="e.g. shop-web-2026-11", max_chars=253,
                   help="Lowercase letters, digits, '-' and '.'")
     message("Name")
-    st.text_area("Images", key="cc-images", height=150, max_chars=MAX_IMAGES * 300, placeholder="one image per line, e.g.\nnginx:1.25\n"
-                 "registry.cn-hangzhou.aliyuncs.com/acme/api:2.3", help=f"1 to {MAX_IMAGES} images, one per line")
+    # No max_chars: a longer paste would be cut or dropped by the browser; the count is checked instead.
+    st.text_area("Images", key="cc-images", height=150,
+                 placeholder="one image per line, e.g.\nnginx:1.25\nregistry.cn-hangzhou.aliyuncs.com/acme/api:2.3",
+                 help=f"One image per line. A cache holds at most {MAX_IMAGES} images: split a longer list into "
+                      "several caches.")
+    st.caption(f"{image_count:,} image{'' if image_count == 1 else 's'}; a cache holds 1 to {MAX_IMAGES}.")
     message("Images")
     size, retention = st.columns(2)
     with size:
-        st.number_input("Size (GiB)", min_value=MIN_SIZE_GIB, max_value=MAX_SIZE_GIB, step=10, key="cc-size",
-                        help="A pod only uses a cache that fits its temporary storage (30 GiB + extra)")
+        # No min/max on the widgets: out of range would be silently kept at the last valid value; the
+        # message below names the range and the Create button stays disabled instead.
+        st.number_input("Size (GiB)", step=10, key="cc-size",
+                        help=f"{MIN_SIZE_GIB} to {MAX_SIZE_GIB}. A pod only uses a cache that fits its temporary "
+                             "storage (30 GiB + extra)")
     with retention:
-        st.number_input("Retention (days)", min_value=1, max_value=MAX_RETENTION_DAYS, step=1,
-                        key="cc-retention", placeholder="never expires")
+        st.number_input("Retention (days)", step=1, key="cc-retention", placeholder="never expires",
+                        help=f"{MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}; empty: the cache never expires")
     message("Size (GiB)")
     message("Retention (days)")
     st.text_input("Image pull secrets", key="cc-secrets", max_chars=4000, placeholder="namespace:secret, e.g. default:acr-pull",
