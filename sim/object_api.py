@@ -144,6 +144,7 @@ class ObjectApi:
         self.max_pods = max_pods
         self._garbage: deque[tuple[str, str, str, DeleteOptions]] = deque()  # dependents still to delete
         self._collecting = False  # a batch is running or scheduled
+        self._terminating: dict[str, int] = {}  # namespace being deleted -> how many objects it still holds
         self.admitters: dict[str, list[Admitter]] = {}
         self.dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> (resource key, namespace, name)
         self.owners: dict[str, tuple[str, str, str]] = {}  # uid -> where that object lives
@@ -262,8 +263,15 @@ class ObjectApi:
         metadata = obj["metadata"]
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + random_suffix()
-        if resource.namespaced and self.store.get(NAMESPACES.key, "", namespace) is None:
-            raise errors.not_found("namespaces", "", namespace)
+        if resource.namespaced:
+            home = self.store.get(NAMESPACES.key, "", namespace)
+            if home is None:
+                raise errors.not_found("namespaces", "", namespace)
+            if home.obj["metadata"].get("deletionTimestamp"):
+                raise ApiError(403, f'{errors.qualified(resource.plural, resource.group)} "{metadata.get("name", "")}" '
+                                    f"is forbidden: unable to create new content in namespace {namespace} because it "
+                                    "is being terminated", details={"name": metadata.get("name", ""),
+                                                                    "group": resource.group, "kind": resource.plural})
         created = metadata.get("creationTimestamp") if internal else None
         for server_field in ("resourceVersion", *SERVER_METADATA):
             metadata.pop(server_field, None)
@@ -452,6 +460,8 @@ class ObjectApi:
     ) -> None:
         """A v1 Event about an object (named `<object>.<time>` so names sort by time), or about one of its containers."""
         metadata = involved["metadata"]
+        if metadata["namespace"] in self._terminating:
+            return  # nothing new is written into a namespace being deleted
         now = now_timestamp()
         body = {
             "metadata": {"name": f"{metadata['name']}.{time.time_ns():x}", "namespace": metadata["namespace"]},
@@ -508,6 +518,8 @@ class ObjectApi:
             )
         if options.dry_run:
             return current.obj
+        if resource == NAMESPACES:
+            return self._terminate_namespace(current)
         grace = self._grace_seconds(resource, current.obj, options.grace_seconds)
         if metadata.get("deletionTimestamp"):
             if grace == 0 and metadata.get("deletionGracePeriodSeconds"):
@@ -568,12 +580,39 @@ class ObjectApi:
         """Remove an object for good, collect what it still owns, and release owners waiting in the foreground."""
         metadata = current.obj["metadata"]
         removed = self.store.remove(resource.key, metadata.get("namespace", ""), metadata["name"])
+        namespace = metadata.get("namespace", "")
+        if namespace in self._terminating:
+            self._terminating[namespace] -= 1
+            home = self.store.get(NAMESPACES.key, "", namespace)
+            if self._terminating[namespace] <= 0 and home is not None:
+                del self._terminating[namespace]
+                self._remove(NAMESPACES, home)
         if resource == NAMESPACES:
             self._empty_namespace(metadata["name"])
         self._delete_dependents(metadata["uid"], DeleteOptions())
         for owner in metadata.get("ownerReferences") or []:
             self._release_foreground(owner.get("uid"))
         return removed.obj if removed else current.obj
+
+    def _terminate_namespace(self, current: Entry) -> dict:
+        """A namespace with content is Terminating while its objects are deleted (finalizers and grace periods
+        honoured); it goes with its last object."""
+        name = current.obj["metadata"]["name"]
+        if current.obj["metadata"].get("deletionTimestamp"):
+            return current.obj
+        contents = [(kind.key, name, entry.obj["metadata"]["name"])
+                    for kind in STORED_RESOURCES if kind.namespaced for entry in self.store.entries(kind.key, name)]
+        if not contents:
+            return self._remove(NAMESPACES, current)
+        namespace = current.copy()
+        namespace["metadata"].update(deletionTimestamp=now_timestamp(), deletionGracePeriodSeconds=0)
+        namespace.setdefault("status", {})["phase"] = "Terminating"
+        entry = self.store.put(NAMESPACES.key, namespace)
+        self._terminating[name] = len(contents)
+        self._garbage.extend((key, ns, child, DeleteOptions()) for key, ns, child in contents)
+        if not self._collecting:
+            self._collect_garbage()
+        return entry.obj
 
     def _empty_namespace(self, namespace: str) -> None:
         """A deleted namespace takes everything in it."""

@@ -142,3 +142,17 @@ def test_drain_cordons_the_ecs_node_and_evicts_its_pods(kubectl, namespace):
     poll(lambda: kubectl("get", "pods", "-n", namespace, "-o", "jsonpath={.items[*].spec.nodeName}").stdout.split()
          == [node, node], message="the waiting pods bound to the uncordoned node")
     kubectl("rollout", "status", "deployment/drained", "-n", namespace, "--timeout=30s")
+
+
+def test_a_deleted_namespace_terminates_until_its_held_content_goes(kubectl):
+    doomed = f"t-{uuid.uuid4().hex[:10]}"
+    kubectl("create", "namespace", doomed)
+    kubectl("run", "held", "--image=busybox:1.36", "-n", doomed)
+    kubectl("patch", "pod", "held", "-n", doomed, "-p", json.dumps({"metadata": {"finalizers": [HOLD]}}))
+    kubectl("delete", "namespace", doomed, "--wait=false")
+    assert "Terminating" in kubectl("get", "namespace", doomed).stdout
+    refused = kubectl("run", "late", "--image=busybox:1.36", "-n", doomed, check=False)
+    assert refused.returncode == 1 and "is being terminated" in refused.stderr
+    kubectl("patch", "pod", "held", "-n", doomed, "--type=json", "-p",
+            '[{"op": "remove", "path": "/metadata/finalizers"}]')
+    poll(lambda: kubectl("get", "namespace", doomed, check=False).returncode == 1, message="the namespace to go")
