@@ -160,6 +160,16 @@ def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
     return DeleteOptions(preconditions, dry_run, propagation or "Background", grace)
 
 
+def aggregated_version(accept: str) -> str | None:
+    """The apidiscovery version (v2, v2beta1) an Accept header asks for first, if any."""
+    for media in accept.split(","):
+        parameters = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in media.split(";")[1:])}
+        if parameters.get("g") == "apidiscovery.k8s.io" and parameters.get("as") == "APIGroupDiscoveryList" and \
+                parameters.get("v") in ("v2", "v2beta1"):
+            return parameters["v"]
+    return None
+
+
 def content_type_of(request: Request, default: str = "") -> str:
     """The media type of a request body, without parameters."""
     return request.headers.get("content-type", default).split(";")[0].strip()
@@ -230,6 +240,10 @@ class ApiServer:
         if path in PUBLIC_PATHS:
             return Response(b"ok", media_type="text/plain")
         subject = self.authenticate(request)
+        if path in ("/api", "/apis") and (version := aggregated_version(request.headers.get("accept", ""))):
+            media_type = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+            return Response(orjson.dumps(discovery.aggregated_discovery(path == "/api", version)),
+                            media_type=media_type)
         if path == "/api":
             return json_response(discovery.core_versions(self.options.server_address))
         if path == "/apis":

@@ -152,3 +152,39 @@ def openapi_v2(schemas_of=lambda api_version: None) -> dict:
                                                             "x-kubernetes-group-version-kind": [gvk]}
     return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
             "definitions": {**definitions(), **custom}}
+
+
+def aggregated_discovery(core: bool, version: str = "v2") -> dict:
+    """`GET /api` or `/apis` as an apidiscovery.k8s.io APIGroupDiscoveryList (what kubectl asks for first)."""
+    items = []
+    for api_version in group_versions():
+        if ("/" not in api_version) != core:
+            continue
+        group, group_version = api_version.split("/") if "/" in api_version else ("", api_version)
+        entries = resource_list(api_version)["resources"]
+        resources: dict[str, dict] = {}
+        for entry in entries:
+            if "/" in entry["name"]:
+                continue
+            resources[entry["name"]] = {
+                "resource": entry["name"],
+                "responseKind": {"group": group, "version": group_version, "kind": entry["kind"]},
+                "scope": "Namespaced" if entry["namespaced"] else "Cluster",
+                "singularResource": entry["singularName"],
+                "verbs": entry["verbs"],
+                **{key: entry[key] for key in ("shortNames", "categories") if key in entry},
+            }
+        for entry in entries:
+            if "/" in entry["name"]:
+                parent, subresource = entry["name"].split("/", 1)
+                resources[parent].setdefault("subresources", []).append({
+                    "subresource": subresource,
+                    "responseKind": {"group": entry.get("group", group), "version": entry.get("version", group_version),
+                                     "kind": entry["kind"]},
+                    "verbs": entry["verbs"],
+                })
+        items.append({"metadata": {"name": group, "creationTimestamp": None},
+                      "versions": [{"version": group_version, "resources": list(resources.values()),
+                                    "freshness": "Current"}]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
+            "metadata": {}, "items": items}

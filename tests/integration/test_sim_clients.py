@@ -178,3 +178,31 @@ def test_versions_and_continue_tokens_older_than_the_history_are_410(start_sim_f
                                          "&resourceVersionMatch=Exact").stdout)
     names = {item["metadata"]["name"] for item in then["items"]}
     assert "churn-5" in names and "later" not in names
+
+
+def test_kubectl_discovers_through_aggregated_discovery(kubectl, tmp_path):
+    listed = kubectl("api-resources", "-v=6", cache_dir=str(tmp_path))
+    requested = [line.split("GET ", 1)[1].split("?")[0] for line in listed.stderr.splitlines() if "GET https" in line]
+    assert [url.rsplit("/", 1)[-1] for url in requested] == ["api", "apis"]  # no per-group documents needed
+    rows = {line.split()[0] for line in listed.stdout.splitlines()[1:]}
+    assert {"pods", "deployments", "imagecaches", "customresourcedefinitions"} <= rows
+
+
+@pytest.mark.parametrize("version", ["v2", "v2beta1"])
+def test_aggregated_discovery_answers_in_the_version_asked(sim_server, version):
+    import ssl
+    import urllib.request
+    from pathlib import Path
+
+    media = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+    tokens = json.loads((Path(sim_server.state_dir) / "tokens.json").read_text())
+    call = urllib.request.Request(f"{sim_server.server}/apis", headers={
+        "Accept": f"{media},application/json", "Authorization": f"Bearer {tokens['admin']}"})
+    context = ssl.create_default_context(cafile=str(Path(sim_server.state_dir) / "ca.crt"))
+    with urllib.request.urlopen(call, context=context, timeout=30) as response:
+        assert response.headers["Content-Type"] == media
+        document = json.loads(response.read())
+    assert document["apiVersion"] == f"apidiscovery.k8s.io/{version}"
+    apps = next(item for item in document["items"] if item["metadata"]["name"] == "apps")
+    deployments = next(r for r in apps["versions"][0]["resources"] if r["resource"] == "deployments")
+    assert {s["subresource"] for s in deployments["subresources"]} == {"status", "scale"}
