@@ -15,6 +15,7 @@ from dashboard.safe import friendly
 from dashboard.text import md
 
 GO_TO_CREATE = "overview-go-to-create"
+OVER_TIME = "Hits, misses and failures over time"
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -49,9 +50,10 @@ def live(cluster: shell.ShownCluster) -> None:
         return
     left, right = st.columns([3, 2], gap="large")
     with left:
-        over_time, source = history.outcomes_over_time(cluster, frames)
-        chart(frames, "Hits, misses and failures over time", over_time, charts.outcomes_over_time,
-              "No ECI pods created in this window.", memo=False)
+        st.subheader(OVER_TIME)
+        over_time, source = history.outcomes_over_time(cluster, frames)  # the window picker, under the heading
+        chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
+              memo=False, heading=False)
         st.caption(source)
     with right:
         chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
@@ -73,10 +75,11 @@ def live(cluster: shell.ShownCluster) -> None:
 
 
 def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Any,
-          memo: bool = True) -> None:
+          memo: bool = True, heading: bool = True) -> None:
     """A titled chart `build(data, *args)` (built once per store version, or per content), or a sentence saying
     why there is nothing."""
-    st.subheader(title)
+    if heading:
+        st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
