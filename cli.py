@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import json
 import sys
@@ -195,9 +196,26 @@ def chosen_command(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+def _unicode_escape(error: UnicodeError) -> tuple[str, int]:
+    """Unencodable characters as JSON's \\uXXXX escapes (UTF-16 pairs above U+FFFF), valid inside JSON too."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    units = error.object[error.start : error.end].encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2)), error.end
+
+
+def escape_what_the_terminal_cannot_show() -> None:
+    """Print a character stdout's encoding lacks (ASCII, Latin-1) as an escape, never fail on it."""
+    codecs.register_error("imc-unicode-escape", _unicode_escape)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="imc-unicode-escape")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `imc` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    escape_what_the_terminal_cannot_show()
     args = build_parser(chosen_command(argv)).parse_args(argv)
     try:
         if args.command == "explain":

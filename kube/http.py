@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
 from collections.abc import Iterator
@@ -48,6 +49,22 @@ class RequestError(Exception):
         return text
 
 
+def status_code(value: object) -> int | None:
+    """A Status `code` as a number: an HTTP status (100-599) given as a number or ASCII digits, else None."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{3}", value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+        return value
+    return None
+
+
+def _text(value: object) -> str:
+    """A Status field shown as text: a string as it is, anything else (a number, a list) as its JSON."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else orjson.dumps(value, default=str).decode()
+
+
 def status_error(status: int, data: bytes, http_reason: str = "") -> RequestError:
     """A RequestError from an error response body (a Status object, or anything else)."""
     try:
@@ -56,9 +73,9 @@ def status_error(status: int, data: bytes, http_reason: str = "") -> RequestErro
         body = None
     if isinstance(body, dict) and body.get("kind") == "Status":
         return RequestError(
-            status=int(body.get("code") or status),
-            reason=body.get("reason") or http_reason,
-            message=body.get("message") or "",
+            status=status_code(body.get("code")) or status,
+            reason=_text(body.get("reason")) or http_reason,
+            message=_text(body.get("message")),
             causes=status_causes(body),
             body=body,
         )
@@ -68,11 +85,15 @@ def status_error(status: int, data: bytes, http_reason: str = "") -> RequestErro
 
 def status_causes(status: dict) -> tuple[str, ...]:
     """The `details.causes` of a Status as 'field: message' lines."""
-    causes = ((status.get("details") or {}).get("causes")) or []
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
     out = []
-    for cause in causes:
-        message = cause.get("message") or cause.get("reason") or ""
-        out.append(f"{cause['field']}: {message}" if cause.get("field") else message)
+    for cause in causes if isinstance(causes, list) else ():
+        if not isinstance(cause, dict):
+            continue
+        message = _text(cause.get("message")) or _text(cause.get("reason"))
+        where = _text(cause.get("field"))
+        out.append(f"{where}: {message}" if where else message)
     return tuple(out)
 
 

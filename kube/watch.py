@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from kube.http import Request, RequestError, Stream, open_stream, send
+from kube.http import Request, RequestError, Stream, open_stream, send, status_code
 from kube.resources import RESOURCES
 from kube.slim import slim_object
 from kube.store import KEPT_EVENT_REASONS, KINDS, ClusterStore
@@ -69,12 +69,11 @@ def process_one_line(line: bytes) -> WatchEvent:
     rv = (obj.get("metadata") or {}).get("resourceVersion")
     rv = str(rv) if rv is not None else None
     if kind == "ERROR":
-        code = obj.get("code")
         return WatchEvent(
             kind,
             obj,
             rv,
-            code=int(code) if isinstance(code, int | str) and str(code).isdigit() else None,
+            code=status_code(obj.get("code")),
             reason=str(obj.get("reason") or ""),
             message=str(obj.get("message") or ""),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -23,14 +24,15 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def imc_report(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `imc report` as a user would."""
+def imc_report(*args: str, timeout: float = 120, encoding: str | None = None) -> subprocess.CompletedProcess:
+    """Run `imc report` as a user would (with stdout in `encoding`, when given)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), "report", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=str(ROOT),
+        env={**os.environ, "PYTHONIOENCODING": encoding} if encoding else None,
     )
 
 
@@ -96,3 +98,18 @@ def test_report_on_an_unreachable_cluster_exits_2_with_one_line(sim_server, tmp_
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("imc report: cannot reach https://127.0.0.1:9")
+
+
+def test_report_prints_non_ascii_text_to_an_ascii_terminal(sim_server, namespace, api_client):
+    value = "是-ü-😀"
+    pod = {"metadata": {"name": "odd", "labels": {"alibabacloud.com/eci": "true"},
+                        "annotations": {"k8s.aliyun.com/eci-image-cache": value}},
+           "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]}}
+    client.CoreV1Api(api_client).create_namespaced_pod(namespace, pod)
+    args = ("--kubeconfig", sim_server.kubeconfig, "-n", namespace)
+    result = imc_report(*args, "--format", "json", encoding="ascii")
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    [item] = orjson.loads(result.stdout)["results"]
+    assert any(value in finding["message"] for finding in item["findings"]), item["findings"]
+    for fmt in ("table", "csv"):
+        assert imc_report(*args, "--format", fmt, encoding="ascii").returncode == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -299,3 +300,18 @@ def test_the_blocker_blocks() -> None:
     proc = subprocess.run([sys.executable, "-c", BLOCKER, "report", "--kubeconfig", "/nonexistent"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "kubernetes is blocked" in proc.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_explain_prints_non_ascii_names_to_a_terminal_that_cannot_show_them(tmp_path: Path, encoding: str) -> None:
+    name = "web-名前-ü-😀"
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(yaml.safe_dump({"kind": "Pod", "metadata": {"name": name},
+                                        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}))
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    runs = [subprocess.run([sys.executable, "cli.py", "explain", *fmt, str(manifest)], cwd=REPO, env=env,
+                           capture_output=True, timeout=120) for fmt in ([], ["--format", "json"])]
+    for run in runs:
+        assert (run.returncode, run.stderr) == (0, b"")
+    assert runs[0].stdout.decode(encoding).splitlines()[0].startswith("Pod/default/web-\\u540d\\u524d-")
+    assert json.loads(runs[1].stdout.decode(encoding))["results"][0]["workload"] == f"Pod/default/{name}"

@@ -112,3 +112,26 @@ def test_status_error_names_reason_message_and_causes():
     assert str(error).startswith("422 Invalid: ImageCache")
     plain = status_error(502, b"<html>bad gateway</html>", "Bad Gateway")
     assert (plain.status, plain.reason, plain.message) == (502, "Bad Gateway", "<html>bad gateway</html>")
+
+
+ODD_CODES = ["²", "4¹0", "٤١٠", "9" * 5000, -410, 0, 4100, True, 410.0, "410 ", None, [410], {"n": 410}]
+
+
+@pytest.mark.parametrize("code", ODD_CODES)
+def test_a_status_body_of_any_shape_is_an_error_with_the_http_status(code):
+    body = orjson.dumps({"kind": "Status", "code": code, "reason": ["x"], "message": 7,
+                         "details": {"causes": ["bare", {"field": 1, "message": None, "reason": "Bad"}, None]}})
+    error = status_error(503, body, "Service Unavailable")
+    assert (error.status, error.reason, error.message) == (503, '["x"]', "7")
+    assert error.causes == ("1: Bad",)
+    for details in ([], "text", {"causes": {"a": 1}}):
+        assert status_error(500, orjson.dumps({"kind": "Status", "details": details})).causes == ()
+    assert status_error(500, orjson.dumps({"kind": "Status", "code": "409"})).status == 409
+
+
+@pytest.mark.parametrize("code", ODD_CODES)
+def test_a_watch_error_of_any_code_is_an_event_without_a_code(code):
+    line = orjson.dumps({"type": "ERROR", "object": {"kind": "Status", "code": code, "reason": "Odd"}})
+    event = process_one_line(line)
+    assert event.type == "ERROR" and event.code is None and not event.expired
+    assert process_one_line(line.replace(b'"Odd"', b'"Expired"')).expired
