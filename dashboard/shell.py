@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -12,6 +14,7 @@ from dashboard import history
 from dashboard import shown_cluster as clusters
 from dashboard.shown_cluster import ClusterProblem, ShownCluster
 from dashboard.text import code, md
+from kube.store import LIVENESS
 
 REFRESH_SECONDS = float(os.environ.get("IMC_REFRESH_SECONDS", "2") or 2)
 SYNC_TIMEOUT_SECONDS = 20.0  # then the page draws what it has, and the badges say "Loading…"
@@ -67,7 +70,10 @@ def show_problem(problem: ClusterProblem) -> None:
 def cluster_badges(cluster: ShownCluster, snapshot: Any, live: bool = True) -> None:
     """One line under a page title: context, server, demo and read-only badges, sync state."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        if live:
+        stale = staleness(snapshot.down_since, datetime.now(UTC))
+        if stale is not None:
+            st.badge(stale[0], icon=":material/cloud_off:", color="red", help=stale[1])
+        elif live:
             st.badge("Live", icon=":material/sensors:", color="green",
                      help=f"Watching the cluster: checked every {REFRESH_SECONDS:g} s, recomputed only when it changed.")
         if cluster.is_demo:
@@ -86,6 +92,20 @@ def cluster_badges(cluster: ShownCluster, snapshot: Any, live: bool = True) -> N
             with st.expander(f"{len(snapshot.errors)} problem(s) reading the cluster", icon=":material/warning:"):
                 for message in snapshot.errors[:20]:
                     st.markdown(f"- {md(message)}")
+
+
+def staleness(down_since: Mapping[str, datetime], now: datetime) -> tuple[str, str] | None:
+    """The badge label and help when the watch (or the API server) has been down, None while it is live."""
+    if not down_since:
+        return None
+    since = min(down_since.values())
+    seconds = max(int((now - since).total_seconds()), 0)
+    age = f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+    what = "the API server does not answer" if LIVENESS in down_since else \
+        f"the watch of {', '.join(sorted(down_since))} is down"
+    return (f"Not live since {since:%H:%M:%S} UTC ({age}): data may be stale",
+            f"Since {since:%Y-%m-%d %H:%M:%S} UTC {what}, so what this page shows is the cluster as it was then. "
+            "It turns Live again by itself once the cluster answers; the problems are listed below.")
 
 
 def sidebar() -> None:

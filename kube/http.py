@@ -165,6 +165,8 @@ class Stream:
                     line, buffer = buffer[:newline], buffer[newline + 1 :]
                     if line.strip():
                         yield line
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise RequestError(0, "ReadTimeout", _connection_message(exc)) from exc
         except (urllib3.exceptions.HTTPError, OSError, AttributeError, ValueError) as exc:
             # AttributeError/ValueError: urllib3 reading from a socket another thread closed.
             raise RequestError(0, "StreamBroken", _connection_message(exc)) from exc

@@ -22,6 +22,7 @@ from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_e
 from core.workloads import PodTemplate, pod_template
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
+LIVENESS = "api"  # set_error's name for the liveness check (the API server answers), beside the kinds
 KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 DEFAULT_HISTORY = 20_000
 MAX_ERRORS = 20
@@ -69,6 +70,8 @@ class StoreSnapshot:
     # "pods/ns/name", "imagecaches/name", ...: what is wrong with an object read with a field of the wrong
     # type or range (it has a finding), or not read at all (it is left out)
     invalid: Mapping[str, str] = field(default_factory=dict)
+    # kind (or "api", the liveness check) -> since when its reflector has had a problem: its data may be stale
+    down_since: Mapping[str, datetime] = field(default_factory=dict)
 
 
 def object_key(obj: object) -> str:
@@ -136,6 +139,7 @@ class ClusterStore:
         self._resource_versions: dict[str, str] = {}
         self._synced = {kind: False for kind in KINDS}
         self._errors: dict[str, str] = {}
+        self._down_since: dict[str, datetime] = {}
         self._decide_errors: dict[str, str] = {}
         self._invalid: dict[str, str] = {}
 
@@ -168,6 +172,7 @@ class ClusterStore:
                 deployments=MappingProxyType(self._maps["deployments"]),
                 history=self._history_tuple,
                 synced=MappingProxyType(dict(self._synced)),
+                down_since=MappingProxyType(dict(self._down_since)),
                 errors=tuple(errors),
                 invalid=MappingProxyType(dict(self._invalid)),
             )
@@ -224,15 +229,17 @@ class ClusterStore:
             self._bump()
 
     def set_error(self, kind: str, message: str | None) -> None:
-        """Record (or clear, with None) the current connection problem of a kind's reflector."""
+        """Record (or clear, with None) the current connection problem of a kind's reflector (or of "api")."""
         with self._lock:
             if message is None:
+                self._down_since.pop(kind, None)
                 if self._errors.pop(kind, None) is None:
                     return
             elif self._errors.get(kind) == message:
                 return
             else:
                 self._errors[kind] = message
+                self._down_since.setdefault(kind, self._clock())
             self._bump()
 
     # ---- internals

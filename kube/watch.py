@@ -15,13 +15,17 @@ import orjson
 from kube.http import Request, RequestError, Stream, open_stream, send, status_code
 from kube.resources import RESOURCES
 from kube.slim import slim_object
-from kube.store import KEPT_EVENT_REASONS, KINDS, ClusterStore
+from kube.store import KEPT_EVENT_REASONS, KINDS, LIVENESS, ClusterStore
 
 log = logging.getLogger("imc.kube.watch")
 
 WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")
 PAGE_SIZE = 500
 WATCH_TIMEOUT_SECONDS = 300
+# A watch silent this long is re-opened from its resourceVersion: the server sends bookmarks well within it
+# (kube-apiserver about every minute, imc sim every 5 s), so silence means the server stopped answering.
+WATCH_READ_TIMEOUT_SECONDS = 90.0
+HEARTBEAT_SECONDS = 5.0  # how often the liveness check asks the API server for /version
 # ECI writes its image-cache events with source.component EciService (docs/eci-model.md 4.1), the
 # kubelet (or virtual node) its `Pulled` events; a field selector cannot OR reasons or sources, so
 # the reasons are filtered client-side.
@@ -274,7 +278,8 @@ class Reflector(threading.Thread):
     def _watch(self, resource_version: str) -> str | None:
         """Watch until the server ends the stream; the version to resume from, or None to re-list."""
         request = watch_request(self.kind, resource_version, self.namespace, self.watch_timeout, self._selectors[0])
-        stream = open_stream(self.api_client, request, timeout=(10.0, self.watch_timeout + 30.0))
+        stream = open_stream(self.api_client, request, timeout=(10.0, min(self.watch_timeout + 30.0,
+                                                                           WATCH_READ_TIMEOUT_SECONDS)))
         with self._stream_lock:
             if self.stopping:
                 stream.close()
@@ -293,9 +298,9 @@ class Reflector(threading.Thread):
                     resource_version = event.resource_version
                 if event.type != "BOOKMARK" and keep_object(self.kind, event.object):
                     self.store.apply(self.kind, event.type, slim_object(self.kind, event.object))
-        except RequestError:
-            if self.stopping:
-                return resource_version
+        except RequestError as exc:
+            if self.stopping or exc.reason == "ReadTimeout":
+                return resource_version  # stopping, or silent too long: watch again from where it was
             raise  # a broken stream: back off, then re-list (events in flight may be lost)
         finally:
             with self._stream_lock:
@@ -304,21 +309,57 @@ class Reflector(threading.Thread):
         return resource_version
 
 
-class ClusterWatcher:
-    """The four reflectors of one connection, feeding one store."""
+class Heartbeat(threading.Thread):
+    """The liveness check: GET /version every few seconds; a server that does not answer in time (stopped,
+    gone, partitioned, while a watch connection may stay open and silent) is the store's "api" problem."""
 
-    def __init__(self, connection: Any, store: ClusterStore, namespace: str | None = None, **options: Any) -> None:
+    def __init__(self, api_client: Any, store: ClusterStore, interval: float = HEARTBEAT_SECONDS) -> None:
+        super().__init__(name="imc-heartbeat", daemon=True)
+        self.api_client = api_client
+        self.store = store
+        self.interval = interval
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the thread to end (at its next tick)."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Check, wait, repeat until stopped."""
+        while not self._stopping.is_set():
+            self.check()
+            self._stopping.wait(self.interval)
+
+    def check(self) -> bool:
+        """One check: True when the API server answered; records or clears the problem in the store."""
+        try:
+            send(self.api_client, Request("GET", "/version"), timeout=(self.interval, self.interval))
+        except RequestError as exc:
+            self.store.set_error(LIVENESS, f"the API server does not answer: {exc}")
+            return False
+        self.store.set_error(LIVENESS, None)
+        return True
+
+
+class ClusterWatcher:
+    """The four reflectors of one connection and its liveness check, feeding one store."""
+
+    def __init__(self, connection: Any, store: ClusterStore, namespace: str | None = None,
+                 heartbeat: float = HEARTBEAT_SECONDS, **options: Any) -> None:
         api_client = getattr(connection, "api_client", connection)
         self.store = store
         self.reflectors = {kind: Reflector(api_client, store, kind, namespace, **options) for kind in KINDS}
+        self.heartbeat = Heartbeat(api_client, store, heartbeat)
 
     def start(self) -> None:
-        """Start every reflector thread."""
+        """Start every reflector thread and the liveness check."""
         for reflector in self.reflectors.values():
             reflector.start()
+        self.heartbeat.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop every reflector and wait for the threads to end."""
+        """Stop every reflector and the liveness check, and wait for the reflector threads to end."""
+        self.heartbeat.stop()
         for reflector in self.reflectors.values():
             reflector.stop()
         for reflector in self.reflectors.values():

@@ -308,3 +308,15 @@ def test_short_cache_names_are_short_and_unique():
     assert labels["web"] == "web"
     assert len(set(labels.values())) == len(names)
     assert all(len(label) <= 24 for label in labels.values())
+
+
+def test_the_badge_says_since_when_the_data_is_stale():
+    from dashboard.shell import staleness
+
+    since = datetime(2026, 12, 1, 6, 0, 5, tzinfo=UTC)
+    assert staleness({}, since) is None
+    label, why = staleness({"api": since, "pods": since + timedelta(seconds=3)}, since + timedelta(seconds=45))
+    assert label == "Not live since 06:00:05 UTC (45 s): data may be stale"
+    assert "the API server does not answer" in why
+    label, why = staleness({"events": since}, since + timedelta(minutes=10))
+    assert "(10 min)" in label and "the watch of events is down" in why

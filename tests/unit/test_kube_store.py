@@ -395,3 +395,13 @@ def test_pulls_of_a_relisted_event_stream_reach_their_pods():
     pods = store.snapshot().pods
     assert pods["default/p1"].start.pulls == ()
     assert [(p.source, p.seconds) for p in pods["default/p2"].start.pulls] == [("present", 0.0)]
+
+
+def test_a_problem_is_down_since_it_began_and_cleared_when_it_ends():
+    moments = iter([datetime(2026, 12, 1, 6, 0, tzinfo=UTC), datetime(2026, 12, 1, 6, 1, tzinfo=UTC)])
+    store = ClusterStore(clock=lambda: next(moments))
+    store.set_error("api", "the API server does not answer: timed out")
+    store.set_error("api", "the API server does not answer: refused")  # still down: since stays
+    assert store.snapshot().down_since == {"api": datetime(2026, 12, 1, 6, 0, tzinfo=UTC)}
+    store.set_error("api", None)
+    assert store.snapshot().down_since == {}
