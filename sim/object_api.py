@@ -45,7 +45,8 @@ SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp"
 FOREGROUND = "foregroundDeletion"
 DEFAULT_GRACE_SECONDS = 30
 POD_STOP_SECONDS = 2.0  # how long (sim time) a Terminating pod's containers take to stop, within its grace period
-BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io")
+BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
+                   "coordination.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 DEFAULT_MAX_PODS = 25_000  # the quota on all pods: well above the scale scenario's 10,000
 POD_QUOTA_NAME = "imc-sim-pods"

@@ -136,8 +136,9 @@ SSRS = ResourceType(
     stored=False,
 )
 
+LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, has_status=False)
 ALL_RESOURCES = (NAMESPACES, PODS, SERVICES, EVENTS, NODES, DEPLOYMENTS, REPLICASETS, IMAGECACHES, CRDS, SSARS, SSRRS,
-                 SSRS)
+                 SSRS, LEASES)
 STORED_RESOURCES = tuple(r for r in ALL_RESOURCES if r.stored)
 RESOURCES_BY_KEY = {r.key: r for r in ALL_RESOURCES}
 

@@ -13,7 +13,7 @@ from core.timeutil import format_time
 from sim.deployments import DeploymentController
 from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, EciController
 from sim.object_api import DEFAULT_MAX_PODS, ObjectApi
-from sim.resources import CRDS, NAMESPACES, NODES, SERVICES
+from sim.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
 from sim.scheduling import Scheduler
 from sim.store import Store
 
@@ -30,7 +30,7 @@ def _node(name: str, labels: dict, taints: list[dict], address: str) -> dict:
         "status": {
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                             "message": "kubelet is posting ready status", "lastHeartbeatTime": format_time(
-                                datetime.now(UTC))}],
+                                datetime.now(UTC)), "lastTransitionTime": format_time(datetime.now(UTC))}],
             "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
             "capacity": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
             "allocatable": {"cpu": "2000", "memory": "4Ti", "pods": "20000"},
@@ -76,6 +76,10 @@ def install_base(api) -> None:
     api.create(NODES, "", virtual, internal=True)
     api.create(NODES, "", _node(ECS_NODE, {"topology.kubernetes.io/zone": ZONE}, [], "192.168.0.10"),
                    internal=True)
+    for node in (VIRTUAL_NODE, ECS_NODE):  # the kubelet's heartbeat, as `kubectl describe node` reads it
+        api.create(LEASES, "kube-node-lease", {"metadata": {"name": node}, "spec": {
+            "holderIdentity": node, "leaseDurationSeconds": 40,
+            "renewTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}, internal=True)
     api.create(SERVICES, "default", API_SERVICE, internal=True)
     if CRD_PATH.exists():
         api.create(CRDS, "", yaml.safe_load(CRD_PATH.read_text()), internal=True)

@@ -206,3 +206,9 @@ def test_aggregated_discovery_answers_in_the_version_asked(sim_server, version):
     apps = next(item for item in document["items"] if item["metadata"]["name"] == "apps")
     deployments = next(r for r in apps["versions"][0]["resources"] if r["resource"] == "deployments")
     assert {s["subresource"] for s in deployments["subresources"]} == {"status", "scale"}
+
+
+def test_describe_node_shows_its_lease_and_ready_times(kubectl):
+    described = kubectl("describe", "node", "cn-hangzhou.192.168.0.10")
+    assert "HolderIdentity:  cn-hangzhou.192.168.0.10" in described.stdout
+    assert "0001" not in described.stdout and "rror" not in described.stderr + described.stdout
