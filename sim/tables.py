@@ -44,25 +44,26 @@ def human_duration(seconds: float) -> str:
         return f"{seconds}s"
     minutes = seconds // 60
     if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+        return _whole_and_rest(minutes, "m", seconds % 60, "s")
     if minutes < 180:
         return f"{minutes}m"
     hours = seconds // 3600
     if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+        return _whole_and_rest(hours, "h", minutes % 60, "m")
     if hours < 48:
         return f"{hours}h"
     if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+        return _whole_and_rest(hours // 24, "d", hours % 24, "h")
     if hours < 24 * 365 * 2:
         return f"{hours // 24}d"
     if hours < 24 * 365 * 8:
-        rest = (hours // 24) % 365
-        return f"{hours // 24 // 365}y" if rest == 0 else f"{hours // 24 // 365}y{rest}d"
+        return _whole_and_rest(hours // 24 // 365, "y", (hours // 24) % 365, "d")
     return f"{hours // 24 // 365}y"
+
+
+def _whole_and_rest(whole: int, unit: str, rest: int, rest_unit: str) -> str:
+    """`3m20s`, or `3m` when the rest is zero."""
+    return f"{whole}{unit}" if rest == 0 else f"{whole}{unit}{rest}{rest_unit}"
 
 
 def age_of(timestamp: str | None, now: datetime) -> str:
@@ -139,6 +140,14 @@ def _template_containers(attribute: str) -> Callable[[dict, datetime], str]:
 def _selector(obj: dict, now: datetime) -> str:
     labels = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
     return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+# kubectl -o wide's columns of a workload's pod template (Deployment and ReplicaSet alike)
+TEMPLATE_COLUMNS = (
+    Column("Containers", "string", _template_containers("name"), priority=1),
+    Column("Images", "string", _template_containers("image"), priority=1),
+    Column("Selector", "string", _selector, priority=1),
+)
 
 
 def _event_last_seen(obj: dict, now: datetime) -> str:
@@ -225,9 +234,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Up-to-date", "integer", _field("status", "updatedReplicas", default=0)),
         Column("Available", "integer", _field("status", "availableReplicas", default=0)),
         AGE,
-        Column("Containers", "string", _template_containers("name"), priority=1),
-        Column("Images", "string", _template_containers("image"), priority=1),
-        Column("Selector", "string", _selector, priority=1),
+        *TEMPLATE_COLUMNS,
     ),
     REPLICASETS.key: (
         NAME,
@@ -235,9 +242,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Current", "integer", _field("status", "replicas", default=0)),
         Column("Ready", "integer", _field("status", "readyReplicas", default=0)),
         AGE,
-        Column("Containers", "string", _template_containers("name"), priority=1),
-        Column("Images", "string", _template_containers("image"), priority=1),
-        Column("Selector", "string", _selector, priority=1),
+        *TEMPLATE_COLUMNS,
     ),
     EVENTS.key: (
         Column("Last Seen", "string", _event_last_seen),

@@ -17,27 +17,13 @@ from core.timeutil import parse_time
 from dashboard.start_panels import duration, seconds
 from sim.launch import start_sim
 from tests.e2e.conftest import REPO, kubectl, kubectl_json, open_page, screenshot, start_app
+from tests.fixtures.engine.builders import pod
 
 pytestmark = pytest.mark.e2e
 
 
-def pod(name: str, images: list[str], annotations: dict | None = None) -> str:
-    containers = [
-        {"name": f"c{i}", "image": image, "imagePullPolicy": "IfNotPresent"} for i, image in enumerate(images)
-    ]
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": name,
-                "namespace": "default",
-                "labels": {"alibabacloud.com/eci": "true"},
-                "annotations": annotations or {},
-            },
-            "spec": {"containers": containers},
-        }
-    )
+def pod_json(name: str, images: list[str]) -> str:
+    return json.dumps(pod(images, name=name))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +33,7 @@ def quiet(tmp_path_factory):
     try:
         images = [f"registry.example.com/e2e-{uuid.uuid4().hex[:6]}/node:22"]
         for i in range(2):
-            kubectl(sim, "apply", "-f", "-", input_text=pod(f"miss-{i}", images))  # ECI misses, auto-creates a cache
+            kubectl(sim, "apply", "-f", "-", input_text=pod_json(f"miss-{i}", images))  # ECI misses, auto-creates a cache
         cache = {
             "apiVersion": "eci.alibabacloud.com/v1",
             "kind": "ImageCache",
@@ -63,7 +49,7 @@ def quiet(tmp_path_factory):
         ready_at = parse_time(poll(ready, 30, "the cache to be Ready"))
         poll(lambda: datetime.now(UTC) >= ready_at + timedelta(seconds=1), 5, "the second after Ready")
         for i in range(2):
-            kubectl(sim, "apply", "-f", "-", input_text=pod(f"hit-{i}", images))
+            kubectl(sim, "apply", "-f", "-", input_text=pod_json(f"hit-{i}", images))
 
         def all_running() -> bool:
             items = kubectl_json(sim, "get", "pods", "-n", "default")["items"]

@@ -13,21 +13,13 @@ from core.coverage import held_images, missed_needs, suggest_cache, uncovered_im
 from core.matching import CacheIndex, decide, explain
 from core.policy import IMC_ID as PIN
 from core.workloads import templates_from
+from tests.fixtures.engine.builders import pod as eci_pod
 
 AT = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 def _pod(name: str, images: list[str], annotations: dict | None = None) -> dict:
-    return {
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": "default",
-            "labels": {"alibabacloud.com/eci": "true"},
-            "annotations": annotations or {},
-        },
-        "spec": {"containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]},
-    }
+    return eci_pod(images, name=name, annotations=annotations, pull_policy=None)
 
 
 def _cache(name: str, images: list[str], phase: str = "Ready") -> dict:
