@@ -42,6 +42,12 @@ def estimated_from(count: int) -> str:
     return f"estimated from {count:,} observed pull{'' if count == 1 else 's'}"
 
 
+def _start_metrics(outcome: str, median: float | None, p90: float | None, over: str) -> None:
+    """The median and p90 start of one outcome, as two metrics."""
+    st.metric(f"{outcome} start (median)", seconds(median), border=True, help=f"p90 {seconds(p90)} over {over}")
+    st.metric(f"{outcome} start (p90)", seconds(p90), border=True)
+
+
 def overview(frames: Frames) -> None:
     """Hit against miss: start times, the time saved, the distribution and the per-workload table."""
     frame = starts_of(frames)
@@ -50,20 +56,10 @@ def overview(frames: Frames) -> None:
     figures = frames.memo("start-figures", lambda: start_views.start_figures(frame))
     st.subheader("What the caches buy")
     with st.container(horizontal=True, gap="medium"):
-        st.metric(
-            "Hit start (median)",
-            seconds(figures.hit_median),
-            border=True,
-            help=f"p90 {seconds(figures.hit_p90)} over {figures.hit_count:,} started hits",
+        _start_metrics("Hit", figures.hit_median, figures.hit_p90, f"{figures.hit_count:,} started hits")
+        _start_metrics(
+            "Miss", figures.miss_median, figures.miss_p90, f"{figures.miss_count:,} started misses (off included)"
         )
-        st.metric("Hit start (p90)", seconds(figures.hit_p90), border=True)
-        st.metric(
-            "Miss start (median)",
-            seconds(figures.miss_median),
-            border=True,
-            help=f"p90 {seconds(figures.miss_p90)} over {figures.miss_count:,} started misses (off included)",
-        )
-        st.metric("Miss start (p90)", seconds(figures.miss_p90), border=True)
         st.metric(
             "Pull time saved",
             duration(figures.saved_seconds) if figures.saved_pods else "unknown",
