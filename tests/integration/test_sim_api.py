@@ -284,13 +284,18 @@ def test_bookmarks_carry_the_current_version(api_client, namespace):
     assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
-def test_too_old_a_version_is_410_in_the_stream(start_sim_factory):
-    sim = start_sim_factory("empty", ("--history", "5", "--speed", "20"))
-    api_client = new_api_client(sim)
+def _pods_created_after_a_list(start_sim_factory, options: tuple[str, ...], prefix: str, count: int):
+    """Non-ECI pods `prefix-N` made on a fresh sim: its client, CoreV1Api and the list version before them."""
+    api_client = new_api_client(start_sim_factory("empty", (*options, "--speed", "20")))
     core = client.CoreV1Api(api_client)
-    old = core.list_namespaced_pod("default").metadata.resource_version
-    for index in range(8):
-        core.create_namespaced_pod("default", pod_body(f"churn-{index}", eci=False))
+    listed = core.list_namespaced_pod("default").metadata.resource_version
+    for index in range(count):
+        core.create_namespaced_pod("default", pod_body(f"{prefix}-{index}", eci=False))
+    return api_client, core, listed
+
+
+def test_too_old_a_version_is_410_in_the_stream(start_sim_factory):
+    api_client, core, old = _pods_created_after_a_list(start_sim_factory, ("--history", "5"), "churn", 8)
     status, data = raw_get(api_client, "/api/v1/namespaces/default/pods",
                            [("watch", "1"), ("resourceVersion", old), ("timeoutSeconds", "2")])
     assert status == 200
@@ -309,12 +314,7 @@ def test_too_old_a_version_is_410_in_the_stream(start_sim_factory):
 
 
 def test_drop_watch_every_closes_streams(start_sim_factory):
-    sim = start_sim_factory("empty", ("--drop-watch-every", "2", "--speed", "20"))
-    api_client = new_api_client(sim)
-    core = client.CoreV1Api(api_client)
-    rv = core.list_namespaced_pod("default").metadata.resource_version
-    for index in range(5):
-        core.create_namespaced_pod("default", pod_body(f"drop-{index}", eci=False))
+    api_client, core, rv = _pods_created_after_a_list(start_sim_factory, ("--drop-watch-every", "2"), "drop", 5)
     events = watch_lines(api_client, "/api/v1/namespaces/default/pods",
                          [("resourceVersion", rv), ("timeoutSeconds", "30")])
     assert len(events) == 2 and events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "drop-0"
