@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from core.caches import AUTO_CREATED_PREFIX, READY, CacheView, cache_from_object
@@ -360,7 +361,9 @@ class EciController:
         entry = self.store.get(PODS.key, namespace, name)
         if entry is None or entry.obj["metadata"].get("uid") != uid:
             return
-        self._kubelet_event(entry.obj, position, "Pulled", pulled_message(plan.pulls[position]))
+        # a kubelet reports the time that passed: the model's seconds at --speed 1, fewer when the sim runs faster
+        elapsed = replace(plan.pulls[position], seconds=plan.pulls[position].seconds / self.scheduler.speed)
+        self._kubelet_event(entry.obj, position, "Pulled", pulled_message(elapsed))
         self._pull_step(namespace, name, uid, plan, position + 1)
 
     def _kubelet_event(self, pod: dict, position: int, reason: str, message: str) -> None:
