@@ -88,18 +88,11 @@ def overview(frames: Frames) -> None:
     with right:
         st.markdown("**By workload**")
         table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
-        st.dataframe(
-            inert_frame(table),
-            hide_index=True,
-            width="stretch",
-            height=min(38 + 35 * max(len(table), 1), 320),
-            key="start-workloads",
-            column_config={
-                "Hit %": st.column_config.NumberColumn(format="%.0f%%"),
-                "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
-                "Saved (s)": st.column_config.NumberColumn(format="%.0f", help=SAVED_HELP),
-            },
-        )
+        _start_table(table, "start-workloads", {
+            "Hit %": st.column_config.NumberColumn(format="%.0f%%"),
+            "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
+            "Saved (s)": st.column_config.NumberColumn(format="%.0f", help=SAVED_HELP),
+        })
 
 
 def pod_timeline(record: Any) -> None:
@@ -131,15 +124,20 @@ def caches(frames: Frames) -> None:
         st.caption("No pod has hit a cache yet.")
         return
     st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
+    _start_table(table, "start-caches", {
+        "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
+        "Saved (s)": st.column_config.NumberColumn(format="%.0f"),
+        "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on"),
+    })
+
+
+def _start_table(table: pd.DataFrame, key: str, column_config: dict) -> None:
+    """A start table as inert text, up to about eight rows high."""
     st.dataframe(
         inert_frame(table),
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * max(len(table), 1), 320),
-        key="start-caches",
-        column_config={
-            "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
-            "Saved (s)": st.column_config.NumberColumn(format="%.0f"),
-            "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on"),
-        },
+        key=key,
+        column_config=column_config,
     )
