@@ -131,7 +131,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"results": [item.to_dict() for item in explanations]}, indent=2))
     else:
-        print(render_report(explanations))
+        print(render_report(explanations, index, at))
     failed = {item.decision.outcome for item in explanations} & args.fail_on
     return 1 if failed else 0
 

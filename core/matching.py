@@ -223,8 +223,8 @@ def _is_candidate(cache: CacheView, storage: float, at: datetime) -> bool:
     )
 
 
-def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPolicy, at: datetime) -> list[str]:
-    """Every reason this cache is not a candidate for automatic matching; empty when it is one."""
+def blockers(cache: CacheView, policy: MatchPolicy, at: datetime) -> list[str]:
+    """Why this cache cannot serve the pod whatever images it holds: created later, not usable, too big."""
     reasons = []
     if not cache.existed_at(at):
         reasons.append(f"created after the pod ({format_time(cache.created)})")
@@ -233,6 +233,12 @@ def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPoli
         reasons.append(unusable)
     if cache.size_gib > policy.storage_gib:
         reasons.append(f"{cache.size_gib} GiB does not fit the {policy.storage_gib:g} GiB temporary storage")
+    return reasons
+
+
+def _rejection(cache: CacheView, exact: int, image_count: int, policy: MatchPolicy, at: datetime) -> list[str]:
+    """Every reason this cache is not a candidate for automatic matching; empty when it is one."""
+    reasons = blockers(cache, policy, at)
     needed = policy.requirement(image_count)
     if exact < needed:
         if policy.perfect_match:

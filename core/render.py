@@ -7,10 +7,12 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import orjson
 
-from core.matching import Explanation
+from core.matching import CacheIndex, Explanation
+from core.narrative import cached_images, coverage_text, decision_text
 
 _MARK = {"chosen": "+", "outranked": "~", "rejected": "-"}
 MAX_REJECTED_SHOWN = 8
@@ -20,14 +22,17 @@ REPORT_START_COLUMNS = (
 )
 
 
-def render_explanation(explanation: Explanation) -> str:
-    """One pod template's decision, its caches and findings, as a few indented lines."""
+def render_explanation(explanation: Explanation, index: CacheIndex | None = None, at: datetime | None = None) -> str:
+    """One pod template's decision, its caches and findings, as a few indented lines (why, given the index)."""
     template, decision = explanation.template, explanation.decision
     cache = decision.cache_ref
     target = ""
     if cache:
         target = f"  {cache['name'] or ''} ({cache['id']})" if cache["name"] else f"  {cache['id']}"
-    lines = [f"{template.workload}  {decision.outcome.upper()}{target}"]
+    coverage = f" ({coverage_text(*cached_images(decision))})" if decision.outcome == "hit" else ""
+    lines = [f"{template.workload}  {decision.outcome.upper()}{coverage}{target}"]
+    if index is not None and at is not None and template.eci:
+        lines.append(f"  why:     {decision_text(template, decision, index, at)}")
     if template.eci:
         lines.append(f"  policy:  {decision.policy.describe()}; temporary storage {decision.policy.storage_gib:g} GiB")
     else:
@@ -56,10 +61,11 @@ def render_explanation(explanation: Explanation) -> str:
     return "\n".join(lines)
 
 
-def render_report(explanations: Iterable[Explanation]) -> str:
+def render_report(explanations: Iterable[Explanation], index: CacheIndex | None = None,
+                  at: datetime | None = None) -> str:
     """Every explanation, then a one-line tally of outcomes."""
     explanations = list(explanations)
-    blocks = [render_explanation(item) for item in explanations]
+    blocks = [render_explanation(item, index, at) for item in explanations]
     tally = Counter(item.decision.outcome for item in explanations)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(tally.items()))
     blocks.append(f"{len(explanations)} pod template{'s' if len(explanations) != 1 else ''}: {summary or 'none'}")

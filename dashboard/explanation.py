@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from core import narrative
 from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
 from dashboard.text import code, inert_frame, md
 from dashboard.views import NO_REPORT
@@ -24,17 +26,21 @@ SEVERITY_ICONS = {"error": ":red[:material/error:]", "warning": ":orange[:materi
 VERDICT_ORDER = {"chosen": 0, "outranked": 1, "rejected": 2}
 
 
-def summary(decision: Any) -> str:
-    """The decision in one plain sentence."""
-    cache = decision.cache
-    if decision.outcome == "hit" and cache is not None:
-        pinned = " (pinned)" if decision.policy.mode == "pin" else ""
-        return f"ECI uses cache **{md(cache.name)}** ({code(cache.id or 'no ID yet')}){pinned}: layers are already on disk."
+def summary(decision: Any, template: Any = None, index: Any = None, at: datetime | None = None,
+            now: datetime | None = None) -> str:
+    """The decision in plain sentences (not markdown: they name cluster objects); a miss names its closest cache
+    and a failure what ECI saw at the pod's creation when the template, the cache index and `at` are given."""
+    if template is not None and index is not None and at is not None:
+        return narrative.decision_text(template, decision, index, at, now)
+    if decision.outcome == "hit":
+        return narrative.hit_text(decision)
     if decision.outcome == "miss":
         size = f" of {decision.auto_cache_size_gib} GiB" if decision.auto_create else ""
         return f"No cache qualifies: the pod pulls its images and ECI auto-creates a cache{size} for them."
+    if decision.outcome == "fail" and decision.pinned_name:
+        return f"Pod creation fails: the pinned cache {decision.pinned_name} ({decision.pinned_id}) is not Ready."
     if decision.outcome == "fail":
-        return f"Pod creation fails: the pinned cache {code(decision.pinned_id)} is missing or not Ready."
+        return f"Pod creation fails: no ImageCache has the pinned ID {decision.pinned_id}."
     if decision.outcome == "off":
         return "Automatic matching is off and nothing is pinned: the pod pulls its images."
     return "Not an ECI pod: image caches do not apply."
@@ -98,7 +104,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
             if actual is not None and decision.outcome != "not-eci":
                 st.badge("ECI disagrees" if disagrees else "ECI agrees", color="red" if disagrees else "green",
                          icon=":material/report:" if disagrees else ":material/thumb_up:")
-    st.markdown(summary(decision))
+    st.markdown(md(summary(decision)))
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**What ECI will do** (predicted events)")

@@ -12,6 +12,7 @@ import pandas as pd
 
 from core.images import parse_image
 from core.matching import CacheIndex, Explanation, explain
+from core.narrative import outcome_label
 from core.workloads import pod_template
 
 OUTCOMES = ("hit", "miss", "fail", "off")
@@ -20,8 +21,9 @@ OUTCOME_LABELS = {"hit": "Hit", "miss": "Miss", "fail": "Fail", "off": "Off"}
 
 POD_COLUMNS = [
     "Namespace", "Pod", "Decision", "Actual", "Agrees", "Cache", "Cache ID", "Images", "Created", "key", "Start (s)",
-    "Pull (s)",
+    "Pull (s)", "Predicted", "Phase", "Owner", "ECI agrees",
 ]
+AGREEMENT = {True: "✓", False: "✗", None: "–"}  # "–": ECI reported nothing to compare
 
 
 def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
@@ -96,11 +98,37 @@ def _pod_row(key: str, record: Any) -> tuple | None:
         key,
         _nan_if_none(record.start.start_seconds if record.start is not None else None),
         _nan_if_none(record.start.pull_seconds if record.start is not None else None),
+        outcome_label(decision),
+        _status(record.obj).get("phase") or "",
+        owner_of(record.obj),
+        AGREEMENT[None if actual is None else not record.disagrees],
     )
 
 
 def _nan_if_none(value: float | None) -> float:
     return float("nan") if value is None else value
+
+
+def _status(obj: Any) -> dict:
+    status = obj.get("status") if isinstance(obj, dict) else None
+    return status if isinstance(status, dict) else {}
+
+
+def owner_of(obj: Any) -> str:
+    """The workload a pod belongs to, as Kind/name: a ReplicaSet's pod is shown as its Deployment's."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    owners = (meta or {}).get("ownerReferences") if isinstance(meta, dict) else None
+    if not isinstance(owners, list) or not owners:
+        return ""
+    owner = next((o for o in owners if isinstance(o, dict) and o.get("controller")), owners[0])
+    if not isinstance(owner, dict):
+        return ""
+    kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
+    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
+    template_hash = labels.get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return f"Deployment/{name.removesuffix(f'-{template_hash}')}"
+    return f"{kind}/{name}" if kind else name
 
 
 def _hit_cache_id(decision: Any, actual: Any) -> str:

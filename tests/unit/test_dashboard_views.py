@@ -87,6 +87,22 @@ def test_pods_frame_lists_eci_pods_sorted_with_decisions():
     assert frame.set_index("key").loc["jobs/batch-1", "Decision"] == "miss"
 
 
+def test_pods_frame_shows_coverage_owner_phase_and_a_dash_where_eci_said_nothing():
+    store = demo_store()
+    owned = eci_pod("web-7d9f-x2", ["nginx:1.25", "busybox:1.36"], labels={"alibabacloud.com/eci": "true",
+                                                                            "pod-template-hash": "7d9f"})
+    owned["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "web-7d9f", "controller": True}]
+    owned["status"] = {"phase": "Running"}
+    store.apply("pods", "ADDED", owned)
+    frame = views.pods_frame(store.snapshot().pods).set_index("key")
+    row = frame.loc["shop/web-7d9f-x2"]
+    assert (row["Predicted"], row["Owner"], row["Phase"], row["ECI agrees"]) == (
+        "Hit · 1 of 2 images cached", "Deployment/web", "Running", "–")
+    assert frame.loc["shop/web-1", "ECI agrees"] == "✓"
+    assert frame.loc["shop/pinned-1", "Predicted"] == "Fail"
+    assert views.owner_of({"metadata": {"ownerReferences": [{"kind": "Job", "name": "nightly"}]}}) == "Job/nightly"
+
+
 def test_filter_pods_combines_every_part():
     frame = views.pods_frame(demo_store().snapshot().pods)
     assert set(views.filter_pods(frame, PodFilter(namespaces=("jobs",)))["Pod"]) == {"batch-1", "batch-2", "worker-1"}
@@ -269,9 +285,9 @@ def test_explanation_sentences():
     from dashboard import explanation
 
     pods = demo_store().snapshot().pods
-    assert "ECI uses cache **web-cache**" in explanation.summary(pods["shop/web-1"].decision)
+    assert "ECI uses cache web-cache (imc-web-cache)" in explanation.summary(pods["shop/web-1"].decision)
     assert "auto-creates a cache of 30 GiB" in explanation.summary(pods["jobs/batch-1"].decision)
-    assert "Pod creation fails" in explanation.summary(pods["shop/pinned-1"].decision)
+    assert "no ImageCache has the pinned ID imc-gone" in explanation.summary(pods["shop/pinned-1"].decision)
     assert explanation.actual_summary(None, "off").startswith("ECI writes no image-cache event")
     hit = ActualOutcome("hit", "imc-1", ("SuccessfulHitImageCache",))
     assert explanation.actual_summary(hit) == "ECI hit cache `imc-1`, from SuccessfulHitImageCache."

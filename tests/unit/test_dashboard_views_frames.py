@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from bench.workload import image_pool, make_caches, make_pods
+from core.narrative import outcome_label
 from dashboard import cache_views, charts, views
 from dashboard.frames import FrameKeeper, content_key
 from kube.store import ClusterStore
@@ -31,6 +32,9 @@ def reference_pods_frame(pods) -> pd.DataFrame:
             "Images": ", ".join(decision.images), "Created": record.created, "key": key,
             "Start (s)": record.start.start_seconds if record.start else None,
             "Pull (s)": record.start.pull_seconds if record.start else None,
+            "Predicted": outcome_label(decision), "Phase": (record.obj.get("status") or {}).get("phase") or "",
+            "Owner": views.owner_of(record.obj),
+            "ECI agrees": views.AGREEMENT[None if actual is None else not record.disagrees],
         })
     frame = pd.DataFrame(rows, columns=views.POD_COLUMNS)
     frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
