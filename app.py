@@ -14,7 +14,10 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
-st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
+st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}"
+        # below 1280 px the wide layout's 5rem side margins take what tables need
+        "@media (max-width:1280px){[data-testid='stMainBlockContainer']{padding-left:2rem;padding-right:2rem}}"
+        "</style>")
 navigation = st.navigation(nav.sections())
 friendly(shell.sidebar)()
 navigation.run()

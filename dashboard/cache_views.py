@@ -20,6 +20,7 @@ CACHE_COLUMNS = [
     "Pods hit", "Auto-created",
 ]
 FAILED_CACHE_LIFETIME = timedelta(hours=24)  # ECI deletes a failed cache 24 h after the failure
+TIMELINE_WINDOW = timedelta(hours=24)  # the cache timeline shows the last day and the next
 
 
 def is_auto_created(name: str) -> bool:
@@ -82,24 +83,26 @@ def format_age(age: timedelta) -> str:
     return f"{seconds}s"
 
 
-def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25) -> pd.DataFrame:
-    """Bars per cache (Cache, Stage, Start, End): building until Ready, Ready until it expires.
+def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25,
+                   window: timedelta = TIMELINE_WINDOW) -> pd.DataFrame:
+    """Bars per cache (Cache, Stage, Start, End) over the last `window` and as long ahead: building until Ready,
+    Ready until it expires ("Expires soon" when that is within the window ahead), or Failed.
 
-    The future shown is as long as the past (between an hour and a week), so both stay readable.
+    Caches alive in the window only; bars are cut to it; attrs start and end give the window's edges.
     """
     now = now.replace(second=0, microsecond=0)  # redrawn once a minute, not on every store change
-    earliest = min((view.created for view in caches.values() if view.created), default=now)
-    horizon = min(max(now - earliest, timedelta(hours=1)), timedelta(days=7))
-    stub = (now + horizon - earliest) / 60  # a cache still building shows at least this much bar
+    start, horizon = now - window, now + window
+    stub = 2 * window / 60  # a cache still building shows at least this much bar
     rows = []
     for name, view in caches.items():
-        if view.created is None:
+        if view.created is None or (view.expires is not None and view.expires < start):
             continue
-        end = min(view.expires, now + horizon) if view.expires else now + horizon
+        end = min(view.expires, horizon) if view.expires else horizon
         if view.phase == "Ready":
             ready_at = max(min(view.ready_since or view.created, now), view.created)
+            soon = view.expires is not None and view.expires <= horizon
             rows.append((name, "Building", view.created, ready_at))
-            rows.append((name, "Ready", ready_at, max(end, ready_at)))
+            rows.append((name, "Expires soon" if soon else "Ready", ready_at, max(end, ready_at)))
         elif view.phase in ("Failed", "UpdateFailed"):
             failed_at = view.expires - FAILED_CACHE_LIFETIME if view.expires else now
             failed_at = max(min(failed_at, now), view.created)
@@ -107,6 +110,7 @@ def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25
             rows.append((name, "Failed", failed_at, max(end, failed_at)))
         else:
             rows.append((name, "Building", view.created, max(now, view.created) + stub))
+    rows = [(name, stage, max(begin, start), finish) for name, stage, begin, finish in rows if finish > start]
     frame = pd.DataFrame(rows, columns=["Cache", "Stage", "Start", "End"])
     if frame.empty:
         return frame
@@ -114,7 +118,9 @@ def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25
     frame = frame[frame["Cache"].isin(newest)]
     for column in ("Start", "End"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame.sort_values(["Start", "Cache"]).reset_index(drop=True)
+    frame = frame.sort_values(["Start", "Cache"]).reset_index(drop=True)
+    frame.attrs["start"], frame.attrs["end"] = pd.Timestamp(start), pd.Timestamp(horizon)
+    return frame
 
 
 def coverage_matrix(caches: Mapping[str, CacheView], pods: Mapping[str, Any], top_images: int = 30,

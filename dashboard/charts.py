@@ -13,7 +13,7 @@ from dashboard.text import plot
 from dashboard.views import short_image
 
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
-STAGE_COLORS = {"Building": "#93c5fd", "Ready": "#1f9d55", "Failed": "#dc2626"}
+STAGE_COLORS = {"Building": "#93c5fd", "Ready": "#1f9d55", "Expires soon": "#f59e0b", "Failed": "#dc2626"}
 HEIGHT = 320
 
 
@@ -74,6 +74,20 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure)
 
 
+def hit_rate_over_time(frame: pd.DataFrame) -> go.Figure:
+    """The hit rate per time bucket as a line with markers, on the same time axis as the bars above it."""
+    figure = go.Figure(go.Scatter(
+        x=_values(frame["Time"]), y=frame["Hit rate"].to_numpy(), customdata=frame["Pods"].to_numpy(),
+        mode="lines+markers", line={"color": OUTCOME_COLORS["hit"], "shape": "hv"}, name="hit rate",
+        hovertemplate="%{x}<br>hit rate %{y:.0%} of %{customdata} pods<extra></extra>",
+    ))
+    figure.update_layout(yaxis={"range": [-0.05, 1.05], "tickformat": ".0%", "title": {"text": "Hit rate"}},
+                         showlegend=False)
+    if "start" in frame.attrs:
+        figure.update_xaxes(range=[frame.attrs["start"], frame.attrs["end"]])
+    return _styled(figure, height=170)
+
+
 def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
     """Horizontal stacked bars: what the engine decided per namespace, biggest namespace on top."""
     order = list(dict.fromkeys(frame["Namespace"]))
@@ -113,6 +127,8 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
     figure.update_layout(legend_title=None, xaxis_title=None)
     if now is not None:
         figure.add_vline(x=now, line_dash="dot", line_color="#475569")
+    if "start" in frame.attrs:
+        figure.update_xaxes(range=[frame.attrs["start"], frame.attrs["end"]])
     caches = frame["Cache"].nunique()
     return _styled(figure, height=max(HEIGHT, 60 + 26 * caches))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from core.caches import API_VERSION, FLASH_ANNOTATION, KIND, REUSE_ANNOTATION
+from core.caches import API_VERSION, FLASH_ANNOTATION, KIND, MAX_IMAGES, REUSE_ANNOTATION
 from core.policy import AUTO_IMC, IMC_ID, LEGACY_AUTO, LEGACY_PIN, MATCH_COUNT, PERFECT_MATCH, read_policy
 from core.workloads import CONTAINER_LISTS, TEMPLATE_PATHS
 
@@ -226,3 +226,18 @@ def form_field(path: str) -> str:
         if path == prefix or path.startswith((prefix + "[", prefix + ".")):
             return label
     return "Name" if path.startswith("metadata") else "Images"
+
+
+MAX_IMAGE_FIELD_CHARS = MAX_IMAGES * 300  # the Images text area's max_chars
+
+
+def images_from_link(text: str, max_chars: int = MAX_IMAGE_FIELD_CHARS) -> str:
+    """The Images field from a link's comma-separated ?images=: one per line, duplicates and blanks dropped,
+    whole images only up to the field's length (the form's validation then names any other problem)."""
+    field = ""
+    for image in dict.fromkeys(part.strip() for part in text.split(",") if part.strip()):
+        longer = f"{field}\n{image}" if field else image
+        if len(longer) > max_chars:
+            break
+        field = longer
+    return field

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import narrative
 from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
+from dashboard import nav
 from dashboard.text import code, inert_frame, md
 from dashboard.views import NO_REPORT
 
@@ -60,15 +61,16 @@ def actual_summary(actual: Any, predicted: str = "") -> str:
 
 def verdicts_frame(candidates: Any) -> pd.DataFrame:
     """Every cache's verdict, chosen first, as a table."""
+    columns = ["Cache", "Reasons", "Verdict", "Exact", "Same repo", "ID"]
     rows = [{
         "Cache": verdict.name,
-        "ID": verdict.id or "",
+        "Reasons": "; ".join(verdict.reasons),
         "Verdict": verdict.verdict,
         "Exact": verdict.exact,
         "Same repo": verdict.partial,
-        "Reasons": "; ".join(verdict.reasons),
+        "ID": verdict.id or "",
     } for verdict in sorted(candidates, key=lambda v: VERDICT_ORDER.get(v.verdict, 3))]
-    return pd.DataFrame(rows, columns=["Cache", "ID", "Verdict", "Exact", "Same repo", "Reasons"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def annotations_frame(annotations: dict[str, str]) -> pd.DataFrame:
@@ -86,25 +88,63 @@ def findings_markdown(findings: Any) -> str:
     return "\n".join(lines)
 
 
-def outcome_badge(outcome: str, prefix: str = "") -> None:
-    """A coloured badge for an outcome."""
+def outcome_badge(outcome: str, prefix: str = "", detail: str = "") -> None:
+    """A coloured badge for an outcome, with a detail such as a hit's coverage."""
     label, color, icon = OUTCOME_BADGES.get(outcome, (outcome, "gray", None))
-    st.badge(f"{prefix}{label}", color=color, icon=icon)
+    st.badge(f"{prefix}{label}{f' · {detail}' if detail else ''}", color=color, icon=icon)
+
+
+def decision_badge(decision: Any, prefix: str = "") -> None:
+    """A decision's badge; a hit says how many of the pod's images the cache holds, orange when none."""
+    if decision.outcome != "hit":
+        outcome_badge(decision.outcome, prefix)
+        return
+    held, total = narrative.cached_images(decision)
+    label, color, icon = OUTCOME_BADGES["hit"]
+    st.badge(f"{prefix}{label} · {narrative.coverage_text(held, total)}", color=color if held else "orange",
+             icon=icon)
+
+
+VERDICT_HELP = {
+    "Verdict": "chosen: the cache ECI uses; outranked: it qualified but a better one won (more exact images, then "
+               "more same-repository images, then size closest to the storage, then newest); rejected: it cannot serve "
+               "the pod, see Reasons",
+    "Exact": "How many of the pod's images the cache holds exactly (same registry, repository and tag or digest)",
+    "Same repo": "Images the cache holds only as another tag or at another ACR endpoint: they rank a cache but "
+                 "are pulled",
+}
+
+
+def create_cache_link(template: Any, index: Any, at: datetime) -> None:
+    """For a miss: one click to the Create-cache form, filled with the images the closest cache lacks."""
+    images = narrative.images_to_cache(template, narrative.closest_cache(template, index, at))
+    if images:
+        count = f"the {len(images)} missing images" if len(images) > 1 else "the missing image"
+        st.page_link(nav.page("create"), label=f"Create a cache with {count}", help=md(", ".join(images)),
+                     query_params={"images": ",".join(images)}, icon=":material/add_box:")
 
 
 def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_actual: bool = True,
-           key: str = "explain") -> None:
-    """Draw one explanation; `actual` and `disagrees` are what ECI reported for a live pod."""
+           key: str = "explain", index: Any = None, at: datetime | None = None, now: datetime | None = None) -> None:
+    """Draw one explanation; `actual` and `disagrees` are what ECI reported for a live pod; with the cache index
+    and the decision time `at`, a miss names its closest cache and a failure what ECI saw then."""
     decision = explanation.decision
     template = explanation.template
     with st.container(horizontal=True, vertical_alignment="center"):
-        outcome_badge(decision.outcome, "Predicted: ")
+        decision_badge(decision, "Predicted: ")
         if show_actual:
             outcome_badge(actual.outcome if actual is not None else NO_REPORT, "ECI: ")
             if actual is not None and decision.outcome != "not-eci":
                 st.badge("ECI disagrees" if disagrees else "ECI agrees", color="red" if disagrees else "green",
                          icon=":material/report:" if disagrees else ":material/thumb_up:")
-    st.markdown(md(summary(decision)))
+    st.markdown(md(summary(decision, template, index, at, now)))
+    cache = decision.cache_ref
+    with st.container(horizontal=True, gap="medium"):
+        if cache and cache.get("name"):
+            st.page_link(nav.page("caches"), label=f"Open cache {md(cache['name'])}",
+                         query_params={"cache": cache["name"]}, icon=":material/inventory_2:")
+        if decision.outcome == "miss" and index is not None and at is not None:
+            create_cache_link(template, index, at)
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**What ECI will do** (predicted events)")
@@ -140,8 +180,12 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     st.markdown("**Every cache's verdict** (chosen first)")
     if explanation.candidates:
         st.dataframe(
-            inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, width="stretch", key=f"{key}-verdicts",
-            column_config={"Reasons": st.column_config.TextColumn(width="large")},
+            inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, width="stretch",
+            key=f"{key}-verdicts", row_height=56,  # two lines: long reasons wrap
+            column_config={
+                "Reasons": st.column_config.TextColumn(width="large"),
+                **{name: st.column_config.Column(help=text) for name, text in VERDICT_HELP.items()},
+            },
         )
     else:
         st.caption("There are no image caches in the cluster yet.")

@@ -144,6 +144,11 @@ class Frames:
         return views.outcomes_over_time(self.snapshot.history, self.now)
 
     @cached_property
+    def pods_gone(self) -> int:
+        """Pods the charts over time count that no longer exist."""
+        return views.pods_gone(self.snapshot.history, self.snapshot.pods)
+
+    @cached_property
     def by_namespace(self) -> pd.DataFrame:
         """Pods per namespace and decision."""
         return views.decisions_by_namespace(self.pods)

@@ -29,3 +29,18 @@ def selected(table_key: str, param: str) -> str | None:
 def remember_rows(table_key: str, names: list[str]) -> None:
     """The names of the rows just drawn, in order, for mapping the next click."""
     st.session_state[f"{table_key}-shown"] = names
+
+
+def from_url(param: str, allowed: tuple[str, ...]) -> list[str]:
+    """The values of a repeated query parameter (?decision=miss&decision=fail) that are among `allowed`."""
+    return [value for value in dict.fromkeys(st.query_params.get_all(param)) if value in allowed]
+
+
+def mirror_in_url(key: str, param: str, flag: str | None = None) -> None:
+    """A widget's on_change: its value into the URL (a list as a repeated parameter; a toggle as ?param=flag)."""
+    value = st.session_state.get(key)
+    if flag is not None:
+        value = [flag] if value else []
+    st.query_params.pop(param, None)
+    if value:
+        st.query_params[param] = list(value) if isinstance(value, list | tuple) else value

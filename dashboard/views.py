@@ -164,11 +164,16 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
     text = chosen.text.strip().lower()
     if text:
         haystack = (
-            frame["Namespace"] + "/" + frame["Pod"] + " " + frame["Cache"] + " " + frame["Cache ID"]
-            + " " + frame["Images"]
+            frame["Namespace"] + "/" + frame["Pod"] + " " + frame["Owner"] + " " + frame["Cache"] + " "
+            + frame["Cache ID"] + " " + frame["Images"]
         ).str.lower()
         mask &= haystack.str.contains(text, regex=False)
     return frame[mask].reset_index(drop=True)
+
+
+def links(prefix: str, names: pd.Series) -> pd.Series:
+    """In-app links (prefix + name) for a LinkColumn; empty where there is no name."""
+    return names.where(names == "", prefix + names)
 
 
 def latest_pods(frame: pd.DataFrame, count: int = 6) -> pd.DataFrame:
@@ -235,6 +240,34 @@ def outcomes_over_time(history: Iterable[Any], now: datetime, buckets: int = 40)
     counted.attrs["start"] = end - span
     counted.attrs["end"] = end
     return counted
+
+
+def hit_rate_over_time(counted: pd.DataFrame) -> pd.DataFrame:
+    """Per bucket of `outcomes_over_time`: hits among the pods that tried a cache (columns Time, Hit rate, Pods)."""
+    tried = counted[counted["Outcome"].isin(("hit", "miss", "fail"))]
+    if tried.empty:
+        return pd.DataFrame(columns=["Time", "Hit rate", "Pods"])
+    totals = tried.groupby("Time")["Pods"].sum()
+    hits = tried[tried["Outcome"] == "hit"].groupby("Time")["Pods"].sum().reindex(totals.index, fill_value=0)
+    rates = pd.DataFrame({"Time": totals.index, "Hit rate": (hits / totals).to_numpy(),
+                          "Pods": totals.to_numpy()}).reset_index(drop=True)
+    rates.attrs = dict(counted.attrs)
+    return rates
+
+
+def history_note(gone: int) -> str:
+    """The charts over time next to the tiles, which count only the pods that exist now."""
+    if not gone:
+        return "The tiles above count the pods that exist now."
+    them = "pod" if gone == 1 else "pods"
+    return (f"The tiles above count only the pods that exist now: {gone:,} {them} this dashboard saw created "
+            "no longer exist, and the charts still count them.")
+
+
+def pods_gone(history: Iterable[Any], pods: Mapping[str, Any]) -> int:
+    """Pods the history counts that no longer exist (deleted, or replaced by their workload)."""
+    seen = {point.key for point in history if getattr(point, "kind", "pod") == "pod" and point.outcome in OUTCOMES}
+    return sum(1 for key in seen if key not in pods)
 
 
 WINDOWS = ("10min", "30min", "1h", "3h", "6h", "12h", "1D", "3D", "7D")

@@ -113,9 +113,12 @@ def details(snapshot, frames, name: str) -> None:
         if hitting.empty:
             st.caption("No ECI pod has hit this cache.")
         else:
-            st.dataframe(inert_frame(hitting[["Namespace", "Pod", "Actual", "Created"]].head(200)), hide_index=True,
+            shown = inert_frame(hitting[["key", "Actual", "Created"]].head(200))
+            st.dataframe(shown.assign(key=views.links("/pods?pod=", shown["key"])), hide_index=True,
                          width="stretch", key="cache-pods",
-                         column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+                         column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
+                                                                           help="Opens the pod's explanation"),
+                                        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
     with right:
         events = status.get("events") if isinstance(status.get("events"), list) else []
         events = [event for event in events if isinstance(event, dict)]

@@ -55,7 +55,13 @@ def render() -> None:
 
 
 def prefill() -> None:
-    """Fill the fields from a "suggest a cache" action, once."""
+    """Fill the fields from a "suggest a cache" action, or from a link's ?images=a,b, once."""
+    linked = st.query_params.get("images")
+    if linked and st.session_state.get("cc-linked") != linked:
+        st.session_state["cc-linked"] = linked
+        st.session_state["cc-images"] = edits.images_from_link(linked)
+        st.toast("The form is filled with the images of the link. Name the cache, review it, then Create.",
+                 icon=":material/link:")
     form = st.session_state.pop(PREFILL, None)
     if isinstance(form, CacheForm):
         st.session_state.update({

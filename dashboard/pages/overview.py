@@ -16,6 +16,7 @@ from dashboard.text import md
 
 GO_TO_CREATE = "overview-go-to-create"
 OVER_TIME = "Hits, misses and failures over time"
+TILE_WIDTH = 140  # six in a row at 1440 px; they wrap into two rows of three at 1024 px
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -54,23 +55,24 @@ def live(cluster: shell.ShownCluster) -> None:
         over_time, source = history.outcomes_over_time(cluster, frames)  # the window picker, under the heading
         chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
               memo=False, heading=False)
-        st.caption(source)
+        rates = views.hit_rate_over_time(over_time)
+        if not rates.empty:
+            st.plotly_chart(frames.figure(charts.hit_rate_over_time, rates), key="chart-hit-rate",
+                            config=PLOT_CONFIG)
+        st.caption(f"{source} {views.history_note(frames.pods_gone)}")
     with right:
         chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
               "No ECI pods yet.")
-    left, right = st.columns([3, 2], gap="large")
     minute = frames.now.replace(second=0, microsecond=0)
-    with left:
-        chart(frames, "Cache timeline", frames.timeline, charts.cache_timeline,
-              "No image caches yet: create one, or let ECI auto-create one on a miss.", minute)
-        if not frames.timeline.empty:
-            shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
-            newest = f"The {shown} newest of {total} caches. " if shown < total else ""
-            st.caption(f"{newest}Building → Ready → expiry; the dotted line is now. Bars that reach the right "
-                       "edge expire later, or never.")
-    with right:
-        st.subheader("Images no Ready cache holds")
-        uncached(frames)
+    chart(frames, "Cache timeline", frames.timeline, charts.cache_timeline,
+          "No image cache was alive in the last 24 h: create one, or let ECI auto-create one on a miss.", minute)
+    if not frames.timeline.empty:
+        shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
+        newest = f"The {shown} newest of {total} caches. " if shown < total else ""
+        st.caption(f"{newest}The last 24 h and the next: building → Ready → expiry; orange: expires within 24 h; "
+                   "the dotted line is now. Bars that reach the right edge expire later, or never.")
+    st.subheader("Images no Ready cache holds")
+    uncached(frames)
     latest(frames)
 
 
@@ -92,19 +94,35 @@ def metrics(frames: Frames) -> None:
     """The headline numbers."""
     head = frames.headline
     rate = f"{head.hit_rate:.0%}" if head.hit_rate is not None else "–"
-    with st.container(horizontal=True, gap="medium"):
-        st.metric("ECI pods", f"{head.eci_pods:,}", border=True)
-        st.metric("Cache hit rate", rate, border=True,
-                  help="Hits among ECI pods that tried a cache (by ECI's word when it reported, else predicted).")
-        st.metric("Ready caches", f"{head.ready_caches:,} of {head.caches:,}", border=True)
-        st.metric("Misses", f"{head.misses:,}", border=True, help="Pods that pulled their images.")
-        st.metric("Failures", f"{head.fails:,}", border=True, help="Pods pinned to a missing or unready cache.")
-        st.metric("Disagreements", f"{head.disagreements:,}", border=True,
-                  help="Pods where ECI reported something other than the engine's prediction.")
+    with st.container(horizontal=True, gap="small"):
+        tile("ECI pods", f"{head.eci_pods:,}", "Pods labelled for ECI (or on a virtual-kubelet node) that exist now.",
+             "pods", {}, head.eci_pods)
+        tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
+             "else predicted).", "pods", {"decision": "hit"}, head.hits)
+        tile("Ready caches", f"{head.ready_caches:,}/{head.caches:,}", "Ready ImageCaches (ECI can use them) of all.",
+             "caches", {}, head.caches)
+        tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", "pods", {"decision": "miss"},
+             head.misses)
+        tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", "pods",
+             {"decision": "fail"}, head.fails)
+        tile("Disagreements", f"{head.disagreements:,}",
+             "Pods where ECI reported something other than the engine's prediction.", "pods", {"disagree": "1"},
+             head.disagreements)
+    reported = frames.memo("reported", lambda: int((frames.pods["Actual"] != views.NO_REPORT).sum()))
     with st.container():  # always one element here, so the charts below keep their place
-        if head.disagreements:
-            st.page_link(nav.page("pods"), label=f"See the {head.disagreements:,} pods where ECI disagrees",
-                         query_params={"disagree": "1"}, icon=":material/report:")
+        if reported and not head.disagreements:
+            st.success(f"ECI did what imc predicted for all {reported:,} pods it reported on.",
+                       icon=":material/thumb_up:")
+        else:
+            st.empty()
+
+
+def tile(label: str, value: str, help_text: str, page: str, query: dict[str, str], count: int) -> None:
+    """A headline number with a link to the page listing what it counts (the Pods page filtered by `query`)."""
+    with st.container(border=True, gap=None, width=TILE_WIDTH):
+        st.metric(label, value, help=help_text)
+        st.page_link(nav.page(page), label="List them", query_params=query or None,
+                     icon=":material/arrow_forward:", disabled=not count)
 
 
 def latest(frames: Frames) -> None:
@@ -115,7 +133,7 @@ def latest(frames: Frames) -> None:
     st.subheader("Latest ECI pods")
     for row in rows.itertuples(index=False):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            explanation.outcome_badge(row.Decision)
+            explanation.outcome_badge(row.Decision, detail=row.Predicted.partition(" · ")[2])
             st.page_link(nav.page("pods"), label=md(f"{row.Namespace}/{row.Pod}"), query_params={"pod": row.key},
                          icon=":material/manage_search:")
             where = f"cache {md(row.Cache)}" if row.Cache else ""

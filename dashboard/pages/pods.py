@@ -24,16 +24,25 @@ def render() -> None:
 
 
 def filters(cluster: shell.ShownCluster) -> views.PodFilter:
-    """The filter widgets (outside the live fragment, so typing is never interrupted)."""
+    """The filter widgets (outside the live fragment, so typing is never interrupted), kept in the URL."""
     frame = frames_of(cluster.store.snapshot()).pods
-    top = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
-    namespaces = top[0].multiselect("Namespace", sorted(frame["Namespace"].unique()), placeholder="All namespaces")
-    caches = top[1].multiselect("Cache", sorted(c for c in frame["Cache"].unique() if c), placeholder="Any cache")
-    decisions = top[2].pills("Decision", DECISIONS, selection_mode="multi",
-                             format_func=lambda d: explanation.OUTCOME_BADGES[d][0])
-    text = top[3].text_input("Search", placeholder="pod, namespace, cache or image", key="pods-search")
-    disagreements = st.toggle("Only pods where ECI disagrees with the prediction", key="pods-disagree",
-                              value=st.query_params.get("disagree") == "1")
+    top = st.columns([2, 2, 3], vertical_alignment="bottom")
+    namespaces = top[0].multiselect("Namespace", sorted(frame["Namespace"].unique()), placeholder="All namespaces",
+                                    key="ns", bind="query-params")
+    caches = top[1].multiselect("Cache", sorted(c for c in frame["Cache"].unique() if c), placeholder="Any cache",
+                                key="in_cache", bind="query-params")
+    text = top[2].text_input("Search", placeholder="pod, namespace, owner, cache or image", key="q",
+                             bind="query-params")
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+        decisions = st.pills("Predicted", DECISIONS, selection_mode="multi", key="pods-decision",
+                             default=selection.from_url("decision", DECISIONS), on_change=selection.mirror_in_url,
+                             args=("pods-decision", "decision"), wrap=True,
+                             format_func=lambda d: explanation.OUTCOME_BADGES[d][0],
+                             help="What imc predicts ECI does with the pod: hit a cache, miss (pull, and ECI "
+                                  "auto-creates a cache), fail (pinned cache missing or not Ready), or off")
+        disagreements = st.toggle("Only disagreements", key="pods-disagree", value=st.query_params.get("disagree") == "1",
+                                  on_change=selection.mirror_in_url, args=("pods-disagree", "disagree", "1"),
+                                  help="Only pods where ECI reported something other than imc's prediction")
     return views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or "")
 
 
@@ -55,7 +64,7 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
         st.info("No pod matches these filters.", icon=":material/filter_alt_off:")
     else:
         st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
-        table(shown)
+        table(shown, selected_key)
         st.download_button(
             "Download CSV", lambda: shown.drop(columns="key").to_csv(index=False), file_name="imc-pods.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore",
@@ -67,19 +76,34 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
         st.caption("Select a row to see why ECI does what it does with that pod.")
 
 
-def table(shown) -> None:
-    """The pods table with single-row selection."""
+def table(shown, selected_key: str | None) -> None:
+    """The pods table with single-row selection; a pod opened by deep link starts selected."""
+    rows = shown.index[shown["key"] == selected_key].tolist() if selected_key else []
+    linked = shown.assign(Cache=views.links("/caches?cache=", shown["Cache"]))
     st.dataframe(
-        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
-        height=min(38 + 35 * max(len(shown), 1), 420),
-        column_order=["Namespace", "Pod", "Decision", "Actual", "Agrees", "Start (s)", "Pull (s)", "Cache", "Cache ID",
-                      "Images", "Created"],
+        inert_frame(linked), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True,
+        width="stretch", height=min(38 + 35 * max(len(shown), 1), 420),
+        selection_default={"selection": {"rows": rows[:1]}},
+        column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase",
+                      "Created"],
         column_config={
             "Start (s)": st.column_config.NumberColumn(format="%.1f", help="Creation to the last container's start"),
             "Pull (s)": st.column_config.NumberColumn(format="%.1f", help="Time spent pulling from registries"),
-            "Agrees": st.column_config.CheckboxColumn("ECI agrees", help="ECI reported what the engine predicted"),
+            "key": st.column_config.TextColumn("Pod", width="medium", help="namespace/name; its images are in the "
+                                               "explanation below, and Search finds them"),
+            "Owner": st.column_config.TextColumn(help="The workload that created the pod"),
+            "Phase": st.column_config.TextColumn(width="small",
+                                                 help="The pod's phase (Pending, Running, Succeeded, Failed)"),
+            "Predicted": st.column_config.TextColumn(
+                help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
+                     "pulled)"),
+            "Actual": st.column_config.TextColumn("ECI", width="small", help="What ECI reported (event or matched-cache "
+                                                              "annotation); no report: nothing yet"),
+            "ECI agrees": st.column_config.TextColumn(
+                width="small", help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
+            "Cache": st.column_config.LinkColumn(display_text=r"\?cache=(.+)$",
+                                                 help="The cache imc predicts; opens it on Image caches"),
             "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "Images": st.column_config.TextColumn(width="large"),
         },
     )
 
@@ -93,5 +117,9 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
         return
     st.subheader(md(f"{record.namespace}/{record.name}"))
     start_panels.pod_timeline(record)
-    result = explain(record.template, frames_of(snapshot).index, record.template.decided_at(views.now_utc()))
-    explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain")
+    now = views.now_utc()
+    at = record.template.decided_at(now)
+    index = frames_of(snapshot).index
+    result = explain(record.template, index, at)
+    explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain", index=index,
+                       at=at, now=now)

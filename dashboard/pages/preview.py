@@ -138,15 +138,16 @@ def workload(number: int, doc: dict, frames: Any, snapshot: Any) -> None:
         now = views.now_utc()
         try:
             result = views.predict(edited, frames.index, now)
-            fixed = views.predict(corrected, frames.index, now).decision
+            fixed = views.predict(corrected, frames.index, now)
         except ImcError as exc:
             st.warning(f"Document {number}: {md(exc)}", icon=":material/warning:")
             return
-        explanation.render(result, show_actual=False, key=key)
+        explanation.render(result, show_actual=False, key=key, index=frames.index, at=now)
         if corrected != edited:
             moved = md(", ".join(sorted(edits.workload_level_policy(doc))))
-            st.info(f"The corrected YAML below moves {moved} into the pod template. "
-                    f"ECI would then: {explanation.summary(fixed)}", icon=":material/auto_fix_high:")
+            then = md(explanation.summary(fixed.decision, fixed.template, frames.index, now))
+            st.info(f"The corrected YAML below moves {moved} into the pod template. ECI would then: {then}",
+                    icon=":material/auto_fix_high:")
         with st.expander("Corrected YAML (copy with the button in the corner)", expanded=corrected != edited):
             st.code(edits.as_yaml(corrected), language="yaml")
 

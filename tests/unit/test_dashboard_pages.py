@@ -41,7 +41,7 @@ def shown(monkeypatch):
 def texts(at: AppTest) -> str:
     """Every piece of markdown, caption, alert and title text on the page."""
     parts = [e.value for kind in ("markdown", "caption", "title", "subheader", "info", "warning", "error",
-                                  "success") for e in getattr(at, kind)]
+                                  "success", "text") for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
 
 
@@ -62,7 +62,7 @@ def test_overview_metrics_and_demo_badge(shown):
     labels = {m.label: m.value for m in at.metric}
     assert labels["ECI pods"] == "7"
     assert labels["Cache hit rate"] == "43%"
-    assert labels["Ready caches"] == "2 of 3"
+    assert labels["Ready caches"] == "2/3"
     assert "Demo cluster" in texts(at)
     assert "Latest ECI pods" in texts(at)
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
@@ -95,8 +95,35 @@ def test_pods_filters_and_unknown_deep_link(shown):
     at.query_params["pod"] = "shop/nope"
     at.run()
     assert "There is no pod `shop/nope`" in texts(at)
-    at.text_input(key="pods-search").input("batch").run()
+    at.text_input(key="q").input("batch").run()
     assert "2 of 7 ECI pods" in texts(at)
+
+
+def test_pods_decision_link_filters_and_a_failed_pin_says_what_eci_saw(shown):
+    at = page_script("pods")
+    at.query_params["decision"] = "fail"
+    at.query_params["pod"] = "shop/pinned-1"
+    at.run()
+    no_exception(at)
+    assert "1 of 7 ECI pods" in texts(at)
+    assert "No ImageCache has ID imc-gone, so pod creation fails" in texts(at)
+
+
+def test_pods_miss_names_the_closest_cache_and_links_to_a_prefilled_create_form(shown):
+    at = page_script("pods")
+    at.query_params["pod"] = "jobs/batch-1"
+    at.run()
+    assert "closest: building, 1 of 2 exact; missing busybox:1.36; created after the pod" in texts(at)
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert links["Create a cache with the missing image"] == "images=busybox%3A1.36"
+
+
+def test_create_cache_form_is_prefilled_from_the_link(shown):
+    at = page_script("create_cache")
+    at.query_params["images"] = "nginx:1.25,busybox:1.36"
+    at.run()
+    no_exception(at)
+    assert at.text_area(key="cc-images").value == "nginx:1.25\nbusybox:1.36"
 
 
 def test_caches_deep_link_shows_the_cache(shown):

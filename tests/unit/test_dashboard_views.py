@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.workload import image_pool, make_caches, make_pods
 from core import coverage
+from core.caches import cache_from_object
 from core.coverage import PodNeed, held_images, suggest_cache
 from core.policy import AUTO_IMC, IMC_ID, MATCH_COUNT, PERFECT_MATCH
 from dashboard import cache_views, edits, suggest, views
@@ -144,7 +145,7 @@ def test_decisions_by_namespace_puts_biggest_first():
 def test_cache_timeline_has_building_and_ready_bars():
     frame = cache_views.cache_timeline(demo_store().snapshot().caches, NOW)
     stages = frame.groupby("Cache")["Stage"].apply(set).to_dict()
-    assert stages["web-cache"] == {"Building", "Ready"}
+    assert stages["web-cache"] == {"Ready"}  # built weeks ago, before the day shown
     assert stages["building"] == {"Building"}
     assert (frame["End"] >= frame["Start"]).all()
 
@@ -336,3 +337,41 @@ def test_the_badge_says_since_when_the_data_is_stale():
     assert "the API server does not answer" in why
     label, why = staleness({"events": since}, since + timedelta(minutes=10))
     assert "(10 min)" in label and "the watch of events is down" in why
+
+
+def test_a_links_images_fill_the_create_form_one_per_line_without_duplicates_or_cut_images():
+    assert edits.images_from_link(" nginx:1.25,,busybox:1.30,nginx:1.25 ") == "nginx:1.25\nbusybox:1.30"
+    assert edits.images_from_link("aaaa,bbbb,cccc", max_chars=9) == "aaaa\nbbbb"
+    assert edits.images_from_link("") == ""
+
+
+def test_hit_rate_per_interval_counts_hits_among_pods_that_tried_a_cache():
+    counted = pd.DataFrame({"Time": [NOW, NOW, NOW, NOW + timedelta(minutes=1)],
+                            "Outcome": ["hit", "miss", "off", "hit"], "Pods": [3, 1, 5, 2]})
+    rates = views.hit_rate_over_time(counted)
+    assert rates["Hit rate"].tolist() == [0.75, 1.0]
+    assert rates["Pods"].tolist() == [4, 2]
+
+
+def test_pods_gone_counts_history_of_pods_no_longer_in_the_cluster():
+    store = demo_store()
+    history = store.snapshot().history
+    assert views.pods_gone(history, store.snapshot().pods) == 0
+    store.apply("pods", "DELETED", store.snapshot().pods["shop/web-1"].obj)
+    snapshot = store.snapshot()
+    assert views.pods_gone(snapshot.history, snapshot.pods) == 1
+
+
+def test_the_cache_timeline_shows_a_day_each_side_and_marks_caches_expiring_within_it():
+    caches = {view.name: view for view in (
+        cache_from_object(imagecache("soon", ["a:1"], expire="2026-11-29T01:00:00Z")),
+        cache_from_object(imagecache("later", ["b:1"], expire="2026-12-30T00:00:00Z")),
+        cache_from_object(imagecache("gone", ["c:1"], expire="2026-11-20T00:00:00Z")),
+    )}
+    frame = cache_views.cache_timeline(caches, NOW)
+    assert set(frame["Cache"]) == {"soon", "later"}
+    stages = frame.groupby("Cache")["Stage"].apply(set)
+    assert "Expires soon" in stages["soon"] and "Expires soon" not in stages["later"]
+    assert frame["Start"].min() == pd.Timestamp(NOW - timedelta(hours=24))
+    assert (frame.attrs["start"], frame.attrs["end"]) == (pd.Timestamp(NOW - timedelta(hours=24)),
+                                                          pd.Timestamp(NOW + timedelta(hours=24)))

@@ -182,6 +182,8 @@ def px_cache_timeline(frame: pd.DataFrame, now: datetime | None):
     figure.update_layout(xaxis_title=None)
     if now is not None:
         figure.add_vline(x=now, line_dash="dot", line_color="#475569")
+    if "start" in frame.attrs:
+        figure.update_xaxes(range=[frame.attrs["start"], frame.attrs["end"]])
     return charts._styled(figure, height=max(charts.HEIGHT, 60 + 26 * frame["Cache"].nunique()))
 
 
