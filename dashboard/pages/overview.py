@@ -96,18 +96,16 @@ def metrics(frames: Frames) -> None:
     rate = f"{head.hit_rate:.0%}" if head.hit_rate is not None else "–"
     with st.container(horizontal=True, gap="small"):
         tile("ECI pods", f"{head.eci_pods:,}", "Pods labelled for ECI (or on a virtual-kubelet node) that exist now.",
-             "pods", {}, head.eci_pods)
+             "pods", {})
         tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
-             "else predicted).", "pods", {"decision": "hit"}, head.hits)
+             "else predicted).", "pods", {"decision": "hit"})
         tile("Ready caches", f"{head.ready_caches:,}/{head.caches:,}", "Ready ImageCaches (ECI can use them) of all.",
-             "caches", {}, head.caches)
-        tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", "pods", {"decision": "miss"},
-             head.misses)
+             "caches", {})
+        tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", "pods", {"decision": "miss"})
         tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", "pods",
-             {"decision": "fail"}, head.fails)
+             {"decision": "fail"})
         tile("Disagreements", f"{head.disagreements:,}",
-             "Pods where ECI reported something other than the engine's prediction.", "pods", {"disagree": "1"},
-             head.disagreements)
+             "Pods where ECI reported something other than the engine's prediction.", "pods", {"disagree": "1"})
     reported = frames.memo("reported", lambda: int((frames.pods["Actual"] != views.NO_REPORT).sum()))
     with st.container():  # always one element here, so the charts below keep their place
         if reported and not head.disagreements:
@@ -117,12 +115,12 @@ def metrics(frames: Frames) -> None:
             st.empty()
 
 
-def tile(label: str, value: str, help_text: str, page: str, query: dict[str, str], count: int) -> None:
+def tile(label: str, value: str, help_text: str, page: str, query: dict[str, str]) -> None:
     """A headline number with a link to the page listing what it counts (the Pods page filtered by `query`)."""
     with st.container(border=True, gap=None, width=TILE_WIDTH):
         st.metric(label, value, help=help_text)
         st.page_link(nav.page(page), label="List them", query_params=query or None,
-                     icon=":material/arrow_forward:", disabled=not count)
+                     icon=":material/arrow_forward:")
 
 
 def latest(frames: Frames) -> None:

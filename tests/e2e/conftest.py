@@ -16,6 +16,7 @@ from tests.integration.conftest import run_kubectl
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
 SIM_SPEED = "4"
+NAMESPACE = "e2e"
 
 
 def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
@@ -40,6 +41,13 @@ def app(sim, tmp_path_factory) -> Iterator[Dashboard]:
     started = start_app(sim, tmp_path_factory.mktemp("app") / "streamlit.log", IMC_CONTEXT="sim")
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def namespace(sim) -> str:
+    """The namespace the e2e tests write into."""
+    kubectl(sim, "create", "namespace", NAMESPACE, check=False)
+    return NAMESPACE
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +119,30 @@ def pytest_runtest_makereport(item, call):
             screenshot(opened, f"failed-{item.name}")
         except Exception:  # noqa: BLE001 - a broken page must not hide the real failure
             pass
+
+
+def screenshot_whole(page, name: str) -> None:
+    """Save the whole page under screenshots/: Streamlit scrolls inside its main block, so the viewport is made as
+    tall as that block first (full_page captures only the window)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    width = page.viewport_size["width"]
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(max(height, 600), 8000)})
+    settle(page)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def click_link(page, selector: str, text: str, required: bool = True) -> bool:
+    """Click the link matching `selector` whose text contains `text`, found and clicked in one step in the page.
+
+    A live fragment redraws its rows in place: a link Playwright found can show another pod by the time its click
+    lands (the list moved up by one), so finding and clicking must not be two steps.
+    """
+    clicked = page.evaluate(
+        "([selector, text]) => { const link = [...document.querySelectorAll(selector)]"
+        ".find(a => a.textContent.includes(text) || (a.getAttribute('href') || '').includes(text));"
+        " if (link) link.click(); return Boolean(link); }",
+        [selector, text],
+    )
+    assert clicked or not required, f"no link {selector} with {text!r} on {page.url}"
+    return clicked
