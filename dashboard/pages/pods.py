@@ -78,12 +78,11 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
 
 def table(shown, selected_key: str | None) -> None:
     """The pods table with single-row selection; a pod opened by deep link starts selected."""
-    rows = shown.index[shown["key"] == selected_key].tolist() if selected_key else []
     linked = shown.assign(Cache=views.links("/caches?cache=", shown["Cache"]))
     st.dataframe(
         inert_frame(linked), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True,
         width="stretch", height=min(38 + 35 * max(len(shown), 1), 420),
-        selection_default={"selection": {"rows": rows[:1]}},
+        selection_default=selection.link_default(TABLE_KEY, list(shown["key"]), selected_key),
         column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase",
                       "Created"],
         column_config={

@@ -69,6 +69,25 @@ def test_a_pods_cache_links_to_that_cache(app, sim, page, namespace):
     no_exception(page)
 
 
+def selected_row(page) -> str:
+    """The text of the table's selected row (the grid's accessible DOM), or ""."""
+    return page.evaluate("() => { const row = document.querySelector(\"[data-testid='stDataFrame'] "
+                         "tr[aria-selected=true]\"); return row ? row.textContent : ''; }")
+
+
+def test_a_deep_linked_pod_is_selected_and_stays_so_when_rows_move_above_it(app, sim, page, namespace):
+    kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-links-zz", "nginx:1.25"))
+    open_page(page, f"{app.url}/pods?pod={namespace}/e2e-links-zz")
+    poll(lambda: selected_row(page).startswith(f"{namespace}/e2e-links-zz"), 20, "the linked pod selected")
+    # a pod sorting just above ours: the row positions move under the selection
+    kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-links-za", "nginx:1.25"))
+    poll(lambda: f"{namespace}/e2e-links-za" in (column(page, "Pod") or []), 30, "the new pod in the table")
+    settle(page)
+    expect(page.get_by_role("heading", name=f"{namespace}/e2e-links-zz")).to_be_visible()
+    assert page.url.endswith(f"pod={namespace}/e2e-links-zz")
+    no_exception(page)
+
+
 def test_at_1024_every_pill_and_toggle_on_pods_lies_inside_the_viewport(app, browser):
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     try:
