@@ -90,15 +90,16 @@ def outcome(old: Any, after: dict, frames: Any, now: Any) -> None:
     try:
         if isinstance(old, ImcError):
             raise old
-        new = views.predict(after, frames.index, now).decision
+        predicted = views.predict(after, frames.index, now)
+        new = predicted.decision
     except ImcError as exc:
         st.warning(f"The engine cannot read this Deployment: {md(exc)}", icon=":material/warning:")
         return
     with st.container(horizontal=True, vertical_alignment="center"):
-        explanation.outcome_badge(old.outcome, "Now: ")
+        explanation.decision_badge(old, "Now: ")
         st.markdown("→")
-        explanation.outcome_badge(new.outcome, "After: ")
-    st.markdown(explanation.summary(new))
+        explanation.decision_badge(new, "After: ")
+    st.markdown(md(explanation.summary(new, predicted.template, frames.index, now)))
     if new.findings:
         st.markdown(explanation.findings_markdown(new.findings))
     st.caption(NEW_PODS)
