@@ -77,14 +77,15 @@ def selected_row(page) -> str:
 
 def test_a_deep_linked_pod_is_selected_and_stays_so_when_rows_move_above_it(app, sim, page, namespace):
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-links-zz", "nginx:1.25"))
-    open_page(page, f"{app.url}/pods?pod={namespace}/e2e-links-zz")
+    # searched, so the rows fit the table's height (the grid draws, and marks selected, only the rows in view)
+    open_page(page, f"{app.url}/pods?q=e2e-links-z&pod={namespace}/e2e-links-zz")
     poll(lambda: selected_row(page).startswith(f"{namespace}/e2e-links-zz"), 20, "the linked pod selected")
     # a pod sorting just above ours: the row positions move under the selection
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-links-za", "nginx:1.25"))
     poll(lambda: f"{namespace}/e2e-links-za" in (column(page, "Pod") or []), 30, "the new pod in the table")
     settle(page)
     expect(page.get_by_role("heading", name=f"{namespace}/e2e-links-zz")).to_be_visible()
-    assert page.url.endswith(f"pod={namespace}/e2e-links-zz")
+    assert f"pod={namespace}/e2e-links-zz" in page.url
     no_exception(page)
 
 
