@@ -18,8 +18,8 @@ MODES = ("automatic", "perfect match", "match count", "pin", "off")
 MODE_LABELS = {
     "automatic": "Automatic",
     "perfect match": "Perfect match",
-    "match count": "Match count N",
-    "pin": "Pin to a cache",
+    "match count": "Match count",
+    "pin": "Pin",
     "off": "Off",
 }
 # Every annotation a mode may set or clear, in the order they are shown.

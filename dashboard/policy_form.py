@@ -13,7 +13,7 @@ from dashboard import edits
 from dashboard.text import visible
 
 MODE_HELP = ("Automatic: ECI picks a cache holding at least 1 of the pod's images exactly. Perfect match: every "
-             "image. Match count N: at least N. Pin: this cache, or pod creation fails. Off: no cache.")
+             "image. Match count: at least N. Pin: this cache (by its ID), or pod creation fails. Off: no cache.")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def pin_choices(caches: pd.DataFrame, images: Sequence[str] = (), current: str |
         rows.append((-count, name, cache_id, f" · {count} of {len(wanted)} images" if wanted else ""))
     choices = {}
     if current:
-        choices[current] = visible(f"{current} · the current pin{_pin_state(caches, current)}")
+        choices[current] = visible(f"{current} (current pin{_pin_state(caches, current)})")
     for _, name, cache_id, held in sorted(rows):
         choices.setdefault(cache_id, visible(f"{name} ({cache_id}){held}"))
     return choices
@@ -53,9 +53,9 @@ def _pin_state(caches: pd.DataFrame, pin: str) -> str:
     """Why a current pin may not work: no cache has the ID, or its cache is not Ready."""
     found = caches[caches["Cache ID"] == pin]
     if found.empty:
-        return ": no cache has this ID"
+        return ": no such cache"
     name, phase = found["Name"].iloc[0], found["Phase"].iloc[0]
-    return f" ({name})" if phase == "Ready" else f": {name} is {phase}, not Ready"
+    return f": {name}" if phase == "Ready" else f": {name}, {phase}"
 
 
 def current_choice(annotations: Mapping[str, str]) -> tuple[str, int | None, str | None]:
@@ -68,14 +68,14 @@ def current_choice(annotations: Mapping[str, str]) -> tuple[str, int | None, str
 def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str, str], caches: pd.DataFrame,
                   storage: str | None = None, current: Mapping[str, str] | None = None,
                   images: Sequence[str] = ()) -> ModeChoice:
-    """Mode on one row; N or the pinned cache, extra storage (when given) and IfNotPresent on the next.
+    """Mode on one row; N or the pinned cache and extra storage (when given) on the next; IfNotPresent below.
 
     N and the pin start at what the `current` annotations say; the pin picker ranks caches by `images` held.
     """
     _, count_now, pin_now = current_choice(current or {})
     mode = st.segmented_control("Mode", list(modes), default=default, format_func=labels.get, key=f"{key}-mode",
                                 required=True, help=MODE_HELP) or default
-    slots = iter(st.columns([2, 1, 1], vertical_alignment="bottom"))
+    slots = iter(st.columns([2, 1], vertical_alignment="bottom"))
     count, pin = None, None
     if mode == "match count":
         count = int(next(slots).number_input("Match count N", min_value=1, max_value=20, value=count_now or 1,
@@ -92,7 +92,7 @@ def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str
     if storage is not None:
         extra = next(slots).text_input("Extra ephemeral storage", value=storage, placeholder="e.g. 20Gi",
                                        key=f"{key}-storage").strip() or None
-    pull = next(slots).toggle("Pull only if not present", key=f"{key}-pull",
+    pull = st.toggle("Pull only if not present", key=f"{key}-pull",
                               help="Sets imagePullPolicy: IfNotPresent on every container. With Always, the kubelet "
                                    "pulls the image even when the cache holds it.")
     return ModeChoice(mode, count, pin, pull, extra)

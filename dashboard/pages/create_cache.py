@@ -137,7 +137,7 @@ def fields(errors: dict[str, list[str]], image_count: int) -> None:
                         help=f"{MIN_SIZE_GIB} to {MAX_SIZE_GIB}. A pod only uses a cache that fits its temporary "
                              "storage (30 GiB + extra)")
     with retention:
-        st.number_input("Retention (days)", step=1, key="cc-retention", placeholder="never expires",
+        st.number_input("Retention (days)", step=1, key="cc-retention", placeholder="never",
                         help=f"{MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}; empty: the cache never expires")
     message("Size (GiB)")
     message("Retention (days)")

@@ -36,9 +36,9 @@ def open_deployment(page, url: str, namespace: str, name: str) -> None:
 def test_a_deployment_pinned_to_a_missing_cache_opens_on_its_pin_and_proposes_nothing(app, sim, page):
     before = kubectl_json(sim, "get", "deployment", "-n", "ml", "inference")
     open_deployment(page, app.url, "ml", "inference")
-    expect(page.get_by_role("radio", name="Pin to a cache")).to_be_checked()
+    expect(page.get_by_role("radio", name="Pin")).to_be_checked()
     picker = page.get_by_role("combobox", name="Cache to pin")
-    expect(picker).to_have_value(f"{MISSING} · the current pin: no cache has this ID")
+    expect(picker).to_have_value(f"{MISSING} (current pin: no such cache)")
     expect(page.get_by_text("No change: pick another mode or pull policy.")).to_be_visible()
     expect(page.get_by_role("button", name="Apply")).to_be_disabled()
     expect(page.get_by_text("rolls the Deployment", exact=False)).to_have_count(0)
