@@ -129,6 +129,9 @@ def screenshot_whole(page, name: str) -> None:
     height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
     page.set_viewport_size({"width": width, "height": min(max(height, 600), 8000)})
     settle(page)
+    charts = page.locator(".js-plotly-plot")
+    for number in range(charts.count()):  # drawn, not their loading placeholders
+        charts.nth(number).wait_for(state="visible", timeout=20_000)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 

@@ -113,6 +113,8 @@ def test_every_page_fits_the_width(app, browser, width):
         for name, path in PAGES.items():
             open_page(page, f"{app.url}/{path}")
             expect(page.locator("[data-testid='stMain']")).to_be_visible()
+            if name == "overview":
+                expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
             settle(page)
             wide = page.evaluate("() => { const main = document.querySelector(\"[data-testid='stMain']\");"
                                  " return [main.scrollWidth, main.clientWidth]; }")
