@@ -8,12 +8,15 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.policy import read_policy
+from core.policy import EXTRA_STORAGE, read_policy
 from dashboard import edits
 from dashboard.text import visible
 
 MODE_HELP = ("Automatic: ECI picks a cache holding at least 1 of the pod's images exactly. Perfect match: every "
              "image. Match count: at least N. Pin: this cache (by its ID), or pod creation fails. Off: no cache.")
+
+STORAGE_HELP = (f"{EXTRA_STORAGE}: added to the pod's 30 GiB of temporary storage. ECI only uses a cache whose size "
+                "fits that total, so a larger cache needs more extra storage.")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str
     extra = None
     if storage is not None:
         extra = next(slots).text_input("Extra ephemeral storage", value=storage, placeholder="e.g. 20Gi",
-                                       key=f"{key}-storage").strip() or None
+                                       key=f"{key}-storage", help=STORAGE_HELP).strip() or None
     pull = st.toggle("Pull only if not present", key=f"{key}-pull",
                               help="Sets imagePullPolicy: IfNotPresent on every container. With Always, the kubelet "
                                    "pulls the image even when the cache holds it.")

@@ -312,3 +312,9 @@ def test_pages_name_the_malformed_object(shown, module, kind, obj, problem):
     [table] = [frame.value for frame in at.dataframe if "Problem" in frame.value.columns]
     [row] = table.to_dict("records")
     assert row["Object"] in ("poisoned", "shop/odd") and row["Problem"].startswith(problem)
+
+
+def test_jargon_widgets_say_what_they_mean(shown):
+    at = page_script("preview").run()
+    storage = [widget for widget in at.text_input if widget.label == "Extra ephemeral storage"]
+    assert storage and "30 GiB of temporary storage" in storage[0].help
