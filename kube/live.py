@@ -27,14 +27,6 @@ class Live:
     ledger: Ledger | None
     writer: LedgerWriter | None
 
-    def watch_up(self) -> dict[str, bool]:
-        """Per kind: listed, and its reflector running without a current error."""
-        synced = self.store.snapshot().synced
-        return {
-            kind: bool(synced.get(kind)) and reflector.is_alive() and reflector.last_error is None
-            for kind, reflector in self.watcher.reflectors.items()
-        }
-
     def relists(self) -> dict[str, int]:
         """Per kind: full lists after the first (a 410 Expired or a broken watch)."""
         return {kind: max(0, reflector.lists - 1) for kind, reflector in self.watcher.reflectors.items()}

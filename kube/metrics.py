@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from kube.ledger import DURATION_BOUNDS, DurationBucket
 from kube.ledger_rows import effective_outcome
+from kube.store import StoreSnapshot
 
 log = logging.getLogger("imc.kube.metrics")
 
@@ -41,8 +42,7 @@ class Source:
     """What one watched cluster offers a scrape."""
 
     cluster: str
-    snapshot: Any
-    watch_up: Mapping[str, bool]
+    snapshot: StoreSnapshot
     relists: Mapping[str, int]
 
 
@@ -89,7 +89,7 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
     expiry = GaugeMetricFamily("imc_imagecache_expiry_timestamp_seconds", "When an ImageCache expires (caches "
                                "with a retention only).", labels=["cluster", "name"])
     size = GaugeMetricFamily("imc_imagecache_size_bytes", "The size of an ImageCache.", labels=["cluster", "name"])
-    watch_up = GaugeMetricFamily("imc_watch_up", "1 while imc lists and watches a resource without error.",
+    watch_up = GaugeMetricFamily("imc_watch_up", "1 while imc lists and watches a resource without error and the API server answers.",
                                  labels=["cluster", "resource"])
     relists = CounterMetricFamily("imc_watch_relists", "Full re-lists of a resource (410 Expired, broken watches).",
                                   labels=["cluster", "resource"])
@@ -106,7 +106,7 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
             size.add_metric([source.cluster, name], view.size_gib * GIB)
             if view.expires is not None:
                 expiry.add_metric([source.cluster, name], view.expires.timestamp())
-        for kind, up in sorted(source.watch_up.items()):
+        for kind, up in sorted(source.snapshot.watch_up().items()):
             watch_up.add_metric([source.cluster, kind], 1 if up else 0)
         for kind, count in sorted(source.relists.items()):
             relists.add_metric([source.cluster, kind], count)
@@ -150,7 +150,7 @@ class ImcCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         """The families of one scrape."""
         lives = list(self.lives())
-        sources = [Source(live.cluster, live.store.snapshot(), live.watch_up(), live.relists()) for live in lives]
+        sources = [Source(live.cluster, live.store.snapshot(), live.relists()) for live in lives]
         ledgers = {id(live.ledger): live.ledger for live in lives if live.ledger is not None}
         figures = LedgerFigures(
             tuple(row for ledger in ledgers.values() for row in ledger.decision_totals()),

@@ -73,6 +73,11 @@ class StoreSnapshot:
     # kind (or "api", the liveness check) -> since when its reflector has had a problem: its data may be stale
     down_since: Mapping[str, datetime] = field(default_factory=dict)
 
+    def watch_up(self) -> dict[str, bool]:
+        """Per kind: listed, its watch without a current problem, and the API server answering."""
+        api_up = LIVENESS not in self.down_since
+        return {kind: api_up and bool(self.synced.get(kind)) and kind not in self.down_since for kind in KINDS}
+
 
 def object_key(obj: object) -> str:
     """'namespace/name' for namespaced objects, 'name' for cluster-scoped ones; "" without a string name."""

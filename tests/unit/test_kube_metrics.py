@@ -11,7 +11,7 @@ from dashboard import views
 from kube.ledger import Ledger, LedgerWriter
 from kube.live import Live
 from kube.metrics import MetricsSettings, metrics_settings, registry_for, serve_metrics
-from kube.store import ClusterStore
+from kube.store import LIVENESS, ClusterStore
 from kube.watch import ClusterWatcher
 from tests.fixtures.engine.builders import imagecache
 from tests.unit.test_kube_ledger import eci_pod, missed
@@ -77,8 +77,22 @@ def test_caches_watch_and_no_pod_label(tmp_path):
     assert total(families["imc_imagecache_pods"], name="web-cache") == 1  # web-2 missed by ECI's word
     assert {s.labels["resource"] for s in families["imc_watch_up"]} == {"pods", "imagecaches", "deployments",
                                                                          "events"}
-    assert total(families["imc_watch_up"]) == 0  # the reflectors never ran
     assert not [s for samples in families.values() for s in samples if "pod" in s.labels or "uid" in s.labels]
+
+
+def test_watch_up_follows_the_snapshot_down_when_a_watch_or_the_api_server_is(tmp_path):
+    live = live_cluster(tmp_path)
+    up = {s.labels["resource"]: s.value for s in scrape([live])["imc_watch_up"]}
+    assert up == {"pods": 1, "imagecaches": 1, "events": 1, "deployments": 0}  # deployments never listed
+    live.store.set_error("pods", "pods: connection refused")
+    assert live.store.snapshot().down_since.keys() == {"pods"}
+    assert total(scrape([live])["imc_watch_up"], resource="pods") == 0
+    assert total(scrape([live])["imc_watch_up"], resource="imagecaches") == 1
+    live.store.set_error("pods", None)
+    live.store.set_error(LIVENESS, "the API server does not answer")  # every watch is stale with it
+    assert total(scrape([live])["imc_watch_up"]) == 0
+    live.store.set_error(LIVENESS, None)
+    assert total(scrape([live])["imc_watch_up"]) == 3
 
 
 def test_settings():
