@@ -16,8 +16,9 @@ COMMANDS = {
     "exporter": "watch a cluster and serve Prometheus metrics (no dashboard)",
 }
 # Subcommands whose options and runner live beside their code (add_arguments, run); imported only when chosen,
-# so that `imc explain` never loads the Kubernetes client, uvicorn or Streamlit.
-SUBCOMMAND_MODULES = {"sim": "sim.command", "exporter": "kube.exporter"}
+# so that `imc explain` never loads the Kubernetes client, uvicorn or Streamlit (report's and exporter's runners
+# import kube/ inside them for the same reason).
+SUBCOMMAND_MODULES = {"sim": "sim.command"}
 REPORT_FORMATS = ("table", "json", "csv")
 
 
@@ -136,10 +137,21 @@ def run_explain(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `imc report`."""
+def not_available(command: str) -> int:
+    """A subcommand whose dependencies are not installed: one line, exit 2."""
+    print(f"imc {command}: not available in this installation", file=sys.stderr)
+    return 2
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options naming the cluster to read: --kubeconfig and --context."""
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context (default: $IMC_CONTEXT, else the current one)")
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `imc report`."""
+    add_connection_arguments(parser)
     parser.add_argument("--namespace", "-n", help="only pods of this namespace (default: all namespaces)")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="table", help="output format (default: table)")
 
@@ -170,6 +182,53 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_exporter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `imc exporter`."""
+    add_connection_arguments(parser)
+    parser.add_argument("--port", type=int, default=None,
+                        help="where /metrics listens (default: $IMC_METRICS_PORT, else 9108)")
+    parser.add_argument("--address", default=None, help="bind address (default: $IMC_METRICS_ADDRESS, else 0.0.0.0)")
+
+
+def run_exporter(args: argparse.Namespace) -> int:
+    """Watch one cluster and serve /metrics until SIGTERM or Ctrl-C; exit 2 with one line when it cannot start."""
+    import signal
+    import threading
+
+    try:
+        from kube.connect import ConnectError, connect
+        from kube.exporter import ExporterError, exporter_settings, start_exporter
+    except ModuleNotFoundError:
+        return not_available("exporter")
+
+    try:
+        settings = exporter_settings(args.port, args.address)
+        connection = connect(kubeconfig=args.kubeconfig, context=args.context)
+    except (ExporterError, ConnectError) as exc:
+        print(f"imc exporter: {exc}", file=sys.stderr)
+        return 2
+    try:
+        exporter = start_exporter(connection, settings)
+    except ExporterError as exc:
+        print(f"imc exporter: {exc}", file=sys.stderr)
+        connection.close()
+        return 2
+    print(f"imc exporter: serving {exporter.endpoint.url} for cluster {exporter.live.cluster} "
+          f"(history {exporter.history})", flush=True)
+    if exporter.history_problem:
+        print(f"imc exporter: {exporter.history_problem}", file=sys.stderr, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        exporter.stop()
+        connection.close()
+    return 0
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of `imc`, with the options of the subcommand `command` only (None: none)."""
     parser = argparse.ArgumentParser(prog="imc", description="Explain and manage Alibaba Cloud ECI ImageCaches.")
@@ -182,6 +241,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             add_explain_arguments(subparser)
         elif name == "report":
             add_report_arguments(subparser)
+        elif name == "exporter":
+            add_exporter_arguments(subparser)
         else:
             try:
                 importlib.import_module(SUBCOMMAND_MODULES[name]).add_arguments(subparser)
@@ -222,11 +283,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_explain(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "exporter":
+            return run_exporter(args)
         try:
             module = importlib.import_module(SUBCOMMAND_MODULES[args.command])
         except ModuleNotFoundError:
-            print(f"imc {args.command}: not available in this installation", file=sys.stderr)
-            return 2
+            return not_available(args.command)
         return module.run(args)
     except KeyboardInterrupt:
         return 130

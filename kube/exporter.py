@@ -1,61 +1,61 @@
-"""`imc exporter`: the dashboard's watch, store and ledger without Streamlit, serving only /metrics."""
+"""`imc exporter`'s work: the dashboard's watch, store and ledger without Streamlit, serving only /metrics.
+
+The command line (options, messages, running until a signal) is `cli.py`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import signal
-import sys
-import threading
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-from kube.connect import ConnectError, connect
-from kube.live import running, start_live
-from kube.metrics import metrics_settings, serve_metrics
+from kube.live import Live, running, start_live
+from kube.metrics import MetricsEndpoint, MetricsSettings, metrics_settings, serve_metrics
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `imc exporter`."""
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context (default: $IMC_CONTEXT, else the current one)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="where /metrics listens (default: $IMC_METRICS_PORT, else 9108)")
-    parser.add_argument("--address", default=None, help="bind address (default: $IMC_METRICS_ADDRESS, else 0.0.0.0)")
+class ExporterError(Exception):
+    """/metrics cannot be served: one line."""
 
 
-def run(args: argparse.Namespace) -> int:
-    """Watch one cluster and serve /metrics until SIGTERM or Ctrl-C."""
-    settings = metrics_settings()
-    if args.port is not None:
-        settings = replace(settings, port=args.port, problem=None)
-    if args.address:
-        settings = replace(settings, address=args.address)
+@dataclass
+class Exporter:
+    """One watched cluster and the /metrics endpoint that serves it."""
+
+    live: Live
+    endpoint: MetricsEndpoint
+
+    @property
+    def history(self) -> str:
+        """Where the ledger is, or "off"."""
+        return str(self.live.ledger.path) if self.live.ledger is not None else "off"
+
+    @property
+    def history_problem(self) -> str | None:
+        """What is wrong with the ledger, if anything."""
+        return self.live.ledger.problem if self.live.ledger is not None else None
+
+    def stop(self) -> None:
+        """Stop watching (the last changes stored), then stop serving."""
+        self.live.stop()
+        self.endpoint.stop()
+
+
+def exporter_settings(port: int | None, address: str | None,
+                      environ: Mapping[str, str] | None = None) -> MetricsSettings:
+    """Where /metrics listens: the given port and address over IMC_METRICS_*; ExporterError when it is off."""
+    settings = metrics_settings(environ)
+    if port is not None:
+        settings = replace(settings, port=port, problem=None)
+    if address:
+        settings = replace(settings, address=address)
     if settings.port == 0:
-        print("imc exporter: metrics are off (port 0); nothing to serve", file=sys.stderr)
-        return 2
-    try:
-        connection = connect(kubeconfig=args.kubeconfig, context=args.context)
-    except ConnectError as exc:
-        print(f"imc exporter: {exc}", file=sys.stderr)
-        return 2
+        raise ExporterError("metrics are off (port 0); nothing to serve")
+    return settings
+
+
+def start_exporter(connection: Any, settings: MetricsSettings) -> Exporter:
+    """Serve /metrics (settings from exporter_settings), then watch the connection's cluster."""
     endpoint = serve_metrics(running, settings)
     if endpoint.problem:
-        print(f"imc exporter: {endpoint.problem}", file=sys.stderr)
-        connection.close()
-        return 2
-    live = start_live(connection)
-    history = live.ledger.problem if live.ledger is not None and live.ledger.problem else None
-    where = str(live.ledger.path) if live.ledger is not None else "off"
-    print(f"imc exporter: serving {endpoint.url} for cluster {live.cluster} (history {where})", flush=True)
-    if history:
-        print(f"imc exporter: {history}", file=sys.stderr, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        live.stop()
-        endpoint.stop()
-        connection.close()
-    return 0
+        raise ExporterError(endpoint.problem)
+    return Exporter(start_live(connection), endpoint)

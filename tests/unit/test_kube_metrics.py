@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard import views
+from kube.exporter import ExporterError, exporter_settings
 from kube.ledger import Ledger, LedgerWriter
 from kube.live import Live
 from kube.metrics import MetricsSettings, metrics_settings, registry_for, serve_metrics
@@ -93,6 +95,16 @@ def test_watch_up_follows_the_snapshot_down_when_a_watch_or_the_api_server_is(tm
     assert total(scrape([live])["imc_watch_up"]) == 0
     live.store.set_error(LIVENESS, None)
     assert total(scrape([live])["imc_watch_up"]) == 3
+
+
+def test_exporter_options_override_the_environment_and_port_0_is_refused():
+    environ = {"IMC_METRICS_PORT": "ninety", "IMC_METRICS_ADDRESS": "127.0.0.1"}
+    assert exporter_settings(9200, None, environ) == MetricsSettings(9200, "127.0.0.1")
+    assert exporter_settings(None, "::1", {"IMC_METRICS_PORT": "9300"}) == MetricsSettings(9300, "::1")
+    with pytest.raises(ExporterError, match="port 0"):
+        exporter_settings(None, None, environ)  # a bad IMC_METRICS_PORT turns metrics off
+    with pytest.raises(ExporterError, match="port 0"):
+        exporter_settings(0, None, {})
 
 
 def test_settings():
