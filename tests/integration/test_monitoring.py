@@ -19,7 +19,7 @@ import yaml
 from bench.waits import free_port
 from core.workloads import is_eci_pod
 from dashboard import views
-from kube.store import ClusterStore
+from kube.store import KINDS, ClusterStore
 from tests.integration.conftest import poll, run_kubectl
 from tests.integration.test_sim_eci import create_cache, create_pod, unique_image, wait_usable
 
@@ -164,6 +164,8 @@ def test_the_scrape_passes_promtool_check_metrics(exporter):
     checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30)
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
     assert b"imc_watch_up{" in text and b"imc_imagecache_info{" in text
+    up = re.compile(rb'^imc_watch_up\{cluster="[^"]*",resource="(\w+)"\} 1\.0$', re.M)
+    poll(lambda: set(up.findall(fetch(exporter))) == {k.encode() for k in KINDS}, 30, "every watch up")
 
 
 def test_the_alert_rules_pass_promtool_check_rules(tmp_path):
