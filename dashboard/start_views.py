@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ START_COLUMNS = [
 ]
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
 CHART_OUTCOMES = ("hit", "miss", "off")
+CRONJOB_RUN = re.compile(r"(.+)-[0-9]{8,10}")
 HEIGHT = 320
 
 
@@ -50,6 +52,8 @@ def workload_of(obj: Mapping[str, Any]) -> str:
     template_hash = labels.get("pod-template-hash")
     if owner.get("kind") == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
         name = name[: -len(template_hash) - 1]
+    elif owner.get("kind") == "Job" and CRONJOB_RUN.fullmatch(name):
+        name = CRONJOB_RUN.fullmatch(name).group(1)  # a CronJob's Job is named <cronjob>-<scheduled minute>
     return f"{namespace}/{name}"
 
 

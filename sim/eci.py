@@ -34,6 +34,7 @@ PREPARE_SECONDS = 1.0  # Preparing, then Creating
 CACHE_BUILD_SECONDS = 6.0  # spread over the images, plus PER_IMAGE_SECONDS each: Ready within ~10 s
 PER_IMAGE_SECONDS = 0.2
 BUILDING_PHASES = ("Preparing", "Creating")
+FINISHED = ("Succeeded", "Failed")
 KUBELET_COMPONENT = "kubelet"
 _ID_ALPHABET = string.digits + string.ascii_lowercase
 
@@ -116,6 +117,7 @@ class EciController:
         self.api = api
         self.store = api.store
         self.scheduler = scheduler
+        self.event_ttl = EVENT_TTL  # kube-apiserver's --event-ttl; the demo keeps its past's events longer
         self._index: CacheIndex | None = None
         self._views: dict[str, tuple[int, CacheView]] = {}
         api.add_admitter(IMAGECACHES, self.admit_cache)
@@ -249,7 +251,7 @@ class EciController:
         now = datetime.now(UTC)
         for view in [view for view in self.index().caches if view.is_expired(now)]:
             self.api.delete(IMAGECACHES, "", view.name)
-        cutoff = format_time(now - EVENT_TTL)
+        cutoff = format_time(now - self.event_ttl)
         for entry in list(self.store.entries(EVENTS.key)):
             if (entry.obj.get("lastTimestamp") or "") < cutoff:
                 self.api.delete(EVENTS, entry.obj["metadata"]["namespace"], entry.obj["metadata"]["name"])
@@ -257,9 +259,11 @@ class EciController:
     # pods
     def admit_pod(self, pod: dict):
         """Decide a new pod against the caches of this moment, as ECI does at creation."""
-        template = pod_template(pod)
         spec, metadata = pod["spec"], pod["metadata"]
         status = pod.setdefault("status", {})
+        if status.get("phase") in FINISHED and INSTANCE_ID in (metadata.get("annotations") or {}):
+            return None  # a scenario's past: stored as it finished (only internal creates keep a status)
+        template = pod_template(pod)
         status.update({"phase": "Pending", "qosClass": "BestEffort"})
         if not template.eci:
             if not spec.get("nodeName") and self._ecs_node_cordoned():

@@ -457,13 +457,15 @@ class ObjectApi:
         return self.scale_of(resource, namespace, name) if not options.dry_run else {**scale, "kind": "Scale"}
 
     def record_event(
-        self, involved: dict, reason: str, event_type: str, message: str, component: str, field_path: str = ""
+        self, involved: dict, reason: str, event_type: str, message: str, component: str, field_path: str = "",
+        at: datetime | None = None,
     ) -> None:
-        """A v1 Event about an object (named `<object>.<time>` so names sort by time), or about one of its containers."""
+        """A v1 Event about an object (named `<object>.<time>` so names sort by time), or about one of its containers;
+        `at` dates an event of a scenario's past."""
         metadata = involved["metadata"]
         if metadata["namespace"] in self._terminating:
             return  # nothing new is written into a namespace being deleted
-        now = now_timestamp()
+        now = format_time(at) if at is not None else now_timestamp()
         body = {
             "metadata": {"name": f"{metadata['name']}.{time.time_ns():x}", "namespace": metadata["namespace"]},
             "involvedObject": {

@@ -12,6 +12,7 @@ from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, MATCH_COUNT, PERFECT_MA
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL
 from sim.eci import cache_event, ready_status
+from sim.past import PAST_HOURS, PYTORCH, write_past
 from sim.patching import MERGE_PATCH
 from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS
 from sim.simulation import Simulation
@@ -67,7 +68,8 @@ class Scenario:
                             internal=True)
 
     def ready_cache(self, name: str, images: list[str], size: int = 20, retention: int | None = None,
-                    started: datetime | None = None, annotations: dict | None = None) -> dict:
+                    started: datetime | None = None, annotations: dict | None = None,
+                    expires: datetime | None = None) -> dict:
         """A cache stored already built (Ready), created at `started` (default: BUILT_BEFORE ago)."""
         spec: dict = {"images": images, "imageCacheSize": size}
         if retention:
@@ -75,6 +77,8 @@ class Scenario:
         started = started or datetime.now(UTC) - BUILT_BEFORE
         body = {"metadata": {"name": name, "annotations": annotations or {}, "creationTimestamp": format_time(started)},
                 "spec": spec, "status": ready_status(spec, started)}
+        if expires is not None:
+            body["status"]["expireDateTime"] = format_time(expires)
         return self.api.create(IMAGECACHES, "", body, internal=True)
 
 
@@ -85,15 +89,16 @@ class DemoScenario(Scenario):
     MAX_CHURN_CACHES = 4
 
     def populate(self) -> None:
-        """Namespaces, caches, workloads."""
+        """Namespaces, caches, the past's pods, workloads."""
         for name in ("shop", "data", "ml"):
             self.namespace(name)
         now = datetime.now(UTC)
-        self.ready_cache("nginx-base", ["nginx:1.25", "busybox:1.36"], retention=30)
+        self.sim.eci.event_ttl = timedelta(hours=PAST_HOURS + 1)  # the past's Pulled events stay readable
+        self.ready_cache("nginx-base", ["nginx:1.25", "busybox:1.36"], retention=30, started=now - timedelta(hours=5))
         self.ready_cache("shop-web", [f"{ACR}/nginx:1.14.2", f"{ACR}/busybox:1.30"], size=25, retention=14,
-                         annotations={"k8s.aliyun.com/imc-enable-reuse": "true"})
-        python_ml = self.ready_cache("python-ml", ["python:3.12-slim", "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"],
-                                     size=30)
+                         annotations={"k8s.aliyun.com/imc-enable-reuse": "true"}, started=now - timedelta(hours=4))
+        python_ml = self.ready_cache("python-ml", ["python:3.12-slim", PYTORCH], size=30,
+                                     started=now - timedelta(hours=3))
         self.ready_cache("redis-7", ["redis:7.2", "busybox:1.36"], retention=1,
                          started=now - timedelta(days=1) + timedelta(minutes=45))
         self.ready_cache("postgres-16", ["postgres:16"], size=40, retention=60)
@@ -112,6 +117,8 @@ class DemoScenario(Scenario):
         failed_metadata = {"name": "legacy-broken", "creationTimestamp": failed_status["startTime"]}
         self.api.create(IMAGECACHES, "", {"metadata": failed_metadata, "spec": failed_spec,
                                               "status": failed_status}, internal=True)
+        write_past(self.sim, self.rng, now, lambda name, images, size, started, expires: self.ready_cache(
+            name, images, size, started=started, expires=expires))
         building = {"name": "java-services", "creationTimestamp": format_time(now - timedelta(minutes=2))}
         java = self.api.create(IMAGECACHES, "", {"metadata": building,
                                                      "spec": {"images": ["eclipse-temurin:21-jre", "busybox:1.36"],
@@ -128,7 +135,7 @@ class DemoScenario(Scenario):
             ("data", deployment("postgres", ["postgres:16"], 1, {EXTRA_STORAGE: "20Gi"})),
             ("data", deployment("reporting", ["eclipse-temurin:21-jre"], 1,
                                 {IMC_ID: java["status"]["imageCacheId"]})),
-            ("ml", deployment("trainer", ["pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"], 1,
+            ("ml", deployment("trainer", [PYTORCH], 1,
                               {IMC_ID: python_ml["status"]["imageCacheId"]})),
             ("ml", deployment("inference", ["tensorflow/tensorflow:2.17.0"], 1, {IMC_ID: "imc-2ze0notthere000000"})),
         ]
