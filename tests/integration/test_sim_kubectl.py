@@ -169,8 +169,12 @@ def test_rollout_carries_a_template_annotation_to_new_pods(kubectl, namespace):
     kubectl("patch", "-n", namespace, "deploy", "rolled", "-p",
             json.dumps({"spec": {"template": {"metadata": {"annotations": {marker: "true"}}}}}))
     kubectl("rollout", "status", "-n", namespace, "deploy/rolled", "--timeout=30s", timeout=40)
-    pods = json.loads(kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    listed = json.loads(kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    # old pods may still be Terminating (graceful deletion), as on a real cluster; they are no replicas any more
+    terminating = [pod for pod in listed if pod["metadata"].get("deletionTimestamp")]
+    pods = [pod for pod in listed if not pod["metadata"].get("deletionTimestamp")]
     assert len(pods) == 2
+    assert {f"pod/{pod['metadata']['name']}" for pod in terminating} <= before
     assert all(pod["metadata"]["annotations"].get(marker) == "true" for pod in pods)
     assert not before & {f"pod/{pod['metadata']['name']}" for pod in pods}
     status = json.loads(kubectl("get", "-n", namespace, "deploy", "rolled", "-o", "json").stdout)["status"]
