@@ -11,7 +11,7 @@ import streamlit as st
 from core import narrative
 from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
 from dashboard import nav
-from dashboard.text import code, inert_frame, md
+from dashboard.text import NO_VALUE, code, inert_frame, md
 from dashboard.views import NO_REPORT
 
 OUTCOME_BADGES = {
@@ -170,7 +170,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
         if annotations:
             st.dataframe(
                 annotations_frame(annotations),
-                hide_index=True, width="stretch", key=f"{key}-annotations",
+                hide_index=True, placeholder=NO_VALUE, width="stretch", key=f"{key}-annotations",
             )
         else:
             st.caption("No image-cache annotations: ECI's defaults apply (automatic, at least 1 exact image).")
@@ -180,7 +180,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     st.markdown("**Every cache's verdict** (chosen first)")
     if explanation.candidates:
         st.dataframe(
-            inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, width="stretch",
+            inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, placeholder=NO_VALUE, width="stretch",
             key=f"{key}-verdicts", row_height=56,  # two lines: long reasons wrap
             column_config={
                 "Reasons": st.column_config.TextColumn(width="large"),

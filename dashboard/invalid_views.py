@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 import streamlit as st
 
-from dashboard.text import inert_frame
+from dashboard.text import NO_VALUE, inert_frame
 
 
 def invalid_frame(invalid: Mapping[str, str], kind: str) -> pd.DataFrame:
@@ -23,4 +23,4 @@ def show_invalid(invalid: Mapping[str, str], kind: str, noun: str) -> None:
     if frame.empty:
         return
     with st.expander(f"{len(frame):,} {noun} with a field imc cannot read", icon=":material/report:"):
-        st.dataframe(inert_frame(frame), hide_index=True, width="stretch", key=f"invalid-{kind}")
+        st.dataframe(inert_frame(frame), hide_index=True, placeholder=NO_VALUE, width="stretch", key=f"invalid-{kind}")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import start_views
 from dashboard.frames import Frames
-from dashboard.text import inert_frame
+from dashboard.text import NO_VALUE, inert_frame
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
@@ -25,7 +25,7 @@ def starts_of(frames: Frames) -> pd.DataFrame:
 
 def seconds(value: float | None) -> str:
     """'12.3 s', or '–' when unknown."""
-    return "–" if value is None or value != value else f"{value:,.1f} s"
+    return NO_VALUE if value is None or value != value else f"{value:,.1f} s"
 
 
 def duration(value: float) -> str:
@@ -135,7 +135,7 @@ def _start_table(table: pd.DataFrame, key: str, column_config: dict) -> None:
     """A start table as inert text, up to about eight rows high."""
     st.dataframe(
         inert_frame(table),
-        hide_index=True,
+        hide_index=True, placeholder=NO_VALUE,
         width="stretch",
         height=min(38 + 35 * max(len(table), 1), 320),
         key=key,

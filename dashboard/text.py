@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+NO_VALUE = "–"  # what a table cell, metric or figure shows where there is no value (not yet, or unknown)
+
 # Bidi embeddings/overrides/isolates and marks, other invisible format characters, and C0/C1 controls
 # except tab and newline.
 INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2069\ufeff\x00-\x08\x0b-\x1f\x7f-\x9f]")

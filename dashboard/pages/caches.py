@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import cache_views, edits, invalid_views, nav, selection, shell, start_panels, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
-from dashboard.text import code, inert_frame, md, visible
+from dashboard.text import NO_VALUE, code, inert_frame, md, visible
 
 TABLE_KEY = "caches-table"
 PHASE_GROUPS = {
@@ -69,7 +69,7 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
 def caches_table(shown: pd.DataFrame) -> None:
     """The caches table with single-row selection."""
     st.dataframe(
-        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, width="stretch",
+        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
         column_config={
             "Name": st.column_config.TextColumn(width="medium"),
@@ -114,7 +114,7 @@ def details(snapshot, frames, name: str) -> None:
             st.caption("No ECI pod has hit this cache.")
         else:
             shown = inert_frame(hitting[["key", "Actual", "Created"]].head(200))
-            st.dataframe(shown.assign(key=views.links("/pods?pod=", shown["key"])), hide_index=True,
+            st.dataframe(shown.assign(key=views.links("/pods?pod=", shown["key"])), hide_index=True, placeholder=NO_VALUE,
                          width="stretch", key="cache-pods",
                          column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
                                                                            help="Opens the pod's explanation"),
@@ -124,7 +124,7 @@ def details(snapshot, frames, name: str) -> None:
         events = [event for event in events if isinstance(event, dict)]
         st.markdown(f"**Events** ({len(events)})")
         if events:
-            st.dataframe(inert_frame(pd.DataFrame(events)), hide_index=True, width="stretch", key="cache-events")
+            st.dataframe(inert_frame(pd.DataFrame(events)), hide_index=True, placeholder=NO_VALUE, width="stretch", key="cache-events")
         else:
             st.caption("No events reported yet.")
         with st.expander("YAML"):
@@ -142,7 +142,7 @@ def coverage(matrix: pd.DataFrame) -> None:
     marks.insert(0, "Pods using it", matrix["Pods using it"])
     marks.insert(0, "Image", [views.short_image(image, 60) for image in matrix.index])
     st.dataframe(
-        inert_frame(marks), width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560), hide_index=True,
+        inert_frame(marks), width="stretch", key="coverage", height=min(38 + 35 * len(marks), 560), hide_index=True, placeholder=NO_VALUE,
         column_config={"Image": st.column_config.TextColumn(width="large", pinned=True),
                        **{label: st.column_config.TextColumn(label, help=md(name))
                           for name, label in labels.items()}},

@@ -11,7 +11,7 @@ from core.policy import POLICY_ANNOTATIONS
 from dashboard import edits, explanation, nav, policy_form, shell, views, writer
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
-from dashboard.text import md
+from dashboard.text import NO_VALUE, md
 
 FLASH = "pd-flash"
 NEW_PODS = ("Now and After describe pods created from the template: now, and after the patch. The pods running "
@@ -45,7 +45,7 @@ def render() -> None:
     st.markdown("**Current template annotations**")
     policy = {k: v for k, v in current.items() if k in POLICY_ANNOTATIONS}
     if policy:
-        st.dataframe(explanation.annotations_frame(policy), hide_index=True, width="stretch", key="pd-current")
+        st.dataframe(explanation.annotations_frame(policy), hide_index=True, placeholder=NO_VALUE, width="stretch", key="pd-current")
     else:
         st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
     frames = frames_of(snapshot)

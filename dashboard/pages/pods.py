@@ -8,7 +8,7 @@ from core.matching import explain
 from dashboard import explanation, invalid_views, selection, shell, start_panels, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
-from dashboard.text import code, inert_frame, md
+from dashboard.text import NO_VALUE, code, inert_frame, md
 
 TABLE_KEY = "pods-table"
 DECISIONS = ("hit", "miss", "fail", "off")
@@ -80,7 +80,7 @@ def table(shown, selected_key: str | None) -> None:
     """The pods table with single-row selection; a pod opened by deep link starts selected."""
     linked = shown.assign(Cache=views.links("/caches?cache=", shown["Cache"]))
     st.dataframe(
-        inert_frame(linked), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True,
+        inert_frame(linked), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
         width="stretch", height=min(38 + 35 * max(len(shown), 1), 420),
         selection_default=selection.link_default(TABLE_KEY, list(shown["key"]), selected_key),
         column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase",
