@@ -5,15 +5,13 @@ Run: python -m bench.bench_engine [--pods 10000] [--caches 1000] [--repeat 5]
 
 from __future__ import annotations
 
-import argparse
 import json
-import random
 import statistics
 import time
 from collections import Counter
 from datetime import UTC, datetime
 
-from bench.workload import image_pool, make_caches, make_pods
+from bench.workload import make_caches, make_pods, sized_run
 from core.caches import cache_from_object
 from core.images import _parse_cached
 from core.matching import CacheIndex, decide, explain
@@ -28,13 +26,7 @@ def _timed(action) -> tuple[float, object]:
 
 def main() -> None:
     """Print medians of each phase over several runs, one core, cold parse cache each run."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--pods", type=int, default=10_000)
-    parser.add_argument("--caches", type=int, default=1_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    rng = random.Random(7)
-    pool = image_pool(3_000, rng)
+    args, rng, pool = sized_run(7, repeat=5)
     pods_text = json.dumps({"items": make_pods(args.pods, pool, rng)})
     caches_text = json.dumps({"items": make_caches(args.caches, pool, rng)})
     at = datetime(2026, 11, 28, 12, tzinfo=UTC)

@@ -7,14 +7,12 @@ dashboard does, so copy-on-write costs are counted.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import random
 import statistics
 import time
 import tracemalloc
 
-from bench.workload import image_pool, make_caches, make_pods
+from bench.workload import make_caches, make_pods, sized_run
 from kube.store import ClusterStore
 
 
@@ -25,13 +23,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     """Print load time, per-event latency percentiles and the store's traced memory."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--pods", type=int, default=10_000)
-    parser.add_argument("--caches", type=int, default=1_000)
-    parser.add_argument("--events", type=int, default=2_000)
-    args = parser.parse_args()
-    rng = random.Random(11)
-    pool = image_pool(3_000, rng)
+    args, rng, pool = sized_run(11, events=2_000)
     tracemalloc.start()
     pods = make_pods(args.pods, pool, rng)
     caches = make_caches(args.caches, pool, rng)

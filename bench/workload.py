@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 
 from core.caches import API_VERSION, KIND
 
 REGISTRIES = ("registry.cn-hangzhou.aliyuncs.com", "docker.io", "ghcr.io", "registry-vpc.cn-hangzhou.aliyuncs.com")
+
+
+def sized_run(seed: int, **extra: int) -> tuple[argparse.Namespace, random.Random, list[str]]:
+    """A workload benchmark's options (--pods, --caches and `extra` whole numbers), random source and image pool."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--caches", type=int, default=1_000)
+    for name, default in extra.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    args = parser.parse_args()
+    rng = random.Random(seed)
+    return args, rng, image_pool(3_000, rng)
 
 
 def image_pool(size: int, rng: random.Random) -> list[str]:

@@ -35,12 +35,17 @@ def sim(tmp_path_factory) -> Iterator[SimProcess]:
     process.stop()
 
 
+def _dashboard_of(sim: SimProcess, tmp_path_factory, context: str) -> Iterator[Dashboard]:
+    """A dashboard on one context of the sim's kubeconfig, stopped when its fixture ends."""
+    started = start_app(sim, tmp_path_factory.mktemp(context) / "streamlit.log", IMC_CONTEXT=context)
+    yield started
+    started.stop()
+
+
 @pytest.fixture(scope="session")
 def app(sim, tmp_path_factory) -> Iterator[Dashboard]:
     """The dashboard with the admin context `sim`."""
-    started = start_app(sim, tmp_path_factory.mktemp("app") / "streamlit.log", IMC_CONTEXT="sim")
-    yield started
-    started.stop()
+    yield from _dashboard_of(sim, tmp_path_factory, "sim")
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +58,7 @@ def namespace(sim) -> str:
 @pytest.fixture(scope="session")
 def viewer_app(sim, tmp_path_factory) -> Iterator[Dashboard]:
     """The dashboard with the read-only context `sim-viewer`."""
-    started = start_app(sim, tmp_path_factory.mktemp("viewer") / "streamlit.log", IMC_CONTEXT="sim-viewer")
-    yield started
-    started.stop()
+    yield from _dashboard_of(sim, tmp_path_factory, "sim-viewer")
 
 
 @pytest.fixture(scope="session")
