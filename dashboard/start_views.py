@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -181,12 +180,13 @@ def by_workload(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["Workload", "Pods", "Hit %", "Median start (s)", "Saved (s)"])
     grouped = frame.groupby("Workload", sort=True)
+    hits = (frame["Outcome"] == "hit").astype(float).groupby(frame["Workload"], sort=True)
     table = pd.DataFrame(
         {
             "Pods": grouped.size(),
-            "Hit %": grouped["Outcome"].agg(lambda s: 100.0 * float((s == "hit").mean())),
+            "Hit %": 100.0 * hits.mean(),
             "Median start (s)": grouped["Start (s)"].median(),
-            "Saved (s)": grouped["Saved (s)"].agg(lambda s: float(s.sum()) if s.notna().any() else np.nan),
+            "Saved (s)": grouped["Saved (s)"].sum(min_count=1),  # NaN where no saving is known, never 0
         }
     ).reset_index()
     return table.sort_values(["Saved (s)", "Pods"], ascending=[False, False], na_position="last").reset_index(drop=True)
@@ -204,7 +204,7 @@ def by_cache(frame: pd.DataFrame, caches: Mapping[str, Any]) -> pd.DataFrame:
         {
             "Pods served": grouped.size(),
             "Median start (s)": grouped["Start (s)"].median(),
-            "Saved (s)": grouped["Saved (s)"].agg(lambda s: float(s.sum()) if s.notna().any() else np.nan),
+            "Saved (s)": grouped["Saved (s)"].sum(min_count=1),
             "Saved from": grouped["Saved from"].max(),
         }
     ).reset_index()
