@@ -76,7 +76,7 @@ def overview(frames: Frames) -> None:
         f"Saved over {figures.saved_pods:,} hits of the pods in the cluster, "
         f"{estimated_from(figures.observed_pulls)}{unknown}.{starting}"
     )
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Start time by outcome**")
         data = frames.memo("start-distribution", lambda: start_views.start_distribution(frame))
@@ -88,10 +88,12 @@ def overview(frames: Frames) -> None:
     with right:
         st.markdown("**By workload**")
         table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
-        _start_table(table, "start-workloads", {
-            "Hit %": st.column_config.NumberColumn(format="%.0f%%"),
-            "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
-            "Saved (s)": st.column_config.NumberColumn(format="%.0f", help=SAVED_HELP),
+        _start_table(table, "start-workloads", {  # short labels, so all five columns fit beside the chart
+            "Pods": st.column_config.NumberColumn(width="small"),
+            "Hit %": st.column_config.NumberColumn(format="%.0f%%", width="small"),
+            "Median start (s)": st.column_config.NumberColumn(
+                "Start (s)", format="%.1f", width="small", help="median seconds from creation to start"),
+            "Saved (s)": st.column_config.NumberColumn(format="%.0f", width="small", help=SAVED_HELP),
         })
 
 

@@ -272,20 +272,21 @@ def timeline_chart(steps: list[TimelineStep]) -> go.Figure:
             go.Scatter(
                 x=[step.seconds],
                 y=[position],
-                mode="markers+text",
+                mode="markers",
                 text=[plot(step.label)],
-                textposition="middle right",
                 marker={"size": 12, "color": colours[step.kind]},
-                hovertemplate=f"{step.seconds:.1f} s<extra></extra>",
+                hovertemplate=f"%{{text}}: {step.seconds:.1f} s<extra></extra>",
                 showlegend=False,
             )
         )
+    # the steps name their rows on the axis, which makes room for them: a long image name is never cut off
     figure.update_layout(
         height=60 + 34 * max(len(known), 1),
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        yaxis={"visible": False, "autorange": "reversed"},
+        yaxis={"autorange": "reversed", "tickvals": list(range(len(known))),
+               "ticktext": [plot(step.label) for step in known], "automargin": True, "showgrid": False},
         xaxis_title="seconds after creation",
     )
     right = max((s.seconds for s in known), default=1.0)
-    figure.update_xaxes(range=[-0.5, right * 1.8 + 1])
+    figure.update_xaxes(range=[-0.5, right * 1.05 + 0.5])
     return figure

@@ -117,7 +117,9 @@ def test_a_pods_timeline():
 
 def test_labels_from_a_cluster_are_not_markup():
     steps = [start_views.TimelineStep(1.0, 'pulled <a href="x">y</a>', "pulled")]
-    assert start_views.timeline_chart(steps).data[0].text == ('pulled &lt;a href="x"&gt;y&lt;/a&gt;',)
+    chart = start_views.timeline_chart(steps)
+    assert chart.data[0].text == ('pulled &lt;a href="x"&gt;y&lt;/a&gt;',)
+    assert chart.layout.yaxis.ticktext == ('pulled &lt;a href="x"&gt;y&lt;/a&gt;',)
 
 
 @pytest.mark.parametrize(
