@@ -76,25 +76,21 @@ def overview(frames: Frames) -> None:
         f"Saved over {figures.saved_pods:,} hits of the pods in the cluster, "
         f"{estimated_from(figures.observed_pulls)}{unknown}.{starting}"
     )
-    left, right = st.columns(2, gap="large")
-    with left:
-        st.markdown("**Start time by outcome**")
-        data = frames.memo("start-distribution", lambda: start_views.start_distribution(frame))
-        if data.empty:
-            st.caption("No pod has started yet.")
-        else:
-            figure = frames.memo("start-chart", lambda: frames.figure(start_views.start_chart, data))
-            st.plotly_chart(figure, key="chart-start-time", config=PLOT_CONFIG)
-    with right:
-        st.markdown("**By workload**")
-        table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
-        _start_table(table, "start-workloads", {  # short labels, so all five columns fit beside the chart
-            "Pods": st.column_config.NumberColumn(width="small"),
-            "Hit %": st.column_config.NumberColumn(format="%.0f%%", width="small"),
-            "Median start (s)": st.column_config.NumberColumn(
-                "Start (s)", format="%.1f", width="small", help="median seconds from creation to start"),
-            "Saved (s)": st.column_config.NumberColumn(format="%.0f", width="small", help=SAVED_HELP),
-        })
+    # one above the other: beside the chart, the table's numbers were cut off at 1024 px
+    st.markdown("**Start time by outcome**")
+    data = frames.memo("start-distribution", lambda: start_views.start_distribution(frame))
+    if data.empty:
+        st.caption("No pod has started yet.")
+    else:
+        figure = frames.memo("start-chart", lambda: frames.figure(start_views.start_chart, data))
+        st.plotly_chart(figure, key="chart-start-time", config=PLOT_CONFIG)
+    st.markdown("**By workload**")
+    table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
+    _start_table(table, "start-workloads", {
+        "Hit %": st.column_config.NumberColumn(format="%.0f%%"),
+        "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
+        "Saved (s)": st.column_config.NumberColumn(format="%.0f", help=SAVED_HELP),
+    })
 
 
 def pod_timeline(record: Any) -> None:
