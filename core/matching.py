@@ -441,13 +441,21 @@ def _outranked_reason(cache: CacheView, key: tuple, chosen: CacheView, chosen_ke
     return f"same match degree, size and age as {chosen.name}, which sorts first by name"
 
 
-def explain(template: PodTemplate, index: CacheIndex, at: datetime, related_only: bool = False) -> Explanation:
+def explain(
+    template: PodTemplate,
+    index: CacheIndex,
+    at: datetime,
+    related_only: bool = False,
+    decision: Decision | None = None,
+) -> Explanation:
     """The decision with a verdict and reasons for every cache; computed for one pod on demand.
 
     `related_only` leaves out the caches that share no image repository with the pod and are not the one it pins:
-    they can never be chosen, and their verdict is always that they hold none of its images.
+    they can never be chosen, and their verdict is always that they hold none of its images. `decision`, when
+    given, must be `decide(template, index, at)` already computed (a store's), so it is not decided twice.
     """
-    decision = decide(template, index, at)
+    if decision is None:
+        decision = decide(template, index, at)
     policy = decision.policy
     counts = index.match_counts(template)
     image_count = len(template.images)

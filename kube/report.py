@@ -58,7 +58,10 @@ def pod_savings(records: Iterable[PodRecord]) -> dict[str, Saving]:
 def pod_result(record: PodRecord, index: CacheIndex, saved: Saving | None = None) -> dict:
     """One pod: `imc explain`'s fields (caches unrelated to the pod left out, and counted), plus the pod's name,
     ECI's actual outcome and the disagreement flag."""
-    explanation = explain(record.template, index, record.template.decided_at(datetime.now(UTC)), related_only=True)
+    template = record.template
+    # the store decided a created pod at its creation against these caches: the same decision, not redone
+    known = record.decision if template.created is not None else None
+    explanation = explain(template, index, template.decided_at(datetime.now(UTC)), related_only=True, decision=known)
     result = explanation.to_dict()
     result.update(
         pod=record.key,
@@ -78,7 +81,7 @@ def eci_records(snapshot: StoreSnapshot) -> list[PodRecord]:
 
 
 def results(snapshot: StoreSnapshot) -> list[dict]:
-    """Every ECI pod's result, sorted."""
+    """Every ECI pod's result, sorted (the store's decisions reused: the index holds the very caches they chose from)."""
     index = CacheIndex(snapshot.caches.values())
     records = eci_records(snapshot)
     saved = pod_savings(records)
