@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from core.errors import ImcError
 from core.findings import brief
@@ -19,6 +20,11 @@ def parse_time(value: object) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
         raise ImcError(f"not a timestamp: {brief(value)}")
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=65536)  # a cluster's objects share many timestamps (a list of 10k pods and 40k events)
+def _parse_text(value: str) -> datetime:
     if len(value) > MAX_TIME_CHARS:
         raise ImcError(f"not an RFC 3339 timestamp: {brief(value)} is too long")
     text = value.strip()
