@@ -119,6 +119,8 @@ def _time(value: object) -> datetime | None:
 
 
 def _map(value: object) -> Mapping:
+    if type(value) is dict:  # the common case, without the slower ABC check (~0.8M calls for 10k pods)
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
