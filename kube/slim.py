@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.starts import PULL_REASON
 from core.workloads import CONTAINER_LISTS
 
 POD_METADATA_FIELDS = (
@@ -36,6 +37,11 @@ EVENT_FIELDS = (
     "reportingComponent",
 )
 EVENT_METADATA_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+# a kubelet's `Pulled` event (~3 a pod) is only parsed into an ImagePull (`core.starts.pull_from_event`):
+# it keeps what that and the store's keys read, so listing them pins less memory
+PULLED_FIELDS = ("reason", "message", "firstTimestamp", "lastTimestamp", "eventTime")
+PULLED_INVOLVED_FIELDS = ("kind", "namespace", "name", "uid", "fieldPath")
+PULLED_METADATA_FIELDS = ("name", "namespace", "creationTimestamp")
 # written by `kubectl apply`: a copy of the whole manifest, often the largest part of a pod
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 
@@ -108,6 +114,13 @@ def _slim_start_fields(source: Any, status: dict) -> None:
 
 def slim_event(event: dict) -> dict:
     """The event with its reason, message, times and the object it is about."""
+    if event.get("reason") == PULL_REASON:
+        slim = _pick(event, PULLED_FIELDS)
+        for name in ("involvedObject", "regarding"):
+            if name in event:
+                slim[name] = _pick(event[name], PULLED_INVOLVED_FIELDS)
+        slim["metadata"] = _pick(event.get("metadata"), PULLED_METADATA_FIELDS)
+        return slim
     slim = _pick(event, EVENT_FIELDS)
     slim["metadata"] = _pick(event.get("metadata"), EVENT_METADATA_FIELDS)
     return slim
