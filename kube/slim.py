@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from core.starts import PULL_REASON
@@ -46,10 +47,29 @@ PULLED_METADATA_FIELDS = ("name", "namespace", "creationTimestamp")
 DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 
 
-def _pick(source: Any, fields: tuple[str, ...]) -> dict:
+# fields whose text repeats across 10,000 pods (namespaces, images, timestamps to the second): one string each
+REPEATED = frozenset({
+    "namespace", "generateName", "creationTimestamp", "apiVersion", "kind", "phase", "reason", "startTime",
+    "type", "status", "lastTransitionTime", "startedAt", "image", "imagePullPolicy", "fieldPath",
+    "firstTimestamp", "lastTimestamp",
+})
+CONTAINER_REPEATED = REPEATED | {"name"}
+
+
+def _shared(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str else value
+
+
+def _pick(source: Any, fields: tuple[str, ...], repeated: frozenset[str] = REPEATED) -> dict:
     if not isinstance(source, dict):
         return {}
-    return {key: source[key] for key in fields if key in source}
+    return {key: _shared(source[key]) if key in repeated else source[key] for key in fields if key in source}
+
+
+def _shared_labels(labels: Any) -> Any:
+    if not isinstance(labels, dict):
+        return labels
+    return {_shared(key): _shared(value) for key, value in labels.items()}
 
 
 def slim_pod(pod: dict) -> dict:
@@ -57,6 +77,8 @@ def slim_pod(pod: dict) -> dict:
     meta = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
     spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
     slim_meta = _pick(meta, POD_METADATA_FIELDS)
+    if "labels" in slim_meta:
+        slim_meta["labels"] = _shared_labels(slim_meta["labels"])
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
         slim_meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
@@ -66,7 +88,7 @@ def slim_pod(pod: dict) -> dict:
     for list_name in CONTAINER_LISTS:
         containers = spec.get(list_name)
         if isinstance(containers, list):
-            slim_spec[list_name] = [_pick(c, CONTAINER_FIELDS) if isinstance(c, dict) else c for c in containers]
+            slim_spec[list_name] = [_pick(c, CONTAINER_FIELDS, CONTAINER_REPEATED) if isinstance(c, dict) else c for c in containers]
         elif containers is not None:
             slim_spec[list_name] = containers
     if "nodeName" in spec:
@@ -106,7 +128,7 @@ def _slim_start_fields(source: Any, status: dict) -> None:
     statuses = source.get("containerStatuses")
     if isinstance(statuses, list):
         status["containerStatuses"] = [
-            {"name": s.get("name"), "state": _slim_state(s.get("state")), "lastState": _slim_state(s.get("lastState"))}
+            {"name": _shared(s.get("name")), "state": _slim_state(s.get("state")), "lastState": _slim_state(s.get("lastState"))}
             for s in statuses
             if isinstance(s, dict)
         ]

@@ -5,6 +5,7 @@ Pure (no I/O) and thread-safe: reflector threads write, the UI reads immutable s
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -515,6 +516,7 @@ class ClusterStore:
         if pod_key is None:
             return set()
         uid = involved.get("uid")
+        uid = sys.intern(uid) if type(uid) is str else uid  # ~3 pull events a pod name its uid
         self._pulls_by_pod.setdefault(pod_key, {})[key] = (uid, pull)
         return {pod_key}
 

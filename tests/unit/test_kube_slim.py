@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -159,3 +160,15 @@ def test_caches_and_deployments_are_kept_whole(kind):
 @pytest.mark.parametrize("odd", [{}, {"metadata": None, "spec": "x"}, {"spec": {"containers": "nope"}}])
 def test_odd_pods_slim_without_raising(odd):
     assert slim_pod(odd)["kind"] == "Pod"
+
+
+def test_repeated_text_is_one_string_across_pods():
+    raw = [json.loads(json.dumps(FULL_POD)) for _ in range(2)]  # as read from the API: a string per pod
+    assert raw[0]["metadata"]["namespace"] is not raw[1]["metadata"]["namespace"]
+    first, second = slim_pod(raw[0]), slim_pod(raw[1])
+    assert first == slim_pod(FULL_POD)
+    assert first["metadata"]["namespace"] is second["metadata"]["namespace"]
+    assert first["spec"]["containers"][0]["image"] is second["spec"]["containers"][0]["image"]
+    assert first["status"]["phase"] is second["status"]["phase"]
+    label = next(iter(first["metadata"]["labels"]))
+    assert first["metadata"]["labels"][label] is second["metadata"]["labels"][label]
