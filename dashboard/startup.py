@@ -6,6 +6,8 @@ from functools import cache
 
 import pyarrow as pa
 
+from kube.watch import limit_malloc_arenas
+
 
 @cache
 def configure_process() -> None:
@@ -14,3 +16,4 @@ def configure_process() -> None:
     # the tables to Arrow on every rerun). pyarrow's default pool (mimalloc) keeps the pages it freed; the system
     # allocator hands big buffers back at once, ~30-45 MiB less RSS for the 10k-pod dashboard (bench/README.md).
     pa.set_memory_pool(pa.system_memory_pool())
+    limit_malloc_arenas()

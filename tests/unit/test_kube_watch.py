@@ -135,3 +135,11 @@ def test_a_watch_error_of_any_code_is_an_event_without_a_code(code):
     event = process_one_line(line)
     assert event.type == "ERROR" and event.code is None and not event.expired
     assert process_one_line(line.replace(b'"Odd"', b'"Expired"')).expired
+
+
+def test_malloc_arenas_are_limited_on_glibc():
+    import platform
+
+    from kube.watch import limit_malloc_arenas
+
+    assert limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
