@@ -19,6 +19,7 @@ from kube.resources import RESOURCES
 CREATED_REASON = "ImageCacheCreated"
 PATCHED_REASON = "ImageCacheAnnotationsPatched"
 EVENT_NAMESPACE_FOR_CLUSTER_OBJECTS = "default"
+STATUS_ONLY_RETRIES = 3
 
 __all__ = [
     "CREATED_REASON",
@@ -29,6 +30,7 @@ __all__ = [
     "audit_event",
     "create_imagecache",
     "create_request",
+    "edited_since",
     "patch_deployment_annotations",
     "patch_request",
 ]
@@ -137,6 +139,24 @@ def event_request(event: dict) -> Request:
     return Request("POST", RESOURCES["events"].collection_path(event["metadata"]["namespace"]), body=event)
 
 
+_SERVER_KEPT = ("resourceVersion", "managedFields", "generation")
+
+
+def edited_since(seen: Mapping, current: Mapping) -> bool:
+    """Whether someone changed the object's metadata or spec since `seen` (a status update alone is no edit)."""
+
+    def edit(obj: Mapping) -> tuple:
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_KEPT}
+        return meta, obj.get("spec")
+
+    return edit(seen) != edit(current)
+
+
+def get_request(namespace: str, name: str) -> Request:
+    """GET of one Deployment."""
+    return Request("GET", RESOURCES["deployments"].object_path(name, namespace))
+
+
 def describe_changes(changes: Mapping[str, str | None], pull_if_not_present: bool) -> str:
     """'set a=b, removed c' for messages and the audit Event."""
     parts = [f"set {k}={v}" if v is not None else f"removed {k}" for k, v in sorted(changes.items())]
@@ -205,10 +225,28 @@ def patch_deployment_annotations(
     meta = deployment.get("metadata") or {}
     namespace, name = meta.get("namespace") or "default", meta.get("name") or ""
     action = f"patch Deployment {namespace}/{name}"
-    patch = annotation_patch(deployment, changes, pull_if_not_present)
-    patched = _send_twice(
-        connection, action, patch_request(namespace, name, patch, True), patch_request(namespace, name, patch, False)
-    )
+    # A rolling Deployment's controller bumps resourceVersion with every status write; only a real edit
+    # (metadata or spec) since the user loaded it is a conflict, so a status-only change is retried.
+    for attempt in range(STATUS_ONLY_RETRIES + 1):
+        patch = annotation_patch(deployment, changes, pull_if_not_present)
+        try:
+            patched = _send_twice(
+                connection,
+                action,
+                patch_request(namespace, name, patch, True),
+                patch_request(namespace, name, patch, False),
+            )
+            break
+        except WriteError as exc:
+            if exc.status != 409 or attempt == STATUS_ONLY_RETRIES:
+                raise
+            try:
+                current = send_json(connection.api_client, get_request(namespace, name))
+            except RequestError:
+                raise exc from None
+            if edited_since(deployment, current):
+                raise
+            deployment = current
     what = describe_changes(changes, pull_if_not_present)
     warnings = _audit(connection, patched, PATCHED_REASON, f"pod template of Deployment {name}: {what}")
     return WriteResult(True, f"patched Deployment {namespace}/{name}: {what}", patched, warnings)

@@ -178,6 +178,21 @@ def test_concurrent_deployment_edit_conflicts_and_loses_nothing(sim_server, name
     assert audit[0]["involvedObject"]["name"] == "shop"
 
 
+def test_a_status_update_since_loading_is_no_conflict(sim_server, namespace, api_client, kubectl):
+    apps = client.AppsV1Api(api_client)
+    apps.create_namespaced_deployment(namespace, deployment_body("rolling", ["nginx:1.25"]))
+    connection = connect(kubeconfig=sim_server.kubeconfig, context="sim")
+    seen = orjson.loads(kubectl("get", "deployment", "rolling", "-n", namespace, "-o", "json").stdout)
+    apps.patch_namespaced_deployment_status("rolling", namespace, {"status": {"collisionCount": 7}})
+    moved = orjson.loads(kubectl("get", "deployment", "rolling", "-n", namespace, "-o", "json").stdout)
+    assert moved["metadata"]["resourceVersion"] != seen["metadata"]["resourceVersion"]
+
+    result = patch_deployment_annotations(connection, seen, {AUTO_IMC: "false"})
+    assert result.ok
+    after = orjson.loads(kubectl("get", "deployment", "rolling", "-n", namespace, "-o", "json").stdout)
+    assert after["spec"]["template"]["metadata"]["annotations"][AUTO_IMC] == "false"
+
+
 def test_create_imagecache_dry_run_then_real_with_an_audit_event(sim_server, kubectl):
     connection = connect(kubeconfig=sim_server.kubeconfig, context="sim")
     name = f"ic-{uuid.uuid4().hex[:8]}"

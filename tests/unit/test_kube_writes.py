@@ -24,6 +24,7 @@ from kube.writes import (
     create_imagecache,
     create_request,
     describe_changes,
+    edited_since,
     patch_deployment_annotations,
     patch_request,
 )
@@ -71,6 +72,20 @@ def test_annotation_patch_needs_a_resource_version():
     del obj["metadata"]["resourceVersion"]
     with pytest.raises(WriteError, match="no resourceVersion"):
         annotation_patch(obj, {AUTO_IMC: "true"})
+
+
+def test_a_status_write_alone_is_no_edit_but_metadata_or_spec_is():
+    seen = {
+        "metadata": {"name": "web", "resourceVersion": "5", "generation": 1, "annotations": {"a": "1"}},
+        "spec": {"replicas": 2},
+        "status": {"replicas": 1},
+    }
+    status_only = {**seen, "metadata": {**seen["metadata"], "resourceVersion": "6"}, "status": {"replicas": 2}}
+    annotated = {**status_only, "metadata": {**status_only["metadata"], "annotations": {"a": "2"}}}
+    scaled = {**status_only, "spec": {"replicas": 3}}
+    assert not edited_since(seen, status_only)
+    assert edited_since(seen, annotated)
+    assert edited_since(seen, scaled)
 
 
 def test_requests_dry_run_then_real_with_field_manager():
