@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -57,14 +57,22 @@ class Decision:
 
     outcome: str
     cache: CacheView | None
-    pinned_id: str | None
     events: tuple[EciEvent, ...]
     auto_create: bool
-    auto_cache_size_gib: int
     images: tuple[str, ...]
     policy: MatchPolicy
     findings: tuple[Finding, ...]
     pinned_name: str | None = None
+
+    @property
+    def pinned_id(self) -> str | None:
+        """The cache ID the pod pins, if it pins one."""
+        return self.policy.pin_id
+
+    @property
+    def auto_cache_size_gib(self) -> int:
+        """The size of a cache ECI auto-creates for this pod."""
+        return self.policy.auto_cache_size_gib
 
     @property
     def cache_ref(self) -> dict[str, str | None] | None:
@@ -89,14 +97,7 @@ class CacheVerdict:
 
     def to_dict(self) -> dict:
         """The verdict as plain JSON."""
-        return {
-            "name": self.name,
-            "id": self.id,
-            "verdict": self.verdict,
-            "exact": self.exact,
-            "partial": self.partial,
-            "reasons": list(self.reasons),
-        }
+        return {**asdict(self), "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True)
@@ -315,16 +316,7 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
 
     def result(outcome: str, cache=None, events=(), auto=False, extra=(), pinned_name=None) -> Decision:
         return Decision(
-            outcome,
-            cache,
-            policy.pin_id,
-            tuple(events),
-            auto,
-            policy.auto_cache_size_gib,
-            template.images,
-            policy,
-            tuple(findings + list(extra)),
-            pinned_name,
+            outcome, cache, tuple(events), auto, template.images, policy, tuple(findings + list(extra)), pinned_name
         )
 
     if not template.eci:

@@ -35,15 +35,31 @@ class PodRecord:
     """One pod with the engine's prediction beside what ECI actually did."""
 
     key: str
-    namespace: str
-    name: str
     obj: dict
     template: PodTemplate
     decision: Decision
     actual: ActualOutcome | None
-    disagrees: bool
-    created: datetime | None
     start: PodStart | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The namespace part of the key ("" for a pod without one)."""
+        return self.key.rpartition("/")[0]
+
+    @property
+    def name(self) -> str:
+        """The name part of the key."""
+        return self.key.rpartition("/")[2]
+
+    @property
+    def created(self) -> datetime | None:
+        """The pod's creationTimestamp (its template's), or None."""
+        return self.template.created
+
+    @property
+    def disagrees(self) -> bool:
+        """ECI reported something other than the prediction."""
+        return prediction_disagrees(self.decision, self.actual)
 
 
 @dataclass(frozen=True)
@@ -324,41 +340,21 @@ class ClusterStore:
         old = self._maps["pods"].get(key)
         template = pod_template(obj)
         self._decide_errors.pop(key, None)
-        created = template.created
-        if old is not None and old.template == template and old.created == created:
+        if old is not None and old.template == template:
             decision = old.decision  # only status changed: the prediction stands
         else:
             decision = decide(template, self._index, at=template.decided_at(self._clock()))
-        self._store_pod(key, obj, template, decision, created, old)
+        self._store_pod(key, obj, template, decision, old)
         self._note("pods", key, _field_problem(template.findings))
 
     def _store_pod(
-        self,
-        key: str,
-        obj: dict,
-        template: PodTemplate,
-        decision: Decision,
-        created: datetime | None,
-        old: PodRecord | None,
+        self, key: str, obj: dict, template: PodTemplate, decision: Decision, old: PodRecord | None
     ) -> None:
-        namespace, _, name = key.rpartition("/")
         actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
-        record = PodRecord(
-            key=key,
-            namespace=namespace,
-            name=name,
-            obj=obj,
-            template=template,
-            decision=decision,
-            actual=actual,
-            disagrees=prediction_disagrees(decision, actual),
-            created=created,
-            start=self._start(obj, key),
-        )
-        self._write("pods")[key] = record
+        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, self._start(obj, key))
         self._index_pod(key, template)
         if old is None:
-            self._record_history(key, decision.outcome, "pod", created)
+            self._record_history(key, decision.outcome, "pod", template.created)
         elif old.decision.outcome != decision.outcome:
             self._record_history(key, decision.outcome, "pod")
 
@@ -374,14 +370,14 @@ class ClusterStore:
             if old is None:
                 continue
             decision = decide(old.template, self._index, at=old.template.decided_at(self._clock()))
-            self._store_pod(key, old.obj, old.template, decision, old.created, old)
+            self._store_pod(key, old.obj, old.template, decision, old)
 
     def _refresh_actual(self, keys: Iterable[str]) -> None:
         pods = self._maps["pods"]
         for key in set(keys):
             old = pods.get(key)
             if old is not None:
-                self._store_pod(key, old.obj, old.template, old.decision, old.created, old)
+                self._store_pod(key, old.obj, old.template, old.decision, old)
 
     def _index_pod(self, key: str, template: PodTemplate) -> None:
         entry = (image_keys(template.image_refs), template.policy.pin_id)
