@@ -18,7 +18,7 @@ from sim.errors import ApiError
 from sim.identity import Identity
 from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
 from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
-from sim.resources import SSARS, SSRRS, SSRS, ResourceType, find_resource
+from sim.resources import SSARS, SSRRS, SSRS, ResourceType, Target, find_resource
 from sim.selectors import selector_from_query
 from sim.store import CONTINUE_TOO_OLD, Entry
 from sim.tables import render_table
@@ -29,16 +29,6 @@ JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
 OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a resource URL names."""
-
-    resource: ResourceType
-    namespace: str
-    name: str
-    subresource: str | None
 
 
 @dataclass
@@ -332,8 +322,7 @@ class ApiServer:
             return json_response(api.create(resource, target.namespace, body, options), 201)
         if verb == "update":
             body = await self.read_body(request)
-            return json_response(api.update(resource, target.namespace, target.name, body, target.subresource,
-                                                options))
+            return json_response(api.update(target, body, options))
         if verb == "patch":
             return await self.patch(request, target, options)
         delete = delete_options(query, await self.read_body(request), options.dry_run)
@@ -366,8 +355,7 @@ class ApiServer:
                 return json_response(api.apply(resource, target.namespace, target.name, body, options))
             content_type = MERGE_PATCH
             body = merge_patch({}, body)
-        obj = api.patch(resource, target.namespace, target.name, content_type, body, target.subresource, options)
-        return json_response(obj)
+        return json_response(api.patch(target, content_type, body, options))
 
     def evict(self, target: Target, query: dict, body: object, options: WriteOptions) -> Response:
         """POST pods/NAME/eviction (policy/v1 Eviction): a delete with the Eviction's deleteOptions."""

@@ -34,9 +34,13 @@ class CatalogImage:
     """What the registry says about one image reference."""
 
     reference: str
-    exists: bool
-    size_mib: int
-    reason: str = ""
+    size_mib: int = 0
+    reason: str = ""  # why the registry does not have it; "" when it does
+
+    @property
+    def exists(self) -> bool:
+        """The registry has the image."""
+        return not self.reason
 
 
 def look_up(reference: str) -> CatalogImage:
@@ -44,14 +48,14 @@ def look_up(reference: str) -> CatalogImage:
     try:
         ref = parse_image(reference)
     except ImcError as exc:
-        return CatalogImage(reference, False, 0, f"invalid reference: {exc}")
+        return CatalogImage(reference, reason=f"invalid reference: {exc}")
     if ref.registry.split(":")[0].endswith(INVALID_SUFFIX):
-        return CatalogImage(reference, False, 0, f"registry {ref.registry} cannot be resolved")
+        return CatalogImage(reference, reason=f"registry {ref.registry} cannot be resolved")
     if ref.tag == MISSING_TAG:
-        return CatalogImage(reference, False, 0, f"manifest for {ref.familiar} not found: manifest unknown")
+        return CatalogImage(reference, reason=f"manifest for {ref.familiar} not found: manifest unknown")
     short = ref.repository.removeprefix("library/")
     size = KNOWN_SIZES_MIB.get(short) or KNOWN_SIZES_MIB.get(short.rsplit("/", 1)[-1])
     if size is None:
         digest = hashlib.sha256(ref.normalised.encode()).digest()
         size = 20 + int.from_bytes(digest[:2], "big") % 480
-    return CatalogImage(reference, True, size)
+    return CatalogImage(reference, size)

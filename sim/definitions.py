@@ -20,24 +20,17 @@ REF_PREFIX = "#/definitions/"
 V3_REF_PREFIX = "#/components/schemas/"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
-# The kinds the sim serves or answers with, by group version and kind.
-ROOT_KINDS = {
-    ("", "v1", "Pod"): "io.k8s.api.core.v1.Pod",
-    ("", "v1", "Namespace"): "io.k8s.api.core.v1.Namespace",
-    ("", "v1", "Node"): "io.k8s.api.core.v1.Node",
-    ("", "v1", "Event"): "io.k8s.api.core.v1.Event",
-    ("", "v1", "Service"): "io.k8s.api.core.v1.Service",
-    ("", "v1", "Binding"): "io.k8s.api.core.v1.Binding",
-    ("apps", "v1", "Deployment"): "io.k8s.api.apps.v1.Deployment",
-    ("apps", "v1", "ReplicaSet"): "io.k8s.api.apps.v1.ReplicaSet",
-    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"):
-        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
-    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"): "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
-    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"): "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
-    ("authentication.k8s.io", "v1", "SelfSubjectReview"): "io.k8s.api.authentication.v1.SelfSubjectReview",
-    ("policy", "v1", "Eviction"): "io.k8s.api.policy.v1.Eviction",
-    ("autoscaling", "v1", "Scale"): "io.k8s.api.autoscaling.v1.Scale",
-    ("coordination.k8s.io", "v1", "Lease"): "io.k8s.api.coordination.v1.Lease",
+# The kinds the sim serves or answers with, by apiVersion; each one's definition is the one whose
+# x-kubernetes-group-version-kind names it.
+SERVED_KINDS = {
+    "v1": ("Pod", "Namespace", "Node", "Event", "Service", "Binding"),
+    "apps/v1": ("Deployment", "ReplicaSet"),
+    "apiextensions.k8s.io/v1": ("CustomResourceDefinition",),
+    "authorization.k8s.io/v1": ("SelfSubjectAccessReview", "SelfSubjectRulesReview"),
+    "authentication.k8s.io/v1": ("SelfSubjectReview",),
+    "policy/v1": ("Eviction",),
+    "autoscaling/v1": ("Scale",),
+    "coordination.k8s.io/v1": ("Lease",),
 }
 EXTRA_ROOTS = ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
 LISTED = ("Pod", "Namespace", "Node", "Event", "Service", "Deployment", "ReplicaSet", "CustomResourceDefinition")
@@ -57,9 +50,26 @@ def definitions() -> dict[str, dict]:
     return orjson.loads(DEFINITIONS_PATH.read_bytes())
 
 
+def served_roots(known: dict[str, dict]) -> dict[tuple[str, str, str], str]:
+    """(group, version, kind) → definition name of each kind served, as the definitions' GVK extension names them."""
+    roots = {}
+    for name, schema in known.items():
+        for gvk in schema.get("x-kubernetes-group-version-kind") or ():
+            group, version, kind = gvk["group"], gvk["version"], gvk["kind"]
+            if kind in SERVED_KINDS.get(f"{group}/{version}" if group else version, ()):
+                roots[group, version, kind] = name
+    return roots
+
+
+@functools.cache
+def root_kinds() -> dict[tuple[str, str, str], str]:
+    """(group, version, kind) → definition name of each kind served."""
+    return served_roots(definitions())
+
+
 def definition_of(group: str, version: str, kind: str) -> str | None:
     """The definition name of a built-in kind, if the sim has it."""
-    return ROOT_KINDS.get((group, version, kind))
+    return root_kinds().get((group, version, kind))
 
 
 @dataclass(frozen=True)
@@ -231,7 +241,7 @@ def build() -> dict[str, dict]:
                                "can hold an int32 or a string."), "type": "string", "format": "int-or-string"}
     upstream[QUANTITY] = {"description": raw[QUANTITY].get("description", "Quantity is a fixed-point "
                           "representation of a number."), "type": "string"}
-    roots = list(ROOT_KINDS.values()) + list(EXTRA_ROOTS)
+    roots = list(served_roots(upstream).values()) + list(EXTRA_ROOTS)
     roots += [name + "List" for name in roots if name.rsplit(".", 1)[-1] in LISTED]
     return {name: upstream[name] for name in closure(roots, upstream)}
 

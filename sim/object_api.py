@@ -28,6 +28,7 @@ from sim.resources import (
     RESOURCES_BY_KEY,
     STORED_RESOURCES,
     ResourceType,
+    Target,
 )
 from sim.scheduling import Scheduler
 from sim.schema import crd_schema, crd_status, prune, type_errors, unknown_fields
@@ -357,39 +358,22 @@ class ObjectApi:
             return new
         return self._settle(resource, new)
 
-    def update(
-        self,
-        resource: ResourceType,
-        namespace: str,
-        name: str,
-        body: object,
-        subresource: str | None = None,
-        options: WriteOptions = DEFAULT_WRITE,
-    ) -> dict:
+    def update(self, target: Target, body: object, options: WriteOptions = DEFAULT_WRITE) -> dict:
         """PUT: replace an object (or its status)."""
-        current = self.get(resource, namespace, name)
-        new = self._check_body(resource, namespace, body)
-        return self._replace(resource, current, new, subresource, options)
+        current = self.get(target.resource, target.namespace, target.name)
+        new = self._check_body(target.resource, target.namespace, body)
+        return self._replace(target.resource, current, new, target.subresource, options)
 
-    def patch(
-        self,
-        resource: ResourceType,
-        namespace: str,
-        name: str,
-        content_type: str,
-        patch: object,
-        subresource: str | None = None,
-        options: WriteOptions = DEFAULT_WRITE,
-    ) -> dict:
+    def patch(self, target: Target, content_type: str, patch: object, options: WriteOptions = DEFAULT_WRITE) -> dict:
         """PATCH: apply a merge, strategic merge or JSON patch; a stale resourceVersion in it is a 409."""
-        current = self.get(resource, namespace, name)
+        current = self.get(target.resource, target.namespace, target.name)
         new = patched(current.copy(), content_type, patch)
         new_metadata = new.get("metadata")
         if not isinstance(new_metadata, dict):
             raise ApiError(422, "metadata must be an object", reason="Invalid")
         if new_metadata.get("resourceVersion") is None:
             new_metadata["resourceVersion"] = current.obj["metadata"]["resourceVersion"]
-        return self._replace(resource, current, new, subresource, options)
+        return self._replace(target.resource, current, new, target.subresource, options)
 
     def apply(self, resource: ResourceType, namespace: str, name: str, body: object,
               options: WriteOptions) -> dict:

@@ -7,84 +7,81 @@ from __future__ import annotations
 
 MAGIC = b"k8s\x00"
 
-# A schema maps field numbers to (JSON name, type, repeated); a type is "string", "int", "int?" and
-# "bool?" (omitted when zero, as Go's omitempty does for non-pointer fields), "map" (map<string,string>)
-# or a nested schema. Field numbers are those of Kubernetes' generated.proto.
-Schema = dict[int, tuple[str, object, bool]]
+# A schema maps field numbers to (JSON name, type); a type is "string", "int", "int?" and "bool?" (omitted
+# when zero, as Go's omitempty does for non-pointer fields), "map" (map<string,string>) or a nested schema;
+# a repeated field's type stands in a list: ["string"]. Field numbers are those of Kubernetes' generated.proto.
+Schema = dict[int, tuple[str, object]]
 
 OBJECT_META: Schema = {
-    1: ("name", "string", False),
-    2: ("generateName", "string", False),
-    3: ("namespace", "string", False),
-    11: ("labels", "map", False),
-    12: ("annotations", "map", False),
-    14: ("finalizers", "string", True),
+    1: ("name", "string"),
+    2: ("generateName", "string"),
+    3: ("namespace", "string"),
+    11: ("labels", "map"),
+    12: ("annotations", "map"),
+    14: ("finalizers", ["string"]),
 }
 LABEL_SELECTOR: Schema = {
-    1: ("matchLabels", "map", False),
-    2: ("matchExpressions", {1: ("key", "string", False), 2: ("operator", "string", False),
-                             3: ("values", "string", True)}, True),
+    1: ("matchLabels", "map"),
+    2: ("matchExpressions", [{1: ("key", "string"), 2: ("operator", "string"), 3: ("values", ["string"])}]),
 }
 CONTAINER: Schema = {
-    1: ("name", "string", False),
-    2: ("image", "string", False),
-    3: ("command", "string", True),
-    4: ("args", "string", True),
-    5: ("workingDir", "string", False),
-    6: ("ports", {1: ("name", "string", False), 2: ("hostPort", "int?", False), 3: ("containerPort", "int", False),
-                  4: ("protocol", "string", False)}, True),
-    7: ("env", {1: ("name", "string", False), 2: ("value", "string", False)}, True),
-    14: ("imagePullPolicy", "string", False),
+    1: ("name", "string"),
+    2: ("image", "string"),
+    3: ("command", ["string"]),
+    4: ("args", ["string"]),
+    5: ("workingDir", "string"),
+    6: ("ports", [{1: ("name", "string"), 2: ("hostPort", "int?"), 3: ("containerPort", "int"),
+                   4: ("protocol", "string")}]),
+    7: ("env", [{1: ("name", "string"), 2: ("value", "string")}]),
+    14: ("imagePullPolicy", "string"),
 }
 POD_SPEC: Schema = {
-    2: ("containers", CONTAINER, True),
-    3: ("restartPolicy", "string", False),
-    7: ("nodeSelector", "map", False),
-    8: ("serviceAccountName", "string", False),
-    10: ("nodeName", "string", False),
-    20: ("initContainers", CONTAINER, True),
+    2: ("containers", [CONTAINER]),
+    3: ("restartPolicy", "string"),
+    7: ("nodeSelector", "map"),
+    8: ("serviceAccountName", "string"),
+    10: ("nodeName", "string"),
+    20: ("initContainers", [CONTAINER]),
 }
-POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", POD_SPEC, False)}
+POD_TEMPLATE: Schema = {1: ("metadata", OBJECT_META), 2: ("spec", POD_SPEC)}
 DEPLOYMENT: Schema = {
-    1: ("metadata", OBJECT_META, False),
+    1: ("metadata", OBJECT_META),
     2: ("spec", {
-        1: ("replicas", "int", False),
-        2: ("selector", LABEL_SELECTOR, False),
-        3: ("template", POD_TEMPLATE, False),
-        4: ("strategy", {1: ("type", "string", False)}, False),
-        5: ("minReadySeconds", "int?", False),
-        6: ("revisionHistoryLimit", "int", False),
-        7: ("paused", "bool?", False),
-        9: ("progressDeadlineSeconds", "int", False),
-    }, False),
+        1: ("replicas", "int"),
+        2: ("selector", LABEL_SELECTOR),
+        3: ("template", POD_TEMPLATE),
+        4: ("strategy", {1: ("type", "string")}),
+        5: ("minReadySeconds", "int?"),
+        6: ("revisionHistoryLimit", "int"),
+        7: ("paused", "bool?"),
+        9: ("progressDeadlineSeconds", "int"),
+    }),
 }
-NAMESPACE: Schema = {1: ("metadata", OBJECT_META, False), 2: ("spec", {1: ("finalizers", "string", True)}, False)}
+NAMESPACE: Schema = {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("finalizers", ["string"])})}
 SELF_SUBJECT_ACCESS_REVIEW: Schema = {
-    1: ("metadata", OBJECT_META, False),
+    1: ("metadata", OBJECT_META),
     2: ("spec", {
         1: ("resourceAttributes", {
-            1: ("namespace", "string", False), 2: ("verb", "string", False), 3: ("group", "string", False),
-            4: ("version", "string", False), 5: ("resource", "string", False), 6: ("subresource", "string", False),
-            7: ("name", "string", False)}, False),
-        2: ("nonResourceAttributes", {1: ("path", "string", False), 2: ("verb", "string", False)}, False),
-    }, False),
+            1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"), 4: ("version", "string"),
+            5: ("resource", "string"), 6: ("subresource", "string"), 7: ("name", "string")}),
+        2: ("nonResourceAttributes", {1: ("path", "string"), 2: ("verb", "string")}),
+    }),
 }
 DELETE_OPTIONS: Schema = {
-    1: ("gracePeriodSeconds", "int", False),
-    2: ("preconditions", {1: ("uid", "string", False), 2: ("resourceVersion", "string", False)}, False),
-    3: ("orphanDependents", "bool?", False),
-    4: ("propagationPolicy", "string", False),
-    5: ("dryRun", "string", True),
+    1: ("gracePeriodSeconds", "int"),
+    2: ("preconditions", {1: ("uid", "string"), 2: ("resourceVersion", "string")}),
+    3: ("orphanDependents", "bool?"),
+    4: ("propagationPolicy", "string"),
+    5: ("dryRun", ["string"]),
 }
 SCHEMAS: dict[str, Schema] = {
     "Namespace": NAMESPACE,
     "Deployment": DEPLOYMENT,
     "SelfSubjectAccessReview": SELF_SUBJECT_ACCESS_REVIEW,
-    "SelfSubjectRulesReview": {1: ("metadata", OBJECT_META, False), 2: ("spec", {1: ("namespace", "string", False)},
-                                                                        False)},
-    "SelfSubjectReview": {1: ("metadata", OBJECT_META, False)},
+    "SelfSubjectRulesReview": {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("namespace", "string")})},
+    "SelfSubjectReview": {1: ("metadata", OBJECT_META)},
     "DeleteOptions": DELETE_OPTIONS,
-    "Eviction": {1: ("metadata", OBJECT_META, False), 2: ("deleteOptions", DELETE_OPTIONS, False)},
+    "Eviction": {1: ("metadata", OBJECT_META), 2: ("deleteOptions", DELETE_OPTIONS)},
 }
 
 
@@ -149,12 +146,12 @@ def decode_message(data: bytes, schema: Schema) -> dict:
     for number, value in fields(data):
         if number not in schema:
             continue
-        name, kind, repeated = schema[number]
+        name, kind = schema[number]
         if kind == "map":
             entry = dict(fields(value)) if isinstance(value, bytes) else {}
             result.setdefault(name, {})[_scalar(entry.get(1, b""), "string")] = _scalar(entry.get(2, b""), "string")
-        elif repeated:
-            result.setdefault(name, []).append(_scalar(value, kind))
+        elif isinstance(kind, list):
+            result.setdefault(name, []).append(_scalar(value, kind[0]))
         elif (decoded := _scalar(value, kind)) != "":  # "" stands for an omitted empty value
             result[name] = decoded
     return result

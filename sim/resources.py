@@ -80,6 +80,16 @@ class ResourceType:
         return entries
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a resource URL names: an object or collection of a resource, maybe a subresource of the object."""
+
+    resource: ResourceType
+    namespace: str
+    name: str
+    subresource: str | None = None
+
+
 NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",))
 PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), evictable=True)
 SERVICES = ResourceType("", "v1", "services", "service", "Service", True, ("svc",), ("all",), verbs=READ_VERBS)

@@ -14,7 +14,7 @@ from core.workloads import ECI_LABEL
 from sim.eci import cache_event, ready_status
 from sim.past import PAST_HOURS, PYTORCH, write_past
 from sim.patching import MERGE_PATCH
-from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS
+from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, Target
 from sim.simulation import Simulation
 
 log = logging.getLogger("imc.sim")
@@ -185,7 +185,7 @@ class DemoScenario(Scenario):
         else:
             patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(
                 datetime.now(UTC))}}}}}
-        self.api.patch(DEPLOYMENTS, namespace, name, MERGE_PATCH, patch)
+        self.api.patch(Target(DEPLOYMENTS, namespace, name), MERGE_PATCH, patch)
 
 
 class ScaleScenario(Scenario):
