@@ -17,13 +17,15 @@ from tests.unit.test_dashboard_views import NOW, demo_store
 TIMEOUT = 30
 
 
-def page_script(module: str):
-    """An AppTest script that renders one dashboard page."""
+def page_script(module: str, **query: str):
+    """An AppTest script that renders one dashboard page, opened by a link with these query parameters."""
     source = (
         "import importlib\n"
         f"importlib.import_module('dashboard.pages.{module}').render()\n"
     )
-    return AppTest.from_string(source, default_timeout=TIMEOUT)
+    at = AppTest.from_string(source, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at
 
 
 @pytest.fixture
@@ -80,9 +82,7 @@ def test_suggest_a_cache_prefills_the_create_form(shown):
 
 
 def test_pods_deep_link_explains_a_hit(shown):
-    at = page_script("pods")
-    at.query_params["pod"] = "shop/web-1"
-    at.run()
+    at = page_script("pods", pod="shop/web-1").run()
     no_exception(at)
     text = texts(at)
     assert "shop/web-1" in text
@@ -91,45 +91,34 @@ def test_pods_deep_link_explains_a_hit(shown):
 
 
 def test_pods_filters_and_unknown_deep_link(shown):
-    at = page_script("pods")
-    at.query_params["pod"] = "shop/nope"
-    at.run()
+    at = page_script("pods", pod="shop/nope").run()
     assert "There is no pod `shop/nope`" in texts(at)
     at.text_input(key="q").input("batch").run()
     assert "2 of 7 ECI pods" in texts(at)
 
 
 def test_pods_decision_link_filters_and_a_failed_pin_says_what_eci_saw(shown):
-    at = page_script("pods")
-    at.query_params["decision"] = "fail"
-    at.query_params["pod"] = "shop/pinned-1"
-    at.run()
+    at = page_script("pods", decision="fail", pod="shop/pinned-1").run()
     no_exception(at)
     assert "1 of 7 ECI pods" in texts(at)
     assert "No ImageCache has ID imc-gone, so pod creation fails" in texts(at)
 
 
 def test_pods_miss_names_the_closest_cache_and_links_to_a_prefilled_create_form(shown):
-    at = page_script("pods")
-    at.query_params["pod"] = "jobs/batch-1"
-    at.run()
+    at = page_script("pods", pod="jobs/batch-1").run()
     assert "closest: building, 1 of 2 exact; missing busybox:1.36; created after the pod" in texts(at)
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
     assert links["Create a cache with the missing image"] == "images=busybox%3A1.36"
 
 
 def test_create_cache_form_is_prefilled_from_the_link(shown):
-    at = page_script("create_cache")
-    at.query_params["images"] = "nginx:1.25,busybox:1.36"
-    at.run()
+    at = page_script("create_cache", images="nginx:1.25,busybox:1.36").run()
     no_exception(at)
     assert at.text_area(key="cc-images").value == "nginx:1.25\nbusybox:1.36"
 
 
 def test_caches_deep_link_shows_the_cache(shown):
-    at = page_script("caches")
-    at.query_params["cache"] = "web-cache"
-    at.run()
+    at = page_script("caches", cache="web-cache").run()
     no_exception(at)
     assert "imc-web-cache" in texts(at)
     assert "Pods that hit it** (2)" in texts(at)
@@ -265,9 +254,7 @@ def test_preview_survives_malformed_objects(shown, text):
 
 
 def test_pods_page_can_open_filtered_to_disagreements(shown):
-    at = page_script("pods")
-    at.query_params["disagree"] = "1"
-    at.run()
+    at = page_script("pods", disagree="1").run()
     no_exception(at)
     assert at.toggle(key="pods-disagree").value is True
     assert "No pod matches these filters." in texts(at)

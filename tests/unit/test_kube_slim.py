@@ -67,29 +67,24 @@ FULL_POD = {
     },
 }
 
+def _eci_event(number: int, reason: str, message: str, event_type: str, **metadata: object) -> dict:
+    """The `number`th event ECI writes on the pod, a second apart."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"web.{number}", "namespace": "shop", "uid": f"e-{number}", **metadata},
+        "reason": reason,
+        "message": f"[eci.imagecache]{message}",
+        "type": event_type,
+        "involvedObject": {"kind": "Pod", "name": "web-7d9f-abcde", "namespace": "shop", "uid": "u-1"},
+        "source": {"component": "EciService"},
+        "lastTimestamp": f"2026-11-28T08:00:{number:02d}Z",
+    }
+
+
 EVENTS = [
-    {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": "web.1", "namespace": "shop", "uid": "e-1", "managedFields": [{"manager": "eci"}]},
-        "reason": "ImageCacheMissed",
-        "message": "[eci.imagecache]Missed image cache.",
-        "type": "Warning",
-        "involvedObject": {"kind": "Pod", "name": "web-7d9f-abcde", "namespace": "shop", "uid": "u-1"},
-        "source": {"component": "EciService"},
-        "lastTimestamp": "2026-11-28T08:00:01Z",
-    },
-    {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": "web.2", "namespace": "shop", "uid": "e-2"},
-        "reason": "ImageCacheAutoCreated",
-        "message": "[eci.imagecache]Image cache imc-9 is auto created",
-        "type": "Normal",
-        "involvedObject": {"kind": "Pod", "name": "web-7d9f-abcde", "namespace": "shop", "uid": "u-1"},
-        "source": {"component": "EciService"},
-        "lastTimestamp": "2026-11-28T08:00:02Z",
-    },
+    _eci_event(1, "ImageCacheMissed", "Missed image cache.", "Warning", managedFields=[{"manager": "eci"}]),
+    _eci_event(2, "ImageCacheAutoCreated", "Image cache imc-9 is auto created", "Normal"),
 ]
 
 
