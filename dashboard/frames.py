@@ -20,8 +20,11 @@ import pandas as pd
 from core.coverage import CacheSuggestion, held_images, suggest_cache
 from core.matching import CacheIndex
 from dashboard import cache_views, suggest, views
+from kube.malloc import release_free_memory
 
-KEEP = 6
+# The latest snapshot's Frames and the one before (a session may still draw it); each holds ~10 MiB of Arrow
+# tables at 10k pods, so keeping six cost ~40 MiB of RSS (bench/README.md).
+KEEP = 2
 KEEP_FIGURES = 32  # figures kept across store versions, keyed by the content of the table they draw
 MAX_AGE = timedelta(seconds=30)  # ages and "now" lines are redrawn at least this often in a quiet cluster
 
@@ -68,8 +71,12 @@ class FrameKeeper:
                     self._recent.append(found)
                     return found
             made = Frames(snapshot, keeper=self)
+            dropped = self._recent[: max(0, len(self._recent) + 1 - self.keep)]
             self._recent = [*self._recent, made][-self.keep:]
-            return made
+        if dropped:
+            del dropped
+            release_free_memory()  # the dropped tables' buffers are big frees glibc would otherwise keep resident
+        return made
 
     def pods_frame(self, pods: Any) -> pd.DataFrame:
         """`views.pods_frame`, reusing the rows of the pods that did not change since the last one."""

@@ -29,14 +29,13 @@ EVENT_FIELDS = (
     "reason",
     "message",
     "type",
-    "involvedObject",
-    "source",
     "count",
     "firstTimestamp",
     "lastTimestamp",
     "eventTime",
-    "reportingComponent",
 )
+# the object an event is about: what `core.outcomes.event_pod_key` and the Pods page's event list read
+EVENT_INVOLVED_FIELDS = ("apiVersion", "kind", "namespace", "name", "uid", "fieldPath")
 EVENT_METADATA_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
 # a kubelet's `Pulled` event (~3 a pod) is only parsed into an ImagePull (`core.starts.pull_from_event`):
 # it keeps what that and the store's keys read, so listing them pins less memory
@@ -51,7 +50,7 @@ DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configurati
 REPEATED = frozenset({
     "namespace", "generateName", "creationTimestamp", "apiVersion", "kind", "phase", "reason", "startTime",
     "type", "status", "lastTransitionTime", "startedAt", "image", "imagePullPolicy", "fieldPath",
-    "firstTimestamp", "lastTimestamp",
+    "firstTimestamp", "lastTimestamp", "nodeName", "eventTime",
 })
 CONTAINER_REPEATED = REPEATED | {"name"}
 
@@ -92,7 +91,7 @@ def slim_pod(pod: dict) -> dict:
         elif containers is not None:
             slim_spec[list_name] = containers
     if "nodeName" in spec:
-        slim_spec["nodeName"] = spec["nodeName"]
+        slim_spec["nodeName"] = _shared(spec["nodeName"])
     slim = {
         "apiVersion": pod.get("apiVersion", "v1"),
         "kind": pod.get("kind", "Pod"),
@@ -127,11 +126,16 @@ def _slim_start_fields(source: Any, status: dict) -> None:
             status["conditions"] = scheduled
     statuses = source.get("containerStatuses")
     if isinstance(statuses, list):
-        status["containerStatuses"] = [
-            {"name": _shared(s.get("name")), "state": _slim_state(s.get("state")), "lastState": _slim_state(s.get("lastState"))}
-            for s in statuses
-            if isinstance(s, dict)
-        ]
+        status["containerStatuses"] = [_slim_container_status(s) for s in statuses if isinstance(s, dict)]
+
+
+def _slim_container_status(source: dict) -> dict:
+    slim = {"name": _shared(source.get("name"))}
+    for name in ("state", "lastState"):
+        state = _slim_state(source.get(name))
+        if state:  # most containers have no lastState: an empty dict each would be ~2 MiB at 10k pods
+            slim[name] = state
+    return slim
 
 
 def slim_event(event: dict) -> dict:
@@ -144,6 +148,9 @@ def slim_event(event: dict) -> dict:
         slim["metadata"] = _pick(event.get("metadata"), PULLED_METADATA_FIELDS)
         return slim
     slim = _pick(event, EVENT_FIELDS)
+    for name in ("involvedObject", "regarding"):
+        if name in event:
+            slim[name] = _pick(event[name], EVENT_INVOLVED_FIELDS) if isinstance(event[name], dict) else event[name]
     slim["metadata"] = _pick(event.get("metadata"), EVENT_METADATA_FIELDS)
     return slim
 

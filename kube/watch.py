@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import random
 import threading
@@ -13,6 +12,7 @@ from typing import Any
 import orjson
 
 from kube.http import Request, RequestError, Stream, open_stream, send, status_code
+from kube.malloc import release_free_memory
 from kube.resources import RESOURCES
 from kube.slim import slim_object
 from kube.store import KEPT_EVENT_REASONS, KINDS, LIVENESS, ClusterStore
@@ -117,31 +117,6 @@ def watch_request(
     if field_selector:
         query.append(("fieldSelector", field_selector))
     return Request("GET", RESOURCES[kind].collection_path(namespace), tuple(query))
-
-
-def _load_libc() -> Any:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
-    except OSError:  # not glibc
-        return None
-
-
-_LIBC = _load_libc()
-M_ARENA_MAX = -8  # glibc's mallopt parameter
-MALLOC_ARENAS = 2
-
-
-def release_free_memory() -> None:
-    """Hand memory freed after a big list (raw pages, whole objects before slimming) back to the OS (glibc)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Let glibc's malloc keep few arenas: each thread (reflectors, ledger writer, script runs) otherwise gets its
-    own, and their free pages stay resident (~50 MiB of the 10k-pod dashboard, bench/README.md). True when set."""
-    return _LIBC is not None and _LIBC.mallopt(M_ARENA_MAX, arenas) == 1
 
 
 def keep_object(kind: str, obj: dict) -> bool:
