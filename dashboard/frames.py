@@ -22,9 +22,9 @@ from core.matching import CacheIndex
 from dashboard import cache_views, suggest, views
 from kube.malloc import release_free_memory
 
-# The latest snapshot's Frames and the one before (a session may still draw it); each holds ~10 MiB of Arrow
-# tables at 10k pods, so keeping six cost ~40 MiB of RSS (bench/README.md).
-KEEP = 2
+# Only the latest snapshot's Frames: each holds ~10 MiB of Arrow tables at 10k pods (keeping six cost ~50 MiB of
+# RSS, bench/README.md); a session still drawing an older one holds it until its run ends.
+KEEP = 1
 KEEP_FIGURES = 32  # figures kept across store versions, keyed by the content of the table they draw
 MAX_AGE = timedelta(seconds=30)  # ages and "now" lines are redrawn at least this often in a quiet cluster
 
