@@ -83,26 +83,27 @@ def table(shown, selected_key: str | None) -> None:
         inert_frame(linked), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
         width="stretch", height=min(38 + 35 * max(len(shown), 1), 420),
         selection_default=selection.link_default(TABLE_KEY, list(shown["key"]), selected_key),
-        column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase",
-                      "Created"],
+        # the widths add up to the table's width at 1440 px, so no column hides behind a sideways scroll; the full
+        # text of a cut cell shows on hover, and Created is in the CSV and the pod's detail
+        column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase"],
         column_config={
-            "Start (s)": st.column_config.NumberColumn(format="%.1f", help="Creation to the last container's start"),
-            "Pull (s)": st.column_config.NumberColumn(format="%.1f", help="Time spent pulling from registries"),
-            "key": st.column_config.TextColumn("Pod", width="medium", help="namespace/name; its images are in the "
+            "Start (s)": st.column_config.NumberColumn(format="%.1f", width=68,
+                                                       help="Creation to the last container's start"),
+            "Pull (s)": st.column_config.NumberColumn(format="%.1f", width=62, help="Time spent pulling from registries"),
+            "key": st.column_config.TextColumn("Pod", width=215, help="namespace/name; its images are in the "
                                                "explanation below, and Search finds them"),
-            "Owner": st.column_config.TextColumn(help="The workload that created the pod"),
-            "Phase": st.column_config.TextColumn(width="small",
+            "Owner": st.column_config.TextColumn(width=112, help="The workload that created the pod"),
+            "Phase": st.column_config.TextColumn(width=72,
                                                  help="The pod's phase (Pending, Running, Succeeded, Failed)"),
             "Predicted": st.column_config.TextColumn(
-                help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
+                width=160, help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
                      "pulled)"),
-            "Actual": st.column_config.TextColumn("ECI", width="small", help="What ECI reported (event or matched-cache "
+            "Actual": st.column_config.TextColumn("ECI", width=55, help="What ECI reported (event or matched-cache "
                                                               "annotation); no report: nothing yet"),
             "ECI agrees": st.column_config.TextColumn(
-                width="small", help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
-            "Cache": st.column_config.LinkColumn(display_text=r"\?cache=(.+)$",
+                "Agrees", width=62, help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
+            "Cache": st.column_config.LinkColumn(display_text=r"\?cache=(.+)$", width=112,
                                                  help="The cache imc predicts; opens it on Image caches"),
-            "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         },
     )
 
