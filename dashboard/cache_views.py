@@ -41,7 +41,7 @@ def progress_percent(value: Any) -> float | None:
 
 def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """One row per ImageCache, sorted by name, with the pods that hit it."""
-    hits = pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts() if not pods.empty else {}
+    hits = pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts().to_dict() if not pods.empty else {}
     rows = [{
         "Name": name,
         "Cache ID": view.id or "",

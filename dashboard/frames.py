@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.coverage import CacheSuggestion, held_images, suggest_cache
 from core.matching import CacheIndex
-from dashboard import cache_views, suggest, views
+from dashboard import cache_views, start_views, suggest, views
 from kube.malloc import release_free_memory
 
 # Only the latest snapshot's Frames: each holds ~10 MiB of Arrow tables at 10k pods (keeping six cost ~50 MiB of
@@ -43,7 +43,8 @@ def content_key(frame: pd.DataFrame) -> tuple[Hashable, ...]:
 class FrameKeeper:
     """What the dashboard keeps between store versions, shared by all sessions, and nothing else keeps:
 
-    the Frames of the latest snapshots, each pod's table row (reused while its PodRecord is the same object), and
+    the Frames of the latest snapshots, each pod's rows of the pods and starts tables (reused while its PodRecord is
+    the same object) and the last pods table (rewritten where pods changed), and
     figures by the content of the table they draw (the scale cluster moves ~100 store versions a second while most
     summary tables stay the same, and a figure takes tens of milliseconds). Figures handed out are shared: callers
     must not change them.
@@ -54,7 +55,8 @@ class FrameKeeper:
         self.keep_figures = keep_figures
         self._lock = threading.Lock()
         self._recent: list[Frames] = []  # oldest first
-        self._pod_rows: dict[str, tuple[Any, tuple | None]] = {}
+        self._rows: dict[str, dict[str, tuple[Any, tuple | None]]] = {}  # table -> pod key -> (record, row)
+        self._pods_table: tuple[dict, pd.DataFrame, dict[str, int]] | None = None  # rows, their table, row by key
         self._figures: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
 
     def __len__(self) -> int:
@@ -79,13 +81,33 @@ class FrameKeeper:
         return made
 
     def pods_frame(self, pods: Any) -> pd.DataFrame:
-        """`views.pods_frame`, reusing the rows of the pods that did not change since the last one."""
+        """`views.pods_frame`, reusing the rows of the pods that did not change since the last one: when only some
+        pods changed, the last table with their rows rewritten."""
         with self._lock:
-            previous = self._pod_rows
-        rows = views.pod_rows(pods, previous)
+            last = self._pods_table
+        rows = self.rows("pods", pods, None)
+        frame = views.patched_frame(last[1], last[2], last[0], rows) if last is not None else None
+        if frame is not None:
+            positions = last[2]  # the same pods in the same rows
+        else:
+            frame = views.rows_frame(rows)
+            positions = views.row_positions(frame)
         with self._lock:
-            self._pod_rows = rows  # a concurrent build may win instead: rows are checked by identity, so either is right
-        return views.rows_frame(rows)
+            self._pods_table = (rows, frame, positions)
+        return frame
+
+    def starts_frame(self, pods: Any) -> pd.DataFrame:
+        """`start_views.starts_frame`, reusing the rows of the pods that did not change since the last one."""
+        return start_views.starts_table(self.rows("starts", pods, start_views.start_row))
+
+    def rows(self, table: str, pods: Any, row: Callable[[str, Any], tuple | None] | None) -> dict[str, Any]:
+        """`views.pod_rows(pods, row=row)` of one table, reusing its rows of the pods that did not change."""
+        with self._lock:
+            previous = self._rows.get(table)
+        rows = views.pod_rows(pods, previous, row)
+        with self._lock:
+            self._rows[table] = rows  # a concurrent build may win instead: rows are checked by identity, so either is right
+        return rows
 
     def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
         """`build(frame, *args)`, built once per content of the table (and the other arguments)."""
@@ -105,7 +127,7 @@ class FrameKeeper:
     def forget(self) -> None:
         """Drop everything kept (benchmarks time a build from nothing with it)."""
         with self._lock:
-            self._recent, self._pod_rows = [], {}
+            self._recent, self._rows, self._pods_table = [], {}, None
             self._figures.clear()
 
 
@@ -134,6 +156,13 @@ class Frames:
         if self.keeper is None:
             return views.pods_frame(self.snapshot.pods)
         return self.keeper.pods_frame(self.snapshot.pods)
+
+    @cached_property
+    def starts(self) -> pd.DataFrame:
+        """Every ECI pod's start, pulls and saving, one row each."""
+        if self.keeper is None:
+            return start_views.starts_frame(self.snapshot.pods)
+        return self.keeper.starts_frame(self.snapshot.pods)
 
     @cached_property
     def caches(self) -> pd.DataFrame:

@@ -11,8 +11,9 @@ from dashboard.shown_cluster import ShownCluster, metrics_endpoint
 WINDOW_KEY = "history-window"
 
 
-def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str]:
-    """The window picker, then pods per outcome over that window and a caption saying where they come from.
+def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str, tuple]:
+    """The window picker, then pods per outcome over that window, a caption saying where they come from, and the
+    key they are kept under in `frames` (what is drawn from them can be kept under it too).
 
     From the ledger, so the points survive a restart and deleted pods still count; without one (history off or
     unreadable), from what this process saw since it started.
@@ -22,14 +23,16 @@ def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str
     live = cluster.live
     ledger = live.ledger if live is not None else None
     if ledger is None or not ledger.readable:
-        data = frames.memo(("history", window, "memory"), lambda: history_views.outcomes_over_time(
+        key = ("history", window, "memory")
+        data = frames.memo(key, lambda: history_views.outcomes_over_time(
             ((p.at.timestamp(), p.outcome, 1) for p in frames.snapshot.history
              if getattr(p, "kind", "pod") == "pod"), window, frames.now))
-        return data, "Pods seen since the dashboard started (history is not being kept)."
-    data = frames.memo(("history", window, ledger.generation), lambda: history_views.outcomes_over_time(
+        return data, "Pods seen since the dashboard started (history is not being kept).", key
+    key = ("history", window, ledger.generation)
+    data = frames.memo(key, lambda: history_views.outcomes_over_time(
         history_views.ledger_counts(ledger, live.cluster, window, frames.now), window, frames.now))
     source = "From the history file: pods deleted since still count, and the points survive a restart."
-    return data, source
+    return data, source, key
 
 
 def badges(cluster: ShownCluster) -> None:

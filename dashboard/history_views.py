@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from dashboard.views import OUTCOMES, nice_bucket
@@ -30,20 +30,23 @@ def window_bounds(window: str, now: datetime, buckets: int = BUCKETS) -> tuple[p
 def outcomes_over_time(counts: Iterable[tuple[float, str, int]], window: str, now: datetime) -> pd.DataFrame:
     """Pods created per outcome per bucket (columns Time, Outcome, Pods) from (epoch seconds, outcome, pods) counts.
 
-    Summed in plain Python: the input is at most one row per minute and outcome, the output a few hundred rows.
+    Summed over arrays: the input is one row per minute and outcome from the ledger, or one per pod seen (10,000s)
+    without one; the output a few hundred rows.
     """
     start, end, bucket = window_bounds(window, now)
     width = int(bucket.removesuffix("s"))
     low, high = start.timestamp(), end.timestamp()
-    sums: Counter[tuple[int, str]] = Counter()
-    for seconds, outcome, pods in counts:
-        if outcome in OUTCOMES and pods > 0 and low <= seconds < high:
-            sums[(int(seconds // width) * width, outcome)] += pods
-    keys = sorted(sums)
+    rows = list(zip(*counts, strict=True))
+    seconds = np.array(rows[0] if rows else (), dtype="float64")
+    outcomes = np.array(rows[1] if rows else (), dtype=object)
+    pods = np.array(rows[2] if rows else (), dtype="int64")
+    kept = np.isin(outcomes, OUTCOMES) & (pods > 0) & (seconds >= low) & (seconds < high)
+    summed = pd.Series(pods[kept]).groupby(
+        [np.floor_divide(seconds[kept], width).astype("int64") * width, outcomes[kept]], sort=True).sum()
     counted = pd.DataFrame({
-        "Time": pd.to_datetime([moment for moment, _ in keys], unit="s", utc=True),
-        "Outcome": pd.Series([outcome for _, outcome in keys], dtype=object),
-        "Pods": pd.Series([sums[key] for key in keys], dtype="int64"),
+        "Time": pd.to_datetime(summed.index.get_level_values(0).tolist(), unit="s", utc=True),
+        "Outcome": pd.Series(summed.index.get_level_values(1).tolist(), dtype=object),
+        "Pods": pd.Series(summed.tolist(), dtype="int64"),
     }, columns=COLUMNS)
     counted.attrs.update(bucket_seconds=width, start=start, end=end)
     return counted

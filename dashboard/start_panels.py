@@ -20,7 +20,7 @@ SAVED_HELP = (
 
 def starts_of(frames: Frames) -> pd.DataFrame:
     """The starts frame of a snapshot, built once per store version."""
-    return frames.memo("starts", lambda: start_views.starts_frame(frames.snapshot.pods))
+    return frames.starts
 
 
 def seconds(value: float | None) -> str:

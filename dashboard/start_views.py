@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.starts import PULLED, PodStart, Saving, percentile, savings
+from core.starts import PULLED, PULLING_OUTCOMES, PodStart, percentile, pull_estimates
 from dashboard.text import plot
+from dashboard.views import pod_rows
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -64,34 +67,88 @@ def _cache_id(record: Any) -> str:
     return (cache.id or "") if record.decision.outcome == "hit" and cache is not None else ""
 
 
+def start_row(key: str, record: Any) -> tuple | None:
+    """A pod's START_COLUMNS values but the savings, then what they read of it: its start when its pulls make the
+    estimates (a miss or off pod); when it is a started hit, how many images it has (else -1), them and the seconds
+    it paid for each. None when the pod is not ECI. Built once per PodRecord."""
+    if record.decision.outcome == "not-eci":
+        return None
+    start: PodStart | None = record.start
+    happened = outcome(record)
+    images: tuple[str, ...] = ()
+    paid: tuple[float, ...] = ()
+    started_hit = happened == "hit" and start is not None and start.start_seconds is not None
+    if started_hit:  # a saving once it started
+        pulled = {p.image: p.seconds for p in start.pulls}
+        images = tuple(dict.fromkeys(record.decision.images))
+        paid = tuple(pulled.get(image) or 0.0 for image in images)
+    return (
+        key,
+        record.namespace,
+        workload_of(record.obj),
+        happened,
+        _cache_id(record),
+        start.start_seconds if start is not None else None,
+        start.pull_seconds if start is not None else None,
+        (start.waiting_reason or "") if start is not None else "",
+        start if happened in PULLING_OUTCOMES else None,
+        len(images) if started_hit else -1,
+        images,
+        paid,
+    )
+
+
 def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
     """One row per ECI pod: what happened (ECI's word, else the prediction), its start, pulls and saving."""
-    records = [r for r in pods.values() if r.decision.outcome != "not-eci"]
-    estimates, saved = savings((r.key, outcome(r), r.start, r.decision.images) for r in records)
-    rows = []
-    for record in records:
-        start: PodStart | None = record.start
-        saving: Saving | None = saved.get(record.key)
-        rows.append(
-            (
-                record.key,
-                record.namespace,
-                workload_of(record.obj),
-                outcome(record),
-                _cache_id(record),
-                start.start_seconds if start is not None else None,
-                start.pull_seconds if start is not None else None,
-                saving.seconds if saving is not None else None,
-                saving.observed if saving is not None else 0,
-                (start.waiting_reason or "") if start is not None else "",
-            )
-        )
-    frame = pd.DataFrame(rows, columns=START_COLUMNS)
-    for column in ("Start (s)", "Pull (s)", "Saved (s)"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame["Saved from"] = frame["Saved from"].astype("int64")
+    return starts_table(pod_rows(pods, row=start_row))
+
+
+def starts_table(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
+    """The starts frame of `start_row`s (as `views.pod_rows` keeps them): the savings summed over arrays.
+
+    Each saving is `core.starts.saving`: per image of the hit, the median observed pull less what the pod paid,
+    added in the images' order; unknown (NaN) when an image was never seen pulled or the pod has no image.
+    """
+    values = [row for _, row in rows.values() if row is not None]
+    estimates = pull_estimates(row[8] for row in values)
+    count = len(values)
+    if not values:
+        frame = pd.DataFrame([], columns=START_COLUMNS)
+        frame[["Start (s)", "Pull (s)", "Saved (s)"]] = frame[["Start (s)", "Pull (s)", "Saved (s)"]].astype("float64")
+        frame["Saved from"] = frame["Saved from"].astype("int64")
+        frame.attrs["observed_pulls"] = 0
+        return frame
+    columns = list(zip(*values, strict=True))
+    # one entry per image of each started hit, in order; `owner` is the hit's row
+    sizes = np.array(columns[9], dtype=np.intp)
+    owner = np.repeat(np.arange(count), np.maximum(sizes, 0))
+    paid = np.fromiter(chain.from_iterable(columns[11]), dtype="float64", count=len(owner))
+    positions = {image: position for position, image in enumerate(estimates)}
+    found = np.fromiter(map(positions.get, chain.from_iterable(columns[10]), repeat(-1)), dtype=np.intp,
+                        count=len(owner))
+    known = found >= 0
+    # the last entry stands for an image without an estimate (found -1)
+    medians = np.array([*(e.median_seconds for e in estimates.values()), 0.0], dtype="float64")
+    observed = np.array([*(e.observed for e in estimates.values()), 0], dtype="float64")
+    saved = np.bincount(owner, weights=np.where(known, medians[found] - paid, 0.0), minlength=count).astype("float64")
+    unknown = np.bincount(owner, weights=~known, minlength=count)
+    saved[(sizes <= 0) | (unknown > 0)] = np.nan  # no saving: not a started hit, no image, or an image never pulled
+    saved_from = np.bincount(owner, weights=np.where(known, observed[found], 0.0), minlength=count).astype("int64")
+    data: dict[str, Any] = {name: np.array(column, dtype=object) for name, column in
+                            zip(START_COLUMNS[:5], columns[:5], strict=True)}
+    data["Start (s)"] = _floats(columns[5])
+    data["Pull (s)"] = _floats(columns[6])
+    data["Saved (s)"] = saved
+    data["Saved from"] = saved_from
+    data["Waiting"] = np.array(columns[7], dtype=object)
+    frame = pd.DataFrame(data, columns=START_COLUMNS)
     frame.attrs["observed_pulls"] = sum(e.observed for e in estimates.values())
     return frame
+
+
+def _floats(values: tuple) -> np.ndarray:
+    """Seconds as float64, NaN where unknown."""
+    return np.array([np.nan if value is None else value for value in values], dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -113,11 +170,12 @@ class StartFigures:
 
 def start_figures(frame: pd.DataFrame) -> StartFigures:
     """Median and p90 start per outcome (pods that started), and the saving summed over the hits it is known for."""
-    started = frame.dropna(subset=["Start (s)"])
-    hits = started.loc[started["Outcome"] == "hit", "Start (s)"].tolist()
-    misses = started.loc[started["Outcome"].isin(("miss", "off")), "Start (s)"].tolist()
-    hit_rows = started[started["Outcome"] == "hit"]
-    known = hit_rows.dropna(subset=["Saved (s)"])
+    start, happened, saved = frame["Start (s)"], frame["Outcome"], frame["Saved (s)"]
+    started = start.notna()
+    hit = started & (happened == "hit")
+    hits = start[hit].tolist()
+    misses = start[started & happened.isin(("miss", "off"))].tolist()
+    known = hit & saved.notna()
     return StartFigures(
         hit_median=percentile(hits, 0.5),
         hit_p90=percentile(hits, 0.9),
@@ -125,11 +183,11 @@ def start_figures(frame: pd.DataFrame) -> StartFigures:
         miss_median=percentile(misses, 0.5),
         miss_p90=percentile(misses, 0.9),
         miss_count=len(misses),
-        saved_seconds=float(known["Saved (s)"].sum()),
-        saved_pods=len(known),
-        unknown_pods=len(hit_rows) - len(known),
+        saved_seconds=float(saved[known].sum()),
+        saved_pods=int(known.sum()),
+        unknown_pods=len(hits) - int(known.sum()),
         observed_pulls=observed_pulls(frame),
-        still_starting=int((frame["Start (s)"].isna() & (frame["Waiting"] == "")).sum()),
+        still_starting=int((~started & (frame["Waiting"] == "")).sum()),
     )
 
 
@@ -140,9 +198,8 @@ def observed_pulls(frame: pd.DataFrame) -> int:
 
 def start_distribution(frame: pd.DataFrame) -> pd.DataFrame:
     """Started pods' start seconds by outcome (hit, miss, off), for the distribution chart."""
-    started = frame.dropna(subset=["Start (s)"])
-    started = started[started["Outcome"].isin(CHART_OUTCOMES)]
-    return started[["Outcome", "Start (s)"]].reset_index(drop=True)
+    shown = frame["Start (s)"].notna() & frame["Outcome"].isin(CHART_OUTCOMES)
+    return frame.loc[shown, ["Outcome", "Start (s)"]].reset_index(drop=True)
 
 
 def start_chart(data: pd.DataFrame) -> go.Figure:

@@ -14,12 +14,16 @@ import re
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 NO_VALUE = "–"  # what a table cell, metric or figure shows where there is no value (not yet, or unknown)
 
 # Bidi embeddings/overrides/isolates and marks, other invisible format characters, and C0/C1 controls
 # except tab and newline.
 INVISIBLE = re.compile("[\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2069\ufeff\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The same characters for pyarrow's regular expressions (RE2), which scan a table's text column without Python.
+INVISIBLE_RE2 = r"[\x{200b}-\x{200f}\x{061c}\x{202a}-\x{202e}\x{2060}-\x{2069}\x{feff}\x00-\x08\x0b-\x1f\x7f-\x9f]"
 # Characters that can start markup anywhere in a line (links, images, emphasis, code, tags, entities, math,
 # tables, Streamlit's colour directives), written as numeric character references: CommonMark shows them
 # as the character and never reads them as markup. So is the first punctuation of a word (after digits, an
@@ -61,10 +65,17 @@ def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
             continue
-        if values.astype(str).str.contains(INVISIBLE.pattern, regex=True).any():
+        if _has_invisible(values):
             changed = frame.copy() if changed is None else changed
             changed[column] = values.map(lambda cell: visible(cell) if isinstance(cell, str) else cell)
     return frame if changed is None else changed
+
+
+def _has_invisible(values: pd.Series) -> bool:
+    """Whether any text cell holds a character `visible` would show."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        return bool(pc.any(pc.match_substring_regex(pa.array(values.array), INVISIBLE_RE2)).as_py())
+    return bool(values.astype(str).str.contains(INVISIBLE.pattern, regex=True).any())
 
 
 def _literal(word: str) -> str:

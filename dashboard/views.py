@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -31,15 +32,17 @@ def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
     return rows_frame(pod_rows(pods))
 
 
-def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | None]] | None = None
-             ) -> dict[str, tuple[Any, tuple | None]]:
-    """Pod key → (its PodRecord, its row or None when not ECI); rows of `previous` are reused while the record is
-    the same (immutable) object, so a new store version rebuilds only the rows of the pods that changed."""
+def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | None]] | None = None,
+             row: Callable[[str, Any], tuple | None] | None = None) -> dict[str, tuple[Any, tuple | None]]:
+    """Pod key → (its PodRecord, its `row` (the pods table's by default) or None when not ECI); rows of `previous`
+    are reused while the record is the same (immutable) object, so a new store version rebuilds only the rows of
+    the pods that changed."""
     previous = previous or {}
+    row = row or _pod_row
     kept: dict[str, tuple[Any, tuple | None]] = {}
     for key, record in pods.items():
         found = previous.get(key)
-        kept[key] = found if found is not None and found[0] is record else (record, _pod_row(key, record))
+        kept[key] = found if found is not None and found[0] is record else (record, row(key, record))
     return kept
 
 
@@ -51,7 +54,7 @@ def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
         frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
         return frame
-    values.sort(key=_by_namespace_and_name)
+    values.sort(key=_BY_NAMESPACE_AND_NAME)
     columns = list(zip(*values, strict=True))
     data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
@@ -62,12 +65,42 @@ def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=POD_COLUMNS)
 
 
+def row_positions(frame: pd.DataFrame) -> dict[str, int]:
+    """Pod key → its row in a pods table."""
+    return {key: position for position, key in enumerate(frame["key"].tolist())}
+
+
+def patched_frame(frame: pd.DataFrame, positions: Mapping[str, int], previous: Mapping[str, tuple[Any, tuple | None]],
+                  rows: Mapping[str, tuple[Any, tuple | None]], most: int = 500) -> pd.DataFrame | None:
+    """`rows_frame(rows)`, made from `frame` (the table of `previous`, its `row_positions`) by writing only the rows
+    that changed; None when that cannot be done (a pod came, went or became or stopped being ECI) or does not pay
+    (more than `most` rows changed)."""
+    if len(rows) != len(previous):
+        return None
+    changed = {}
+    for key, kept in rows.items():
+        before = previous.get(key)
+        if before is kept:
+            continue
+        if before is None or (before[1] is None) != (kept[1] is None) or len(changed) >= most:
+            return None
+        if kept[1] is not None:
+            changed[key] = kept
+    if not changed:
+        return frame
+    written = rows_frame(changed)
+    where = [positions[key] for key in written["key"].tolist()]
+    patched = frame.copy()  # the previous version's table is shared: never written
+    for column in range(len(POD_COLUMNS)):
+        patched.iloc[where, column] = written.iloc[:, column].to_numpy()
+    return patched if patched.dtypes.equals(frame.dtypes) else None
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT = np.iinfo(np.int64).min  # NaT as datetime64[us]
 
 
-def _by_namespace_and_name(row: tuple) -> tuple[str, str]:
-    return row[0], row[1]
+_BY_NAMESPACE_AND_NAME = itemgetter(0, 1)  # a row's namespace and name
 
 
 def _microseconds(moment: datetime) -> int:
@@ -178,6 +211,10 @@ def links(prefix: str, names: pd.Series) -> pd.Series:
 
 def latest_pods(frame: pd.DataFrame, count: int = 6) -> pd.DataFrame:
     """The most recently created ECI pods, newest first."""
+    created = frame["Created"]
+    newest = created.nlargest(count)
+    if len(newest) == count and len(frame) > count:
+        frame = frame[created >= newest.min()]  # sorting only these (ties included) gives the same first rows
     return frame.sort_values(["Created", "key"], ascending=[False, True], na_position="last").head(count)
 
 

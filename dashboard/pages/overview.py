@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import pandas as pd
@@ -52,13 +52,14 @@ def live(cluster: shell.ShownCluster) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader(OVER_TIME)
-        over_time, source = history.outcomes_over_time(cluster, frames)  # the window picker, under the heading
+        # the window picker, under the heading; what is drawn is kept per window (and ledger generation)
+        over_time, source, kept_as = history.outcomes_over_time(cluster, frames)
         chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
-              memo=False, heading=False)
-        rates = views.hit_rate_over_time(over_time)
+              memo=(OVER_TIME, kept_as), heading=False)
+        rates = frames.memo(("hit-rate", kept_as), lambda: views.hit_rate_over_time(over_time))
         if not rates.empty:
-            st.plotly_chart(frames.figure(charts.hit_rate_over_time, rates), key="chart-hit-rate",
-                            config=PLOT_CONFIG)
+            figure = frames.memo(("hit-rate-chart", kept_as), lambda: frames.figure(charts.hit_rate_over_time, rates))
+            st.plotly_chart(figure, key="chart-hit-rate", config=PLOT_CONFIG)
         st.caption(f"{source} {views.history_note(frames.pods_gone)}")
     with right:
         chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
@@ -77,16 +78,15 @@ def live(cluster: shell.ShownCluster) -> None:
 
 
 def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Any,
-          memo: bool = True, heading: bool = True) -> None:
-    """A titled chart `build(data, *args)` (built once per store version, or per content), or a sentence saying
-    why there is nothing."""
+          memo: Hashable = None, heading: bool = True) -> None:
+    """A titled chart `build(data, *args)` (built once per store version under `memo`, the title by default, or
+    per content), or a sentence saying why there is nothing."""
     if heading:
         st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
-        drawn = frames.memo(title, lambda: frames.figure(build, data, *args)) if memo else frames.figure(
-            build, data, *args)
+        drawn = frames.memo(title if memo is None else memo, lambda: frames.figure(build, data, *args))
         st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core.matching import explain
@@ -25,12 +26,13 @@ def render() -> None:
 
 def filters(cluster: shell.ShownCluster) -> views.PodFilter:
     """The filter widgets (outside the live fragment, so typing is never interrupted), kept in the URL."""
-    frame = frames_of(cluster.store.snapshot()).pods
+    frames = frames_of(cluster.store.snapshot())
+    in_namespaces, in_caches = frames.memo("pods-filter-options", lambda: (
+        sorted(frames.pods["Namespace"].unique()), sorted(c for c in frames.pods["Cache"].unique() if c)))
     top = st.columns([2, 2, 3], vertical_alignment="bottom")
-    namespaces = top[0].multiselect("Namespace", sorted(frame["Namespace"].unique()), placeholder="All namespaces",
-                                    key="ns", bind="query-params")
-    caches = top[1].multiselect("Cache", sorted(c for c in frame["Cache"].unique() if c), placeholder="Any cache",
-                                key="in_cache", bind="query-params")
+    namespaces = top[0].multiselect("Namespace", in_namespaces, placeholder="All namespaces", key="ns",
+                                    bind="query-params")
+    caches = top[1].multiselect("Cache", in_caches, placeholder="Any cache", key="in_cache", bind="query-params")
     text = top[2].text_input("Search", placeholder="pod, namespace, owner, cache or image", key="q",
                              bind="query-params")
     with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
@@ -53,8 +55,11 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
     invalid_views.show_invalid(snapshot.invalid, "pods", "pods")
-    frame = frames_of(snapshot).pods
-    shown = views.filter_pods(frame, chosen)
+    frames = frames_of(snapshot)
+    frame = frames.pods
+    # the whole table (no filter), as most reruns draw it, is made once per store version
+    shown, keys, drawn = (frames.memo("pods-shown", lambda: shown_rows(frame, chosen)) if chosen == views.PodFilter()
+                          else shown_rows(frame, chosen))
     selected_key = selection.selected(TABLE_KEY, "pod")
     if frame.empty:
         st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
@@ -64,25 +69,30 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
         st.info("No pod matches these filters.", icon=":material/filter_alt_off:")
     else:
         st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
-        table(shown, selected_key)
+        table(drawn, keys, selected_key)
         st.download_button(
             "Download CSV", lambda: shown.drop(columns="key").to_csv(index=False), file_name="imc-pods.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore",
         )
-    selection.remember_rows(TABLE_KEY, list(shown["key"]))
+    selection.remember_rows(TABLE_KEY, keys)
     if selected_key:
         details(cluster, snapshot, selected_key)
     elif not frame.empty:
         st.caption("Select a row to see why ECI does what it does with that pod.")
 
 
-def table(shown, selected_key: str | None) -> None:
+def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """The rows matching the filter, their pod keys in order, and the same rows as the table draws them."""
+    shown = views.filter_pods(frame, chosen)
+    return shown, shown["key"].tolist(), inert_frame(shown.assign(Cache=views.links("/caches?cache=", shown["Cache"])))
+
+
+def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> None:
     """The pods table with single-row selection; a pod opened by deep link starts selected."""
-    linked = shown.assign(Cache=views.links("/caches?cache=", shown["Cache"]))
     st.dataframe(
-        inert_frame(linked), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
-        width="stretch", height=min(38 + 35 * max(len(shown), 1), 420),
-        selection_default=selection.link_default(TABLE_KEY, list(shown["key"]), selected_key),
+        drawn, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
+        width="stretch", height=min(38 + 35 * max(len(drawn), 1), 420),
+        selection_default=selection.link_default(TABLE_KEY, keys, selected_key),
         # the widths add up to the table's width at 1440 px, so no column hides behind a sideways scroll; the full
         # text of a cut cell shows on hover, and Created is in the CSV and the pod's detail
         column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase"],

@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from markdown_it import MarkdownIt
 
-from dashboard.text import code, inert_frame, md, plot, visible
+from dashboard.text import INVISIBLE, INVISIBLE_RE2, code, inert_frame, md, plot, visible
 
 HOSTILE = [
     "![x](http://127.0.0.1:9/img.png)",
@@ -109,3 +111,17 @@ def test_only_what_opens_a_block_is_escaped_at_the_start_of_a_word():
     assert md("document 1: nested") == "document 1: nested"
     assert md("1. first") == "1&#46; first"
     assert md("-x") == "&#45;x"
+
+
+def test_the_arrow_pattern_finds_the_same_characters():
+    characters = [chr(point) for point in range(0x110000) if not 0xD800 <= point < 0xE000]
+    found = pc.match_substring_regex(pa.array(characters), INVISIBLE_RE2).to_pylist()
+    assert found == [INVISIBLE.search(character) is not None for character in characters]
+
+
+def test_text_columns_of_arrow_and_object_dtype_are_both_made_visible():
+    frame = pd.DataFrame({"Arrow": pd.array(["a", "b\u200b", None], dtype="str"),
+                          "Object": pd.Series(["c\x07", 1, None], dtype=object)})
+    shown = inert_frame(frame)
+    assert shown["Arrow"].tolist()[:2] == ["a", "b<U+200B>"]
+    assert shown["Object"].tolist()[:2] == ["c<U+0007>", 1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from datetime import UTC, datetime
@@ -74,6 +75,25 @@ def test_pods_frame_follows_changed_added_and_deleted_pods():
     row = views.pods_frame(pods).set_index("key").loc["ns-1/pod-00001"]
     assert row["Actual"] == "hit"
     assert row["Cache ID"] == "imc-00000001"
+
+
+def test_a_table_with_some_pods_changed_is_the_last_one_with_their_rows_rewritten():
+    store = workload_store(600)
+    keeper = FrameKeeper()
+    first = keeper.pods_frame(store.snapshot().pods)
+    kept = first.copy()
+    store.apply("events", "ADDED", hit_event("ns-1", "pod-00001", "imc-00000001"))
+    relabelled = copy.deepcopy(store.snapshot().pods["ns-3/pod-00003"].obj)
+    relabelled["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "nightly", "controller": True}]
+    store.apply("pods", "MODIFIED", relabelled)
+    pods = store.snapshot().pods
+    assert_same_table(pods, keeper)
+    second = keeper.pods_frame(pods)
+    assert second is not first
+    assert second.set_index("key").loc["ns-1/pod-00001", "Actual"] == "hit"
+    assert second.set_index("key").loc["ns-3/pod-00003", "Owner"] == "Job/nightly"
+    pd.testing.assert_frame_equal(first, kept, check_exact=True)  # the previous version's table is untouched
+    assert keeper.pods_frame(pods) is second  # nothing changed since: the same table
 
 
 def test_pods_frame_keeps_a_pod_without_creation_time_as_not_a_time():
