@@ -39,24 +39,25 @@ def progress_percent(value: Any) -> float | None:
     return number if 0 <= number <= 100 else None
 
 
-def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """One row per ImageCache, sorted by name, with the pods that hit it."""
+def cache_row(name: str, view: CacheView) -> tuple:
+    """A cache's CACHE_COLUMNS values but "Age" and "Pods hit", which move with time and pods."""
+    return (name, view.id or "", view.phase or "Pending", progress_percent(view.progress), view.size_gib,
+            len(view.images), " ".join(view.images), view.created, view.expires, view.auto_created)
+
+
+def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datetime,
+                 rows: Mapping[str, tuple[Any, tuple]] | None = None) -> pd.DataFrame:
+    """One row per ImageCache, sorted by name, with the pods that hit it; `rows` are the caches' `cache_row`s
+    (as `views.pod_rows` keeps them), else made here."""
     hits = pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts().to_dict() if not pods.empty else {}
-    rows = [{
-        "Name": name,
-        "Cache ID": view.id or "",
-        "Phase": view.phase or "Pending",
-        "Progress": progress_percent(view.progress),
-        "Size (GiB)": view.size_gib,
-        "Images": len(view.images),
-        "Image names": " ".join(view.images),
-        "Created": view.created,
-        "Age": format_age(now - view.created) if view.created else "",
-        "Expires": view.expires,
-        "Pods hit": int(hits.get(view.id, 0)) if view.id else 0,
-        "Auto-created": view.auto_created,
-    } for name, view in sorted(caches.items())]
-    frame = pd.DataFrame(rows, columns=CACHE_COLUMNS)
+    if rows is None:
+        rows = {name: (view, cache_row(name, view)) for name, view in caches.items()}
+    values = [
+        (*row[:8], format_age(now - row[7]) if row[7] else "", row[8], int(hits.get(row[1], 0)) if row[1] else 0,
+         row[9])
+        for _, (_, row) in sorted(rows.items())
+    ]
+    frame = pd.DataFrame(values, columns=CACHE_COLUMNS)
     for column in ("Created", "Expires"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

@@ -44,7 +44,8 @@ class FrameKeeper:
     """What the dashboard keeps between store versions, shared by all sessions, and nothing else keeps:
 
     the Frames of the latest snapshots, each pod's rows of the pods and starts tables (reused while its PodRecord is
-    the same object) and the last pods table (rewritten where pods changed), and
+    the same object), the last pods table (rewritten where pods changed), tables kept while their inputs are equal,
+    and
     figures by the content of the table they draw (the scale cluster moves ~100 store versions a second while most
     summary tables stay the same, and a figure takes tens of milliseconds). Figures handed out are shared: callers
     must not change them.
@@ -57,6 +58,7 @@ class FrameKeeper:
         self._recent: list[Frames] = []  # oldest first
         self._rows: dict[str, dict[str, tuple[Any, tuple | None]]] = {}  # table -> pod key -> (record, row)
         self._pods_table: tuple[dict, pd.DataFrame, dict[str, int]] | None = None  # rows, their table, row by key
+        self._kept: dict[str, tuple[tuple, Any]] = {}  # name -> (the inputs it was built from, what was built)
         self._figures: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
 
     def __len__(self) -> int:
@@ -109,6 +111,18 @@ class FrameKeeper:
             self._rows[table] = rows  # a concurrent build may win instead: rows are checked by identity, so either is right
         return rows
 
+    def kept(self, name: str, inputs: tuple, build: Callable[[], Any]) -> Any:
+        """`build()`, reused from the last call of this name while its inputs are equal (a snapshot's caches are,
+        say, while no cache changed: a mapping of the same objects compares in microseconds)."""
+        with self._lock:
+            last = self._kept.get(name)
+        if last is not None and last[0] == inputs:
+            return last[1]
+        built = build()
+        with self._lock:
+            self._kept[name] = (inputs, built)
+        return built
+
     def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
         """`build(frame, *args)`, built once per content of the table (and the other arguments)."""
         key = (build.__module__, build.__qualname__, content_key(frame), args)
@@ -127,7 +141,7 @@ class FrameKeeper:
     def forget(self) -> None:
         """Drop everything kept (benchmarks time a build from nothing with it)."""
         with self._lock:
-            self._recent, self._rows, self._pods_table = [], {}, None
+            self._recent, self._rows, self._pods_table, self._kept = [], {}, None, {}
             self._figures.clear()
 
 
@@ -145,6 +159,10 @@ class Frames:
         if key not in self._memo:
             self._memo[key] = build()
         return self._memo[key]
+
+    def kept(self, name: str, inputs: tuple, build: Callable[[], Any]) -> Any:
+        """`build()`, kept by the keeper across versions while `inputs` (all it reads) are equal."""
+        return build() if self.keeper is None else self.keeper.kept(name, inputs, build)
 
     def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
         """`build(frame, *args)`, kept by the keeper across versions while the table's content is the same."""
@@ -167,7 +185,8 @@ class Frames:
     @cached_property
     def caches(self) -> pd.DataFrame:
         """Every ImageCache, one row each."""
-        return cache_views.caches_frame(self.snapshot.caches, self.pods, self.now)
+        rows = None if self.keeper is None else self.keeper.rows("caches", self.snapshot.caches, cache_views.cache_row)
+        return cache_views.caches_frame(self.snapshot.caches, self.pods, self.now, rows)
 
     @cached_property
     def headline(self) -> views.Headline:
@@ -182,7 +201,9 @@ class Frames:
     @cached_property
     def pods_gone(self) -> int:
         """Pods the charts over time count that no longer exist."""
-        return views.pods_gone(self.snapshot.history, self.snapshot.pods)
+        history = self.snapshot.history  # the same tuple while no pod was added or decided anew
+        seen = self.kept("history-keys", (history,), lambda: views.history_keys(history))
+        return views.pods_gone(history, self.snapshot.pods, seen)
 
     @cached_property
     def by_namespace(self) -> pd.DataFrame:
@@ -191,8 +212,12 @@ class Frames:
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
-        """Cache lifetimes for the Gantt chart."""
-        return cache_views.cache_timeline(self.snapshot.caches, self.now)
+        """Cache lifetimes for the Gantt chart (drawn to the minute: kept while the caches and the minute are)."""
+        if self.keeper is None:
+            return cache_views.cache_timeline(self.snapshot.caches, self.now)
+        minute = self.now.replace(second=0, microsecond=0)
+        return self.keeper.kept("timeline", (self.snapshot.caches, minute),
+                                lambda: cache_views.cache_timeline(self.snapshot.caches, self.now))
 
     @cached_property
     def uncached(self) -> pd.DataFrame:

@@ -24,9 +24,12 @@ def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str
     ledger = live.ledger if live is not None else None
     if ledger is None or not ledger.readable:
         key = ("history", window, "memory")
-        data = frames.memo(key, lambda: history_views.outcomes_over_time(
-            ((p.at.timestamp(), p.outcome, 1) for p in frames.snapshot.history
-             if getattr(p, "kind", "pod") == "pod"), window, frames.now))
+        history = frames.snapshot.history  # the same tuple while no pod was added or decided anew
+        data = frames.memo(key, lambda: frames.kept(
+            f"history-memory {window}", (history, window, history_views.window_bounds(window, frames.now)),
+            lambda: history_views.outcomes_over_time(
+                ((p.at.timestamp(), p.outcome, 1) for p in history if getattr(p, "kind", "pod") == "pod"), window,
+                frames.now)))
         return data, "Pods seen since the dashboard started (history is not being kept).", key
     key = ("history", window, ledger.generation)
     data = frames.memo(key, lambda: history_views.outcomes_over_time(

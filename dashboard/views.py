@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.images import parse_image
 from core.matching import CacheIndex, Explanation, explain
@@ -65,6 +67,9 @@ def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=POD_COLUMNS)
 
 
+SMALL_TABLE = 2000  # rows: below this, a table is built afresh faster than rows are written into a copy
+
+
 def row_positions(frame: pd.DataFrame) -> dict[str, int]:
     """Pod key → its row in a pods table."""
     return {key: position for position, key in enumerate(frame["key"].tolist())}
@@ -74,8 +79,8 @@ def patched_frame(frame: pd.DataFrame, positions: Mapping[str, int], previous: M
                   rows: Mapping[str, tuple[Any, tuple | None]], most: int = 500) -> pd.DataFrame | None:
     """`rows_frame(rows)`, made from `frame` (the table of `previous`, its `row_positions`) by writing only the rows
     that changed; None when that cannot be done (a pod came, went or became or stopped being ECI) or does not pay
-    (more than `most` rows changed)."""
-    if len(rows) != len(previous):
+    (a small table, or more than `most` rows changed)."""
+    if len(rows) != len(previous) or len(frame) < SMALL_TABLE:
         return None
     changed = {}
     for key, kept in rows.items():
@@ -89,10 +94,19 @@ def patched_frame(frame: pd.DataFrame, positions: Mapping[str, int], previous: M
     if not changed:
         return frame
     written = rows_frame(changed)
-    where = [positions[key] for key in written["key"].tolist()]
-    patched = frame.copy()  # the previous version's table is shared: never written
-    for column in range(len(POD_COLUMNS)):
-        patched.iloc[where, column] = written.iloc[:, column].to_numpy()
+    where = np.array([positions[key] for key in written["key"].tolist()])  # ascending, as both are sorted
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[where] = True
+    data = {}
+    for name in POD_COLUMNS:  # new arrays: the previous version's table is shared, never written
+        values, new = frame[name].array, written[name].array
+        if isinstance(values, pd.arrays.ArrowStringArray):  # in pyarrow: pandas' setitem costs more per column
+            data[name] = pd.array(pc.replace_with_mask(pa.array(values), pa.array(mask), pa.array(new)),
+                                  dtype=values.dtype)
+        else:
+            data[name] = values.copy()
+            data[name][where] = new
+    patched = pd.DataFrame(data, columns=POD_COLUMNS)
     return patched if patched.dtypes.equals(frame.dtypes) else None
 
 
@@ -211,10 +225,11 @@ def links(prefix: str, names: pd.Series) -> pd.Series:
 
 def latest_pods(frame: pd.DataFrame, count: int = 6) -> pd.DataFrame:
     """The most recently created ECI pods, newest first."""
-    created = frame["Created"]
-    newest = created.nlargest(count)
-    if len(newest) == count and len(frame) > count:
-        frame = frame[created >= newest.min()]  # sorting only these (ties included) gives the same first rows
+    created = frame["Created"].array.asi8  # NaT is the smallest int64
+    known = created[created != _NAT]
+    if 0 < count <= len(known) and len(frame) > count:
+        # sorting only the rows at least as new as the count-th newest (ties included) gives the same first rows
+        frame = frame[created >= np.partition(known, len(known) - count)[len(known) - count]]
     return frame.sort_values(["Created", "key"], ascending=[False, True], na_position="last").head(count)
 
 
@@ -301,10 +316,17 @@ def history_note(gone: int) -> str:
             "no longer exist, and the charts still count them.")
 
 
-def pods_gone(history: Iterable[Any], pods: Mapping[str, Any]) -> int:
-    """Pods the history counts that no longer exist (deleted, or replaced by their workload)."""
-    seen = {point.key for point in history if getattr(point, "kind", "pod") == "pod" and point.outcome in OUTCOMES}
+def pods_gone(history: Iterable[Any], pods: Mapping[str, Any], seen: frozenset[str] | None = None) -> int:
+    """Pods the history counts that no longer exist (deleted, or replaced by their workload); `seen` is the
+    history's `history_keys` when known."""
+    seen = history_keys(history) if seen is None else seen
     return sum(1 for key in seen if key not in pods)
+
+
+def history_keys(history: Iterable[Any]) -> frozenset[str]:
+    """The pods the history counts."""
+    return frozenset(point.key for point in history
+                     if getattr(point, "kind", "pod") == "pod" and point.outcome in OUTCOMES)
 
 
 WINDOWS = ("10min", "30min", "1h", "3h", "6h", "12h", "1D", "3D", "7D")

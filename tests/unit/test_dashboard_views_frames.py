@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from bench.workload import image_pool, make_caches, make_pods
 from core.narrative import outcome_label
 from dashboard import cache_views, charts, views
-from dashboard.frames import FrameKeeper, content_key
+from dashboard.frames import FrameKeeper, Frames, content_key
 from kube.store import ClusterStore
 from tests.unit.test_dashboard_views import NOW, demo_store, eci_pod, hit_event, workload_store
 
@@ -78,7 +78,7 @@ def test_pods_frame_follows_changed_added_and_deleted_pods():
 
 
 def test_a_table_with_some_pods_changed_is_the_last_one_with_their_rows_rewritten():
-    store = workload_store(600)
+    store = workload_store(views.SMALL_TABLE + 100)
     keeper = FrameKeeper()
     first = keeper.pods_frame(store.snapshot().pods)
     kept = first.copy()
@@ -94,6 +94,31 @@ def test_a_table_with_some_pods_changed_is_the_last_one_with_their_rows_rewritte
     assert second.set_index("key").loc["ns-3/pod-00003", "Owner"] == "Job/nightly"
     pd.testing.assert_frame_equal(first, kept, check_exact=True)  # the previous version's table is untouched
     assert keeper.pods_frame(pods) is second  # nothing changed since: the same table
+
+
+def test_the_cache_timeline_is_kept_while_the_caches_and_the_minute_are():
+    store = demo_store()
+    keeper = FrameKeeper()
+    first = Frames(store.snapshot(), now=NOW, keeper=keeper).timeline
+    store.apply("pods", "ADDED", eci_pod("late", ["nginx:1.25"], created="2026-11-28T08:59:59Z"))
+    assert Frames(store.snapshot(), now=NOW + timedelta(seconds=30), keeper=keeper).timeline is first
+    later = Frames(store.snapshot(), now=NOW + timedelta(minutes=1), keeper=keeper).timeline
+    assert later is not first
+    pd.testing.assert_frame_equal(later, cache_views.cache_timeline(store.snapshot().caches, NOW + timedelta(minutes=1)))
+    store.apply("imagecaches", "DELETED", store.snapshot().cache_objects["web-cache"])
+    gone = Frames(store.snapshot(), now=NOW + timedelta(minutes=1), keeper=keeper).timeline
+    assert "web-cache" in set(later["Cache"]) and "web-cache" not in set(gone["Cache"])
+
+
+def test_pods_gone_follows_the_history_and_the_pods_across_versions():
+    store = demo_store()
+    keeper = FrameKeeper()
+    assert Frames(store.snapshot(), now=NOW, keeper=keeper).pods_gone == 0
+    store.apply("pods", "DELETED", store.snapshot().pods["shop/web-1"].obj)  # the history keeps it
+    assert Frames(store.snapshot(), now=NOW, keeper=keeper).pods_gone == 1
+    store.apply("pods", "ADDED", eci_pod("late", ["nginx:1.25"], created="2026-11-28T08:59:59Z"))
+    snapshot = store.snapshot()
+    assert Frames(snapshot, now=NOW, keeper=keeper).pods_gone == 1 == views.pods_gone(snapshot.history, snapshot.pods)
 
 
 def test_pods_frame_keeps_a_pod_without_creation_time_as_not_a_time():
