@@ -83,7 +83,7 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
 
 def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """The rows matching the filter, their pod keys in order, and the same rows as the table draws them."""
-    shown = views.filter_pods(frame, chosen)
+    shown = frame if chosen == views.PodFilter() else views.filter_pods(frame, chosen)  # all: no copy to keep
     return shown, shown["key"].tolist(), inert_frame(shown.assign(Cache=views.links("/caches?cache=", shown["Cache"])))
 
 
