@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import chain, repeat
@@ -80,12 +81,14 @@ def start_row(key: str, record: Any) -> tuple | None:
     started_hit = happened == "hit" and start is not None and start.start_seconds is not None
     if started_hit:  # a saving once it started
         pulled = {p.image: p.seconds for p in start.pulls}
-        images = tuple(dict.fromkeys(record.decision.images))
+        images = record.decision.images  # kept per pod: the decision's own tuple when it has no repeats
+        if len(set(images)) != len(images):
+            images = tuple(dict.fromkeys(images))
         paid = tuple(pulled.get(image) or 0.0 for image in images)
     return (
         key,
         record.namespace,
-        workload_of(record.obj),
+        sys.intern(workload_of(record.obj)),  # kept per pod, and shared by a workload's pods
         happened,
         _cache_id(record),
         start.start_seconds if start is not None else None,
