@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import start_views
 from dashboard.frames import Frames
-from dashboard.text import NO_VALUE, inert_frame
+from dashboard.text import NO_VALUE, counted, inert_frame
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
@@ -67,13 +67,14 @@ def overview(frames: Frames) -> None:
             help=SAVED_HELP,
         )
     unknown = (
-        f"; unknown for {figures.unknown_pods:,} hits whose images were never seen pulled"
-        if (figures.unknown_pods)
+        f"; unknown for {counted(figures.unknown_pods, 'hit')} whose images were never seen pulled"
+        if figures.unknown_pods
         else ""
     )
-    starting = f" {figures.still_starting:,} pods are still starting." if figures.still_starting else ""
+    verb = "is" if figures.still_starting == 1 else "are"
+    starting = f" {counted(figures.still_starting, 'pod')} {verb} still starting." if figures.still_starting else ""
     st.caption(
-        f"Saved over {figures.saved_pods:,} hits of the pods in the cluster, "
+        f"Saved over {counted(figures.saved_pods, 'hit')} of the pods in the cluster, "
         f"{estimated_from(figures.observed_pulls)}{unknown}.{starting}"
     )
     # one above the other: beside the chart, the table's numbers were cut off at 1024 px

@@ -205,25 +205,56 @@ def start_distribution(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[shown, ["Outcome", "Start (s)"]].reset_index(drop=True)
 
 
+ALL_POINTS = 2000  # up to this many pods an outcome's box shows every pod; beyond, a box of its quartiles
+
+
+@dataclass(frozen=True)
+class BoxSummary:
+    """A box plot's figures, as plotly draws them: quartiles (linear), whiskers to the last value within 1.5 IQR."""
+
+    q1: float
+    median: float
+    q3: float
+    lower_fence: float
+    upper_fence: float
+    outliers: np.ndarray
+
+
+def box_summary(values: np.ndarray) -> BoxSummary:
+    """The box of many values, so the chart sends five numbers and the outliers instead of every value."""
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    reach = 1.5 * (q3 - q1)
+    inside = values[(values >= q1 - reach) & (values <= q3 + reach)]
+    outliers = np.sort(values[(values < q1 - reach) | (values > q3 + reach)])
+    if len(outliers) > ALL_POINTS:  # evenly spread, keeping both extremes
+        outliers = outliers[np.linspace(0, len(outliers) - 1, ALL_POINTS).round().astype(int)]
+    return BoxSummary(float(q1), float(median), float(q3), float(inside.min()), float(inside.max()), outliers)
+
+
+def _box(name: str, values: np.ndarray) -> list[Any]:
+    label = f"{name.capitalize()} ({len(values):,})"
+    style = {"name": label, "marker_color": OUTCOME_COLORS[name], "hovertemplate": "%{x:.1f} s<extra></extra>"}
+    if len(values) <= ALL_POINTS:
+        return [go.Box(x=values, orientation="h", boxpoints="all", jitter=0.4, pointpos=0, **style)]
+    box = box_summary(values)
+    return [
+        go.Box(
+            y=[label], q1=[box.q1], median=[box.median], q3=[box.q3], lowerfence=[box.lower_fence],
+            upperfence=[box.upper_fence], orientation="h", **style,
+        ),
+        go.Scatter(
+            x=box.outliers, y=[label] * len(box.outliers), mode="markers", showlegend=False, **style,
+        ),
+    ]
+
+
 def start_chart(data: pd.DataFrame) -> go.Figure:
-    """Start time by outcome: one box per outcome with its pods as points (a sample beyond 2,000 pods)."""
+    """Start time by outcome: one box per outcome with its pods as points (its quartiles beyond 2,000 pods)."""
     figure = go.Figure()
     for name in CHART_OUTCOMES:
-        values = data.loc[data["Outcome"] == name, "Start (s)"]
-        if values.empty:
-            continue
-        figure.add_trace(
-            go.Box(
-                x=values.to_numpy(),
-                name=f"{name.capitalize()} ({len(values):,})",
-                orientation="h",
-                marker_color=OUTCOME_COLORS[name],
-                boxpoints="all" if len(values) <= 2000 else "outliers",
-                jitter=0.4,
-                pointpos=0,
-                hovertemplate="%{x:.1f} s<extra></extra>",
-            )
-        )
+        values = data.loc[data["Outcome"] == name, "Start (s)"].to_numpy(dtype=float)
+        if len(values):
+            figure.add_traces(_box(name, values))
     figure.update_layout(
         height=HEIGHT,
         margin={"l": 10, "r": 10, "t": 10, "b": 40},

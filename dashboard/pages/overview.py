@@ -99,7 +99,8 @@ def metrics(frames: Frames) -> None:
              "pods", {})
         tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
              "else predicted).", "pods", {"decision": "hit"})
-        tile("Ready caches", f"{head.ready_caches:,}/{head.caches:,}", "Ready ImageCaches (ECI can use them) of all.",
+        # the total in the label: "1,000/1,000" does not fit a tile's large digits
+        tile(f"Ready of {head.caches:,} caches", f"{head.ready_caches:,}", "Ready ImageCaches (ECI can use them).",
              "caches", {})
         tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", "pods", {"decision": "miss"})
         tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", "pods",

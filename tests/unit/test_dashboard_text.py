@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from markdown_it import MarkdownIt
 
-from dashboard.text import INVISIBLE, INVISIBLE_RE2, code, inert_frame, md, plot, visible
+from dashboard.text import INVISIBLE, INVISIBLE_RE2, code, counted, inert_frame, md, plot, visible
 
 HOSTILE = [
     "![x](http://127.0.0.1:9/img.png)",
@@ -125,3 +125,7 @@ def test_text_columns_of_arrow_and_object_dtype_are_both_made_visible():
     shown = inert_frame(frame)
     assert shown["Arrow"].tolist()[:2] == ["a", "b<U+200B>"]
     assert shown["Object"].tolist()[:2] == ["c<U+0007>", 1]
+
+
+def test_counted_says_one_thing_in_the_singular_and_others_in_the_plural():
+    assert [counted(n, "pod") for n in (0, 1, 2, 1000)] == ["0 pods", "1 pod", "2 pods", "1,000 pods"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from core.images import normalise_image
@@ -140,3 +142,29 @@ def test_labels_from_a_cluster_are_not_markup():
 )
 def test_workload_of_a_pod(metadata, workload):
     assert start_views.workload_of({"metadata": metadata}) == workload
+
+
+def test_a_large_outcome_is_drawn_from_its_quartiles_and_outliers():
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.normal(10.0, 1.0, 4_990), [40.0, 45.0, 50.0, 0.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0]])
+    box = start_views.box_summary(values)
+    assert (box.q1, box.median, box.q3) == tuple(np.percentile(values, [25, 50, 75]))
+    reach = 1.5 * (box.q3 - box.q1)
+    assert box.lower_fence >= box.q1 - reach and box.upper_fence <= box.q3 + reach
+    assert {40.0, 99.0, 0.0} <= set(box.outliers) and len(box.outliers) < 100
+    data = pd.DataFrame({"Outcome": ["miss"] * len(values) + ["hit"] * 3, "Start (s)": [*values, 2.0, 3.0, 4.0]})
+    figure = start_views.start_chart(data)
+    assert [(trace.type, trace.name) for trace in figure.data] == [
+        ("box", "Hit (3)"),
+        ("box", "Miss (5,000)"),
+        ("scatter", "Miss (5,000)"),
+    ]
+    assert figure.data[1].x is None and figure.data[1].median == (box.median,)
+    assert list(figure.data[2].x) == list(box.outliers)
+
+
+def test_outliers_beyond_the_point_limit_are_spread_evenly_with_both_extremes():
+    values = np.concatenate([np.full(20_000, 5.0), np.arange(1.0, 5_001.0) + 100.0])
+    box = start_views.box_summary(values)
+    assert len(box.outliers) == start_views.ALL_POINTS
+    assert box.outliers[0] == 101.0 and box.outliers[-1] == 5_100.0
