@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -97,7 +97,8 @@ class CacheVerdict:
 
     def to_dict(self) -> dict:
         """The verdict as plain JSON."""
-        return {**asdict(self), "reasons": list(self.reasons)}
+        # vars: the fields in order, without asdict's recursive copy (10,000 verdicts per 10k-pod report)
+        return {**vars(self), "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ The command line (options, table, CSV and JSON output) is `cli.py` and `core/ren
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from core.matching import CacheIndex, explain
@@ -99,10 +100,25 @@ def warnings(snapshot: StoreSnapshot) -> list[str]:
     return list(snapshot.errors) + malformed
 
 
+# the store's order: caches before pods, so that each pod is decided once; events before pods, so that each pod's
+# actual outcome and start are read once
+SNAPSHOT_KINDS = ("imagecaches", "events", "pods")
+
+
 def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
-    """One paged list of pods, ImageCaches and events (no watch), decided in a store."""
+    """One paged list of pods, ImageCaches and events (no watch), decided in a store.
+
+    The three lists run side by side (one waits for the server while another decodes or is stored), and are stored
+    in SNAPSHOT_KINDS' order as each is complete. Objects are not slimmed: the store reads the same fields of a whole
+    object, and cutting 50,000 objects down costs about a second that one snapshot never wins back.
+    """
     store = ClusterStore()
-    for kind in ("imagecaches", "events", "pods"):
-        objects, resource_version, _ = list_kind(api_client, kind, None if kind == "imagecaches" else namespace)
-        store.replace(kind, objects, resource_version)
+    with ThreadPoolExecutor(len(SNAPSHOT_KINDS), thread_name_prefix="imc-report-list") as pool:
+        lists = {
+            kind: pool.submit(list_kind, api_client, kind, None if kind == "imagecaches" else namespace, slim=False)
+            for kind in SNAPSHOT_KINDS
+        }
+        for kind in SNAPSHOT_KINDS:
+            objects, resource_version, _ = lists[kind].result()
+            store.replace(kind, objects, resource_version)
     return store.snapshot()

@@ -131,15 +131,18 @@ def list_all(
     field_selector: str | None = None,
     page_size: int = PAGE_SIZE,
     timeout: Any = (10.0, 120.0),
+    slim: bool = True,
 ) -> tuple[list[dict], str]:
-    """A paged list of every object of a kind: (objects, the list's resourceVersion)."""
+    """A paged list of every object of a kind: (objects, the list's resourceVersion); objects kept whole unless
+    slim (cut to what imc reads, for a store kept while the objects change)."""
     objects: list[dict] = []
     token = None
     resource_version = ""
     while True:
         request = list_request(kind, namespace, page_size, token, field_selector)
         page = orjson.loads(send(api_client, request, timeout))
-        objects.extend(slim_object(kind, o) for o in page.get("items") or () if keep_object(kind, o))
+        kept = (o for o in page.get("items") or () if keep_object(kind, o))
+        objects.extend((slim_object(kind, o) for o in kept) if slim else kept)
         meta = page.get("metadata") or {}
         resource_version = str(meta.get("resourceVersion") or resource_version)
         token = meta.get("continue")
@@ -153,8 +156,10 @@ def list_kind(
     namespace: str | None = None,
     selectors: tuple[str | None, ...] | None = None,
     page_size: int = PAGE_SIZE,
+    slim: bool = True,
 ) -> tuple[list[dict], str, tuple[str | None, ...]]:
-    """A full list; for events, the first field selector the server accepts (a 400 means it does not).
+    """A full list (slim or whole, as `list_all`); for events, the first field selector the server accepts (a 400
+    means it does not).
 
     Returns (objects, resourceVersion, the selectors from the one that worked on).
     """
@@ -162,7 +167,7 @@ def list_kind(
         selectors = EVENT_SELECTORS if kind == "events" else (None,)
     while True:
         try:
-            objects, resource_version = list_all(api_client, kind, namespace, selectors[0], page_size)
+            objects, resource_version = list_all(api_client, kind, namespace, selectors[0], page_size, slim=slim)
             return objects, resource_version, selectors
         except RequestError as exc:
             if exc.status != 400 or len(selectors) == 1:
