@@ -37,6 +37,8 @@ class ActualOutcome:
 
 
 def _map(value: object) -> Mapping:
+    if type(value) is dict:  # the common case, without the slower ABC check (~100,000 calls per 10k-pod report)
+        return value
     return value if isinstance(value, Mapping) else {}
 
 

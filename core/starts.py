@@ -168,7 +168,8 @@ def event_time(event: Mapping) -> datetime | None:
 
 def pull_from_event(event: object) -> ImagePull | None:
     """The pull a kubelet's `Pulled` event reports, with its time and container; None for any other event."""
-    if not isinstance(event, Mapping) or event.get("reason") != PULL_REASON:
+    event = _map(event)
+    if event.get("reason") != PULL_REASON:
         return None
     pull = parse_pull_message(event.get("message"))
     if pull is None:
@@ -208,12 +209,17 @@ def _better(pull: ImagePull, held: ImagePull) -> bool:
 
 def _first_start(status: Mapping) -> datetime | None:
     """The earliest start a container status tells: its last run's, else its current run's."""
-    starts = [
-        _time(_map(_map(status.get(state)).get(phase)).get("startedAt"))
-        for state in ("lastState", "state")
-        for phase in ("terminated", "running")
-    ]
-    starts = [s for s in starts if s is not None]
+    starts = []
+    for state in ("lastState", "state"):
+        runs = status.get(state)
+        if not runs:  # most containers have no lastState (an empty or missing value tells no start)
+            continue
+        runs = _map(runs)
+        for phase in ("terminated", "running"):
+            run = runs.get(phase)
+            moment = _time(_map(run).get("startedAt")) if run else None
+            if moment is not None:
+                starts.append(moment)
     return min(starts) if starts else None
 
 

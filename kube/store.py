@@ -98,8 +98,9 @@ class StoreSnapshot:
 
 def object_key(obj: object) -> str:
     """'namespace/name' for namespaced objects, 'name' for cluster-scoped ones; "" without a string name."""
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    if not isinstance(meta, Mapping):
+    # dicts first, without the slower ABC check (~100,000 calls per 10k-pod list)
+    meta = obj.get("metadata") if type(obj) is dict or isinstance(obj, Mapping) else None
+    if type(meta) is not dict and not isinstance(meta, Mapping):
         return ""
     namespace, name = meta.get("namespace"), meta.get("name")
     if not isinstance(name, str):
