@@ -128,6 +128,8 @@ def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
             for kind in SNAPSHOT_KINDS
         }
         for kind in SNAPSHOT_KINDS:
-            objects, resource_version, _ = lists[kind].result()
+            # the future let go of, so that a stored list (40,000 events) is freed before the next one is stored
+            objects, resource_version, _ = lists.pop(kind).result()
             store.replace(kind, objects, resource_version)
+            del objects
     return store.snapshot()
