@@ -12,6 +12,8 @@ from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md
 
 TABLE_KEY = "pods-table"
+# only these columns go to the browser: the others (images, cache ID, creation) would be sent on every rerun unseen
+TABLE_COLUMNS = ["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase"]
 DECISIONS = ("hit", "miss", "fail", "off")
 
 
@@ -84,7 +86,8 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
 def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """The rows matching the filter, their pod keys in order, and the same rows as the table draws them."""
     shown = frame if chosen == views.PodFilter() else views.filter_pods(frame, chosen)  # all: no copy to keep
-    return shown, shown["key"].tolist(), inert_frame(shown.assign(Cache=views.links("/caches?cache=", shown["Cache"])))
+    drawn = shown[TABLE_COLUMNS].assign(Cache=views.links("/caches?cache=", shown["Cache"]))
+    return shown, shown["key"].tolist(), inert_frame(drawn)
 
 
 def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> None:
@@ -94,8 +97,8 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
         width="stretch", height=min(38 + 35 * max(len(drawn), 1), 420),
         selection_default=selection.link_default(TABLE_KEY, keys, selected_key),
         # the widths add up to the table's width at 1440 px, so no column hides behind a sideways scroll; the full
-        # text of a cut cell shows on hover, and Created is in the CSV and the pod's detail
-        column_order=["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase"],
+        # text of a cut cell shows on hover, and the other columns are in the CSV and the pod's detail
+        column_order=TABLE_COLUMNS,
         column_config={
             "Start (s)": st.column_config.NumberColumn(format="%.1f", width=68,
                                                        help="Creation to the last container's start"),
