@@ -6,14 +6,23 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.starts import PULLED, PULLING_OUTCOMES, PodStart, percentile, pull_estimates
+from core.starts import (
+    PULLED,
+    PULLING_OUTCOMES,
+    PodStart,
+    Saving,
+    paid_for,
+    percentile,
+    pull_estimates,
+    saves,
+    saving_of,
+)
 from dashboard.text import plot
 from dashboard.views import pod_rows
 from kube.report import outcome
@@ -70,21 +79,14 @@ def _cache_id(record: Any) -> str:
 
 def start_row(key: str, record: Any) -> tuple | None:
     """A pod's START_COLUMNS values but the savings, then what they read of it: its start when its pulls make the
-    estimates (a miss or off pod); when it is a started hit, how many images it has (else -1), them and the seconds
-    it paid for each. None when the pod is not ECI. Built once per PodRecord."""
+    estimates (a miss or off pod); whether it saves (`core.starts.saves`), and its `paid_for`. None when the pod is
+    not ECI. Built once per PodRecord."""
     if record.decision.outcome == "not-eci":
         return None
     start: PodStart | None = record.start
     happened = outcome(record)
-    images: tuple[str, ...] = ()
-    paid: tuple[float, ...] = ()
-    started_hit = happened == "hit" and start is not None and start.start_seconds is not None
-    if started_hit:  # a saving once it started
-        pulled = {p.image: p.seconds for p in start.pulls}
-        images = record.decision.images  # kept per pod: the decision's own tuple when it has no repeats
-        if len(set(images)) != len(images):
-            images = tuple(dict.fromkeys(images))
-        paid = tuple(pulled.get(image) or 0.0 for image in images)
+    saving_pod = saves(happened, start)
+    images, paid = paid_for(start, record.decision.images) if saving_pod else ((), ())
     return (
         key,
         record.namespace,
@@ -95,7 +97,7 @@ def start_row(key: str, record: Any) -> tuple | None:
         start.pull_seconds if start is not None else None,
         (start.waiting_reason or "") if start is not None else "",
         start if happened in PULLING_OUTCOMES else None,
-        len(images) if started_hit else -1,
+        saving_pod,
         images,
         paid,
     )
@@ -107,46 +109,36 @@ def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def starts_table(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
-    """The starts frame of `start_row`s (as `views.pod_rows` keeps them): the savings summed over arrays.
-
-    Each saving is `core.starts.saving`: per image of the hit, the median observed pull less what the pod paid,
-    added in the images' order; unknown (NaN) when an image was never seen pulled or the pod has no image.
-    """
+    """The starts frame of `start_row`s (as `views.pod_rows` keeps them): each hit's saving (`core.starts.saving_of`)
+    against the estimates of this snapshot's misses."""
     values = [row for _, row in rows.values() if row is not None]
     estimates = pull_estimates(row[8] for row in values)
-    count = len(values)
     if not values:
         frame = pd.DataFrame([], columns=START_COLUMNS)
         frame[["Start (s)", "Pull (s)", "Saved (s)"]] = frame[["Start (s)", "Pull (s)", "Saved (s)"]].astype("float64")
         frame["Saved from"] = frame["Saved from"].astype("int64")
         frame.attrs["observed_pulls"] = 0
         return frame
+    by_pulls: dict[tuple, Saving] = {}  # hits of one workload share their images and, mostly, what they paid
+    saved = [_saving(row[10], row[11], estimates, by_pulls) if row[9] else None for row in values]
     columns = list(zip(*values, strict=True))
-    # one entry per image of each started hit, in order; `owner` is the hit's row
-    sizes = np.array(columns[9], dtype=np.intp)
-    owner = np.repeat(np.arange(count), np.maximum(sizes, 0))
-    paid = np.fromiter(chain.from_iterable(columns[11]), dtype="float64", count=len(owner))
-    positions = {image: position for position, image in enumerate(estimates)}
-    found = np.fromiter(map(positions.get, chain.from_iterable(columns[10]), repeat(-1)), dtype=np.intp,
-                        count=len(owner))
-    known = found >= 0
-    # the last entry stands for an image without an estimate (found -1)
-    medians = np.array([*(e.median_seconds for e in estimates.values()), 0.0], dtype="float64")
-    observed = np.array([*(e.observed for e in estimates.values()), 0], dtype="float64")
-    saved = np.bincount(owner, weights=np.where(known, medians[found] - paid, 0.0), minlength=count).astype("float64")
-    unknown = np.bincount(owner, weights=~known, minlength=count)
-    saved[(sizes <= 0) | (unknown > 0)] = np.nan  # no saving: not a started hit, no image, or an image never pulled
-    saved_from = np.bincount(owner, weights=np.where(known, observed[found], 0.0), minlength=count).astype("int64")
     data: dict[str, Any] = {name: np.array(column, dtype=object) for name, column in
                             zip(START_COLUMNS[:5], columns[:5], strict=True)}
     data["Start (s)"] = _floats(columns[5])
     data["Pull (s)"] = _floats(columns[6])
-    data["Saved (s)"] = saved
-    data["Saved from"] = saved_from
+    data["Saved (s)"] = _floats(tuple(s.seconds if s is not None else None for s in saved))
+    data["Saved from"] = np.array([s.observed if s is not None else 0 for s in saved], dtype="int64")
     data["Waiting"] = np.array(columns[7], dtype=object)
     frame = pd.DataFrame(data, columns=START_COLUMNS)
     frame.attrs["observed_pulls"] = sum(e.observed for e in estimates.values())
     return frame
+
+
+def _saving(images: tuple, paid: tuple, estimates: Mapping[str, Any], by_pulls: dict[tuple, Saving]) -> Saving:
+    found = by_pulls.get((images, paid))
+    if found is None:
+        found = by_pulls[(images, paid)] = saving_of(images, paid, estimates)
+    return found
 
 
 def _floats(values: tuple) -> np.ndarray:
