@@ -108,6 +108,8 @@ def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile:
         touch_one_pod(store, rng)
         profiled.run()
         found["profile"] = profiled.session_state["bench_profile"]
+        profiled.run()
+        found["profile unchanged"] = profiled.session_state["bench_profile"]
     return found
 
 
@@ -162,8 +164,8 @@ def main() -> None:
     parser.add_argument("--caches", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--source", choices=("sim", "workload"), default="sim")
-    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of a changed rerun "
-                        "of each page at the largest size")
+    parser.add_argument("--profile", action="store_true", help="print pyinstrument profiles of a changed and an "
+                        "unchanged rerun of each page at the largest size")
     args = parser.parse_args()
     os.environ["IMC_READ_ONLY"] = "1"  # no permission checks against a server that is gone
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "missing ScriptRunContext" from the view-model timing
@@ -208,8 +210,10 @@ def main() -> None:
         ratio = steps[big][name] / steps[small][name] if steps[small].get(name) else float("nan")
         print(f"  {name:<36} {cells} {ratio:6.1f}x")
     for module in PAGES:
-        if "profile" in pages[big][module]:
-            print(f"\npyinstrument, one changed rerun of {module} with {big} pods:\n{pages[big][module]['profile']}")
+        for label in ("changed", "unchanged"):
+            profile = pages[big][module].get("profile" if label == "changed" else "profile unchanged")
+            if profile:
+                print(f"\npyinstrument, one {label} rerun of {module} with {big} pods:\n{profile}")
 
 
 if __name__ == "__main__":
