@@ -53,10 +53,17 @@ class CacheView:
     # derived once per cache: an index over 1,000 caches is rebuilt whenever one of them changes
     image_set: frozenset[str] = field(init=False, repr=False, compare=False)
     families: frozenset[str] = field(init=False, repr=False, compare=False)
+    # the creation instant as a number for ranking (-inf when unknown: oldest)
+    created_seconds: float = field(init=False, repr=False, compare=False)
+    # the later of creation and Ready: a pod created before it cannot have used the cache (None: neither known)
+    usable_from: datetime | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_set", frozenset(self.images))
         object.__setattr__(self, "families", frozenset(ref.family_key for ref in self.image_refs))
+        object.__setattr__(self, "created_seconds", self.created.timestamp() if self.created else float("-inf"))
+        known = [moment for moment in (self.created, self.ready_since) if moment is not None]
+        object.__setattr__(self, "usable_from", max(known) if known else None)
 
     @property
     def auto_created(self) -> bool:

@@ -34,26 +34,22 @@ class ImageRef:
     normalised: str = field(init=False, repr=False, compare=False)
     repo_key: str = field(init=False, repr=False, compare=False)
     family_key: str = field(init=False, repr=False, compare=False)
+    # the short form people write: nginx:1.25 for docker.io/library/nginx:1.25
+    familiar: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         repo_key = f"{self.registry}/{self.repository}"
-        normalised = f"{repo_key}@{self.digest}" if self.digest else f"{repo_key}:{self.tag}"
+        version = f"@{self.digest}" if self.digest else f":{self.tag}"
+        short = self.repository.removeprefix("library/") if self.registry == DOCKER_HUB else repo_key
         object.__setattr__(self, "repo_key", repo_key)
-        object.__setattr__(self, "normalised", normalised)
+        object.__setattr__(self, "normalised", repo_key + version)
         object.__setattr__(self, "family_key", f"{registry_family(self.registry)}/{self.repository}")
+        object.__setattr__(self, "familiar", short + version)
 
     @property
     def version(self) -> str:
         """The tag, or the digest when pinned by digest."""
         return self.digest or self.tag or "latest"
-
-    @property
-    def familiar(self) -> str:
-        """The short form people write: nginx:1.25 for docker.io/library/nginx:1.25."""
-        name = self.repo_key
-        if self.registry == DOCKER_HUB:
-            name = self.repository.removeprefix("library/")
-        return f"{name}@{self.digest}" if self.digest else f"{name}:{self.tag}"
 
 
 def registry_family(registry: str) -> str:

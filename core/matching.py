@@ -186,16 +186,15 @@ class CacheIndex:
     def exact_counts(self, template: PodTemplate) -> dict[int, int]:
         """Per cache position: how many of the pod's images it holds exactly (caches with none left out)."""
         counts: dict[int, int] = {}
-        for ref in template.image_refs:
-            for position in self._exact.get(ref.normalised, ()):
+        exact = self._exact
+        for image in template.images:
+            for position in exact.get(image, ()):
                 counts[position] = counts.get(position, 0) + 1
         return counts
 
     def partial_count(self, template: PodTemplate, position: int) -> int:
         """How many of the pod's images this cache holds only as another tag or ACR endpoint."""
-        cache = self.caches[position]
-        images, families = cache.image_set, cache.families
-        return sum(1 for ref in template.image_refs if ref.normalised not in images and ref.family_key in families)
+        return _partial(self.caches[position], _image_pairs(template))
 
     def positions_with_id(self, cache_id: str | None) -> tuple[int, ...]:
         """The positions of the caches holding this ID (normally one)."""
@@ -208,19 +207,31 @@ class CacheIndex:
         return {position: (exact.get(position, 0), self.partial_count(template, position)) for position in positions}
 
 
+def _partial(cache: CacheView, pairs: list[tuple[str, str]]) -> int:
+    """How many of a pod's images, as (normalised, family) pairs, the cache holds only as another tag or endpoint."""
+    images, families, count = cache.image_set, cache.families, 0
+    for image, family in pairs:
+        if family in families and image not in images:
+            count += 1
+    return count
+
+
+def _image_pairs(template: PodTemplate) -> list[tuple[str, str]]:
+    """Each of the pod's images as (normalised, family), as _partial reads them."""
+    return [(ref.normalised, ref.family_key) for ref in template.image_refs]
+
+
 def _rank_key(cache: CacheView, exact: int, partial: int, storage: float) -> tuple:
     """Best first: more exact, more partial, size closest to storage, newest, then name."""
-    created = cache.created.timestamp() if cache.created else float("-inf")
-    return (-exact, -partial, abs(storage - cache.size_gib), -created, cache.name)
+    return (-exact, -partial, abs(storage - cache.size_gib), -cache.created_seconds, cache.name)
 
 
 def _is_candidate(cache: CacheView, storage: float, at: datetime) -> bool:
     """Usable at `at` and fits the storage: the checks of _rejection without the words, for the hot path."""
     return (
         cache.phase == "Ready"
+        and (cache.usable_from is None or cache.usable_from < at)
         and (cache.expires is None or cache.expires >= at)
-        and (cache.ready_since is None or cache.ready_since < at)
-        and (cache.created is None or cache.created < at)
         and cache.size_gib <= storage
     )
 
@@ -304,10 +315,7 @@ def _same_second(template: PodTemplate, cache: CacheView, at: datetime) -> Findi
 
 def _late(cache: CacheView, at: datetime) -> bool:
     """Ready now, but created or Ready at or after `at`: the cheap test before _same_second."""
-    return cache.phase == "Ready" and (
-        (cache.ready_since is not None and cache.ready_since >= at)
-        or (cache.created is not None and cache.created >= at)
-    )
+    return cache.phase == "Ready" and cache.usable_from is not None and cache.usable_from >= at
 
 
 def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
@@ -357,15 +365,16 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
     needed = policy.requirement(len(template.images))
     storage = policy.storage_gib
     late = []
+    caches, pairs = index.caches, _image_pairs(template)
     for position, exact in index.exact_counts(template).items():
-        cache = index.caches[position]
         if exact < needed or (best_key is not None and -exact > best_key[0]):
             continue
+        cache = caches[position]
         if not _is_candidate(cache, storage, at):
             if _late(cache, at):
                 late.append((position, exact))
             continue
-        key = _rank_key(cache, exact, index.partial_count(template, position), storage)
+        key = _rank_key(cache, exact, _partial(cache, pairs), storage)
         if best_key is None or key < best_key:
             best, best_key = cache, key
     unordered = _unordered_rivals(template, index, late, best_key, storage, at) if late else []
