@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.caches import AUTO_CREATED_PREFIX, CacheView
@@ -49,18 +50,38 @@ def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datet
                  rows: Mapping[str, tuple[Any, tuple]] | None = None) -> pd.DataFrame:
     """One row per ImageCache, sorted by name, with the pods that hit it; `rows` are the caches' `cache_row`s
     (as `views.pod_rows` keeps them), else made here."""
-    hits = pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts().to_dict() if not pods.empty else {}
+    return with_ages(caches_table(caches, cache_hits(pods), rows), now)
+
+
+def cache_hits(pods: pd.DataFrame) -> dict[str, int]:
+    """Cache ID -> the pods of the pods table that hit it."""
+    return pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts().to_dict() if not pods.empty else {}
+
+
+def caches_table(caches: Mapping[str, CacheView], hits: Mapping[str, int],
+                 rows: Mapping[str, tuple[Any, tuple]] | None = None) -> pd.DataFrame:
+    """`caches_frame` but its ages ("Age" is empty: `with_ages` writes it), from the caches' `cache_hits`."""
     if rows is None:
         rows = {name: (view, cache_row(name, view)) for name, view in caches.items()}
-    values = [
-        (*row[:8], format_age(now - row[7]) if row[7] else "", row[8], int(hits.get(row[1], 0)) if row[1] else 0,
-         row[9])
-        for _, (_, row) in sorted(rows.items())
-    ]
+    values = [(*row[:8], "", row[8], int(hits.get(row[1], 0)) if row[1] else 0, row[9])
+              for _, (_, row) in sorted(rows.items())]
     frame = pd.DataFrame(values, columns=CACHE_COLUMNS)
     for column in ("Created", "Expires"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+def with_ages(table: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """A `caches_table` with its "Age" column: kubectl's age of each cache's creation at `now` ("" without one)."""
+    if table.empty:
+        return table
+    created = table["Created"]
+    known = created.notna().to_numpy()
+    seconds = np.zeros(len(created), dtype=np.int64)
+    seconds[known] = ((pd.Timestamp(now) - created[known]) // pd.Timedelta(seconds=1)).to_numpy()
+    ages = [_age_text(max(value, 0)) if found else "" for value, found in zip(seconds.tolist(), known.tolist(),
+                                                                               strict=True)]
+    return table.assign(Age=ages)
 
 
 def filter_caches(frame: pd.DataFrame, phases: tuple[str, ...] = (), text: str = "") -> pd.DataFrame:
@@ -77,7 +98,10 @@ def filter_caches(frame: pd.DataFrame, phases: tuple[str, ...] = (), text: str =
 
 def format_age(age: timedelta) -> str:
     """kubectl-style age: 45s, 12m, 5h, 3d."""
-    seconds = max(int(age.total_seconds()), 0)
+    return _age_text(max(int(age.total_seconds()), 0))
+
+
+def _age_text(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size * (2 if unit != "m" else 1):
             return f"{seconds // size}{unit}"

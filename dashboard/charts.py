@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
+from dashboard.frozen_figure import FrozenFigure
 from dashboard.text import plot
 from dashboard.views import short_image
 
@@ -17,7 +17,7 @@ STAGE_COLORS = {"Building": "#93c5fd", "Ready": "#1f9d55", "Expires soon": "#f59
 HEIGHT = 320
 
 
-def _styled(figure: go.Figure, height: int = HEIGHT) -> go.Figure:
+def _styled(figure: FrozenFigure, height: int = HEIGHT) -> FrozenFigure:
     """House style: compact margins, horizontal legend on top, readable fonts."""
     figure.update_layout(
         height=height,
@@ -29,7 +29,7 @@ def _styled(figure: go.Figure, height: int = HEIGHT) -> go.Figure:
     return figure
 
 
-def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, orientation: str) -> go.Figure:
+def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, orientation: str) -> FrozenFigure:
     """What `px.bar(frame, x=x, y=y, color=color, color_discrete_map=OUTCOME_COLORS, orientation=orientation,
     category_orders={color: list(OUTCOME_COLORS)})` draws, built with graph_objects: the same figure, ~3× faster.
 
@@ -47,7 +47,7 @@ def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, orientation: s
             orientation=orientation, showlegend=True, textposition="auto", x=_values(rows[x]), xaxis="x",
             y=_values(rows[y]), yaxis="y",
         ))
-    figure = go.Figure(traces)
+    figure = FrozenFigure(traces)
     figure.update_layout(
         xaxis={"anchor": "y", "domain": [0.0, 1.0], "title": {"text": x}},
         yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": y}},
@@ -63,7 +63,7 @@ def _values(column: pd.Series) -> Any:
     return column.to_numpy()
 
 
-def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
+def outcomes_over_time(frame: pd.DataFrame) -> FrozenFigure:
     """Stacked bars of hits, misses and failures per time bucket."""
     figure = stacked_bars(frame, "Time", "Pods", "Outcome", "v")
     figure.update_layout(legend_title=None, bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
@@ -74,9 +74,9 @@ def outcomes_over_time(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure)
 
 
-def hit_rate_over_time(frame: pd.DataFrame) -> go.Figure:
+def hit_rate_over_time(frame: pd.DataFrame) -> FrozenFigure:
     """The hit rate per time bucket as a line with markers, on the same time axis as the bars above it."""
-    figure = go.Figure(go.Scatter(
+    figure = FrozenFigure(go.Scatter(
         x=_values(frame["Time"]), y=frame["Hit rate"].to_numpy(), customdata=frame["Pods"].to_numpy(),
         mode="lines+markers", line={"color": OUTCOME_COLORS["hit"], "shape": "hv"}, name="hit rate",
         hovertemplate="%{x}<br>hit rate %{y:.0%} of %{customdata} pods<extra></extra>",
@@ -88,7 +88,7 @@ def hit_rate_over_time(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure, height=170)
 
 
-def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
+def decisions_by_namespace(frame: pd.DataFrame) -> FrozenFigure:
     """Horizontal stacked bars: what the engine decided per namespace, biggest namespace on top."""
     order = list(dict.fromkeys(frame["Namespace"]))
     figure = stacked_bars(frame, "Pods", "Namespace", "Decision", "h")
@@ -98,7 +98,7 @@ def decisions_by_namespace(frame: pd.DataFrame) -> go.Figure:
     return _styled(figure, height=max(HEIGHT, 40 + 28 * len(order)))
 
 
-def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figure:
+def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> FrozenFigure:
     """Gantt bars per cache: building, then Ready until it expires (or Failed).
 
     What `px.timeline(frame, x_start="Start", x_end="End", y="Cache", color="Stage", ...)` draws, built with
@@ -117,7 +117,7 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
             x=((rows["End"] - rows["Start"]) // pd.Timedelta(milliseconds=1)).to_numpy(), xaxis="x",
             y=rows["Cache"].map(plot).to_numpy(), yaxis="y",
         ))
-    figure = go.Figure(traces)
+    figure = FrozenFigure(traces)
     figure.update_layout(
         xaxis={"anchor": "y", "domain": [0.0, 1.0], "type": "date"},
         yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": "Cache"}},
@@ -133,13 +133,22 @@ def cache_timeline(frame: pd.DataFrame, now: datetime | None = None) -> go.Figur
     return _styled(figure, height=max(HEIGHT, 60 + 26 * caches))
 
 
-def uncached_images(frame: pd.DataFrame) -> go.Figure:
-    """Horizontal bars: images no Ready cache holds, by the pods that pull them."""
-    shown = frame.assign(Label=frame["Image"].map(lambda image: plot(short_image(image))), Image=frame["Image"].map(plot))
-    figure = px.bar(
-        shown, y="Label", x="Pods", orientation="h", hover_data={"Image": True, "Label": False},
-        color_discrete_sequence=[OUTCOME_COLORS["miss"]],
-    )
-    figure.update_yaxes(autorange="reversed", title=None)
+def uncached_images(frame: pd.DataFrame) -> FrozenFigure:
+    """Horizontal bars: images no Ready cache holds, by the pods that pull them.
+
+    What `px.bar(frame, y=<short image>, x="Pods", orientation="h", hover_data={"Image": True, ...})` draws, built
+    with graph_objects: the same figure (the same JSON), ~3× faster.
+    """
+    figure = FrozenFigure(go.Bar(
+        customdata=frame["Image"].map(plot).to_numpy(dtype=object).reshape(-1, 1),
+        hovertemplate="Pods=%{x}<br>Image=%{customdata[0]}<extra></extra>", legendgroup="",
+        marker={"color": OUTCOME_COLORS["miss"], "pattern": {"shape": ""}}, name="", orientation="h",
+        showlegend=False, textposition="auto", x=frame["Pods"].to_numpy(), xaxis="x",
+        y=frame["Image"].map(lambda image: plot(short_image(image))).to_numpy(dtype=object), yaxis="y",
+    ))
+    # the axes' titles after their anchors, in plotly express's order
+    figure.update_layout(xaxis={"anchor": "y", "domain": [0.0, 1.0]}, yaxis={"anchor": "x", "domain": [0.0, 1.0]},
+                         legend={"tracegroupgap": 0}, margin={"t": 60}, barmode="relative")
+    figure.update_yaxes(title=None, autorange="reversed")
     figure.update_layout(xaxis_title="ECI pods using the image")
-    return _styled(figure, height=max(180, 70 + 30 * len(shown)))
+    return _styled(figure, height=max(180, 70 + 30 * len(frame)))

@@ -7,6 +7,7 @@ modules are stateless functions.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -20,6 +21,7 @@ import pandas as pd
 from core.coverage import CacheSuggestion, held_images, suggest_cache
 from core.matching import CacheIndex
 from dashboard import cache_views, start_views, suggest, views
+from dashboard.frozen_figure import FrozenFigure
 from kube.malloc import release_free_memory
 
 # Only the latest snapshot's Frames: each holds ~10 MiB of Arrow tables at 10k pods (keeping six cost ~50 MiB of
@@ -57,8 +59,11 @@ class FrameKeeper:
         self._lock = threading.Lock()
         self._recent: list[Frames] = []  # oldest first
         self._rows: dict[str, dict[str, tuple[Any, tuple | None]]] = {}  # table -> pod key -> (record, row)
-        self._pods_table: tuple[dict, pd.DataFrame, dict[str, int]] | None = None  # rows, their table, row by key
+        self._pods_table: views.PodsTable | None = None
+        self._stamps = itertools.count()  # a new pods table's stamp: the version of the columns it changed
+        self._starts_table: start_views.StartsTable | None = None
         self._kept: dict[str, tuple[tuple, Any]] = {}  # name -> (the inputs it was built from, what was built)
+        self._drawn: dict[Hashable, tuple[tuple, tuple, Any]] = {}  # name -> (its tables, its inputs, what was built)
         self._figures: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
 
     def __len__(self) -> int:
@@ -82,25 +87,37 @@ class FrameKeeper:
             release_free_memory()  # the dropped tables' buffers are big frees glibc would otherwise keep resident
         return made
 
-    def pods_frame(self, pods: Any) -> pd.DataFrame:
-        """`views.pods_frame`, reusing the rows of the pods that did not change since the last one: when only some
-        pods changed, the last table with their rows rewritten."""
+    def pods_table(self, pods: Any) -> views.PodsTable:
+        """`views.pods_frame` with its column versions, reusing the rows of the pods that did not change since the
+        last one: when only some pods changed, the last table with their rows rewritten (the same table if none
+        changed where it shows)."""
         with self._lock:
             last = self._pods_table
+            stamp = next(self._stamps)
         rows = self.rows("pods", pods, None)
-        frame = views.patched_frame(last[1], last[2], last[0], rows) if last is not None else None
-        if frame is not None:
-            positions = last[2]  # the same pods in the same rows
-        else:
-            frame = views.rows_frame(rows)
-            positions = views.row_positions(frame)
+        table = views.patched_pods(last, rows, stamp) if last is not None else None
+        if table is None:
+            table = views.built_pods(rows, stamp)
         with self._lock:
-            self._pods_table = (rows, frame, positions)
-        return frame
+            self._pods_table = table
+        return table
+
+    def pods_frame(self, pods: Any) -> pd.DataFrame:
+        """`views.pods_frame`, as `pods_table` makes it."""
+        return self.pods_table(pods).frame
 
     def starts_frame(self, pods: Any) -> pd.DataFrame:
-        """`start_views.starts_frame`, reusing the rows of the pods that did not change since the last one."""
-        return start_views.starts_table(self.rows("starts", pods, start_views.start_row))
+        """`start_views.starts_frame`, reusing the rows of the pods that did not change since the last one: when only
+        some pods changed, the last table with their rows rewritten (the same table if none changed where it shows)."""
+        with self._lock:
+            last = self._starts_table
+        rows = self.rows("starts", pods, start_views.start_row)
+        table = start_views.patched_starts(last, rows) if last is not None else None
+        if table is None:
+            table = start_views.built_starts(rows)
+        with self._lock:
+            self._starts_table = table
+        return table.frame
 
     def rows(self, table: str, pods: Any, row: Callable[[str, Any], tuple | None] | None) -> dict[str, Any]:
         """`views.pod_rows(pods, row=row)` of one table, reusing its rows of the pods that did not change."""
@@ -123,15 +140,28 @@ class FrameKeeper:
             self._kept[name] = (inputs, built)
         return built
 
-    def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
-        """`build(frame, *args)`, built once per content of the table (and the other arguments)."""
+    def drawn_from(self, name: Hashable, tables: tuple, build: Callable[[], Any], inputs: tuple = ()) -> Any:
+        """`build()`, reused from the last call of this name while it reads the very same `tables` and equal
+        `inputs`. Tables are compared by identity (they have no truth value): the keeper hands out the same pods and
+        starts table while no row of it changed, and what is drawn from them is kept the same way."""
+        with self._lock:
+            last = self._drawn.get(name)
+        if last is not None and _same_objects(last[0], tables) and last[1] == inputs:
+            return last[2]
+        built = build()
+        with self._lock:
+            self._drawn[name] = (tables, inputs, built)
+        return built
+
+    def figure(self, build: Callable[..., FrozenFigure], frame: pd.DataFrame, *args: Hashable) -> FrozenFigure:
+        """`build(frame, *args)`, built and frozen once per content of the table (and the other arguments)."""
         key = (build.__module__, build.__qualname__, content_key(frame), args)
         with self._lock:
             found = self._figures.get(key)
             if found is not None:
                 self._figures.move_to_end(key)
                 return found
-        figure = build(frame, *args)
+        figure = build(frame, *args).freeze()
         with self._lock:
             self._figures[key] = figure
             while len(self._figures) > self.keep_figures:
@@ -141,8 +171,13 @@ class FrameKeeper:
     def forget(self) -> None:
         """Drop everything kept (benchmarks time a build from nothing with it)."""
         with self._lock:
-            self._recent, self._rows, self._pods_table, self._kept = [], {}, None, {}
+            self._recent, self._rows, self._pods_table, self._starts_table = [], {}, None, None
+            self._kept, self._drawn = {}, {}
             self._figures.clear()
+
+
+def _same_objects(these: tuple, those: tuple) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
 
 
 @dataclass
@@ -164,16 +199,30 @@ class Frames:
         """`build()`, kept by the keeper across versions while `inputs` (all it reads) are equal."""
         return build() if self.keeper is None else self.keeper.kept(name, inputs, build)
 
-    def figure(self, build: Callable[..., Any], frame: pd.DataFrame, *args: Hashable) -> Any:
-        """`build(frame, *args)`, kept by the keeper across versions while the table's content is the same."""
+    def drawn_from(self, name: Hashable, tables: tuple, build: Callable[[], Any], inputs: tuple = ()) -> Any:
+        """`build()`, kept by the keeper across versions while it reads the very same `tables` and equal `inputs`."""
+        return build() if self.keeper is None else self.keeper.drawn_from(name, tables, build, inputs)
+
+    def figure(self, build: Callable[..., FrozenFigure], frame: pd.DataFrame, *args: Hashable) -> FrozenFigure:
+        """`build(frame, *args)`, kept (frozen) by the keeper across versions while the table's content is the same."""
         return build(frame, *args) if self.keeper is None else self.keeper.figure(build, frame, *args)
 
     @cached_property
     def pods(self) -> pd.DataFrame:
         """Every ECI pod, one row each."""
+        return self.pods_table.frame
+
+    @cached_property
+    def pods_table(self) -> views.PodsTable:
+        """`pods` with its column versions."""
         if self.keeper is None:
-            return views.pods_frame(self.snapshot.pods)
-        return self.keeper.pods_frame(self.snapshot.pods)
+            return views.built_pods(views.pod_rows(self.snapshot.pods), 0)
+        return self.keeper.pods_table(self.snapshot.pods)
+
+    def pods_versions(self, *columns: str) -> tuple[int, ...]:
+        """The versions of these columns of `pods`: what is drawn from them alone is kept while they are the same."""
+        versions = self.pods_table.versions
+        return tuple(versions[column] for column in columns)
 
     @cached_property
     def starts(self) -> pd.DataFrame:
@@ -184,14 +233,24 @@ class Frames:
 
     @cached_property
     def caches(self) -> pd.DataFrame:
-        """Every ImageCache, one row each."""
-        rows = None if self.keeper is None else self.keeper.rows("caches", self.snapshot.caches, cache_views.cache_row)
-        return cache_views.caches_frame(self.snapshot.caches, self.pods, self.now, rows)
+        """Every ImageCache, one row each, aged as of now."""
+        return cache_views.with_ages(self.caches_table, self.now)
+
+    @cached_property
+    def caches_table(self) -> pd.DataFrame:
+        """`caches` but their ages: kept while the caches and the pods that hit them are the same."""
+        caches = self.snapshot.caches  # a mapping of the same CacheViews while no cache changed
+        if self.keeper is None:
+            return cache_views.caches_table(caches, cache_views.cache_hits(self.pods))
+        hits = self.kept("cache hits", self.pods_versions("Cache ID"), lambda: cache_views.cache_hits(self.pods))
+        return self.kept("caches", (caches, hits), lambda: cache_views.caches_table(
+            caches, hits, self.keeper.rows("caches", caches, cache_views.cache_row)))
 
     @cached_property
     def headline(self) -> views.Headline:
         """The overview's numbers."""
-        return views.headline(self.pods, self.caches)
+        return self.drawn_from("headline", (self.caches_table,), lambda: views.headline(self.pods, self.caches_table),
+                               inputs=self.pods_versions(*views.HEADLINE_COLUMNS))
 
     @cached_property
     def outcomes_over_time(self) -> pd.DataFrame:
@@ -203,12 +262,15 @@ class Frames:
         """Pods the charts over time count that no longer exist."""
         history = self.snapshot.history  # the same tuple while no pod was added or decided anew
         seen = self.kept("history-keys", (history,), lambda: views.history_keys(history))
-        return views.pods_gone(history, self.snapshot.pods, seen)
+        # the pods table's keys keep their version only while the pods (ECI or not) are the same
+        return self.drawn_from("pods gone", (seen,), lambda: views.pods_gone(history, self.snapshot.pods, seen),
+                               inputs=self.pods_versions("key"))
 
     @cached_property
     def by_namespace(self) -> pd.DataFrame:
         """Pods per namespace and decision."""
-        return views.decisions_by_namespace(self.pods)
+        return self.kept("by namespace", self.pods_versions("Namespace", "Decision"),
+                         lambda: views.decisions_by_namespace(self.pods))
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
@@ -221,8 +283,10 @@ class Frames:
 
     @cached_property
     def uncached(self) -> pd.DataFrame:
-        """Images no Ready cache holds, by pods using them."""
-        return suggest.uncached_images(self.snapshot.pods, self.held)
+        """Images no Ready cache holds, by pods using them (kept while the held images and the ECI pods' decisions
+        and images, all that is counted, are the same)."""
+        return self.kept("uncached", (*self.pods_versions("key", "Decision", "Images"), self.held),
+                         lambda: suggest.uncached_images(self.snapshot.pods, self.held))
 
     @cached_property
     def held(self) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from dashboard import start_views
@@ -53,7 +54,7 @@ def overview(frames: Frames) -> None:
     frame = starts_of(frames)
     if frame.empty:
         return
-    figures = frames.memo("start-figures", lambda: start_views.start_figures(frame))
+    figures = frames.drawn_from("start-figures", (frame,), lambda: start_views.start_figures(frame))
     st.subheader("What the caches buy")
     with st.container(horizontal=True, gap="medium"):
         _start_metrics("Hit", figures.hit_median, figures.hit_p90, f"{figures.hit_count:,} started hits")
@@ -79,15 +80,15 @@ def overview(frames: Frames) -> None:
     )
     # one above the other: beside the chart, the table's numbers were cut off at 1024 px
     st.markdown("**Start time by outcome**")
-    data = frames.memo("start-distribution", lambda: start_views.start_distribution(frame))
+    data = frames.drawn_from("start-distribution", (frame,), lambda: start_views.start_distribution(frame))
     if data.empty:
         st.caption("No pod has started yet.")
     else:
-        figure = frames.memo("start-chart", lambda: frames.figure(start_views.start_chart, data))
+        figure = frames.drawn_from("start-chart", (data,), lambda: frames.figure(start_views.start_chart, data))
         st.plotly_chart(figure, key="chart-start-time", config=PLOT_CONFIG)
     st.markdown("**By workload**")
-    table = frames.memo("start-workloads", lambda: start_views.by_workload(frame))
-    _start_table(table, "start-workloads", {
+    table = frames.drawn_from("start-workloads", (frame,), lambda: start_views.by_workload(frame))
+    _start_table(frames, table, "start-workloads", {
         "Hit %": st.column_config.NumberColumn(format="%.0f%%"),
         "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
         "Saved (s)": st.column_config.NumberColumn(format="%.0f", help=SAVED_HELP),
@@ -117,23 +118,29 @@ def pod_timeline(record: Any) -> None:
 def caches(frames: Frames) -> None:
     """Per cache: the pods it served, their median start, the pull time it saved."""
     frame = starts_of(frames)
-    table = frames.memo("start-caches", lambda: start_views.by_cache(frame, frames.snapshot.caches))
+    caches = frames.snapshot.caches
+    table = frames.drawn_from("start-caches", (frame,), lambda: start_views.by_cache(frame, caches), inputs=(caches,))
     st.subheader("What each cache saved")
     if table.empty:
         st.caption("No pod has hit a cache yet.")
         return
     st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
-    _start_table(table, "start-caches", {
+    _start_table(frames, table, "start-caches", {
         "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
         "Saved (s)": st.column_config.NumberColumn(format="%.0f"),
         "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on"),
     })
 
 
-def _start_table(table: pd.DataFrame, key: str, column_config: dict) -> None:
-    """A start table as inert text, up to about eight rows high."""
+def _start_table(frames: Frames, table: pd.DataFrame, key: str, column_config: dict) -> None:
+    """A start table as inert text, up to about eight rows high.
+
+    Handed to Streamlit as the Arrow table it makes of a DataFrame (`pa.Table.from_pandas`), made once per table
+    rather than on every rerun: the same bytes reach the browser.
+    """
+    arrow = frames.drawn_from(f"{key} as arrow", (table,), lambda: pa.Table.from_pandas(inert_frame(table)))
     st.dataframe(
-        inert_frame(table),
+        arrow,
         hide_index=True, placeholder=NO_VALUE,
         width="stretch",
         height=min(38 + 35 * max(len(table), 1), 320),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from core.starts import (
     PULLED,
     PULLING_OUTCOMES,
     PodStart,
+    PullEstimate,
     Saving,
     paid_for,
     percentile,
@@ -23,8 +24,9 @@ from core.starts import (
     saves,
     saving_of,
 )
+from dashboard.frozen_figure import FrozenFigure
 from dashboard.text import plot
-from dashboard.views import pod_rows
+from dashboard.views import SMALL_TABLE, changed_rows, pod_rows, written_frame
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -111,16 +113,63 @@ def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
 def starts_table(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     """The starts frame of `start_row`s (as `views.pod_rows` keeps them): each hit's saving (`core.starts.saving_of`)
     against the estimates of this snapshot's misses."""
+    return built_starts(rows).frame
+
+
+@dataclass(frozen=True)
+class StartsTable:
+    """The starts frame and what writing a later version's changed rows into it reads: the rows it was made of (as
+    `views.pod_rows` keeps them), each pod's row in it, the pull estimates and the savings made against them."""
+
+    rows: Mapping[str, tuple[Any, tuple | None]]
+    frame: pd.DataFrame
+    positions: Mapping[str, int]
+    estimates: Mapping[str, PullEstimate]
+    savings: dict[tuple, Saving]  # a hit's (images, paid) -> its `saving_of` against `estimates`, filled as met
+
+
+def built_starts(rows: Mapping[str, tuple[Any, tuple | None]]) -> StartsTable:
+    """The starts table of `start_row`s, built whole."""
     values = [row for _, row in rows.values() if row is not None]
     estimates = pull_estimates(row[8] for row in values)
+    savings: dict[tuple, Saving] = {}  # hits of one workload share their images and, mostly, what they paid
+    positions = {row[0]: position for position, row in enumerate(values)}
+    return StartsTable(rows, _starts_frame(values, estimates, savings), positions, estimates, savings)
+
+
+def patched_starts(last: StartsTable, rows: Mapping[str, tuple[Any, tuple | None]],
+                   most: int = 500) -> StartsTable | None:
+    """`built_starts(rows)`, made from the last table: the same frame when no row changed (a pod changed only where
+    the table does not show it), else a copy with only the changed rows written, their savings against the same
+    estimates; None when that cannot be done (a pod came, went or became or stopped being ECI, a missed pod's pulls
+    moved the estimates) or does not pay (a small table, or more than `most` rows changed)."""
+    changed = changed_rows(last.rows, rows, most)
+    if changed is None:
+        return None
+    if not changed:
+        return replace(last, rows=rows)
+    if any(row[8] != last.rows[key][1][8] for key, (_, row) in changed.items()):
+        # a pulling pod's start changed: the estimates may have moved, and with them every hit's saving
+        if pull_estimates(row[8] for _, row in rows.values() if row is not None) != last.estimates:
+            return None
+    if len(last.frame) < SMALL_TABLE:
+        return None
+    values = [row for _, row in changed.values()]
+    where = np.array([last.positions[row[0]] for row in values])  # ascending: both follow the pods' order
+    frame = written_frame(last.frame, where, _starts_frame(values, last.estimates, last.savings))
+    return None if frame is None else replace(last, rows=rows, frame=frame)
+
+
+def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],
+                  savings: dict[tuple, Saving]) -> pd.DataFrame:
+    """The starts frame of these rows, savings against `estimates` (found in, or added to, `savings`)."""
     if not values:
         frame = pd.DataFrame([], columns=START_COLUMNS)
         frame[["Start (s)", "Pull (s)", "Saved (s)"]] = frame[["Start (s)", "Pull (s)", "Saved (s)"]].astype("float64")
         frame["Saved from"] = frame["Saved from"].astype("int64")
         frame.attrs["observed_pulls"] = 0
         return frame
-    by_pulls: dict[tuple, Saving] = {}  # hits of one workload share their images and, mostly, what they paid
-    saved = [_saving(row[10], row[11], estimates, by_pulls) if row[9] else None for row in values]
+    saved = [_saving(row[10], row[11], estimates, savings) if row[9] else None for row in values]
     columns = list(zip(*values, strict=True))
     data: dict[str, Any] = {name: np.array(column, dtype=object) for name, column in
                             zip(START_COLUMNS[:5], columns[:5], strict=True)}
@@ -134,10 +183,10 @@ def starts_table(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     return frame
 
 
-def _saving(images: tuple, paid: tuple, estimates: Mapping[str, Any], by_pulls: dict[tuple, Saving]) -> Saving:
-    found = by_pulls.get((images, paid))
+def _saving(images: tuple, paid: tuple, estimates: Mapping[str, Any], savings: dict[tuple, Saving]) -> Saving:
+    found = savings.get((images, paid))
     if found is None:
-        found = by_pulls[(images, paid)] = saving_of(images, paid, estimates)
+        found = savings[(images, paid)] = saving_of(images, paid, estimates)
     return found
 
 
@@ -240,9 +289,9 @@ def _box(name: str, values: np.ndarray) -> list[Any]:
     ]
 
 
-def start_chart(data: pd.DataFrame) -> go.Figure:
+def start_chart(data: pd.DataFrame) -> FrozenFigure:
     """Start time by outcome: one box per outcome with its pods as points (its quartiles beyond 2,000 pods)."""
-    figure = go.Figure()
+    figure = FrozenFigure()
     for name in CHART_OUTCOMES:
         values = data.loc[data["Outcome"] == name, "Start (s)"].to_numpy(dtype=float)
         if len(values):

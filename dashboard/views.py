@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -75,38 +75,93 @@ def row_positions(frame: pd.DataFrame) -> dict[str, int]:
     return {key: position for position, key in enumerate(frame["key"].tolist())}
 
 
-def patched_frame(frame: pd.DataFrame, positions: Mapping[str, int], previous: Mapping[str, tuple[Any, tuple | None]],
-                  rows: Mapping[str, tuple[Any, tuple | None]], most: int = 500) -> pd.DataFrame | None:
-    """`rows_frame(rows)`, made from `frame` (the table of `previous`, its `row_positions`) by writing only the rows
-    that changed; None when that cannot be done (a pod came, went or became or stopped being ECI) or does not pay
-    (a small table, or more than `most` rows changed)."""
-    if len(rows) != len(previous) or len(frame) < SMALL_TABLE:
+@dataclass(frozen=True)
+class PodsTable:
+    """The pods table and what writing a later version's changed rows into it reads: the rows it was made of (as
+    `pod_rows` keeps them) and each pod's row in it; and per column its version, the stamp of the table in which it
+    last changed (what is drawn from some columns is kept while their versions are the same)."""
+
+    rows: Mapping[str, tuple[Any, tuple | None]]
+    frame: pd.DataFrame
+    positions: Mapping[str, int]
+    versions: Mapping[str, int]
+
+
+def built_pods(rows: Mapping[str, tuple[Any, tuple | None]], stamp: int) -> PodsTable:
+    """The pods table of `rows`, built whole: every column's version is `stamp`."""
+    frame = rows_frame(rows)
+    return PodsTable(rows, frame, row_positions(frame), dict.fromkeys(POD_COLUMNS, stamp))
+
+
+def patched_pods(last: PodsTable, rows: Mapping[str, tuple[Any, tuple | None]], stamp: int,
+                 most: int = 500) -> PodsTable | None:
+    """`built_pods(rows)`, made from the last table: the same frame when no row changed (a pod changed only where the
+    table does not show it), else one with only the changed rows written, the columns they changed in at version
+    `stamp`; None when that cannot be done (a pod came, went or became or stopped being ECI) or more than `most`
+    rows changed."""
+    changed = changed_rows(last.rows, rows, most)
+    if changed is None:
+        return None
+    if not changed:
+        return replace(last, rows=rows)
+    columns = changed_columns(POD_COLUMNS, last.rows, changed)
+    frame = None
+    if len(last.frame) >= SMALL_TABLE:  # below, a table is built afresh faster than rows are written into a copy
+        written = rows_frame(changed)
+        where = np.array([last.positions[key] for key in written["key"].tolist()])  # ascending: both are sorted
+        frame = written_frame(last.frame, where, written, columns)
+    if frame is None:
+        frame = rows_frame(rows)  # the same pods in the same rows
+    return PodsTable(rows, frame, last.positions, {**last.versions, **dict.fromkeys(columns, stamp)})
+
+
+def changed_rows(previous: Mapping[str, tuple[Any, tuple | None]], rows: Mapping[str, tuple[Any, tuple | None]],
+                 most: int) -> dict[str, tuple[Any, tuple]] | None:
+    """The pods of `rows` (as `pod_rows` keeps them) whose row differs from the one in `previous`, by key in the
+    order of `rows`; None when the pods are not the same in the same order (one came, went, or became or stopped
+    being in the table) or more than `most` rows changed."""
+    if len(rows) != len(previous):
         return None
     changed = {}
-    for key, kept in rows.items():
-        before = previous.get(key)
-        if before is kept:
+    for (key, kept), (old_key, before) in zip(rows.items(), previous.items(), strict=True):
+        if kept is before:
             continue
-        if before is None or (before[1] is None) != (kept[1] is None) or len(changed) >= most:
+        if key != old_key or (before[1] is None) != (kept[1] is None):
             return None
-        if kept[1] is not None:
+        if kept[1] is not None and kept[1] != before[1]:
+            if len(changed) >= most:
+                return None
             changed[key] = kept
-    if not changed:
-        return frame
-    written = rows_frame(changed)
-    where = np.array([positions[key] for key in written["key"].tolist()])  # ascending, as both are sorted
+    return changed
+
+
+def changed_columns(columns: list[str], previous: Mapping[str, tuple[Any, tuple | None]],
+                    changed: Mapping[str, tuple[Any, tuple]]) -> list[str]:
+    """The columns (a row's values, in order) in which some changed row differs from its row in `previous`."""
+    differ: set[int] = set()
+    for key, (_, row) in changed.items():
+        before = previous[key][1]
+        differ.update(index for index, (new, old) in enumerate(zip(row, before, strict=True)) if new != old)
+    return [name for index, name in enumerate(columns) if index in differ]
+
+
+def written_frame(frame: pd.DataFrame, where: np.ndarray, written: pd.DataFrame,
+                  columns: list[str] | None = None) -> pd.DataFrame | None:
+    """`frame` with its rows at the positions `where` (ascending) replaced by the rows of `written` in `columns`
+    (every column by default; the others are `frame`'s own), in new arrays (`frame` is shared, never written); None
+    when a column's type would change."""
     mask = np.zeros(len(frame), dtype=bool)
     mask[where] = True
-    data = {}
-    for name in POD_COLUMNS:  # new arrays: the previous version's table is shared, never written
+    patched = frame.copy(deep=False)
+    for name in frame.columns if columns is None else columns:
         values, new = frame[name].array, written[name].array
         if isinstance(values, pd.arrays.ArrowStringArray):  # in pyarrow: pandas' setitem costs more per column
-            data[name] = pd.array(pc.replace_with_mask(pa.array(values), pa.array(mask), pa.array(new)),
-                                  dtype=values.dtype)
+            patched[name] = pd.array(pc.replace_with_mask(pa.array(values), pa.array(mask), pa.array(new)),
+                                     dtype=values.dtype)
         else:
-            data[name] = values.copy()
-            data[name][where] = new
-    patched = pd.DataFrame(data, columns=POD_COLUMNS)
+            values = values.copy()
+            values[where] = new
+            patched[name] = values
     return patched if patched.dtypes.equals(frame.dtypes) else None
 
 
@@ -152,8 +207,11 @@ def _pod_row(key: str, record: Any) -> tuple | None:
     )
 
 
+_NAN = float("nan")  # one NaN object: rows holding it compare equal (a tuple compares its items by identity first)
+
+
 def _nan_if_none(value: float | None) -> float:
-    return float("nan") if value is None else value
+    return _NAN if value is None else value
 
 
 def _status(obj: Any) -> dict:
@@ -251,6 +309,9 @@ class Headline:
         """Hits among pods that tried a cache (hit, miss or fail); None when none did."""
         tried = self.hits + self.misses + self.fails
         return self.hits / tried if tried else None
+
+
+HEADLINE_COLUMNS = ("Actual", "Decision", "Agrees")  # what `headline` reads of the pods table, but its length
 
 
 def headline(frame: pd.DataFrame, cache_table: pd.DataFrame) -> Headline:

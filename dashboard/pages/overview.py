@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -39,7 +40,7 @@ def live(cluster: shell.ShownCluster) -> None:
     shell.cluster_badges(cluster, snapshot)
     metrics(frames)
     start_panels.overview(frames)
-    if frames.pods.empty and frames.caches.empty:
+    if frames.pods.empty and frames.caches_table.empty:
         if all(snapshot.synced.values()):
             st.info("No ECI pods and no image caches in this cluster yet. Pods appear here as they are created.",
                     icon=":material/hourglass_empty:")
@@ -56,9 +57,10 @@ def live(cluster: shell.ShownCluster) -> None:
         over_time, source, kept_as = history.outcomes_over_time(cluster, frames)
         chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
               memo=(OVER_TIME, kept_as), heading=False)
-        rates = frames.memo(("hit-rate", kept_as), lambda: views.hit_rate_over_time(over_time))
+        rates = frames.drawn_from(("hit-rate", kept_as), (over_time,), lambda: views.hit_rate_over_time(over_time))
         if not rates.empty:
-            figure = frames.memo(("hit-rate-chart", kept_as), lambda: frames.figure(charts.hit_rate_over_time, rates))
+            figure = frames.drawn_from(("hit-rate-chart", kept_as), (rates,),
+                                       lambda: frames.figure(charts.hit_rate_over_time, rates))
             st.plotly_chart(figure, key="chart-hit-rate", config=PLOT_CONFIG)
         st.caption(f"{source} {views.history_note(frames.pods_gone)}")
     with right:
@@ -68,7 +70,7 @@ def live(cluster: shell.ShownCluster) -> None:
     chart(frames, "Cache timeline", frames.timeline, charts.cache_timeline,
           "No image cache was alive in the last 24 h: create one, or let ECI auto-create one on a miss.", minute)
     if not frames.timeline.empty:
-        shown, total = frames.timeline["Cache"].nunique(), len(frames.caches)
+        shown, total = frames.timeline["Cache"].nunique(), len(frames.caches_table)
         newest = f"The {shown} newest of {total} caches. " if shown < total else ""
         st.caption(f"{newest}The last 24 h and the next: building → Ready → expiry; orange: expires within 24 h; "
                    "the dotted line is now. Bars that reach the right edge expire later, or never.")
@@ -77,16 +79,17 @@ def live(cluster: shell.ShownCluster) -> None:
     latest(frames)
 
 
-def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Any,
+def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Hashable,
           memo: Hashable = None, heading: bool = True) -> None:
-    """A titled chart `build(data, *args)` (built once per store version under `memo`, the title by default, or
-    per content), or a sentence saying why there is nothing."""
+    """A titled chart `build(data, *args)` (kept under `memo`, the title by default, while it draws the same table
+    and arguments, else found by the table's content), or a sentence saying why there is nothing."""
     if heading:
         st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
-        drawn = frames.memo(title if memo is None else memo, lambda: frames.figure(build, data, *args))
+        drawn = frames.drawn_from(title if memo is None else memo, (data,), lambda: frames.figure(build, data, *args),
+                                  inputs=args)
         st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
 
 
@@ -94,20 +97,22 @@ def metrics(frames: Frames) -> None:
     """The headline numbers."""
     head = frames.headline
     rate = f"{head.hit_rate:.0%}" if head.hit_rate is not None else "–"
+    pods, caches = nav.page("pods"), nav.page("caches")
     with st.container(horizontal=True, gap="xxsmall"):
         tile("ECI pods", f"{head.eci_pods:,}", "Pods labelled for ECI (or on a virtual-kubelet node) that exist now.",
-             "pods", {})
+             pods, {})
         tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
-             "else predicted).", "pods", {"decision": "hit"})
+             "else predicted).", pods, {"decision": "hit"})
         # the total in the label: "1,000/1,000" does not fit a tile's large digits
         tile(f"Ready of {head.caches:,} caches", f"{head.ready_caches:,}", "Ready ImageCaches (ECI can use them).",
-             "caches", {})
-        tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", "pods", {"decision": "miss"})
-        tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", "pods",
+             caches, {})
+        tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", pods, {"decision": "miss"})
+        tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", pods,
              {"decision": "fail"})
         tile("Disagreements", f"{head.disagreements:,}",
-             "Pods where ECI reported something other than the engine's prediction.", "pods", {"disagree": "1"})
-    reported = frames.memo("reported", lambda: int((frames.pods["Actual"] != views.NO_REPORT).sum()))
+             "Pods where ECI reported something other than the engine's prediction.", pods, {"disagree": "1"})
+    reported = frames.kept("reported", frames.pods_versions("Actual"),
+                           lambda: int((frames.pods["Actual"] != views.NO_REPORT).sum()))
     with st.container():  # always one element here, so the charts below keep their place
         if reported and not head.disagreements:
             st.success(f"ECI did what imc predicted for all {reported:,} pods it reported on.",
@@ -116,27 +121,53 @@ def metrics(frames: Frames) -> None:
             st.empty()
 
 
-def tile(label: str, value: str, help_text: str, page: str, query: dict[str, str]) -> None:
+def tile(label: str, value: str, help_text: str, page: st.Page, query: dict[str, str]) -> None:
     """A headline number with a link to the page listing what it counts (the Pods page filtered by `query`)."""
     with st.container(border=True, gap=None, width=TILE_WIDTH):
         st.metric(label, value, help=help_text)
-        st.page_link(nav.page(page), label="List them", query_params=query or None,
+        st.page_link(page, label="List them", query_params=query or None,
                      icon=":material/arrow_forward:")
 
 
 def latest(frames: Frames) -> None:
     """The newest ECI pods, each a link to its explanation."""
-    rows = frames.memo("latest", lambda: views.latest_pods(frames.pods))
-    if rows.empty:
+    rows = frames.kept("latest", frames.pods_versions(*LATEST_COLUMNS), lambda: latest_rows(frames.pods))
+    if not rows:
         return
     st.subheader("Latest ECI pods")
-    for row in rows.itertuples(index=False):
+    pods = nav.page("pods")
+    for row in rows:
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            explanation.outcome_badge(row.Decision, detail=row.Predicted.partition(" · ")[2])
-            st.page_link(nav.page("pods"), label=md(f"{row.Namespace}/{row.Pod}"), query_params={"pod": row.key},
+            explanation.outcome_badge(row.decision, detail=row.detail)
+            st.page_link(pods, label=row.label, query_params={"pod": row.key},
                          icon=":material/manage_search:")
-            where = f"cache {md(row.Cache)}" if row.Cache else ""
-            st.caption(" · ".join(part for part in (where, eci_word(row.Decision, row.Actual, row.Agrees)) if part))
+            st.caption(row.caption)
+
+
+@dataclass(frozen=True)
+class LatestRow:
+    """One of the latest pods as the Overview lists it: its outcome badge, a link to it, what ECI said."""
+
+    decision: str
+    detail: str
+    label: str
+    key: str
+    caption: str
+
+
+LATEST_COLUMNS = ("Created", "key", "Namespace", "Pod", "Decision", "Predicted", "Cache", "Actual", "Agrees")
+
+
+def latest_rows(pods: pd.DataFrame) -> list[LatestRow]:
+    """The newest ECI pods (`views.latest_pods`), their text made once: all it reads is `LATEST_COLUMNS`."""
+    rows = []
+    for row in views.latest_pods(pods).itertuples(index=False):
+        where = f"cache {md(row.Cache)}" if row.Cache else ""
+        rows.append(LatestRow(
+            row.Decision, row.Predicted.partition(" · ")[2], md(f"{row.Namespace}/{row.Pod}"), row.key,
+            " · ".join(part for part in (where, eci_word(row.Decision, row.Actual, row.Agrees)) if part),
+        ))
+    return rows
 
 
 def eci_word(decision: str, actual: str, agrees: bool) -> str:
@@ -151,7 +182,8 @@ def uncached(frames: Frames) -> None:
     if frames.uncached.empty:
         st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
         return
-    figure = frames.memo("uncached", lambda: frames.figure(charts.uncached_images, frames.uncached))
+    figure = frames.drawn_from("uncached", (frames.uncached,), lambda: frames.figure(charts.uncached_images,
+                                                                                     frames.uncached))
     st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
     if not suggestion.images:
