@@ -45,12 +45,14 @@ def content_key(frame: pd.DataFrame) -> tuple[Hashable, ...]:
 class FrameKeeper:
     """What the dashboard keeps between store versions, shared by all sessions, and nothing else keeps:
 
-    the Frames of the latest snapshots, each pod's rows of the pods and starts tables (reused while its PodRecord is
-    the same object), the last pods table (rewritten where pods changed), tables kept while their inputs are equal,
-    and
-    figures by the content of the table they draw (the scale cluster moves ~100 store versions a second while most
-    summary tables stay the same, and a figure takes tens of milliseconds). Figures handed out are shared: callers
-    must not change them.
+    the Frames of the latest snapshots; each pod's rows of the pods and starts tables (reused while its PodRecord is
+    the same object); the last pods and starts tables (rewritten where pods changed, the same table while no row
+    changed where it shows; a pods column keeps its version while no row changed in it, the starts table its
+    estimates and savings while no missed pod's pulls moved them); tables kept while their inputs are equal (the
+    caches table, what is drawn from some pods columns) or drawn from the very same tables; and figures by the
+    content of the table they draw, frozen (the scale cluster moves ~100 store versions a second while most summary
+    tables stay the same, a figure takes tens of milliseconds to draw and ~5 to send). Tables and figures handed out
+    are shared: callers must not change them.
     """
 
     def __init__(self, keep: int = KEEP, keep_figures: int = KEEP_FIGURES) -> None:

@@ -11,9 +11,9 @@ from dashboard.shown_cluster import ShownCluster, metrics_endpoint
 WINDOW_KEY = "history-window"
 
 
-def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str, tuple]:
+def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str, str]:
     """The window picker, then pods per outcome over that window, a caption saying where they come from, and the
-    key they are kept under in `frames` (what is drawn from them can be kept under it too).
+    window.
 
     From the ledger, so the points survive a restart and deleted pods still count; without one (history off or
     unreadable), from what this process saw since it started.
@@ -30,12 +30,12 @@ def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str
             lambda: history_views.outcomes_over_time(
                 ((p.at.timestamp(), p.outcome, 1) for p in history if getattr(p, "kind", "pod") == "pod"), window,
                 frames.now)))
-        return data, "Pods seen since the dashboard started (history is not being kept).", key
+        return data, "Pods seen since the dashboard started (history is not being kept).", window
     key = ("history", window, ledger.generation)
     data = frames.memo(key, lambda: history_views.outcomes_over_time(
         history_views.ledger_counts(ledger, live.cluster, window, frames.now), window, frames.now))
     source = "From the history file: pods deleted since still count, and the points survive a restart."
-    return data, source, key
+    return data, source, window
 
 
 def badges(cluster: ShownCluster) -> None:

@@ -53,13 +53,13 @@ def live(cluster: shell.ShownCluster) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader(OVER_TIME)
-        # the window picker, under the heading; what is drawn is kept per window (and ledger generation)
-        over_time, source, kept_as = history.outcomes_over_time(cluster, frames)
+        # the window picker, under the heading; what is drawn is kept per window
+        over_time, source, window = history.outcomes_over_time(cluster, frames)
         chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
-              memo=(OVER_TIME, kept_as), heading=False)
-        rates = frames.drawn_from(("hit-rate", kept_as), (over_time,), lambda: views.hit_rate_over_time(over_time))
+              kept_as=(OVER_TIME, window), heading=False)
+        rates = frames.drawn_from(("hit-rate", window), (over_time,), lambda: views.hit_rate_over_time(over_time))
         if not rates.empty:
-            figure = frames.drawn_from(("hit-rate-chart", kept_as), (rates,),
+            figure = frames.drawn_from(("hit-rate-chart", window), (rates,),
                                        lambda: frames.figure(charts.hit_rate_over_time, rates))
             st.plotly_chart(figure, key="chart-hit-rate", config=PLOT_CONFIG)
         st.caption(f"{source} {views.history_note(frames.pods_gone)}")
@@ -70,7 +70,8 @@ def live(cluster: shell.ShownCluster) -> None:
     chart(frames, "Cache timeline", frames.timeline, charts.cache_timeline,
           "No image cache was alive in the last 24 h: create one, or let ECI auto-create one on a miss.", minute)
     if not frames.timeline.empty:
-        shown, total = frames.timeline["Cache"].nunique(), len(frames.caches_table)
+        shown = frames.drawn_from("timeline caches", (frames.timeline,), lambda: frames.timeline["Cache"].nunique())
+        total = len(frames.caches_table)
         newest = f"The {shown} newest of {total} caches. " if shown < total else ""
         st.caption(f"{newest}The last 24 h and the next: building → Ready → expiry; orange: expires within 24 h; "
                    "the dotted line is now. Bars that reach the right edge expire later, or never.")
@@ -80,16 +81,16 @@ def live(cluster: shell.ShownCluster) -> None:
 
 
 def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Hashable,
-          memo: Hashable = None, heading: bool = True) -> None:
-    """A titled chart `build(data, *args)` (kept under `memo`, the title by default, while it draws the same table
-    and arguments, else found by the table's content), or a sentence saying why there is nothing."""
+          kept_as: Hashable = None, heading: bool = True) -> None:
+    """A titled chart `build(data, *args)` (kept under `kept_as`, the title by default, while it draws the very same
+    table and equal arguments, else found by the table's content), or a sentence saying why there is nothing."""
     if heading:
         st.subheader(title)
     if data.empty:
         st.caption(empty)
     else:
-        drawn = frames.drawn_from(title if memo is None else memo, (data,), lambda: frames.figure(build, data, *args),
-                                  inputs=args)
+        drawn = frames.drawn_from(title if kept_as is None else kept_as, (data,),
+                                  lambda: frames.figure(build, data, *args), inputs=args)
         st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
 
 
