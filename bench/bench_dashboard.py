@@ -1,13 +1,15 @@
 """Benchmark: one server-side rerun of the Overview and Pods pages with 10,000 pods, beside the same with 100 pods.
 
 Run: python -m bench.bench_dashboard [--sizes 100 10000] [--caches 1000] [--repeat 7] [--source sim|workload]
-     [--profile]
+     [--change label|start] [--profile]
 The store is a real ClusterStore filled by the real list+watch of `imc sim --scenario scale --pods N` (or, with
 `--source workload`, by the objects of bench/workload.py); the watch is stopped once synced so every run sees the
 same objects. The pages run in streamlit.testing.v1.AppTest with the store injected as the tests do
 (dashboard.shown_cluster.inject). "changed" runs follow one pod event (the store version moved, so the view models are
-rebuilt, as after any watch event); "unchanged" runs reuse them. "script" is the page script alone (the server's
-work, incl. serialising elements); "AppTest" adds the test client's parsing of the messages. View models are timed
+rebuilt, as after any watch event): by default a label, which no table shows; with `--change start` a started pod's
+start a second later, which its rows, the start figures and the start chart show. "unchanged" runs reuse them.
+"script" is the page script alone (the server's work, incl. serialising elements); "AppTest" adds the test client's
+parsing of the messages. View models are timed
 on a fresh Frames of the same snapshot, so `Frames.pods` reuses every row kept on the PodRecords ("no rows kept"
 rebuilds them all); charts are timed "built" (plotly express) and "kept" (found by the content of their table).
 """
@@ -20,10 +22,12 @@ import logging
 import os
 import random
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from bench.harness import median_ms, running_sim, timed, watched_store
+from core.timeutil import format_time, parse_time
 
 PAGES = ("overview", "pods")
 SCRIPT = """
@@ -79,8 +83,32 @@ def touch_one_pod(store: Any, rng: random.Random) -> None:
     store.apply("pods", "MODIFIED", obj)
 
 
-def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile: bool) -> dict[str, Any]:
-    """Median script and AppTest seconds of changed and unchanged reruns of one page (and a profile text)."""
+def start_one_pod_later(store: Any, rng: random.Random) -> None:
+    """Apply one MODIFIED pod event that moves a started pod's containers' start a second later (or starts a pod 10 s
+    after its creation while none has started): its rows in the pods and starts tables change, so may the start
+    figures and chart."""
+    records = list(store.snapshot().pods.values())
+    started = [record for record in records if record.start is not None and record.start.start_seconds is not None]
+    obj = copy.deepcopy(rng.choice(started or records).obj)
+    status = obj.setdefault("status", {})
+    if not started:
+        at = format_time(parse_time(obj["metadata"]["creationTimestamp"]) + timedelta(seconds=10))
+        status["containerStatuses"] = [{"name": container["name"], "state": {"running": {"startedAt": at}}}
+                                       for container in obj["spec"]["containers"]]
+    for container in status.get("containerStatuses") or []:
+        running = (container.get("state") or {}).get("running") or {}
+        if running.get("startedAt"):
+            running["startedAt"] = format_time(parse_time(running["startedAt"]) + timedelta(seconds=1))
+    store.apply("pods", "MODIFIED", obj)
+
+
+CHANGES = {"label": touch_one_pod, "start": start_one_pod_later}
+
+
+def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile: bool,
+              change: Callable[[Any, random.Random], None] = touch_one_pod) -> dict[str, Any]:
+    """Median script and AppTest seconds of changed (after `change`) and unchanged reruns of one page (and a profile
+    text)."""
     from streamlit.testing.v1 import AppTest
 
     def app(profiled: bool) -> AppTest:
@@ -93,11 +121,11 @@ def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile:
     if at.exception:
         raise SystemExit(f"{module} raised: {[e.value for e in at.exception]}")
     found: dict[str, Any] = {}
-    for label, change in (("changed", True), ("unchanged", False)):
+    for label, changed in (("changed", True), ("unchanged", False)):
         script, whole = [], []
         for _ in range(repeat):
-            if change:
-                touch_one_pod(store, rng)
+            if changed:
+                change(store, rng)
             seconds, _ = timed(at.run)
             whole.append(seconds)
             script.append(at.session_state["bench_seconds"])
@@ -105,7 +133,7 @@ def page_runs(store: Any, module: str, repeat: int, rng: random.Random, profile:
     if profile:
         profiled = app(True)
         profiled.run()
-        touch_one_pod(store, rng)
+        change(store, rng)
         profiled.run()
         found["profile"] = profiled.session_state["bench_profile"]
         profiled.run()
@@ -164,6 +192,8 @@ def main() -> None:
     parser.add_argument("--caches", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--source", choices=("sim", "workload"), default="sim")
+    parser.add_argument("--change", choices=tuple(CHANGES), default="label", help="the pod event before a changed "
+                        "rerun: a label (no table row changes) or a started pod's start a second later")
     parser.add_argument("--profile", action="store_true", help="print pyinstrument profiles of a changed and an "
                         "unchanged rerun of each page at the largest size")
     args = parser.parse_args()
@@ -188,7 +218,8 @@ def main() -> None:
                                        access=AccessChecker(None)))
         try:
             profile = args.profile and size == max(args.sizes)
-            pages[size] = {module: page_runs(store, module, args.repeat, rng, profile) for module in PAGES}
+            pages[size] = {module: page_runs(store, module, args.repeat, rng, profile, CHANGES[args.change])
+                           for module in PAGES}
         finally:
             shown_cluster.inject(None)
         steps[size] = view_model_times(store.snapshot(), args.repeat)
