@@ -16,8 +16,8 @@ PHASE_GROUPS = {
     "Building": ("Pending", "Preparing", "Creating", "Updating"),
     "Failed": ("Failed", "UpdateFailed"),
 }
-DISPLAYED = ["Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Age", "Expires", "Pods hit",
-             "Auto-created"]
+# ECI's own caches say so in their name (auto-create-for-eci-...), and the detail below says it in words
+DISPLAYED = ["Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Age", "Expires", "Pods hit"]
 
 
 @friendly
@@ -71,13 +71,18 @@ def caches_table(shown: pd.DataFrame) -> None:
     st.dataframe(
         inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
+        # the widths add up to the table at 1440 px, and an auto-created cache's whole name and ID fit
         column_config={
-            "Name": st.column_config.TextColumn(width="medium"),
-            "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%"),
-            "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-            "Expires": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="Empty: never expires"),
-            "Auto-created": st.column_config.CheckboxColumn(help="Created by ECI for a pod that missed"),
-            "Pods hit": st.column_config.NumberColumn(help="ECI pods that hit this cache"),
+            "Name": st.column_config.TextColumn(width=262),
+            "Cache ID": st.column_config.TextColumn(width=200),
+            "Phase": st.column_config.TextColumn(width=58),
+            "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%", width=88),
+            "Size (GiB)": st.column_config.NumberColumn(width=70),
+            "Images": st.column_config.NumberColumn(width=54),
+            "Age": st.column_config.TextColumn(width=44),
+            "Expires": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width=110,
+                                                       help="Empty: never expires"),
+            "Pods hit": st.column_config.NumberColumn(width=56, help="ECI pods that hit this cache"),
         },
     )
 
