@@ -104,9 +104,10 @@ def metrics(frames: Frames) -> None:
              pods, {})
         tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
              "else predicted).", pods, {"decision": "hit"})
-        # the total in the label: "1,000/1,000" does not fit a tile's large digits
-        tile(f"Ready of {head.caches:,} caches", f"{head.ready_caches:,}", "Ready ImageCaches (ECI can use them).",
-             caches, {})
+        # the total under the value: "1,000/1,000" does not fit a tile's large digits, nor "Ready of 1,000 caches"
+        # its label
+        tile("Ready caches", f"{head.ready_caches:,}", "Ready ImageCaches (ECI can use them).", caches, {},
+             of=f"of {head.caches:,}")
         tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", pods, {"decision": "miss"})
         tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", pods,
              {"decision": "fail"})
@@ -122,10 +123,12 @@ def metrics(frames: Frames) -> None:
             st.empty()
 
 
-def tile(label: str, value: str, help_text: str, page: st.Page, query: dict[str, str]) -> None:
-    """A headline number with a link to the page listing what it counts (the Pods page filtered by `query`)."""
-    with st.container(border=True, gap=None, width=TILE_WIDTH):
-        st.metric(label, value, help=help_text)
+def tile(label: str, value: str, help_text: str, page: st.Page, query: dict[str, str], of: str | None = None
+         ) -> None:
+    """A headline number (and what it is `of`, in grey under it) with a link to the page listing what it counts (the
+    Pods page filtered by `query`)."""
+    with st.container(border=True, gap=None, width=TILE_WIDTH, height="stretch"):  # one height in a row
+        st.metric(label, value, help=help_text, delta=of, delta_color="off", delta_arrow="off")
         st.page_link(page, label="List them", query_params=query or None,
                      icon=":material/arrow_forward:")
 

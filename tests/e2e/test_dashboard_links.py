@@ -105,6 +105,13 @@ def test_at_1024_every_pill_and_toggle_on_pods_lies_inside_the_viewport(app, bro
         context.close()
 
 
+# the text of metric labels, values and headings that the browser cut short with an ellipsis
+CLIPPED_LABELS = """() => [...document.querySelectorAll(
+    "[data-testid='stMetricLabel'] *, [data-testid='stMetricValue'] *, [data-testid='stHeading'] *")]
+    .filter(e => getComputedStyle(e).textOverflow === "ellipsis" && e.scrollWidth > e.clientWidth)
+    .map(e => e.textContent)"""
+
+
 @pytest.mark.parametrize("width", [1440, 1024])
 def test_every_page_fits_the_width(app, browser, width):
     context = browser.new_context(viewport={"width": width, "height": 900})
@@ -119,6 +126,8 @@ def test_every_page_fits_the_width(app, browser, width):
             wide = page.evaluate("() => { const main = document.querySelector(\"[data-testid='stMain']\");"
                                  " return [main.scrollWidth, main.clientWidth]; }")
             assert wide[0] <= wide[1], f"{name} at {width} px scrolls sideways: {wide}"
+            clipped = page.evaluate(CLIPPED_LABELS)
+            assert not clipped, f"{name} at {width} px cuts labels short: {clipped}"
             no_exception(page)
             screenshot_whole(page, f"page-{name}-{width}")
             page.set_viewport_size({"width": width, "height": 900})

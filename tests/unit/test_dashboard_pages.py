@@ -64,7 +64,8 @@ def test_overview_metrics_and_demo_badge(shown):
     labels = {m.label: m.value for m in at.metric}
     assert labels["ECI pods"] == "7"
     assert labels["Cache hit rate"] == "43%"
-    assert labels["Ready of 3 caches"] == "2"
+    assert labels["Ready caches"] == "2"
+    assert {m.label: m.delta for m in at.metric}["Ready caches"] == "of 3"
     assert "Demo cluster" in texts(at)
     assert "Latest ECI pods" in texts(at)
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
