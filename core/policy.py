@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from core.caches import MAX_SIZE_GIB
 from core.errors import ImcError
@@ -223,8 +224,27 @@ def read_policy(annotations: Mapping | None, image_count: int) -> MatchPolicy:
     """The policy ECI follows for a pod with these annotations and this many images."""
     if type(annotations) is not dict and not isinstance(annotations, Mapping):
         annotations = {}
-    if not any(isinstance(key, str) and _LOOKS_RELEVANT.search(key) for key in annotations):
+    # the policy reads only these (ECI's own annotations and unrelated keys never change it), so that the pods of a
+    # workload, each with its own instance ID, share one reading
+    relevant = tuple(
+        (key, value)
+        for key, value in annotations.items()
+        if isinstance(key, str) and key not in ECI_WRITTEN_ANNOTATIONS and _LOOKS_RELEVANT.search(key)
+    )
+    if not relevant:
         return _DEFAULT_POLICY
+    if all(type(value) is str for _, value in relevant):
+        return _kept_policy(relevant, image_count)
+    return _read_policy(relevant, image_count)  # a value of another type (True and 1 would share a key)
+
+
+@lru_cache(maxsize=4096)
+def _kept_policy(relevant: tuple[tuple[str, object], ...], image_count: int) -> MatchPolicy:
+    return _read_policy(relevant, image_count)
+
+
+def _read_policy(relevant: tuple[tuple[str, object], ...], image_count: int) -> MatchPolicy:
+    annotations = dict(relevant)
     findings: list[Finding] = []
     _unknown_keys(annotations, findings)
     extra = _extra_storage(annotations, findings)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from statistics import median
 
 from core.errors import ImcError
@@ -34,6 +35,7 @@ _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?)(h|ms|m|s|us|µs|μs|ns)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 _CONTAINER_FIELD = re.compile(r"^spec\.(?:initContainers|containers)\{(.+)\}$")
+_EVENT_TIMES = ("firstTimestamp", "eventTime", "lastTimestamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +65,15 @@ class PodStart:
     @property
     def pull_seconds(self) -> float | None:
         """Seconds spent pulling from registries (0 when every image was present); None when unknown."""
-        if not self.pulls or any(p.source == PULLED and p.seconds is None for p in self.pulls):
+        if not self.pulls:
             return None
-        return sum(p.seconds or 0.0 for p in self.pulls if p.source == PULLED)
+        total = 0  # an int when nothing was pulled, as sum() of none
+        for pull in self.pulls:
+            if pull.source == PULLED:
+                if pull.seconds is None:
+                    return None
+                total += pull.seconds or 0.0
+        return total
 
     @property
     def starting(self) -> bool:
@@ -136,7 +144,11 @@ def _str(value: object) -> str:
 
 def parse_pull_message(message: object) -> ImagePull | None:
     """The image and pull time a `Pulled` event's message tells, in any format kubelets write; else None."""
-    text = _str(message)
+    return _message_pull(_str(message))
+
+
+@lru_cache(maxsize=8192)  # a node's image writes one "already present" message per pod using it: 10k pods, ~3k texts
+def _message_pull(text: str) -> ImagePull | None:
     found = _PULLED_MESSAGE.match(text)
     if found:
         size = found.group("size")
@@ -154,16 +166,18 @@ def parse_pull_message(message: object) -> ImagePull | None:
 
 def event_time(event: Mapping) -> datetime | None:
     """When an event first happened (firstTimestamp, else eventTime, else lastTimestamp, else its creation)."""
-    for value in (
-        event.get("firstTimestamp"),
-        event.get("eventTime"),
-        event.get("lastTimestamp"),
-        _map(event.get("metadata")).get("creationTimestamp"),
-    ):
-        moment = _time(value)
+    for name in _EVENT_TIMES:
+        moment = _time(event.get(name))
         if moment is not None:
             return moment
-    return None
+    return _time(_map(event.get("metadata")).get("creationTimestamp"))
+
+
+@lru_cache(maxsize=1024)
+def _container(field_path: str) -> str | None:
+    """The container a `spec.containers{NAME}` field path names (one string per name), or None."""
+    found = _CONTAINER_FIELD.match(field_path)
+    return sys.intern(found.group(1)) if found else None
 
 
 def pull_from_event(event: object) -> ImagePull | None:
@@ -175,15 +189,8 @@ def pull_from_event(event: object) -> ImagePull | None:
     if pull is None:
         return None
     involved = _map(event.get("involvedObject") or event.get("regarding"))
-    container = _CONTAINER_FIELD.match(_str(involved.get("fieldPath")))
-    return ImagePull(
-        pull.image,
-        pull.seconds,
-        pull.source,
-        at=event_time(event),
-        size_bytes=pull.size_bytes,
-        container=sys.intern(container.group(1)) if container else None,
-    )
+    container = _container(_str(involved.get("fieldPath")))
+    return ImagePull(pull.image, pull.seconds, pull.source, event_time(event), pull.size_bytes, container)
 
 
 def image_pulls(pulls: Iterable[ImagePull]) -> tuple[ImagePull, ...]:
@@ -209,7 +216,7 @@ def _better(pull: ImagePull, held: ImagePull) -> bool:
 
 def _first_start(status: Mapping) -> datetime | None:
     """The earliest start a container status tells: its last run's, else its current run's."""
-    starts = []
+    first = None
     for state in ("lastState", "state"):
         runs = status.get(state)
         if not runs:  # most containers have no lastState (an empty or missing value tells no start)
@@ -218,9 +225,9 @@ def _first_start(status: Mapping) -> datetime | None:
         for phase in ("terminated", "running"):
             run = runs.get(phase)
             moment = _time(_map(run).get("startedAt")) if run else None
-            if moment is not None:
-                starts.append(moment)
-    return min(starts) if starts else None
+            if moment is not None and (first is None or moment < first):
+                first = moment
+    return first
 
 
 def _scheduled(status: Mapping) -> datetime | None:
@@ -245,7 +252,7 @@ def _stuck(status: Mapping, statuses: list[Mapping]) -> tuple[str | None, str | 
 
 def pod_start(pod: object, pulls: Iterable[ImagePull] = ()) -> PodStart | None:
     """A pod's start from its status and its pulls; None when it is not a pod with a creation time."""
-    if not isinstance(pod, Mapping):
+    if type(pod) is not dict and not isinstance(pod, Mapping):
         return None
     created = _time(_map(pod.get("metadata")).get("creationTimestamp"))
     if created is None:
@@ -255,9 +262,8 @@ def pod_start(pod: object, pulls: Iterable[ImagePull] = ()) -> PodStart | None:
     names = {_str(_map(c).get("name")) for c in _list(_map(pod.get("spec")).get("containers"))}
     names.discard("")
     started_by_name = {_str(s.get("name")): _first_start(s) for s in statuses}
-    expected = names or set(started_by_name)
-    starts = [started_by_name.get(name) for name in expected]
-    started = max(starts) if starts and all(s is not None for s in starts) else None  # type: ignore[type-var]
+    starts = [started_by_name.get(name) for name in names] if names else list(started_by_name.values())
+    started = max(starts) if starts and None not in starts else None  # type: ignore[type-var]
     reason, message = (None, None) if started is not None else _stuck(status, statuses)
     return PodStart(
         start_seconds=(started - created).total_seconds() if started is not None else None,

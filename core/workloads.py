@@ -108,27 +108,34 @@ def _images(spec: Mapping, findings: list[Finding]) -> tuple[tuple[str, ...], tu
             findings.append(error_finding("invalid-spec", f"spec.{list_name} is not a list"))
             continue
         for position, container in enumerate(containers):
-            if not isinstance(container, Mapping):
+            if type(container) is not dict and not isinstance(container, Mapping):
                 findings.append(error_finding("invalid-spec", f"spec.{list_name}[{position}] is not an object"))
                 continue
-            cname = _text(container.get("name")) or f"{list_name}[{position}]"
             image = container.get("image")
             if not image:
-                findings.append(error_finding("missing-image", f"container {cname} has no image"))
+                name = _name(container, list_name, position)
+                findings.append(error_finding("missing-image", f"container {name} has no image"))
                 continue
             try:
                 ref = parse_image(image)
             except ImcError as exc:
-                findings.append(error_finding("invalid-image", f"container {cname}: {exc}"))
+                name = _name(container, list_name, position)
+                findings.append(error_finding("invalid-image", f"container {name}: {exc}"))
                 continue
             refs.setdefault(ref.normalised, ref)
-            _pull_policy(container, cname, ref, findings)
+            policy = container.get("imagePullPolicy")
+            if policy is None or policy == "Always":
+                _pull_policy(policy, _name(container, list_name, position), ref, findings)
     return tuple(refs), tuple(refs.values())
 
 
-def _pull_policy(container: Mapping, cname: str, ref: ImageRef, findings: list[Finding]) -> None:
+def _name(container: Mapping, list_name: str, position: int) -> str:
+    """How findings name a container: its name, else its place."""
+    return _text(container.get("name")) or f"{list_name}[{position}]"
+
+
+def _pull_policy(policy: object, cname: str, ref: ImageRef, findings: list[Finding]) -> None:
     """Flag pull policies under which the kubelet pulls even with a cache."""
-    policy = container.get("imagePullPolicy")
     if policy == "Always":
         findings.append(
             warning(

@@ -208,22 +208,22 @@ class ClusterStore:
         _check_kind(kind)
         with self._lock:
             self._invalid.pop(invalid_key(kind, ""), None)
-            named = []
+            keyed: list[tuple[str, dict]] = []  # each object with its key, in list order
             for obj in objects if isinstance(objects, list) else ():
-                if object_key(obj):
-                    named.append(obj)
+                key = object_key(obj)
+                if key:
+                    keyed.append((key, obj))
                 else:
                     self._note_unnamed(kind, obj)
-            objects = named
             if kind == "pods":
-                self._replace_pods(objects)
+                self._replace_pods(keyed)
             elif kind == "imagecaches":
-                self._replace_caches(objects)
+                self._replace_caches(keyed)
             elif kind == "deployments":
                 self._write("deployments").clear()
-                self._write("deployments").update((object_key(o), o) for o in objects)
+                self._write("deployments").update(keyed)
             else:
-                self._replace_events(objects)
+                self._replace_events(keyed)
             self._resource_versions[kind] = resource_version
             self._synced[kind] = True
             self._bump()
@@ -293,9 +293,9 @@ class ClusterStore:
 
     # pods
 
-    def _replace_pods(self, objects: list[dict]) -> None:
+    def _replace_pods(self, keyed: list[tuple[str, dict]]) -> None:
         old = self._maps["pods"]
-        fresh = {object_key(o): o for o in objects}
+        fresh = dict(keyed)
         for key in [k for k in old if k not in fresh]:
             self._drop_pod(key)
         for key in [k for k in self._decide_errors if k not in fresh]:
@@ -413,10 +413,10 @@ class ClusterStore:
 
     # caches
 
-    def _replace_caches(self, objects: list[dict]) -> None:
+    def _replace_caches(self, keyed: list[tuple[str, dict]]) -> None:
         old_views = dict(self._maps["caches"])
         old_objects = self._maps["cache_objects"]
-        fresh = {object_key(o): o for o in objects}
+        fresh = dict(keyed)
         changed: list[CacheView | None] = []
         views = self._write("caches")
         raw = self._write("cache_objects")
@@ -477,16 +477,16 @@ class ClusterStore:
 
     # events
 
-    def _replace_events(self, objects: list[dict]) -> None:
+    def _replace_events(self, keyed: list[tuple[str, dict]]) -> None:
         touched = set(self._events_by_pod)
         self._events.clear()
         self._events_by_pod.clear()
-        for obj in objects:
-            self._apply_event(obj, deleted=False, refresh=False)
+        for key, obj in keyed:
+            self._apply_event(obj, deleted=False, refresh=False, key=key)
         self._refresh_actual(touched | set(self._events_by_pod) | set(self._pulls_by_pod))
 
-    def _apply_event(self, obj: dict, deleted: bool, refresh: bool = True) -> None:
-        key = object_key(obj)
+    def _apply_event(self, obj: dict, deleted: bool, refresh: bool = True, key: str = "") -> None:
+        key = key or object_key(obj)
         old = self._events.pop(key, None)
         pods = set()
         if old is not None:
@@ -494,9 +494,9 @@ class ClusterStore:
             if pod_key is not None:
                 pods.add(pod_key)
                 _discard(self._events_by_pod, pod_key, key)
-        if not deleted:
+        if not deleted and obj.get("reason") == PULL_REASON:  # ~3 a pod; never one of ECI's reasons
             pods |= self._keep_pull(key, obj)
-        if not deleted and is_eci_event(obj):
+        elif not deleted and is_eci_event(obj):
             pod_key = event_pod_key(obj)
             self._events[key] = obj
             self._events_by_pod.setdefault(pod_key, {})[key] = obj

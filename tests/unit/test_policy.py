@@ -117,3 +117,24 @@ def test_invalid_or_ignored_values_are_findings(annotations: dict, images: int, 
     assert all(f.severity in {"error", "warning", "info"} for f in p.findings)
     for word in words:
         assert word in text, (word, text)
+
+
+def test_pods_differing_in_ecis_own_annotations_read_one_policy() -> None:
+    first = read_policy({AUTO: "false", policy.INSTANCE_ID: "eci-1"}, 2)
+    second = read_policy({AUTO: "false", policy.INSTANCE_ID: "eci-2", policy.MATCHED_CACHE: "imc-x"}, 2)
+    assert first == second == read_policy({AUTO: "false"}, 2)
+    assert first.mode == "off"
+    assert read_policy({policy.INSTANCE_ID: "eci-3"}, 2) == policy.MatchPolicy("auto")
+
+
+def test_one_reading_per_image_count() -> None:
+    assert not read_policy({COUNT: "3"}, 3).findings
+    assert "3" in findings_text(read_policy({COUNT: "3"}, 2))  # unsatisfiable with two images
+
+
+@pytest.mark.parametrize("values", [(1, True), (True, 1), (1, 1.0)])
+def test_values_that_compare_equal_but_read_differently_each_read_their_own(values: tuple) -> None:
+    """True == 1 == 1.0: a reading kept by value would tell one of them with another's words."""
+    texts = [findings_text(read_policy({COUNT: value}, 2)) for value in values]
+    assert texts[0] != texts[1]
+    assert [findings_text(read_policy({COUNT: value}, 2)) for value in values] == texts

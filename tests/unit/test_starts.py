@@ -10,6 +10,7 @@ from core.starts import (
     PRESENT,
     PULLED,
     ImagePull,
+    PodStart,
     PullEstimate,
     go_duration_seconds,
     parse_pull_message,
@@ -133,6 +134,49 @@ def test_event_carries_time_and_container() -> None:
     assert pull.container == "side"
     assert pull.at == datetime(2026, 11, 28, 8, 0, 20, tzinfo=UTC)
     assert pull_from_event({**pulled_event("x"), "reason": "Pulling"}) is None
+
+
+def test_events_with_one_message_each_keep_their_own_time_and_container() -> None:
+    """An "already present" message is the same text on every pod of an image: each event's pull is its own."""
+    message = 'Container image "nginx:1.25" already present on machine'
+    first = pull_from_event(pulled_event(message, container="web", at="2026-11-28T08:00:20Z"))
+    second = pull_from_event(pulled_event(message, container="side", at="2026-11-28T09:30:00Z"))
+    assert (first.container, first.at) == ("web", datetime(2026, 11, 28, 8, 0, 20, tzinfo=UTC))
+    assert (second.container, second.at) == ("side", datetime(2026, 11, 28, 9, 30, tzinfo=UTC))
+    assert (first.image, first.source, first.seconds) == (second.image, second.source, second.seconds)
+
+
+@pytest.mark.parametrize(
+    ("field_path", "container"),
+    [("spec.initContainers{setup}", "setup"), ("spec.containers{web}", "web"), ("spec", None), (7, None)],
+)
+def test_container_named_by_the_field_path(field_path, container) -> None:
+    event = pulled_event('Successfully pulled image "nginx:1.25" in 1s')
+    event["involvedObject"]["fieldPath"] = field_path
+    assert pull_from_event(event).container == container
+
+
+def test_event_time_falls_back_to_the_events_creation() -> None:
+    event = pulled_event('Successfully pulled image "nginx:1.25" in 1s')
+    del event["firstTimestamp"], event["lastTimestamp"]
+    event["metadata"]["creationTimestamp"] = "2026-11-28T08:00:30Z"
+    assert pull_from_event(event).at == datetime(2026, 11, 28, 8, 0, 30, tzinfo=UTC)
+    event["eventTime"] = "2026-11-28T08:00:25.123456Z"
+    assert pull_from_event(event).at == datetime(2026, 11, 28, 8, 0, 25, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("pulls", "expected"),
+    [
+        ((), None),
+        ((ImagePull("a", 0.0, PRESENT), ImagePull("b", 0.0, PRESENT)), 0),  # `imc report` has printed 0, not 0.0
+        ((ImagePull("a", 1.5, PULLED), ImagePull("b", 0.0, PRESENT), ImagePull("c", 2.25, PULLED)), 3.75),
+        ((ImagePull("a", 1.5, PULLED), ImagePull("b", None, PULLED)), None),  # one pull of unknown length
+    ],
+)
+def test_pull_seconds_adds_the_registry_pulls(pulls, expected) -> None:
+    start = PodStart(1.0, None, pulls)
+    assert start.pull_seconds == expected and type(start.pull_seconds) is type(expected)
 
 
 def test_started_pod_measures_creation_to_last_container() -> None:
