@@ -17,6 +17,8 @@ from kubernetes import client
 
 from core.timeutil import parse_time
 from core.workloads import is_eci_pod
+from kube.report import results, take_snapshot
+from kube.store import ClusterStore
 from sim.scenarios import deployment
 from tests.integration.conftest import poll, run_kubectl
 
@@ -24,15 +26,17 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def imc_report(*args: str, timeout: float = 120, encoding: str | None = None) -> subprocess.CompletedProcess:
-    """Run `imc report` as a user would (with stdout in `encoding`, when given)."""
+def imc_report(*args: str, timeout: float = 120, encoding: str | None = None,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `imc report` as a user would (with stdout in `encoding`, when given, and `env` added)."""
+    extra = {**({"PYTHONIOENCODING": encoding} if encoding else {}), **(env or {})}
     return subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), "report", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=str(ROOT),
-        env={**os.environ, "PYTHONIOENCODING": encoding} if encoding else None,
+        env={**os.environ, **extra} if extra else None,
     )
 
 
@@ -113,3 +117,53 @@ def test_report_prints_non_ascii_text_to_an_ascii_terminal(sim_server, namespace
     assert any(value in finding["message"] for finding in item["findings"]), item["findings"]
     for fmt in ("table", "csv"):
         assert imc_report(*args, "--format", fmt, encoding="ascii").returncode == 0
+
+
+def test_the_snapshot_reads_what_whole_lists_give(sim_server, namespace, api_client):
+    """The report leaves on the server the events it never reads (Pulling here): its results are the same as from
+    every object of the namespace listed whole."""
+    cached, pulled = f"registry.example.com/{namespace}/web:1", f"registry.example.com/{namespace}/side:1"
+    custom = client.CustomObjectsApi(api_client)
+    group = ("eci.alibabacloud.com", "v1", "imagecaches")
+    custom.create_cluster_custom_object(*group, {"metadata": {"name": f"{namespace}-web"},
+                                                 "spec": {"images": [cached]}})
+
+    def ready() -> dict | None:
+        status = custom.get_cluster_custom_object(*group, f"{namespace}-web").get("status") or {}
+        return status if status.get("phase") == "Ready" else None
+
+    ready_since = parse_time(poll(ready, 20, "the cache to be Ready")["lastUpdatedTime"])
+    # one-second timestamps: a cache Ready in a pod's own second counts as Ready after it
+    poll(lambda: datetime.now(UTC) >= ready_since + timedelta(seconds=1), 5, "the second after Ready")
+    apps = client.AppsV1Api(api_client)
+    apps.create_namespaced_deployment(namespace, deployment("hits", [cached], replicas=2))
+    apps.create_namespaced_deployment(namespace, deployment("pulls", [pulled, cached], replicas=2))
+
+    def listed(*args: str) -> list[dict]:
+        return orjson.loads(run_kubectl(sim_server, "get", *args, "-o", "json").stdout)["items"]
+
+    def started() -> list[dict] | None:
+        items = results(take_snapshot(api_client, namespace))
+        done = len(items) == 4 and all(item["start_seconds"] is not None and item["actual"] for item in items)
+        return items if done else None
+
+    poll(started, 30, "every pod started, with ECI's word on it")
+
+    def same() -> bool:
+        store = ClusterStore()
+        for kind, args in (("imagecaches", ()), ("events", ("-n", namespace)), ("pods", ("-n", namespace))):
+            store.replace(kind, listed(kind, *args), "1")
+        return results(take_snapshot(api_client, namespace)) == results(store.snapshot())
+
+    poll(same, 20, "the narrowed snapshot's results to be those of the whole lists")
+    assert any(event["reason"] == "Pulling" for event in listed("events", "-n", namespace))
+
+
+def test_report_ends_its_process_after_the_exit_handlers(sim_server, namespace, tmp_path):
+    """It leaves its objects to the OS, not its files: the client's copy of the kubeconfig's CA is removed."""
+    result = imc_report("--kubeconfig", sim_server.kubeconfig, "-n", namespace, "--format", "json",
+                        env={"TMPDIR": str(tmp_path)})
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert orjson.loads(result.stdout) == {"results": []}
+    assert "certificate-authority-data" in Path(sim_server.kubeconfig).read_text()  # the client writes it to a file
+    assert list(tmp_path.iterdir()) == []

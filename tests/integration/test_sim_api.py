@@ -223,6 +223,24 @@ def test_label_and_field_selectors(api_client, namespace):
     assert error.value.status == 400
 
 
+def test_event_field_selector_leaves_out_reasons_one_by_one(api_client, namespace):
+    """Clauses are ANDed as by kube-apiserver, several on one field too: `reason!=A,reason!=B` is neither."""
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_pod(namespace, pod_body("pulls", image=f"registry.example.com/{namespace}/app:1"))
+
+    def reasons(selector: str | None = None) -> list[str]:
+        return sorted(e.reason for e in core.list_namespaced_event(namespace, field_selector=selector).items)
+
+    def agree() -> bool:
+        everything = reasons()
+        left = reasons("involvedObject.kind=Pod,reason!=Pulling,reason!=Scheduled,reason!=Pulled")
+        return {"Pulling", "Pulled"} <= set(everything) and bool(left) and left == [
+            r for r in everything if r not in ("Pulling", "Scheduled", "Pulled")]
+
+    poll(agree, message="the pod's events but its pulls, and some left")
+    assert reasons("reason=Pulled,reason!=Pulled") == []
+
+
 def test_paged_list_keeps_one_resource_version(api_client, namespace):
     core = client.CoreV1Api(api_client)
     names = {f"page-{i:02d}" for i in range(23)}

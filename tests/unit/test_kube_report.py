@@ -12,7 +12,8 @@ import cli
 from core import render
 from core.matching import CacheIndex, explain
 from kube import report
-from kube.store import ClusterStore
+from kube.store import KEPT_EVENT_REASONS, ClusterStore
+from kube.watch import EVENT_SELECTORS
 from tests.fixtures.engine.builders import PIN, imagecache
 from tests.unit.test_kube_store import eci_pod, event, pulled
 
@@ -150,3 +151,13 @@ def test_start_pulls_and_saving_in_json_and_csv():
         rows["hit"]["saved_seconds"] == "31.25" and rows["hit"]["pulls"] == "docker.io/library/nginx:1.25=0.0s:present"
     )
     assert rows["new"]["start_seconds"] == "" and rows["miss1"]["pull_seconds"] == "26.0"
+
+
+def test_the_snapshot_leaves_on_the_server_only_events_the_store_never_reads():
+    first, *fallbacks = report.SNAPSHOT_EVENT_SELECTORS
+    clauses = first.split(",")
+    assert clauses[0] == EVENT_SELECTORS[0]  # the Pod events the watch lists
+    left_out = {clause.removeprefix("reason!=") for clause in clauses[1:]}
+    assert all(clause.startswith("reason!=") for clause in clauses[1:]) and left_out
+    assert not left_out & KEPT_EVENT_REASONS
+    assert tuple(fallbacks) == EVENT_SELECTORS  # a server that refuses the clauses: the watch's selectors

@@ -85,3 +85,20 @@ def test_label_selector_objects():
     assert not matches_labels(requirements, {"app": "web", "tier": "back"})
     with pytest.raises(ValueError):
         requirements_from_label_selector({"matchExpressions": [{"key": "a", "operator": "Near"}]})
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("reason!=Pulling,reason!=Started", True),
+        ("reason!=Pulling,reason!=ImageCacheMissed", False),
+        ("reason!=ImageCacheMissed,reason!=Pulling", False),
+        ("reason=ImageCacheMissed,reason!=ImageCacheMissed", False),
+        ("reason=ImageCacheMissed,reason=ImageCacheMissed", True),
+        ("involvedObject.kind=Pod,reason!=Scheduled,reason!=Pulling,reason!=Created,reason!=Started", True),
+    ],
+)
+def test_clauses_on_one_field_are_all_anded(selector, expected):
+    """Kubernetes ANDs every clause, several on one field too (the only way to leave out a few reasons)."""
+    event = {"involvedObject": {"kind": "Pod", "name": "web-1"}, "reason": "ImageCacheMissed"}
+    assert selector_from_query(None, selector, "events").matches(event) is expected
