@@ -139,6 +139,8 @@ class CacheIndex:
         self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
+        # match_counts per pod images (normalised: they name the refs), for the pods of a workload; cleared by replace
+        self._counts: dict[tuple[str, ...], dict[int, tuple[int, int]]] = {}
         for position, cache in enumerate(self.caches):
             self.by_name[cache.name] = cache
             if cache.id:
@@ -155,6 +157,7 @@ class CacheIndex:
     def replace(self, old: CacheView, new: CacheView) -> None:
         """Put `new` in `old`'s place, in place: cheaper than a rebuild when one cache of many changes."""
         position = self._position.pop(id(old))
+        self._counts.clear()
         for image in old.images:
             self._exact[image].remove(position)
         for family in old.families:
@@ -202,9 +205,16 @@ class CacheIndex:
 
     def match_counts(self, template: PodTemplate) -> dict[int, tuple[int, int]]:
         """Per cache position sharing anything with the pod: (exact images, partially matched images)."""
-        positions = {position for ref in template.image_refs for position in self._family.get(ref.family_key, ())}
-        exact = self.exact_counts(template)
-        return {position: (exact.get(position, 0), self.partial_count(template, position)) for position in positions}
+        counts = self._counts.get(template.images)
+        if counts is None:
+            positions = {position for ref in template.image_refs for position in self._family.get(ref.family_key, ())}
+            exact = self.exact_counts(template)
+            counts = {position: (exact.get(position, 0), self.partial_count(template, position))
+                      for position in positions}
+            if len(self._counts) >= 4096:
+                self._counts.clear()
+            self._counts[template.images] = counts
+        return dict(counts)
 
 
 def _partial(cache: CacheView, pairs: list[tuple[str, str]]) -> int:

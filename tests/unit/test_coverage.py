@@ -91,6 +91,8 @@ def test_an_index_updated_in_place_decides_like_a_fresh_one(seed):
     rng, pool, objects, index = seeded_index(seed, 30)
     templates = [templates_from(pod)[0] for pod in make_pods(200, pool, rng)]
     for _ in range(40):
+        for template in templates[:20]:  # counts kept for these pods' images must not outlive a change
+            index.match_counts(template)
         position = rng.randrange(len(objects))
         changed = {
             **objects[position],
@@ -110,6 +112,14 @@ def test_an_index_updated_in_place_decides_like_a_fresh_one(seed):
         assert index.match_counts(template) == fresh.match_counts(template)
         pin = template.policy.pin_id or objects[0]["status"]["imageCacheId"]
         assert sorted(index.positions_with_id(pin)) == sorted(fresh.positions_with_id(pin))
+
+
+def test_match_counts_are_the_callers_own():
+    rng, pool, _, index = seeded_index(8, 30)
+    template = next(t for t in (templates_from(pod)[0] for pod in make_pods(50, pool, rng)) if index.match_counts(t))
+    expected = index.match_counts(template)
+    index.match_counts(template).clear()  # a caller's change to its copy
+    assert index.match_counts(template) == expected
 
 
 @pytest.mark.parametrize("seed", [6, 7])
