@@ -95,8 +95,9 @@ def test_at_1024_every_pill_and_toggle_on_pods_lies_inside_the_viewport(app, bro
         page = context.new_page()
         open_page(page, f"{app.url}/pods")
         controls = page.locator("[data-testid='stButtonGroup'] button, [data-testid='stCheckbox'] label")
-        expect(controls.first).to_be_visible(timeout=20_000)
-        assert controls.count() >= 5  # four pills and the toggle
+        # four pills and the toggle, all drawn (the first can be visible before the rest are in the page)
+        expect(controls.nth(4)).to_be_visible(timeout=20_000)
+        settle(page)
         for number in range(controls.count()):
             box = controls.nth(number).bounding_box()
             assert box and box["x"] >= 0 and box["y"] >= 0, (number, box)
