@@ -59,7 +59,7 @@ def overview(frames: Frames) -> None:
     with st.container(horizontal=True, gap="medium"):
         _start_metrics("Hit", figures.hit_median, figures.hit_p90, f"{figures.hit_count:,} started hits")
         _start_metrics(
-            "Miss", figures.miss_median, figures.miss_p90, f"{figures.miss_count:,} started misses (off included)"
+            "Miss", figures.miss_median, figures.miss_p90, f"{figures.miss_count:,} started misses"
         )
         st.metric(
             "Pull time saved",

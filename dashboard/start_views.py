@@ -218,7 +218,8 @@ def start_figures(frame: pd.DataFrame) -> StartFigures:
     started = start.notna()
     hit = started & (happened == "hit")
     hits = start[hit].tolist()
-    misses = start[started & happened.isin(("miss", "off"))].tolist()
+    # misses only, as the chart's Miss row: pods with matching off pull too, but never asked for a cache
+    misses = start[started & (happened == "miss")].tolist()
     known = hit & saved.notna()
     return StartFigures(
         hit_median=percentile(hits, 0.5),

@@ -168,3 +168,12 @@ def test_outliers_beyond_the_point_limit_are_spread_evenly_with_both_extremes():
     box = start_views.box_summary(values)
     assert len(box.outliers) == start_views.ALL_POINTS
     assert box.outliers[0] == 101.0 and box.outliers[-1] == 5_100.0
+
+
+def test_miss_figures_leave_out_pods_with_matching_off_as_the_chart_does():
+    frame = start_views.starts_frame(store().snapshot().pods)
+    miss = frame[frame["Outcome"] == "miss"].iloc[[0]].assign(Outcome="off", **{"Start (s)": 1.0})
+    with_off = pd.concat([frame, miss], ignore_index=True)
+    figures = start_views.start_figures(with_off)
+    assert (figures.miss_median, figures.miss_count) == (27.5, 2)
+    assert set(start_views.start_distribution(with_off)["Outcome"]) >= {"miss", "off"}
