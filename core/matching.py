@@ -208,8 +208,8 @@ class CacheIndex:
         counts = self._counts.get(template.images)
         if counts is None:
             positions = {position for ref in template.image_refs for position in self._family.get(ref.family_key, ())}
-            exact = self.exact_counts(template)
-            counts = {position: (exact.get(position, 0), self.partial_count(template, position))
+            exact, pairs = self.exact_counts(template), _image_pairs(template)
+            counts = {position: (exact.get(position, 0), _partial(self.caches[position], pairs))
                       for position in positions}
             if len(self._counts) >= 4096:
                 self._counts.clear()

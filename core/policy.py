@@ -240,6 +240,7 @@ def read_policy(annotations: Mapping | None, image_count: int) -> MatchPolicy:
 
 @lru_cache(maxsize=4096)
 def _kept_policy(relevant: tuple[tuple[str, object], ...], image_count: int) -> MatchPolicy:
+    """`_read_policy`, read once per workload's string annotations."""
     return _read_policy(relevant, image_count)
 
 
