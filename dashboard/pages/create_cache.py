@@ -17,7 +17,6 @@ from dashboard.edits import CacheForm
 from dashboard.safe import friendly
 from dashboard.text import md
 
-PREFILL = "create_prefill"
 CREATED = "create_created"
 FIELDS = {  # form label -> session key
     "Name": "cc-name", "Images": "cc-images", "Size (GiB)": "cc-size", "Retention (days)": "cc-retention",
@@ -55,21 +54,16 @@ def render() -> None:
 
 
 def prefill() -> None:
-    """Fill the fields from a "suggest a cache" action, or from a link's ?images=a,b, once."""
-    linked = st.query_params.get("images")
-    if linked and st.session_state.get("cc-linked") != linked:
-        st.session_state["cc-linked"] = linked
-        st.session_state["cc-images"] = edits.images_from_link(linked)
-        st.toast("The form is filled with the images of the link. Name the cache, review it, then Create.",
-                 icon=":material/link:")
-    form = st.session_state.pop(PREFILL, None)
-    if isinstance(form, CacheForm):
-        st.session_state.update({
-            "cc-name": form.name, "cc-images": form.images, "cc-size": form.size_gib,
-            "cc-retention": form.retention_days, "cc-secrets": form.pull_secrets,
-            "cc-reuse": form.reuse, "cc-flash": form.flash,
-        })
-        st.toast("The form is filled with the suggested images. Review it, then Create.", icon=":material/auto_awesome:")
+    """Fill the fields once from a link's ?images=a,b (and ?name=), as "Suggest a cache" and a miss's link make."""
+    images, name = st.query_params.get("images"), st.query_params.get("name")
+    if not images or st.session_state.get("cc-linked") == (images, name):
+        return
+    st.session_state["cc-linked"] = (images, name)
+    st.session_state["cc-images"] = edits.images_from_link(images)
+    if name:
+        st.session_state["cc-name"] = name[:253]  # the field's max_chars; the form's validation names any problem
+    then = "Review it" if name else "Name the cache, review it"
+    st.toast(f"The form is filled with the images of the link. {then}, then Create.", icon=":material/link:")
 
 
 def defaults() -> None:

@@ -10,12 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, explanation, history, nav, shell, start_panels, views
-from dashboard.edits import CacheForm
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
 from dashboard.text import md
 
-GO_TO_CREATE = "overview-go-to-create"
 OVER_TIME = "Hits, misses and failures over time"
 TILE_WIDTH = 156  # six in a row at 1440 px with "Disagreements" whole (xxsmall gaps); they wrap at 1024 px
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -25,8 +23,6 @@ PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sele
 def render() -> None:
     """The overview page."""
     cluster = shell.require_cluster()
-    if st.session_state.pop(GO_TO_CREATE, False):
-        st.switch_page(nav.page("create"))  # from the main script: switching pages inside a fragment blanks the app
     st.title("Image caches at a glance")
     live(cluster)
 
@@ -194,13 +190,11 @@ def uncached(frames: Frames) -> None:
         st.caption("Every pod that missed has a Ready cache for its images by now, so there is nothing to suggest.")
         return
     st.caption(
-        f"A cache of {len(suggestion.images)} image(s) would serve {suggestion.pods_covered:,} of the "
+        f"A cache of {len(suggestion.images)} image{'' if len(suggestion.images) == 1 else 's'} would serve {suggestion.pods_covered:,} of the "
         f"{suggestion.pods_missed:,} pods that missed and still have no Ready cache for their images."
     )
-    if st.button("Suggest a cache", icon=":material/auto_awesome:", type="primary", key="suggest-cache"):
-        st.session_state["create_prefill"] = CacheForm(
-            name=f"suggested-{frames.now:%Y%m%d-%H%M}", images="\n".join(suggestion.images), size_gib=20,
-            retention_days=30,
-        )
-        st.session_state[GO_TO_CREATE] = True
-        st.rerun(scope="app")
+    # A link, not a button that switches pages: a switch made from a rerun this fragment started could race the
+    # fragment's own timer and leave the app blank (seen under load); a link navigates as the sidebar does.
+    st.page_link(nav.page("create"), label="Suggest a cache", icon=":material/auto_awesome:",
+                 query_params={"images": ",".join(suggestion.images), "name": f"suggested-{frames.now:%Y%m%d-%H%M}"},
+                 help="Opens the create form filled with these images, to review before anything is created")

@@ -242,9 +242,10 @@ def test_suggest_a_cache_opens_the_create_form_prefilled(app, sim, page, namespa
     # An image the built-in registry does not have: ECI misses and its auto-created cache fails, so it stays uncached.
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-miss", "nginx:does-not-exist"))
     open_page(page, app.url)
-    page.get_by_role("button", name="Suggest a cache").click()
-    page.wait_for_url("**/create-cache", timeout=30_000)
+    page.get_by_role("link", name="Suggest a cache").click()
+    page.wait_for_url(re.compile(r"/create-cache\?images="), timeout=30_000)
     expect(page.get_by_role("heading", name="Create an image cache")).to_be_visible(timeout=30_000)
     settle(page)
-    expect(page.get_by_label("Images", exact=True)).not_to_have_value("", timeout=30_000)
+    expect(page.get_by_label("Images", exact=True)).to_have_value(re.compile("nginx:does-not-exist"), timeout=30_000)
+    expect(page.get_by_label("Name", exact=True)).to_have_value(re.compile(r"^suggested-\d{8}-\d{4}$"))
     no_exception(page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -72,14 +73,18 @@ def test_overview_metrics_and_demo_badge(shown):
     assert links["shop/web-1"] == "pod=shop%2Fweb-1"
 
 
-def test_suggest_a_cache_prefills_the_create_form(shown):
+def test_suggest_a_cache_links_to_the_create_form_filled_with_its_images(shown):
     at = page_script("overview").run()
-    at.button(key="suggest-cache").click().run()
-    form = at.session_state["create_prefill"]
+    link = next(link.proto for link in at.get("page_link") if link.proto.label == "Suggest a cache")
+    query = parse_qs(link.query_string)
     snapshot = shown.store.snapshot()
     suggestion = suggest_cache(suggest.missed_needs(snapshot.pods, held_images(snapshot.caches.values(), NOW)))
-    assert form.images.splitlines() == list(suggestion.images)
+    assert query["images"] == [",".join(suggestion.images)]
     assert suggestion.pods_covered == 3 and "docker.io/acme/worker:3" in suggestion.images  # the 3 pods that missed
+    form = page_script("create_cache", **{key: values[0] for key, values in query.items()}).run()
+    no_exception(form)
+    assert form.text_area(key="cc-images").value.splitlines() == list(suggestion.images)
+    assert form.text_input(key="cc-name").value == query["name"][0] and query["name"][0].startswith("suggested-")
 
 
 def test_pods_deep_link_explains_a_hit(shown):
