@@ -64,8 +64,7 @@ class FrameKeeper:
         self._pods_table: views.PodsTable | None = None
         self._stamps = itertools.count()  # a new pods table's stamp: the version of the columns it changed
         self._starts_table: start_views.StartsTable | None = None
-        self._kept: dict[str, tuple[tuple, Any]] = {}  # name -> (the inputs it was built from, what was built)
-        self._drawn: dict[Hashable, tuple[tuple, tuple, Any]] = {}  # name -> (its tables, its inputs, what was built)
+        self._kept: dict[Hashable, tuple[tuple, tuple, Any]] = {}  # name -> (its tables, its inputs, what was built)
         self._figures: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
 
     def __len__(self) -> int:
@@ -130,29 +129,18 @@ class FrameKeeper:
             self._rows[table] = rows  # a concurrent build may win instead: rows are checked by identity, so either is right
         return rows
 
-    def kept(self, name: str, inputs: tuple, build: Callable[[], Any]) -> Any:
-        """`build()`, reused from the last call of this name while its inputs are equal (a snapshot's caches are,
-        say, while no cache changed: a mapping of the same objects compares in microseconds)."""
+    def kept(self, name: Hashable, inputs: tuple, build: Callable[[], Any], tables: tuple = ()) -> Any:
+        """`build()`, reused from the last call of this name while it reads the very same `tables` and equal `inputs`
+        (a snapshot's caches are equal, say, while no cache changed: a mapping of the same objects compares in
+        microseconds). Tables are compared by identity (they have no truth value): the keeper hands out the same pods
+        and starts table while no row of it changed, and what is drawn from them is kept the same way."""
         with self._lock:
             last = self._kept.get(name)
-        if last is not None and last[0] == inputs:
-            return last[1]
-        built = build()
-        with self._lock:
-            self._kept[name] = (inputs, built)
-        return built
-
-    def drawn_from(self, name: Hashable, tables: tuple, build: Callable[[], Any], inputs: tuple = ()) -> Any:
-        """`build()`, reused from the last call of this name while it reads the very same `tables` and equal
-        `inputs`. Tables are compared by identity (they have no truth value): the keeper hands out the same pods and
-        starts table while no row of it changed, and what is drawn from them is kept the same way."""
-        with self._lock:
-            last = self._drawn.get(name)
         if last is not None and _same_objects(last[0], tables) and last[1] == inputs:
             return last[2]
         built = build()
         with self._lock:
-            self._drawn[name] = (tables, inputs, built)
+            self._kept[name] = (tables, inputs, built)
         return built
 
     def figure(self, build: Callable[..., FrozenFigure], frame: pd.DataFrame, *args: Hashable) -> FrozenFigure:
@@ -174,7 +162,7 @@ class FrameKeeper:
         """Drop everything kept (benchmarks time a build from nothing with it)."""
         with self._lock:
             self._recent, self._rows, self._pods_table, self._starts_table = [], {}, None, None
-            self._kept, self._drawn = {}, {}
+            self._kept = {}
             self._figures.clear()
 
 
@@ -203,7 +191,7 @@ class Frames:
 
     def drawn_from(self, name: Hashable, tables: tuple, build: Callable[[], Any], inputs: tuple = ()) -> Any:
         """`build()`, kept by the keeper across versions while it reads the very same `tables` and equal `inputs`."""
-        return build() if self.keeper is None else self.keeper.drawn_from(name, tables, build, inputs)
+        return build() if self.keeper is None else self.keeper.kept(name, inputs, build, tables)
 
     def figure(self, build: Callable[..., FrozenFigure], frame: pd.DataFrame, *args: Hashable) -> FrozenFigure:
         """`build(frame, *args)`, kept (frozen) by the keeper across versions while the table's content is the same."""

@@ -182,8 +182,8 @@ def uncached(frames: Frames) -> None:
     if frames.uncached.empty:
         st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
         return
-    figure = frames.drawn_from("uncached", (frames.uncached,), lambda: frames.figure(charts.uncached_images,
-                                                                                     frames.uncached))
+    figure = frames.drawn_from("uncached chart", (frames.uncached,),
+                               lambda: frames.figure(charts.uncached_images, frames.uncached))
     st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
     if not suggestion.images:
