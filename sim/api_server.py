@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import orjson
 from starlette.applications import Starlette
@@ -12,13 +13,22 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sim import bodies, discovery, errors, openapi_v2
+from sim import bodies, discovery, errors, logs, openapi_v2
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
 from sim.errors import ApiError
 from sim.identity import Identity
 from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
 from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
-from sim.resources import SSARS, SSRRS, SSRS, ResourceType, Target, find_resource
+from sim.resources import (
+    NO_CONTAINERS,
+    SSARS,
+    SSRRS,
+    SSRS,
+    SUBRESOURCES,
+    ResourceType,
+    Target,
+    find_resource,
+)
 from sim.selectors import selector_from_query
 from sim.store import CONTINUE_TOO_OLD, Entry
 from sim.tables import render_table
@@ -253,8 +263,12 @@ class ApiServer:
             return json_response(document)
         query = dict(request.query_params)
         verb = verb_of(request.method, target, query)
-        if verb not in target.resource.verbs:
-            raise ApiError(405, f"{verb} is not supported on {target.resource.plural}")
+        if target.subresource in NO_CONTAINERS and verb == "get":
+            verb = "create"  # kube-apiserver 1.31+ asks for create on these even for a GET (a websocket upgrade)
+        verbs = SUBRESOURCES[target.subresource][2] if target.subresource else target.resource.verbs
+        if verb not in verbs:
+            raise ApiError(405, f"{verb} is not supported on {target.resource.plural}"
+                                + (f"/{target.subresource}" if target.subresource else ""))
         resource = target.resource
         plural = f"{resource.plural}/{target.subresource}" if target.subresource else resource.plural
         if not allowed(subject, verb, resource.group, plural):
@@ -300,6 +314,14 @@ class ApiServer:
             return await self.scale(request, verb, target, options)
         if target.subresource == "eviction":
             return self.evict(target, query, await self.read_body(request), options)
+        if target.subresource == "log":
+            pod = api.get(resource, target.namespace, target.name).obj
+            return Response(logs.container_log(pod, query, datetime.now(UTC)), media_type="text/plain")
+        if target.subresource in NO_CONTAINERS:
+            api.get(resource, target.namespace, target.name)  # 404 for a missing pod first, as Kubernetes answers
+            raise ApiError(400, f"{target.subresource} is not available on the built-in cluster: imc sim simulates "
+                                f"pods and runs no containers, so there is no process to reach in pod "
+                                f"{target.namespace}/{target.name}")
         if verb == "get":
             entry = api.get(resource, target.namespace, target.name)
             if wants_table(request):

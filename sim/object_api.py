@@ -15,6 +15,7 @@ from core.timeutil import format_time
 from sim import errors, fields
 from sim.defaults import apply_defaults
 from sim.definitions import decode_check, definition_of, prune_unknown
+from sim.ephemeral import check_ephemeral, with_ephemeral
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
 from sim.resources import (
@@ -329,6 +330,11 @@ class ObjectApi:
             status = new.get("status", {})
             new = current.copy()
             new["status"] = status
+        elif subresource == "ephemeralcontainers":
+            new = with_ephemeral(current.copy(), new, now_timestamp())
+            causes = check_ephemeral(old, new)
+            if causes:
+                raise errors.invalid(resource.kind, resource.group, name, causes)
         else:
             if resource.has_status:
                 if "status" in old:

@@ -9,6 +9,20 @@ from core import caches
 
 READ_VERBS = ("get", "list", "watch")
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+OBJECT_VERBS = ("get", "patch", "update")
+# subresource -> (kind, or "" for the resource's own; group/version when another's; verbs), as discovery lists them
+SUBRESOURCES: dict[str, tuple[str, dict, tuple[str, ...]]] = {
+    "attach": ("PodAttachOptions", {}, ("create", "get")),
+    "ephemeralcontainers": ("", {}, OBJECT_VERBS),
+    "eviction": ("Eviction", {"group": "policy", "version": "v1"}, ("create",)),
+    "exec": ("PodExecOptions", {}, ("create", "get")),
+    "log": ("", {}, ("get",)),
+    "portforward": ("PodPortForwardOptions", {}, ("create", "get")),
+    "scale": ("Scale", {"group": "autoscaling", "version": "v1"}, OBJECT_VERBS),
+    "status": ("", {}, OBJECT_VERBS),
+}
+POD_SUBRESOURCES = ("attach", "ephemeralcontainers", "eviction", "exec", "log", "portforward")
+NO_CONTAINERS = ("attach", "exec", "portforward")  # served, but the built-in cluster runs no containers to reach
 
 
 @dataclass(frozen=True)
@@ -26,13 +40,11 @@ class ResourceType:
     verbs: tuple[str, ...] = ALL_VERBS
     has_status: bool = True
     stored: bool = True
-    scalable: bool = False
-    evictable: bool = False
+    subresources: tuple[str, ...] = ()  # besides status
 
     def has_subresource(self, name: str) -> bool:
-        """Whether `name` (status, scale, eviction) is a subresource of this resource."""
-        return ((name == "status" and self.has_status and self.stored) or (name == "scale" and self.scalable)
-                or (name == "eviction" and self.evictable))
+        """Whether `name` (status, scale, log, ...) is a subresource of this resource."""
+        return (name == "status" and self.has_status and self.stored) or name in self.subresources
 
     @cached_property
     def api_version(self) -> str:
@@ -50,7 +62,7 @@ class ResourceType:
         return f"{self.kind}List"
 
     def discovery(self) -> list[dict]:
-        """APIResourceList entries for this resource and its status subresource."""
+        """APIResourceList entries for this resource and its subresources."""
         entry = {
             "name": self.plural,
             "singularName": self.singular,
@@ -63,20 +75,11 @@ class ResourceType:
         if self.categories:
             entry["categories"] = list(self.categories)
         entries = [entry]
-        for subresource, kind, extra in (("status", self.kind, {}),
-                                         ("scale", "Scale", {"group": "autoscaling", "version": "v1"}),
-                                         ("eviction", "Eviction", {"group": "policy", "version": "v1"})):
+        for subresource, (kind, other_group, verbs) in sorted(SUBRESOURCES.items()):
             if self.has_subresource(subresource):
-                entries.append(
-                    {
-                        "name": f"{self.plural}/{subresource}",
-                        "singularName": "",
-                        "namespaced": self.namespaced,
-                        "kind": kind,
-                        "verbs": ["create"] if subresource == "eviction" else ["get", "patch", "update"],
-                        **extra,
-                    }
-                )
+                entries.append({"name": f"{self.plural}/{subresource}", "singularName": "",
+                                "namespaced": self.namespaced, "kind": kind or self.kind, "verbs": list(verbs),
+                                **other_group})
         return entries
 
 
@@ -91,14 +94,15 @@ class Target:
 
 
 NAMESPACES = ResourceType("", "v1", "namespaces", "namespace", "Namespace", False, ("ns",))
-PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",), evictable=True)
+PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",),
+                    subresources=POD_SUBRESOURCES)
 SERVICES = ResourceType("", "v1", "services", "service", "Service", True, ("svc",), ("all",), verbs=READ_VERBS)
 EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",), has_status=False)
 NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",))
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",),
-                           scalable=True)
+                           subresources=("scale",))
 REPLICASETS = ResourceType("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",),
-                           scalable=True)
+                           subresources=("scale",))
 IMAGECACHES = ResourceType(caches.GROUP, caches.VERSION, caches.PLURAL, "imagecache", caches.KIND, False, ("ic",),
                            ("all",))
 CRDS = ResourceType(

@@ -43,18 +43,23 @@ def check_pod_spec(spec: object, path: str) -> Causes:
     for list_name in CONTAINER_LISTS:
         seen: set[str] = set()
         for position, container in enumerate(spec.get(list_name) or []):
-            where = f"{path}.{list_name}[{position}]"
-            if not isinstance(container, dict):
-                causes.append((where, "Invalid value: must be an object"))
-                continue
-            name = container.get("name")
-            if not name:
-                causes.append((f"{where}.name", "Required value"))
-            elif name in seen:
-                causes.append((f"{where}.name", f'Duplicate value: "{name}"'))
-            seen.add(name or "")
-            if not container.get("image"):
-                causes.append((f"{where}.image", "Required value"))
+            causes += check_container(container, f"{path}.{list_name}[{position}]", seen)
+    return causes
+
+
+def check_container(container: object, where: str, seen: set[str]) -> Causes:
+    """A container needs a name not in `seen` (which it joins) and an image."""
+    if not isinstance(container, dict):
+        return [(where, "Invalid value: must be an object")]
+    causes: Causes = []
+    name = container.get("name")
+    if not name:
+        causes.append((f"{where}.name", "Required value"))
+    elif name in seen:
+        causes.append((f"{where}.name", f'Duplicate value: "{name}"'))
+    seen.add(name or "")
+    if not container.get("image"):
+        causes.append((f"{where}.image", "Required value"))
     return causes
 
 
