@@ -192,11 +192,20 @@ def pick_mode(page, mode: str, attempts: int = 3) -> None:
     settle(page)
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of a selectbox by typing it."""
-    page.locator("[data-testid='stSelectbox']", has_text=label).click()
-    page.keyboard.type(option)
-    page.keyboard.press("Enter")
+def choose(page, label: str, option: str, tries: int = 3) -> None:
+    """Pick an option of a selectbox by typing it, until the box shows it: a rerun from the previous interaction
+    that had not begun when the app last looked idle may redraw the box while the option is being typed."""
+    box = page.get_by_role("combobox", name=label)
+    for _ in range(tries):
+        page.locator("[data-testid='stSelectbox']", has_text=label).click()
+        page.keyboard.press("ControlOrMeta+a")  # what a redrawn box kept of the last try is typed over
+        page.keyboard.type(option)
+        page.keyboard.press("Enter")
+        settle(page)
+        if box.input_value() == option:
+            return
+        page.keyboard.press("Escape")
+    expect(box).to_have_value(option)
 
 
 def test_selecting_a_row_explains_that_pod(app, sim, page, namespace):

@@ -126,10 +126,11 @@ def test_store_equals_kubectl_after_churn_with_dropped_watches_and_tiny_history(
 
 def test_store_follows_a_server_killed_and_restarted_with_new_state(start_sim_factory, watching, tmp_path):
     state = tmp_path / "state"
-    first = start_sim_factory("demo", ("--speed", "20"), state_dir=state)
+    # real time: at --speed 20 the demo changes every ~0.6 s, faster than four kubectl lists under load compare
+    first = start_sim_factory("demo", ("--speed", "1"), state_dir=state)
     connection = connect(kubeconfig=first.kubeconfig, context="sim")
     store, _ = watching(connection, max_backoff=1.0)
-    poll(lambda: agrees_with_kubectl(store, first) or None, 30, "the store to equal kubectl get of the demo")
+    poll(lambda: agrees_with_kubectl(store, first) or None, 60, "the store to equal kubectl get of the demo")
     demo_pods = set(store.snapshot().pods)
     assert demo_pods
     os.killpg(first.process.pid, signal.SIGKILL)
