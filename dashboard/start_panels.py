@@ -126,6 +126,7 @@ def caches(frames: Frames) -> None:
         return
     st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
     _start_table(frames, table, "start-caches", {
+        "Cache": st.column_config.TextColumn(pinned=True),  # in view when the grid scrolls sideways
         "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
         "Saved (s)": st.column_config.NumberColumn(format="%.0f"),
         "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on"),

@@ -73,7 +73,7 @@ def caches_table(shown: pd.DataFrame) -> None:
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
         # the widths add up to the table at 1440 px, and an auto-created cache's whole name and ID fit
         column_config={
-            "Name": st.column_config.TextColumn(width=262),
+            "Name": st.column_config.TextColumn(width=262, pinned=True),  # in view when the grid scrolls sideways
             "Cache ID": st.column_config.TextColumn(width=200),
             "Phase": st.column_config.TextColumn(width=58),
             "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%", width=88),

@@ -103,8 +103,9 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
             "Start (s)": st.column_config.NumberColumn(format="%.1f", width=68,
                                                        help="Creation to the last container's start"),
             "Pull (s)": st.column_config.NumberColumn(format="%.1f", width=62, help="Time spent pulling from registries"),
-            "key": st.column_config.TextColumn("Pod", width=215, help="namespace/name; its images are in the "
-                                               "explanation below, and Search finds them"),
+            # pinned: on a narrow screen the grid scrolls sideways with the pod's name kept in view
+            "key": st.column_config.TextColumn("Pod", width=215, pinned=True, help="namespace/name; its images are in "
+                                               "the explanation below, and Search finds them"),
             "Owner": st.column_config.TextColumn(width=112, help="The workload that created the pod"),
             "Phase": st.column_config.TextColumn(width=72,
                                                  help="The pod's phase (Pending, Running, Succeeded, Failed)"),
