@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sim.errors import ApiError, qualified
 from sim.identity import ADMIN_USER, VIEWER_USER
-from sim.resources import READ_VERBS
+from sim.resources import ALL_RESOURCES, READ_VERBS, SUBRESOURCES
 
 AUTHENTICATED = "system:authenticated"
 MASTERS = "system:masters"
@@ -56,7 +56,22 @@ BASIC_RULES = (
     Rule(("get",), urls=DISCOVERY_URLS),
 )
 ADMIN_RULES = (Rule(("*",), ("*",), ("*",)), Rule(("*",), urls=("*",)))
-VIEWER_RULES = (Rule(READ_VERBS, ("*",), ("*",)),)
+HIDDEN_FROM_VIEWERS = ("secrets",)  # core resources Kubernetes' `view` role leaves out
+
+
+def _viewer_rules() -> tuple[Rule, ...]:
+    """get/list/watch on every stored resource and its subresources but Secrets, one rule per API group."""
+    by_group: dict[str, list[str]] = {}
+    for resource in ALL_RESOURCES:
+        if not resource.stored or (resource.group == "" and resource.plural in HIDDEN_FROM_VIEWERS):
+            continue
+        by_group.setdefault(resource.group, []).extend(
+            [resource.plural] + [f"{resource.plural}/{sub}" for sub in sorted(SUBRESOURCES)
+                                 if resource.has_subresource(sub)])
+    return tuple(Rule(READ_VERBS, (group,), tuple(names)) for group, names in by_group.items())
+
+
+VIEWER_RULES = _viewer_rules()
 
 
 def rules_of(subject: Subject) -> tuple[Rule, ...]:

@@ -6,7 +6,8 @@ from core.caches import DEFAULT_SIZE_GIB
 from core.errors import ImcError
 from core.images import parse_image
 from core.workloads import CONTAINER_LISTS
-from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS
+from sim.config_objects import default_secret, drop_empty
+from sim.resources import CONFIGMAPS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, SECRETS
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace, as the API server does
 
@@ -43,6 +44,10 @@ def apply_defaults(resource_key: str, obj: dict) -> None:
     if resource_key == NAMESPACES.key and isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
         labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
         metadata["labels"] = {**labels, NAMESPACE_NAME_LABEL: metadata["name"]}
+    if resource_key == SECRETS.key:
+        default_secret(obj)
+    elif resource_key == CONFIGMAPS.key:
+        drop_empty(obj, ("data", "binaryData"))
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import orjson
 
+from sim.config_objects import base64_error_offset
+
 DEFINITIONS_PATH = Path(__file__).resolve().parent / "openapi-definitions.json"
 KUBERNETES_VERSION = "v1.32.0"
 REF_PREFIX = "#/definitions/"
@@ -23,7 +25,7 @@ QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 # The kinds the sim serves or answers with, by apiVersion; each one's definition is the one whose
 # x-kubernetes-group-version-kind names it.
 SERVED_KINDS = {
-    "v1": ("Pod", "Namespace", "Node", "Event", "Service", "Binding"),
+    "v1": ("Pod", "Namespace", "Node", "Event", "Service", "Binding", "ConfigMap", "Secret"),
     "apps/v1": ("Deployment", "ReplicaSet"),
     "apiextensions.k8s.io/v1": ("CustomResourceDefinition",),
     "authorization.k8s.io/v1": ("SelfSubjectAccessReview", "SelfSubjectRulesReview"),
@@ -33,7 +35,8 @@ SERVED_KINDS = {
     "coordination.k8s.io/v1": ("Lease",),
 }
 EXTRA_ROOTS = ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
-LISTED = ("Pod", "Namespace", "Node", "Event", "Service", "Deployment", "ReplicaSet", "CustomResourceDefinition")
+LISTED = ("Pod", "Namespace", "Node", "Event", "Service", "ConfigMap", "Secret", "Deployment", "ReplicaSet",
+          "CustomResourceDefinition")
 JSON_TYPES = {
     "object": (dict,),
     "array": (list,),
@@ -76,7 +79,7 @@ def definition_of(group: str, version: str, kind: str) -> str | None:
 class Decoded:
     """What decoding an object by its definition found: type mismatches and fields the kind does not have."""
 
-    mismatches: list[str]
+    mismatches: list[str]  # as Go's decoder words them (`json: cannot unmarshal ...`, `illegal base64 data ...`)
     unknown: list[str]
 
 
@@ -126,8 +129,13 @@ def _walk(value: object, schema: dict, path: str, found: Decoded, known: dict[st
         return
     if not _fits(value, schema, ref):
         wanted = "int-or-string" if ref == INT_OR_STRING else schema.get("type")
-        found.mismatches.append(f"cannot unmarshal {_type_name(value)} into {path or 'the object'} of type {wanted}")
+        found.mismatches.append(f"json: cannot unmarshal {_type_name(value)} into {path or 'the object'} of type "
+                                f"{wanted}")
         return
+    if schema.get("format") == "byte" and isinstance(value, str):
+        offset = base64_error_offset(value)
+        if offset is not None:
+            found.mismatches.append(f"illegal base64 data at input byte {offset}")
     if isinstance(value, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")

@@ -220,7 +220,7 @@ class ObjectApi:
             decoded = decode_check(obj, definition)
             if decoded.mismatches:
                 raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                                    f"{resource.kind}: json: {decoded.mismatches[0]}")
+                                    f"{resource.kind}: {decoded.mismatches[0]}")
             unknown = decoded.unknown
         else:
             schema = self.schema_of(resource)
@@ -245,8 +245,8 @@ class ObjectApi:
     def _validate(self, resource: ResourceType, obj: dict, old: dict | None = None) -> None:
         """422 Invalid with causes when the object breaks the rules."""
         causes = check_object(resource.key, obj)
-        if old is not None and not causes:
-            causes = check_update(resource.key, old, obj)
+        if old is not None:  # what may not change comes first, as kube-apiserver's update validation lists it
+            causes = check_update(resource.key, old, obj) + causes
         if causes:
             raise errors.invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), causes)
 

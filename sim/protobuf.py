@@ -1,14 +1,18 @@
-"""The Kubernetes protobuf that kubectl's typed clients send (`create namespace|deployment`, `auth can-i`).
+"""The Kubernetes protobuf that kubectl's typed clients send (`create namespace|deployment|configmap|secret`,
+`auth can-i`).
 
 A schema-driven decoder for the few messages involved; fields outside these schemas are skipped.
 """
 
 from __future__ import annotations
 
+import base64
+
 MAGIC = b"k8s\x00"
 
 # A schema maps field numbers to (JSON name, type); a type is "string", "int", "int?" and "bool?" (omitted
-# when zero, as Go's omitempty does for non-pointer fields), "map" (map<string,string>) or a nested schema;
+# when zero, as Go's omitempty does for non-pointer fields), "bool" (a pointer: kept when false), "map"
+# (map<string,string>), "bytes-map" (map<string,bytes>, base64 in JSON) or a nested schema;
 # a repeated field's type stands in a list: ["string"]. Field numbers are those of Kubernetes' generated.proto.
 Schema = dict[int, tuple[str, object]]
 
@@ -75,6 +79,10 @@ DELETE_OPTIONS: Schema = {
     5: ("dryRun", ["string"]),
 }
 SCHEMAS: dict[str, Schema] = {
+    "ConfigMap": {1: ("metadata", OBJECT_META), 2: ("data", "map"), 3: ("binaryData", "bytes-map"),
+                  4: ("immutable", "bool")},
+    "Secret": {1: ("metadata", OBJECT_META), 2: ("data", "bytes-map"), 3: ("type", "string"),
+               4: ("stringData", "map"), 5: ("immutable", "bool")},
     "Namespace": NAMESPACE,
     "Deployment": DEPLOYMENT,
     "SelfSubjectAccessReview": SELF_SUBJECT_ACCESS_REVIEW,
@@ -135,6 +143,8 @@ def _scalar(value: int | bytes, kind: object) -> object:
         return "" if kind == "int?" and number == 0 else number
     if kind == "bool?":
         return bool(value) or ""
+    if kind == "bool":
+        return bool(value)
     if isinstance(value, bytes) and isinstance(kind, dict):
         return decode_message(value, kind)
     raise ProtobufError(f"unexpected value for a {kind} field")
@@ -147,9 +157,12 @@ def decode_message(data: bytes, schema: Schema) -> dict:
         if number not in schema:
             continue
         name, kind = schema[number]
-        if kind == "map":
+        if kind in ("map", "bytes-map"):
             entry = dict(fields(value)) if isinstance(value, bytes) else {}
-            result.setdefault(name, {})[_scalar(entry.get(1, b""), "string")] = _scalar(entry.get(2, b""), "string")
+            item = entry.get(2, b"")
+            text = base64.b64encode(item).decode() if kind == "bytes-map" and isinstance(item, bytes) else \
+                _scalar(item, "string")
+            result.setdefault(name, {})[_scalar(entry.get(1, b""), "string")] = text
         elif isinstance(kind, list):
             result.setdefault(name, []).append(_scalar(value, kind[0]))
         elif (decoded := _scalar(value, kind)) != "":  # "" stands for an omitted empty value

@@ -98,6 +98,8 @@ PODS = ResourceType("", "v1", "pods", "pod", "Pod", True, ("po",), ("all",),
                     subresources=POD_SUBRESOURCES)
 SERVICES = ResourceType("", "v1", "services", "service", "Service", True, ("svc",), ("all",), verbs=READ_VERBS)
 EVENTS = ResourceType("", "v1", "events", "event", "Event", True, ("ev",), has_status=False)
+CONFIGMAPS = ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",), has_status=False)
+SECRETS = ResourceType("", "v1", "secrets", "secret", "Secret", True, has_status=False)
 NODES = ResourceType("", "v1", "nodes", "node", "Node", False, ("no",))
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",),
                            subresources=("scale",))
@@ -151,8 +153,8 @@ SSRS = ResourceType(
 )
 
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, has_status=False)
-ALL_RESOURCES = (NAMESPACES, PODS, SERVICES, EVENTS, NODES, DEPLOYMENTS, REPLICASETS, IMAGECACHES, CRDS, SSARS, SSRRS,
-                 SSRS, LEASES)
+ALL_RESOURCES = (NAMESPACES, PODS, SERVICES, EVENTS, CONFIGMAPS, SECRETS, NODES, DEPLOYMENTS, REPLICASETS,
+                 IMAGECACHES, CRDS, SSARS, SSRRS, SSRS, LEASES)
 STORED_RESOURCES = tuple(r for r in ALL_RESOURCES if r.stored)
 RESOURCES_BY_KEY = {r.key: r for r in ALL_RESOURCES}
 

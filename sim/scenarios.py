@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import random
 from collections.abc import Coroutine
@@ -11,16 +13,18 @@ from datetime import UTC, datetime, timedelta
 from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, MATCH_COUNT, PERFECT_MATCH
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL
+from sim.config_objects import DOCKER_CONFIG_JSON
 from sim.eci import cache_event, ready_status
 from sim.past import PAST_HOURS, PYTORCH, write_past
 from sim.patching import MERGE_PATCH
-from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, Target
+from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, SECRETS, Target
 from sim.simulation import Simulation
 
 log = logging.getLogger("imc.sim")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CHURN_LABEL = "imc.sim/churn"  # the demo scales and rolls only its own Deployments that carry it
-ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
+ACR_SERVER = "registry.cn-hangzhou.aliyuncs.com"
+ACR = f"{ACR_SERVER}/eci_open"
 DEFAULT_SCALE_PODS = 10_000
 BUILT_BEFORE = timedelta(minutes=30)  # scenario caches were built this long before the start
 
@@ -45,6 +49,14 @@ def deployment(name: str, images: list[str], replicas: int = 2, annotations: dic
                          "spec": {"containers": containers}},
         },
     }
+
+
+def docker_registry_secret(name: str, server: str, username: str, password: str) -> dict:
+    """A Secret body as `kubectl create secret docker-registry` makes it."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    config = {"auths": {server: {"username": username, "password": password, "auth": auth}}}
+    encoded = base64.b64encode(json.dumps(config, separators=(",", ":")).encode()).decode()
+    return {"metadata": {"name": name}, "type": DOCKER_CONFIG_JSON, "data": {".dockerconfigjson": encoded}}
 
 
 class Scenario:
@@ -93,6 +105,9 @@ class DemoScenario(Scenario):
         for name in ("shop", "data", "ml"):
             self.namespace(name)
         now = datetime.now(UTC)
+        pull_secret = docker_registry_secret("acr-pull", ACR_SERVER, "imc-demo@1234567890", "demo-only-not-a-password")
+        pull_secret["metadata"]["creationTimestamp"] = format_time(now - timedelta(days=12))
+        self.api.create(SECRETS, "default", pull_secret, internal=True)  # what the Create-cache form's hint names
         self.sim.eci.event_ttl = timedelta(hours=PAST_HOURS + 1)  # the past's Pulled events stay readable
         self.ready_cache("nginx-base", ["nginx:1.25", "busybox:1.36"], retention=30, started=now - timedelta(hours=5))
         self.ready_cache("shop-web", [f"{ACR}/nginx:1.14.2", f"{ACR}/busybox:1.30"], size=25, retention=14,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sim.errors import ApiError
-from sim.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS
+from sim.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, SECRETS
 
 _SET_REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
 _COMPARISON = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_./-]*)\s*$")
@@ -40,6 +40,7 @@ FIELDS_BY_RESOURCE = {
     NAMESPACES.key: ("status.phase",),
     NODES.key: ("spec.unschedulable",),
     REPLICASETS.key: ("status.replicas",),
+    SECRETS.key: ("type",),
 }
 
 

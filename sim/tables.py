@@ -8,7 +8,19 @@ from datetime import UTC, datetime
 
 from core.errors import ImcError
 from core.timeutil import parse_time
-from sim.resources import CRDS, DEPLOYMENTS, EVENTS, IMAGECACHES, NAMESPACES, NODES, PODS, REPLICASETS, SERVICES
+from sim.resources import (
+    CONFIGMAPS,
+    CRDS,
+    DEPLOYMENTS,
+    EVENTS,
+    IMAGECACHES,
+    NAMESPACES,
+    NODES,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+    SERVICES,
+)
 
 
 @dataclass(frozen=True)
@@ -206,6 +218,15 @@ def _node_address(kind: str) -> Callable[[dict, datetime], str]:
     return cell
 
 
+def _data_count(*names: str) -> Callable[[dict, datetime], int]:
+    """A cell counting the keys of some data maps (a ConfigMap's data and binaryData, a Secret's data)."""
+
+    def cell(obj: dict, now: datetime) -> int:
+        return sum(len(obj.get(name) or {}) for name in names)
+
+    return cell
+
+
 NAME = Column("Name", "string", _name, format="name", description="Name must be unique within a namespace.")
 AGE = Column("Age", "string", _age, description="CreationTimestamp of the object.")
 
@@ -279,6 +300,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Port(s)", "string", _service_ports),
         AGE,
     ),
+    CONFIGMAPS.key: (NAME, Column("Data", "string", _data_count("data", "binaryData")), AGE),
+    SECRETS.key: (NAME, Column("Type", "string", _field("type", default="")), Column("Data", "string",
+                                                                                     _data_count("data")), AGE),
     CRDS.key: (
         NAME,
         Column("Created At", "date", _field("metadata", "creationTimestamp", default="")),

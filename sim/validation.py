@@ -6,7 +6,8 @@ import re
 
 from core.caches import validate_imagecache
 from core.workloads import CONTAINER_LISTS
-from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS
+from sim.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
+from sim.resources import CONFIGMAPS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, SECRETS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -105,24 +106,32 @@ def check_object(resource_key: str, obj: dict) -> Causes:
         causes += check_deployment(obj)
     elif resource_key == IMAGECACHES.key:
         causes += check_imagecache(obj)
+    elif resource_key == SECRETS.key:
+        causes += check_secret(obj)
+    elif resource_key == CONFIGMAPS.key:
+        causes += check_configmap(obj)
     return causes
 
 
 def check_update(resource_key: str, old: dict, new: dict) -> Causes:
     """Fields an update may not change."""
-    if resource_key == DEPLOYMENTS.key and old.get("spec", {}).get("selector") != new.get("spec", {}).get(
-        "selector"
-    ):
+    if resource_key == SECRETS.key:
+        return check_secret_update(old, new)
+    if resource_key == CONFIGMAPS.key:
+        return check_config_update(old, new, ("data", "binaryData"))
+    old_spec, new_spec = (spec if isinstance(spec := obj.get("spec"), dict) else {} for obj in (old, new))
+    if resource_key == DEPLOYMENTS.key and old_spec.get("selector") != new_spec.get("selector"):
         return [("spec.selector", "Invalid value: field is immutable")]
     if resource_key == PODS.key:
         def without_images(spec: dict) -> dict:
             return {
                 **spec,
-                "containers": [{**c, "image": ""} for c in spec.get("containers") or []],
-                "initContainers": [{**c, "image": ""} for c in spec.get("initContainers") or []],
+                "containers": [{**c, "image": ""} if isinstance(c, dict) else c for c in spec.get("containers") or []],
+                "initContainers": [{**c, "image": ""} if isinstance(c, dict) else c
+                                   for c in spec.get("initContainers") or []],
                 "nodeName": "",
             }
 
-        if without_images(old.get("spec", {})) != without_images(new.get("spec", {})):
+        if without_images(old_spec) != without_images(new_spec):
             return [("spec", "Forbidden: pod updates may not change fields other than `spec.containers[*].image`")]
     return []

@@ -33,7 +33,8 @@ def test_auth_can_i_list_agrees_with_what_each_user_may_do(kubectl, namespace):
     admin = rules(kubectl("auth", "can-i", "--list", "-n", namespace).stdout)
     viewer = rules(kubectl(*VIEWER, "auth", "can-i", "--list", "-n", namespace).stdout)
     assert admin["*.*"] == "[*]"
-    assert viewer["*.*"] == "[get list watch]"
+    assert viewer["pods"] == viewer["configmaps"] == viewer["imagecaches.eci.alibabacloud.com"] == "[get list watch]"
+    assert "secrets" not in viewer and "*.*" not in viewer, "as Kubernetes' view role, the viewer reads no secrets"
     assert "[create]" in viewer["selfsubjectaccessreviews.authorization.k8s.io"]
     assert kubectl(*VIEWER, "create", "namespace", f"{namespace}-x", check=False).returncode == 1
     assert kubectl(*VIEWER, "get", "pods", "-n", namespace).returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 
 import orjson
@@ -41,6 +42,10 @@ def test_the_demo_has_every_decision_kind_and_keeps_moving(start_sim_factory):
     assert phases["Ready"] >= 5 and phases["Failed"] >= 1
     assert any(c["metadata"]["name"].startswith("auto-create-for-") for c in caches)
     assert len(client.AppsV1Api(api_client).list_deployment_for_all_namespaces().items) >= 10
+    secrets = core.list_secret_for_all_namespaces().items
+    assert [(s.metadata.namespace, s.metadata.name, s.type) for s in secrets] == [
+        ("default", "acr-pull", "kubernetes.io/dockerconfigjson")], "the pull secret the Create-cache form names"
+    assert "auths" in orjson.loads(base64.b64decode(secrets[0].data[".dockerconfigjson"]))
     apps = client.AppsV1Api(api_client)
 
     def generations() -> int:
