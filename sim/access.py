@@ -104,7 +104,7 @@ def forbidden(subject: Subject, verb: str, group: str, resource: str, name: str 
     """403 worded as Kubernetes' RBAC words it."""
     plural = resource.split("/")[0]
     what = qualified(plural, group) + (f' "{name}"' if name else "")
-    where = f' in the namespace "{namespace}"' if namespace else ""
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
     return ApiError(
         403,
         f'{what} is forbidden: User "{subject.user}" cannot {verb} resource "{resource}" in API group "{group}"{where}',
@@ -120,9 +120,7 @@ def impersonated(subject: Subject, user: str | None, groups: list[str]) -> Subje
         return subject
     for resource, name in [("users", user)] + [("groups", group) for group in groups]:
         if not allowed(subject, "impersonate", "", resource):
-            error = forbidden(subject, "impersonate", "", resource, name)
-            error.message = error.message.removesuffix(' in API group ""') + ' in API group "" at the cluster scope'
-            raise error
+            raise forbidden(subject, "impersonate", "", resource, name)
     return Subject(user, tuple(dict.fromkeys([*groups, AUTHENTICATED])))
 
 

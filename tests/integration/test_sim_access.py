@@ -43,7 +43,7 @@ def test_auth_can_i_list_agrees_with_what_each_user_may_do(kubectl, namespace):
 def test_impersonation_is_forbidden_to_the_viewer_and_acts_as_the_impersonated_user(kubectl, namespace):
     denied = kubectl(*VIEWER, "get", "pods", "-n", namespace, "--as", "sim-admin", check=False)
     assert denied.returncode == 1
-    assert 'User "sim-viewer" cannot impersonate resource "users"' in denied.stderr
+    assert 'User "sim-viewer" cannot impersonate resource "users" in API group "" at the cluster scope' in denied.stderr
     as_viewer = kubectl("create", "deployment", "web", "--image=nginx:1.25", "-n", namespace, "--as", "sim-viewer",
                         check=False)
     assert as_viewer.returncode == 1 and 'User "sim-viewer" cannot create' in as_viewer.stderr
@@ -51,3 +51,10 @@ def test_impersonation_is_forbidden_to_the_viewer_and_acts_as_the_impersonated_u
     assert kubectl("auth", "whoami", "--as", "someone", "--as-group", "imc:viewers").stdout.count("someone") == 1
     assert kubectl("auth", "can-i", "list", "pods", "--as", "someone", check=False).stdout.startswith("no")
     assert kubectl("auth", "can-i", "list", "pods", "--as", "someone", "--as-group", "imc:viewers").stdout.strip() == "yes"
+
+
+def test_a_cluster_wide_denial_says_so_as_rbac_words_it(kubectl):
+    denied = kubectl(*VIEWER, "get", "secrets", "-A", check=False)
+    assert denied.returncode == 1
+    assert denied.stderr.strip().endswith(
+        'secrets is forbidden: User "sim-viewer" cannot list resource "secrets" in API group "" at the cluster scope')
