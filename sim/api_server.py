@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -39,6 +41,7 @@ JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
 OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 PUBLIC_PATHS = ("/version", "/healthz", "/readyz", "/livez")
+FOLLOW_POLL_SECONDS = 0.5  # how often a followed log looks at its pod again
 
 
 @dataclass
@@ -316,7 +319,10 @@ class ApiServer:
             return self.evict(target, query, await self.read_body(request), options)
         if target.subresource == "log":
             pod = api.get(resource, target.namespace, target.name).obj
-            return Response(logs.container_log(pod, query, datetime.now(UTC)), media_type="text/plain")
+            text = logs.container_log(pod, query, datetime.now(UTC))
+            if query.get("follow") in logs.TRUE:
+                return StreamingResponse(self.followed_log(target, pod, query, text), media_type="text/plain")
+            return Response(text, media_type="text/plain")
         if target.subresource in NO_CONTAINERS:
             api.get(resource, target.namespace, target.name)  # 404 for a missing pod first, as Kubernetes answers
             raise ApiError(400, f"{target.subresource} is not available on the built-in cluster: imc sim simulates "
@@ -378,6 +384,26 @@ class ApiServer:
             content_type = MERGE_PATCH
             body = merge_patch({}, body)
         return json_response(api.patch(target, content_type, body, options))
+
+    async def followed_log(self, target: Target, pod: dict, query: dict, text: str) -> AsyncIterator[bytes]:
+        """`kubectl logs -f`: the text so far, then each new line until the container ends or the pod is gone."""
+        yield text.encode()
+        container = logs.container_of(pod, query)
+        uid = pod["metadata"].get("uid")
+        sent = len(logs.container_lines(pod, container, datetime.now(UTC)))
+        while not logs.has_ended(pod, container):
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            entry = self.store.get(target.resource.key, target.namespace, target.name)
+            if entry is None or entry.obj["metadata"].get("uid") != uid:
+                return
+            pod = entry.obj
+            try:
+                lines = logs.container_lines(pod, container, datetime.now(UTC))
+            except ApiError:  # its status was rewritten to not started: nothing more to follow
+                return
+            if len(lines) > sent:
+                yield logs.log_text(lines[sent:], query.get("timestamps") in logs.TRUE).encode()
+                sent = len(lines)
 
     def evict(self, target: Target, query: dict, body: object, options: WriteOptions) -> Response:
         """POST pods/NAME/eviction (policy/v1 Eviction): a delete with the Eviction's deleteOptions."""

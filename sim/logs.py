@@ -16,8 +16,13 @@ TRUE = ("true", "1")
 
 def container_log(pod: dict, query: Mapping[str, str], now: datetime) -> str:
     """The log text of one container of a pod, as `kubectl logs` asks for it; 400 as Kubernetes words it."""
+    return _shown(container_lines(pod, container_of(pod, query), now), query, now)
+
+
+def container_of(pod: dict, query: Mapping[str, str]) -> str:
+    """The container a log request names (or the pod's only one); 400 for none, an unknown one, or previous."""
     name = pod["metadata"]["name"]
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    spec = pod.get("spec") or {}
     kinds = {kind: [c.get("name") for c in spec.get(kind) or [] if isinstance(c, dict)]
              for kind in ("containers", "initContainers", "ephemeralContainers")}
     container = query.get("container") or ""
@@ -30,15 +35,32 @@ def container_log(pod: dict, query: Mapping[str, str], now: datetime) -> str:
         raise ApiError(400, f"container {container} is not valid for pod {name}")
     if query.get("previous") in TRUE:
         raise ApiError(400, f'previous terminated container "{container}" in pod "{name}" not found')
-    if not spec.get("nodeName"):
+    return container
+
+
+def container_lines(pod: dict, container: str, now: datetime) -> list[tuple[datetime, str]]:
+    """Every line the container has logged so far; 400 while it has not started."""
+    name = pod["metadata"]["name"]
+    if not (pod.get("spec") or {}).get("nodeName"):
         raise ApiError(400, f"pod {name} does not have a host assigned")
-    statuses = {s.get("name"): s for kind in ("containerStatuses", "initContainerStatuses",
-                                              "ephemeralContainerStatuses") for s in status.get(kind) or []}
-    state = (statuses.get(container) or {}).get("state") or {}
+    status = _status_of(pod, container)
+    state = status.get("state") or {}
     if "running" not in state and "terminated" not in state:
         reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
         raise ApiError(400, f'container "{container}" in pod "{name}" is waiting to start: {reason}')
-    return _shown(_lines(pod, container, statuses[container], state, now), query, now)
+    return _lines(pod, container, status, state, now)
+
+
+def has_ended(pod: dict, container: str) -> bool:
+    """Whether the container has terminated, so a followed log ends."""
+    return "terminated" in (_status_of(pod, container).get("state") or {})
+
+
+def _status_of(pod: dict, container: str) -> dict:
+    """The container's status in the pod (empty before the kubelet reported one)."""
+    status = pod.get("status") or {}
+    return next((s for kind in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
+                 for s in status.get(kind) or [] if isinstance(s, dict) and s.get("name") == container), {})
 
 
 def _others(kinds: dict[str, list]) -> str:
@@ -85,11 +107,15 @@ def _shown(lines: list[tuple[datetime, str]], query: Mapping[str, str], now: dat
     tail = _count(query, "tailLines")
     if tail is not None:
         lines = lines[len(lines) - tail:] if tail else []
-    stamped = query.get("timestamps") in TRUE
-    text = "".join((f"{at.strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z " if stamped else "") + line + "\n"
-                   for at, line in lines)
+    text = log_text(lines, query.get("timestamps") in TRUE)
     limit = _count(query, "limitBytes", least=1)
     return text.encode()[:limit].decode(errors="ignore") if limit is not None else text
+
+
+def log_text(lines: list[tuple[datetime, str]], stamped: bool) -> str:
+    """Lines as the kubelet writes them, each after its RFC 3339 nanosecond timestamp when `stamped`."""
+    return "".join((f"{at.strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z " if stamped else "") + line + "\n"
+                   for at, line in lines)
 
 
 def _since(query: Mapping[str, str], now: datetime) -> datetime | None:

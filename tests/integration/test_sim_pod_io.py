@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 
-from tests.integration.test_sim_api import raw_get
+from tests.integration.conftest import KUBECTL
+from tests.integration.test_sim_api import open_get, raw_get
 from tests.integration.test_sim_kubectl import deployment_yaml
 
 pytestmark = pytest.mark.integration
@@ -33,6 +35,37 @@ def test_kubectl_logs_prints_what_the_sim_did_with_each_container(kubectl, names
     previous = kubectl("logs", "-n", namespace, running_pod, "-c", "main", "--previous", check=False)
     assert previous.returncode == 1
     assert f'previous terminated container "main" in pod "{running_pod}" not found' in previous.stderr
+
+
+def test_kubectl_logs_follow_stays_open_until_the_pod_is_gone(sim_server, kubectl, namespace, running_pod):
+    command = [KUBECTL, "--kubeconfig", sim_server.kubeconfig, "logs", "-f", "-n", namespace, running_pod, "-c", "main"]
+    follower = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = follower.stdout.readline()
+        assert first.startswith("imc sim: container main (nginx:1.25) started")
+        kubectl("delete", "pod", "-n", namespace, running_pod, "--wait=true", timeout=60)
+        assert follower.wait(30) == 0
+        assert follower.stdout.read() == ""
+    finally:
+        follower.kill()
+        follower.wait(5)
+
+
+def test_a_followed_log_of_a_running_container_stays_open(api_client, namespace, running_pod):
+    import urllib3
+
+    path = f"/api/v1/namespaces/{namespace}/pods/{running_pod}/log"
+    response = open_get(api_client, path, [("container", "side"), ("follow", "true")], accept="*/*",
+                        timeout=(5, 2)).response  # urllib3's, not read yet
+    try:
+        first = b""
+        while not first.endswith(b"\n"):
+            first += response.read(1)
+        assert first.startswith(b"imc sim: container side (busybox:1.36) started")
+        with pytest.raises(urllib3.exceptions.ReadTimeoutError):  # still open: a closed stream reads b""
+            response.read(1)
+    finally:
+        response.release_conn()
 
 
 def test_the_viewer_may_read_logs_but_not_exec_or_debug(kubectl, viewer_api_client, namespace, running_pod):
