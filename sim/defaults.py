@@ -6,8 +6,9 @@ from core.caches import DEFAULT_SIZE_GIB
 from core.errors import ImcError
 from core.images import parse_image
 from core.workloads import CONTAINER_LISTS
+from sim.batch import default_cronjob, default_job
 from sim.config_objects import default_secret, drop_empty
-from sim.resources import CONFIGMAPS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, REPLICASETS, SECRETS
+from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, REPLICASETS, SECRETS
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace, as the API server does
 
@@ -48,6 +49,10 @@ def apply_defaults(resource_key: str, obj: dict) -> None:
         default_secret(obj)
     elif resource_key == CONFIGMAPS.key:
         drop_empty(obj, ("data", "binaryData"))
+    elif resource_key == JOBS.key:
+        default_job(obj, default_pod_spec)
+    elif resource_key == CRONJOBS.key:
+        default_cronjob(obj, default_pod_spec)
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return

@@ -27,6 +27,7 @@ QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 SERVED_KINDS = {
     "v1": ("Pod", "Namespace", "Node", "Event", "Service", "Binding", "ConfigMap", "Secret"),
     "apps/v1": ("Deployment", "ReplicaSet"),
+    "batch/v1": ("Job", "CronJob"),
     "apiextensions.k8s.io/v1": ("CustomResourceDefinition",),
     "authorization.k8s.io/v1": ("SelfSubjectAccessReview", "SelfSubjectRulesReview"),
     "authentication.k8s.io/v1": ("SelfSubjectReview",),
@@ -36,7 +37,7 @@ SERVED_KINDS = {
 }
 EXTRA_ROOTS = ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
 LISTED = ("Pod", "Namespace", "Node", "Event", "Service", "ConfigMap", "Secret", "Deployment", "ReplicaSet",
-          "CustomResourceDefinition")
+          "Job", "CronJob", "CustomResourceDefinition")
 JSON_TYPES = {
     "object": (dict,),
     "array": (list,),

@@ -98,23 +98,56 @@ def same_template(replica_set: dict, template: dict, pod_hash: str) -> bool:
     return semantic(theirs) == semantic(template)
 
 
-class DeploymentController:
-    """Keeps each Deployment's pods at `replicas` from its current template, rolling old ones out."""
+class Controller:
+    """A controller of one kind: it writes through the API, hears every change of the store, reconciles by name."""
+
+    KIND_KEY = ""  # the resource key of the objects it reconciles
 
     def __init__(self, api: ObjectApi, scheduler: Scheduler) -> None:
         self.api = api
         self.store = api.store
         self.scheduler = scheduler
-        self._failing: set[str] = set()  # ReplicaSets whose last pod create was refused (reported once)
+        self._failing: set[str] = set()  # owners whose last pod create was refused (reported once)
         self.store.add_listener(self._on_change)
 
+    def reconcile(self, namespace: str, name: str) -> None:
+        """One pass for one object of the kind."""
+        raise NotImplementedError
+
     def _on_change(self, change: Change) -> None:
-        """Reconcile the Deployment behind a changed Deployment, ReplicaSet or pod."""
+        """Reconcile an object of the kind that changed (and was not deleted) on the next loop turn; then
+        `_on_other_change`."""
         obj = change.entry.obj
         namespace = obj["metadata"].get("namespace", "")
-        if change.resource == DEPLOYMENTS.key and change.type != "DELETED":
+        if change.resource == self.KIND_KEY and change.type != "DELETED":
             self.scheduler.soon_once(self.reconcile, namespace, obj["metadata"]["name"])
-        elif change.resource == PODS.key and (replica_set_name := owner_name(obj, "ReplicaSet")):
+        self._on_other_change(change, obj, namespace)
+
+    def _on_other_change(self, change: Change, obj: dict, namespace: str) -> None:
+        """What a change means to the controller besides a change of its own kind."""
+
+    def live(self, namespace: str, name: str) -> dict | None:
+        """The object of the kind to reconcile, or None when it is gone or being deleted (which makes nothing new)."""
+        entry = self.store.get(self.KIND_KEY, namespace, name)
+        return None if entry is None or entry.obj["metadata"].get("deletionTimestamp") else entry.obj
+
+    def controlled(self, resource_key: str, owner: dict) -> list[dict]:
+        """The objects of a resource an owner controls (found through the ownerReference index)."""
+        uid = owner["metadata"]["uid"]
+        found = (self.store.get(key, namespace, name) for key, namespace, name in self.api.dependents.get(uid, ())
+                 if key == resource_key)
+        return [entry.obj for entry in found if entry is not None and any(
+            o.get("uid") == uid and o.get("controller") for o in entry.obj["metadata"].get("ownerReferences") or [])]
+
+
+class DeploymentController(Controller):
+    """Keeps each Deployment's pods at `replicas` from its current template, rolling old ones out."""
+
+    KIND_KEY = DEPLOYMENTS.key
+
+    def _on_other_change(self, change: Change, obj: dict, namespace: str) -> None:
+        """Reconcile the Deployment behind a changed pod."""
+        if change.resource == PODS.key and (replica_set_name := owner_name(obj, "ReplicaSet")):
             replica_set = self.store.get(REPLICASETS.key, namespace, replica_set_name)
             deployment_name = owner_name(replica_set.obj, "Deployment") if replica_set else None
             if deployment_name:  # a pass over all its pods at most every PASS_SECONDS, however many pods change
@@ -122,10 +155,9 @@ class DeploymentController:
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One pass of the controller for one Deployment."""
-        entry = self.store.get(DEPLOYMENTS.key, namespace, name)
-        if entry is None or entry.obj["metadata"].get("deletionTimestamp"):
-            return  # a Deployment being deleted makes nothing new
-        deployment = entry.obj
+        deployment = self.live(namespace, name)
+        if deployment is None:
+            return
         spec = deployment.get("spec", {})
         desired = spec.get("replicas", 1)
         uid = deployment["metadata"]["uid"]

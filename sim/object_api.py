@@ -20,9 +20,11 @@ from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
 from sim.resources import (
     CRDS,
+    CRONJOBS,
     DEPLOYMENTS,
     EVENTS,
     IMAGECACHES,
+    JOBS,
     NAMESPACES,
     PODS,
     REPLICASETS,
@@ -41,13 +43,13 @@ WARNINGS: ContextVar[list[str] | None] = ContextVar("WARNINGS", default=None)
 # An admission hook may change a new object before it is stored and return work to do once it is.
 Admitter = Callable[[dict], Callable[[Entry], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-GENERATION_FROM_SPEC = (DEPLOYMENTS.key, REPLICASETS.key, IMAGECACHES.key, CRDS.key)
+GENERATION_FROM_SPEC = (DEPLOYMENTS.key, REPLICASETS.key, JOBS.key, CRONJOBS.key, IMAGECACHES.key, CRDS.key)
 # metadata only the server writes (an update keeps the stored values)
 SERVER_METADATA = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
 FOREGROUND = "foregroundDeletion"
 DEFAULT_GRACE_SECONDS = 30
 POD_STOP_SECONDS = 2.0  # how long (sim time) a Terminating pod's containers take to stop, within its grace period
-BUILT_IN_GROUPS = ("", "apps", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
+BUILT_IN_GROUPS = ("", "apps", "batch", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
                    "coordination.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 DEFAULT_MAX_PODS = 25_000  # the quota on all pods: well above the scale scenario's 10,000
@@ -285,13 +287,13 @@ class ObjectApi:
         if resource == CRDS:
             obj["status"] = crd_status(obj, now_timestamp())
         applied = set(fields.leaves(obj)) if options.operation == "Apply" else set()
+        metadata["uid"] = str(uuid.uuid4())  # before the defaults: a Job's generated selector names it
         apply_defaults(resource.key, obj)
         self._validate(resource, obj)
         if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"])
         if resource == PODS:
             self._check_pod_quota(metadata["name"])
-        metadata["uid"] = str(uuid.uuid4())
         metadata["creationTimestamp"] = created or now_timestamp()
         if resource.key in GENERATION_FROM_SPEC or resource.key == PODS.key:
             metadata["generation"] = 1

@@ -8,6 +8,7 @@ start times, hits against misses, and pulls from which a hit's saving is estimat
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,14 +19,18 @@ from core.policy import AUTO_IMC, INSTANCE_ID, MATCH_COUNT, MATCHED_CACHE, PERFE
 from core.starts import PULLED
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL, pod_template
+from sim.batch import PodCounts, finished_status, job_from_template, job_status, scheduled_job_name
+from sim.cron import parse_schedule
+from sim.deployments import owner_reference
 from sim.eci import AUTO_CACHE_UNUSED_TTL, ECI_COMPONENT, KUBELET_COMPONENT, VIRTUAL_NODE, containers_of, new_id
 from sim.pulls import pulled_message, pulling_message, start_plan
-from sim.resources import PODS
+from sim.resources import CRONJOBS, JOBS, PODS
 from sim.simulation import Simulation
 
 PAST_HOURS = 6
 LAST_RUN_BEFORE = timedelta(minutes=12)  # every past run has finished before the demo starts
-RUN_SECONDS = (40, 400)  # how long a run's containers work once started
+RUN_SECONDS = (40, 400)
+CRONJOBS_CREATED_BEFORE = timedelta(days=3)  # how long a run's containers work once started
 ACR = "registry.cn-hangzhou.aliyuncs.com/eci_open"
 PYTORCH = "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"
 
@@ -58,42 +63,105 @@ PAST_JOBS = (
 CacheMaker = Callable[[str, list[str], int, datetime, datetime], dict]
 
 
-def runs(now: datetime, rng: random.Random) -> list[tuple[datetime, PastJob]]:
-    """Every past pod's creation time and job, oldest first (runs start within a minute of their schedule)."""
-    first = now - timedelta(hours=PAST_HOURS)
+@dataclass(frozen=True)
+class PastRun:
+    """One scheduled run of a past job: when the CronJob made its Job, and when each of its pods was created."""
+
+    job: PastJob
+    scheduled: datetime
+    pods: tuple[datetime, ...]
+
+
+def schedule_of(job: PastJob) -> str:
+    """A cron schedule every `every_minutes`, at a minute of the hour of its own, so the jobs' runs spread out."""
+    offset = zlib.crc32(job.name.encode()) % min(job.every_minutes, 60)
+    if 60 % job.every_minutes == 0:
+        return ",".join(str(minute) for minute in range(offset, 60, job.every_minutes)) + " * * * *"
+    return f"{offset}/{job.every_minutes} * * * *"
+
+
+def runs(now: datetime, rng: random.Random) -> list[PastRun]:
+    """Every past run at its schedule time, oldest first (its pods are created within seconds of it)."""
     planned = []
     for job in PAST_JOBS:
-        at = first + timedelta(minutes=rng.uniform(0, job.every_minutes))
-        while at < now - LAST_RUN_BEFORE:
-            planned += [(at + timedelta(seconds=rng.uniform(0, 3)), job) for _ in range(job.parallelism)]
-            at += timedelta(minutes=job.every_minutes)
-    return sorted(planned, key=lambda run: run[0])
+        schedule = parse_schedule(schedule_of(job))
+        for scheduled in schedule.times_between(now - timedelta(hours=PAST_HOURS), now - LAST_RUN_BEFORE, 10_000):
+            pods = sorted(scheduled + timedelta(seconds=rng.uniform(0.5, 3)) for _ in range(job.parallelism))
+            planned.append(PastRun(job, scheduled, tuple(pods)))
+    return sorted(planned, key=lambda run: (run.scheduled, run.job.name))
+
+
+def cronjob_body(job: PastJob, created: datetime, past: list[PastRun]) -> dict:
+    """The CronJob behind a past job, keeping as many finished Jobs as the past has runs of it."""
+    return {
+        "metadata": {"name": job.name, "creationTimestamp": format_time(created)},
+        "spec": {
+            "schedule": schedule_of(job),
+            "successfulJobsHistoryLimit": max(3, len(past)),
+            "jobTemplate": {"spec": {"parallelism": job.parallelism, "completions": job.parallelism, "template": {
+                "metadata": {"labels": {ECI_LABEL: "true"}, "annotations": dict(job.annotations)},
+                "spec": {"restartPolicy": "Never",
+                         "containers": [{"name": f"step-{i}", "image": image, "imagePullPolicy": "IfNotPresent"}
+                                        for i, image in enumerate(job.images)]},
+            }}},
+        },
+    }
 
 
 def write_past(sim: Simulation, rng: random.Random, now: datetime, make_cache: CacheMaker) -> int:
-    """Store the past's pods, their events, and the caches ECI auto-created for its misses; returns the pod count."""
+    """Store the past's CronJobs, their Jobs and pods, the pods' events, and the caches ECI auto-created for its
+    misses; returns the pod count."""
     planned = runs(now, rng)
+    cronjobs = {}
+    for job in PAST_JOBS:
+        own = [run for run in planned if run.job is job]
+        body = cronjob_body(job, now - CRONJOBS_CREATED_BEFORE, own)
+        if own:
+            body["status"] = {"lastScheduleTime": format_time(own[-1].scheduled)}
+        cronjobs[job.name] = sim.api.create(CRONJOBS, job.namespace, body, internal=True)
     auto_caches: dict[tuple[str, ...], str] = {}  # one cache per image set, as ECI builds one for a burst of misses
-    for at, job in planned:
-        write_pod(sim, rng, at, job, auto_caches, make_cache)
-    return len(planned)
+    successes: dict[str, str] = {}
+    for run in planned:
+        successes[run.job.name] = write_run(sim, rng, run, cronjobs[run.job.name], auto_caches, make_cache)
+    for name, completed in successes.items():
+        entry = sim.store.get(CRONJOBS.key, cronjobs[name]["metadata"]["namespace"], name)
+        cronjob = entry.copy()
+        cronjob["status"]["lastSuccessfulTime"] = completed
+        sim.api.save(CRONJOBS, cronjob)
+    return sum(len(run.pods) for run in planned)
 
 
-def _pod_body(rng: random.Random, at: datetime, job: PastJob) -> dict:
-    job_name = f"{job.name}-{int(at.timestamp() // 60)}"
+def write_run(sim: Simulation, rng: random.Random, run: PastRun, cronjob: dict,
+              auto_caches: dict[tuple[str, ...], str], make_cache: CacheMaker) -> str:
+    """One run: its Job (made by the CronJob at the schedule time), its pods, then the Job's final status; returns
+    the Job's completion time."""
+    body = job_from_template(cronjob, scheduled_job_name(run.job.name, run.scheduled), run.scheduled)
+    body["metadata"]["creationTimestamp"] = format_time(run.scheduled)
+    body["status"] = {"startTime": format_time(run.scheduled), "active": len(run.pods), "ready": 0}
+    job = sim.api.create(JOBS, run.job.namespace, body, internal=True)
+    finished = max(write_pod(sim, rng, at, run.job, job, auto_caches, make_cache) for at in run.pods)
+    entry = sim.store.get(JOBS.key, run.job.namespace, job["metadata"]["name"])
+    done = entry.copy()
+    done["status"] = job_status({**done, "status": {"startTime": done["status"]["startTime"]}},
+                                PodCounts(0, 0, len(run.pods), 0, 0), finished)
+    sim.api.save(JOBS, done)
+    return done["status"]["completionTime"]
+
+
+def _pod_body(rng: random.Random, at: datetime, job: PastJob, owner: dict) -> dict:
+    """A pod of a past Job, from the Job's template, as the Job controller makes one."""
+    template = owner["spec"]["template"]
     suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": f"{job_name}-{suffix}",
+            "name": f"{owner['metadata']['name']}-{suffix}",
             "namespace": job.namespace,
             "creationTimestamp": format_time(at),
-            "labels": {ECI_LABEL: "true", "batch.kubernetes.io/job-name": job_name, "job-name": job_name},
-            "annotations": dict(job.annotations),
-            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job_name,
-                                 "uid": f"00000000-0000-4000-8000-{int(at.timestamp()):012x}",
-                                 "controller": True, "blockOwnerDeletion": True}],
+            "labels": dict(template["metadata"]["labels"]),
+            "annotations": dict(template["metadata"].get("annotations") or {}),
+            "ownerReferences": [owner_reference(owner)],
         },
         "spec": {
             "restartPolicy": "Never",
@@ -104,10 +172,11 @@ def _pod_body(rng: random.Random, at: datetime, job: PastJob) -> dict:
     }
 
 
-def write_pod(sim: Simulation, rng: random.Random, at: datetime, job: PastJob,
-              auto_caches: dict[tuple[str, ...], str], make_cache: CacheMaker) -> None:
-    """One past pod: ECI's decision as of `at`, its start as the pull model says, stored Succeeded, then its events."""
-    body = _pod_body(rng, at, job)
+def write_pod(sim: Simulation, rng: random.Random, at: datetime, job: PastJob, owner: dict,
+              auto_caches: dict[tuple[str, ...], str], make_cache: CacheMaker) -> datetime:
+    """One past pod: ECI's decision as of `at`, its start as the pull model says, stored Succeeded, then its events;
+    returns when it finished."""
+    body = _pod_body(rng, at, job, owner)
     decision = decide(pod_template(body), sim.eci.index(), at)
     instance_id = new_id("eci")
     annotations = body["metadata"]["annotations"]
@@ -142,26 +211,4 @@ def write_pod(sim: Simulation, rng: random.Random, at: datetime, job: PastJob,
         sim.api.record_event(stored, event.reason, event.type, event.message, ECI_COMPONENT, at=at)
     for reason, message, path, when in kubelet:
         sim.api.record_event(stored, reason, "Normal", message, KUBELET_COMPONENT, path, at=when)
-
-
-def finished_status(pod: dict, created: datetime, started: datetime, finished: datetime) -> dict:
-    """A run that completed: scheduled at creation, containers started at `started`, all exited 0 at `finished`."""
-    created_text, finished_text = format_time(created), format_time(finished)
-    terminated = {"exitCode": 0, "reason": "Completed", "startedAt": format_time(started), "finishedAt": finished_text}
-    return {
-        "phase": "Succeeded",
-        "qosClass": "BestEffort",
-        "hostIP": "192.168.0.250",
-        "startTime": created_text,
-        "conditions": [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": created_text},
-            {"type": "Initialized", "status": "True", "lastTransitionTime": created_text},
-            {"type": "ContainersReady", "status": "False", "reason": "PodCompleted", "lastTransitionTime": finished_text},
-            {"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": finished_text},
-        ],
-        "containerStatuses": [
-            {"name": c["name"], "image": c["image"], "imageID": "", "ready": False, "started": False,
-             "restartCount": 0, "state": {"terminated": terminated}}
-            for c in pod["spec"]["containers"]
-        ],
-    }
+    return finished

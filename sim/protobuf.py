@@ -1,4 +1,4 @@
-"""The Kubernetes protobuf that kubectl's typed clients send (`create namespace|deployment|configmap|secret`,
+"""The Kubernetes protobuf that kubectl's typed clients send (`create namespace|deployment|configmap|secret|job|cronjob`,
 `auth can-i`).
 
 A schema-driven decoder for the few messages involved; fields outside these schemas are skipped.
@@ -22,6 +22,8 @@ OBJECT_META: Schema = {
     3: ("namespace", "string"),
     11: ("labels", "map"),
     12: ("annotations", "map"),
+    13: ("ownerReferences", [{1: ("kind", "string"), 3: ("name", "string"), 4: ("uid", "string"),
+                              5: ("apiVersion", "string"), 6: ("controller", "bool"), 7: ("blockOwnerDeletion", "bool")}]),
     14: ("finalizers", ["string"]),
 }
 LABEL_SELECTOR: Schema = {
@@ -61,6 +63,17 @@ DEPLOYMENT: Schema = {
         9: ("progressDeadlineSeconds", "int"),
     }),
 }
+JOB_SPEC: Schema = {
+    1: ("parallelism", "int"), 2: ("completions", "int"), 3: ("activeDeadlineSeconds", "int"),
+    4: ("selector", LABEL_SELECTOR), 5: ("manualSelector", "bool"), 6: ("template", POD_TEMPLATE),
+    7: ("backoffLimit", "int"), 8: ("ttlSecondsAfterFinished", "int"), 9: ("completionMode", "string"),
+    10: ("suspend", "bool"), 14: ("podReplacementPolicy", "string"),
+}
+CRONJOB_SPEC: Schema = {
+    1: ("schedule", "string"), 2: ("startingDeadlineSeconds", "int"), 3: ("concurrencyPolicy", "string"),
+    4: ("suspend", "bool"), 5: ("jobTemplate", {1: ("metadata", OBJECT_META), 2: ("spec", JOB_SPEC)}),
+    6: ("successfulJobsHistoryLimit", "int"), 7: ("failedJobsHistoryLimit", "int"), 8: ("timeZone", "string"),
+}
 NAMESPACE: Schema = {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("finalizers", ["string"])})}
 SELF_SUBJECT_ACCESS_REVIEW: Schema = {
     1: ("metadata", OBJECT_META),
@@ -85,6 +98,8 @@ SCHEMAS: dict[str, Schema] = {
                4: ("stringData", "map"), 5: ("immutable", "bool")},
     "Namespace": NAMESPACE,
     "Deployment": DEPLOYMENT,
+    "Job": {1: ("metadata", OBJECT_META), 2: ("spec", JOB_SPEC)},
+    "CronJob": {1: ("metadata", OBJECT_META), 2: ("spec", CRONJOB_SPEC)},
     "SelfSubjectAccessReview": SELF_SUBJECT_ACCESS_REVIEW,
     "SelfSubjectRulesReview": {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("namespace", "string")})},
     "SelfSubjectReview": {1: ("metadata", OBJECT_META)},

@@ -105,6 +105,8 @@ DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "deployment", "Deploymen
                            subresources=("scale",))
 REPLICASETS = ResourceType("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",),
                            subresources=("scale",))
+JOBS = ResourceType("batch", "v1", "jobs", "job", "Job", True, (), ("all",))
+CRONJOBS = ResourceType("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",), ("all",))
 IMAGECACHES = ResourceType(caches.GROUP, caches.VERSION, caches.PLURAL, "imagecache", caches.KIND, False, ("ic",),
                            ("all",))
 CRDS = ResourceType(
@@ -154,7 +156,7 @@ SSRS = ResourceType(
 
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, has_status=False)
 ALL_RESOURCES = (NAMESPACES, PODS, SERVICES, EVENTS, CONFIGMAPS, SECRETS, NODES, DEPLOYMENTS, REPLICASETS,
-                 IMAGECACHES, CRDS, SSARS, SSRRS, SSRS, LEASES)
+                 JOBS, CRONJOBS, IMAGECACHES, CRDS, SSARS, SSRRS, SSRS, LEASES)
 STORED_RESOURCES = tuple(r for r in ALL_RESOURCES if r.stored)
 RESOURCES_BY_KEY = {r.key: r for r in ALL_RESOURCES}
 

@@ -12,6 +12,7 @@ import yaml
 from core.timeutil import format_time
 from sim.deployments import DeploymentController
 from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, EciController
+from sim.jobs import CronJobController, JobController
 from sim.object_api import DEFAULT_MAX_PODS, ObjectApi
 from sim.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
 from sim.scheduling import Scheduler
@@ -96,6 +97,8 @@ class Simulation:
     scheduler: Scheduler
     eci: EciController
     deployments: DeploymentController
+    jobs: JobController
+    cronjobs: CronJobController
 
 
 def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS) -> Simulation:
@@ -104,6 +107,7 @@ def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_POD
     scheduler = Scheduler(speed)
     api = ObjectApi(store, scheduler, max_pods)
     sim = Simulation(store, api, scheduler, EciController(api, scheduler),
-                     DeploymentController(api, scheduler))
+                     DeploymentController(api, scheduler), JobController(api, scheduler),
+                     CronJobController(api, scheduler))
     install_base(api)
     return sim

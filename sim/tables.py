@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 
 from core.errors import ImcError
 from core.timeutil import parse_time
+from sim.batch import condition_true
 from sim.resources import (
     CONFIGMAPS,
     CRDS,
+    CRONJOBS,
     DEPLOYMENTS,
     EVENTS,
     IMAGECACHES,
+    JOBS,
     NAMESPACES,
     NODES,
     PODS,
@@ -154,6 +157,56 @@ def _selector(obj: dict, now: datetime) -> str:
     return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
+def _job_status(obj: dict, now: datetime) -> str:
+    """The STATUS of `kubectl get jobs`, in the order printJob checks the conditions."""
+    if condition_true(obj, "Complete"):
+        return "Complete"
+    if condition_true(obj, "Failed"):
+        return "Failed"
+    if obj.get("metadata", {}).get("deletionTimestamp"):
+        return "Terminating"
+    for kind in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if condition_true(obj, kind):
+            return kind
+    return "Running"
+
+
+def _job_completions(obj: dict, now: datetime) -> str:
+    spec, succeeded = obj.get("spec", {}), obj.get("status", {}).get("succeeded", 0)
+    if spec.get("completions") is not None:
+        return f"{succeeded}/{spec['completions']}"
+    parallelism = spec.get("parallelism") or 0
+    return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+
+
+def _job_duration(obj: dict, now: datetime) -> str:
+    status = obj.get("status", {})
+    try:
+        started = parse_time(status.get("startTime"))
+        completed = parse_time(status.get("completionTime")) if status.get("completionTime") else None
+    except ImcError:
+        return ""
+    if started is None:
+        return ""
+    return human_duration(((completed or now) - started).total_seconds())
+
+
+def _job_template_containers(attribute: str) -> Callable[[dict, datetime], str]:
+    """A cell listing one attribute of the containers of a CronJob's job template."""
+    cell = _template_containers(attribute)
+    return lambda obj, now: cell(obj.get("spec", {}).get("jobTemplate", {}), now)
+
+
+def _cronjob_selector(obj: dict, now: datetime) -> str:
+    selector = obj.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("selector")
+    return _selector({"spec": {"selector": selector}}, now) or "<none>"
+
+
+def _cronjob_suspend(obj: dict, now: datetime) -> str:
+    suspend = obj.get("spec", {}).get("suspend")
+    return "<unset>" if suspend is None else str(bool(suspend))
+
+
 # kubectl -o wide's columns of a workload's pod template (Deployment and ReplicaSet alike)
 TEMPLATE_COLUMNS = (
     Column("Containers", "string", _template_containers("name"), priority=1),
@@ -264,6 +317,29 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("Ready", "integer", _field("status", "readyReplicas", default=0)),
         AGE,
         *TEMPLATE_COLUMNS,
+    ),
+    JOBS.key: (
+        NAME,
+        Column("Status", "string", _job_status, description="Status of the job."),
+        Column("Completions", "string", _job_completions,
+               description="The number of pods which reached phase Succeeded."),
+        Column("Duration", "string", _job_duration, description="Time required to complete the job."),
+        AGE,
+        *TEMPLATE_COLUMNS,
+    ),
+    CRONJOBS.key: (
+        NAME,
+        Column("Schedule", "string", _field("spec", "schedule", default=""), description="The schedule in Cron "
+               "format, see https://en.wikipedia.org/wiki/Cron."),
+        Column("Timezone", "string", _field("spec", "timeZone")),
+        Column("Suspend", "boolean", _cronjob_suspend),
+        Column("Active", "integer", lambda o, now: len(o.get("status", {}).get("active") or [])),
+        Column("Last Schedule", "string", lambda o, now: age_of(o.get("status", {}).get("lastScheduleTime"), now)
+               if o.get("status", {}).get("lastScheduleTime") else "<none>"),
+        AGE,
+        Column("Containers", "string", _job_template_containers("name"), priority=1),
+        Column("Images", "string", _job_template_containers("image"), priority=1),
+        Column("Selector", "string", _cronjob_selector, priority=1),
     ),
     EVENTS.key: (
         Column("Last Seen", "string", _event_last_seen),

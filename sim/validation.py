@@ -6,8 +6,9 @@ import re
 
 from core.caches import validate_imagecache
 from core.workloads import CONTAINER_LISTS
+from sim.batch import check_cronjob, check_job, check_job_update
 from sim.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
-from sim.resources import CONFIGMAPS, DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, SECRETS
+from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, SECRETS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -78,17 +79,20 @@ def check_deployment(obj: dict) -> Causes:
     labels = (template.get("metadata") or {}).get("labels") or {}
     if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         causes.append(("spec.selector", "Required value"))
-    else:
-        try:
-            requirements = requirements_from_label_selector(selector)
-        except ValueError as exc:
-            causes.append(("spec.selector", f"Invalid value: {exc}"))
-        else:
-            if not matches_labels(requirements, labels):
-                causes.append(
-                    ("spec.template.metadata.labels", "Invalid value: `selector` does not match template `labels`")
-                )
+    elif (problem := selector_problem(selector, labels)) == "mismatch":
+        causes.append(("spec.template.metadata.labels", "Invalid value: `selector` does not match template `labels`"))
+    elif problem:
+        causes.append(("spec.selector", f"Invalid value: {problem}"))
     return causes + check_pod_spec(template.get("spec"), "spec.template.spec")
+
+
+def selector_problem(selector: dict, labels: dict) -> str | None:
+    """Why a label selector does not select these labels: its parse error, "mismatch", or None when it does."""
+    try:
+        requirements = requirements_from_label_selector(selector)
+    except ValueError as exc:
+        return str(exc)
+    return None if matches_labels(requirements, labels) else "mismatch"
 
 
 def check_imagecache(obj: dict) -> Causes:
@@ -110,6 +114,10 @@ def check_object(resource_key: str, obj: dict) -> Causes:
         causes += check_secret(obj)
     elif resource_key == CONFIGMAPS.key:
         causes += check_configmap(obj)
+    elif resource_key == JOBS.key:
+        causes += check_job(obj, check_pod_spec, selector_problem)
+    elif resource_key == CRONJOBS.key:
+        causes += check_cronjob(obj, check_pod_spec)
     return causes
 
 
@@ -119,6 +127,8 @@ def check_update(resource_key: str, old: dict, new: dict) -> Causes:
         return check_secret_update(old, new)
     if resource_key == CONFIGMAPS.key:
         return check_config_update(old, new, ("data", "binaryData"))
+    if resource_key == JOBS.key:
+        return check_job_update(old, new)
     old_spec, new_spec = (spec if isinstance(spec := obj.get("spec"), dict) else {} for obj in (old, new))
     if resource_key == DEPLOYMENTS.key and old_spec.get("selector") != new_spec.get("selector"):
         return [("spec.selector", "Invalid value: field is immutable")]
