@@ -131,6 +131,28 @@ class Controller:
         entry = self.store.get(self.KIND_KEY, namespace, name)
         return None if entry is None or entry.obj["metadata"].get("deletionTimestamp") else entry.obj
 
+    def create_pod(self, owner: dict, component: str) -> dict | None:
+        """A pod from its owner's template (ECI decides it at this moment); None when the API refuses it (the pod
+        quota), reported once per owner until the caller clears `_failing` again."""
+        template = orjson.loads(orjson.dumps(owner["spec"]["template"]))
+        metadata = template.get("metadata") or {}
+        body = {
+            "metadata": {
+                "name": f"{owner['metadata']['name']}-{random_suffix()}",
+                "labels": metadata.get("labels") or {},
+                "annotations": metadata.get("annotations") or {},
+                "ownerReferences": [owner_reference(owner)],
+            },
+            "spec": template.get("spec") or {},
+        }
+        try:
+            return self.api.create(PODS, owner["metadata"]["namespace"], body)
+        except ApiError as error:
+            if owner["metadata"]["uid"] not in self._failing:
+                self._failing.add(owner["metadata"]["uid"])
+                self.api.record_event(owner, "FailedCreate", "Warning", f"Error creating: {error.message}", component)
+            return None
+
     def controlled(self, resource_key: str, owner: dict) -> list[dict]:
         """The objects of a resource an owner controls (found through the ownerReference index)."""
         uid = owner["metadata"]["uid"]
@@ -182,15 +204,11 @@ class DeploymentController(Controller):
         new_pods = pods_by_rs[current["metadata"]["uid"]]
         missing = desired - len(new_pods)
         for _ in range(min(missing, BURST_REPLICAS)):
-            try:
-                new_pods.append(self._create_pod(current))
-            except ApiError as error:  # the pod quota: reported once, tried again on a later pass
-                if current["metadata"]["uid"] not in self._failing:
-                    self._failing.add(current["metadata"]["uid"])
-                    self.api.record_event(current, "FailedCreate", "Warning", f"Error creating: {error.message}",
-                                              "replicaset-controller")
+            pod = self.create_pod(current, "replicaset-controller")
+            if pod is None:  # tried again on a later pass
                 missing = 0
                 break
+            new_pods.append(pod)
         else:
             self._failing.discard(current["metadata"]["uid"])
         surplus = len(new_pods) - desired
@@ -270,21 +288,6 @@ class DeploymentController(Controller):
                                  deployment["metadata"]["name"]).copy()
         updated["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
         self.api.save(DEPLOYMENTS, updated)
-
-    def _create_pod(self, replica_set: dict) -> dict:
-        """A pod from a ReplicaSet's template (ECI decides it at this moment)."""
-        template = orjson.loads(orjson.dumps(replica_set["spec"]["template"]))
-        metadata = template.get("metadata", {})
-        body = {
-            "metadata": {
-                "name": f"{replica_set['metadata']['name']}-{random_suffix()}",
-                "labels": metadata.get("labels", {}),
-                "annotations": metadata.get("annotations", {}),
-                "ownerReferences": [owner_reference(replica_set)],
-            },
-            "spec": template.get("spec", {}),
-        }
-        return self.api.create(PODS, replica_set["metadata"]["namespace"], body)
 
     def _update_replica_set(self, deployment: dict, replica_set: dict, replicas: int, pods: list[dict]) -> None:
         """Store a ReplicaSet's replicas and counters when they changed."""

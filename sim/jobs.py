@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-import orjson
-
 from core.timeutil import format_time, parse_time
 from sim.batch import (
     PodCounts,
@@ -19,9 +17,9 @@ from sim.batch import (
     scheduled_job_name,
 )
 from sim.cron import ScheduleError, parse_schedule, zone_of
-from sim.deployments import BURST_REPLICAS, PASS_SECONDS, Controller, owner_name, owner_reference
+from sim.deployments import BURST_REPLICAS, PASS_SECONDS, Controller, owner_name
 from sim.errors import ApiError
-from sim.object_api import ObjectApi, random_suffix
+from sim.object_api import ObjectApi
 from sim.resources import CRONJOBS, JOBS, PODS
 from sim.scheduling import Scheduler
 from sim.store import Change
@@ -57,13 +55,8 @@ class JobController(Controller):
         wanted = pods_wanted(job, counts)
         created = 0
         for _ in range(min(wanted, BURST_REPLICAS)):
-            try:
-                pod = self._create_pod(job)
-            except ApiError as error:  # the pod quota: reported once, tried again on the next pass
-                if job["metadata"]["uid"] not in self._failing:
-                    self._failing.add(job["metadata"]["uid"])
-                    self.api.record_event(job, "FailedCreate", "Warning", f"Error creating: {error.message}",
-                                          "job-controller")
+            pod = self.create_pod(job, "job-controller")
+            if pod is None:  # tried again on the next pass
                 break
             self._failing.discard(job["metadata"]["uid"])
             self.api.record_event(job, "SuccessfulCreate", "Normal", f"Created pod: {pod['metadata']['name']}",
@@ -98,21 +91,6 @@ class JobController(Controller):
         entry = self.store.get(JOBS.key, namespace, name)
         if entry is not None and entry.obj["metadata"]["uid"] == uid:
             self.api.delete(JOBS, namespace, name)
-
-    def _create_pod(self, job: dict) -> dict:
-        """A pod from a Job's template (ECI decides it at this moment)."""
-        template = orjson.loads(orjson.dumps(job["spec"]["template"]))
-        metadata = template.get("metadata") or {}
-        body = {
-            "metadata": {
-                "name": f"{job['metadata']['name']}-{random_suffix()}",
-                "labels": metadata.get("labels") or {},
-                "annotations": metadata.get("annotations") or {},
-                "ownerReferences": [owner_reference(job)],
-            },
-            "spec": template.get("spec") or {},
-        }
-        return self.api.create(PODS, job["metadata"]["namespace"], body)
 
     def finish_pod(self, namespace: str, name: str, uid: str) -> None:
         """A Job's running pod has done its work: every container exits 0 (Completed), the pod Succeeded."""
