@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from core.timeutil import format_time
 from sim.cron import schedule_problem, zone_of
 
@@ -334,19 +336,10 @@ def job_from_template(cronjob: dict, name: str, scheduled: datetime | None) -> d
             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": metadata["name"],
                                  "uid": metadata["uid"], "controller": True, "blockOwnerDeletion": True}],
         },
-        "spec": _copy(job_template.get("spec") or {}),
+        "spec": orjson.loads(orjson.dumps(job_template.get("spec") or {})),  # a private copy, as the sim makes them
     }
 
 
 def scheduled_job_name(cronjob_name: str, scheduled: datetime) -> str:
     """`<cronjob>-<minutes since the epoch>`, the name the CronJob controller gives a scheduled Job."""
     return f"{cronjob_name}-{int(scheduled.timestamp()) // 60}"
-
-
-def _copy(value: object) -> object:
-    """A deep copy of plain JSON data."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
