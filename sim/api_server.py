@@ -318,10 +318,13 @@ class ApiServer:
         if target.subresource == "eviction":
             return self.evict(target, query, await self.read_body(request), options)
         if target.subresource == "log":
-            pod = api.get(resource, target.namespace, target.name).obj
-            text = logs.container_log(pod, query, datetime.now(UTC))
+            pod, now = api.get(resource, target.namespace, target.name).obj, datetime.now(UTC)
+            container = logs.container_of(pod, query)
+            lines = logs.container_lines(pod, container, now)
+            text = logs.shown_text(lines, query, now)
             if query.get("follow") in logs.TRUE:
-                return StreamingResponse(self.followed_log(target, pod, query, text), media_type="text/plain")
+                return StreamingResponse(self.followed_log(target, pod, container, len(lines), query, text),
+                                         media_type="text/plain")
             return Response(text, media_type="text/plain")
         if target.subresource in NO_CONTAINERS:
             api.get(resource, target.namespace, target.name)  # 404 for a missing pod first, as Kubernetes answers
@@ -385,12 +388,12 @@ class ApiServer:
             body = merge_patch({}, body)
         return json_response(api.patch(target, content_type, body, options))
 
-    async def followed_log(self, target: Target, pod: dict, query: dict, text: str) -> AsyncIterator[bytes]:
-        """`kubectl logs -f`: the text so far, then each new line until the container ends or the pod is gone."""
+    async def followed_log(self, target: Target, pod: dict, container: str, sent: int, query: dict,
+                           text: str) -> AsyncIterator[bytes]:
+        """`kubectl logs -f`: the text so far (of `sent` lines), then each new line until the container ends or the
+        pod is gone."""
         yield text.encode()
-        container = logs.container_of(pod, query)
         uid = pod["metadata"].get("uid")
-        sent = len(logs.container_lines(pod, container, datetime.now(UTC)))
         while not logs.has_ended(pod, container):
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
             entry = self.store.get(target.resource.key, target.namespace, target.name)

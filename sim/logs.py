@@ -14,11 +14,6 @@ from sim.errors import ApiError
 TRUE = ("true", "1")
 
 
-def container_log(pod: dict, query: Mapping[str, str], now: datetime) -> str:
-    """The log text of one container of a pod, as `kubectl logs` asks for it; 400 as Kubernetes words it."""
-    return _shown(container_lines(pod, container_of(pod, query), now), query, now)
-
-
 def container_of(pod: dict, query: Mapping[str, str]) -> str:
     """The container a log request names (or the pod's only one); 400 for none, an unknown one, or previous."""
     name = pod["metadata"]["name"]
@@ -99,8 +94,9 @@ def _lines(pod: dict, container: str, status: dict, state: dict, now: datetime) 
     return lines
 
 
-def _shown(lines: list[tuple[datetime, str]], query: Mapping[str, str], now: datetime) -> str:
-    """The lines after sinceSeconds/sinceTime, tailLines, timestamps and limitBytes; 400 for bad values."""
+def shown_text(lines: list[tuple[datetime, str]], query: Mapping[str, str], now: datetime) -> str:
+    """What `kubectl logs` gets of the lines: after sinceSeconds/sinceTime, tailLines, timestamps and limitBytes;
+    400 for bad values."""
     since = _since(query, now)
     if since is not None:
         lines = [(at, text) for at, text in lines if at >= since]

@@ -9,7 +9,7 @@ import pytest
 
 from sim.ephemeral import check_ephemeral, with_ephemeral
 from sim.errors import ApiError
-from sim.logs import container_log
+from sim.logs import container_lines, container_of, shown_text
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 STARTED = "2026-12-01T11:59:00Z"
@@ -26,6 +26,12 @@ def pod(phase: str = "Running", **states: dict) -> dict:
             {"name": name, "image": image, "state": states.get(name, {"running": {"startedAt": STARTED}})}
             for name, image in (("main", "nginx:1.25"), ("side", "busybox:1.36"))]},
     }
+
+
+def container_log(obj: dict, query: dict, now: datetime) -> str:
+    """The text a log request gets, as the server puts it together."""
+    lines = container_lines(obj, container_of(obj, query), now)
+    return shown_text(lines, query, now)
 
 
 def refused(obj: dict, **query: str) -> str:
