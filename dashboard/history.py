@@ -39,12 +39,27 @@ def outcomes_over_time(cluster: ShownCluster, frames) -> tuple[pd.DataFrame, str
 
 
 def badges(cluster: ShownCluster) -> None:
-    """A warning badge when history cannot be saved (or only read), or /metrics could not start."""
+    """A warning badge when history is behind, cannot be saved (or only read), or /metrics could not start."""
     ledger = cluster.live.ledger if cluster.live is not None else None
-    if ledger is not None and ledger.problem:
-        label = "History read-only" if ledger.read_only else "History not saved"
-        st.badge(label, icon=":material/history_toggle_off:", color="orange", help=ledger.problem)
+    writer = cluster.live.writer if cluster.live is not None else None
+    behind = writer.behind if writer is not None else 0
+    if ledger is not None and (ledger.problem or behind):
+        label = history_label(ledger.read_only, behind)
+        why = [part for part in (ledger.problem, writer.overflow if writer is not None else None) if part]
+        help_text = "; ".join(why) or "the changes are being written"
+        if behind:
+            help_text += f". {behind:,} changes wait in memory and are written when the file frees."
+        st.badge(label, icon=":material/history_toggle_off:", color="orange", help=help_text)
     if cluster.live is not None:
         endpoint = metrics_endpoint()
         if endpoint.problem:
             st.badge("Metrics off", icon=":material/monitoring:", color="orange", help=endpoint.problem)
+
+
+def history_label(read_only: bool, behind: int) -> str:
+    """The history badge's words."""
+    if read_only:
+        return "History read-only"
+    if behind:
+        return f"History behind by {behind:,} change{'s' if behind != 1 else ''}"
+    return "History not saved"

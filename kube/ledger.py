@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kube.ledger_rows import Batch, LedgerSettings, PodRow, Tracker
+from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, Tracker
 
 log = logging.getLogger("imc.kube.ledger")
 
-BUSY_TIMEOUT_MS = 5000
+# A write waits this long for another process's transaction; past it the changes wait in memory for the next try,
+# so a locked file never stalls the writer's diffing for long (a pod that comes and goes meanwhile is still seen).
+BUSY_TIMEOUT_MS = 1000
 DURATION_BOUNDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, math.inf)
 SCHEMA_VERSION = 1
 POD_COLUMNS = PodRow._fields
@@ -238,14 +240,22 @@ class Ledger:
             return result
 
     def store(self, cluster: str, batch: Batch, now: float) -> bool:
-        """Store one batch in one transaction; False (and `problem` says why) when it could not be."""
+        """Store one batch seen at `now` in one transaction; False (and `problem` says why) when it could not be."""
+        pending = PendingChanges()
+        pending.add(batch, now)
+        return self.write(cluster, pending)
+
+    def write(self, cluster: str, pending: PendingChanges) -> bool:
+        """Store queued changes in one transaction, each at the time it was seen; False (and `problem` says why)
+        when they could not be (they stay queued)."""
 
         def work(conn: sqlite3.Connection) -> int:
-            conn.executemany(_UPSERT, [(*row, now, now) for row in batch.pods])
+            for rows in (pending.first, pending.latest):
+                conn.executemany(_UPSERT, [(*row, at, at) for row, at in rows.values()])
             conn.executemany("UPDATE pods SET deleted = ? WHERE cluster = ? AND uid = ? AND deleted IS NULL",
-                             [(now, cluster, uid) for uid in batch.gone])
-            conn.executemany("INSERT INTO cache_phases VALUES (?, ?, ?, ?, ?)", batch.phases)
-            return len(batch.pods)
+                             [(at, cluster, uid) for uid, at in pending.gone.items()])
+            conn.executemany("INSERT INTO cache_phases VALUES (?, ?, ?, ?, ?)", pending.phases)
+            return len(pending)
 
         if self._transaction(work, retry_open=True) is None:
             return False
@@ -352,27 +362,44 @@ def _statements(script: str) -> list[str]:
 
 PRUNE_EVERY_SECONDS = 3600.0
 MAX_RETRY_SECONDS = 60.0
+# Changes kept in memory while the file cannot be written (a few hundred bytes each: about 25 MB at the bound).
+# Past it, the writer stops diffing until the queue is stored, then stores the store's state as it is by then:
+# what is alive then is kept, but a pod that came and went in between is not.
+MAX_PENDING_CHANGES = 50_000
 
 
 class LedgerWriter(threading.Thread):
-    """About once a second: the store's snapshot, diffed against the last one stored, written as one batch."""
+    """About once a second: the store's snapshot, diffed against the last one seen, queued and stored as one batch.
+
+    Every tick diffs, even while the file is locked: the changes queue in memory (up to MAX_PENDING_CHANGES) and are
+    stored when the file frees, so a pod that came and went meanwhile is still recorded.
+    """
 
     def __init__(self, store: Any, ledger: Ledger, cluster: str, interval: float = 1.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, max_pending: int = MAX_PENDING_CHANGES) -> None:
         super().__init__(name="imc-ledger", daemon=True)
         self.store = store
         self.ledger = ledger
         self.cluster = cluster
         self.interval = interval
         self.clock = clock
+        self.max_pending = max_pending
         self.tracker = Tracker(cluster)
+        self.pending = PendingChanges()
+        self.overflow: str | None = None  # set while the queue is full and changes go unrecorded
         self._version = -1
+        self._synced = False  # the last diffed snapshot had the pods listed
         self._reconciled = False
         self._pruned_at = -math.inf
         self._failures = 0
         self._retry_at = -math.inf
         self._stopping = threading.Event()
         self._tick_lock = threading.Lock()
+
+    @property
+    def behind(self) -> int:
+        """How many changes wait in memory to be stored."""
+        return len(self.pending)
 
     def run(self) -> None:
         """Tick until stopped, then store what is left."""
@@ -387,7 +414,8 @@ class LedgerWriter(threading.Thread):
             self.join(timeout)
 
     def flush(self) -> bool:
-        """One tick: store what changed since the last stored snapshot; True when the ledger is up to date."""
+        """One tick: queue what changed since the last snapshot and store the queue; True when the ledger is up to
+        date."""
         with self._tick_lock:
             try:
                 return self._tick()
@@ -398,25 +426,53 @@ class LedgerWriter(threading.Thread):
 
     def _tick(self) -> bool:
         now = self.clock()
+        self._queue(now)
         if now < self._retry_at:
-            return False  # a failing file is retried with backoff, not diffed and rewritten every second
+            return False  # a failing file is retried with backoff; the changes keep queueing meanwhile
         if now - self._pruned_at >= PRUNE_EVERY_SECONDS and self.ledger.writable:
             self.ledger.prune(now)
             self._pruned_at = now
+        if not self._store(now):
+            return False
+        if self.overflow is not None:  # the queue was full: what changed since is diffed and stored now
+            self.overflow = None
+            log.warning("imc history: the queued changes are stored; recording every change again")
+            self._queue(now)
+            if not self._store(now):
+                return False
+        if not self._reconciled and self._synced:
+            live = (row.uid for _, row in self.tracker.pods.values() if row is not None)
+            self._reconciled = self.ledger.mark_gone_except(self.cluster, live, now)
+        return self.ledger.problem is None
+
+    def _queue(self, now: float) -> None:
+        """Diff the store's snapshot against the last one seen and queue the changes, unless the queue is full."""
         snapshot = self.store.snapshot()
         if snapshot.version == self._version:
-            return self.ledger.problem is None
+            return
+        if len(self.pending) >= self.max_pending:
+            if self.overflow is None:
+                self.overflow = (f"{len(self.pending):,} changes wait for the history file, the most imc keeps in "
+                                 f"memory ({self.max_pending:,}); until the file frees, pods that come and go are "
+                                 "not recorded")
+                log.warning("imc history: %s (%s)", self.overflow, self.ledger.problem or "the file is not writable")
+            return
         batch, pods, phases = self.tracker.changes(snapshot, now)
-        if batch and not self.ledger.store(self.cluster, batch, now):
-            self._failures += 1
-            self._retry_at = now + min(MAX_RETRY_SECONDS, 2.0 ** self._failures)
-            return False  # kept: the next try stores this state and whatever came after it
-        self._failures = 0
+        self.pending.add(batch, now)
         self.tracker.accept(pods, phases)
         self._version = snapshot.version
-        if not self._reconciled and snapshot.synced.get("pods"):
-            live = (row.uid for _, row in pods.values() if row is not None)
-            self._reconciled = self.ledger.mark_gone_except(self.cluster, live, now)
+        self._synced = bool(snapshot.synced.get("pods"))
+
+    def _store(self, now: float) -> bool:
+        """Store the queue; on failure it stays queued and the next try waits (backoff)."""
+        if not self.pending:
+            return True
+        if not self.ledger.write(self.cluster, self.pending):
+            self._failures += 1
+            self._retry_at = now + min(MAX_RETRY_SECONDS, 2.0 ** self._failures)
+            return False
+        self._failures = 0
+        self.pending.clear()
         return True
 
 

@@ -88,6 +88,44 @@ class Batch:
         return bool(self.pods or self.gone or self.phases)
 
 
+@dataclass
+class PendingChanges:
+    """Changes seen but not yet stored, each with when it was seen; a pod keeps its first and its latest row.
+
+    The first row is what the ledger counts the pod under (its insert triggers), the latest what it shows now, so a
+    pod that came and went while the file was locked is stored as it would have been, tick by tick.
+    """
+
+    first: dict[str, tuple[PodRow, float]] = field(default_factory=dict)  # uid -> (row, seen at)
+    latest: dict[str, tuple[PodRow, float]] = field(default_factory=dict)  # uid -> a later, different row
+    gone: dict[str, float] = field(default_factory=dict)  # uid -> seen gone at
+    phases: list[PhaseRow] = field(default_factory=list)
+
+    def add(self, batch: Batch, at: float) -> None:
+        """Queue one tick's batch, seen at `at`."""
+        for row in batch.pods:
+            if row.uid not in self.first:
+                self.first[row.uid] = (row, at)
+            elif self.first[row.uid][0] == row:
+                self.latest.pop(row.uid, None)
+            else:
+                self.latest[row.uid] = (row, at)
+            self.gone.pop(row.uid, None)
+        for uid in batch.gone:
+            self.gone.setdefault(uid, at)
+        self.phases.extend(batch.phases)
+
+    def clear(self) -> None:
+        """Everything was stored."""
+        self.first.clear()
+        self.latest.clear()
+        self.gone.clear()
+        self.phases.clear()
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.latest) + len(self.gone) + len(self.phases)
+
+
 def pod_workload(obj: Mapping[str, Any]) -> str:
     """The workload that owns a pod, as Kind/name: a ReplicaSet of a Deployment names the Deployment; '' if none."""
     meta = obj.get("metadata") or {}
@@ -147,14 +185,14 @@ def pod_row(cluster: str, record: Any) -> PodRow | None:
 
 @dataclass
 class Tracker:
-    """What the ledger was last given, so each tick stores only what changed (records are immutable)."""
+    """The last snapshot the writer queued, so each tick queues only what changed (records are immutable)."""
 
     cluster: str
     pods: dict[str, tuple[Any, PodRow | None]] = field(default_factory=dict)  # key -> (record, its row)
     phases: dict[str, str] = field(default_factory=dict)  # cache name -> phase
 
     def changes(self, snapshot: Any, now: float) -> tuple[Batch, dict, dict]:
-        """The batch from the last accepted state to this snapshot, and the state to accept once it is stored."""
+        """The batch from the last accepted state to this snapshot, and the state to accept once it is queued."""
         batch = Batch()
         pods: dict[str, tuple[Any, PodRow | None]] = {}
         for key, record in snapshot.pods.items():
@@ -182,6 +220,6 @@ class Tracker:
         return batch, pods, phases
 
     def accept(self, pods: dict, phases: dict) -> None:
-        """The batch was stored: it becomes the state the next tick compares with."""
+        """The batch was queued: it becomes the state the next tick compares with."""
         self.pods = pods
         self.phases = phases

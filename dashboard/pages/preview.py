@@ -54,6 +54,7 @@ def render() -> None:
     """The preview page."""
     cluster = shell.require_cluster()
     st.title("Preview annotations before you deploy")
+    shell.cluster_badges(cluster, cluster.store.snapshot(), live=False)
     st.caption("Paste or upload manifests (any workload kind, several documents), or pick a live Deployment. "
                "Nothing is written to the cluster.")
     snapshot = cluster.store.snapshot()

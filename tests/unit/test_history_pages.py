@@ -1,8 +1,9 @@
-"""Overview with a ledger in AppTest: points from the file, and a damaged file or a taken port as a badge."""
+"""Pages with a ledger in AppTest: points from the file; a damaged or locked file, or a taken port, as a badge."""
 
 from __future__ import annotations
 
 import socket
+import sqlite3
 
 import pytest
 
@@ -22,9 +23,10 @@ def show(monkeypatch):
     monkeypatch.setenv("IMC_READ_ONLY", "1")
     monkeypatch.setenv("IMC_METRICS_PORT", "0")
 
-    def injected(ledger: Ledger | None) -> ShownCluster:
+    def injected(ledger: Ledger | None, writer: bool = False) -> ShownCluster:
         store = demo_store()
-        live = Live("test", store, ClusterWatcher(None, store), ledger, None)
+        ledger_writer = LedgerWriter(store, ledger, "test") if writer and ledger is not None else None
+        live = Live("test", store, ClusterWatcher(None, store), ledger, ledger_writer)
         shown = ShownCluster(store=store, context="test", server="https://test", source="test", access=AccessChecker(None),
                         live=live)
         shown_cluster.inject(shown)
@@ -66,3 +68,21 @@ def test_a_taken_metrics_port_is_a_badge_not_a_crash(show, monkeypatch, tmp_path
         at = page_script("overview").run()
     no_exception(at)
     assert "Metrics off" in texts(at)
+
+
+@pytest.mark.parametrize("module", ["overview", "pods", "caches", "preview", "create_cache", "patch_deployment"])
+def test_every_page_says_how_far_behind_history_is_while_the_file_is_locked(show, tmp_path, module):
+    path = tmp_path / "h.db"
+    shown = show(Ledger(path), writer=True)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process writing: imc cannot
+    try:
+        assert shown.live.writer.flush() is False
+        behind = shown.live.writer.behind
+        assert behind > 7  # the demo's 7 ECI pods and its caches, queued in memory
+        at = page_script(module).run()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    no_exception(at)
+    assert f"History behind by {behind} changes" in texts(at)

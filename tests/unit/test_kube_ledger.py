@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import datetime
 
 import pytest
 
-from kube.ledger import Ledger, LedgerWriter
+from kube.ledger import MAX_RETRY_SECONDS, Ledger, LedgerWriter
 from kube.ledger_rows import LedgerSettings, ledger_settings, pod_workload
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import imagecache, pod
@@ -256,3 +260,84 @@ def test_outcome_buckets_sum_the_minutes_in_sql(tmp_path):
     assert sorted(ledger.outcome_buckets("prod", base, base + 7200, 3600)) == [
         (base, "hit", 5), (base, "miss", 1), (base + 3600, "fail", 1)]
     assert ledger.outcome_buckets("other", base, base + 7200, 3600) == []
+
+
+LOCKER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+conn.execute("COMMIT")
+"""
+
+
+@contextlib.contextmanager
+def locked_by_another_process(path):
+    """Another process holds an exclusive lock on the SQLite file until the block ends."""
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        yield locker
+    finally:
+        locker.stdin.close()
+        assert locker.wait(30) == 0
+
+
+def test_pods_that_come_and_go_while_another_process_locks_the_file_are_all_stored(tmp_path):
+    path = tmp_path / "h.db"
+    store = ClusterStore()
+    store.replace("pods", [eci_pod(f"before-{i}", ["nginx:1.25"]) for i in range(3)], "1")
+    writer = writer_for(store, path)
+    assert writer.flush() and writer.behind == 0
+    with locked_by_another_process(path):
+        for i in range(20):
+            store.apply("pods", "ADDED", eci_pod(f"during-{i}", ["nginx:1.25"]))
+        assert writer.flush() is False
+        assert "busy" in writer.ledger.problem and writer.behind == 20
+        writer.clock.now += 1
+        for i in range(5):  # short-lived: created and deleted while the file is locked
+            store.apply("pods", "DELETED", eci_pod(f"during-{i}", ["nginx:1.25"]))
+        writer.flush()
+        assert writer.behind == 25  # 20 new pods, then 5 of them gone
+    writer.clock.now += MAX_RETRY_SECONDS
+    assert writer.flush() is True and writer.behind == 0 and writer.ledger.problem is None
+    rows = by_name(writer.ledger)
+    assert sorted(rows) == sorted([f"before-{i}" for i in range(3)] + [f"during-{i}" for i in range(20)])
+    deleted = {name for name, row in rows.items() if row[-1] is not None}
+    assert deleted == {f"during-{i}" for i in range(5)}
+    assert {rows[name][-1] for name in deleted} == {EPOCH + 61}  # when the deletion was seen, not when stored
+    assert writer.ledger.decision_totals() == [("prod", "default", "", "miss", 23)]
+
+
+def test_the_queue_is_bounded_and_says_so_past_the_bound(tmp_path, caplog):
+    path = tmp_path / "h.db"
+    store = ClusterStore()
+    store.replace("pods", [], "1")
+    writer = LedgerWriter(store, Ledger(path), "prod", clock=Clock(EPOCH), max_pending=10)
+    writer.flush()
+    with locked_by_another_process(path):
+        for i in range(8):
+            store.apply("pods", "ADDED", eci_pod(f"a-{i}", ["nginx:1.25"]))
+        writer.flush()
+        for i in range(4):
+            store.apply("pods", "ADDED", eci_pod(f"b-{i}", ["nginx:1.25"]))
+        writer.flush()
+        assert writer.behind == 12 and writer.overflow is None  # under the bound when queued: one tick may pass it
+        store.apply("pods", "ADDED", eci_pod("c-0", ["nginx:1.25"]))
+        store.apply("pods", "ADDED", eci_pod("lost", ["nginx:1.25"]))
+        with caplog.at_level(logging.WARNING, logger="imc.kube.ledger"):
+            writer.flush()
+        assert writer.behind == 12  # nothing more queued past the bound
+        assert "the most imc keeps in memory (10)" in writer.overflow
+        assert "pods that come and go are not recorded" in caplog.text
+        store.apply("pods", "DELETED", eci_pod("lost", ["nginx:1.25"]))  # came and went past the bound
+        writer.flush()
+    writer.clock.now += MAX_RETRY_SECONDS
+    assert writer.flush() is True and writer.overflow is None and writer.behind == 0
+    # what was queued, and the store's state when the file freed; only the pod that came and went past the bound
+    # is missing
+    assert sorted(by_name(writer.ledger)) == sorted([f"a-{i}" for i in range(8)] + [f"b-{i}" for i in range(4)]
+                                                    + ["c-0"])
+
