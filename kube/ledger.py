@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.findings import brief
 from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, Tracker
 
 log = logging.getLogger("imc.kube.ledger")
@@ -25,6 +26,7 @@ log = logging.getLogger("imc.kube.ledger")
 # A write waits this long for another process's transaction; past it the changes wait in memory for the next try,
 # so a locked file never stalls the writer's diffing for long (a pod that comes and goes meanwhile is still seen).
 BUSY_TIMEOUT_MS = 1000
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database (sqlite.org/fileformat.html)
 DURATION_BOUNDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, math.inf)
 SCHEMA_VERSION = 1
 POD_COLUMNS = PodRow._fields
@@ -117,6 +119,36 @@ def describe(exc: BaseException, path: Path | str) -> str:
     return f"history file {path} cannot be written ({text})"
 
 
+def foreign_file(path: Path) -> str | None:
+    """Why the file at path is not imc's to open (another program's SQLite database, or not SQLite at all), read
+    without changing a byte; None for imc's own file, an empty one, or none."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None  # the normal open says what is wrong with the path
+    untouched = "imc leaves it untouched: move it away, or set IMC_HISTORY_PATH to another file"
+    if not header:
+        return None
+    if header != SQLITE_HEADER:
+        return f"history file {path} is not a SQLite file (damaged, or another program's file); {untouched}"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            ours = "meta" in tables and conn.execute("SELECT 1 FROM meta WHERE key = 'schema'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # locked or damaged: the normal open says so, and changes nothing either
+    if not tables or ours:
+        return None
+    return (f"history file {path} is another program's SQLite database (tables {brief(sorted(tables))}), not imc's "
+            f"history; {untouched}")
+
+
 @dataclass(frozen=True)
 class DurationBucket:
     """One histogram bucket's own count (not cumulative) and the sum of the values in it."""
@@ -147,6 +179,11 @@ class Ledger:
     # ---- opening
 
     def _open(self) -> None:
+        foreign = foreign_file(self.path)
+        if foreign:
+            self.problem = foreign  # not even read: its tables are not imc's, whatever their names
+            log.warning("imc history: %s", self.problem)
+            return
         try:
             self._conn = self._connect(read_only=False)
             self.read_only = False

@@ -341,3 +341,27 @@ def test_the_queue_is_bounded_and_says_so_past_the_bound(tmp_path, caplog):
     assert sorted(by_name(writer.ledger)) == sorted([f"a-{i}" for i in range(8)] + [f"b-{i}" for i in range(4)]
                                                     + ["c-0"])
 
+
+def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "theirs.db"
+    theirs = sqlite3.connect(path)
+    theirs.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    theirs.execute("CREATE TABLE pods (name TEXT)")  # even a table of the same name is not imc's
+    theirs.executemany("INSERT INTO invoices (total) VALUES (?)", [(i * 1.5,) for i in range(100)])
+    theirs.commit()
+    theirs.close()
+    before = path.read_bytes()
+    ledger = Ledger(path)
+    assert not ledger.readable and not ledger.writable
+    assert "another program's SQLite database" in ledger.problem and "'invoices'" in ledger.problem
+    assert "untouched" in ledger.problem and str(path) in ledger.problem
+    store = ClusterStore()
+    store.replace("pods", [eci_pod("a", ["nginx:1.25"])], "1")
+    assert LedgerWriter(store, ledger, "prod").flush() is False
+    assert ledger.pods("prod") == []
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.db"]  # no -wal or -shm beside it
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("PRAGMA user_version = 1").close()  # a database without tables is imc's to fill
+    assert Ledger(empty).writable
