@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,17 @@ def _connect_in_cluster() -> Connection:
         user=f"system:serviceaccount:{namespace}",
         in_cluster=True,
     )
+
+
+def single_try_client(api_client: ApiClient) -> ApiClient:
+    """A client of the same server and credentials whose requests are never retried (its own connection pool).
+
+    The kubernetes client's pool retries a request that timed out (urllib3's default, 3 times), which multiplies a
+    timeout by four; a check that must answer in bounded time makes one try.
+    """
+    configuration = copy.deepcopy(api_client.configuration)
+    configuration.retries = False
+    return ApiClient(configuration=configuration)
 
 
 def _probe(connection: Connection, where: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from kube.connect import single_try_client
 from kube.http import Request, RequestError, Stream, open_stream, send, status_code
 from kube.malloc import release_free_memory
 from kube.resources import RESOURCES
@@ -25,7 +26,10 @@ WATCH_TIMEOUT_SECONDS = 300
 # A watch silent this long is re-opened from its resourceVersion: the server sends bookmarks well within it
 # (kube-apiserver about every minute, imc sim every 5 s), so silence means the server stopped answering.
 WATCH_READ_TIMEOUT_SECONDS = 90.0
-HEARTBEAT_SECONDS = 5.0  # how often the liveness check asks the API server for /version
+# The liveness check asks the API server for /version this often, in one try that waits at most this long: a frozen
+# server is "not live" within 2 + 3 = 5 s of its last answer.
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TIMEOUT_SECONDS = 3.0
 # ECI writes its image-cache events with source.component EciService (docs/eci-model.md 4.1), the
 # kubelet (or virtual node) its `Pulled` events; a field selector cannot OR reasons or sources, so
 # the reasons are filtered client-side.
@@ -302,11 +306,13 @@ class Heartbeat(threading.Thread):
     """The liveness check: GET /version every few seconds; a server that does not answer in time (stopped,
     gone, partitioned, while a watch connection may stay open and silent) is the store's "api" problem."""
 
-    def __init__(self, api_client: Any, store: ClusterStore, interval: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, api_client: Any, store: ClusterStore, interval: float = HEARTBEAT_SECONDS,
+                 timeout: float = HEARTBEAT_TIMEOUT_SECONDS) -> None:
         super().__init__(name="imc-heartbeat", daemon=True)
         self.api_client = api_client
         self.store = store
         self.interval = interval
+        self.timeout = timeout
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -314,15 +320,19 @@ class Heartbeat(threading.Thread):
         self._stopping.set()
 
     def run(self) -> None:
-        """Check, wait, repeat until stopped."""
-        while not self._stopping.is_set():
-            self.check()
-            self._stopping.wait(self.interval)
+        """Check, wait, repeat until stopped, through a client of its own that never retries."""
+        client = single_try_client(self.api_client)
+        try:
+            while not self._stopping.is_set():
+                self.check(client)
+                self._stopping.wait(self.interval)
+        finally:
+            client.close()
 
-    def check(self) -> bool:
+    def check(self, client: Any) -> bool:
         """One check: True when the API server answered; records or clears the problem in the store."""
         try:
-            send(self.api_client, Request("GET", "/version"), timeout=(self.interval, self.interval))
+            send(client, Request("GET", "/version"), timeout=self.timeout)  # connect and read, in total
         except RequestError as exc:
             self.store.set_error(LIVENESS, f"the API server does not answer: {exc}")
             return False
