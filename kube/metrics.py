@@ -3,11 +3,17 @@
 Nothing is counted on the watch threads; a scrape builds the families from the latest snapshot (cached per store
 version) and from the ledger's small summary tables. No metric has a pod label: a label value per pod makes a new
 time series for every pod ever created, which is what a Prometheus server cannot afford on a busy cluster.
+
+A label value is at most MAX_LABEL_CHARS (300) characters, longer than any valid Kubernetes name with its kind (a
+DNS subdomain name is at most 253, k8s.io/apimachinery IsDNS1123Subdomain): a longer one (an owner name the server
+did not check, say) keeps its first 283 characters, then LABEL_CUT_MARKER ("…") and 16 hex digits of its SHA-256,
+so two long values stay two series.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import math
 import os
@@ -31,6 +37,9 @@ DEFAULT_PORT = 9108
 DEFAULT_ADDRESS = "0.0.0.0"
 GIB = 1 << 30
 OUTCOMES = ("hit", "miss", "fail", "off")
+MAX_LABEL_CHARS = 300
+LABEL_CUT_MARKER = "…"
+_LABEL_HASH_CHARS = 16
 HISTOGRAMS = {
     "start": ("imc_pod_start_seconds", "ECI pods' creation to all containers started, by outcome."),
     "pull": ("imc_image_pull_seconds", "Time an ECI pod spent pulling its images, by outcome."),
@@ -115,8 +124,26 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
                                     labels=["cluster", "namespace", "workload", "outcome"])
     for cluster, namespace, workload, outcome, count in sorted(ledger.decisions):
         decisions.add_metric([cluster, namespace, workload, outcome], count)
-    return [pods, decisions, disagreements, info, expiry, size, on_cache, *histograms(ledger.durations),
-            watch_up, relists]
+    return [bounded(family) for family in (pods, decisions, disagreements, info, expiry, size, on_cache,
+                                           *histograms(ledger.durations), watch_up, relists)]
+
+
+def cut_label(value: str) -> str:
+    """A label value of at most MAX_LABEL_CHARS: a longer one cut, marked, and told apart by its hash."""
+    if len(value) <= MAX_LABEL_CHARS:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_LABEL_HASH_CHARS]
+    return value[:MAX_LABEL_CHARS - len(LABEL_CUT_MARKER) - _LABEL_HASH_CHARS] + LABEL_CUT_MARKER + digest
+
+
+def bounded(family: Metric) -> Metric:
+    """The family with every label value cut to MAX_LABEL_CHARS."""
+    family.samples = [
+        sample._replace(labels={k: cut_label(v) for k, v in sample.labels.items()})
+        if any(len(v) > MAX_LABEL_CHARS for v in sample.labels.values()) else sample
+        for sample in family.samples
+    ]
+    return family
 
 
 def histograms(durations: Iterable[DurationBucket]) -> list[HistogramMetricFamily]:

@@ -12,7 +12,16 @@ from dashboard import views
 from kube.exporter import ExporterError, exporter_settings
 from kube.ledger import Ledger, LedgerWriter
 from kube.live import Live
-from kube.metrics import MetricsSettings, metrics_settings, registry_for, serve_metrics
+from kube.metrics import (
+    LABEL_CUT_MARKER,
+    MAX_LABEL_CHARS,
+    LedgerFigures,
+    MetricsSettings,
+    families,
+    metrics_settings,
+    registry_for,
+    serve_metrics,
+)
 from kube.store import LIVENESS, ClusterStore
 from kube.watch import ClusterWatcher
 from tests.fixtures.engine.builders import imagecache
@@ -123,3 +132,22 @@ def test_a_taken_port_is_one_line_not_a_crash():
     assert endpoint.server is None and endpoint.url is None
     assert "port is in use" in endpoint.problem and "\n" not in endpoint.problem
     assert serve_metrics(lambda: [], MetricsSettings(0)).problem is None  # off is not a problem
+
+
+def test_label_values_are_cut_to_a_documented_length():
+    long_owner = "Deployment/" + "w" * 200_000  # an owner name nobody checked
+    other_owner = "Deployment/" + "w" * 199_999 + "x"  # the same first 283 characters
+    normal = "Deployment/" + "n" * 253  # the longest valid name is kept whole
+    figures = LedgerFigures(decisions=(("prod", "default", long_owner, "hit", 2),
+                                       ("prod", "default", other_owner, "hit", 1),
+                                       ("prod", "default", normal, "miss", 5)))
+    built = families([], figures)
+    assert max(len(v) for f in built for sample in f.samples for v in sample.labels.values()) == MAX_LABEL_CHARS
+    decisions = next(f for f in built if f.name == "imc_pod_decisions")
+    workloads = {s.labels["workload"]: s.value for s in decisions.samples if s.name.endswith("_total")}
+    assert len(workloads) == 3 and workloads[normal] == 5
+    cut = [w for w in workloads if w != normal]
+    assert all(len(w) == MAX_LABEL_CHARS and w.startswith("Deployment/www") for w in cut)
+    assert all(w[-17] == LABEL_CUT_MARKER for w in cut)
+    assert sorted(workloads[w] for w in cut) == [1, 2]  # still two series
+
