@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kube.live import Live, running, start_live
-from kube.metrics import MetricsEndpoint, MetricsSettings, metrics_settings, serve_metrics
+from kube.metrics import MAX_PORT, MetricsEndpoint, MetricsSettings, metrics_settings, port_problem, serve_metrics
 
 
 class ExporterError(Exception):
@@ -42,10 +42,15 @@ class Exporter:
 
 def exporter_settings(port: int | None, address: str | None,
                       environ: Mapping[str, str] | None = None) -> MetricsSettings:
-    """Where /metrics listens: the given port and address over IMC_METRICS_*; ExporterError when it is off."""
+    """Where /metrics listens: the given port and address over IMC_METRICS_*; ExporterError when it is off or not a
+    port."""
     settings = metrics_settings(environ)
     if port is not None:
+        if not 0 <= port <= MAX_PORT:
+            raise ExporterError(f"{port_problem('--port', port)}; nothing to serve")
         settings = replace(settings, port=port, problem=None)
+    if settings.problem:
+        raise ExporterError(f"{settings.problem}; nothing to serve")
     if address:
         settings = replace(settings, address=address)
     if settings.port == 0:

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.findings import brief
 from kube.ledger import DURATION_BOUNDS, DurationBucket
 from kube.ledger_rows import effective_outcome
 from kube.store import StoreSnapshot
@@ -34,6 +36,7 @@ from kube.store import StoreSnapshot
 log = logging.getLogger("imc.kube.metrics")
 
 DEFAULT_PORT = 9108
+MAX_PORT = 65535
 DEFAULT_ADDRESS = "0.0.0.0"
 GIB = 1 << 30
 OUTCOMES = ("hit", "miss", "fail", "off")
@@ -209,17 +212,30 @@ class MetricsSettings:
     problem: str | None = None
 
 
+def parse_port(text: str) -> int | None:
+    """A TCP port number (0-65535) written in ASCII digits, else None."""
+    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > MAX_PORT:
+        return None
+    return int(text)
+
+
+def port_problem(name: str, value: object) -> str:
+    """One line saying that a setting is not a port number, naming the value (bounded)."""
+    return f"{name}={brief(value)} is not a port number (1-{MAX_PORT}, or 0 to turn metrics off)"
+
+
 def metrics_settings(environ: Mapping[str, str] | None = None) -> MetricsSettings:
-    """IMC_METRICS_PORT (default 9108, 0 = off) and IMC_METRICS_ADDRESS (default 0.0.0.0)."""
+    """IMC_METRICS_PORT (default 9108, 0 = off) and IMC_METRICS_ADDRESS (default 0.0.0.0); a bad port is off, with
+    a problem naming it."""
     environ = os.environ if environ is None else environ
     address = environ.get("IMC_METRICS_ADDRESS", "").strip() or DEFAULT_ADDRESS
     text = environ.get("IMC_METRICS_PORT", "").strip()
     if not text:
         return MetricsSettings(DEFAULT_PORT, address)
-    if not text.isdigit() or int(text) > 65535:
-        return MetricsSettings(0, address, f"IMC_METRICS_PORT={text!r} is not a port number (0-65535); "
-                                           "metrics are off")
-    return MetricsSettings(int(text), address)
+    port = parse_port(text)
+    if port is None:
+        return MetricsSettings(0, address, port_problem("IMC_METRICS_PORT", text))
+    return MetricsSettings(port, address)
 
 
 @dataclass
@@ -255,7 +271,11 @@ def registry_for(lives: Callable[[], Iterable[Any]]) -> CollectorRegistry:
 
 def serve_metrics(lives: Callable[[], Iterable[Any]], settings: MetricsSettings) -> MetricsEndpoint:
     """Start /metrics in a daemon thread; a taken port or a bad address is a one-line problem, not a crash."""
-    endpoint = MetricsEndpoint(settings, problem=settings.problem)
+    if settings.problem:
+        endpoint = MetricsEndpoint(settings, problem=f"{settings.problem}; metrics are off")
+        log.warning("imc: %s", endpoint.problem)
+        return endpoint
+    endpoint = MetricsEndpoint(settings)
     if settings.port == 0:
         return endpoint
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import pytest
@@ -110,8 +111,8 @@ def test_exporter_options_override_the_environment_and_port_0_is_refused():
     environ = {"IMC_METRICS_PORT": "ninety", "IMC_METRICS_ADDRESS": "127.0.0.1"}
     assert exporter_settings(9200, None, environ) == MetricsSettings(9200, "127.0.0.1")
     assert exporter_settings(None, "::1", {"IMC_METRICS_PORT": "9300"}) == MetricsSettings(9300, "::1")
-    with pytest.raises(ExporterError, match="port 0"):
-        exporter_settings(None, None, environ)  # a bad IMC_METRICS_PORT turns metrics off
+    with pytest.raises(ExporterError, match="IMC_METRICS_PORT='ninety' is not a port number"):
+        exporter_settings(None, None, environ)  # a bad IMC_METRICS_PORT is refused, by name
     with pytest.raises(ExporterError, match="port 0"):
         exporter_settings(0, None, {})
 
@@ -151,3 +152,23 @@ def test_label_values_are_cut_to_a_documented_length():
     assert all(w[-17] == LABEL_CUT_MARKER for w in cut)
     assert sorted(workloads[w] for w in cut) == [1, 2]  # still two series
 
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "70000", "65536", "9108.0", "²", "1e3"])
+def test_a_bad_metrics_port_is_a_warning_naming_the_value(value, caplog):
+    settings = metrics_settings({"IMC_METRICS_PORT": value})
+    named = f"IMC_METRICS_PORT={value!r} is not a port number"
+    assert settings.port == 0 and named in settings.problem and "port 0" not in settings.problem
+    with caplog.at_level(logging.WARNING, logger="imc.kube.metrics"):
+        endpoint = serve_metrics(lambda: [], settings)  # as the dashboard starts it
+    assert endpoint.server is None and named in endpoint.problem and "metrics are off" in endpoint.problem
+    assert named in caplog.text
+    with pytest.raises(ExporterError) as refused:
+        exporter_settings(None, None, {"IMC_METRICS_PORT": value})
+    assert named in str(refused.value) and "port 0" not in str(refused.value)
+
+
+@pytest.mark.parametrize("port", [-1, 70000])
+def test_a_bad_exporter_port_option_is_refused_by_value(port):
+    with pytest.raises(ExporterError, match=f"--port={port} is not a port number"):
+        exporter_settings(port, None, {})
