@@ -439,16 +439,20 @@ class LedgerWriter(threading.Thread):
         return len(self.pending)
 
     def run(self) -> None:
-        """Tick until stopped, then store what is left."""
+        """Tick until stopped, then store what is left (one last try, whatever the backoff)."""
         while not self._stopping.wait(self.interval):
             self.flush()
+        self._retry_at = -math.inf
         self.flush()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Store the last changes and end the thread."""
+        """Store the last changes and end the thread; say so when some could not be stored."""
         self._stopping.set()
         if self.is_alive():
             self.join(timeout)
+        if self.behind:
+            log.warning("imc history: %d changes were not stored before the end: %s", self.behind,
+                        self.ledger.problem or "the writer did not finish in time")
 
     def flush(self) -> bool:
         """One tick: queue what changed since the last snapshot and store the queue; True when the ledger is up to
@@ -466,11 +470,11 @@ class LedgerWriter(threading.Thread):
         self._queue(now)
         if now < self._retry_at:
             return False  # a failing file is retried with backoff; the changes keep queueing meanwhile
-        if now - self._pruned_at >= PRUNE_EVERY_SECONDS and self.ledger.writable:
-            self.ledger.prune(now)
-            self._pruned_at = now
         if not self._store(now):
             return False
+        if now - self._pruned_at >= PRUNE_EVERY_SECONDS and self.ledger.writable:
+            self.ledger.prune(now)  # after a store that worked: a busy file is not waited for twice
+            self._pruned_at = now
         if self.overflow is not None:  # the queue was full: what changed since is diffed and stored now
             self.overflow = None
             log.warning("imc history: the queued changes are stored; recording every change again")

@@ -365,3 +365,23 @@ def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path):
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).execute("PRAGMA user_version = 1").close()  # a database without tables is imc's to fill
     assert Ledger(empty).writable
+
+
+def test_stopping_makes_one_last_try_whatever_the_backoff(tmp_path, caplog):
+    path = tmp_path / "h.db"
+    store = ClusterStore()
+    store.replace("pods", [eci_pod("a", ["nginx:1.25"])], "1")
+    writer = LedgerWriter(store, Ledger(path), "prod", interval=3600, clock=Clock(EPOCH))  # time stands still
+    with locked_by_another_process(path):
+        assert writer.flush() is False  # the next try waits for the backoff
+    store.apply("pods", "ADDED", eci_pod("b", ["nginx:1.25"]))
+    writer.start()
+    writer.stop(timeout=30)
+    assert sorted(by_name(writer.ledger)) == ["a", "b"] and writer.behind == 0
+    writer = LedgerWriter(store, Ledger(path), "prod", interval=3600)
+    store.apply("pods", "ADDED", eci_pod("c", ["nginx:1.25"]))
+    with locked_by_another_process(path), caplog.at_level(logging.WARNING, logger="imc.kube.ledger"):
+        writer.start()
+        writer.stop(timeout=30)
+    assert writer.behind == 3  # a, b and c: this writer had not stored them yet
+    assert "3 changes were not stored before the end" in caplog.text and "busy" in caplog.text
