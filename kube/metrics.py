@@ -56,6 +56,7 @@ class Source:
     cluster: str
     snapshot: StoreSnapshot
     relists: Mapping[str, int]
+    history_behind: int = 0  # changes waiting in memory for the ledger file
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
                                  labels=["cluster", "resource"])
     relists = CounterMetricFamily("imc_watch_relists", "Full re-lists of a resource (410 Expired, broken watches).",
                                   labels=["cluster", "resource"])
+    behind = GaugeMetricFamily("imc_history_pending_changes", "Changes waiting in memory because the history file "
+                               "cannot be written now (locked or busy); 0 when the ledger is up to date.",
+                               labels=["cluster"])
     for source in sources:
         counted = pods_of(source)
         for labels, value in sorted(counted["pods"].items()):
@@ -122,13 +126,14 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
             watch_up.add_metric([source.cluster, kind], 1 if up else 0)
         for kind, count in sorted(source.relists.items()):
             relists.add_metric([source.cluster, kind], count)
+        behind.add_metric([source.cluster], source.history_behind)
     decisions = CounterMetricFamily("imc_pod_decisions", "ECI pods ever seen, each counted once under its outcome "
                                     "when first recorded (from the ledger: survives restarts).",
                                     labels=["cluster", "namespace", "workload", "outcome"])
     for cluster, namespace, workload, outcome, count in sorted(ledger.decisions):
         decisions.add_metric([cluster, namespace, workload, outcome], count)
     return [bounded(family) for family in (pods, decisions, disagreements, info, expiry, size, on_cache,
-                                           *histograms(ledger.durations), watch_up, relists)]
+                                           *histograms(ledger.durations), watch_up, relists, behind)]
 
 
 def cut_label(value: str) -> str:
@@ -180,7 +185,8 @@ class ImcCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         """The families of one scrape."""
         lives = list(self.lives())
-        sources = [Source(live.cluster, live.store.snapshot(), live.relists()) for live in lives]
+        sources = [Source(live.cluster, live.store.snapshot(), live.relists(),
+                          live.writer.behind if live.writer is not None else 0) for live in lives]
         ledgers = {id(live.ledger): live.ledger for live in lives if live.ledger is not None}
         figures = LedgerFigures(
             tuple(row for ledger in ledgers.values() for row in ledger.decision_totals()),

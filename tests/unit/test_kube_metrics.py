@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 
 import pytest
 from prometheus_client import generate_latest
@@ -172,3 +173,21 @@ def test_a_bad_metrics_port_is_a_warning_naming_the_value(value, caplog):
 def test_a_bad_exporter_port_option_is_refused_by_value(port):
     with pytest.raises(ExporterError, match=f"--port={port} is not a port number"):
         exporter_settings(port, None, {})
+
+
+def test_the_changes_waiting_for_a_locked_history_file_are_a_gauge(tmp_path):
+    live = live_cluster(tmp_path)
+    path = tmp_path / "h.db"
+    writer = LedgerWriter(live.store, live.ledger, "prod")
+    live.writer = writer
+    assert total(scrape([live])["imc_history_pending_changes"], cluster="prod") == 0
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        live.store.apply("pods", "ADDED", eci_pod("late", ["nginx:1.25"]))
+        assert writer.flush() is False
+        waiting = total(scrape([live])["imc_history_pending_changes"], cluster="prod")
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert waiting == writer.behind > 0
