@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import history_views
 from dashboard.shown_cluster import ShownCluster, metrics_endpoint
+from dashboard.text import counted, md
 
 WINDOW_KEY = "history-window"
 
@@ -46,20 +47,16 @@ def badges(cluster: ShownCluster) -> None:
     if ledger is not None and (ledger.problem or behind):
         label = history_label(ledger.read_only, behind)
         why = [part for part in (ledger.problem, writer.overflow if writer is not None else None) if part]
-        help_text = "; ".join(why) or "the changes are being written"
-        if behind:
-            help_text += f". {behind:,} changes wait in memory and are written when the file frees."
-        st.badge(label, icon=":material/history_toggle_off:", color="orange", help=help_text)
+        help_text = "; ".join(why) or f"{behind:,} changes are being written to {ledger.path}"
+        st.badge(label, icon=":material/history_toggle_off:", color="orange", help=md(help_text))
     if cluster.live is not None:
         endpoint = metrics_endpoint()
         if endpoint.problem:
-            st.badge("Metrics off", icon=":material/monitoring:", color="orange", help=endpoint.problem)
+            st.badge("Metrics off", icon=":material/monitoring:", color="orange", help=md(endpoint.problem))
 
 
 def history_label(read_only: bool, behind: int) -> str:
-    """The history badge's words."""
-    if read_only:
-        return "History read-only"
+    """The history badge's words: changes waiting first (they are what is missing from the file)."""
     if behind:
-        return f"History behind by {behind:,} change{'s' if behind != 1 else ''}"
-    return "History not saved"
+        return f"History behind by {counted(behind, 'change')}"
+    return "History read-only" if read_only else "History not saved"

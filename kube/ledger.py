@@ -115,7 +115,8 @@ def describe(exc: BaseException, path: Path | str) -> str:
     if "full" in lowered:
         return f"history file {path}: the disk is full ({text}); the newest history is not being saved"
     if "locked" in lowered or "busy" in lowered:
-        return f"history file {path} is busy in another process ({text}); retrying"
+        return (f"history file {path} is busy in another process ({text}); the changes wait in memory and are "
+                "written when it frees")
     return f"history file {path} cannot be written ({text})"
 
 
@@ -399,7 +400,7 @@ def _statements(script: str) -> list[str]:
 
 PRUNE_EVERY_SECONDS = 3600.0
 MAX_RETRY_SECONDS = 60.0
-# Changes kept in memory while the file cannot be written (a few hundred bytes each: about 25 MB at the bound).
+# Changes kept in memory while the file cannot be written (about 600 bytes each: about 30 MB at the bound).
 # Past it, the writer stops diffing until the queue is stored, then stores the store's state as it is by then:
 # what is alive then is kept, but a pod that came and went in between is not.
 MAX_PENDING_CHANGES = 50_000
