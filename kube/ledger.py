@@ -123,14 +123,16 @@ def describe(exc: BaseException, path: Path | str) -> str:
 def foreign_file(path: Path) -> str | None:
     """Why the file at path is not imc's to open (another program's SQLite database, or not SQLite at all), read
     without changing a byte; None for imc's own file, an empty one, or none."""
+    untouched = "imc leaves it untouched: move it away, or set IMC_HISTORY_PATH to another file"
     try:
+        if not path.exists():
+            return None
+        if not path.is_file():  # a FIFO would block the open, a device is no database
+            return f"history file {path} is not a regular file; {untouched}"
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        return None
     except OSError:
         return None  # the normal open says what is wrong with the path
-    untouched = "imc leaves it untouched: move it away, or set IMC_HISTORY_PATH to another file"
     if not header:
         return None
     if header != SQLITE_HEADER:

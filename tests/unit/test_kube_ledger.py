@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -385,3 +386,17 @@ def test_stopping_makes_one_last_try_whatever_the_backoff(tmp_path, caplog):
         writer.stop(timeout=30)
     assert writer.behind == 3  # a, b and c: this writer had not stored them yet
     assert "3 changes were not stored before the end" in caplog.text and "busy" in caplog.text
+
+
+def test_a_fifo_at_the_history_path_is_refused_not_waited_on(tmp_path):
+    path = tmp_path / "h.db"
+    os.mkfifo(path)
+    opened: list[Ledger] = []
+    thread = threading.Thread(target=lambda: opened.append(Ledger(path)), daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # stuck opening the FIFO: a writer end that closes at once lets it go
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+        pytest.fail("opening the ledger waited on a FIFO")
+    assert not opened[0].readable and "not a regular file" in opened[0].problem
