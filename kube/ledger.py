@@ -401,7 +401,7 @@ def _statements(script: str) -> list[str]:
 
 
 PRUNE_EVERY_SECONDS = 3600.0
-MAX_RETRY_SECONDS = 60.0
+MAX_RETRY_SECONDS = 15.0  # the longest wait between tries of a failing file: a freed file is written within it
 # Changes kept in memory while the file cannot be written (about 600 bytes each: about 30 MB at the bound).
 # Past it, the writer stops diffing until the queue is stored, then stores the store's state as it is by then:
 # what is alive then is kept, but a pod that came and went in between is not.
