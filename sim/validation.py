@@ -11,7 +11,7 @@ from core.workloads import CONTAINER_LISTS
 from sim.batch import check_cronjob, check_job, check_job_update
 from sim.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
 from sim.errors import ApiError
-from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, SECRETS
+from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, REPLICASETS, SECRETS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -32,11 +32,26 @@ def annotations_size(annotations: dict) -> int:
                for key, value in annotations.items())
 
 
-def check_metadata(metadata: dict) -> Causes:
-    """What kube-apiserver's ObjectMeta validation refuses of every kind: annotations over 256 KiB in total."""
-    annotations = metadata.get("annotations")
+def check_metadata(metadata: object, path: str = "metadata") -> Causes:
+    """What kube-apiserver's ObjectMeta validation refuses of every object and pod template: annotations over
+    256 KiB in total."""
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     if isinstance(annotations, dict) and annotations_size(annotations) > MAX_ANNOTATIONS_BYTES:
-        return [("metadata.annotations", f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes")]
+        return [(f"{path}.annotations", f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes")]
+    return []
+
+
+def template_metadata(resource_key: str, obj: dict) -> list[tuple[str, object]]:
+    """(path, metadata) of the templates inside an object, which kube-apiserver validates as ObjectMeta too."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if resource_key in (DEPLOYMENTS.key, REPLICASETS.key, JOBS.key):
+        template = spec.get("template")
+        return [("spec.template.metadata", template.get("metadata"))] if isinstance(template, dict) else []
+    if resource_key == CRONJOBS.key and isinstance(job := spec.get("jobTemplate"), dict):
+        job_spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
+        template = job_spec.get("template") if isinstance(job_spec.get("template"), dict) else {}
+        return [("spec.jobTemplate.metadata", job.get("metadata")),
+                ("spec.jobTemplate.spec.template.metadata", template.get("metadata"))]
     return []
 
 
@@ -143,6 +158,8 @@ def check_object(resource_key: str, obj: dict) -> Causes:
     """Every cause that makes an object of this resource invalid."""
     metadata = obj.get("metadata", {})
     causes = check_name(metadata.get("name"), label=resource_key == NAMESPACES.key) + check_metadata(metadata)
+    for path, template in template_metadata(resource_key, obj):
+        causes += check_metadata(template, path)
     if resource_key == PODS.key:
         causes += check_pod_spec(obj.get("spec"), "spec")
     elif resource_key == DEPLOYMENTS.key:

@@ -183,3 +183,15 @@ def test_a_cronjob_time_zone_kube_apiserver_refuses_is_422(api_client, namespace
     assert raised.value.status == 422
     assert f'spec.timeZone: Invalid value: "{time_zone}": {words}' in json.loads(raised.value.body)["message"]
     assert not batch.list_namespaced_cron_job(namespace).items
+
+
+@pytest.mark.parametrize("verb", ["create", "apply --server-side"])
+def test_kubectl_gets_422_for_a_pod_template_with_annotations_over_256_kib(kubectl, namespace, verb):
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "annotated"},
+                  "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": {
+                      "metadata": {"labels": {"app": "a"}, "annotations": {"a": "x" * ANNOTATIONS_LIMIT}},
+                      "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]}}}}
+    result = kubectl(*verb.split(), "-n", namespace, "-f", "-", input_text=json.dumps(deployment), check=False)
+    assert result.returncode != 0
+    assert "spec.template.metadata.annotations: Too long: may not be more than 262144 bytes" in result.stderr
+    assert "No resources found" in kubectl("get", "deployments", "-n", namespace).stderr

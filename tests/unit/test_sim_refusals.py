@@ -8,7 +8,8 @@ from sim.cron import time_zone_problem, zone_of
 from sim.definitions import OBJECT_META, decodable_fields, decode_check, definition_of
 from sim.errors import ApiError, invalid
 from sim.object_api import ObjectApi, owner_uids
-from sim.resources import CONFIGMAPS, IMAGECACHES
+from sim.resources import CONFIGMAPS, CRONJOBS, IMAGECACHES
+from sim.selectors import selector_from_query
 from sim.store import Store
 from sim.validation import (
     ETCD_TOO_LARGE,
@@ -16,6 +17,7 @@ from sim.validation import (
     MAX_STORED_BYTES,
     annotations_size,
     check_metadata,
+    check_object,
     fit_for_storage,
 )
 
@@ -32,6 +34,20 @@ def test_annotations_count_the_bytes_of_keys_and_values():
     assert check_metadata({"annotations": {"a": "x" * (MAX_ANNOTATIONS_BYTES - 1)}}) == []
     assert check_metadata({"annotations": {"a": "x" * MAX_ANNOTATIONS_BYTES}}) == [TOO_LONG]
     assert check_metadata({"annotations": {"a": "é" * (MAX_ANNOTATIONS_BYTES // 2)}}) == [TOO_LONG]
+
+
+def test_a_pod_templates_annotations_have_the_same_limit():
+    over = {"annotations": {"a": "x" * MAX_ANNOTATIONS_BYTES}}
+    template = {"metadata": over, "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "x"}]}}
+    cronjob = {"metadata": {"name": "c"}, "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Allow",
+                                                   "jobTemplate": {"metadata": over, "spec": {"template": template}}}}
+    assert check_object(CRONJOBS.key, cronjob) == [
+        ("spec.jobTemplate.metadata.annotations", TOO_LONG[1]),
+        ("spec.jobTemplate.spec.template.metadata.annotations", TOO_LONG[1])]
+
+
+def test_malformed_labels_are_selected_by_no_label_selector():
+    assert not selector_from_query("app=web", None, "pods").matches({"metadata": {"labels": ["app", "web"]}})
 
 
 def test_a_too_long_cause_has_its_reason():
