@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from sim.cron import time_zone_problem, zone_of
@@ -19,6 +20,7 @@ from sim.validation import (
     check_metadata,
     check_object,
     fit_for_storage,
+    json_size_floor,
 )
 
 TOO_LONG = ("metadata.annotations", "Too long: may not be more than 262144 bytes")
@@ -63,6 +65,20 @@ def test_an_object_over_1_5_mib_is_413_with_etcds_words():
         fit_for_storage(big, apply=False)
     assert (raised.value.code, raised.value.reason, raised.value.message) == \
         (413, "RequestEntityTooLarge", ETCD_TOO_LARGE)
+
+
+def test_an_object_aliasing_one_big_string_is_refused_without_counting_every_alias():
+    big = "x" * (2 * 1024 * 1024)
+    aliased = {"metadata": {"name": "a"}, "spec": {"containers": [{"name": "m", "args": [big] * 300}]}}  # 600 MiB
+    assert MAX_STORED_BYTES < json_size_floor(aliased, MAX_STORED_BYTES) <= MAX_STORED_BYTES + len(big)
+    with pytest.raises(ApiError) as raised:
+        fit_for_storage(aliased, apply=False)
+    assert raised.value.code == 413
+
+
+@pytest.mark.parametrize("value", [{"a": ["é€", {"b": None, "c": 1.5}], "\"": "\n\t"}, [], "", ["x" * 10]])
+def test_the_size_floor_never_exceeds_the_json_size(value):
+    assert json_size_floor(value, MAX_STORED_BYTES) <= len(orjson.dumps(value))
 
 
 def test_a_write_other_than_apply_is_stored_without_its_managed_fields_when_they_make_it_too_large():
