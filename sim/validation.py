@@ -27,9 +27,14 @@ Causes = list[tuple[str, str]]
 
 
 def annotations_size(annotations: dict) -> int:
-    """The size ValidateAnnotationsSize counts: the bytes of every key and value."""
-    return sum(len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
-               for key, value in annotations.items())
+    """The size ValidateAnnotationsSize counts, the bytes of every key and value, up to the first entry past the
+    limit (annotations that alias one big string are not all encoded)."""
+    size = 0
+    for key, value in annotations.items():
+        size += len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
+        if size > MAX_ANNOTATIONS_BYTES:
+            break
+    return size
 
 
 def check_metadata(metadata: object, path: str = "metadata") -> Causes:
