@@ -21,7 +21,7 @@ from tests.integration.test_sim_limits import request
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024
 ANNOTATIONS_LIMIT = 256 * 1024
-OPERATIONS = ("create", "update", "patch", "apply")
+OPERATIONS = ("create", "update", "patch", "json-patch", "apply")
 BAD_METADATA = {
     "labels-list": ({"labels": ["a", "b"]}, "ObjectMeta.{}labels of type map[string]string"),
     "object-annotation": ({"annotations": {"note": {"nested": "value"}}},
@@ -74,6 +74,13 @@ def write(sim, operation: str, kind: str, namespace: str, body: dict) -> tuple[i
         patch = {key: value for key, value in body.items() if key not in ("apiVersion", "kind")}
         status, answer = request(sim, "PATCH", f"{base}/{name}", json.dumps(patch).encode(),
                                  "application/merge-patch+json")
+    elif operation == "json-patch":
+        steps = [{"op": "add", "path": f"/metadata/{key}", "value": value}
+                 for key, value in body["metadata"].items() if key != "name"]
+        steps += [{"op": "add", "path": f"/{key}", "value": value}
+                  for key, value in body.items() if key not in ("apiVersion", "kind", "metadata")]
+        status, answer = request(sim, "PATCH", f"{base}/{name}", json.dumps(steps).encode(),
+                                 "application/json-patch+json")
     else:
         status, answer = request(sim, "PATCH", f"{base}/{name}?fieldManager=refusals&force=true", json.dumps(body).encode(),
                                  "application/apply-patch+yaml")
