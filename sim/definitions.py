@@ -161,10 +161,7 @@ def _walk(value: object, schema: dict, path: str, field: str, struct: str, found
           known: dict[str, dict]) -> None:
     """Check one value against its schema, then its children (`path` with list positions and map keys; `field` and
     `struct` as Go's decoder names them)."""
-    ref = ""
-    while "$ref" in schema:
-        ref = schema["$ref"].removeprefix(REF_PREFIX)
-        schema = known.get(ref, {})
+    schema, ref = _resolved(schema, known)
     if value is None:
         return
     if not _fits(value, schema, ref):
