@@ -82,13 +82,19 @@ def fit_for_storage(obj: dict, apply: bool) -> dict:
     and patch handlers do (endpoints/handlers: isTooLargeError). kube-apiserver v1.32 relays etcd's error as a 500;
     the sim answers 413 RequestEntityTooLarge with etcd's words, so that no client retries a write that cannot fit.
     """
-    if json_size_floor(obj, MAX_STORED_BYTES) <= MAX_STORED_BYTES and len(orjson.dumps(obj)) <= MAX_STORED_BYTES:
+    if fits_etcd(obj):
         return obj
     metadata = obj.get("metadata") or {}
     if not apply and metadata.get("managedFields"):
         slimmer = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
-        return fit_for_storage(slimmer, apply=True)
+        if fits_etcd(slimmer):
+            return slimmer
     raise ApiError(413, ETCD_TOO_LARGE, reason="RequestEntityTooLarge")
+
+
+def fits_etcd(obj: dict) -> bool:
+    """Whether an object's JSON is within etcd's request limit (encoded only when its strings alone are)."""
+    return json_size_floor(obj, MAX_STORED_BYTES) <= MAX_STORED_BYTES and len(orjson.dumps(obj)) <= MAX_STORED_BYTES
 
 
 def check_name(name: object, label: bool = False) -> Causes:
