@@ -202,3 +202,15 @@ def test_kubectl_gets_422_for_a_pod_template_with_annotations_over_256_kib(kubec
     assert result.returncode != 0
     assert "spec.template.metadata.annotations: Too long: may not be more than 262144 bytes" in result.stderr
     assert "No resources found" in kubectl("get", "deployments", "-n", namespace).stderr
+
+
+def test_a_yaml_pod_aliasing_a_2_mib_string_300_times_is_refused_and_not_stored(sim_server, namespace):
+    """The issue's repro: a 2 MB body that expands to 600 MiB. Whichever bound answers first (the YAML expansion's
+    400 or etcd's 413), nothing is stored."""
+    name = f"aliased-{uuid.uuid4().hex[:8]}"
+    body = (f"x: &big {'x' * (2 * MIB - 200)}\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n"
+            f"  containers:\n  - name: main\n    image: busybox:1.36\n    args: [{', '.join(['*big'] * 300)}]\n")
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    status, answer = request(sim_server, "POST", path, body.encode(), "application/yaml")
+    assert status in (400, 413), answer
+    assert request(sim_server, "GET", f"{path}/{name}")[0] == 404
