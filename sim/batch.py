@@ -9,7 +9,7 @@ from datetime import datetime
 import orjson
 
 from core.timeutil import format_time
-from sim.cron import schedule_problem, zone_of
+from sim.cron import schedule_problem, time_zone_problem
 
 Causes = list[tuple[str, str]]
 
@@ -171,8 +171,8 @@ def check_cronjob(obj: dict, check_pod_spec: Callable[[object, str], Causes]) ->
     if problem:
         causes.append(("spec.schedule", problem))
     time_zone = spec.get("timeZone")
-    if time_zone is not None and zone_of(time_zone) is None:
-        causes.append(("spec.timeZone", f'Invalid value: "{time_zone}": unknown time zone {time_zone}'))
+    if isinstance(time_zone, str) and (zone_problem := time_zone_problem(time_zone)):
+        causes.append(("spec.timeZone", f'Invalid value: "{time_zone}": {zone_problem}'))
     policy = spec.get("concurrencyPolicy")
     if policy not in CONCURRENCY_POLICIES:
         causes.append(("spec.concurrencyPolicy", f'Unsupported value: "{policy}": supported values: "Allow", '

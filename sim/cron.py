@@ -182,13 +182,31 @@ def schedule_problem(schedule: object) -> str | None:
     return None
 
 
+# A time zone name's components, as kube-apiserver's validateTimeZone reads IANA's naming rules
+# (pkg/apis/batch/validation): letters, digits, '.', '-', '_' and '+', 1 to 14 of them.
+TIME_ZONE_PART = re.compile(r"[A-Za-z.\-_0-9+]{1,14}")
+
+
+def time_zone_problem(name: str) -> str | None:
+    """Why a CronJob's `timeZone` is refused, worded as kube-apiserver's validateTimeZone does; None when it loads."""
+    if not name:
+        return "timeZone must be nil or non-empty string"
+    if any(part in (".", "..") or part.startswith("-") or not TIME_ZONE_PART.fullmatch(part)
+           for part in name.split("/")):
+        return f"unknown time zone {name}"
+    if name.lower() == "local":
+        return "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return f"unknown time zone {name}"
+    return None
+
+
 def zone_of(name: object) -> ZoneInfo | None:
-    """The zone a CronJob's `timeZone` names (UTC when unset), or None for an unknown one."""
+    """The zone a CronJob's `timeZone` names (UTC when unset), or None for one kube-apiserver refuses."""
     if name is None:
         return ZoneInfo("UTC")
-    if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:
+    if not isinstance(name, str) or time_zone_problem(name) is not None:
         return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return ZoneInfo(name)

@@ -21,6 +21,7 @@ KUBERNETES_VERSION = "v1.32.0"
 REF_PREFIX = "#/definitions/"
 V3_REF_PREFIX = "#/components/schemas/"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 # The kinds the sim serves or answers with, by apiVersion; each one's definition is the one whose
 # x-kubernetes-group-version-kind names it.
@@ -113,25 +114,58 @@ def _fits(value: object, schema: dict, ref: str) -> bool:
     return isinstance(value, JSON_TYPES.get(wanted, (object,)))
 
 
-def decode_check(value: object, definition: str) -> Decoded:
-    """Type mismatches and unknown fields of an object against a definition (paths like `spec.containers[0].x`)."""
+def decode_check(value: object, definition: str, prefix: str = "") -> Decoded:
+    """Type mismatches and unknown fields of an object against a definition (paths like `spec.containers[0].x`);
+    `prefix` is where the object sits in a larger one (`metadata`), for the unknown fields' paths only: Go's decoder
+    names fields from the value it decodes."""
     found = Decoded([], [])
-    _walk(value, {"$ref": REF_PREFIX + definition}, "", found, definitions())
+    _walk(value, {"$ref": REF_PREFIX + definition}, prefix, "", "", found, definitions())
     return found
 
 
-def _walk(value: object, schema: dict, path: str, found: Decoded, known: dict[str, dict]) -> None:
-    """Check one value against its schema, then its children."""
+def _mismatch(value: object, field: str, struct: str, go_type: str) -> str:
+    """Go's UnmarshalTypeError for a value of the wrong JSON type: `field` lists struct fields only
+    (spec.containers.name), `struct` is the Go type whose field it is (Container)."""
+    target = f"Go struct field {struct}.{field}" if struct else "Go value"
+    return f"json: cannot unmarshal {_type_name(value)} into {target} of type {go_type}"
+
+
+def _go_type(schema: dict, ref: str, known: dict[str, dict]) -> str:
+    """The Go type a schema is generated from, as Go's decoder names it (`v1.OwnerReference`, `map[string]string`)."""
+    if ref:
+        package, _, name = ref.rpartition(".")
+        return f"{package.rpartition('.')[2]}.{name}" if ref != INT_OR_STRING else "intstr.IntOrString"
+    wanted = schema.get("type")
+    if wanted == "array":
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return "[]" + _go_type(*_resolved(items, known), known)
+    if wanted == "object":
+        extra = schema.get("additionalProperties")
+        return "map[string]" + (_go_type(*_resolved(extra, known), known) if isinstance(extra, dict) else
+                                "interface {}")
+    if wanted == "integer":
+        return schema.get("format", "int64") if schema.get("format") in ("int32", "int64") else "int"
+    return {"boolean": "bool", "number": "float64"}.get(wanted, "string")
+
+
+def _resolved(schema: dict, known: dict[str, dict]) -> tuple[dict, str]:
+    """A schema with its references followed, and the last definition name reached ("" when none)."""
     ref = ""
     while "$ref" in schema:
         ref = schema["$ref"].removeprefix(REF_PREFIX)
         schema = known.get(ref, {})
+    return schema, ref
+
+
+def _walk(value: object, schema: dict, path: str, field: str, struct: str, found: Decoded,
+          known: dict[str, dict]) -> None:
+    """Check one value against its schema, then its children (`path` with list positions and map keys; `field` and
+    `struct` as Go's decoder names them)."""
+    schema, ref = _resolved(schema, known)
     if value is None:
         return
     if not _fits(value, schema, ref):
-        wanted = "int-or-string" if ref == INT_OR_STRING else schema.get("type")
-        found.mismatches.append(f"json: cannot unmarshal {_type_name(value)} into {path or 'the object'} of type "
-                                f"{wanted}")
+        found.mismatches.append(_mismatch(value, field, struct, _go_type(schema, ref, known)))
         return
     if schema.get("format") == "byte" and isinstance(value, str):
         offset = base64_error_offset(value)
@@ -140,17 +174,26 @@ def _walk(value: object, schema: dict, path: str, found: Decoded, known: dict[st
     if isinstance(value, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
+        own_struct = ref.rpartition(".")[2]
         for key, child in value.items():
             where = f"{path}.{key}" if path else key
             if isinstance(properties, dict) and key in properties:
-                _walk(child, properties[key], where, found, known)
+                _walk(child, properties[key], where, f"{field}.{key}" if field else key, own_struct, found, known)
             elif isinstance(extra, dict):
-                _walk(child, extra, where, found, known)
+                _walk(child, extra, where, field, struct, found, known)
             elif isinstance(properties, dict):
                 found.unknown.append(where)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for position, item in enumerate(value):
-            _walk(item, schema["items"], f"{path}[{position}]", found, known)
+            _walk(item, schema["items"], f"{path}[{position}]", field, struct, found, known)
+
+
+def decodable_fields(value: dict, definition: str) -> dict:
+    """The fields of an object that decode on their own, the others dropped: what kube-apiserver keeps of malformed
+    metadata read back from storage (apiextensions-apiserver's GetObjectMetaWithOptions with DropMalformedFields)."""
+    if not decode_check(value, definition).mismatches:
+        return value
+    return {key: child for key, child in value.items() if not decode_check({key: child}, definition).mismatches}
 
 
 def prune_unknown(value: object, definition: str) -> object:

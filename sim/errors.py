@@ -19,6 +19,12 @@ REASON_BY_CODE = {
 }
 
 
+# a cause's reason by how its message starts, as field.ErrorType names them (apimachinery util/validation/field)
+CAUSE_REASONS = {"Too long": "FieldValueTooLong", "Required value": "FieldValueRequired",
+                 "Forbidden": "FieldValueForbidden", "Duplicate value": "FieldValueDuplicate",
+                 "Unsupported value": "FieldValueNotSupported"}
+
+
 @dataclass
 class ApiError(Exception):
     """An API failure that is answered with a `Status` object."""
@@ -91,11 +97,16 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> 
             "group": group,
             "kind": kind,
             "causes": [
-                {"reason": "FieldValueInvalid", "message": message, "field": field_path}
+                {"reason": cause_reason(message), "message": message, "field": field_path}
                 for field_path, message in causes
             ],
         },
     )
+
+
+def cause_reason(message: str) -> str:
+    """The reason of a validation cause, from its message's first words."""
+    return next((reason for start, reason in CAUSE_REASONS.items() if message.startswith(start)), "FieldValueInvalid")
 
 
 def expired(message: str) -> ApiError:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from core.timeutil import format_time
 from sim import errors, fields
 from sim.defaults import apply_defaults
-from sim.definitions import decode_check, definition_of, prune_unknown
+from sim.definitions import OBJECT_META, decodable_fields, decode_check, definition_of, prune_unknown
 from sim.ephemeral import check_ephemeral, with_ephemeral
 from sim.errors import ApiError
 from sim.patching import PatchError, apply_patch
@@ -36,7 +36,7 @@ from sim.resources import (
 from sim.scheduling import Scheduler
 from sim.schema import crd_schema, crd_status, prune, type_errors, unknown_fields
 from sim.store import Change, Entry, Store, object_key
-from sim.validation import check_object, check_update
+from sim.validation import check_object, check_update, fit_for_storage
 
 # Warnings for the response to the current request (Kubernetes' `Warning:` headers); None outside a request.
 WARNINGS: ContextVar[list[str] | None] = ContextVar("WARNINGS", default=None)
@@ -101,6 +101,20 @@ def patched(original: dict, content_type: str, patch: object) -> dict:
         return apply_patch(original, content_type, patch)
     except PatchError as exc:
         raise ApiError(422, f"the patch could not be applied: {exc}", reason="Invalid") from None
+
+
+def owner_uids(metadata: dict) -> set[str]:
+    """The uids an object's ownerReferences name (a malformed reference names none)."""
+    references = metadata.get("ownerReferences")
+    if not isinstance(references, list):
+        return set()
+    return {uid for o in references if isinstance(o, dict) and isinstance(uid := o.get("uid"), str)}
+
+
+def _undecodable(resource: ResourceType, problem: str) -> ApiError:
+    """400 for a body that does not decode as the resource's kind, as kube-apiserver's transformDecodeError words it."""
+    return ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+                         f"{problem}")
 
 
 def _comparable(obj: dict) -> dict:
@@ -215,34 +229,40 @@ class ObjectApi:
         return {r.kind: schema for r in resources if (schema := self.schema_of(r)) is not None}
 
     def _check_fields(self, resource: ResourceType, obj: dict, field_validation: str) -> dict:
-        """Decode an object as its kind's schema says: wrong types are 400 (custom resources: 422), unknown fields
-        are a 400 when Strict, a warning when Warn, and dropped in any case."""
+        """Decode an object as its kind's schema says: wrong types are 400 (in a custom resource's own fields, 422),
+        unknown fields are a 400 when Strict, a warning when Warn, and dropped in any case."""
         definition = definition_of(resource.group, resource.version, resource.kind)
         if definition is not None:
             decoded = decode_check(obj, definition)
             if decoded.mismatches:
-                raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                                    f"{resource.kind}: {decoded.mismatches[0]}")
+                raise _undecodable(resource, decoded.mismatches[0])
             unknown = decoded.unknown
         else:
             schema = self.schema_of(resource)
             if schema is None:
                 return obj
+            # a custom resource's metadata is decoded into ObjectMeta as a built-in's is (apiextensions-apiserver's
+            # schemaCoercingDecoder: GetObjectMetaWithOptions), so its wrong types are the same 400
+            meta = decode_check(obj.get("metadata"), OBJECT_META, "metadata")
+            if meta.mismatches:
+                raise _undecodable(resource, meta.mismatches[0])
             causes = type_errors(obj, schema)
             if causes:
                 raise errors.invalid(resource.kind, resource.group, (obj.get("metadata") or {}).get("name", ""),
                                      causes)
-            unknown = unknown_fields(obj, schema)
+            unknown = meta.unknown + unknown_fields(obj, schema)
         if unknown and field_validation == "Strict":
             listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise ApiError(400, f'{resource.kind} in version "{resource.version}" cannot be handled as a '
-                                f"{resource.kind}: strict decoding error: {listed}")
+            raise _undecodable(resource, f"strict decoding error: {listed}")
         warnings = WARNINGS.get()
         if field_validation == "Warn" and warnings is not None:
             warnings.extend(f'unknown field "{path}"' for path in unknown)
         if not unknown:
             return obj
-        return prune_unknown(obj, definition) if definition is not None else prune(obj, self.schema_of(resource))
+        if definition is not None:
+            return prune_unknown(obj, definition)
+        pruned = prune(obj, self.schema_of(resource))
+        return {**pruned, "metadata": prune_unknown(obj["metadata"], OBJECT_META)}
 
     def _validate(self, resource: ResourceType, obj: dict, old: dict | None = None) -> None:
         """422 Invalid with causes when the object breaks the rules."""
@@ -303,6 +323,7 @@ class ObjectApi:
         _record_manager(obj, None, options, resource.api_version)
         if options.dry_run:
             return obj
+        obj = fit_for_storage(obj, apply=options.operation == "Apply")
         after_store = [
             hook for admit in self.admitters.get(resource.key, ()) if (hook := admit(obj)) is not None
         ]
@@ -364,7 +385,7 @@ class ObjectApi:
             return old
         if options.dry_run:
             return new
-        return self._settle(resource, new)
+        return self._settle(resource, fit_for_storage(new, apply=options.operation == "Apply"))
 
     def update(self, target: Target, body: object, options: WriteOptions = DEFAULT_WRITE) -> dict:
         """PUT: replace an object (or its status)."""
@@ -513,6 +534,8 @@ class ObjectApi:
             )
         if options.dry_run:
             return current.obj
+        current = self._readable(resource, current)
+        metadata = current.obj["metadata"]
         if resource == NAMESPACES:
             return self._terminate_namespace(current)
         grace = self._grace_seconds(resource, current.obj, options.grace_seconds)
@@ -523,10 +546,10 @@ class ObjectApi:
                 return self._settle(resource, obj)
             return current.obj
         if options.propagation == "Orphan":
-            self._orphan_dependents(metadata["uid"])
+            self._orphan_dependents(metadata.get("uid", ""))
         obj = current.copy()
         finalizers = list(obj["metadata"].get("finalizers") or [])
-        foreground = options.propagation == "Foreground" and bool(self.dependents.get(metadata["uid"]))
+        foreground = options.propagation == "Foreground" and bool(self.dependents.get(metadata.get("uid", "")))
         if foreground and FOREGROUND not in finalizers:
             finalizers.append(FOREGROUND)
         if not finalizers and not grace:
@@ -536,12 +559,23 @@ class ObjectApi:
             obj["metadata"]["finalizers"] = finalizers
         entry = self.store.put(resource.key, obj)
         if foreground:
-            self._delete_dependents(metadata["uid"], DeleteOptions(propagation="Foreground"))
+            self._delete_dependents(metadata.get("uid", ""), DeleteOptions(propagation="Foreground"))
         if grace and self.scheduler is not None:
             # the kubelet stops the containers well within the grace period, then deletes for good
             self.scheduler.after(min(grace, POD_STOP_SECONDS), self._grace_over, resource, namespace, name,
-                                 metadata["uid"])
+                                 metadata.get("uid", ""))
         return entry.obj
+
+    def _readable(self, resource: ResourceType, current: Entry) -> Entry:
+        """An object as kube-apiserver reads it back from storage: metadata fields that do not decode are dropped
+        (stored again without them, so that a malformed object left in the store can still be deleted)."""
+        metadata = current.obj["metadata"]
+        kept = decodable_fields(metadata, OBJECT_META)
+        if len(kept) == len(metadata):
+            return current
+        obj = current.copy()
+        obj["metadata"] = {key: value for key, value in obj["metadata"].items() if key in kept}
+        return self.store.put(resource.key, obj)
 
     @staticmethod
     def _grace_seconds(resource: ResourceType, obj: dict, asked: int | None) -> int:
@@ -584,9 +618,9 @@ class ObjectApi:
                 self._remove(NAMESPACES, home)
         if resource == NAMESPACES:
             self._empty_namespace(metadata["name"])
-        self._delete_dependents(metadata["uid"], DeleteOptions())
-        for owner in metadata.get("ownerReferences") or []:
-            self._release_foreground(owner.get("uid"))
+        self._delete_dependents(metadata.get("uid", ""), DeleteOptions())
+        for uid in owner_uids(metadata):
+            self._release_foreground(uid)
         return removed.obj if removed else current.obj
 
     def _terminate_namespace(self, current: Entry) -> dict:
@@ -643,7 +677,8 @@ class ObjectApi:
             if entry is None:
                 continue
             dependent = entry.copy()
-            owners = [o for o in dependent["metadata"].get("ownerReferences") or [] if o.get("uid") != uid]
+            owners = [o for o in dependent["metadata"].get("ownerReferences") or []
+                      if isinstance(o, dict) and o.get("uid") != uid]
             if owners:
                 dependent["metadata"]["ownerReferences"] = owners
             else:
@@ -668,10 +703,8 @@ class ObjectApi:
         """Keep the dependents of every owner uid (and where each object with dependents lives) up to date."""
         obj = change.entry.obj
         key = (change.resource, *object_key(obj))
-        before = {o.get("uid") for o in (change.previous.obj["metadata"].get("ownerReferences") or [])} \
-            if change.previous is not None else set()
-        after = set() if change.type == "DELETED" else \
-            {o.get("uid") for o in obj["metadata"].get("ownerReferences") or []}
+        before = owner_uids(change.previous.obj["metadata"]) if change.previous is not None else set()
+        after = set() if change.type == "DELETED" else owner_uids(obj["metadata"])
         for uid in before - after:
             dependents = self.dependents.get(uid)
             if dependents is not None:

@@ -141,7 +141,7 @@ def _parts(path: str) -> tuple[str, ...]:
 
 def matches_labels(requirements: tuple[Requirement, ...], labels: dict | None) -> bool:
     """Whether labels satisfy every requirement."""
-    labels = labels or {}
+    labels = labels if isinstance(labels, dict) else {}  # malformed labels select as none, as storage reads them
     return all(req.matches(labels.get(req.key)) for req in requirements)
 
 

@@ -4,17 +4,97 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 from core.caches import validate_imagecache
 from core.workloads import CONTAINER_LISTS
 from sim.batch import check_cronjob, check_job, check_job_update
 from sim.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
-from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, SECRETS
+from sim.errors import ApiError
+from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, REPLICASETS, SECRETS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
+# apimachinery's TotalAnnotationSizeLimitB (pkg/api/validation/objectmeta.go, ValidateAnnotationsSize)
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+# etcd's default --max-request-bytes: kube-apiserver cannot store an object larger than this
+MAX_STORED_BYTES = 1536 * 1024
+ETCD_TOO_LARGE = "etcdserver: request is too large"
+
 Causes = list[tuple[str, str]]
+
+
+def annotations_size(annotations: dict) -> int:
+    """The size ValidateAnnotationsSize counts, the bytes of every key and value, up to the first entry past the
+    limit (annotations that alias one big string are not all encoded)."""
+    size = 0
+    for key, value in annotations.items():
+        size += len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
+        if size > MAX_ANNOTATIONS_BYTES:
+            break
+    return size
+
+
+def check_metadata(metadata: object, path: str = "metadata") -> Causes:
+    """What kube-apiserver's ObjectMeta validation refuses of every object and pod template: annotations over
+    256 KiB in total."""
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if isinstance(annotations, dict) and annotations_size(annotations) > MAX_ANNOTATIONS_BYTES:
+        return [(f"{path}.annotations", f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes")]
+    return []
+
+
+def template_metadata(resource_key: str, obj: dict) -> list[tuple[str, object]]:
+    """(path, metadata) of the templates inside an object, which kube-apiserver validates as ObjectMeta too."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if resource_key in (DEPLOYMENTS.key, REPLICASETS.key, JOBS.key):
+        template = spec.get("template")
+        return [("spec.template.metadata", template.get("metadata"))] if isinstance(template, dict) else []
+    if resource_key == CRONJOBS.key and isinstance(job := spec.get("jobTemplate"), dict):
+        job_spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
+        template = job_spec.get("template") if isinstance(job_spec.get("template"), dict) else {}
+        return [("spec.jobTemplate.metadata", job.get("metadata")),
+                ("spec.jobTemplate.spec.template.metadata", template.get("metadata"))]
+    return []
+
+
+def json_size_floor(value: object, stop: int) -> int:
+    """A lower bound of a value's JSON size in bytes (the characters of its strings), counted until it passes `stop`:
+    a value that aliases one big string many times is not encoded to learn that it is too large."""
+    size, pending = 0, [value]
+    while pending and size <= stop:
+        item = pending.pop()
+        if type(item) is str:
+            size += len(item)
+        elif type(item) is dict:
+            pending.extend(item.values())
+        elif type(item) is list:
+            pending.extend(item)
+    return size
+
+
+def fit_for_storage(obj: dict, apply: bool) -> dict:
+    """The object as kube-apiserver gets it stored; 413 worded as etcd's refusal when its JSON is too large.
+
+    Over the limit, a write other than apply is retried without managedFields, as kube-apiserver's create, update
+    and patch handlers do (endpoints/handlers: isTooLargeError). kube-apiserver v1.32 relays etcd's error as a 500;
+    the sim answers 413 RequestEntityTooLarge with etcd's words, so that no client retries a write that cannot fit.
+    """
+    if fits_etcd(obj):
+        return obj
+    metadata = obj.get("metadata") or {}
+    if not apply and metadata.get("managedFields"):
+        slimmer = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+        if fits_etcd(slimmer):
+            return slimmer
+    raise ApiError(413, ETCD_TOO_LARGE, reason="RequestEntityTooLarge")
+
+
+def fits_etcd(obj: dict) -> bool:
+    """Whether an object's JSON is within etcd's request limit (encoded only when its strings alone are)."""
+    return json_size_floor(obj, MAX_STORED_BYTES) <= MAX_STORED_BYTES and len(orjson.dumps(obj)) <= MAX_STORED_BYTES
 
 
 def check_name(name: object, label: bool = False) -> Causes:
@@ -102,8 +182,10 @@ def check_imagecache(obj: dict) -> Causes:
 
 def check_object(resource_key: str, obj: dict) -> Causes:
     """Every cause that makes an object of this resource invalid."""
-    name = obj.get("metadata", {}).get("name")
-    causes = check_name(name, label=resource_key == NAMESPACES.key)
+    metadata = obj.get("metadata", {})
+    causes = check_name(metadata.get("name"), label=resource_key == NAMESPACES.key) + check_metadata(metadata)
+    for path, template in template_metadata(resource_key, obj):
+        causes += check_metadata(template, path)
     if resource_key == PODS.key:
         causes += check_pod_spec(obj.get("spec"), "spec")
     elif resource_key == DEPLOYMENTS.key:
