@@ -31,11 +31,12 @@ class ApiError(Exception):
 
     code: int
     message: str
-    reason: str = ""
+    reason: str | None = ""
     details: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.reason = self.reason or REASON_BY_CODE.get(self.code, "Unknown")
+        # None is metav1.StatusReasonUnknown: kube-apiserver's answer to an error it has no reason for (omitted)
+        self.reason = "" if self.reason is None else self.reason or REASON_BY_CODE.get(self.code, "Unknown")
         super().__init__(self.message)
 
     def status(self) -> dict:
@@ -46,9 +47,10 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         }
+        if self.reason:
+            body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
         return body

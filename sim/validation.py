@@ -76,11 +76,12 @@ def json_size_floor(value: object, stop: int) -> int:
 
 
 def fit_for_storage(obj: dict, apply: bool) -> dict:
-    """The object as kube-apiserver gets it stored; 413 worded as etcd's refusal when its JSON is too large.
+    """The object as kube-apiserver gets it stored; etcd's refusal when its JSON is too large.
 
     Over the limit, a write other than apply is retried without managedFields, as kube-apiserver's create, update
-    and patch handlers do (endpoints/handlers: isTooLargeError). kube-apiserver v1.32 relays etcd's error as a 500;
-    the sim answers 413 RequestEntityTooLarge with etcd's words, so that no client retries a write that cannot fit.
+    and patch handlers do (endpoints/handlers: isTooLargeError). kube-apiserver v1.32 relays etcd's error as it
+    relays any error it has no Status for (apimachinery ErrorToAPIStatus): 500, no reason, etcd's message, which
+    kubectl prints as "Error from server: etcdserver: request is too large".
     """
     if fits_etcd(obj):
         return obj
@@ -89,7 +90,7 @@ def fit_for_storage(obj: dict, apply: bool) -> dict:
         slimmer = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
         if fits_etcd(slimmer):
             return slimmer
-    raise ApiError(413, ETCD_TOO_LARGE, reason="RequestEntityTooLarge")
+    raise ApiError(500, ETCD_TOO_LARGE, reason=None)
 
 
 def fits_etcd(obj: dict) -> bool:
