@@ -188,12 +188,12 @@ def _json_int(text: str) -> int:
 
 def shape_problem(node: object, depth: int = 1) -> str | None:
     """Why a decoded JSON value is refused (nested more than MAX_NESTING deep, a lone surrogate), or None."""
+    if depth > MAX_NESTING:  # any value, as the YAML composer counts them
+        return f"nested more than {MAX_NESTING} deep"
     if isinstance(node, str):
         return SURROGATE if _SURROGATE.search(node) else None
     if not isinstance(node, Mapping | list):
         return None
-    if depth > MAX_NESTING:
-        return f"nested more than {MAX_NESTING} deep"
     children = [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
     for child in children:
         problem = shape_problem(child, depth + 1)
