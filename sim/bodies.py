@@ -19,10 +19,14 @@ def too_large(message: str = f"limit is {MAX_BODY_BYTES}") -> ApiError:
 
 
 def decode_yaml(raw: bytes) -> object:
-    """A YAML body, bounded while it is read (core.manifests.load_yaml): past MAX_BODY_BYTES once its aliases are
-    expanded it is 413, as the object it would make is past what kube-apiserver accepts (etcd's 1.5 MiB); too many
-    values (a billion-laughs bomb, which goyaml refuses as "excessive aliasing"), too deep or not YAML is 400,
-    worded as kube-apiserver's "error converting YAML to JSON"."""
+    """A YAML body, bounded while it is read (core.manifests.load_yaml), refused as kube-apiserver refuses it.
+
+    kube-apiserver's serializer (apimachinery runtime/serializer/json, Decode) converts YAML with sigs.k8s.io/yaml,
+    whose goyaml refuses a billion-laughs bomb past 1,000 decodes as "yaml: document contains excessive aliasing"
+    (decode.go, allowedAliasRatio): a 400 Bad Request, as here for more than MAX_EXPANDED_NODES values. A few
+    hundred aliases of one long string pass that ratio; the object they make is then refused by etcd (1.5 MiB,
+    "request is too large", 413), which the sim answers while reading: 413 past MAX_BODY_BYTES once expanded.
+    """
     try:
         documents = load_yaml(raw, "yaml", max_document_bytes=MAX_BODY_BYTES)
     except ManifestTooLarge as exc:
