@@ -11,3 +11,7 @@ class ImageRefError(ImcError):
 
 class ManifestError(ImcError):
     """A manifest that cannot be read as Kubernetes objects."""
+
+
+class ManifestTooLarge(ManifestError):
+    """A manifest past a size limit: its text, or what its documents expand to once YAML aliases are resolved."""

@@ -1,10 +1,11 @@
 """Command-line rendering: explanations as plain text (`imc explain`), report results as a table, CSV or JSON
-(`imc report`)."""
+(`imc report`); `csv_cell`, the one rule for every CSV imc writes (the dashboard's downloads too)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -14,6 +15,8 @@ import orjson
 from core.matching import CacheIndex, Explanation
 from core.narrative import cached_images, coverage_text, decision_text
 
+# OWASP's CSV injection rule: a spreadsheet runs a cell that starts with one of these as a formula
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _MARK = {"chosen": "+", "outranked": "~", "rejected": "-"}
 MAX_REJECTED_SHOWN = 8
 REPORT_COLUMNS = ("namespace", "pod", "decision", "cache", "actual", "actual_cache", "disagrees")
@@ -87,14 +90,22 @@ def report_row(result: Mapping) -> dict[str, str]:
     }
 
 
+def csv_cell(value: object) -> str:
+    """A value as a CSV cell a spreadsheet opens as data: text starting with `=`, `+`, `-`, `@`, a tab or a carriage
+    return gets a leading `'` (OWASP); a finite number stays as it is (a negative number is data, not a formula)."""
+    text = "" if value is None else str(value)
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) and not number else text
+
+
 def report_csv_row(result: Mapping) -> dict[str, str]:
-    """The CSV columns of one result: the table's, then its start, pulls and saving."""
+    """The CSV cells of one result: the table's, then its start, pulls and saving (numbers as numbers)."""
     pulls = " ".join(
         f"{p['image']}={'' if p['seconds'] is None else p['seconds']}s:{p['source']}" for p in result.get("pulls") or ()
     )
     extra = {c: result.get(c) for c in REPORT_START_COLUMNS}
     extra["pulls"] = pulls
-    return {**report_row(result), **{c: "" if v is None else str(v) for c, v in extra.items()}}
+    return {column: csv_cell(value) for column, value in {**report_row(result), **extra}.items()}
 
 
 def report_json(items: list[dict]) -> str:

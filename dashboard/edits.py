@@ -157,9 +157,14 @@ def clean_object(obj: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+# libyaml's emitter where PyYAML has it: the pure-Python one takes seconds on a megabyte (what it writes is the same)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def as_yaml(obj: Any) -> str:
-    """Block-style YAML in the object's own key order."""
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    """Block-style YAML in the object's own key order (the objects shown come from bounded manifests: see
+    core.manifests.MAX_DOCUMENT_BYTES)."""
+    return yaml.dump(obj, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def yaml_diff(before: Any, after: Any, before_name: str = "current", after_name: str = "proposed") -> str:

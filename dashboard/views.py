@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from core.images import parse_image
 from core.matching import CacheIndex, Explanation, explain
 from core.narrative import outcome_label
+from core.render import csv_cell
 from core.workloads import pod_template
 
 OUTCOMES = ("hit", "miss", "fail", "off")
@@ -279,6 +280,14 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
 def links(prefix: str, names: pd.Series) -> pd.Series:
     """In-app links (prefix + name) for a LinkColumn; empty where there is no name."""
     return names.where(names == "", prefix + names)
+
+
+def spreadsheet_csv(frame: pd.DataFrame) -> str:
+    """A table as CSV a spreadsheet opens as data: text cells through core.render.csv_cell (a leading `=`, `+`, `-`,
+    `@`, tab or CR gets a `'`); columns of numbers stay numbers."""
+    text = [c for c in frame.columns
+            if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].map(csv_cell, na_action="ignore") for c in text}).to_csv(index=False)
 
 
 def latest_pods(frame: pd.DataFrame, count: int = 6) -> pd.DataFrame:

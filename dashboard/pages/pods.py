@@ -73,7 +73,7 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
         st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
         table(drawn, keys, selected_key)
         st.download_button(
-            "Download CSV", lambda: shown.drop(columns="key").to_csv(index=False), file_name="imc-pods.csv",
+            "Download CSV", lambda: views.spreadsheet_csv(shown.drop(columns="key")), file_name="imc-pods.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore",
         )
     selection.remember_rows(TABLE_KEY, keys)

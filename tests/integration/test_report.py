@@ -15,6 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from core.policy import IMC_ID
 from core.timeutil import parse_time
 from core.workloads import is_eci_pod
 from kube.report import results, take_snapshot
@@ -167,3 +168,16 @@ def test_report_ends_its_process_after_the_exit_handlers(sim_server, namespace, 
     assert orjson.loads(result.stdout) == {"results": []}
     assert "certificate-authority-data" in Path(sim_server.kubeconfig).read_text()  # the client writes it to a file
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_csv_quotes_a_formula_so_a_spreadsheet_shows_it_as_text(sim_server, namespace, api_client):
+    """Issue 18 item 7 (OWASP CSV injection): a pin annotation written as a formula reaches the CSV as text."""
+    formula = '=HYPERLINK("http://x","y")'
+    pod = {"metadata": {"name": "pinned", "labels": {"alibabacloud.com/eci": "true"},
+                        "annotations": {IMC_ID: formula}},
+           "spec": {"containers": [{"name": "main", "image": "busybox:1.36", "imagePullPolicy": "IfNotPresent"}]}}
+    client.CoreV1Api(api_client).create_namespaced_pod(namespace, pod)
+    result = imc_report("--kubeconfig", sim_server.kubeconfig, "-n", namespace, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    [row] = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["pod"], row["decision"], row["cache"]) == ("pinned", "fail", "'" + formula)

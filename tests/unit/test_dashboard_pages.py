@@ -14,6 +14,7 @@ from dashboard.shown_cluster import ShownCluster
 from kube.access import AccessChecker
 from kube.store import KINDS, ClusterStore
 from tests.unit.test_dashboard_views import NOW, demo_store
+from tests.unit.test_engine_manifests import aliased
 
 TIMEOUT = 30
 
@@ -146,7 +147,8 @@ def test_preview_shows_the_decision_and_findings(shown):
      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
      "g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nkind: Pod\n", "alias bomb"),
     ("x" * (10 * 2**20), "MiB"),
-])
+    (aliased(1, 200), "pasted text: document 1: expands to more than 3 MiB once its aliases are resolved"),
+], ids=["unclosed", "alias-bomb", "10-mib", "1-mib-string-aliased-200-times"])
 def test_preview_refuses_bad_input_with_a_message(shown, text, message):
     at = page_script("preview").run()
     at.text_area(key="preview-text").input(text).run()
@@ -278,8 +280,9 @@ ECI_POD = "kind: Pod\nmetadata:\n  name: p\n  labels: {alibabacloud.com/eci: 'tr
     ("kind: Pod\nmetadata: hello\nspec: {containers: [{name: c, image: nginx}]}\n", ["metadata is 'hello' (str)"]),
     ("kind: ImageCache\nmetadata: {name: c}\nspec: {retentionDays: 99999999999}\nstatus: {imageCacheId: [a, b]}\n",
      ["Document 1", "ImageCache"]),
+    ("apiVersion: v1\nkind: List\nitems: 5\n", ["pasted text: document 1: a List whose items are 5, not a list"]),
 ], ids=["json-10000-deep", "yaml-int-4400-digits", "timestamp", "storage-1e400", "annotations-list",
-        "metadata-hello", "imagecache"])
+        "metadata-hello", "imagecache", "list-items-5"])
 def test_preview_names_the_document_of_a_hostile_input(shown, text, words):
     at = page_script("preview").run()
     at.text_area(key="preview-text").input(text).run()

@@ -140,6 +140,9 @@ def _explain(tmp_path: Path, manifest: str, caches: str | None = None) -> subpro
         ),
         ('{"kind": "Pod", "metadata": {"name": "\\ud800"}}', None, ["m.yaml", "document 1", "surrogate"]),
         ('kind: Pod\nmetadata: {name: "\\U0000DFFF"}\n', None, ["m.yaml", "document 1", "surrogate"]),
+        ("kind: List\nitems: 5\n", None, ["m.yaml", "document 1", "items are 5, not a list"]),
+        ("kind: List\nitems: true\n", None, ["m.yaml", "document 1", "items are True, not a list"]),
+        ("kind: List\nitems: abc\n", None, ["m.yaml", "document 1", "items are 'abc', not a list"]),
     ],
     ids=[
         "json-10000-deep",
@@ -148,6 +151,9 @@ def _explain(tmp_path: Path, manifest: str, caches: str | None = None) -> subpro
         "cache-id-list",
         "json-surrogate",
         "yaml-surrogate",
+        "list-items-5",
+        "list-items-true",
+        "list-items-string",
     ],
 )
 def test_explain_refuses_the_attack_with_one_line(tmp_path: Path, manifest: str, caches: str | None, words) -> None:

@@ -161,3 +161,14 @@ def test_the_snapshot_leaves_on_the_server_only_events_the_store_never_reads():
     assert all(clause.startswith("reason!=") for clause in clauses[1:]) and left_out
     assert not left_out & KEPT_EVENT_REASONS
     assert tuple(fallbacks) == EVENT_SELECTORS  # a server that refuses the clauses: the watch's selectors
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_get_a_quote_and_numbers_stay_numbers():
+    """OWASP's CSV-injection rule for text; a finite number (negative too) is data and is written as it is."""
+    cells = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "a=b", "", None, -1.5, 2, float("-inf"), True]
+    assert [render.csv_cell(value) for value in cells] == [
+        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "a=b", "", "", "-1.5", "2", "'-inf", "True"]
+    [item] = [i for i in report.results(snapshot()) if i["name"] == "web"]
+    item = {**item, "namespace": "=cmd|' /C calc'!A0", "start_seconds": -0.5}
+    [row] = csv.DictReader(io.StringIO(render.report_csv([item])))
+    assert (row["namespace"], row["start_seconds"]) == ("'=cmd|' /C calc'!A0", "-0.5")
