@@ -355,6 +355,23 @@ class TimelineStep:
     duration: float = 0.0  # a registry pull: the seconds it took, ending at `seconds`
 
 
+PIN_FAILURES = ("pin-not-found", "pin-not-ready")  # the engine's findings of a pod ECI refuses
+
+
+def refusal(actual: Any, decision: Any) -> str | None:
+    """Why ECI will never start this pod (it refused it at creation), or None when it may start."""
+    if actual is not None and actual.outcome == "fail":
+        said = f"ECI refused it ({', '.join(actual.reasons)})" if actual.reasons else "ECI refused it"
+    elif actual is None and decision.outcome == "fail":
+        said = "imc predicts that ECI refuses it"
+    else:
+        return None
+    why = next((finding.message.removesuffix(": pod creation fails") for finding in decision.findings
+                if finding.code in PIN_FAILURES), None)
+    because = f": {why}" if why else ""
+    return f"Will not start. {said}{because}. The pod stays Pending until it is deleted."
+
+
 def start_timeline(start: PodStart | None) -> list[TimelineStep]:
     """Created, scheduled, each image pulled (or already present), started; or why it waits."""
     if start is None or start.created is None:
