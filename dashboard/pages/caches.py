@@ -13,7 +13,7 @@ from dashboard.text import NO_VALUE, code, inert_frame, md, visible
 TABLE_KEY = "caches-table"
 # ECI's own caches say so in their name (auto-create-for-eci-...), and the detail below says it in words
 # what matters first, so at 1024 px Name, Phase, Expires and Pods hit are in view without scrolling sideways
-DISPLAYED = ["Name", "Phase", "Expires in", "Pods hit", "Progress", "Images", "Size (GiB)", "Age", "Cache ID"]
+DISPLAYED = ["Shown name", "Phase", "Expires in", "Pods hit", "Progress", "Images", "Size (GiB)", "Age", "Cache ID"]
 
 
 @friendly
@@ -70,14 +70,18 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
 def caches_table(shown: pd.DataFrame) -> None:
     """The caches table with single-row selection."""
     st.dataframe(
-        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
+        inert_frame(shown.assign(**{"Shown name": shown["Name"].map(cache_views.shown_name)})), key=TABLE_KEY,
+        on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
         # the widths add up to the table at 1440 px, and an auto-created cache's whole name fits
         column_config={
-            "Name": st.column_config.TextColumn(width=262, pinned=True),  # in view when the grid scrolls sideways
+            # in view when the grid scrolls sideways; ECI's auto-created caches by the instance they were made for
+            "Shown name": st.column_config.TextColumn("Name", width=236, pinned=True,
+                                                      help="auto · eci-…: created by ECI for a pod that missed "
+                                                           "(auto-create-for-eci-…)"),
             "Phase": st.column_config.TextColumn(width=58),
             "Expires in": st.column_config.TextColumn(
-                "Expires", width=224, help="When ECI deletes the cache, relative and in UTC. ⚠: pods use it and it "
+                "Expires", width=250, help="When ECI deletes the cache, relative and in UTC. ⚠: pods use it and it "
                 "expires within 24 h (listed first). A failed cache is removed 24 h after it failed."),
             "Pods hit": st.column_config.NumberColumn(width=56, help="ECI pods that hit this cache"),
             "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%", width=88),

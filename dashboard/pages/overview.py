@@ -195,8 +195,7 @@ def uncached(frames: Frames) -> None:
         frames.snapshot.pods, shown, suggestion.images), inputs=(suggestion.images,))
     if reasons:
         lines = "\n".join(f"- {code(image)}: {md(why)}" for image, why in reasons.items())
-        st.markdown(f"No cache is suggested for {'this image' if len(reasons) == 1 else 'these images'}: its "
-                    f"pods\n{lines}")
+        st.markdown(f"No cache is suggested for {'this image' if len(reasons) == 1 else 'these images'}:\n{lines}")
         offered = list(reasons)[:MAX_IMAGES]
         st.page_link(nav.page("create"), label=f"Create a cache with {'it' if len(offered) == 1 else 'them'}",
                      icon=":material/add_box:", query_params={"images": ",".join(offered)},

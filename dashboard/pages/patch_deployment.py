@@ -63,7 +63,7 @@ def render() -> None:
     with left:
         st.markdown("**Diff of the pod template**")
         if diff:
-            st.code(diff, language="diff")
+            st.code(diff, language="diff", wrap_lines=True)  # whole at 1024 px
         else:
             st.caption("No change: pick another mode or pull policy.")
     with right:
