@@ -133,17 +133,25 @@ def details(snapshot, frames, name: str) -> None:
                          width="stretch", key="cache-pods",
                          column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
                                                                            help="Opens the pod's explanation"),
-                                        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+                                        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss [UTC]",
+                                                                                  timezone="UTC")})
     with right:
         events = status.get("events") if isinstance(status.get("events"), list) else []
         events = [event for event in events if isinstance(event, dict)]
         st.markdown(f"**Events** ({len(events)})")
-        if events:
-            st.dataframe(inert_frame(pd.DataFrame(events)), hide_index=True, placeholder=NO_VALUE, width="stretch", key="cache-events")
+        if events:  # a list, not a table: a message is whole, not cut at a column's edge
+            st.markdown("\n".join(f"- {event_line(event)}" for event in events[-50:]))
         else:
             st.caption("No events reported yet.")
         with st.expander("YAML"):
             st.code(edits.as_yaml(obj), language="yaml")
+
+
+def event_line(event: dict) -> str:
+    """One event of a cache's status as markdown: **reason** (type, timestamp): message, each part as the cluster wrote it."""
+    said = {part: visible(str(event.get(part) or "")) for part in ("reason", "type", "timestamp", "message")}
+    when = ", ".join(md(said[part]) for part in ("type", "timestamp") if said[part])
+    return f"**{md(said['reason'] or 'event')}**{f' ({when})' if when else ''}: {md(said['message'])}"
 
 
 def coverage(matrix: pd.DataFrame) -> None:

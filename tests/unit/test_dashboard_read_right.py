@@ -70,3 +70,14 @@ def test_the_server_badge_is_not_a_link_and_the_demo_gives_its_kubeconfig_line()
     assert demo_kubeconfig_line(demo) == "export KUBECONFIG='/home/me/.cache/imc/dashboard-demo/kube config'"
     demo.sim = None  # the user's own cluster, even the sim's: not this dashboard's demo
     assert demo_kubeconfig_line(demo) is None
+
+
+def test_a_cache_event_is_one_whole_line_with_its_reason_type_and_time():
+    from dashboard.pages.caches import event_line
+
+    message = "Failed to pull image registry.example.invalid/team/legacy:1.0: registry cannot be resolved " * 3
+    line = event_line({"type": "Warning", "reason": "PullImageFailed", "message": message,
+                       "timestamp": "2026-12-05T23:10:00Z"})
+    assert line.startswith("**PullImageFailed** (Warning, `2026-12-05T23:10:00Z`): Failed to pull image")
+    assert line.count("legacy:1.0") == 3  # whole, not cut at a column's edge
+    assert "\u202e" not in event_line({"reason": "x\u202e", "message": "m"})  # control characters shown, not obeyed
