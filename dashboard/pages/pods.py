@@ -107,8 +107,8 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
             # pinned: on a narrow screen the grid scrolls sideways with the pod's name kept in view
             "key": st.column_config.TextColumn("Pod", width=215, pinned=True, help="namespace/name; its images are in "
                                                "the explanation below, and Search finds them"),
-            "Owner": st.column_config.TextColumn(width=112, help="The workload that created the pod"),
-            "Phase": st.column_config.TextColumn(width=72,
+            "Owner": st.column_config.TextColumn(width=100, help="The workload that created the pod"),
+            "Phase": st.column_config.TextColumn(width=68,
                                                  help="The pod's phase (Pending, Running, Succeeded, Failed)"),
             "Predicted": st.column_config.TextColumn(
                 width=160, help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
@@ -118,7 +118,7 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
             "ECI agrees": st.column_config.TextColumn(
                 "Agrees", width=62, help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
             "Cache": st.column_config.LinkColumn(
-                display_text=cache_views.CACHE_LINK_TEXT, width=140,
+                display_text=cache_views.CACHE_LINK_TEXT, width=128,
                 help="The cache imc predicts; opens it on Image caches. ECI's auto-created caches "
                      "(auto-create-for-<ECI instance>) show the instance they were created for"),
         },
