@@ -232,7 +232,8 @@ def start_figures(frame: pd.DataFrame) -> StartFigures:
         saved_pods=int(known.sum()),
         unknown_pods=len(hits) - int(known.sum()),
         observed_pulls=observed_pulls(frame),
-        still_starting=int((~started & (frame["Waiting"] == "")).sum()),
+        # a pod ECI refused (a pin that failed) never starts: it is not "still starting"
+        still_starting=int((~started & (frame["Waiting"] == "") & (frame["Outcome"] != "fail")).sum()),
     )
 
 
