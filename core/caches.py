@@ -48,6 +48,8 @@ class CacheView:
     progress: str | None = None
     # when it became Ready (status.lastUpdatedTime of a Ready cache): a pod created before saw it not Ready
     ready_since: datetime | None = None
+    # status.lastUpdatedTime in any phase: for a Failed cache, when it failed
+    updated: datetime | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
     findings: tuple[Finding, ...] = field(default=())
     # derived once per cache: an index over 1,000 caches is rebuilt whenever one of them changes
@@ -207,6 +209,7 @@ def cache_from_object(obj: object) -> CacheView:
         expires=expires,
         progress=_text(status.get("progress"), "status.progress", findings),
         ready_since=ready_since if phase == READY else None,
+        updated=ready_since,
         annotations={k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)},
         findings=tuple(findings),
     )

@@ -323,6 +323,14 @@ def _same_second(template: PodTemplate, cache: CacheView, at: datetime) -> Findi
     return None
 
 
+def _unready_then(cache: CacheView, at: datetime) -> str:
+    """How a pinned cache that ECI could not use stood at the pod's creation `at`, not as it is now."""
+    if cache.phase == "Ready" and cache.ready_since is not None:
+        return f"was not Ready yet when the pod was created (Ready since {format_time(cache.ready_since)})"
+    now = f"; it is {cache.phase} now" if cache.phase else ""
+    return f"was not Ready when the pod was created{now}"
+
+
 def _late(cache: CacheView, at: datetime) -> bool:
     """Ready now, but created or Ready at or after `at`: the cheap test before _same_second."""
     return cache.phase == "Ready" and cache.usable_from is not None and cache.usable_from >= at
@@ -359,7 +367,7 @@ def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
                 events=[eci_event("ImageCacheNotComplete", policy.pin_id)],
                 pinned_name=cache.name,
                 extra=[
-                    error_finding("pin-not-ready", f"{cache.name} is {cache.phase or 'not Ready'}: pod creation fails"),
+                    error_finding("pin-not-ready", f"{cache.name} {_unready_then(cache, at)}: pod creation fails"),
                     *unordered,
                 ],
             )

@@ -138,10 +138,10 @@ def _state_then(cache: CacheView, at: datetime) -> str:
 
 
 def _clock(moment: datetime | None, now: datetime) -> str:
-    """A time of day when it is today, else the full timestamp."""
+    """A time of day in UTC when it is today, else the full timestamp (RFC 3339, Z)."""
     if moment is None:
         return "unknown"
-    return moment.strftime("%H:%M:%S") if moment.date() == now.date() else format_time(moment)
+    return moment.strftime("%H:%M:%S UTC") if moment.date() == now.date() else format_time(moment)
 
 
 def decision_text(template: PodTemplate, decision: Decision, index: CacheIndex, at: datetime,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,12 @@ CACHE_COLUMNS = [
     "Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Image names", "Created", "Age", "Expires",
     "Pods hit", "Auto-created",
 ]
+# the Phase filter's groups of ECI's cache phases (core.caches.PHASES; no phase yet reads as Pending)
+PHASE_GROUPS = {
+    "Ready": ("Ready",),
+    "Building": ("Pending", "Preparing", "Creating", "Updating"),
+    "Failed": ("Failed", "UpdateFailed"),
+}
 FAILED_CACHE_LIFETIME = timedelta(hours=24)  # ECI deletes a failed cache 24 h after the failure
 TIMELINE_WINDOW = timedelta(hours=24)  # the cache timeline shows the last day and the next
 
@@ -40,10 +46,31 @@ def progress_percent(value: Any) -> float | None:
     return number if 0 <= number <= 100 else None
 
 
+def is_failed(view: CacheView) -> bool:
+    """Failed or UpdateFailed: ECI uses it for no pod and removes it."""
+    return view.phase in PHASE_GROUPS["Failed"]
+
+
+def failed_at(view: CacheView) -> datetime | None:
+    """When a failed cache failed: its status.lastUpdatedTime, else as long before its expiry as ECI keeps it."""
+    if view.updated is not None:
+        return view.updated
+    return view.expires - FAILED_CACHE_LIFETIME if view.expires else view.created
+
+
+def ends(view: CacheView) -> datetime | None:
+    """When the cache goes: ECI removes a failed cache 24 h after it failed, else its expiry (None: never)."""
+    if is_failed(view):
+        failed = failed_at(view)
+        return failed + FAILED_CACHE_LIFETIME if failed else view.expires
+    return view.expires
+
+
 def cache_row(name: str, view: CacheView) -> tuple:
-    """A cache's CACHE_COLUMNS values but "Age" and "Pods hit", which move with time and pods."""
+    """A cache's CACHE_COLUMNS values but "Age" and "Pods hit", which move with time and pods; a failed cache's
+    "Expires" is its removal."""
     return (name, view.id or "", view.phase or "Pending", progress_percent(view.progress), view.size_gib,
-            len(view.images), " ".join(view.images), view.created, view.expires, view.auto_created)
+            len(view.images), " ".join(view.images), view.created, ends(view), view.auto_created)
 
 
 def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datetime,
@@ -96,9 +123,56 @@ def filter_caches(frame: pd.DataFrame, phases: tuple[str, ...] = (), text: str =
     return frame[mask].reset_index(drop=True)
 
 
+def shown_name(name: str) -> str:
+    """A cache's name in a narrow column: an auto-created one by the ECI instance it was made for, the part that
+    differs ("auto · eci-2ze…" rather than "auto-create-for-ec…" for all of them)."""
+    return f"auto · {name.removeprefix(AUTO_CREATED_PREFIX)}" if is_auto_created(name) else name
+
+
+# a link's text in a table: an auto-created cache by the ECI instance it was made for (the part that differs)
+CACHE_LINK_TEXT = r"\?cache=(?:" + AUTO_CREATED_PREFIX + r")?(.+)$"
+EXPIRING_SOON = timedelta(hours=24)
+
+
+def by_urgency(table: pd.DataFrame, now: datetime, soon: timedelta = EXPIRING_SOON) -> pd.DataFrame:
+    """The caches table with its "Expires in" words, the Ready caches that pods use and that expire within `soon`
+    first (soonest first, flagged ⚠), then the rest as they were (by name)."""
+    if table.empty:
+        return table.assign(**{"Expires in": pd.Series(dtype=str)})
+    ends_at = table["Expires"]
+    urgent = ((table["Phase"] == "Ready") & (table["Pods hit"] > 0) & ends_at.notna()
+              & (ends_at <= pd.Timestamp(now) + soon)).to_numpy()
+    failed = table["Phase"].isin(PHASE_GROUPS["Failed"]).to_numpy()
+    words = []
+    for moment, flagged, removed in zip(ends_at.tolist(), urgent.tolist(), failed.tolist(), strict=True):
+        if moment is None or moment is pd.NaT:
+            words.append("never")
+            continue
+        text = relative_time(moment.to_pydatetime(), now)
+        words.append(f"⚠ {text}" if flagged else f"removed {text}" if removed else text)
+    ordered = table.assign(**{"Expires in": words, "urgent": urgent})
+    ordered = pd.concat([ordered[urgent].sort_values("Expires", kind="stable"), ordered[~urgent]])
+    return ordered.drop(columns="urgent").reset_index(drop=True)
+
+
 def format_age(age: timedelta) -> str:
     """kubectl-style age: 45s, 12m, 5h, 3d."""
     return _age_text(max(int(age.total_seconds()), 0))
+
+
+def relative_time(moment: datetime, now: datetime) -> str:
+    """A moment relative to now, then its absolute time and zone: "in 40 min (2026-12-05 23:50 UTC)"."""
+    seconds = int((moment - now).total_seconds())
+    span, moment = abs(seconds), moment.astimezone(UTC)
+    if span < 60:
+        words = f"{span} s"
+    elif span < 2 * 3600:
+        words = f"{span // 60} min"
+    elif span < 2 * 86400:
+        words = f"{span // 3600} h {span % 3600 // 60:02d} min" if span < 10 * 3600 else f"{span // 3600} h"
+    else:
+        words = f"{span // 86400} d"
+    return f"{f'in {words}' if seconds >= 0 else f'{words} ago'} ({moment:%Y-%m-%d %H:%M} UTC)"
 
 
 def _age_text(seconds: int) -> str:
@@ -120,7 +194,8 @@ def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25
     stub = 2 * window / 60  # a cache still building shows at least this much bar
     rows = []
     for name, view in caches.items():
-        if view.created is None or (view.expires is not None and view.expires < start):
+        gone = ends(view)
+        if view.created is None or (gone is not None and gone < start):
             continue
         end = min(view.expires, horizon) if view.expires else horizon
         if view.phase == "Ready":
@@ -128,11 +203,11 @@ def cache_timeline(caches: Mapping[str, CacheView], now: datetime, top: int = 25
             soon = view.expires is not None and view.expires <= horizon
             rows.append((name, "Building", view.created, ready_at))
             rows.append((name, "Expires soon" if soon else "Ready", ready_at, max(end, ready_at)))
-        elif view.phase in ("Failed", "UpdateFailed"):
-            failed_at = view.expires - FAILED_CACHE_LIFETIME if view.expires else now
-            failed_at = max(min(failed_at, now), view.created)
-            rows.append((name, "Building", view.created, failed_at))
-            rows.append((name, "Failed", failed_at, max(end, failed_at)))
+        elif is_failed(view):
+            failed = max(min(failed_at(view) or now, now), view.created)
+            removed = min(ends(view) or horizon, horizon)
+            rows.append((name, "Building", view.created, failed))
+            rows.append((name, "Failed", failed, max(removed, failed)))
         else:
             rows.append((name, "Building", view.created, max(now, view.created) + stub))
     rows = [(name, stage, max(begin, start), finish) for name, stage, begin, finish in rows if finish > start]

@@ -29,6 +29,14 @@ def _styled(figure: FrozenFigure, height: int = HEIGHT) -> FrozenFigure:
     return figure
 
 
+def count_axis(largest: float) -> dict[str, Any]:
+    """A pod-count axis: whole numbers only (a tick every pod while there are few, never 0.2 of a pod)."""
+    axis: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if largest <= 10:
+        axis["dtick"] = 1
+    return axis
+
+
 def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, orientation: str) -> FrozenFigure:
     """What `px.bar(frame, x=x, y=y, color=color, color_discrete_map=OUTCOME_COLORS, orientation=orientation,
     category_orders={color: list(OUTCOME_COLORS)})` draws, built with graph_objects: the same figure, ~3× faster.
@@ -67,6 +75,7 @@ def outcomes_over_time(frame: pd.DataFrame) -> FrozenFigure:
     """Stacked bars of hits, misses and failures per time bucket."""
     figure = stacked_bars(frame, "Time", "Pods", "Outcome", "v")
     figure.update_layout(legend_title=None, bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
+    figure.update_yaxes(**count_axis(frame.groupby("Time")["Pods"].sum().max() if not frame.empty else 0))
     bucket_ms = 1000 * frame.attrs.get("bucket_seconds", 60)
     figure.update_traces(width=0.9 * bucket_ms, offset=0)
     if "start" in frame.attrs:
@@ -95,6 +104,7 @@ def decisions_by_namespace(frame: pd.DataFrame) -> FrozenFigure:
     # plotly express lists a horizontal chart's categories bottom-up, so the first namespace is drawn on top
     figure.update_layout(yaxis={"categoryorder": "array", "categoryarray": order[::-1]}, legend_title=None,
                          yaxis_title=None, xaxis_title="ECI pods")
+    figure.update_xaxes(**count_axis(frame.groupby("Namespace")["Pods"].sum().max() if not frame.empty else 0))
     return _styled(figure, height=max(HEIGHT, 40 + 28 * len(order)))
 
 
@@ -151,4 +161,5 @@ def uncached_images(frame: pd.DataFrame) -> FrozenFigure:
                          legend={"tracegroupgap": 0}, margin={"t": 60}, barmode="relative")
     figure.update_yaxes(title=None, autorange="reversed")
     figure.update_layout(xaxis_title="ECI pods using the image")
+    figure.update_xaxes(**count_axis(frame["Pods"].max() if not frame.empty else 0))
     return _styled(figure, height=max(180, 70 + 30 * len(frame)))

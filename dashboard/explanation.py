@@ -11,6 +11,7 @@ import streamlit as st
 from core import narrative
 from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
 from dashboard import nav
+from dashboard.cache_views import shown_name
 from dashboard.text import NO_VALUE, code, inert_frame, md
 from dashboard.views import NO_REPORT
 
@@ -61,9 +62,10 @@ def actual_summary(actual: Any, predicted: str = "") -> str:
 
 def verdicts_frame(candidates: Any) -> pd.DataFrame:
     """Every cache's verdict, chosen first, as a table."""
-    columns = ["Cache", "Reasons", "Verdict", "Exact", "Same repo", "ID"]
+    # the short columns before Reasons, so at 1024 px the verdict and its counts are in view
+    columns = ["Cache", "Verdict", "Exact", "Same repo", "Reasons", "ID"]
     rows = [{
-        "Cache": verdict.name,
+        "Cache": shown_name(verdict.name),
         "Reasons": "; ".join(verdict.reasons),
         "Verdict": verdict.verdict,
         "Exact": verdict.exact,

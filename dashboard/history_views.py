@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from dashboard.cache_views import relative_time
 from dashboard.views import OUTCOMES, nice_bucket
 
 WINDOWS = {"1 h": timedelta(hours=1), "24 h": timedelta(days=1), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
@@ -56,3 +57,29 @@ def ledger_counts(ledger, cluster: str, window: str, now: datetime) -> list[tupl
     """The ledger's counts of a window per bucket as (epoch seconds, outcome, pods); empty when it cannot be read."""
     start, end, bucket = window_bounds(window, now)
     return ledger.outcome_buckets(cluster, start.timestamp(), end.timestamp(), int(bucket.removesuffix("s")))
+
+
+def ledger_pod_facts(row: Sequence, now: datetime) -> list[tuple[str, str]]:
+    """What the ledger kept of a pod (a `Ledger.pod` row) as (what, value) pairs, for a pod no longer in the cluster."""
+    (_, _, _, _, workload, created, predicted, actual, _, cache_name, cache_id, disagrees, start, pull,
+     deleted) = row
+
+    def moment(seconds: float | None) -> str:
+        return relative_time(datetime.fromtimestamp(seconds, UTC), now) if seconds is not None else "not known"
+
+    def took(seconds: float | None) -> str:
+        return f"{seconds:,.1f} s" if seconds is not None else "not known (it had not started)"
+
+    said = {None: "nothing reported"}.get(actual, actual)
+    agreed = "" if actual is None else (" (not what imc predicted)" if disagrees else " (as imc predicted)")
+    cache = f"{cache_name} ({cache_id or 'no ID'})" if cache_name else (cache_id or "none")
+    return [
+        ("Deleted", moment(deleted) if deleted is not None else "not seen deleted (imc was not watching then)"),
+        ("Created", moment(created)),
+        ("Workload", workload or "none (a bare pod)"),
+        ("imc predicted", predicted),
+        ("What ECI did", f"{said}{agreed}"),
+        ("Cache", cache),
+        ("Start", took(start)),
+        ("Pull", took(pull)),
+    ]

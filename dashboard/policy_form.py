@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.policy import EXTRA_STORAGE, read_policy
 from dashboard import edits
+from dashboard.cache_views import is_auto_created
 from dashboard.text import visible
 
 MODE_HELP = ("Automatic: ECI picks a cache holding at least 1 of the pod's images exactly. Perfect match: every "
@@ -35,19 +36,22 @@ class ModeChoice:
         return self.mode != "pin" or bool(self.pin)
 
 
-def pin_choices(caches: pd.DataFrame, images: Sequence[str] = (), current: str | None = None) -> dict[str, str]:
-    """Pin picker options {id: label}: the current pin first (even when no Ready cache has its ID), then the
-    Ready caches by how many of the workload's images they hold, each with that count when images are given."""
+def pin_choices(caches: pd.DataFrame, images: Sequence[str] = (), current: str | None = None,
+                using: str | None = None) -> dict[str, str]:
+    """Pin picker options {id: label}: the current pin first (even when no Ready cache has its ID), then the Ready
+    cache the workload `using` now (its ID), then the Ready caches by how many of the workload's images they hold
+    (caches a user created before ECI's auto-created ones), each with that count when images are given."""
     wanted = set(images)
     ready = caches[(caches["Phase"] == "Ready") & (caches["Cache ID"] != "")]
     rows = []
     for name, cache_id, held in zip(ready["Name"], ready["Cache ID"], ready["Image names"], strict=True):
         count = len(wanted & set(held.split()))
-        rows.append((-count, name, cache_id, f" · {count} of {len(wanted)} images" if wanted else ""))
+        held_text = f" · {count} of {len(wanted)} images" if wanted else ""
+        rows.append((cache_id != using, -count, is_auto_created(name), name, cache_id, held_text))
     choices = {}
     if current:
         choices[current] = visible(f"{current} (current pin{_pin_state(caches, current)})")
-    for _, name, cache_id, held in sorted(rows):
+    for *_, name, cache_id, held in sorted(rows):
         choices.setdefault(cache_id, visible(f"{name} ({cache_id}){held}"))
     return choices
 
@@ -70,10 +74,11 @@ def current_choice(annotations: Mapping[str, str]) -> tuple[str, int | None, str
 
 def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str, str], caches: pd.DataFrame,
                   storage: str | None = None, current: Mapping[str, str] | None = None,
-                  images: Sequence[str] = ()) -> ModeChoice:
+                  images: Sequence[str] = (), using: str | None = None) -> ModeChoice:
     """Mode on one row; N or the pinned cache and extra storage (when given) on the next; IfNotPresent below.
 
-    N and the pin start at what the `current` annotations say; the pin picker ranks caches by `images` held.
+    N and the pin start at what the `current` annotations say, else the pin at the cache the workload is `using`
+    (its ID); the pin picker ranks the other caches by `images` held.
     """
     _, count_now, pin_now = current_choice(current or {})
     mode = st.segmented_control("Mode", list(modes), default=default, format_func=labels.get, key=f"{key}-mode",
@@ -84,11 +89,11 @@ def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str
         count = int(next(slots).number_input("Match count N", min_value=1, max_value=20, value=count_now or 1,
                                              key=f"{key}-count"))
     elif mode == "pin":
-        choices = pin_choices(caches, images, pin_now)
+        choices = pin_choices(caches, images, pin_now, using)
         if choices:
             pin = next(slots).selectbox("Cache to pin", list(choices), format_func=choices.get, key=f"{key}-pin",
-                                        help="The current pin first, then Ready caches by how many of the "
-                                             "workload's images they hold.")
+                                        help="The current pin first, then the cache the workload uses now, "
+                                             "then Ready caches by how many of its images they hold.")
         else:
             next(slots).warning("There is no Ready cache to pin to.", icon=":material/warning:")
     extra = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -80,7 +81,10 @@ def cluster_badges(cluster: ShownCluster, snapshot: Any, live: bool = True) -> N
             st.badge("Demo cluster", icon=":material/science:", color="violet")
         st.badge(f"Context {cluster.context}", icon=":material/hub:", color="blue")
         if cluster.server:
-            st.badge(cluster.server, icon=":material/dns:", color="gray")
+            # without its scheme: a badge's text is markdown, and a URL in it would link to the API server, which a
+            # browser opens as a certificate error
+            st.badge(server_text(cluster.server), icon=":material/dns:", color="gray",
+                     help="The Kubernetes API server this page reads (not a web page to open).")
         if write_blocked(cluster):
             st.badge("read-only", icon=":material/lock:", color="orange")
         if not all(snapshot.synced.values()):
@@ -92,6 +96,18 @@ def cluster_badges(cluster: ShownCluster, snapshot: Any, live: bool = True) -> N
             with st.expander(f"{len(snapshot.errors)} problem(s) reading the cluster", icon=":material/warning:"):
                 for message in snapshot.errors[:20]:
                     st.markdown(f"- {md(message)}")
+
+
+def server_text(server: str) -> str:
+    """An API server's address as a badge shows it: host and port, no scheme (so it is not a link)."""
+    return server.partition("://")[2] or server
+
+
+def demo_kubeconfig_line(cluster: ShownCluster) -> str | None:
+    """The shell line that points kubectl at the demo cluster this dashboard started, or None for another cluster."""
+    if cluster.sim is None:
+        return None
+    return f"export KUBECONFIG={shlex.quote(str(cluster.sim.kubeconfig))}"
 
 
 def staleness(down_since: Mapping[str, datetime], now: datetime) -> tuple[str, str] | None:
@@ -117,6 +133,10 @@ def sidebar() -> None:
             return
         st.caption(f"**{'Demo cluster' if cluster.is_demo else 'Cluster'}** · {md(cluster.context)}")
         st.caption(md(cluster.source))
+        line = demo_kubeconfig_line(cluster)
+        if line:
+            st.caption("Run kubectl against the demo cluster beside this page:")
+            st.code(line, language="bash")
         if st.session_state.get("imc_use_demo") and st.button("Back to my kubeconfig", width="stretch"):
             st.session_state["imc_use_demo"] = False
             st.rerun()

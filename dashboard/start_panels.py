@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import start_views
 from dashboard.frames import Frames
-from dashboard.text import NO_VALUE, counted, inert_frame
+from dashboard.text import NO_VALUE, counted, inert_frame, md
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
@@ -45,8 +45,11 @@ def estimated_from(count: int) -> str:
 
 def _start_metrics(outcome: str, median: float | None, p90: float | None, over: str) -> None:
     """The median and p90 start of one outcome, as two metrics."""
-    st.metric(f"{outcome} start (median)", seconds(median), border=True, help=f"p90 {seconds(p90)} over {over}")
-    st.metric(f"{outcome} start (p90)", seconds(p90), border=True)
+    st.metric(f"{outcome} start (median)", seconds(median), border=True,
+              help=f"Half of the {over} took at most this long from creation to their last container's start.")
+    st.metric(f"{outcome} start (p90)", seconds(p90), border=True,
+              help=f"Nine in ten of the {over} took at most this long from creation to their last container's "
+                   "start: the slow tail.")
 
 
 def overview(frames: Frames) -> None:
@@ -102,6 +105,10 @@ def pod_timeline(record: Any) -> None:
     if not steps:
         return
     st.markdown("**Start**")
+    refused = start_views.refusal(record.actual, record.decision) if start.start_seconds is None else None
+    if refused:
+        st.warning(md(refused), icon=":material/block:")
+        return  # its chart would be one dot, "created"
     if start.start_seconds is not None:
         pulled = start.pull_seconds
         pulls = f", {seconds(pulled)} of it pulling images" if pulled else ""

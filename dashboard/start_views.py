@@ -232,7 +232,8 @@ def start_figures(frame: pd.DataFrame) -> StartFigures:
         saved_pods=int(known.sum()),
         unknown_pods=len(hits) - int(known.sum()),
         observed_pulls=observed_pulls(frame),
-        still_starting=int((~started & (frame["Waiting"] == "")).sum()),
+        # a pod ECI refused (a pin that failed) never starts: it is not "still starting"
+        still_starting=int((~started & (frame["Waiting"] == "") & (frame["Outcome"] != "fail")).sum()),
     )
 
 
@@ -353,6 +354,23 @@ class TimelineStep:
     label: str
     kind: str  # "created" | "scheduled" | "pulled" | "present" | "started" | "waiting"
     duration: float = 0.0  # a registry pull: the seconds it took, ending at `seconds`
+
+
+PIN_FAILURES = ("pin-not-found", "pin-not-ready")  # the engine's findings of a pod ECI refuses
+
+
+def refusal(actual: Any, decision: Any) -> str | None:
+    """Why ECI will never start this pod (it refused it at creation), or None when it may start."""
+    if actual is not None and actual.outcome == "fail":
+        said = f"ECI refused it ({', '.join(actual.reasons)})" if actual.reasons else "ECI refused it"
+    elif actual is None and decision.outcome == "fail":
+        said = "imc predicts that ECI refuses it"
+    else:
+        return None
+    why = next((finding.message.removesuffix(": pod creation fails") for finding in decision.findings
+                if finding.code in PIN_FAILURES), None)
+    because = f": {why}" if why else ""
+    return f"Will not start. {said}{because}. The pod stays Pending until it is deleted."
 
 
 def start_timeline(start: PodStart | None) -> list[TimelineStep]:

@@ -18,6 +18,7 @@ from core.matching import CacheIndex, Explanation, explain
 from core.narrative import outcome_label
 from core.render import csv_cell
 from core.workloads import pod_template
+from dashboard.cache_views import PHASE_GROUPS
 
 OUTCOMES = ("hit", "miss", "fail", "off")
 NO_REPORT = "no report"  # ECI wrote nothing about the pod (yet): no event, no matched-cache annotation
@@ -312,6 +313,7 @@ class Headline:
     disagreements: int
     ready_caches: int
     caches: int
+    failed_caches: int = 0
 
     @property
     def hit_rate(self) -> float | None:
@@ -336,6 +338,7 @@ def headline(frame: pd.DataFrame, cache_table: pd.DataFrame) -> Headline:
         disagreements=int((~frame["Agrees"]).sum()),
         ready_caches=int((cache_table["Phase"] == "Ready").sum()),
         caches=len(cache_table),
+        failed_caches=int(cache_table["Phase"].isin(PHASE_GROUPS["Failed"]).sum()),
     )
 
 

@@ -378,6 +378,13 @@ class Ledger:
         return self._query(f"SELECT {', '.join(POD_COLUMNS)}, deleted FROM pods WHERE cluster = ? "
                            "ORDER BY namespace, name", (cluster,))
 
+    def pod(self, cluster: str, namespace: str, name: str) -> tuple | None:
+        """The newest row of the pod namespace/name (POD_COLUMNS and deleted), or None when the ledger has none."""
+        found = self._query(f"SELECT {', '.join(POD_COLUMNS)}, deleted FROM pods WHERE cluster = ? AND namespace = ? "
+                            "AND name = ? ORDER BY coalesce(created, first_seen) DESC LIMIT 1",
+                            (cluster, namespace, name))
+        return found[0] if found else None
+
     def pod_count(self, cluster: str) -> int:
         """How many pods of a cluster the ledger holds (-1 when it cannot be read)."""
         found = self._query("SELECT count(*) FROM pods WHERE cluster = ?", (cluster,))

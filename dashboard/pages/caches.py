@@ -11,13 +11,9 @@ from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md, visible
 
 TABLE_KEY = "caches-table"
-PHASE_GROUPS = {
-    "Ready": ("Ready",),
-    "Building": ("Pending", "Preparing", "Creating", "Updating"),
-    "Failed": ("Failed", "UpdateFailed"),
-}
 # ECI's own caches say so in their name (auto-create-for-eci-...), and the detail below says it in words
-DISPLAYED = ["Name", "Cache ID", "Phase", "Progress", "Size (GiB)", "Images", "Age", "Expires", "Pods hit"]
+# what matters first, so at 1024 px Name, Phase, Expires and Pods hit are in view without scrolling sideways
+DISPLAYED = ["Shown name", "Phase", "Expires in", "Pods hit", "Progress", "Images", "Size (GiB)", "Age", "Cache ID"]
 
 
 @friendly
@@ -28,9 +24,14 @@ def render() -> None:
         st.title("Image caches")
         st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
     left, right = st.columns([2, 3], vertical_alignment="bottom")
-    groups = left.pills("Phase", list(PHASE_GROUPS), selection_mode="multi", key="caches-phase")
+    phase_groups = tuple(cache_views.PHASE_GROUPS)
+    groups = left.pills("Phase", phase_groups, selection_mode="multi", key="caches-phase",
+                        default=selection.from_url("phase", phase_groups), on_change=selection.mirror_in_url,
+                        args=("caches-phase", "phase"),
+                        help="Ready: ECI can use it; Building: Pending, Preparing, Creating or Updating; Failed: "
+                             "Failed or UpdateFailed (ECI removes it 24 h after the failure)")
     text = right.text_input("Search", placeholder="name, cache ID or image", key="caches-search")
-    phases = tuple(phase for group in groups or () for phase in PHASE_GROUPS[group])
+    phases = tuple(phase for group in groups or () for phase in cache_views.PHASE_GROUPS[group])
     live(cluster, phases, text or "")
 
 
@@ -47,7 +48,7 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
         st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",
                 icon=":material/inventory_2:")
         return
-    shown = cache_views.filter_caches(table, phases, text)
+    shown = cache_views.by_urgency(cache_views.filter_caches(table, phases, text), frames.now)
     name = selection.selected(TABLE_KEY, "cache")  # mapped through the rows the user clicked on
     st.caption(f"{len(shown):,} of {len(table):,} caches · {int((table['Phase'] == 'Ready').sum()):,} Ready")
     if shown.empty:
@@ -69,20 +70,25 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
 def caches_table(shown: pd.DataFrame) -> None:
     """The caches table with single-row selection."""
     st.dataframe(
-        inert_frame(shown), key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
+        inert_frame(shown.assign(**{"Shown name": shown["Name"].map(cache_views.shown_name)})), key=TABLE_KEY,
+        on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
         height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
-        # the widths add up to the table at 1440 px, and an auto-created cache's whole name and ID fit
+        # the widths add up to the table at 1440 px, and an auto-created cache's whole name fits
         column_config={
-            "Name": st.column_config.TextColumn(width=262, pinned=True),  # in view when the grid scrolls sideways
-            "Cache ID": st.column_config.TextColumn(width=200),
+            # in view when the grid scrolls sideways; ECI's auto-created caches by the instance they were made for
+            "Shown name": st.column_config.TextColumn("Name", width=236, pinned=True,
+                                                      help="auto · eci-…: created by ECI for a pod that missed "
+                                                           "(auto-create-for-eci-…)"),
             "Phase": st.column_config.TextColumn(width=58),
-            "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%", width=88),
-            "Size (GiB)": st.column_config.NumberColumn(width=70),
-            "Images": st.column_config.NumberColumn(width=54),
-            "Age": st.column_config.TextColumn(width=44),
-            "Expires": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width=110,
-                                                       help="Empty: never expires"),
+            "Expires in": st.column_config.TextColumn(
+                "Expires", width=250, help="When ECI deletes the cache, relative and in UTC. ⚠: pods use it and it "
+                "expires within 24 h (listed first). A failed cache is removed 24 h after it failed."),
             "Pods hit": st.column_config.NumberColumn(width=56, help="ECI pods that hit this cache"),
+            "Progress": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%", width=88),
+            "Images": st.column_config.NumberColumn(width=54),
+            "Size (GiB)": st.column_config.NumberColumn(width=70),
+            "Age": st.column_config.TextColumn(width=44),
+            "Cache ID": st.column_config.TextColumn(width=200),
         },
     )
 
@@ -104,8 +110,12 @@ def details(snapshot, frames, name: str) -> None:
         st.metric("Progress", f"{row['Progress']:.0f}%" if pd.notna(row["Progress"]) else "–", border=True)
         st.metric("Size", f"{row['Size (GiB)']} GiB", border=True)
         st.metric("Pods hit", f"{row['Pods hit']:,}", border=True)
-        st.metric("Expires", row["Expires"].strftime("%Y-%m-%d %H:%M") if pd.notna(row["Expires"]) else "never",
-                  border=True)
+        failed = row["Phase"] in cache_views.PHASE_GROUPS["Failed"]
+        ends = row["Expires"].to_pydatetime() if pd.notna(row["Expires"]) else None
+        st.metric("Removed" if failed else "Expires", cache_views.relative_time(ends, frames.now).split(" (")[0]
+                  if ends else "never", border=True,
+                  help=(f"{ends:%Y-%m-%d %H:%M} UTC. " if ends else "") + ("ECI removes a failed cache 24 h after it "
+                                                                            "failed." if failed else ""))
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown(f"**Cache ID** {code(row['Cache ID'] or 'not assigned yet')} · "
@@ -123,17 +133,25 @@ def details(snapshot, frames, name: str) -> None:
                          width="stretch", key="cache-pods",
                          column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
                                                                            help="Opens the pod's explanation"),
-                                        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+                                        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss [UTC]",
+                                                                                  timezone="UTC")})
     with right:
         events = status.get("events") if isinstance(status.get("events"), list) else []
         events = [event for event in events if isinstance(event, dict)]
         st.markdown(f"**Events** ({len(events)})")
-        if events:
-            st.dataframe(inert_frame(pd.DataFrame(events)), hide_index=True, placeholder=NO_VALUE, width="stretch", key="cache-events")
+        if events:  # a list, not a table: a message is whole, not cut at a column's edge
+            st.markdown("\n".join(f"- {event_line(event)}" for event in events[-50:]))
         else:
             st.caption("No events reported yet.")
         with st.expander("YAML"):
             st.code(edits.as_yaml(obj), language="yaml")
+
+
+def event_line(event: dict) -> str:
+    """One event of a cache's status as markdown: **reason** (type, timestamp): message, each part as the cluster wrote it."""
+    said = {part: visible(str(event.get(part) or "")) for part in ("reason", "type", "timestamp", "message")}
+    when = ", ".join(md(said[part]) for part in ("type", "timestamp") if said[part])
+    return f"**{md(said['reason'] or 'event')}**{f' ({when})' if when else ''}: {md(said['message'])}"
 
 
 def coverage(matrix: pd.DataFrame) -> None:

@@ -41,16 +41,27 @@ def render() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         fields(errors, len(form.image_list()))
-        create_clicked = st.button("Create", type="primary", icon=":material/add_box:",
-                                   disabled=bool(blocked) or bool(errors), key="cc-create")
-        if errors:
-            st.caption(f"Create is enabled once {', '.join(errors)} {'is' if len(errors) == 1 else 'are'} valid.")
-        if create_clicked and not errors:
+        # Enabled while the form has problems: a text area commits its text when it loses focus, so a click on a
+        # disabled Create right after typing would only do that, and be lost. A click says what is wrong instead.
+        create_clicked = st.button("Create", type="primary", icon=":material/add_box:", disabled=bool(blocked),
+                                   key="cc-create")
+        if create_clicked and errors:
+            problems = "; ".join(f"{label}: {'; '.join(messages)}" for label, messages in errors.items())
+            st.warning(f"Nothing was created. {md(problems)}.", icon=":material/error:")
+        elif errors:
+            st.caption(f"Create needs {not_valid_yet(errors)}.")
+        elif create_clicked:
             create(cluster, obj)
     with right:
         st.markdown("**YAML preview**")
-        st.code(edits.as_yaml(obj), language="yaml")
+        st.code(edits.as_yaml(obj), language="yaml", wrap_lines=True)  # whole at 1024 px, not cut at the edge
     created(cluster)
+
+
+def not_valid_yet(errors: dict[str, list[str]]) -> str:
+    """The fields that block Create, in words: "a valid Name and Images"."""
+    return f"a valid {' and '.join(errors)}" if len(errors) <= 2 else \
+        f"a valid {', '.join(list(errors)[:-1])} and {list(errors)[-1]}"
 
 
 def prefill() -> None:

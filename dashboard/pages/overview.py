@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, explanation, history, nav, shell, start_panels, views
+from core.caches import MAX_IMAGES
+from dashboard import charts, explanation, history, nav, shell, start_panels, suggest, views
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
-from dashboard.text import md
+from dashboard.text import code, md
 
 OVER_TIME = "Hits, misses and failures over time"
 TILE_WIDTH = 156  # six in a row at 1440 px with "Disagreements" whole (xxsmall gaps); they wrap at 1024 px
@@ -99,21 +100,24 @@ def metrics(frames: Frames) -> None:
         tile("ECI pods", f"{head.eci_pods:,}", "Pods labelled for ECI (or on a virtual-kubelet node) that exist now.",
              pods, {})
         tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
-             "else predicted).", pods, {"decision": "hit"})
+             "else predicted). The link lists the pods that hit.", pods, {"decision": "hit"})
         # the total under the value: "1,000/1,000" does not fit a tile's large digits, nor "Ready of 1,000 caches"
         # its label
-        tile("Ready caches", f"{head.ready_caches:,}", "Ready ImageCaches (ECI can use them).", caches, {},
-             of=f"of {head.caches:,}")
-        tile("Misses", f"{head.misses:,}", "Pods that pulled their images.", pods, {"decision": "miss"})
-        tile("Failures", f"{head.fails:,}", "Pods pinned to a missing or unready cache.", pods,
-             {"decision": "fail"})
+        tile("Ready caches", f"{head.ready_caches:,}", "ImageCaches in phase Ready: ECI can use them for new pods.",
+             caches, {"phase": "Ready"}, of=f"of {head.caches:,}")
+        tile("Failed caches", f"{head.failed_caches:,}", "ImageCaches in phase Failed or UpdateFailed: ECI uses "
+             "none of them and removes each 24 h after it failed.", caches, {"phase": "Failed"})
+        tile("Missed pods", f"{head.misses:,}", "ECI pods that found no cache and pulled their images.", pods,
+             {"decision": "miss"})
+        tile("Failed pods", f"{head.fails:,}", "ECI pods that ECI refused: pinned to a cache that was missing or "
+             "not Ready when the pod was created. They never start.", pods, {"decision": "fail"})
         tile("Disagreements", f"{head.disagreements:,}",
-             "Pods where ECI reported something other than the engine's prediction.", pods, {"disagree": "1"})
+             "ECI pods where ECI reported something other than imc's prediction.", pods, {"disagree": "1"})
     reported = frames.kept("reported", frames.pods_versions("Actual"),
                            lambda: int((frames.pods["Actual"] != views.NO_REPORT).sum()))
     with st.container():  # always one element here, so the charts below keep their place
         if reported and not head.disagreements:
-            st.success(f"ECI did what imc predicted for all {reported:,} pods it reported on.",
+            st.success(f"imc's prediction matched ECI for all {reported:,} pods ECI reported on.",
                        icon=":material/thumb_up:")
         else:
             st.empty()
@@ -121,8 +125,8 @@ def metrics(frames: Frames) -> None:
 
 def tile(label: str, value: str, help_text: str, page: st.Page, query: dict[str, str], of: str | None = None
          ) -> None:
-    """A headline number (and what it is `of`, in grey under it) with a link to the page listing what it counts (the
-    Pods page filtered by `query`)."""
+    """A headline number (and what it is `of`, in grey under it) with a link to the page listing exactly what it
+    counts (the Pods or Image caches page filtered by `query`)."""
     with st.container(border=True, gap=None, width=TILE_WIDTH, height="stretch"):  # one height in a row
         st.metric(label, value, help=help_text, delta=of, delta_color="off", delta_arrow="off")
         st.page_link(page, label="List them", query_params=query or None,
@@ -186,8 +190,20 @@ def uncached(frames: Frames) -> None:
                                lambda: frames.figure(charts.uncached_images, frames.uncached))
     st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
     suggestion = frames.suggestion
+    shown = list(frames.uncached["Image"])
+    reasons = frames.drawn_from("unsuggested", (frames.uncached,), lambda: suggest.unsuggested(
+        frames.snapshot.pods, shown, suggestion.images), inputs=(suggestion.images,))
+    if reasons:
+        lines = "\n".join(f"- {code(image)}: {md(why)}" for image, why in reasons.items())
+        st.markdown(f"No cache is suggested for {'this image' if len(reasons) == 1 else 'these images'}:\n{lines}")
+        offered = list(reasons)[:MAX_IMAGES]
+        st.page_link(nav.page("create"), label=f"Create a cache with {'it' if len(offered) == 1 else 'them'}",
+                     icon=":material/add_box:", query_params={"images": ",".join(offered)},
+                     help="Opens the create form filled with these images, to review before anything is created")
     if not suggestion.images:
-        st.caption("Every pod that missed has a Ready cache for its images by now, so there is nothing to suggest.")
+        if not reasons:
+            st.caption("Every pod that missed has a Ready cache for its images by now, so there is nothing to "
+                       "suggest.")
         return
     st.caption(
         f"A cache of {len(suggestion.images)} image{'' if len(suggestion.images) == 1 else 's'} would serve {suggestion.pods_covered:,} of the "

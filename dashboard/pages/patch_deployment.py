@@ -55,32 +55,40 @@ def render() -> None:
     except ImcError as exc:
         old = exc
     images = () if isinstance(old, ImcError) else old.images
-    changes, pull = proposal(current, frames, f"{namespace}/{name}", images)
+    using = old.cache.id if not isinstance(old, ImcError) and old.outcome == "hit" and old.cache else None
+    changes, pull = proposal(current, frames, f"{namespace}/{name}", images, using)
     after = edits.with_template(before, edits.merged(current, changes), if_not_present=pull)
     diff = edits.yaml_diff(edits.template_dict(before), edits.template_dict(after), "template now", "template after")
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Diff of the pod template**")
         if diff:
-            st.code(diff, language="diff")
+            st.code(diff, language="diff", wrap_lines=True)  # whole at 1024 px
         else:
             st.caption("No change: pick another mode or pull policy.")
     with right:
         outcome(old, after, frames, now)
-    if diff:
+    not_eci = not isinstance(old, ImcError) and old.outcome == "not-eci"
+    if diff and not not_eci:
         st.warning(f"Applying rolls the Deployment: Kubernetes replaces every pod of {md(namespace)}/{md(name)} with a new "
                    "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
     # The callback's arguments are bound now: Apply patches the version the user is looking at, and a
     # Deployment changed meanwhile is a Conflict rather than a silent overwrite.
-    st.button("Apply", type="primary", icon=":material/published_with_changes:", disabled=bool(blocked) or not diff,
-              key="pd-apply", on_click=apply, args=(cluster, before, changes, pull))
+    st.button("Apply", type="primary", icon=":material/published_with_changes:",
+              disabled=bool(blocked) or not diff or not_eci, key="pd-apply", on_click=apply,
+              args=(cluster, before, changes, pull))
+    if not_eci:
+        st.caption(f"Apply is off: the pods of {md(namespace)}/{md(name)} do not run on ECI, so image-cache "
+                   "annotations change nothing for them. Label its pod template `alibabacloud.com/eci: \"true\"` "
+                   "to run them on ECI.")
 
 
-def proposal(current: dict[str, str], frames: Any, key: str, images: tuple[str, ...]
+def proposal(current: dict[str, str], frames: Any, key: str, images: tuple[str, ...], using: str | None
              ) -> tuple[dict[str, str | None], bool]:
-    """The mode widgets, starting at the template's settings; the annotation changes (None removes) and IfNotPresent."""
+    """The mode widgets, starting at the template's settings (a pin at the cache the workload is `using`); the
+    annotation changes (None removes) and IfNotPresent."""
     choice = policy_form.mode_controls(f"pd-{key}", edits.MODES, edits.mode_of(current), edits.MODE_LABELS,
-                                       frames.caches, current=current, images=images)
+                                       frames.caches, current=current, images=images, using=using)
     return policy_form.changes_for(current, choice), choice.if_not_present
 
 

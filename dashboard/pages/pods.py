@@ -6,14 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from core.matching import explain
-from dashboard import explanation, invalid_views, selection, shell, start_panels, views
+from dashboard import cache_views, explanation, history_views, invalid_views, selection, shell, start_panels, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md
 
 TABLE_KEY = "pods-table"
 # only these columns go to the browser: the others (images, cache ID, creation) would be sent on every rerun unseen
-TABLE_COLUMNS = ["key", "Predicted", "Actual", "ECI agrees", "Start (s)", "Pull (s)", "Cache", "Owner", "Phase"]
+# what matters first: at 1024 px Pod, Predicted, ECI and Cache are in view without scrolling sideways
+TABLE_COLUMNS = ["key", "Predicted", "Actual", "Cache", "ECI agrees", "Start (s)", "Pull (s)", "Owner", "Phase"]
 DECISIONS = ("hit", "miss", "fail", "off")
 
 
@@ -106,8 +107,8 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
             # pinned: on a narrow screen the grid scrolls sideways with the pod's name kept in view
             "key": st.column_config.TextColumn("Pod", width=215, pinned=True, help="namespace/name; its images are in "
                                                "the explanation below, and Search finds them"),
-            "Owner": st.column_config.TextColumn(width=112, help="The workload that created the pod"),
-            "Phase": st.column_config.TextColumn(width=72,
+            "Owner": st.column_config.TextColumn(width=100, help="The workload that created the pod"),
+            "Phase": st.column_config.TextColumn(width=68,
                                                  help="The pod's phase (Pending, Running, Succeeded, Failed)"),
             "Predicted": st.column_config.TextColumn(
                 width=160, help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
@@ -116,10 +117,30 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
                                                               "annotation); no report: nothing yet"),
             "ECI agrees": st.column_config.TextColumn(
                 "Agrees", width=62, help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
-            "Cache": st.column_config.LinkColumn(display_text=r"\?cache=(.+)$", width=112,
-                                                 help="The cache imc predicts; opens it on Image caches"),
+            "Cache": st.column_config.LinkColumn(
+                display_text=cache_views.CACHE_LINK_TEXT, width=128,
+                help="The cache imc predicts; opens it on Image caches. ECI's auto-created caches "
+                     "(auto-create-for-<ECI instance>) show the instance they were created for"),
         },
     )
+
+
+def gone(cluster: shell.ShownCluster, key: str) -> None:
+    """A pod no longer in the cluster: what the ledger kept of it, else that there is none."""
+    namespace, _, name = key.partition("/")
+    live_cluster = cluster.live
+    row = live_cluster.ledger.pod(live_cluster.cluster, namespace, name) if live_cluster and live_cluster.ledger \
+        else None
+    if row is None:
+        st.warning(f"There is no pod {code(key)} in the cluster, nor in imc's history (a mistyped link, or deleted "
+                   "before imc saw it).", icon=":material/search_off:")
+        return
+    st.subheader(md(key))
+    st.info("This pod is no longer in the cluster. What imc's history kept of it:", icon=":material/history:")
+    facts = pd.DataFrame(history_views.ledger_pod_facts(row, views.now_utc()), columns=["", "Value"])
+    st.dataframe(inert_frame(facts), hide_index=True, placeholder=NO_VALUE, key="pod-gone",
+                 column_config={"": st.column_config.TextColumn(width="small"),
+                                "Value": st.column_config.TextColumn(width="large")})
 
 
 def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
@@ -127,7 +148,7 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
     record = snapshot.pods.get(key)
     st.divider()
     if record is None:
-        st.warning(f"There is no pod {code(key)} in the cluster (deleted, or a mistyped link).", icon=":material/search_off:")
+        gone(cluster, key)
         return
     st.subheader(md(f"{record.namespace}/{record.name}"))
     start_panels.pod_timeline(record)

@@ -132,7 +132,16 @@ spec:
 
 
 def test_a_deployment_changed_meanwhile_is_a_conflict_and_nothing_is_written(app, sim, page, namespace):
-    kubectl(sim, "create", "deployment", "e2e-race", "-n", namespace, "--image", "nginx:1.25")
+    # on ECI: Apply is disabled for a Deployment whose pods do not run there (issue 21, item 7)
+    kubectl(sim, "apply", "-f", "-", input_text=f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: e2e-race, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: e2e-race}}}}
+  template:
+    metadata: {{labels: {{app: e2e-race, alibabacloud.com/eci: "true"}}}}
+    spec: {{containers: [{{name: web, image: "nginx:1.25"}}]}}
+""")
     open_page(page, f"{app.url}/patch-deployment")
     choose(page, "Namespace", namespace)
     settle(page)

@@ -314,3 +314,31 @@ def test_jargon_widgets_say_what_they_mean(shown):
     at = page_script("preview").run()
     storage = [widget for widget in at.text_input if widget.label == "Extra ephemeral storage"]
     assert storage and "30 GiB of temporary storage" in storage[0].help
+
+
+def test_a_refused_pod_says_it_will_not_start_and_why(shown):
+    at = page_script("pods", pod="shop/pinned-1").run()
+    no_exception(at)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Will not start.") and "imc-gone" in w for w in warnings), warnings
+    assert "Still starting" not in texts(at)
+
+
+def test_every_overview_tile_has_help_and_links_to_what_it_counts(shown):
+    at = page_script("overview").run()
+    tiles = {m.label: m for m in at.metric}
+    assert all(m.help for m in tiles.values()), [label for label, m in tiles.items() if not m.help]
+    assert tiles["Failed caches"].value == "0" and tiles["Failed pods"].value == "1"
+    queries = [link.proto.query_string for link in at.get("page_link") if link.proto.label == "List them"]
+    assert "phase=Ready" in queries and "phase=Failed" in queries
+
+
+def test_each_uncached_image_without_a_suggestion_says_why_and_is_offered(shown):
+    at = page_script("overview").run()
+    no_exception(at)
+    said = next((m.value for m in at.markdown if m.value.startswith("No cache is suggested for")), "")
+    # the batch Job's pods missed, and the suggested cache serves them through busybox:1.36
+    assert "`docker.io/acme/batch:1.0`: 2 pods missed; the suggested cache serves them through their other images" \
+        in said
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert links["Create a cache with it"] == "images=docker.io%2Facme%2Fbatch%3A1.0"

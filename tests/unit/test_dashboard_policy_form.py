@@ -62,3 +62,17 @@ def test_picking_another_cache_or_mode_changes_the_pin():
     current = {IMC_ID: "imc-2ze0notthere000000"}
     assert changes_for(current, ModeChoice("pin", None, "imc-b", False)) == {IMC_ID: "imc-b"}
     assert changes_for(current, ModeChoice("automatic", None, None, False)) == {IMC_ID: None}
+
+
+def test_the_cache_the_workload_uses_now_comes_before_the_ranking():
+    assert list(pin_choices(CACHES, IMAGES, using="imc-a")) == ["imc-a", "imc-b"]
+    assert list(pin_choices(CACHES, IMAGES, current="imc-g", using="imc-a")) == ["imc-g", "imc-a", "imc-b"]
+
+
+def test_among_caches_holding_as_many_images_a_users_cache_comes_before_an_auto_created_one():
+    caches = pd.DataFrame([
+        {"Name": "auto-create-for-eci-2zeb", "Cache ID": "imc-auto", "Phase": "Ready",
+         "Image names": "docker.io/library/postgres:16"},
+        {"Name": "postgres-16", "Cache ID": "imc-pg", "Phase": "Ready", "Image names": "docker.io/library/postgres:16"},
+    ])
+    assert list(pin_choices(caches, ("docker.io/library/postgres:16",))) == ["imc-pg", "imc-auto"]

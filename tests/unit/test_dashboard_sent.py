@@ -97,6 +97,7 @@ def px_uncached_images(frame: pd.DataFrame):
                     color_discrete_sequence=[charts.OUTCOME_COLORS["miss"]])
     figure.update_yaxes(autorange="reversed", title=None)
     figure.update_layout(xaxis_title="ECI pods using the image")
+    figure.update_xaxes(**charts.count_axis(frame["Pods"].max()))  # whole pods (issue 21)
     return charts._styled(figure, height=max(180, 70 + 30 * len(shown)))
 
 

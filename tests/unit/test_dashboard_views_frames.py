@@ -170,6 +170,7 @@ def px_outcomes_over_time(frame: pd.DataFrame):
                     category_orders={"Outcome": list(charts.OUTCOME_COLORS)})
     figure.update_layout(bargap=0.1, xaxis_title=None, yaxis_title="Pods created")
     figure.update_traces(width=0.9 * 1000 * frame.attrs.get("bucket_seconds", 60), offset=0)
+    figure.update_yaxes(**charts.count_axis(frame.groupby("Time")["Pods"].sum().max()))  # whole pods (issue 21)
     if "start" in frame.attrs:
         figure.update_xaxes(range=[frame.attrs["start"], frame.attrs["end"]])
     return charts._styled(figure)
@@ -184,6 +185,7 @@ def px_decisions_by_namespace(frame: pd.DataFrame):
                     color_discrete_map=charts.OUTCOME_COLORS,
                     category_orders={"Decision": list(charts.OUTCOME_COLORS), "Namespace": order})
     figure.update_layout(yaxis_title=None, xaxis_title="ECI pods")
+    figure.update_xaxes(**charts.count_axis(frame.groupby("Namespace")["Pods"].sum().max()))  # whole pods (issue 21)
     return charts._styled(figure, height=max(charts.HEIGHT, 40 + 28 * len(order)))
 
 

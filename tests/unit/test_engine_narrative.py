@@ -69,7 +69,8 @@ def test_a_pin_that_was_creating_at_the_pods_creation_and_is_ready_now_says_a_ne
     template, decision, index = decided(pod(["openjdk:21"], annotations={PIN: "imc-java-services"}), [cache])
     assert decision.outcome == "fail"
     text = decision_text(template, decision, index, when(AT), now=when("2026-11-28T09:00:00Z"))
-    assert text.startswith("java-services was not Ready yet when the pod was created (08:00:00); Ready since 08:05:00.")
+    assert text.startswith("java-services was not Ready yet when the pod was created (08:00:00 UTC); Ready since "
+                           "08:05:00 UTC.")
     assert "A new pod would hit" in text
 
 

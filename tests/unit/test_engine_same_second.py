@@ -83,3 +83,20 @@ def test_a_pin_to_a_ready_cache_holding_none_of_the_images_is_a_warning() -> Non
     assert "images-pulled" not in findings
     _, findings = decide_one({PIN: "imc-half"}, [cache("half", ["nginx:1"])])
     assert findings["images-pulled"]["severity"] == "info" and "pin-holds-none" not in findings
+
+
+@pytest.mark.parametrize(
+    ("pinned", "words"),
+    [
+        (cache("later", ["nginx:1"], ready=AFTER), "was not Ready yet when the pod was created (Ready since "
+                                                    f"{AFTER})"),
+        (cache("later", ["nginx:1"], phase="Creating"), "was not Ready when the pod was created; it is Creating now"),
+    ],
+    ids=["ready-now", "still-creating"],
+)
+def test_a_pin_not_ready_at_creation_is_described_at_creation_not_now(pinned, words) -> None:
+    decision, findings = decide_one({PIN: "imc-later"}, [pinned])
+    assert decision.outcome == "fail"
+    message = findings["pin-not-ready"]["message"]
+    assert f"later {words}: pod creation fails" == message
+    assert " is Ready" not in message

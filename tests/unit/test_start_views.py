@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from core.images import normalise_image
+from core.policy import IMC_ID
 from dashboard import start_views
 from kube import report
 from kube.store import ClusterStore
@@ -177,3 +178,12 @@ def test_miss_figures_leave_out_pods_with_matching_off_as_the_chart_does():
     figures = start_views.start_figures(with_off)
     assert (figures.miss_median, figures.miss_count) == (27.5, 2)
     assert set(start_views.start_distribution(with_off)["Outcome"]) >= {"miss", "off"}
+
+
+def test_a_pod_eci_refused_is_not_counted_as_still_starting():
+    cluster = store()
+    refused = eci_pod("refused", [IMAGE], annotations={IMC_ID: "imc-gone"})  # pinned to no cache: ECI refuses it
+    cluster.apply("pods", "ADDED", owned(refused, "api"))
+    frame = start_views.starts_frame(cluster.snapshot().pods)
+    assert frame.loc[frame["key"].str.endswith("/refused"), "Outcome"].tolist() == ["fail"]
+    assert start_views.start_figures(frame).still_starting == 1  # only "new", on its way
