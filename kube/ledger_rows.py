@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from core.owners import workload_name
+
 DEFAULT_DAYS = 30.0
 FILE_NAME = "history.sqlite3"
 DELETED = "Deleted"  # the phase row of a cache that is gone
@@ -127,17 +129,8 @@ class PendingChanges:
 
 
 def pod_workload(obj: Mapping[str, Any]) -> str:
-    """The workload that owns a pod, as Kind/name: a ReplicaSet of a Deployment names the Deployment; '' if none."""
-    meta = obj.get("metadata") or {}
-    owners = [o for o in meta.get("ownerReferences") or () if isinstance(o, Mapping)]
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
-    if owner is None or not owner.get("name"):
-        return ""
-    kind, name = str(owner.get("kind") or ""), str(owner["name"])
-    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        return f"Deployment/{name[: -len(template_hash) - 1]}"
-    return f"{kind}/{name}"
+    """The workload that owns a pod, as Kind/name (`core.owners.top_owner`: a Deployment, a CronJob); '' if none."""
+    return workload_name(obj.get("metadata"))
 
 
 def pod_uid(record: Any) -> str:
