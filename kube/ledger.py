@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS pods (
     cluster TEXT NOT NULL, uid TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     workload TEXT NOT NULL, created REAL, predicted TEXT NOT NULL, actual TEXT, outcome TEXT NOT NULL,
     cache_name TEXT, cache_id TEXT, disagrees INTEGER NOT NULL, start_seconds REAL, pull_seconds REAL,
-    first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL,
+    saved_seconds REAL, first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL,
     PRIMARY KEY (cluster, uid)
 );
 CREATE INDEX IF NOT EXISTS pods_by_created ON pods (created);
@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS outcome_minutes (
 CREATE TABLE IF NOT EXISTS decision_totals (
     cluster TEXT NOT NULL, namespace TEXT NOT NULL, workload TEXT NOT NULL, outcome TEXT NOT NULL,
     pods INTEGER NOT NULL, PRIMARY KEY (cluster, namespace, workload, outcome)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS time_saved (
+    cluster TEXT NOT NULL, namespace TEXT NOT NULL, workload TEXT NOT NULL, seconds REAL NOT NULL,
+    PRIMARY KEY (cluster, namespace, workload)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS duration_bounds (le REAL PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS durations (
@@ -83,6 +87,15 @@ WHEN new.{column} IS NOT NULL {extra} BEGIN
 END;
 """
 DURATION_METRICS = {"start_seconds": "start", "pull_seconds": "pull"}
+# A saving counts once, when first known (the upsert never replaces it), under the workload the pod was counted in.
+_SAVED_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS pods_saved_{event} AFTER {what} ON pods
+WHEN new.saved_seconds IS NOT NULL {extra} BEGIN
+    INSERT INTO time_saved VALUES (new.cluster, new.namespace, new.workload, max(new.saved_seconds, 0))
+        ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds;
+END;
+"""
+ADDED_COLUMNS = {"saved_seconds": "REAL"}  # pods columns added after schema 1: added to an older file on open
 
 
 def _schema() -> str:
@@ -94,14 +107,26 @@ def _schema() -> str:
             ("known", f"UPDATE OF {column}", f"AND old.{column} IS NULL"),
         )
     ]
+    triggers += [_SAVED_TRIGGER.format(event=event, what=what, extra=extra) for event, what, extra in (
+        ("inserted", "INSERT", ""), ("known", "UPDATE OF saved_seconds", "AND old.saved_seconds IS NULL"))]
     return SCHEMA + "".join(triggers)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add to an older file's pods table the columns it lacks (before the triggers that read them are made)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(pods)")}
+    if have:
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE pods ADD COLUMN {column} {kind}")
 
 
 _UPSERT = (
     f"INSERT INTO pods ({', '.join(POD_COLUMNS)}, first_seen, updated) "
     f"VALUES ({', '.join('?' * len(POD_COLUMNS))}, ?, ?) "
     "ON CONFLICT (cluster, uid) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in POD_COLUMNS[2:])
+    + ", ".join(f"{c} = coalesce(pods.{c}, excluded.{c})" if c == "saved_seconds" else f"{c} = excluded.{c}"
+                for c in POD_COLUMNS[2:])
     + ", updated = excluded.updated, deleted = NULL"
 )
 
@@ -219,6 +244,7 @@ class Ledger:
                 raise sqlite3.OperationalError("cannot switch the file to WAL mode")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
+            _add_columns(conn)
             for statement in _statements(_schema()):
                 conn.execute(statement)
             conn.executemany("INSERT OR IGNORE INTO duration_bounds VALUES (?)", [(b,) for b in DURATION_BOUNDS])
@@ -367,6 +393,10 @@ class Ledger:
     def decision_totals(self) -> list[tuple[str, str, str, str, int]]:
         """(cluster, namespace, workload, outcome, pods ever seen) over every cluster in the file."""
         return self._query("SELECT cluster, namespace, workload, outcome, pods FROM decision_totals")
+
+    def time_saved(self) -> list[tuple[str, str, str, float]]:
+        """(cluster, namespace, workload, seconds saved by its hits) over every cluster in the file."""
+        return self._query("SELECT cluster, namespace, workload, seconds FROM time_saved")
 
     def durations(self) -> list[DurationBucket]:
         """Every duration histogram bucket, over every cluster in the file."""

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 README = REPO / "README.md"
+NEW_SERIES_SECONDS = 3
 
 
 def fetch(url: str) -> bytes:
@@ -66,7 +67,9 @@ def cluster(start_sim_factory, tmp_path_factory):
 def running_exporter(sim, history: Path, log: Path) -> Iterator[str]:
     """`imc exporter` on a sim with a ledger file: its /metrics URL once it reports pods."""
     port = free_port()
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history)}
+    # a new counter series shows 0 for 3 s: longer than the 1 s scrape interval of the Prometheus below
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history),
+                   "IMC_METRICS_NEW_SERIES_SECONDS": str(NEW_SERIES_SECONDS)}
     with log.open("w") as handle:
         process = subprocess.Popen([sys.executable, "cli.py", "exporter", "--kubeconfig", str(sim.kubeconfig),
                                     "--context", "sim", "--address", "127.0.0.1", "--port", str(port)],
