@@ -182,6 +182,22 @@ def test_the_alert_rules_pass_promtool_check_rules(tmp_path):
                       "ImcPodsFailOnPinnedCache", "ImcWatchDown"}
 
 
+def test_every_rule_passes_its_promtool_unit_test(tmp_path):
+    rule = yaml.safe_load((DEPLOY / "monitoring" / "prometheusrule.yaml").read_text())
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rule["spec"]))
+    tests = (DEPLOY / "monitoring" / "prometheusrule-test.yaml").read_text()
+    (tmp_path / "rules-test.yml").write_text(tests)
+    checked = subprocess.run(["promtool", "test", "rules", "rules-test.yml"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    cases = yaml.safe_load(tests)["tests"]
+    tested_alerts = {t["alertname"] for case in cases for t in case.get("alert_rule_test", ()) if t["exp_alerts"]}
+    tested_records = {t["expr"] for case in cases for t in case.get("promql_expr_test", ())}
+    rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert {r["alert"] for r in rules if "alert" in r} <= tested_alerts  # each alert is seen firing
+    assert {r["record"] for r in rules if "record" in r} <= tested_records
+
+
 def test_kustomize_renders_it_all_and_grafana_asks_only_for_metrics_imc_serves(exporter):
     rendered = subprocess.run(["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60)
     assert rendered.returncode == 0, rendered.stderr
