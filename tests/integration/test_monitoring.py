@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from bench.waits import free_port
+from core.policy import AUTO_IMC, IMC_ID
 from core.workloads import is_eci_pod
 from dashboard import views
 from kube.store import KINDS, ClusterStore
@@ -236,3 +238,62 @@ def test_two_processes_share_one_ledger_and_count_each_pod_once(cluster, exporte
         poll(lambda: decisions(second) == eci, 30, f"the second exporter's decisions == {eci}")
         assert decisions(exporter) == eci  # both wrote every pod; the triggers counted each once
     assert "history" not in (tmp_path / "second.log").read_text().replace(f"(history {history})", "")
+
+
+def results(prometheus: str, expression: str) -> list[dict]:
+    """Every result of an instant query: its labels and value."""
+    body = json.loads(fetch(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expression})}"))
+    assert body["status"] == "success", body
+    return [{**item["metric"], "value": float(item["value"][1])} for item in body["data"]["result"]]
+
+
+def ledger_saved(history: Path) -> float:
+    """The seconds saved by every pod in the ledger file, read beside the exporter writing it."""
+    connection = sqlite3.connect(f"{history.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        return connection.execute("SELECT coalesce(sum(saved_seconds), 0) FROM pods").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def eci_cronjob(name: str, image: str) -> dict:
+    """A CronJob of ECI pods every minute (three seconds at the sim's --speed 20)."""
+    template = {"metadata": {"labels": {"alibabacloud.com/eci": "true"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": image}]}}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "*/1 * * * *", "jobTemplate": {"spec": {"template": template}}}}
+
+
+def test_a_new_namespaces_first_pods_show_in_increase_and_cronjobs_are_one_workload(cluster, prometheus, history):
+    from tests.integration.conftest import new_api_client
+
+    api = new_api_client(cluster)
+    run_kubectl(cluster, "create", "namespace", "fresh")
+    run_kubectl(cluster, "create", "namespace", "batch")
+    image = unique_image("fresh")
+    create_pod(api, "fresh", [image], {AUTO_IMC: "false"})  # first off: its pull is what a hit's saving is told by
+    wait_usable(api, create_cache(api, [image]))
+    create_pod(api, "fresh", [image])  # first hit
+    create_pod(api, "fresh", [unique_image("fresh-miss")])  # first miss
+    create_pod(api, "fresh", [image], {IMC_ID: "imc-0000missing0000"})  # first failure: pinned to no cache
+    run_kubectl(cluster, "apply", "-n", "batch", "-f", "-", input_text=json.dumps(eci_cronjob("etl-hourly", image)))
+    window = 'sum by (outcome) (increase(imc_pod_decisions_total{namespace="fresh"}[10m]))'
+
+    def every_first() -> dict[str, float] | None:
+        found = {r["outcome"]: r["value"] for r in results(prometheus, window)}
+        return found if all(found.get(o, 0) >= 0.9 for o in ("off", "hit", "miss", "fail")) else None
+
+    found = poll(every_first, 90, "each first pod of namespace fresh in increase()", interval=0.5)
+    assert all(found[o] < 1.5 for o in ("off", "hit", "miss", "fail")), found  # one pod each, extrapolated
+    runs = 'sum(imc_pod_decisions_total{namespace="batch"})'
+    poll(lambda: (query(prometheus, runs) or 0) >= 2, 90, "two scheduled runs of the CronJob", interval=0.5)
+    workloads = {r.get("workload", "") for r in results(prometheus, "group by (workload) (imc_pod_decisions_total)")}
+    assert "CronJob/etl-hourly" in workloads
+    assert not [w for w in workloads if w.startswith("Job/")], workloads  # never one series per run
+    run_kubectl(cluster, "delete", "cronjob", "etl-hourly", "-n", "batch")
+
+    def saved_agrees() -> bool:
+        in_ledger = ledger_saved(history)
+        return in_ledger > 0 and query(prometheus, "sum(imc_time_saved_seconds_total)") == pytest.approx(in_ledger)
+
+    poll(saved_agrees, 60, "imc_time_saved_seconds_total == the ledger's savings (> 0)", interval=0.5)
