@@ -214,9 +214,14 @@ class Tracker:
             if seen is not None and seen[0] is record:
                 pods[key] = seen
                 continue
-            if estimates is None and saves(effective_outcome(record) or "", getattr(record, "start", None)):
-                estimates = snapshot_estimates(snapshot)
-            row = pod_row(self.cluster, record, estimates)
+            before = seen[1] if seen is not None else None
+            if before is not None and before.start_seconds is not None and before.uid == pod_uid(record):
+                row = pod_row(self.cluster, record)  # its saving was estimated when it was first seen started
+                row = row._replace(saved_seconds=before.saved_seconds) if row is not None else None
+            else:
+                if estimates is None and saves(effective_outcome(record) or "", getattr(record, "start", None)):
+                    estimates = snapshot_estimates(snapshot)
+                row = pod_row(self.cluster, record, estimates)
             pods[key] = (record, row)
             if row is not None and (seen is None or seen[1] != row):
                 batch.pods.append(row)

@@ -12,7 +12,9 @@ from dashboard import start_views
 from kube.ledger import Ledger, LedgerWriter
 from kube.live import Live
 from kube.metrics import OUTCOMES, ImcCollector, metrics_settings
+from kube.store import ClusterStore
 from kube.watch import ClusterWatcher
+from tests.fixtures.engine.builders import imagecache
 from tests.unit.test_kube_metrics import live_cluster, scrape
 from tests.unit.test_kube_store import eci_pod, event, pulled
 from tests.unit.test_start_views import IMAGE, owned, started
@@ -155,3 +157,23 @@ def test_a_bad_new_series_setting_names_its_value():
     assert metrics_settings({"IMC_METRICS_NEW_SERIES_SECONDS": "5"}).new_series_seconds == 5
     wrong = metrics_settings({"IMC_METRICS_NEW_SERIES_SECONDS": "soon"})
     assert wrong.port == 0 and "IMC_METRICS_NEW_SERIES_SECONDS='soon'" in wrong.problem
+
+
+def test_a_hit_started_before_any_pull_of_its_images_saves_nothing_later(tmp_path):
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("web-cache", [IMAGE])], "1")
+    store.replace("pods", [started(start_views_pod("hit1"), 3)], "1")
+    store.replace("events", [event("hit1", "SuccessfulHitImageCache", "hit image cache imc-web-cache")], "1")
+    ledger = Ledger(tmp_path / "h.db")
+    writer = LedgerWriter(store, ledger, "prod")
+    assert writer.flush()
+    store.apply("pods", "ADDED", started(start_views_pod("miss1"), 22))
+    store.apply("events", "ADDED", event("miss1", "ImageCacheMissed"))
+    store.apply("events", "ADDED", pulled("miss1", f'Successfully pulled image "{IMAGE}" in 20s'))
+    changed = started(start_views_pod("hit1"), 3)
+    changed["metadata"]["labels"]["seen"] = "again"  # the hit changes once an estimate is known
+    store.apply("pods", "MODIFIED", changed)
+    assert writer.flush()
+    rows = {row[3]: row for row in ledger.pods("prod")}
+    assert rows["hit1"][14] is None and rows["hit1"][4] == "Deployment/api"  # not estimated after its start
+    assert ledger.time_saved() == []
