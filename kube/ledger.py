@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.findings import brief
+from core.owners import cronjob_of
 from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, Tracker
 
 log = logging.getLogger("imc.kube.ledger")
@@ -29,6 +30,7 @@ BUSY_TIMEOUT_MS = 1000
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database (sqlite.org/fileformat.html)
 DURATION_BOUNDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, math.inf)
 SCHEMA_VERSION = 1
+WORKLOAD_RULE_KEY = "workload_rule"  # set once the rows of CronJob runs were merged into their CronJob
 POD_COLUMNS = PodRow._fields
 _MINUTE = "CAST(coalesce({0}.created, {0}.first_seen) / 60 AS INTEGER)"
 
@@ -110,6 +112,23 @@ def _schema() -> str:
     triggers += [_SAVED_TRIGGER.format(event=event, what=what, extra=extra) for event, what, extra in (
         ("inserted", "INSERT", ""), ("known", "UPDATE OF saved_seconds", "AND old.saved_seconds IS NULL"))]
     return SCHEMA + "".join(triggers)
+
+
+def _merge_cronjob_runs(conn: sqlite3.Connection) -> None:
+    """Once per file: rows written when a CronJob's pods were counted under each run (`Job/<cronjob>-<minute>`)
+    move to their CronJob (`core.owners`), so the old runs are no longer one series each."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (WORKLOAD_RULE_KEY,)).fetchone():
+        return
+    runs = {workload: f"CronJob/{cronjob}" for (workload,) in conn.execute(
+        "SELECT DISTINCT workload FROM decision_totals WHERE workload LIKE 'Job/%' "
+        "UNION SELECT DISTINCT workload FROM pods WHERE workload LIKE 'Job/%'")
+        if (cronjob := cronjob_of(workload.removeprefix("Job/"))) is not None}
+    for old, new in runs.items():
+        conn.execute("INSERT INTO decision_totals SELECT cluster, namespace, ?, outcome, pods FROM decision_totals "
+                     "WHERE workload = ? ON CONFLICT DO UPDATE SET pods = pods + excluded.pods", (new, old))
+        conn.execute("DELETE FROM decision_totals WHERE workload = ?", (old,))
+        conn.execute("UPDATE pods SET workload = ? WHERE workload = ?", (new, old))
+    conn.execute("INSERT INTO meta VALUES (?, ?)", (WORKLOAD_RULE_KEY, "top-owner"))
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
@@ -249,6 +268,7 @@ class Ledger:
                 conn.execute(statement)
             conn.executemany("INSERT OR IGNORE INTO duration_bounds VALUES (?)", [(b,) for b in DURATION_BOUNDS])
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            _merge_cronjob_runs(conn)
             conn.execute("COMMIT")
             if self._setup is not None:
                 self._setup(conn)

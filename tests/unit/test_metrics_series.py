@@ -177,3 +177,25 @@ def test_a_hit_started_before_any_pull_of_its_images_saves_nothing_later(tmp_pat
     rows = {row[3]: row for row in ledger.pods("prod")}
     assert rows["hit1"][14] is None and rows["hit1"][4] == "Deployment/api"  # not estimated after its start
     assert ledger.time_saved() == []
+
+
+def test_an_older_files_cronjob_runs_become_their_cronjob_once(tmp_path):
+    path = tmp_path / "h.db"
+    Ledger(path).close()
+    old = sqlite3.connect(path)
+    old.execute("DELETE FROM meta WHERE key = 'workload_rule'")  # as a file written before the rule
+    old.executemany("INSERT INTO decision_totals VALUES ('prod', 'data', ?, ?, ?)", [
+        ("Job/etl-hourly-29941511", "hit", 1),
+        ("Job/etl-hourly-29941511", "miss", 1), ("Job/nightly", "hit", 2), ("CronJob/etl-hourly", "hit", 3)])
+    old.execute("INSERT INTO pods (cluster, uid, namespace, name, workload, predicted, outcome, disagrees, first_seen, "
+                "updated) VALUES ('prod', 'u1', 'data', 'etl-hourly-29941451-abcde', 'Job/etl-hourly-29941451', "
+                "'hit', 'hit', 0, 0, 0)")  # counted under its run by the insert trigger
+    old.commit()
+    old.close()
+    for _ in range(2):  # merged once: opening it again changes nothing
+        ledger = Ledger(path)
+        assert sorted(ledger.decision_totals()) == [("prod", "data", "CronJob/etl-hourly", "hit", 5),
+                                                    ("prod", "data", "CronJob/etl-hourly", "miss", 1),
+                                                    ("prod", "data", "Job/nightly", "hit", 2)]
+        assert [row[4] for row in ledger.pods("prod")] == ["CronJob/etl-hourly"]
+        ledger.close()
