@@ -91,6 +91,7 @@ def pod_families(cluster: str, snapshot: Any) -> dict[str, Counter]:
         if (cluster, record.namespace, OUTCOMES[0]) not in pods:
             # every outcome of a namespace, zeros too: a rate of hits is 0, not absent, when nothing hit
             pods.update({(cluster, record.namespace, each): 0 for each in OUTCOMES})
+            disagreements[(cluster, record.namespace)] += 0  # 0, not absent, where ECI agreed with every pod
         pods[(cluster, record.namespace, outcome)] += 1
         if record.disagrees:
             disagreements[(cluster, record.namespace)] += 1
