@@ -132,25 +132,26 @@ def saved_seconds(saved: Iterable[tuple[str, str, str, float]], workloads: Itera
 
 @dataclass
 class NewSeries:
-    """When this process first exposed each counter series: a series first seen after its first scrape shows 0 for
-    `seconds`, so every scraper whose interval is shorter samples it at 0 before its first count (a series that
-    appears at N loses N in increase()). What the first scrape finds was exposed by an earlier run."""
+    """When this process first exposed each counter series: a series of a cluster this process already scraped
+    shows 0 for its first `seconds`, so every scraper whose interval is shorter samples it at 0 before its first
+    count (a series that appears at N loses N in increase()). What the first scrape of a cluster finds (the ledger's
+    past) was exposed by an earlier run, and is shown as it is: held at 0 it would read as a counter reset."""
 
     seconds: float = DEFAULT_NEW_SERIES_SECONDS
     first_seen: dict[tuple, float] = field(default_factory=dict)
-    scraped: bool = False
+    clusters: set[str] = field(default_factory=set)  # clusters a scrape has reported (their label is first)
 
     def shown(self, name: str, values: Mapping[tuple, float], now: float) -> dict[tuple, float]:
-        """The values to expose now: a series new since the first scrape is 0 for its first `seconds`."""
+        """The values to expose now: a series new since its cluster's first scrape is 0 for its first `seconds`."""
         shown = {}
         for labels, value in values.items():
-            since = self.first_seen.setdefault((name, labels), now if self.scraped else -math.inf)
+            since = self.first_seen.setdefault((name, labels), now if labels[0] in self.clusters else -math.inf)
             shown[labels] = value if now - since >= self.seconds else 0
         return shown
 
-    def done(self) -> None:
-        """A scrape was answered: what appears from now on is new."""
-        self.scraped = True
+    def done(self, clusters: Iterable[str]) -> None:
+        """A scrape reported these clusters: what appears in them from now on is new."""
+        self.clusters.update(clusters)
 
 
 def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable[[Source], dict] | None = None,
@@ -278,7 +279,7 @@ class ImcCollector(Collector):
         )
         with self._series_lock:
             built = families(sources, figures, self._pods_of, self._new_series, self.clock())
-            self._new_series.done()
+            self._new_series.done(source.cluster for source in sources)
         return built
 
     def describe(self) -> Iterable[Metric]:

@@ -199,3 +199,13 @@ def test_an_older_files_cronjob_runs_become_their_cronjob_once(tmp_path):
                                                     ("prod", "data", "Job/nightly", "hit", 2)]
         assert [row[4] for row in ledger.pods("prod")] == ["CronJob/etl-hourly"]
         ledger.close()
+
+
+def test_a_scrape_before_the_cluster_is_watched_does_not_hold_its_past_at_0(tmp_path):
+    live = live_cluster(tmp_path)
+    lives: list[Live] = []
+    collector = ImcCollector(lambda: lives, new_series_seconds=60, clock=Clock())
+    assert samples(collector, "imc_pod_decisions_total") == {}  # scraped while the process still connects
+    lives.append(live)
+    # the ledger's past, exposed by the run before: as it is (0 would read as a counter reset)
+    assert samples(collector, "imc_pod_decisions_total")[("prod", "default", "Deployment/web", "hit")] == 1
