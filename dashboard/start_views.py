@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.owners import top_owner
 from core.starts import (
     PULLED,
     PULLING_OUTCOMES,
@@ -43,32 +43,15 @@ START_COLUMNS = [
 ]
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
 CHART_OUTCOMES = ("hit", "miss", "off")
-CRONJOB_RUN = re.compile(r"(.+)-[0-9]{8,10}")
 HEIGHT = 320
 
 
 def workload_of(obj: Mapping[str, Any]) -> str:
-    """The workload a pod belongs to: its Deployment (ReplicaSet less its template hash), other owner, or itself."""
+    """The workload a pod belongs to as namespace/name (`core.owners.top_owner`: a Deployment, a CronJob), or the
+    pod itself when it has no owner."""
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
-    namespace = meta.get("namespace") or ""
-    owners = meta.get("ownerReferences")
-    owner = (
-        next((o for o in owners if isinstance(o, Mapping) and o.get("controller")), None)
-        if isinstance(owners, list)
-        else None
-    )
-    if owner is None and isinstance(owners, list) and owners and isinstance(owners[0], Mapping):
-        owner = owners[0]
-    if owner is None:
-        return f"{namespace}/{meta.get('name') or ''}"
-    name = str(owner.get("name") or "")
-    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
-    template_hash = labels.get("pod-template-hash")
-    if owner.get("kind") == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        name = name[: -len(template_hash) - 1]
-    elif owner.get("kind") == "Job" and CRONJOB_RUN.fullmatch(name):
-        name = CRONJOB_RUN.fullmatch(name).group(1)  # a CronJob's Job is named <cronjob>-<scheduled minute>
-    return f"{namespace}/{name}"
+    owner = top_owner(meta)
+    return f"{meta.get('namespace') or ''}/{owner.name if owner is not None else meta.get('name') or ''}"
 
 
 def _cache_id(record: Any) -> str:

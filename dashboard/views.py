@@ -17,6 +17,7 @@ from core.images import parse_image
 from core.matching import CacheIndex, Explanation, explain
 from core.narrative import outcome_label
 from core.render import csv_cell
+from core.owners import workload_name
 from core.workloads import pod_template
 from dashboard.cache_views import PHASE_GROUPS
 
@@ -222,20 +223,8 @@ def _status(obj: Any) -> dict:
 
 
 def owner_of(obj: Any) -> str:
-    """The workload a pod belongs to, as Kind/name: a ReplicaSet's pod is shown as its Deployment's."""
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    owners = (meta or {}).get("ownerReferences") if isinstance(meta, dict) else None
-    if not isinstance(owners, list) or not owners:
-        return ""
-    owner = next((o for o in owners if isinstance(o, dict) and o.get("controller")), owners[0])
-    if not isinstance(owner, dict):
-        return ""
-    kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
-    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
-    template_hash = labels.get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        return f"Deployment/{name.removesuffix(f'-{template_hash}')}"
-    return f"{kind}/{name}" if kind else name
+    """The workload a pod belongs to, as Kind/name (`core.owners.top_owner`: a Deployment, a CronJob); '' if none."""
+    return workload_name(obj.get("metadata")) if isinstance(obj, dict) else ""
 
 
 def _hit_cache_id(decision: Any, actual: Any) -> str:

@@ -5,12 +5,21 @@ The command line (options, messages, running until a signal) is `cli.py`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from kube.live import Live, running, start_live
-from kube.metrics import MAX_PORT, MetricsEndpoint, MetricsSettings, metrics_settings, port_problem, serve_metrics
+from kube.metrics import (
+    MAX_PORT,
+    MetricsEndpoint,
+    MetricsSettings,
+    metrics_settings,
+    new_series_seconds,
+    port_problem,
+    serve_metrics,
+)
 
 
 class ExporterError(Exception):
@@ -48,7 +57,8 @@ def exporter_settings(port: int | None, address: str | None,
     if port is not None:
         if not 0 <= port <= MAX_PORT:
             raise ExporterError(f"{port_problem('--port', port)}; nothing to serve")
-        settings = replace(settings, port=port, problem=None)
+        hold = new_series_seconds(os.environ if environ is None else environ)
+        settings = replace(settings, port=port, problem=hold if isinstance(hold, str) else None)
     if settings.problem:
         raise ExporterError(f"{settings.problem}; nothing to serve")
     if address:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.findings import brief
+from core.owners import cronjob_of
 from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, Tracker
 
 log = logging.getLogger("imc.kube.ledger")
@@ -29,6 +30,7 @@ BUSY_TIMEOUT_MS = 1000
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database (sqlite.org/fileformat.html)
 DURATION_BOUNDS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, math.inf)
 SCHEMA_VERSION = 1
+WORKLOAD_RULE_KEY = "workload_rule"  # set once the rows of CronJob runs were merged into their CronJob
 POD_COLUMNS = PodRow._fields
 _MINUTE = "CAST(coalesce({0}.created, {0}.first_seen) / 60 AS INTEGER)"
 
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS pods (
     cluster TEXT NOT NULL, uid TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     workload TEXT NOT NULL, created REAL, predicted TEXT NOT NULL, actual TEXT, outcome TEXT NOT NULL,
     cache_name TEXT, cache_id TEXT, disagrees INTEGER NOT NULL, start_seconds REAL, pull_seconds REAL,
-    first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL,
+    saved_seconds REAL, first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL,
     PRIMARY KEY (cluster, uid)
 );
 CREATE INDEX IF NOT EXISTS pods_by_created ON pods (created);
@@ -53,6 +55,10 @@ CREATE TABLE IF NOT EXISTS outcome_minutes (
 CREATE TABLE IF NOT EXISTS decision_totals (
     cluster TEXT NOT NULL, namespace TEXT NOT NULL, workload TEXT NOT NULL, outcome TEXT NOT NULL,
     pods INTEGER NOT NULL, PRIMARY KEY (cluster, namespace, workload, outcome)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS time_saved (
+    cluster TEXT NOT NULL, namespace TEXT NOT NULL, workload TEXT NOT NULL, seconds REAL NOT NULL,
+    PRIMARY KEY (cluster, namespace, workload)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS duration_bounds (le REAL PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS durations (
@@ -83,6 +89,15 @@ WHEN new.{column} IS NOT NULL {extra} BEGIN
 END;
 """
 DURATION_METRICS = {"start_seconds": "start", "pull_seconds": "pull"}
+# A saving counts once, when first known (the upsert never replaces it), under the workload the pod was counted in.
+_SAVED_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS pods_saved_{event} AFTER {what} ON pods
+WHEN new.saved_seconds IS NOT NULL {extra} BEGIN
+    INSERT INTO time_saved VALUES (new.cluster, new.namespace, new.workload, max(new.saved_seconds, 0))
+        ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds;
+END;
+"""
+ADDED_COLUMNS = {"saved_seconds": "REAL"}  # pods columns added after schema 1: added to an older file on open
 
 
 def _schema() -> str:
@@ -94,14 +109,43 @@ def _schema() -> str:
             ("known", f"UPDATE OF {column}", f"AND old.{column} IS NULL"),
         )
     ]
+    triggers += [_SAVED_TRIGGER.format(event=event, what=what, extra=extra) for event, what, extra in (
+        ("inserted", "INSERT", ""), ("known", "UPDATE OF saved_seconds", "AND old.saved_seconds IS NULL"))]
     return SCHEMA + "".join(triggers)
+
+
+def _merge_cronjob_runs(conn: sqlite3.Connection) -> None:
+    """Once per file: rows written when a CronJob's pods were counted under each run (`Job/<cronjob>-<minute>`)
+    move to their CronJob (`core.owners`), so the old runs are no longer one series each."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (WORKLOAD_RULE_KEY,)).fetchone():
+        return
+    runs = {workload: f"CronJob/{cronjob}" for (workload,) in conn.execute(
+        "SELECT DISTINCT workload FROM decision_totals WHERE workload LIKE 'Job/%' "
+        "UNION SELECT DISTINCT workload FROM pods WHERE workload LIKE 'Job/%'")
+        if (cronjob := cronjob_of(workload.removeprefix("Job/"))) is not None}
+    for old, new in runs.items():
+        conn.execute("INSERT INTO decision_totals SELECT cluster, namespace, ?, outcome, pods FROM decision_totals "
+                     "WHERE workload = ? ON CONFLICT DO UPDATE SET pods = pods + excluded.pods", (new, old))
+        conn.execute("DELETE FROM decision_totals WHERE workload = ?", (old,))
+        conn.execute("UPDATE pods SET workload = ? WHERE workload = ?", (new, old))
+    conn.execute("INSERT INTO meta VALUES (?, ?)", (WORKLOAD_RULE_KEY, "top-owner"))
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add to an older file's pods table the columns it lacks (before the triggers that read them are made)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(pods)")}
+    if have:
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE pods ADD COLUMN {column} {kind}")
 
 
 _UPSERT = (
     f"INSERT INTO pods ({', '.join(POD_COLUMNS)}, first_seen, updated) "
     f"VALUES ({', '.join('?' * len(POD_COLUMNS))}, ?, ?) "
     "ON CONFLICT (cluster, uid) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in POD_COLUMNS[2:])
+    + ", ".join(f"{c} = coalesce(pods.{c}, excluded.{c})" if c == "saved_seconds" else f"{c} = excluded.{c}"
+                for c in POD_COLUMNS[2:])
     + ", updated = excluded.updated, deleted = NULL"
 )
 
@@ -219,10 +263,12 @@ class Ledger:
                 raise sqlite3.OperationalError("cannot switch the file to WAL mode")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
+            _add_columns(conn)
             for statement in _statements(_schema()):
                 conn.execute(statement)
             conn.executemany("INSERT OR IGNORE INTO duration_bounds VALUES (?)", [(b,) for b in DURATION_BOUNDS])
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            _merge_cronjob_runs(conn)
             conn.execute("COMMIT")
             if self._setup is not None:
                 self._setup(conn)
@@ -367,6 +413,10 @@ class Ledger:
     def decision_totals(self) -> list[tuple[str, str, str, str, int]]:
         """(cluster, namespace, workload, outcome, pods ever seen) over every cluster in the file."""
         return self._query("SELECT cluster, namespace, workload, outcome, pods FROM decision_totals")
+
+    def time_saved(self) -> list[tuple[str, str, str, float]]:
+        """(cluster, namespace, workload, seconds saved by its hits) over every cluster in the file."""
+        return self._query("SELECT cluster, namespace, workload, seconds FROM time_saved")
 
     def durations(self) -> list[DurationBucket]:
         """Every duration histogram bucket, over every cluster in the file."""

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from core.owners import workload_name
+from core.starts import PULLING_OUTCOMES, PullEstimate, pull_estimates, saves, saving
+
 DEFAULT_DAYS = 30.0
 FILE_NAME = "history.sqlite3"
 DELETED = "Deleted"  # the phase row of a cache that is gone
@@ -64,6 +67,7 @@ class PodRow(NamedTuple):
     disagrees: int
     start_seconds: float | None
     pull_seconds: float | None
+    saved_seconds: float | None = None  # a started hit: pull time saved, estimated when imc first saw it started
 
 
 class PhaseRow(NamedTuple):
@@ -127,17 +131,8 @@ class PendingChanges:
 
 
 def pod_workload(obj: Mapping[str, Any]) -> str:
-    """The workload that owns a pod, as Kind/name: a ReplicaSet of a Deployment names the Deployment; '' if none."""
-    meta = obj.get("metadata") or {}
-    owners = [o for o in meta.get("ownerReferences") or () if isinstance(o, Mapping)]
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
-    if owner is None or not owner.get("name"):
-        return ""
-    kind, name = str(owner.get("kind") or ""), str(owner["name"])
-    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        return f"Deployment/{name[: -len(template_hash) - 1]}"
-    return f"{kind}/{name}"
+    """The workload that owns a pod, as Kind/name (`core.owners.top_owner`: a Deployment, a CronJob); '' if none."""
+    return workload_name(obj.get("metadata"))
 
 
 def pod_uid(record: Any) -> str:
@@ -153,8 +148,10 @@ def effective_outcome(record: Any) -> str | None:
     return record.actual.outcome if record.actual is not None else record.decision.outcome
 
 
-def pod_row(cluster: str, record: Any) -> PodRow | None:
-    """The ledger row of a PodRecord, or None for a pod ECI does not run."""
+def pod_row(cluster: str, record: Any, estimates: Mapping[str, PullEstimate] | None = None) -> PodRow | None:
+    """The ledger row of a PodRecord, or None for a pod ECI does not run; a started hit's saving is estimated
+    against `estimates` (`core.starts.saving`, at least 0; None without estimates or when an image was never seen
+    pulled)."""
     outcome = effective_outcome(record)
     if outcome is None:
         return None
@@ -180,7 +177,23 @@ def pod_row(cluster: str, record: Any) -> PodRow | None:
         start_seconds=start.start_seconds if started else None,
         # once started, so the histogram observes the pod's whole pull time, not the first image's
         pull_seconds=start.pull_seconds if started else None,
+        saved_seconds=saved(record, outcome, estimates),
     )
+
+
+def saved(record: Any, outcome: str, estimates: Mapping[str, PullEstimate] | None) -> float | None:
+    """What a started hit saved by the estimates (never below 0); None for any other pod or an unknown saving."""
+    start = getattr(record, "start", None)
+    if estimates is None or not saves(outcome, start):
+        return None
+    seconds = saving(start, record.decision.images, estimates).seconds
+    return None if seconds is None else max(0.0, seconds)
+
+
+def snapshot_estimates(snapshot: Any) -> dict[str, PullEstimate]:
+    """The pull estimates of a snapshot: its missed and unmatched pods' pulls (`core.starts.pull_estimates`)."""
+    return pull_estimates(getattr(record, "start", None) for record in snapshot.pods.values()
+                          if effective_outcome(record) in PULLING_OUTCOMES)
 
 
 @dataclass
@@ -195,12 +208,20 @@ class Tracker:
         """The batch from the last accepted state to this snapshot, and the state to accept once it is queued."""
         batch = Batch()
         pods: dict[str, tuple[Any, PodRow | None]] = {}
+        estimates: dict[str, PullEstimate] | None = None  # made once a tick, when a changed pod is a started hit
         for key, record in snapshot.pods.items():
             seen = self.pods.get(key)
             if seen is not None and seen[0] is record:
                 pods[key] = seen
                 continue
-            row = pod_row(self.cluster, record)
+            before = seen[1] if seen is not None else None
+            if before is not None and before.start_seconds is not None and before.uid == pod_uid(record):
+                row = pod_row(self.cluster, record)  # its saving was estimated when it was first seen started
+                row = row._replace(saved_seconds=before.saved_seconds) if row is not None else None
+            else:
+                if estimates is None and saves(effective_outcome(record) or "", getattr(record, "start", None)):
+                    estimates = snapshot_estimates(snapshot)
+                row = pod_row(self.cluster, record, estimates)
             pods[key] = (record, row)
             if row is not None and (seen is None or seen[1] != row):
                 batch.pods.append(row)

@@ -19,9 +19,10 @@ import math
 import os
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -29,6 +30,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from core.findings import brief
+from core.owners import workload_name
+from core.workloads import is_eci_pod
 from kube.ledger import DURATION_BOUNDS, DurationBucket
 from kube.ledger_rows import effective_outcome
 from kube.store import StoreSnapshot
@@ -43,6 +46,7 @@ OUTCOMES = ("hit", "miss", "fail", "off")
 MAX_LABEL_CHARS = 300
 LABEL_CUT_MARKER = "…"
 _LABEL_HASH_CHARS = 16
+DEFAULT_NEW_SERIES_SECONDS = 120.0  # twice Prometheus's default scrape_interval (1m)
 HISTOGRAMS = {
     "start": ("imc_pod_start_seconds", "ECI pods' creation to all containers started, by outcome."),
     "pull": ("imc_image_pull_seconds", "Time an ECI pod spent pulling its images, by outcome."),
@@ -65,32 +69,98 @@ class LedgerFigures:
 
     decisions: tuple[tuple[str, str, str, str, int], ...] = ()
     durations: tuple[DurationBucket, ...] = ()
+    saved: tuple[tuple[str, str, str, float], ...] = ()  # (cluster, namespace, workload, seconds saved)
 
 
 def pod_families(cluster: str, snapshot: Any) -> dict[str, Counter]:
-    """Live ECI pods by (namespace, outcome), disagreements by namespace, pods on each cache by name."""
+    """Live ECI pods by (namespace, outcome), disagreements by namespace, pods on each cache by name, and the
+    workloads seen: of live ECI pods, and Deployments of ECI pods (seen before their first pod)."""
     pods: Counter = Counter()
     disagreements: Counter = Counter()
     on_cache: Counter = Counter()
+    workloads: set[tuple[str, str, str]] = set()
+    for deployment in snapshot.deployments.values():
+        meta = deployment.get("metadata") if isinstance(deployment.get("metadata"), Mapping) else {}
+        if eci_template(deployment) and isinstance(meta.get("name"), str):
+            workloads.add((cluster, str(meta.get("namespace") or ""), f"Deployment/{meta['name']}"))
     for record in snapshot.pods.values():
         outcome = effective_outcome(record)
         if outcome is None:
             continue
+        workloads.add((cluster, record.namespace, workload_name(record.obj.get("metadata"))))
         if (cluster, record.namespace, OUTCOMES[0]) not in pods:
             # every outcome of a namespace, zeros too: a rate of hits is 0, not absent, when nothing hit
             pods.update({(cluster, record.namespace, each): 0 for each in OUTCOMES})
+            disagreements[(cluster, record.namespace)] += 0  # 0, not absent, where ECI agreed with every pod
         pods[(cluster, record.namespace, outcome)] += 1
         if record.disagrees:
             disagreements[(cluster, record.namespace)] += 1
         if outcome == "hit" and record.decision.cache is not None:
             on_cache[(cluster, record.decision.cache.name)] += 1
-    return {"pods": pods, "disagreements": disagreements, "on_cache": on_cache}
+    return {"pods": pods, "disagreements": disagreements, "on_cache": on_cache, "workloads": workloads}
 
 
-def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable[[Source], dict] | None = None
-             ) -> list[Metric]:
-    """Every imc metric family from the watched clusters and the ledger (pure)."""
+def eci_template(workload: Mapping[str, Any]) -> bool:
+    """Whether a workload object's pod template makes ECI pods."""
+    spec = workload.get("spec") if isinstance(workload.get("spec"), Mapping) else {}
+    template = spec.get("template") if isinstance(spec.get("template"), Mapping) else {}
+    meta = template.get("metadata") if isinstance(template.get("metadata"), Mapping) else {}
+    pod_spec = template.get("spec") if isinstance(template.get("spec"), Mapping) else {}
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    return is_eci_pod(labels, pod_spec.get("nodeName"))
+
+
+def decision_counts(decisions: Iterable[tuple[str, str, str, str, int]], workloads: Iterable[tuple[str, str, str]]
+                    ) -> dict[tuple[str, str, str, str], int]:
+    """Every outcome of every workload imc knows (from the ledger, live pods, Deployments), 0 where none was seen."""
+    counts = {(*known, outcome): 0 for known in workloads for outcome in OUTCOMES}
+    for cluster, namespace, workload, outcome, count in decisions:
+        for each in OUTCOMES:
+            counts.setdefault((cluster, namespace, workload, each), 0)
+        counts[(cluster, namespace, workload, outcome)] = count
+    return counts
+
+
+def saved_seconds(saved: Iterable[tuple[str, str, str, float]], workloads: Iterable[tuple[str, str, str]]
+                  ) -> dict[tuple[str, str, str], float]:
+    """Seconds saved per workload imc knows, 0 where nothing was saved yet."""
+    totals = dict.fromkeys(workloads, 0.0)
+    for cluster, namespace, workload, seconds in saved:
+        totals[(cluster, namespace, workload)] = max(0.0, seconds)
+    return totals
+
+
+@dataclass
+class NewSeries:
+    """When this process first exposed each counter series: a series of a cluster this process already scraped
+    shows 0 for its first `seconds`, so every scraper whose interval is shorter samples it at 0 before its first
+    count (a series that appears at N loses N in increase()). What the first scrape of a cluster finds (the ledger's
+    past) was exposed by an earlier run, and is shown as it is: held at 0 it would read as a counter reset."""
+
+    seconds: float = DEFAULT_NEW_SERIES_SECONDS
+    first_seen: dict[tuple, float] = field(default_factory=dict)
+    clusters: set[str] = field(default_factory=set)  # clusters a scrape has reported (their label is first)
+
+    def shown(self, name: str, values: Mapping[tuple, float], now: float) -> dict[tuple, float]:
+        """The values to expose now: a series new since its cluster's first scrape is 0 for its first `seconds`."""
+        shown = {}
+        for labels, value in values.items():
+            since = self.first_seen.setdefault((name, labels), now if labels[0] in self.clusters else -math.inf)
+            shown[labels] = value if now - since >= self.seconds else 0
+        return shown
+
+    def done(self, clusters: Iterable[str]) -> None:
+        """A scrape reported these clusters: what appears in them from now on is new."""
+        self.clusters.update(clusters)
+
+
+def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable[[Source], dict] | None = None,
+             new_series: NewSeries | None = None, now: float = 0.0) -> list[Metric]:
+    """Every imc metric family from the watched clusters and the ledger (pure but for `new_series`, which records
+    when each counter series was first shown)."""
     pods_of = pods_of or (lambda s: pod_families(s.cluster, s.snapshot))
+    new_series = new_series or NewSeries()
+    workloads: set[tuple[str, str, str]] = set()
     pods = GaugeMetricFamily("imc_pods", "Live ECI pods by outcome (ECI's word when it reported, else imc's "
                              "prediction).", labels=["cluster", "namespace", "outcome"])
     disagreements = GaugeMetricFamily("imc_prediction_disagreements", "Live ECI pods where ECI reported something "
@@ -111,6 +181,7 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
                                labels=["cluster"])
     for source in sources:
         counted = pods_of(source)
+        workloads |= counted["workloads"]
         for labels, value in sorted(counted["pods"].items()):
             pods.add_metric(list(labels), value)
         for labels, value in sorted(counted["disagreements"].items()):
@@ -128,11 +199,18 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
             relists.add_metric([source.cluster, kind], count)
         behind.add_metric([source.cluster], source.history_behind)
     decisions = CounterMetricFamily("imc_pod_decisions", "ECI pods ever seen, each counted once under its outcome "
-                                    "when first recorded (from the ledger: survives restarts).",
-                                    labels=["cluster", "namespace", "workload", "outcome"])
-    for cluster, namespace, workload, outcome, count in sorted(ledger.decisions):
-        decisions.add_metric([cluster, namespace, workload, outcome], count)
-    return [bounded(family) for family in (pods, decisions, disagreements, info, expiry, size, on_cache,
+                                    "when first recorded (from the ledger: survives restarts); every outcome of a "
+                                    "known workload from 0.", labels=["cluster", "namespace", "workload", "outcome"])
+    counts = new_series.shown(decisions.name, decision_counts(ledger.decisions, workloads), now)
+    for labels, count in sorted(counts.items()):
+        decisions.add_metric(list(labels), count)
+    saved = CounterMetricFamily("imc_time_saved_seconds", "Image pull seconds ECI pods saved by hitting a cache, "
+                                "estimated once per pod when it started (core.starts: the median observed pull of "
+                                "each image, less what the pod paid; never negative).",
+                                labels=["cluster", "namespace", "workload"])
+    for labels, seconds in sorted(new_series.shown(saved.name, saved_seconds(ledger.saved, workloads), now).items()):
+        saved.add_metric(list(labels), seconds)
+    return [bounded(family) for family in (pods, decisions, saved, disagreements, info, expiry, size, on_cache,
                                            *histograms(ledger.durations), watch_up, relists, behind)]
 
 
@@ -179,8 +257,14 @@ class ImcCollector(Collector):
     """Reads the clusters this process watches at scrape time; pod counts are cached per store version."""
 
     lives: Callable[[], Iterable[Any]]
+    new_series_seconds: float = DEFAULT_NEW_SERIES_SECONDS
+    clock: Callable[[], float] = time.monotonic
     _cache: dict[str, tuple[Any, int, dict]] = field(default_factory=dict)  # cluster -> (snapshot, version, counts)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _series_lock: threading.Lock = field(default_factory=threading.Lock)  # one scrape at a time updates _new_series
+
+    def __post_init__(self) -> None:
+        self._new_series = NewSeries(self.new_series_seconds)
 
     def collect(self) -> Iterable[Metric]:
         """The families of one scrape."""
@@ -191,8 +275,12 @@ class ImcCollector(Collector):
         figures = LedgerFigures(
             tuple(row for ledger in ledgers.values() for row in ledger.decision_totals()),
             tuple(bucket for ledger in ledgers.values() for bucket in ledger.durations()),
+            tuple(row for ledger in ledgers.values() for row in ledger.time_saved()),
         )
-        return families(sources, figures, self._pods_of)
+        with self._series_lock:
+            built = families(sources, figures, self._pods_of, self._new_series, self.clock())
+            self._new_series.done(source.cluster for source in sources)
+        return built
 
     def describe(self) -> Iterable[Metric]:
         """Nothing up front: the families are known only at scrape time."""
@@ -216,6 +304,7 @@ class MetricsSettings:
     port: int = DEFAULT_PORT
     address: str = DEFAULT_ADDRESS
     problem: str | None = None
+    new_series_seconds: float = DEFAULT_NEW_SERIES_SECONDS  # how long a new counter series shows 0 first
 
 
 def parse_port(text: str) -> int | None:
@@ -231,10 +320,29 @@ def port_problem(name: str, value: object) -> str:
 
 
 def metrics_settings(environ: Mapping[str, str] | None = None) -> MetricsSettings:
-    """IMC_METRICS_PORT (default 9108, 0 = off) and IMC_METRICS_ADDRESS (default 0.0.0.0); a bad port is off, with
-    a problem naming it."""
+    """IMC_METRICS_PORT (default 9108, 0 = off), IMC_METRICS_ADDRESS (default 0.0.0.0) and
+    IMC_METRICS_NEW_SERIES_SECONDS (default 120); a bad value is off, with a problem naming it."""
     environ = os.environ if environ is None else environ
     address = environ.get("IMC_METRICS_ADDRESS", "").strip() or DEFAULT_ADDRESS
+    hold = new_series_seconds(environ)
+    if isinstance(hold, str):
+        return MetricsSettings(0, address, hold)
+    return replace(port_settings(environ, address), new_series_seconds=hold)
+
+
+def new_series_seconds(environ: Mapping[str, str]) -> float | str:
+    """IMC_METRICS_NEW_SERIES_SECONDS (default 120), or a problem naming a value that is not a number of seconds."""
+    text = environ.get("IMC_METRICS_NEW_SERIES_SECONDS", "").strip()
+    if not text:
+        return DEFAULT_NEW_SERIES_SECONDS
+    if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,3})?", text):
+        return (f"IMC_METRICS_NEW_SERIES_SECONDS={brief(text)} is not a number of seconds (0-999999, more than the "
+                "longest scrape interval)")
+    return float(text)
+
+
+def port_settings(environ: Mapping[str, str], address: str) -> MetricsSettings:
+    """The port of IMC_METRICS_PORT (default 9108); a bad one is off, with a problem naming it."""
     text = environ.get("IMC_METRICS_PORT", "").strip()
     if not text:
         return MetricsSettings(DEFAULT_PORT, address)
@@ -268,10 +376,11 @@ class MetricsEndpoint:
             self.server = None
 
 
-def registry_for(lives: Callable[[], Iterable[Any]]) -> CollectorRegistry:
+def registry_for(lives: Callable[[], Iterable[Any]],
+                 new_series_seconds: float = DEFAULT_NEW_SERIES_SECONDS) -> CollectorRegistry:
     """A registry holding only imc's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ImcCollector(lives))
+    registry.register(ImcCollector(lives, new_series_seconds))
     return registry
 
 
@@ -285,7 +394,8 @@ def serve_metrics(lives: Callable[[], Iterable[Any]], settings: MetricsSettings)
     if settings.port == 0:
         return endpoint
     try:
-        server, _thread = start_http_server(settings.port, settings.address, registry=registry_for(lives))
+        server, _thread = start_http_server(settings.port, settings.address,
+                                            registry=registry_for(lives, settings.new_series_seconds))
     except OSError as exc:
         reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         endpoint.problem = (f"metrics not served on {settings.address}:{settings.port}: {reason} "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 from bench.waits import free_port
+from core.policy import AUTO_IMC, IMC_ID
 from core.workloads import is_eci_pod
 from dashboard import views
 from kube.store import KINDS, ClusterStore
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 README = REPO / "README.md"
+NEW_SERIES_SECONDS = 3
 
 
 def fetch(url: str) -> bytes:
@@ -66,7 +70,9 @@ def cluster(start_sim_factory, tmp_path_factory):
 def running_exporter(sim, history: Path, log: Path) -> Iterator[str]:
     """`imc exporter` on a sim with a ledger file: its /metrics URL once it reports pods."""
     port = free_port()
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history)}
+    # a new counter series shows 0 for 3 s: longer than the 1 s scrape interval of the Prometheus below
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history),
+                   "IMC_METRICS_NEW_SERIES_SECONDS": str(NEW_SERIES_SECONDS)}
     with log.open("w") as handle:
         process = subprocess.Popen([sys.executable, "cli.py", "exporter", "--kubeconfig", str(sim.kubeconfig),
                                     "--context", "sim", "--address", "127.0.0.1", "--port", str(port)],
@@ -179,6 +185,22 @@ def test_the_alert_rules_pass_promtool_check_rules(tmp_path):
                       "ImcPodsFailOnPinnedCache", "ImcWatchDown"}
 
 
+def test_every_rule_passes_its_promtool_unit_test(tmp_path):
+    rule = yaml.safe_load((DEPLOY / "monitoring" / "prometheusrule.yaml").read_text())
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rule["spec"]))
+    tests = (DEPLOY / "monitoring" / "prometheusrule-test.yaml").read_text()
+    (tmp_path / "rules-test.yml").write_text(tests)
+    checked = subprocess.run(["promtool", "test", "rules", "rules-test.yml"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    cases = yaml.safe_load(tests)["tests"]
+    tested_alerts = {t["alertname"] for case in cases for t in case.get("alert_rule_test", ()) if t["exp_alerts"]}
+    tested_records = {t["expr"] for case in cases for t in case.get("promql_expr_test", ())}
+    rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert {r["alert"] for r in rules if "alert" in r} <= tested_alerts  # each alert is seen firing
+    assert {r["record"] for r in rules if "record" in r} <= tested_records
+
+
 def test_kustomize_renders_it_all_and_grafana_asks_only_for_metrics_imc_serves(exporter):
     rendered = subprocess.run(["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60)
     assert rendered.returncode == 0, rendered.stderr
@@ -217,3 +239,84 @@ def test_two_processes_share_one_ledger_and_count_each_pod_once(cluster, exporte
         poll(lambda: decisions(second) == eci, 30, f"the second exporter's decisions == {eci}")
         assert decisions(exporter) == eci  # both wrote every pod; the triggers counted each once
     assert "history" not in (tmp_path / "second.log").read_text().replace(f"(history {history})", "")
+
+
+def results(prometheus: str, expression: str) -> list[dict]:
+    """Every result of an instant query: its labels and value."""
+    body = json.loads(fetch(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expression})}"))
+    assert body["status"] == "success", body
+    return [{**item["metric"], "value": float(item["value"][1])} for item in body["data"]["result"]]
+
+
+def ledger_saved(history: Path) -> float:
+    """The seconds saved by every pod in the ledger file, read beside the exporter writing it."""
+    connection = sqlite3.connect(f"{history.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        return connection.execute("SELECT coalesce(sum(saved_seconds), 0) FROM pods").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def ledger_outcomes(history: Path, namespace: str) -> dict[str, int]:
+    """The ledger's pods of a namespace by outcome."""
+    connection = sqlite3.connect(f"{history.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        return dict(connection.execute("SELECT outcome, count(*) FROM pods WHERE namespace = ? GROUP BY outcome",
+                                       (namespace,)).fetchall())
+    finally:
+        connection.close()
+
+
+def grafana_expressions() -> list[tuple[str, str]]:
+    """Every Grafana panel's query, its variables filled in as Grafana would: all clusters, a 5-minute rate window."""
+    grafana = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
+    return [(panel["title"], target["expr"].replace("$cluster", ".*").replace("$__rate_interval", "5m"))
+            for panel in grafana["panels"] for target in panel["targets"]]
+
+
+def eci_cronjob(name: str, image: str) -> dict:
+    """A CronJob of ECI pods every minute (three seconds at the sim's --speed 20)."""
+    template = {"metadata": {"labels": {"alibabacloud.com/eci": "true"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": image}]}}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "*/1 * * * *", "jobTemplate": {"spec": {"template": template}}}}
+
+
+def test_a_new_namespaces_first_pods_show_in_increase_and_cronjobs_are_one_workload(cluster, prometheus, history):
+    from tests.integration.conftest import new_api_client
+
+    api = new_api_client(cluster)
+    run_kubectl(cluster, "create", "namespace", "fresh")
+    run_kubectl(cluster, "create", "namespace", "batch")
+    image = unique_image("fresh")
+    create_pod(api, "fresh", [image], {AUTO_IMC: "false"})  # first off: its pull is what a hit's saving is told by
+    wait_usable(api, create_cache(api, [image]))
+    create_pod(api, "fresh", [image])  # first hit
+    create_pod(api, "fresh", [unique_image("fresh-miss")])  # first miss
+    create_pod(api, "fresh", [image], {IMC_ID: "imc-0000missing0000"})  # first failure: pinned to no cache
+    run_kubectl(cluster, "apply", "-n", "batch", "-f", "-", input_text=json.dumps(eci_cronjob("etl-hourly", image)))
+    window = 'sum by (outcome) (increase(imc_pod_decisions_total{namespace="fresh"}[10m]))'
+
+    def every_first() -> dict[str, float] | None:
+        found = {r["outcome"]: r["value"] for r in results(prometheus, window)}
+        return found if all(found.get(o, 0) >= 0.9 for o in ("off", "hit", "miss", "fail")) else None
+
+    found = poll(every_first, 90, "each first pod of namespace fresh in increase()", interval=0.5)
+    in_ledger = ledger_outcomes(history, "fresh")
+    assert in_ledger == {"off": 1, "hit": 1, "miss": 1, "fail": 1}
+    assert all(in_ledger[o] * 0.9 <= found[o] < in_ledger[o] * 1.5 for o in in_ledger), found  # extrapolated
+    for title, expression in grafana_expressions():
+        answered = [r["value"] for r in results(prometheus, expression)]
+        assert [v for v in answered if not math.isnan(v)], f"Grafana's {title!r} has no value: {expression}"
+    runs = 'sum(imc_pod_decisions_total{namespace="batch"})'
+    poll(lambda: (query(prometheus, runs) or 0) >= 2, 90, "two scheduled runs of the CronJob", interval=0.5)
+    workloads = {r.get("workload", "") for r in results(prometheus, "group by (workload) (imc_pod_decisions_total)")}
+    assert "CronJob/etl-hourly" in workloads
+    assert not [w for w in workloads if w.startswith("Job/")], workloads  # never one series per run
+    run_kubectl(cluster, "delete", "cronjob", "etl-hourly", "-n", "batch")
+
+    def saved_agrees() -> bool:
+        in_ledger = ledger_saved(history)
+        return in_ledger > 0 and query(prometheus, "sum(imc_time_saved_seconds_total)") == pytest.approx(in_ledger)
+
+    poll(saved_agrees, 60, "imc_time_saved_seconds_total == the ledger's savings (> 0)", interval=0.5)
