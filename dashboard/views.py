@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 from core.images import parse_image
 from core.matching import CacheIndex, Explanation, explain
 from core.narrative import outcome_label
-from core.render import csv_cell
 from core.owners import workload_name
+from core.render import csv_cell
 from core.workloads import pod_template
 from dashboard.cache_views import PHASE_GROUPS
 
