@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,6 +10,7 @@ import pandas as pd
 
 from dashboard.cache_views import relative_time
 from dashboard.views import OUTCOMES, nice_bucket
+from kube.ledger_rows import StoredPod
 
 WINDOWS = {"1 h": timedelta(hours=1), "24 h": timedelta(days=1), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
 DEFAULT_WINDOW = "24 h"
@@ -59,10 +60,9 @@ def ledger_counts(ledger, cluster: str, window: str, now: datetime) -> list[tupl
     return ledger.outcome_buckets(cluster, start.timestamp(), end.timestamp(), int(bucket.removesuffix("s")))
 
 
-def ledger_pod_facts(row: Sequence, now: datetime) -> list[tuple[str, str]]:
-    """What the ledger kept of a pod (a `Ledger.pod` row) as (what, value) pairs, for a pod no longer in the cluster."""
-    (_, _, _, _, workload, created, predicted, actual, _, cache_name, cache_id, disagrees, start, pull,
-     deleted) = row
+def ledger_pod_facts(stored: StoredPod, now: datetime) -> list[tuple[str, str]]:
+    """What the ledger kept of a pod (`Ledger.pod`) as (what, value) pairs, for a pod no longer in the cluster."""
+    row, deleted = stored
 
     def moment(seconds: float | None) -> str:
         return relative_time(datetime.fromtimestamp(seconds, UTC), now) if seconds is not None else "not known"
@@ -70,16 +70,16 @@ def ledger_pod_facts(row: Sequence, now: datetime) -> list[tuple[str, str]]:
     def took(seconds: float | None) -> str:
         return f"{seconds:,.1f} s" if seconds is not None else "not known (it had not started)"
 
-    said = {None: "nothing reported"}.get(actual, actual)
-    agreed = "" if actual is None else (" (not what imc predicted)" if disagrees else " (as imc predicted)")
-    cache = f"{cache_name} ({cache_id or 'no ID'})" if cache_name else (cache_id or "none")
+    said = {None: "nothing reported"}.get(row.actual, row.actual)
+    agreed = "" if row.actual is None else (" (not what imc predicted)" if row.disagrees else " (as imc predicted)")
+    cache = f"{row.cache_name} ({row.cache_id or 'no ID'})" if row.cache_name else (row.cache_id or "none")
     return [
         ("Deleted", moment(deleted) if deleted is not None else "not seen deleted (imc was not watching then)"),
-        ("Created", moment(created)),
-        ("Workload", workload or "none (a bare pod)"),
-        ("imc predicted", predicted),
+        ("Created", moment(row.created)),
+        ("Workload", row.workload or "none (a bare pod)"),
+        ("imc predicted", row.predicted),
         ("What ECI did", f"{said}{agreed}"),
         ("Cache", cache),
-        ("Start", took(start)),
-        ("Pull", took(pull)),
+        ("Start", took(row.start_seconds)),
+        ("Pull", took(row.pull_seconds)),
     ]

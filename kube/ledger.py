@@ -20,7 +20,7 @@ from typing import Any
 
 from core.findings import brief
 from core.owners import cronjob_of
-from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, Tracker
+from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, StoredPod, Tracker
 
 log = logging.getLogger("imc.kube.ledger")
 
@@ -428,12 +428,12 @@ class Ledger:
         return self._query(f"SELECT {', '.join(POD_COLUMNS)}, deleted FROM pods WHERE cluster = ? "
                            "ORDER BY namespace, name", (cluster,))
 
-    def pod(self, cluster: str, namespace: str, name: str) -> tuple | None:
-        """The newest row of the pod namespace/name (POD_COLUMNS and deleted), or None when the ledger has none."""
+    def pod(self, cluster: str, namespace: str, name: str) -> StoredPod | None:
+        """The newest row of the pod namespace/name and when it was seen deleted, or None when the ledger has none."""
         found = self._query(f"SELECT {', '.join(POD_COLUMNS)}, deleted FROM pods WHERE cluster = ? AND namespace = ? "
                             "AND name = ? ORDER BY coalesce(created, first_seen) DESC LIMIT 1",
                             (cluster, namespace, name))
-        return found[0] if found else None
+        return StoredPod(PodRow(*found[0][:-1]), found[0][-1]) if found else None
 
     def pod_count(self, cluster: str) -> int:
         """How many pods of a cluster the ledger holds (-1 when it cannot be read)."""

@@ -70,6 +70,13 @@ class PodRow(NamedTuple):
     saved_seconds: float | None = None  # a started hit: pull time saved, estimated when imc first saw it started
 
 
+class StoredPod(NamedTuple):
+    """A pod's newest row in the ledger, and when it was seen deleted (None: not seen deleted)."""
+
+    row: PodRow
+    deleted: float | None
+
+
 class PhaseRow(NamedTuple):
     """A cache seen in a new phase (table `cache_phases`)."""
 

@@ -128,9 +128,13 @@ def test_a_deep_link_to_a_deleted_pod_in_the_ledger_shows_its_row(app, sim, page
     ledger = app.log.parent / "history.sqlite3"
 
     def row() -> tuple | None:
-        with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as connection:
-            return connection.execute("SELECT deleted FROM pods WHERE namespace = ? AND name = ?",
-                                      (namespace, "e2e-gone")).fetchone()
+        """The pod's row, or None while the dashboard has not yet written it (or made the file)."""
+        try:
+            with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as connection:
+                return connection.execute("SELECT deleted FROM pods WHERE namespace = ? AND name = ?",
+                                          (namespace, "e2e-gone")).fetchone()
+        except sqlite3.OperationalError:  # no file yet, or no table yet
+            return None
 
     poll(row, 30, "the pod in the dashboard's ledger")
     kubectl(sim, "delete", "pod", "-n", namespace, "e2e-gone", "--wait=true")

@@ -11,6 +11,7 @@ from dashboard.cache_views import CACHE_LINK_TEXT, by_urgency, relative_time
 from dashboard.history_views import ledger_pod_facts
 from dashboard.shell import demo_kubeconfig_line, server_text
 from dashboard.shown_cluster import ShownCluster
+from kube.ledger_rows import PodRow, StoredPod
 from kube.store import ClusterStore
 from sim.launch import SimProcess
 
@@ -27,14 +28,15 @@ def test_a_time_reads_relative_first_then_absolute_with_its_zone():
 
 def test_a_deleted_pods_row_says_when_it_went_what_eci_did_and_its_times():
     created, deleted = (NOW - timedelta(minutes=30)).timestamp(), (NOW - timedelta(minutes=5)).timestamp()
-    row = ("prod", "uid-1", "shop", "web-1", "Deployment/web", created, "hit", "miss", "miss", "web-cache",
-           "imc-web", 1, 12.5, 9.25, deleted)
+    row = StoredPod(PodRow("prod", "uid-1", "shop", "web-1", "Deployment/web", created, "hit", "miss", "miss",
+                           "web-cache", "imc-web", 1, 12.5, 9.25, 3.0), deleted)
     facts = dict(ledger_pod_facts(row, NOW))
     assert facts["Deleted"] == "5 min ago (2026-12-05 23:05 UTC)"
     assert facts["What ECI did"] == "miss (not what imc predicted)"
     assert facts["Cache"] == "web-cache (imc-web)"
     assert (facts["Start"], facts["Pull"]) == ("12.5 s", "9.2 s")
-    unreported = ("prod", "uid-2", "shop", "web-2", "", created, "fail", None, "fail", None, None, 0, None, None, None)
+    unreported = StoredPod(PodRow("prod", "uid-2", "shop", "web-2", "", created, "fail", None, "fail", None, None, 0,
+                                  None, None), None)
     facts = dict(ledger_pod_facts(unreported, NOW))
     assert facts["What ECI did"] == "nothing reported" and facts["Start"].startswith("not known")
     assert facts["Deleted"].startswith("not seen deleted") and facts["Workload"] == "none (a bare pod)"

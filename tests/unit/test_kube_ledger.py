@@ -122,7 +122,8 @@ def test_history_survives_a_restart_and_deleted_pods_still_count(tmp_path):
     assert rows["a"][-1] == EPOCH + 60 and rows["b"][-1] == EPOCH + 600 and rows["c"][-1] is None
     minutes = second.ledger.outcome_minutes("prod", EPOCH - 3600, EPOCH + 3600)
     assert sorted(minutes) == [(int(EPOCH // 60), "miss", 2), (int(EPOCH // 60) + 5, "miss", 1)]
-    assert second.ledger.pod("prod", "default", "a") == rows["a"]  # a deleted pod's deep link reads this row
+    stored = second.ledger.pod("prod", "default", "a")  # a deleted pod's deep link reads this row
+    assert (*stored.row, stored.deleted) == rows["a"]
     assert second.ledger.pod("prod", "default", "nope") is None and second.ledger.pod("other", "default", "a") is None
 
 
