@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from core.malloc import limit_malloc_arenas
 from sim.api_server import ApiServer, ServerOptions
 from sim.identity import client_host, load_identity, write_kubeconfig
 from sim.object_api import DEFAULT_MAX_PODS
@@ -86,6 +87,7 @@ async def serve(config: SimConfig) -> int:
         listener.close()
         return 2
     port = listener.getsockname()[1]
+    limit_malloc_arenas()  # big objects' buffers (watch chunks, history) go back to the OS once freed
     sim = build_simulation(config.history, config.speed, config.max_pods, config.history_bytes)
     scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
     scenario.populate()
