@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 import orjson
 
@@ -105,31 +105,28 @@ def same_template(replica_set: dict, template: dict, pod_hash: str) -> bool:
     return semantic(theirs) == semantic(template)
 
 
-class PodTally(NamedTuple):
-    """Counts of the pods one owner controls: as a ReplicaSet counts them, and as a Job does (`job_counts`)."""
+@dataclass(frozen=True)
+class PodTally:
+    """Counts of the pods one owner controls: as a ReplicaSet counts them, and as a Job does."""
 
     live: int  # not Terminating
     live_ready: int  # of those, Running and Ready
-    active: int
-    ready: int
-    succeeded: int
-    failed: int
-    terminating: int
+    job_counts: PodCounts
+
+    @staticmethod
+    def figures(pod: dict) -> tuple[int, ...]:
+        """What one pod counts for, as the figures a tally adds up."""
+        live = not pod["metadata"].get("deletionTimestamp")
+        return int(live), int(live and pod_ready(pod)), *astuple(PodCounts.of([pod]))
 
     @classmethod
-    def of(cls, pod: dict) -> PodTally:
-        """What one pod counts for."""
-        live = not pod["metadata"].get("deletionTimestamp")
-        counts = PodCounts.of([pod])
-        return cls(int(live), int(live and pod_ready(pod)), counts.active, counts.ready, counts.succeeded,
-                   counts.failed, counts.terminating)
-
-    def job_counts(self) -> PodCounts:
-        """The counts a Job's status and its controller read."""
-        return PodCounts(self.active, self.ready, self.succeeded, self.failed, self.terminating)
+    def of_figures(cls, figures: tuple[int, ...]) -> PodTally:
+        """A tally from its added-up figures."""
+        return cls(figures[0], figures[1], PodCounts(*figures[2:]))
 
 
-NO_PODS = PodTally(0, 0, 0, 0, 0, 0, 0)
+NO_FIGURES = (0,) * (2 + len(fields(PodCounts)))
+NO_PODS = PodTally.of_figures(NO_FIGURES)
 
 
 class Controller:
@@ -142,7 +139,7 @@ class Controller:
         self.store = api.store
         self.scheduler = scheduler
         self._backoff: dict[str, tuple[float, float]] = {}  # owner uid -> (delay, until) after a refused create
-        self._tallies: dict[str, PodTally] = {}  # controlling owner uid -> counts of its pods (none: no pods)
+        self._tallies: dict[str, tuple[int, ...]] = {}  # controlling owner uid -> PodTally.figures of its pods
         self.store.add_listener(self._on_change)
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -215,15 +212,17 @@ class Controller:
         uid = controller_uid(entry.obj)
         if uid is None:
             return
-        figures = [a + sign * b for a, b in zip(self._tallies.get(uid, NO_PODS), PodTally.of(entry.obj), strict=True)]
+        before = self._tallies.get(uid, NO_FIGURES)
+        figures = tuple(a + sign * b for a, b in zip(before, PodTally.figures(entry.obj), strict=True))
         if any(figures):
-            self._tallies[uid] = PodTally(*figures)
+            self._tallies[uid] = figures
         else:
             self._tallies.pop(uid, None)
 
     def tally(self, owner_uid: str) -> PodTally:
         """The counts of the pods an owner controls, as of now."""
-        return self._tallies.get(owner_uid, NO_PODS)
+        figures = self._tallies.get(owner_uid)
+        return NO_PODS if figures is None else PodTally.of_figures(figures)
 
     def live_pods(self, owner: dict) -> list[dict]:
         """The pods an owner controls that are not Terminating."""

@@ -50,7 +50,7 @@ class JobController(Controller):
         if job is None:
             return
         uid = job["metadata"]["uid"]
-        wanted = pods_wanted(job, self.tally(uid).job_counts())  # counts kept from every pod change: no look at each
+        wanted = pods_wanted(job, self.tally(uid).job_counts)  # counts kept from every pod change: no look at each
         created = 0
         for _ in range(min(wanted, BURST_REPLICAS) if self.may_create(job) else 0):
             pod = self.create_pod(job, "job-controller")
@@ -63,7 +63,7 @@ class JobController(Controller):
             created += 1
         if wanted > created and self.may_create(job):  # else the backoff's timer comes back
             self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
-        status = job_status(job, self.tally(uid).job_counts(), datetime.now(UTC))
+        status = job_status(job, self.tally(uid).job_counts, datetime.now(UTC))
         if status == job.get("status"):
             return
         updated = self.store.get(JOBS.key, namespace, name).copy()
