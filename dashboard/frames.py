@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 
 from core.coverage import CacheSuggestion, held_images, suggest_cache
+from core.malloc import release_free_memory
 from core.matching import CacheIndex
 from dashboard import cache_views, start_views, suggest, views
 from dashboard.frozen_figure import FrozenFigure
-from kube.malloc import release_free_memory
 
 # Only the latest snapshot's Frames: each holds ~10 MiB of Arrow tables at 10k pods (keeping six cost ~50 MiB of
 # RSS, bench/README.md); a session still drawing an older one holds it until its run ends.

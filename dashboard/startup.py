@@ -6,7 +6,7 @@ from functools import cache
 
 import pyarrow as pa
 
-from kube.malloc import limit_malloc_arenas
+from core.malloc import limit_malloc_arenas
 
 
 @cache

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from core.malloc import release_free_memory
 from kube.connect import single_try_client
 from kube.http import Request, RequestError, Stream, open_stream, send, status_code
-from kube.malloc import release_free_memory
 from kube.resources import RESOURCES
 from kube.slim import slim_object
 from kube.store import KEPT_EVENT_REASONS, KINDS, LIVENESS, ClusterStore

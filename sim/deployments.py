@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
 
 import orjson
 
 from core.timeutil import parse_time
+from sim.batch import PodCounts
 from sim.errors import ApiError
 from sim.object_api import DeleteOptions, ObjectApi, now_timestamp, random_suffix
 from sim.resources import DEPLOYMENTS, PODS, REPLICASETS
 from sim.scheduling import Scheduler
-from sim.store import Change
+from sim.store import Change, Entry
 
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_LIMIT = 10
 BURST_REPLICAS = 20  # pods created or deleted per pass, as the ReplicaSet controller's burstReplicas bounds it
 PASS_SECONDS = 0.1  # real time between passes while pods change or more remain: the server answers between them
+# after a refused pod create (the quota), the owner's creates wait this long, doubling up to CREATE_BACKOFF_MAX: the
+# Job controller's DefaultJobApiBackOff and MaxJobApiBackOff (pkg/controller/job/job_controller.go)
+CREATE_BACKOFF_FIRST = 1.0
+CREATE_BACKOFF_MAX = 60.0
 # annotations of a Deployment that its ReplicaSets do not copy (as the Deployment controller skips them)
 NOT_COPIED = ("kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
               "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
@@ -98,6 +105,30 @@ def same_template(replica_set: dict, template: dict, pod_hash: str) -> bool:
     return semantic(theirs) == semantic(template)
 
 
+@dataclass(frozen=True)
+class PodTally:
+    """Counts of the pods one owner controls: as a ReplicaSet counts them, and as a Job does."""
+
+    live: int  # not Terminating
+    live_ready: int  # of those, Running and Ready
+    job_counts: PodCounts
+
+    @staticmethod
+    def figures(pod: dict) -> tuple[int, ...]:
+        """What one pod counts for, as the figures a tally adds up."""
+        live = not pod["metadata"].get("deletionTimestamp")
+        return int(live), int(live and pod_ready(pod)), *astuple(PodCounts.of([pod]))
+
+    @classmethod
+    def of_figures(cls, figures: tuple[int, ...]) -> PodTally:
+        """A tally from its added-up figures."""
+        return cls(figures[0], figures[1], PodCounts(*figures[2:]))
+
+
+NO_FIGURES = (0,) * (2 + len(fields(PodCounts)))
+NO_PODS = PodTally.of_figures(NO_FIGURES)
+
+
 class Controller:
     """A controller of one kind: it writes through the API, hears every change of the store, reconciles by name."""
 
@@ -107,7 +138,8 @@ class Controller:
         self.api = api
         self.store = api.store
         self.scheduler = scheduler
-        self._failing: set[str] = set()  # owners whose last pod create was refused (reported once)
+        self._backoff: dict[str, tuple[float, float]] = {}  # owner uid -> (delay, until) after a refused create
+        self._tallies: dict[str, tuple[int, ...]] = {}  # controlling owner uid -> PodTally.figures of its pods
         self.store.add_listener(self._on_change)
 
     def reconcile(self, namespace: str, name: str) -> None:
@@ -119,6 +151,11 @@ class Controller:
         `_on_other_change`."""
         obj = change.entry.obj
         namespace = obj["metadata"].get("namespace", "")
+        if change.resource == PODS.key:
+            if change.previous is not None:
+                self._count_pod(change.previous, -1)
+            if change.type != "DELETED":
+                self._count_pod(change.entry, 1)
         if change.resource == self.KIND_KEY and change.type != "DELETED":
             self.scheduler.soon_once(self.reconcile, namespace, obj["metadata"]["name"])
         self._on_other_change(change, obj, namespace)
@@ -131,9 +168,15 @@ class Controller:
         entry = self.store.get(self.KIND_KEY, namespace, name)
         return None if entry is None or entry.obj["metadata"].get("deletionTimestamp") else entry.obj
 
+    def may_create(self, owner: dict) -> bool:
+        """Whether the owner's pod creates are not backing off after a refusal."""
+        backoff = self._backoff.get(owner["metadata"]["uid"])
+        return backoff is None or time.monotonic() >= backoff[1]
+
     def create_pod(self, owner: dict, component: str) -> dict | None:
         """A pod from its owner's template (ECI decides it at this moment); None when the API refuses it (the pod
-        quota), reported once per owner until the caller clears `_failing` again."""
+        quota): reported once until a create succeeds again, and the owner's creates back off
+        (`backoff_seconds`)."""
         template = orjson.loads(orjson.dumps(owner["spec"]["template"]))
         metadata = template.get("metadata") or {}
         body = {
@@ -145,13 +188,45 @@ class Controller:
             },
             "spec": template.get("spec") or {},
         }
+        uid = owner["metadata"]["uid"]
         try:
-            return self.api.create(PODS, owner["metadata"]["namespace"], body)
+            pod = self.api.create(PODS, owner["metadata"]["namespace"], body)
         except ApiError as error:
-            if owner["metadata"]["uid"] not in self._failing:
-                self._failing.add(owner["metadata"]["uid"])
+            delay = self._backoff[uid][0] * 2 if uid in self._backoff else CREATE_BACKOFF_FIRST
+            if uid not in self._backoff:
                 self.api.record_event(owner, "FailedCreate", "Warning", f"Error creating: {error.message}", component)
+            delay = min(delay, CREATE_BACKOFF_MAX)
+            self._backoff[uid] = (delay, time.monotonic() + delay)
             return None
+        self._backoff.pop(uid, None)
+        return pod
+
+    def retry_after_backoff(self, owner: dict, namespace: str, name: str) -> None:
+        """Reconcile `name` again once the owner's creates may go on after a refusal."""
+        backoff = self._backoff.get(owner["metadata"]["uid"])
+        if backoff is not None:
+            self.scheduler.after_once(backoff[0], self.reconcile, namespace, name, real=True)
+
+    def _count_pod(self, entry: Entry, sign: int) -> None:
+        """Add (sign 1) or take away (-1) what one pod counts for its controlling owner."""
+        uid = controller_uid(entry.obj)
+        if uid is None:
+            return
+        before = self._tallies.get(uid, NO_FIGURES)
+        figures = tuple(a + sign * b for a, b in zip(before, PodTally.figures(entry.obj), strict=True))
+        if any(figures):
+            self._tallies[uid] = figures
+        else:
+            self._tallies.pop(uid, None)
+
+    def tally(self, owner_uid: str) -> PodTally:
+        """The counts of the pods an owner controls, as of now."""
+        figures = self._tallies.get(owner_uid)
+        return NO_PODS if figures is None else PodTally.of_figures(figures)
+
+    def live_pods(self, owner: dict) -> list[dict]:
+        """The pods an owner controls that are not Terminating."""
+        return [pod for pod in self.controlled(PODS.key, owner) if not pod["metadata"].get("deletionTimestamp")]
 
     def controlled(self, resource_key: str, owner: dict) -> list[dict]:
         """The objects of a resource an owner controls (found through the ownerReference index)."""
@@ -194,50 +269,42 @@ class DeploymentController(Controller):
             replica_sets.append(current)
         else:
             current = self._sync_revision(deployment, current, replica_sets)
-        pods_by_rs: dict[str, list[dict]] = {rs["metadata"]["uid"]: [] for rs in replica_sets}
-        for pod in self.store.objects(PODS.key, namespace):
-            if pod["metadata"].get("deletionTimestamp"):
-                continue  # Terminating pods no longer count
-            owner = controller_uid(pod)
-            if owner in pods_by_rs:
-                pods_by_rs[owner].append(pod)
-        new_pods = pods_by_rs[current["metadata"]["uid"]]
-        missing = desired - len(new_pods)
+        # the counts of each ReplicaSet's pods are kept from every pod change: a pass costs its own work (at most
+        # BURST_REPLICAS creates or deletes), not a look at every pod; the pods themselves are looked up only to
+        # choose which ones go
+        current_uid = current["metadata"]["uid"]
+        missing = desired - self.tally(current_uid).live if self.may_create(current) else 0  # else: the backoff's timer
         for _ in range(min(missing, BURST_REPLICAS)):
-            pod = self.create_pod(current, "replicaset-controller")
-            if pod is None:  # tried again on a later pass
+            if self.create_pod(current, "replicaset-controller") is None:  # tried again once the backoff is over
+                self.retry_after_backoff(current, namespace, name)
                 missing = 0
                 break
-            new_pods.append(pod)
-        else:
-            self._failing.discard(current["metadata"]["uid"])
-        surplus = len(new_pods) - desired
+        surplus = self.tally(current_uid).live - desired
         if surplus > 0:
-            ordered = sorted(new_pods, key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
-            going = ordered[:min(surplus, BURST_REPLICAS)]
-            for pod in going:
+            ordered = sorted(self.live_pods(current), key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]))
+            for pod in ordered[:min(surplus, BURST_REPLICAS)]:
                 self.api.delete(PODS, namespace, pod["metadata"]["name"])
-            gone = {pod["metadata"]["name"] for pod in going}
-            new_pods = [pod for pod in new_pods if pod["metadata"]["name"] not in gone]
         if missing > BURST_REPLICAS or surplus > BURST_REPLICAS:
             self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
-        ready_new = sum(1 for pod in new_pods if pod_ready(pod))
-        keep_old = max(0, desired - ready_new)
-        old_pods = sorted(
-            (pod for rs in replica_sets if rs is not current for pod in pods_by_rs[rs["metadata"]["uid"]]),
-            key=lambda p: (not pod_ready(p), p["metadata"]["creationTimestamp"]),
-            reverse=True,
-        )
-        old_going = old_pods[: min(max(0, len(old_pods) - keep_old), BURST_REPLICAS)]
-        for pod in old_going:
-            self.api.delete(PODS, namespace, pod["metadata"]["name"])
-        old_pods = old_pods[len(old_going):]
-        if len(old_pods) > keep_old:
-            self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
+        keep_old = max(0, desired - self.tally(current_uid).live_ready)
+        old_sets = [rs for rs in replica_sets if rs is not current and self.tally(rs["metadata"]["uid"]).live]
+        if old_sets:
+            old_pods = sorted((pod for rs in old_sets for pod in self.live_pods(rs)),
+                              key=lambda p: (not pod_ready(p), p["metadata"]["creationTimestamp"]), reverse=True)
+            old_going = old_pods[: min(max(0, len(old_pods) - keep_old), BURST_REPLICAS)]
+            for pod in old_going:
+                self.api.delete(PODS, namespace, pod["metadata"]["name"])
+            if len(old_pods) - len(old_going) > keep_old:
+                self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
+        old = (0, 0)
         for rs in replica_sets:
-            pods = new_pods if rs is current else [p for p in old_pods if controller_uid(p) == rs["metadata"]["uid"]]
-            self._update_replica_set(deployment, rs, desired if rs is current else len(pods), pods)
-        self._update_status(deployment, desired, new_pods, old_pods)
+            tally = self.tally(rs["metadata"]["uid"])
+            self._update_replica_set(deployment, rs, desired if rs is current else tally.live, tally.live,
+                                     tally.live_ready)
+            if rs is not current:
+                old = (old[0] + tally.live, old[1] + tally.live_ready)
+        new = self.tally(current_uid)
+        self._update_status(deployment, desired, (new.live, new.live_ready), old)
 
     def _create_replica_set(self, deployment: dict, pod_hash: str, existing: list[dict]) -> dict:
         """The ReplicaSet of a new template revision."""
@@ -289,12 +356,11 @@ class DeploymentController(Controller):
         updated["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(revision)
         self.api.save(DEPLOYMENTS, updated)
 
-    def _update_replica_set(self, deployment: dict, replica_set: dict, replicas: int, pods: list[dict]) -> None:
-        """Store a ReplicaSet's replicas and counters when they changed."""
-        ready = sum(1 for pod in pods if pod_ready(pod))
+    def _update_replica_set(self, deployment: dict, replica_set: dict, replicas: int, pods: int, ready: int) -> None:
+        """Store a ReplicaSet's replicas and counters (of its `pods`, `ready` of them) when they changed."""
         status = {
-            "replicas": len(pods),
-            "fullyLabeledReplicas": len(pods),
+            "replicas": pods,
+            "fullyLabeledReplicas": pods,
             "readyReplicas": ready,
             "availableReplicas": ready,
             "observedGeneration": replica_set["metadata"].get("generation", 1),
@@ -335,19 +401,20 @@ class DeploymentController(Controller):
         self.scheduler.after_once(deadline + 1.0, self.reconcile, deployment["metadata"]["namespace"], name)
         return "True", "ReplicaSetUpdated", "ReplicaSet is progressing."
 
-    def _update_status(self, deployment: dict, desired: int, new_pods: list[dict], old_pods: list[dict]) -> None:
-        """Store the Deployment's status counters and conditions (as kubectl rollout status reads them)."""
+    def _update_status(self, deployment: dict, desired: int, new: tuple[int, int], old: tuple[int, int]) -> None:
+        """Store the Deployment's status counters and conditions (as kubectl rollout status reads them), from the
+        (pods, ready pods) of its current ReplicaSet and of the older ones."""
         entry = self.store.get(DEPLOYMENTS.key, deployment["metadata"]["namespace"], deployment["metadata"]["name"])
         if entry is None:
             return
-        ready = sum(1 for pod in new_pods + old_pods if pod_ready(pod))
-        total = len(new_pods) + len(old_pods)
-        complete = len(new_pods) == desired and not old_pods and ready >= desired
+        ready = new[1] + old[1]
+        total = new[0] + old[0]
+        complete = new[0] == desired and not old[0] and ready >= desired
         previous = entry.obj.get("status", {})
         status = {
             "observedGeneration": entry.obj["metadata"].get("generation", 1),
             "replicas": total,
-            "updatedReplicas": len(new_pods),
+            "updatedReplicas": new[0],
             "readyReplicas": ready,
             "availableReplicas": ready,
             "unavailableReplicas": max(0, total - ready),

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from core.timeutil import format_time, parse_time
 from sim.batch import (
-    PodCounts,
     condition_true,
     finished_status,
     job_finished,
@@ -50,22 +49,21 @@ class JobController(Controller):
         job = self.live(namespace, name)
         if job is None:
             return
-        pods = self.controlled(PODS.key, job)
-        counts = PodCounts.of(pods)
-        wanted = pods_wanted(job, counts)
+        uid = job["metadata"]["uid"]
+        wanted = pods_wanted(job, self.tally(uid).job_counts)  # counts kept from every pod change: no look at each
         created = 0
-        for _ in range(min(wanted, BURST_REPLICAS)):
+        for _ in range(min(wanted, BURST_REPLICAS) if self.may_create(job) else 0):
             pod = self.create_pod(job, "job-controller")
-            if pod is None:  # tried again on the next pass
+            if pod is None:  # tried again once the backoff is over
+                self.retry_after_backoff(job, namespace, name)
+                wanted = created
                 break
-            self._failing.discard(job["metadata"]["uid"])
             self.api.record_event(job, "SuccessfulCreate", "Normal", f"Created pod: {pod['metadata']['name']}",
                                   "job-controller")
-            pods.append(pod)
             created += 1
-        if wanted > created:
+        if wanted > created and self.may_create(job):  # else the backoff's timer comes back
             self.scheduler.after_once(PASS_SECONDS, self.reconcile, namespace, name, real=True)
-        status = job_status(job, PodCounts.of(pods), datetime.now(UTC))
+        status = job_status(job, self.tally(uid).job_counts, datetime.now(UTC))
         if status == job.get("status"):
             return
         updated = self.store.get(JOBS.key, namespace, name).copy()

@@ -18,6 +18,8 @@ from sim.selectors import Selector
 CONTINUE_TOO_OLD = ("The provided continue parameter is too old to display a consistent list result. You can start "
                     "a new list without the continue parameter.")
 ObjectKey = tuple[str, str]  # (namespace or "", name)
+DEFAULT_HISTORY_SIZE = 100_000  # watch events kept
+DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024  # and at most this much JSON in them (Change.size)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ class Change:
     entry: Entry
     previous: Entry | None
 
+    @property
+    def size(self) -> int:
+        """The bytes of JSON this change keeps alive (its object and the version before it): about half of what
+        they take in memory, decoded and encoded."""
+        return len(self.entry.raw) + (len(self.previous.raw) if self.previous is not None else 0)
+
 
 def object_key(obj: dict) -> ObjectKey:
     """The (namespace, name) key of an object."""
@@ -52,12 +60,16 @@ def object_key(obj: dict) -> ObjectKey:
 
 @dataclass(eq=False)
 class Watcher:
-    """One open watch: which objects it wants, and the queue of events waiting to be sent."""
+    """One open watch: which objects it wants, and the events waiting to be sent (each with its change's rv)."""
 
     resource: str
     namespace: str | None
     selector: Selector
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)  # (type, Entry) events; None ends the stream
+    pending: deque[tuple[int, str, Entry]] = field(default_factory=deque)
+    delivered_rv: int = 0  # the resourceVersion of the last event taken to be sent
+    expired_at: int = 0  # set when the history was trimmed past an unsent event: the stream ends with 410 Expired
+    ended: bool = False  # nothing more is queued (the server is stopping, or the stream is over)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wanted(self, obj: dict) -> bool:
         """Whether the watch selects this object."""
@@ -79,11 +91,42 @@ class Watcher:
             return "DELETED", change.entry
         return None
 
+    def queue(self, rv: int, event_type: str, entry: Entry) -> None:
+        """Queue one event to send, made at resourceVersion `rv`."""
+        if not self.ended and not self.expired_at:
+            self.pending.append((rv, event_type, entry))
+            self.wakeup.set()
+
     def offer(self, change: Change) -> None:
         """Queue a change if this watcher sees it."""
         event = self.event_for(change)
         if event is not None:
-            self.queue.put_nowait(event)
+            self.queue(change.rv, *event)
+
+    def expire_through(self, evicted_rv: int) -> None:
+        """The history no longer holds `evicted_rv` and older: a watcher still owing such an event falls behind
+        for good (its events are dropped, its stream ends with 410)."""
+        if self.pending and self.pending[0][0] <= evicted_rv:
+            self.pending.clear()
+            self.expired_at = evicted_rv + 1
+            self.wakeup.set()
+
+    def take(self, max_events: int, max_bytes: int) -> list[tuple[str, Entry]]:
+        """The next events to send in one write: at least one, then up to `max_events` or about `max_bytes`."""
+        taken: list[tuple[str, Entry]] = []
+        size = 0
+        while self.pending and len(taken) < max_events and (not taken or size + len(self.pending[0][2].raw)
+                                                            <= max_bytes):
+            rv, event_type, entry = self.pending.popleft()
+            taken.append((event_type, entry))
+            size += len(entry.raw)
+            self.delivered_rv = rv
+        return taken
+
+    def end(self) -> None:
+        """Queue nothing more: the stream ends once what is queued is sent."""
+        self.ended = True
+        self.wakeup.set()
 
 
 @dataclass
@@ -96,15 +139,18 @@ class ListSnapshot:
 
 
 class Store:
-    """All objects of the cluster, one global resourceVersion counter, a bounded watch history."""
+    """All objects of the cluster, one global resourceVersion counter, a watch history bounded by events and by
+    bytes."""
 
     SNAPSHOT_TTL = 300.0
     MAX_SNAPSHOTS = 256
 
-    def __init__(self, history_size: int = 100_000) -> None:
+    def __init__(self, history_size: int = DEFAULT_HISTORY_SIZE, history_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
         self.rv = 1
         self.history_size = max(1, history_size)
+        self.history_bytes = max(1, history_bytes)
         self.history: deque[Change] = deque()
+        self.held_bytes = 0  # Change.size summed over the history
         self.evicted_rv = 0
         self._objects: dict[str, dict[ObjectKey, Entry]] = {}
         self._sorted_keys: dict[str, list[ObjectKey] | None] = {}
@@ -164,12 +210,26 @@ class Store:
         """Append a change to the history and tell watchers and listeners."""
         change = Change(entry.rv, resource, event_type, entry, previous)
         self.history.append(change)
-        while len(self.history) > self.history_size:
-            self.evicted_rv = self.history.popleft().rv
+        self.held_bytes += change.size
         for watcher in list(self._watchers.get(resource, ())):
             watcher.offer(change)
+        self._trim()
         for listener in list(self._listeners):
             listener(change)
+
+    def _trim(self) -> None:
+        """Drop the oldest changes beyond the history's bounds (the newest stays); watchers still owing a dropped
+        change expire."""
+        evicted = self.evicted_rv
+        while len(self.history) > 1 and (len(self.history) > self.history_size
+                                         or self.held_bytes > self.history_bytes):
+            gone = self.history.popleft()
+            self.held_bytes -= gone.size
+            self.evicted_rv = gone.rv
+        if self.evicted_rv != evicted:
+            for watchers in self._watchers.values():
+                for watcher in watchers:
+                    watcher.expire_through(self.evicted_rv)
 
     def _stamp(self, obj: dict) -> Entry:
         """Give an object the next resourceVersion and encode it."""
@@ -223,18 +283,24 @@ class Store:
         """Start feeding a watcher (one subscribed after `close_watchers` is told to stop at once)."""
         self._watchers.setdefault(watcher.resource, set()).add(watcher)
         if self.closed:
-            watcher.queue.put_nowait(None)
+            watcher.end()
 
     def close_watchers(self) -> None:
         """Tell every watcher to end its stream (the server is stopping)."""
         self.closed = True
         for watchers in self._watchers.values():
             for watcher in watchers:
-                watcher.queue.put_nowait(None)
+                watcher.end()
 
     def unsubscribe(self, watcher: Watcher) -> None:
-        """Stop feeding a watcher."""
-        self._watchers.get(watcher.resource, set()).discard(watcher)
+        """Stop feeding a watcher and let go of what it still had queued (the client left, or its stream ended)."""
+        watcher.end()
+        watcher.pending.clear()
+        watchers = self._watchers.get(watcher.resource)
+        if watchers is not None:
+            watchers.discard(watcher)
+            if not watchers:
+                del self._watchers[watcher.resource]
 
     # paged lists
     def save_snapshot(self, rv: int, entries: list[Entry]) -> str:

@@ -16,6 +16,7 @@ from sim.store import Entry, Store, Watcher
 
 BOOKMARK_INTERVAL = 5.0
 BATCH = 500  # events sent in one write when many are ready
+CHUNK_BYTES = 256 * 1024  # and about this many bytes at most: what a stalled client holds up in the server
 DEFAULT_TIMEOUT = 1800.0
 
 
@@ -46,6 +47,12 @@ def _bookmark(resource: ResourceType, rv: int, initial_events_end: bool = False)
                                                 "metadata": metadata}))
 
 
+def _expired(resource_version: str, oldest: int) -> bytes:
+    """The ERROR line of a watch from a resourceVersion the history no longer holds."""
+    status = expired(f"too old resource version: {resource_version} ({oldest})")
+    return event_line("ERROR", orjson.dumps(status.status()))
+
+
 def _parse_rv(text: str) -> int | None:
     """A resourceVersion as an int, None for "" or "0" (meaning: from now, with the current state)."""
     if text in ("", "0"):
@@ -62,48 +69,54 @@ async def watch_stream(
     encode: Callable[[str, Entry], bytes],
     drop_after: int = 0,
 ) -> AsyncIterator[bytes]:
-    """Chunks of watch lines; stops after the timeout, or after `drop_after` events when set."""
+    """Chunks of watch lines; stops after the timeout, or after `drop_after` events when set.
+
+    Events wait in the watcher, bounded by the history: a client too slow to take them before the history drops
+    them gets an ERROR event with 410 Expired, as kube-apiserver's watch cache answers a resourceVersion it no
+    longer holds, and the stream ends (the client lists again).
+    """
     watcher = Watcher(request.resource.key, request.namespace or None, request.selector)
     since = None if request.send_initial_events else _parse_rv(request.resource_version)
     if since is not None and (since < 0 or not store.can_resume(since)):
-        status = expired(f"too old resource version: {request.resource_version} ({store.evicted_rv + 1})")
-        yield event_line("ERROR", orjson.dumps(status.status()))
+        yield _expired(request.resource_version, store.evicted_rv + 1)
         return
     if since is None:  # the current state as ADDED events (also what sendInitialEvents asks for)
-        backlog = [("ADDED", entry) for entry in store.entries(watcher.resource, watcher.namespace)
-                   if watcher.wanted(entry.obj)]
+        for entry in store.entries(watcher.resource, watcher.namespace):
+            if watcher.wanted(entry.obj):
+                watcher.queue(store.rv, "ADDED", entry)
     else:
-        events = (watcher.event_for(change) for change in store.changes_since(watcher.resource, since))
-        backlog = [event for event in events if event is not None]
+        for change in store.changes_since(watcher.resource, since):
+            watcher.offer(change)
+    initial = len(watcher.pending)  # events before the initial-events-end bookmark
+    watcher.delivered_rv = since or store.rv
     store.subscribe(watcher)
     backlog_rv = store.rv  # every change up to here is in the backlog; later ones are queued
     limit = drop_after or None  # events this stream may still send (None: no limit)
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
+    initial_end = request.bookmarks and request.send_initial_events
     try:
-        for start in range(0, len(backlog), BATCH):
-            chunk = backlog[start:start + BATCH][:limit]
-            yield b"".join(encode(event_type, entry) for event_type, entry in chunk)
-            if limit is not None and (limit := limit - len(chunk)) <= 0:
-                return
-        if request.bookmarks and request.send_initial_events:
-            yield _bookmark(request.resource, backlog_rv, initial_events_end=True)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if initial_end and initial <= 0:
+                initial_end = False
+                yield _bookmark(request.resource, backlog_rv, initial_events_end=True)
+            if watcher.expired_at:
+                yield _expired(str(watcher.delivered_rv), watcher.expired_at)
                 return
-            try:
-                event = await asyncio.wait_for(watcher.queue.get(), min(remaining, BOOKMARK_INTERVAL))
-            except TimeoutError:
-                if request.bookmarks and watcher.queue.empty():
-                    yield _bookmark(request.resource, store.rv)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (watcher.ended and not watcher.pending):
+                return
+            if not watcher.pending:
+                watcher.wakeup.clear()
+                try:
+                    await asyncio.wait_for(watcher.wakeup.wait(), min(remaining, BOOKMARK_INTERVAL))
+                except TimeoutError:
+                    if request.bookmarks and not watcher.pending and not initial_end:
+                        yield _bookmark(request.resource, store.rv)
                 continue
-            chunk = [event]  # and whatever else is already queued, sent as one write
-            while chunk[-1] is not None and len(chunk) < min(BATCH, limit or BATCH) and not watcher.queue.empty():
-                chunk.append(watcher.queue.get_nowait())
-            events = [e for e in chunk if e is not None]
-            if events:
-                yield b"".join(encode(event_type, entry) for event_type, entry in events)
-            if chunk[-1] is None or (limit is not None and (limit := limit - len(events)) <= 0):
+            events = watcher.take(min(BATCH, limit or BATCH), CHUNK_BYTES)
+            initial -= len(events)
+            yield b"".join(encode(event_type, entry) for event_type, entry in events)
+            if limit is not None and (limit := limit - len(events)) <= 0:
                 return
     finally:
         store.unsubscribe(watcher)

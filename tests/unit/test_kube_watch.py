@@ -140,6 +140,6 @@ def test_a_watch_error_of_any_code_is_an_event_without_a_code(code):
 def test_malloc_arenas_are_limited_on_glibc():
     import platform
 
-    from kube.malloc import limit_malloc_arenas
+    from core.malloc import limit_malloc_arenas
 
     assert limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sim.protobuf import ProtobufError, decode
-from sim.selectors import selector_from_query
+from sim.selectors import Selector, selector_from_query
 from sim.store import Store, Watcher
 from sim.tables import human_duration, pod_status_text, render_table
 
@@ -73,13 +73,30 @@ def test_store_history_resume_and_selection():
     moved["metadata"]["labels"]["team"] = "b"
     store.put("pods", moved)
     store.put("pods", {"metadata": {"name": "q", "namespace": "other", "labels": {"team": "a"}}})
-    events = [watcher.queue.get_nowait() for _ in range(watcher.queue.qsize())]
+    events = [(kind, entry) for _, kind, entry in watcher.pending]
     assert [(kind, entry.obj["metadata"]["name"]) for kind, entry in events] == [("ADDED", "p"), ("DELETED", "p")]
     assert store.can_resume(first.rv - 1)
     store.remove("pods", "other", "q")
     assert not store.can_resume(first.rv - 1) and store.can_resume(first.rv)
     assert [c.type for c in store.changes_since("pods", first.rv)] == ["MODIFIED", "ADDED", "DELETED"]
     assert [e.obj["metadata"]["name"] for e in store.entries("pods", "ns")] == ["p"]
+
+
+def test_the_history_is_bounded_by_bytes_and_a_watcher_it_left_behind_expires():
+    store = Store(history_size=100, history_bytes=10_000)
+    behind, keeping_up = Watcher("pods", None, Selector()), Watcher("pods", None, Selector())
+    store.subscribe(behind)
+    store.subscribe(keeping_up)
+    first = store.put("pods", {"metadata": {"name": "p", "namespace": "ns"}, "data": "x" * 2000})
+    for turn in range(5):
+        keeping_up.take(10, 1_000_000)
+        store.put("pods", {**first.copy(), "data": str(turn) * 2000})
+    assert store.held_bytes <= 10_000 and len(store.history) < 6
+    assert not store.can_resume(first.rv)
+    assert first.rv < behind.expired_at <= store.evicted_rv + 1 and not behind.pending
+    assert not keeping_up.expired_at and len(keeping_up.pending) == 1
+    store.unsubscribe(keeping_up)
+    assert not keeping_up.pending and keeping_up.ended
 
 
 def test_protobuf_access_review():

@@ -1,0 +1,97 @@
+"""The built-in cluster answers while its controllers work (issue 18, item 5).
+
+A Deployment of 2,147,483,647 replicas, or a Job of parallelism 1e9, ramps to the sim's 25,000-pod quota (its
+default): all along,
+`GET /api/v1/namespaces` answers in under 1 s at the 99th percentile (the issue's latency requirement); at the quota
+the sim is not busy retrying refused creates; SIGTERM then ends it within 5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.integration.conftest import new_api_client, poll
+
+pytestmark = pytest.mark.integration
+QUOTA = 25_000  # the sim's default pod quota, as in the issue
+LATENCY_P99_SECONDS = 1.0  # the issue: "GET /api/v1/namespaces answers in under 1 s at the 99th percentile"
+STOP_SECONDS = 5.0  # the issue: "SIGTERM stops the process within 5 s"
+RAMP_TIMEOUT = 200.0  # the issue saw about 4 minutes; this sim takes about 1 (and pytest-timeout stops a test at 5)
+IDLE_CPU_SHARE = 0.5  # at the quota, well under the whole core the issue saw
+CPU_WINDOW_SECONDS = 10.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the values lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+TEMPLATE = {"metadata": {"labels": {"app": "greedy"}},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]}}
+
+
+def start_deployment(api) -> Callable[[], int]:
+    """A Deployment of 2,147,483,647 replicas; returns how many of its pods are ready."""
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_deployment("default", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "greedy"},
+        "spec": {"replicas": 2_147_483_647, "selector": {"matchLabels": {"app": "greedy"}}, "template": TEMPLATE}})
+    return lambda: apps.read_namespaced_deployment_status("greedy", "default").status.ready_replicas or 0
+
+
+def start_job(api) -> Callable[[], int]:
+    """A Job of parallelism and completions 1e9; returns how many of its pods run or ran."""
+    batch = client.BatchV1Api(api)
+    template = {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}
+    batch.create_namespaced_job("default", {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "greedy"},
+        "spec": {"parallelism": 10**9, "completions": 10**9, "backoffLimit": 10**6, "template": template}})
+
+    def pods() -> int:
+        status = batch.read_namespaced_job_status("greedy", "default").status
+        return (status.active or 0) + (status.succeeded or 0) + (status.failed or 0)
+
+    return pods
+
+
+@pytest.mark.parametrize("start_ramp", [start_deployment, start_job], ids=["deployment", "job"])
+def test_namespaces_answer_within_1_s_p99_while_pods_ramp_to_the_quota(start_sim_factory, start_ramp):
+    sim = start_sim_factory("empty")
+    api = new_api_client(sim)
+    core = client.CoreV1Api(api)
+    pods = start_ramp(api)
+    latencies: list[float] = []
+
+    def ramp_done() -> bool:
+        started = time.monotonic()
+        core.list_namespace()
+        latencies.append(time.monotonic() - started)
+        return pods() >= QUOTA
+
+    poll(ramp_done, RAMP_TIMEOUT, f"the {QUOTA} pods of the ramp, sampling GET namespaces")
+    assert len(latencies) >= 20, "too few samples to speak of a 99th percentile"
+    p99 = percentile(latencies, 0.99)
+    assert p99 < LATENCY_P99_SECONDS, f"GET namespaces took {p99:.2f} s at p99 ({len(latencies)} samples, " \
+                                      f"slowest {max(latencies):.2f} s)"
+    before = cpu_seconds(sim.process.pid)
+    time.sleep(CPU_WINDOW_SECONDS)  # a window of CPU use, not a wait for a condition
+    share = (cpu_seconds(sim.process.pid) - before) / CPU_WINDOW_SECONDS
+    assert share < IDLE_CPU_SHARE, f"the sim used {share:.0%} of a core at the quota"
+    stopping = time.monotonic()
+    sim.process.send_signal(signal.SIGTERM)
+    assert sim.process.wait(timeout=30) == 0
+    assert time.monotonic() - stopping < STOP_SECONDS
