@@ -21,6 +21,7 @@ from sim.errors import ApiError
 from sim.identity import Identity
 from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
 from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
+from sim.query import first_values, flag
 from sim.resources import (
     NO_CONTAINERS,
     SSARS,
@@ -94,7 +95,7 @@ def verb_of(method: str, target: Target, query: dict) -> str:
     if method == "GET":
         if target.name:
             return "get"
-        return "watch" if query.get("watch") in ("1", "true") else "list"
+        return "watch" if flag(query, "watch") else "list"
     verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
     if method in ("PUT", "PATCH") and not target.name:
         raise ApiError(405, f"the server does not allow this method on the requested resource ({method} on a "
@@ -129,7 +130,7 @@ def write_options(query: dict, user_agent: str = "") -> WriteOptions:
     if validation not in ("Strict", "Warn", "Ignore"):
         raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
     field_manager = field_manager or user_agent.split("/")[0][:128] or None
-    return WriteOptions(dry_run == "All", field_manager, validation, force=query.get("force") in ("true", "1"))
+    return WriteOptions(dry_run == "All", field_manager, validation, force=flag(query, "force"))
 
 
 def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
@@ -147,9 +148,9 @@ def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
         raise ApiError(400, "DeleteOptions.preconditions must be an object with string uid and resourceVersion")
     dry_run = dry_run or bool(asked_dry_run)
     propagation = query.get("propagationPolicy") or body.get("propagationPolicy")
-    orphan = query.get("orphanDependents", body.get("orphanDependents"))
-    if not propagation and orphan not in (None, ""):
-        propagation = "Orphan" if str(orphan).lower() == "true" else "Background"
+    orphan = flag(query, "orphanDependents") if "orphanDependents" in query else body.get("orphanDependents")
+    if not propagation and orphan is not None:
+        propagation = "Orphan" if orphan is True else "Background"
     if propagation not in (None, "Orphan", "Background", "Foreground"):
         raise ApiError(400, f'propagationPolicy: Unsupported value: "{propagation}": supported values: "Background", '
                             '"Foreground", "Orphan"')
@@ -264,7 +265,7 @@ class ApiServer:
             if document is None:
                 raise ApiError(404, "the server could not find the requested resource")
             return json_response(document)
-        query = dict(request.query_params)
+        query = first_values(request.query_params.multi_items())
         verb = verb_of(request.method, target, query)
         if target.subresource in NO_CONTAINERS and verb == "get":
             verb = "create"  # kube-apiserver 1.31+ asks for create on these even for a GET (a websocket upgrade)
@@ -322,7 +323,7 @@ class ApiServer:
             container = logs.container_of(pod, query)
             lines = logs.container_lines(pod, container, now)
             text = logs.shown_text(lines, query, now)
-            if query.get("follow") in logs.TRUE:
+            if flag(query, "follow"):
                 return StreamingResponse(self.followed_log(target, pod, container, len(lines), query, text),
                                          media_type="text/plain")
             return Response(text, media_type="text/plain")
@@ -405,7 +406,7 @@ class ApiServer:
             except ApiError:  # its status was rewritten to not started: nothing more to follow
                 return
             if len(lines) > sent:
-                yield logs.log_text(lines[sent:], query.get("timestamps") in logs.TRUE).encode()
+                yield logs.log_text(lines[sent:], flag(query, "timestamps")).encode()
                 sent = len(lines)
 
     def evict(self, target: Target, query: dict, body: object, options: WriteOptions) -> Response:
@@ -506,9 +507,9 @@ class ApiServer:
             target.namespace,
             selector,
             query.get("resourceVersion", ""),
-            query.get("allowWatchBookmarks") in ("1", "true"),
+            flag(query, "allowWatchBookmarks"),
             timeout,
-            query.get("sendInitialEvents") == "true",
+            flag(query, "sendInitialEvents"),
         )
         if wants_table(request):
             include = query.get("includeObject", "Metadata")

@@ -1,0 +1,86 @@
+"""The sim answers unmodified clients as kube-apiserver v1.32 does where they still tripped (issue 23)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.integration.test_sim_eci import GROUP, PLURAL, VERSION, create_cache, create_pod, unique_image
+
+pytestmark = pytest.mark.integration
+
+
+def run_in_fresh_loop(coroutine):
+    """Run a coroutine on a new event loop in its own thread (the test session may already run a loop here)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def asyncio_client(sim):
+    """A kubernetes_asyncio ApiClient for the sim's admin context."""
+    from kubernetes_asyncio import config
+
+    return await config.new_client_from_config(config_file=sim.kubeconfig, context="sim")
+
+
+async def first_added(list_call, *args, name: str, resource_version: str) -> object:
+    """The ADDED event of `name` in a kubernetes_asyncio watch (which sends `watch=True`) from `resource_version`."""
+    from kubernetes_asyncio import watch
+
+    async with watch.Watch().stream(list_call, *args, resource_version=resource_version,
+                                    timeout_seconds=20) as stream:
+        async for event in stream:
+            obj = event["object"]
+            named = obj["metadata"]["name"] if isinstance(obj, dict) else obj.metadata.name
+            if event["type"] == "ADDED" and named == name:
+                return obj
+    raise AssertionError(f"the watch ended without an ADDED event for {name}")
+
+
+def test_kubernetes_asyncio_lists_and_watches_pods_and_imagecaches(sim_server, api_client, namespace):
+    async def scenario() -> tuple[str, str, str, str]:
+        from kubernetes_asyncio import client
+
+        async with await asyncio_client(sim_server) as api:
+            core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+            pods = await core.list_namespaced_pod(namespace)
+            pod = create_pod(api_client, namespace, [unique_image("aio")])
+            watched_pod = await first_added(core.list_namespaced_pod, namespace, name=pod,
+                                            resource_version=pods.metadata.resource_version)
+            caches = await custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            cache = create_cache(api_client, [unique_image("aio")])
+            watched_cache = await first_added(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, name=cache,
+                                              resource_version=caches["metadata"]["resourceVersion"])
+            return watched_pod.metadata.name, watched_cache["metadata"]["name"], pod, cache
+
+    watched_pod, watched_cache, pod, cache = run_in_fresh_loop(scenario())
+    assert (watched_pod, watched_cache) == (pod, cache)
+
+
+def test_kubernetes_asyncio_force_and_previous_flags_are_read_as_true(sim_server, api_client, namespace):
+    async def scenario() -> tuple[dict, int, str]:
+        from kubernetes_asyncio import client
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        name = f"cm-{uuid.uuid4().hex[:8]}"
+        applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "a"}}
+        async with await asyncio_client(sim_server) as api:
+            core = client.CoreV1Api(api)
+            await core.patch_namespaced_config_map(name, namespace, applied, field_manager="first",
+                                                   _content_type="application/apply-patch+yaml")
+            applied["data"]["k"] = "b"
+            forced = await core.patch_namespaced_config_map(name, namespace, applied, field_manager="second",
+                                                            force=True, _content_type="application/apply-patch+yaml")
+            pod = create_pod(api_client, namespace, [unique_image("aio")])
+            try:
+                await core.read_namespaced_pod_log(pod, namespace, previous=True)
+            except ApiException as error:
+                return forced.data, error.status, error.body
+            return forced.data, 200, ""
+
+    data, status, body = run_in_fresh_loop(scenario())
+    assert data == {"k": "b"}  # force=True took the field over rather than answering 409
+    assert status == 400 and "previous terminated container" in body
