@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -84,3 +85,23 @@ def test_kubernetes_asyncio_force_and_previous_flags_are_read_as_true(sim_server
     data, status, body = run_in_fresh_loop(scenario())
     assert data == {"k": "b"}  # force=True took the field over rather than answering 409
     assert status == 400 and "previous terminated container" in body
+
+
+def config_map_yaml(name: str, namespace: str, value: str) -> str:
+    return (f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+            f"data:\n  k: {value}\n  kept: same\n")
+
+
+def test_client_side_apply_moves_to_server_side_apply(kubectl, namespace):
+    name = f"cm-{uuid.uuid4().hex[:8]}"
+    kubectl("apply", "-f", "-", input_text=config_map_yaml(name, namespace, "a"))
+    kubectl("apply", "--server-side", "-f", "-", input_text=config_map_yaml(name, namespace, "b"))
+    live = json.loads(kubectl("get", "configmap", name, "-n", namespace, "-o", "json",
+                              "--show-managed-fields").stdout)
+    assert live["data"] == {"k": "b", "kept": "same"}
+    managers = {(entry["manager"], entry["operation"]) for entry in live["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers and ("kubectl-client-side-apply", "Update") not in managers
+    diff = kubectl("diff", "--server-side", "-f", "-", check=False, input_text=config_map_yaml(name, namespace, "c"))
+    assert diff.returncode == 1, diff.stderr  # 1: differences found (>1 is an error)
+    assert "-  k: b" in diff.stdout and "+  k: c" in diff.stdout
+
