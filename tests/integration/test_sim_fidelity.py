@@ -105,3 +105,28 @@ def test_client_side_apply_moves_to_server_side_apply(kubectl, namespace):
     assert diff.returncode == 1, diff.stderr  # 1: differences found (>1 is an error)
     assert "-  k: b" in diff.stdout and "+  k: c" in diff.stdout
 
+
+
+def pod_yaml(name: str, namespace: str, labels: str = "app: web", annotations: str = "note: x",
+             restart_policy: str = "Always") -> str:
+    return (f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+            f"  labels:\n    {labels}\n  annotations:\n    {annotations}\n"
+            f"spec:\n  restartPolicy: {restart_policy}\n  containers:\n  - name: a\n    image: nginx\n")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"labels": '"bad key": web'}, 'metadata.labels: Invalid value: "bad key": name part must consist of '
+                                   "alphanumeric characters, '-', '_' or '.'"),
+    ({"labels": "app: -web-"}, 'metadata.labels: Invalid value: "-web-": a valid label must be an empty string'),
+    ({"annotations": "example.com/a/b: x"}, 'metadata.annotations: Invalid value: "example.com/a/b": a qualified '
+                                            "name must consist of"),
+    ({"restart_policy": "Sometimes"}, 'spec.restartPolicy: Unsupported value: "Sometimes": supported values: '
+                                      '"Always", "OnFailure", "Never"'),
+])
+def test_invalid_labels_annotation_keys_and_enums_get_422_with_kube_apiservers_message(kubectl, namespace, change,
+                                                                                        message):
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    refused = kubectl("apply", "-f", "-", check=False, input_text=pod_yaml(name, namespace, **change))
+    assert refused.returncode != 0
+    assert f'The Pod "{name}" is invalid: {message}' in refused.stderr
+    assert kubectl("get", "pod", name, "-n", namespace, check=False).returncode != 0  # nothing was stored
