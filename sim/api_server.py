@@ -13,7 +13,8 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from sim import bodies, discovery, errors, logs, openapi_v2
 from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
@@ -208,7 +209,23 @@ class ApiServer:
     def app(self) -> Starlette:
         """The Starlette application."""
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods),
+                                 WebSocketRoute("/{path:path}", self.handle_websocket)])
+
+    async def handle_websocket(self, websocket: WebSocket) -> None:
+        """A WebSocket upgrade (exec, attach, portforward from kr8s or the official client's stream()): refused with
+        the Status a plain request gets, as the HTTP answer to the handshake, so the client shows why."""
+        scope = {**websocket.scope, "type": "http", "method": "GET"}
+        try:
+            target = parse_target(scope["path"])
+        except ApiError:
+            target = None
+        if isinstance(target, Target) and target.subresource in NO_CONTAINERS:
+            response = await self.handle(Request(scope, websocket.receive, websocket.send))
+        else:
+            response = error_response(ApiError(400, "imc sim serves WebSocket upgrades only to answer exec, attach "
+                                                    "and portforward with an error; use plain HTTP requests"))
+        await websocket.send_denial_response(response)
 
     def authenticate(self, request: Request) -> Subject:
         """Who a request acts as: its bearer token's user, or whom it may impersonate; 401 without a valid token."""

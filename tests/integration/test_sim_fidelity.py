@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from kubernetes import client
 
 from tests.integration.test_sim_eci import GROUP, PLURAL, VERSION, create_cache, create_pod, unique_image
 
@@ -130,3 +131,19 @@ def test_invalid_labels_annotation_keys_and_enums_get_422_with_kube_apiservers_m
     assert refused.returncode != 0
     assert f'The Pod "{name}" is invalid: {message}' in refused.stderr
     assert kubectl("get", "pod", name, "-n", namespace, check=False).returncode != 0  # nothing was stored
+
+
+def test_the_official_clients_websocket_exec_gets_the_explained_status(api_client, namespace):
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    pod = create_pod(api_client, namespace, [unique_image("ws")])
+    with pytest.raises(ApiException) as raised:
+        stream(client.CoreV1Api(api_client).connect_get_namespaced_pod_exec, pod, namespace, command=["ls"],
+               stderr=True, stdin=False, stdout=True, tty=False)
+    # stream() reports a refused WebSocket handshake with its status and body in the reason
+    assert "Handshake status 400" in raised.value.reason
+    status = json.loads(raised.value.reason.rsplit(" -+-+- ", 1)[1])
+    assert status["kind"] == "Status" and status["code"] == 400
+    assert "exec is not available on the built-in cluster" in status["message"]
+    assert "runs no containers" in status["message"]
