@@ -150,6 +150,28 @@ def self_review(subject: Subject) -> dict:
     }
 
 
+def token_of_review(body: object) -> str:
+    """The token a TokenReview asks about; 400 as kube-apiserver's tokenreview storage answers a review without one
+    (pkg/registry/authentication/tokenreview/storage.go)."""
+    spec = body.get("spec") if isinstance(body, dict) else None
+    token = spec.get("token") if isinstance(spec, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ApiError(400, "token is required for TokenReview in authentication")
+    return token
+
+
+def token_review(body: dict, subject: Subject | None) -> dict:
+    """A TokenReview answered: the token's user and groups (those `auth whoami` shows), or not authenticated."""
+    spec = body["spec"]
+    status: dict = {"user": {}}
+    if subject is not None:
+        status = {"authenticated": True, "user": {"username": subject.user, "groups": list(subject.groups)}}
+    if spec.get("audiences"):
+        status["audiences"] = spec["audiences"]
+    return {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": None},
+            "spec": spec, "status": status}
+
+
 def access_review(subject: Subject, body: object) -> dict:
     """A SelfSubjectAccessReview answered for the subject."""
     if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):

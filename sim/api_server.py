@@ -17,7 +17,18 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from sim import bodies, discovery, errors, logs, openapi_v2
-from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
+from sim.access import (
+    GROUPS_OF,
+    Subject,
+    access_review,
+    allowed,
+    forbidden,
+    impersonated,
+    rules_review,
+    self_review,
+    token_of_review,
+    token_review,
+)
 from sim.errors import ApiError
 from sim.identity import Identity
 from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
@@ -29,6 +40,7 @@ from sim.resources import (
     SSRRS,
     SSRS,
     SUBRESOURCES,
+    TOKENREVIEWS,
     ResourceType,
     Target,
     find_resource,
@@ -366,6 +378,10 @@ class ApiServer:
             return json_response(rules_review(subject, body if isinstance(body, dict) else {}), 201)
         if resource is SSRS:
             return json_response(self_review(subject), 201)
+        if resource is TOKENREVIEWS:
+            body = await self.read_body(request)
+            user = self.identity.user_of(token_of_review(body))
+            return json_response(token_review(body, Subject(user, GROUPS_OF[user]) if user else None), 201)
         if verb == "create":
             body = await self.read_body(request)
             return json_response(api.create(resource, target.namespace, body, options), 201)

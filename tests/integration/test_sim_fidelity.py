@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client
 
 from tests.integration.test_sim_eci import GROUP, PLURAL, VERSION, create_cache, create_pod, unique_image
+from tests.integration.test_sim_limits import request
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +148,25 @@ def test_the_official_clients_websocket_exec_gets_the_explained_status(api_clien
     assert status["kind"] == "Status" and status["code"] == 400
     assert "exec is not available on the built-in cluster" in status["message"]
     assert "runs no containers" in status["message"]
+
+
+def test_kr8s_whoami_reads_the_user_from_a_token_review_the_admin_may_create(sim_server):
+    import kr8s
+
+    from sim.identity import ADMIN_USER
+
+    assert kr8s.api(kubeconfig=sim_server.kubeconfig, context="sim").whoami() == ADMIN_USER
+    with pytest.raises(kr8s.ServerError) as refused:  # creating TokenReviews is the admin's alone
+        kr8s.api(kubeconfig=sim_server.kubeconfig, context="sim-viewer").whoami()
+    assert refused.value.response.status_code == 403
+
+
+def test_a_token_review_of_an_unknown_or_missing_token(sim_server):
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": "not-a-token"}}
+    status, review = request(sim_server, "POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                             json.dumps(body).encode())
+    assert status == 201 and review["status"] == {"user": {}}
+    body["spec"] = {}
+    status, refused = request(sim_server, "POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                              json.dumps(body).encode())
+    assert status == 400 and refused["message"] == "token is required for TokenReview in authentication"
