@@ -246,7 +246,7 @@ class ApiServer:
         if not user:
             raise ApiError(401, "Unauthorized")
         return impersonated(Subject(user, GROUPS_OF[user]), request.headers.get("impersonate-user"),
-                            request.headers.getlist("impersonate-group"))
+                            request.headers.getlist("impersonate-group"), request.headers.get("impersonate-uid"))
 
     async def handle(self, request: Request) -> Response:
         """Every request: authenticate, route, answer; ApiErrors become Status responses."""

@@ -170,3 +170,11 @@ def test_a_token_review_of_an_unknown_or_missing_token(sim_server):
     status, refused = request(sim_server, "POST", "/apis/authentication.k8s.io/v1/tokenreviews",
                               json.dumps(body).encode())
     assert status == 400 and refused["message"] == "token is required for TokenReview in authentication"
+
+
+def test_impersonating_a_service_account_with_a_uid(kubectl, namespace):
+    account = f"system:serviceaccount:{namespace}:builder"
+    review = json.loads(kubectl("auth", "whoami", f"--as={account}", "--as-uid=1234", "-o", "json").stdout)
+    assert review["status"]["userInfo"] == {
+        "username": account, "uid": "1234",
+        "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]}
