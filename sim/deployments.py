@@ -187,8 +187,11 @@ class DeploymentController(Controller):
         template = spec.get("template", {})
         pod_hash = template_hash(template)
         current = next((rs for rs in replica_sets if same_template(rs, template, pod_hash)), None)
-        if current is None and spec.get("paused") and replica_sets:
-            current = max(replica_sets, key=revision_of)  # a paused Deployment rolls nothing out
+        rolled_out = current is not None or not spec.get("paused") or not replica_sets
+        if not rolled_out:
+            # a paused Deployment rolls nothing out: it keeps its newest ReplicaSet's pods, none of them updated
+            # (kube-controller-manager's sync without a new ReplicaSet; calculateStatus counts newRS's only)
+            current = max(replica_sets, key=revision_of)
         elif current is None:
             current = self._create_replica_set(deployment, pod_hash, replica_sets)
             replica_sets.append(current)
@@ -237,7 +240,8 @@ class DeploymentController(Controller):
         for rs in replica_sets:
             pods = new_pods if rs is current else [p for p in old_pods if controller_uid(p) == rs["metadata"]["uid"]]
             self._update_replica_set(deployment, rs, desired if rs is current else len(pods), pods)
-        self._update_status(deployment, desired, new_pods, old_pods)
+        updated, outdated = (new_pods, old_pods) if rolled_out else ([], old_pods + new_pods)
+        self._update_status(deployment, desired, updated, outdated)
 
     def _create_replica_set(self, deployment: dict, pod_hash: str, existing: list[dict]) -> dict:
         """The ReplicaSet of a new template revision."""
