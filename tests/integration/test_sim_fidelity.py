@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from kubernetes import client
 
-from tests.integration.conftest import poll
 from tests.integration.test_sim_eci import GROUP, PLURAL, VERSION, create_cache, create_pod, unique_image
 from tests.integration.test_sim_limits import request
 
@@ -180,20 +179,3 @@ def test_impersonating_a_service_account_with_a_uid(kubectl, namespace):
         "username": account, "uid": "1234",
         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]}
 
-
-def test_a_paused_deployment_updates_no_replica_and_its_rollout_status_waits_until_resumed(kubectl, namespace):
-    from tests.integration.test_sim_rollouts import observed
-
-    kubectl("create", "deployment", "web", "--image=busybox:1.36", "--replicas=2", "-n", namespace)
-    kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
-    kubectl("rollout", "pause", "deployment/web", "-n", namespace)
-    kubectl("set", "image", "deployment/web", "busybox=busybox:1.37", "-n", namespace)
-    poll(lambda: observed(kubectl, namespace, "web"), message="the paused Deployment observed")
-    status = json.loads(kubectl("get", "deployment", "web", "-n", namespace, "-o", "json").stdout)["status"]
-    assert status.get("updatedReplicas", 0) == 0 and status["replicas"] == 2
-    waiting = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=5s", check=False)
-    assert waiting.returncode != 0, waiting.stdout
-    assert "0 out of 2 new replicas have been updated" in waiting.stdout
-    kubectl("rollout", "resume", "deployment/web", "-n", namespace)
-    rolled = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=60s")
-    assert 'deployment "web" successfully rolled out' in rolled.stdout
