@@ -488,7 +488,7 @@ class ApiServer:
                                                       "retryAfterSeconds": 1})
         if match != "Exact":
             return self.store.rv
-        if version < self.store.evicted_rv:
+        if not self.store.can_resume(version):
             raise errors.expired(f"too old resource version: {version} ({self.store.evicted_rv + 1})")
         return version
 
@@ -499,7 +499,7 @@ class ApiServer:
         limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
         if token:
             snapshot_id, offset, token_rv = _decode_continue(token)
-            if token_rv < self.store.evicted_rv:
+            if not self.store.can_resume(token_rv):
                 raise errors.expired(CONTINUE_TOO_OLD)
             snapshot = self.store.load_snapshot(snapshot_id)
             entries, rv = snapshot.entries, snapshot.rv

@@ -24,6 +24,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    """An argparse type: a number, 0 or more."""
+    value = float(text)
+    if not value >= 0:  # NaN is refused too
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _count(text: str) -> int:
     """An argparse type: a whole number, 0 or more."""
     value = int(text)
@@ -67,6 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(e.g. 5s), to test clients; 0 = never")
     parser.add_argument("--history", type=_positive_count, default=100_000, metavar="N",
                         help="watch events kept; older resourceVersions get 410 Expired (default 100000)")
+    parser.add_argument("--compaction-interval", type=_non_negative, default=None,
+                        metavar="S", help="seconds between compactions of the watch history, as kube-apiserver has "
+                        "etcd compacted: resourceVersions older than 1-2 intervals get 410 Expired (default 300; "
+                        "0 = never)")
     parser.add_argument("--max-pods", type=_positive_count, default=None, metavar="N",
                         help="quota on all pods: creating more is refused with 403 (default 25000)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
@@ -83,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
     from sim.object_api import DEFAULT_MAX_PODS
     from sim.scenarios import DEFAULT_SCALE_PODS
+    from sim.store import COMPACTION_SECONDS
 
     max_pods = args.max_pods or DEFAULT_MAX_PODS
     if args.scenario == "scale" and (args.pods if args.pods is not None else DEFAULT_SCALE_PODS) > max_pods:
@@ -104,5 +117,6 @@ def run(args: argparse.Namespace) -> int:
         caches=args.caches,
         seed=args.seed,
         max_pods=max_pods,
+        compaction_seconds=COMPACTION_SECONDS if args.compaction_interval is None else args.compaction_interval,
     )
     return asyncio.run(serve(config))

@@ -21,6 +21,7 @@ from sim.identity import client_host, load_identity, write_kubeconfig
 from sim.object_api import DEFAULT_MAX_PODS
 from sim.scenarios import Scenario, build_scenario
 from sim.simulation import build_simulation
+from sim.store import COMPACTION_SECONDS
 
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0
@@ -51,6 +52,7 @@ class SimConfig:
     caches: int | None = None
     seed: int | None = None
     max_pods: int = DEFAULT_MAX_PODS
+    compaction_seconds: float = COMPACTION_SECONDS
 
 
 class _Server(uvicorn.Server):
@@ -84,7 +86,7 @@ async def serve(config: SimConfig) -> int:
         listener.close()
         return 2
     port = listener.getsockname()[1]
-    sim = build_simulation(config.history, config.speed, config.max_pods)
+    sim = build_simulation(config.history, config.speed, config.max_pods, config.compaction_seconds)
     scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
     scenario.populate()
     address = f"{client_host(config.host)}:{port}"

@@ -16,7 +16,7 @@ from sim.jobs import CronJobController, JobController
 from sim.object_api import DEFAULT_MAX_PODS, ObjectApi
 from sim.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
 from sim.scheduling import Scheduler
-from sim.store import Store
+from sim.store import COMPACTION_SECONDS, Store
 
 log = logging.getLogger("imc.sim")
 CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.yaml"
@@ -101,9 +101,10 @@ class Simulation:
     cronjobs: CronJobController
 
 
-def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS) -> Simulation:
+def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS,
+                     compaction_seconds: float = COMPACTION_SECONDS) -> Simulation:
     """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
-    store = Store(history)
+    store = Store(history, compaction_seconds)
     scheduler = Scheduler(speed)
     api = ObjectApi(store, scheduler, max_pods)
     sim = Simulation(store, api, scheduler, EciController(api, scheduler),

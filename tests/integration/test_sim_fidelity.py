@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from kubernetes import client
 
+from tests.integration.conftest import poll
 from tests.integration.test_sim_eci import GROUP, PLURAL, VERSION, create_cache, create_pod, unique_image
 from tests.integration.test_sim_limits import request
 
@@ -179,3 +180,21 @@ def test_impersonating_a_service_account_with_a_uid(kubectl, namespace):
         "username": account, "uid": "1234",
         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]}
 
+
+
+def test_a_watch_from_before_the_last_compaction_gets_410(start_sim_factory, tmp_path):
+    from tests.integration.conftest import run_kubectl
+
+    sim = start_sim_factory("empty", ("--compaction-interval", "0.5"))
+    kubectl = lambda *args, **kw: run_kubectl(sim, *args, cache_dir=str(tmp_path), **kw)  # noqa: E731
+    version = json.loads(kubectl("get", "--raw", "/api/v1/namespaces").stdout)["metadata"]["resourceVersion"]
+    kubectl("create", "namespace", "after-the-list")
+
+    def expired_event() -> dict | None:
+        stream = kubectl("get", "--raw", f"/api/v1/namespaces?watch=1&resourceVersion={version}&timeoutSeconds=1")
+        events = [json.loads(line) for line in stream.stdout.splitlines() if line.strip()]
+        return next((event for event in events if event["type"] == "ERROR"), None)
+
+    event = poll(expired_event, 30, "a watch from the listed version to be refused once compacted")
+    assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
+    assert event["object"]["message"].startswith(f"too old resource version: {version} (")
