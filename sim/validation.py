@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import orjson
@@ -38,6 +39,7 @@ _DNS_LABEL_RULE = ("a lowercase RFC 1123 label must consist of lower case alphan
                    "start and end with an alphanumeric character")
 MAX_QUALIFIED_NAME = 63  # qualifiedNameMaxLength, and LabelValueMaxLength
 MAX_DNS_SUBDOMAIN = 253  # DNS1123SubdomainMaxLength
+MAX_CACHED_CHARS = MAX_DNS_SUBDOMAIN + 1 + MAX_QUALIFIED_NAME  # the longest valid qualified name
 
 # core validation's enums (pkg/apis/core/validation/validation.go: validateRestartPolicy, validateDNSPolicy,
 # validatePullPolicy), in the order its "supported values" list them
@@ -70,13 +72,19 @@ def dns_label_problems(value: str) -> list[str]:
     return _length_and_format(value, MAX_QUALIFIED_NAME, _DNS_LABEL, _DNS_LABEL_RULE, "my-name", "123-abc")
 
 
-def qualified_name_problems(value: str) -> list[str]:
+def qualified_name_problems(value: str) -> tuple[str, ...]:
     """apimachinery's IsQualifiedName: an optional DNS subdomain prefix and '/', then a name of up to 63 characters."""
+    return _cached(_qualified_name_problems, value)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few keys label most objects
+def _qualified_name_problems(value: str) -> tuple[str, ...]:
+    """IsQualifiedName's problems with a value."""
     name_rule = regex_error(_QUALIFIED_NAME_RULE, _QUALIFIED_NAME.pattern, "MyName", "my.name", "123-abc")
     parts = value.split("/")
     if len(parts) > 2:
-        return [f"a qualified name {name_rule} with an optional DNS subdomain prefix and '/' (e.g. "
-                "'example.com/MyName')"]
+        return (f"a qualified name {name_rule} with an optional DNS subdomain prefix and '/' (e.g. "
+                "'example.com/MyName')",)
     problems = []
     if len(parts) == 2:
         prefix = parts[0]
@@ -89,12 +97,25 @@ def qualified_name_problems(value: str) -> list[str]:
         problems.append(f"name part must be no more than {MAX_QUALIFIED_NAME} characters")
     if not _QUALIFIED_NAME.fullmatch(name):
         problems.append(f"name part {name_rule}")
-    return problems
+    return tuple(problems)
 
 
-def label_value_problems(value: str) -> list[str]:
+def label_value_problems(value: str) -> tuple[str, ...]:
     """apimachinery's IsValidLabelValue."""
-    return _length_and_format(value, MAX_QUALIFIED_NAME, _LABEL_VALUE, _LABEL_VALUE_RULE, "MyValue", "my_value", "12345")
+    return _cached(_label_value_problems, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_value_problems(value: str) -> tuple[str, ...]:
+    """IsValidLabelValue's problems with a value."""
+    return tuple(_length_and_format(value, MAX_QUALIFIED_NAME, _LABEL_VALUE, _LABEL_VALUE_RULE, "MyValue", "my_value",
+                                    "12345"))
+
+
+def _cached(check, value: str) -> tuple[str, ...]:
+    """A cached check's answer; a value longer than any valid key is checked afresh, so the cache holds no big
+    strings."""
+    return check(value) if len(value) <= MAX_CACHED_CHARS else check.__wrapped__(value)
 
 
 def check_labels(labels: object, path: str) -> Causes:
