@@ -1,8 +1,9 @@
 """Benchmark: `imc sim --scenario scale` serving a 10,000-pod list in pages of 500, beside the commands that list it.
 
-Run: python -m bench.bench_sim [--repeat 5] [--pods N] [--caches N]
+Run: python -m bench.bench_sim [--repeat 5] [--pods N] [--caches N] [--lists-only] [--sim-args ARGS]
 The official client lists every page raw (`_preload_content=False`, limit=500, continue tokens, as kubectl does);
-the time to parse the pages with orjson is shown apart. Then `kubectl get pods -A -o json` and
+the time to parse the pages with orjson is shown apart; a pod watch from no resourceVersion is read until its
+initial ADDED events have all come. Then `kubectl get pods -A -o json` and
 `imc report --format json` (bench_report.py's rows) run against the same sim, and the sim's own CPU time during each
 (from /proc) says how much of their wall time the server could have been busy: the rest is the client's.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import shutil
 import statistics
 import sys
@@ -43,10 +45,27 @@ def paged_list(fetch) -> list[bytes]:
             return pages
 
 
+def watched_events(start_watch, wanted: int) -> int:
+    """Read a watch stream (start_watch() returns its urllib3 response) until `wanted` events came; their count."""
+    response = start_watch()
+    seen = 0
+    try:
+        for chunk in response.stream(1 << 16):
+            seen += chunk.count(b"\n")
+            if seen >= wanted:
+                break
+    finally:
+        response.release_conn()
+    return seen
+
+
 def main() -> None:
     """Time the raw paged lists and the commands, with the sim's CPU seconds during each; print medians."""
     parser = argparse.ArgumentParser()
     scale_options(parser, repeat=5)
+    parser.add_argument("--lists-only", action="store_true", help="only the client's lists and watch, not kubectl's "
+                        "and imc report's")
+    parser.add_argument("--sim-args", default="", help="more arguments of imc sim, e.g. '--compaction-interval 1'")
     args = parser.parse_args()
     kubectl = shutil.which("kubectl") or sys.exit("kubectl is not on PATH")
     from kubernetes import client, config
@@ -60,7 +79,7 @@ def main() -> None:
         rows.setdefault(name, []).append((seconds, cpu_seconds(pid) - before))
         return result
 
-    with tempfile.TemporaryDirectory(prefix="imc-bench-") as tmp, running_sim("scale", scale_args(args)) as sim:
+    with tempfile.TemporaryDirectory(prefix="imc-bench-") as tmp, running_sim("scale", [*scale_args(args), *shlex.split(args.sim_args)]) as sim:
         pid = sim.process.pid
         api = config.new_client_from_config(config_file=sim.kubeconfig)
         core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
@@ -77,7 +96,8 @@ def main() -> None:
             "imc report --format json": [sys.executable, str(ROOT / "cli.py"), "report", "--kubeconfig",
                                          sim.kubeconfig, "--format", "json"],
         }
-        timed_run(commands["kubectl get pods -A -o json"])  # warm kubectl's discovery cache
+        if not args.lists_only:
+            timed_run(commands["kubectl get pods -A -o json"])  # warm kubectl's discovery cache
         idle_before = cpu_seconds(pid)
         time.sleep(3)  # a sampling window: the sim's own background work (pod and cache churn) per second
         idle_rate = (cpu_seconds(pid) - idle_before) / 3
@@ -89,8 +109,14 @@ def main() -> None:
                 rows.setdefault(f"  orjson.loads of those pages ({name.split()[1].rstrip(',')})", []).append(
                     (parse_seconds, 0.0))
                 counts[name] = (items, len(pages), sum(map(len, pages)))
+            pods = counts["client: pods, limit=500 pages"][0]
+            watch = "client: pods watch, initial ADDED events"
+            seen = measure(watch, lambda pods=pods: watched_events(lambda: core.list_pod_for_all_namespaces(
+                watch=True, timeout_seconds=300, _preload_content=False), pods), pid)
+            counts[watch] = (seen, 1, 0)
             for name, command in commands.items():
-                measure(name, lambda command=command: timed_run(command), pid)
+                if not args.lists_only:
+                    measure(name, lambda command=command: timed_run(command), pid)
         api.close()
 
     print(f"imc sim --scenario scale serving paged lists, median of {args.repeat} runs; "
@@ -105,7 +131,7 @@ def main() -> None:
         print(f"  {name:<46} {wall:8.2f} {sim_cpu:10.2f} {share:>10}")
     print(f"  sim CPU with no client (its churn): {idle_rate:.2f} s per s")
     serve = statistics.median(v[0] for v in rows["client: pods, limit=500 pages"])
-    for name in commands:
+    for name in commands if not args.lists_only else ():
         wall = statistics.median(v[0] for v in rows[name])
         print(f"  serving the pod list / {name} = {serve / wall:.2f}x")
 

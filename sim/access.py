@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from sim.errors import ApiError, qualified
 from sim.identity import ADMIN_USER, VIEWER_USER
 from sim.resources import ALL_RESOURCES, READ_VERBS, SUBRESOURCES
+from sim.validation import dns_label_problems, dns_subdomain_problems
 
 AUTHENTICATED = "system:authenticated"
 MASTERS = "system:masters"
+UNAUTHENTICATED = "system:unauthenticated"
+SERVICE_ACCOUNTS = "system:serviceaccounts"
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 VIEWERS = "imc:viewers"
 GROUPS_OF = {ADMIN_USER: (MASTERS, AUTHENTICATED), VIEWER_USER: (VIEWERS, AUTHENTICATED)}
 DISCOVERY_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/version", "/version/",
@@ -22,6 +26,7 @@ class Subject:
 
     user: str
     groups: tuple[str, ...] = (AUTHENTICATED,)
+    uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,16 +117,38 @@ def forbidden(subject: Subject, verb: str, group: str, resource: str, name: str 
     )
 
 
-def impersonated(subject: Subject, user: str | None, groups: list[str]) -> Subject:
-    """The subject a request acts as after its Impersonate-User/-Group headers; 403 without the right."""
+def impersonated(subject: Subject, user: str | None, groups: list[str], uid: str | None = None) -> Subject:
+    """The subject a request acts as after its Impersonate-User/-Group/-Uid headers; 403 without the right.
+
+    As apiserver's impersonation filter (pkg/endpoints/filters/impersonation.go): a ServiceAccount's user name
+    (`system:serviceaccount:NS:NAME`) brings its groups unless groups are given, and system:authenticated is added
+    unless it or system:unauthenticated is among them.
+    """
     if not user:
-        if groups:
-            raise ApiError(400, "requested impersonation of groups without impersonating a user")
+        if groups or uid:
+            raise ApiError(400, "requested impersonation of groups or a uid without impersonating a user")
         return subject
-    for resource, name in [("users", user)] + [("groups", group) for group in groups]:
-        if not allowed(subject, "impersonate", "", resource):
-            raise forbidden(subject, "impersonate", "", resource, name)
-    return Subject(user, tuple(dict.fromkeys([*groups, AUTHENTICATED])))
+    account = service_account_of(user)
+    asked = [("serviceaccounts" if account else "users", user)] + [("groups", group) for group in groups]
+    for resource, name in asked + ([("uids", uid)] if uid else []):
+        if not allowed(subject, "impersonate", "authentication.k8s.io" if resource == "uids" else "", resource):
+            raise forbidden(subject, "impersonate", "authentication.k8s.io" if resource == "uids" else "", resource,
+                            name)
+    if account and not groups:
+        groups = [SERVICE_ACCOUNTS, f"{SERVICE_ACCOUNTS}:{account[0]}"]
+    if not {AUTHENTICATED, UNAUTHENTICATED} & set(groups):
+        groups = [*groups, AUTHENTICATED]
+    return Subject(user, tuple(dict.fromkeys(groups)), uid or "")
+
+
+def service_account_of(user: str) -> tuple[str, str] | None:
+    """(namespace, name) of a ServiceAccount's user name, as serviceaccount.SplitUsername reads it, else None."""
+    if not user.startswith(SERVICE_ACCOUNT_PREFIX):
+        return None
+    parts = user[len(SERVICE_ACCOUNT_PREFIX):].split(":")
+    if len(parts) != 2 or dns_label_problems(parts[0]) or dns_subdomain_problems(parts[1]):
+        return None
+    return parts[0], parts[1]
 
 
 def rules_review(subject: Subject, body: dict) -> dict:
@@ -146,8 +173,36 @@ def self_review(subject: Subject) -> dict:
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"creationTimestamp": None},
-        "status": {"userInfo": {"username": subject.user, "groups": list(subject.groups)}},
+        "status": {"userInfo": user_info(subject)},
     }
+
+
+def user_info(subject: Subject) -> dict:
+    """A subject as authentication.k8s.io's UserInfo."""
+    info = {"username": subject.user, "groups": list(subject.groups)}
+    return {**info, "uid": subject.uid} if subject.uid else info
+
+
+def token_of_review(body: object) -> str:
+    """The token a TokenReview asks about; 400 as kube-apiserver's tokenreview storage answers a review without one
+    (pkg/registry/authentication/tokenreview/storage.go)."""
+    spec = body.get("spec") if isinstance(body, dict) else None
+    token = spec.get("token") if isinstance(spec, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ApiError(400, "token is required for TokenReview in authentication")
+    return token
+
+
+def token_review(body: dict, subject: Subject | None) -> dict:
+    """A TokenReview answered: the token's user and groups (those `auth whoami` shows), or not authenticated."""
+    spec = body["spec"]
+    status: dict = {"user": {}}
+    if subject is not None:
+        status = {"authenticated": True, "user": user_info(subject)}
+    if spec.get("audiences"):
+        status["audiences"] = spec["audiences"]
+    return {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": None},
+            "spec": spec, "status": status}
 
 
 def access_review(subject: Subject, body: object) -> dict:

@@ -13,20 +13,34 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from sim import bodies, discovery, errors, logs, openapi_v2
-from sim.access import GROUPS_OF, Subject, access_review, allowed, forbidden, impersonated, rules_review, self_review
+from sim.access import (
+    GROUPS_OF,
+    Subject,
+    access_review,
+    allowed,
+    forbidden,
+    impersonated,
+    rules_review,
+    self_review,
+    token_of_review,
+    token_review,
+)
 from sim.errors import ApiError
 from sim.identity import Identity
 from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
 from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
+from sim.query import first_values, flag
 from sim.resources import (
     NO_CONTAINERS,
     SSARS,
     SSRRS,
     SSRS,
     SUBRESOURCES,
+    TOKENREVIEWS,
     ResourceType,
     Target,
     find_resource,
@@ -94,7 +108,7 @@ def verb_of(method: str, target: Target, query: dict) -> str:
     if method == "GET":
         if target.name:
             return "get"
-        return "watch" if query.get("watch") in ("1", "true") else "list"
+        return "watch" if flag(query, "watch") else "list"
     verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
     if method in ("PUT", "PATCH") and not target.name:
         raise ApiError(405, f"the server does not allow this method on the requested resource ({method} on a "
@@ -129,7 +143,7 @@ def write_options(query: dict, user_agent: str = "") -> WriteOptions:
     if validation not in ("Strict", "Warn", "Ignore"):
         raise ApiError(400, f"fieldValidation must be one of Ignore, Warn, Strict, not {validation}")
     field_manager = field_manager or user_agent.split("/")[0][:128] or None
-    return WriteOptions(dry_run == "All", field_manager, validation, force=query.get("force") in ("true", "1"))
+    return WriteOptions(dry_run == "All", field_manager, validation, force=flag(query, "force"))
 
 
 def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
@@ -147,9 +161,9 @@ def delete_options(query: dict, body: object, dry_run: bool) -> DeleteOptions:
         raise ApiError(400, "DeleteOptions.preconditions must be an object with string uid and resourceVersion")
     dry_run = dry_run or bool(asked_dry_run)
     propagation = query.get("propagationPolicy") or body.get("propagationPolicy")
-    orphan = query.get("orphanDependents", body.get("orphanDependents"))
-    if not propagation and orphan not in (None, ""):
-        propagation = "Orphan" if str(orphan).lower() == "true" else "Background"
+    orphan = flag(query, "orphanDependents") if "orphanDependents" in query else body.get("orphanDependents")
+    if not propagation and orphan is not None:
+        propagation = "Orphan" if orphan is True else "Background"
     if propagation not in (None, "Orphan", "Background", "Foreground"):
         raise ApiError(400, f'propagationPolicy: Unsupported value: "{propagation}": supported values: "Background", '
                             '"Foreground", "Orphan"')
@@ -207,7 +221,23 @@ class ApiServer:
     def app(self) -> Starlette:
         """The Starlette application."""
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods),
+                                 WebSocketRoute("/{path:path}", self.handle_websocket)])
+
+    async def handle_websocket(self, websocket: WebSocket) -> None:
+        """A WebSocket upgrade (exec, attach, portforward from kr8s or the official client's stream()): refused with
+        the Status a plain request gets, as the HTTP answer to the handshake, so the client shows why."""
+        scope = {**websocket.scope, "type": "http", "method": "GET"}
+        try:
+            target = parse_target(scope["path"])
+        except ApiError:
+            target = None
+        if isinstance(target, Target) and target.subresource in NO_CONTAINERS:
+            response = await self.handle(Request(scope, websocket.receive, websocket.send))
+        else:
+            response = error_response(ApiError(400, "imc sim serves WebSocket upgrades only to answer exec, attach "
+                                                    "and portforward with an error; use plain HTTP requests"))
+        await websocket.send_denial_response(response)
 
     def authenticate(self, request: Request) -> Subject:
         """Who a request acts as: its bearer token's user, or whom it may impersonate; 401 without a valid token."""
@@ -216,7 +246,7 @@ class ApiServer:
         if not user:
             raise ApiError(401, "Unauthorized")
         return impersonated(Subject(user, GROUPS_OF[user]), request.headers.get("impersonate-user"),
-                            request.headers.getlist("impersonate-group"))
+                            request.headers.getlist("impersonate-group"), request.headers.get("impersonate-uid"))
 
     async def handle(self, request: Request) -> Response:
         """Every request: authenticate, route, answer; ApiErrors become Status responses."""
@@ -264,7 +294,7 @@ class ApiServer:
             if document is None:
                 raise ApiError(404, "the server could not find the requested resource")
             return json_response(document)
-        query = dict(request.query_params)
+        query = first_values(request.query_params.multi_items())
         verb = verb_of(request.method, target, query)
         if target.subresource in NO_CONTAINERS and verb == "get":
             verb = "create"  # kube-apiserver 1.31+ asks for create on these even for a GET (a websocket upgrade)
@@ -322,7 +352,7 @@ class ApiServer:
             container = logs.container_of(pod, query)
             lines = logs.container_lines(pod, container, now)
             text = logs.shown_text(lines, query, now)
-            if query.get("follow") in logs.TRUE:
+            if flag(query, "follow"):
                 return StreamingResponse(self.followed_log(target, pod, container, len(lines), query, text),
                                          media_type="text/plain")
             return Response(text, media_type="text/plain")
@@ -348,6 +378,10 @@ class ApiServer:
             return json_response(rules_review(subject, body if isinstance(body, dict) else {}), 201)
         if resource is SSRS:
             return json_response(self_review(subject), 201)
+        if resource is TOKENREVIEWS:
+            body = await self.read_body(request)
+            user = self.identity.user_of(token_of_review(body))
+            return json_response(token_review(body, Subject(user, GROUPS_OF[user]) if user else None), 201)
         if verb == "create":
             body = await self.read_body(request)
             return json_response(api.create(resource, target.namespace, body, options), 201)
@@ -405,7 +439,7 @@ class ApiServer:
             except ApiError:  # its status was rewritten to not started: nothing more to follow
                 return
             if len(lines) > sent:
-                yield logs.log_text(lines[sent:], query.get("timestamps") in logs.TRUE).encode()
+                yield logs.log_text(lines[sent:], flag(query, "timestamps")).encode()
                 sent = len(lines)
 
     def evict(self, target: Target, query: dict, body: object, options: WriteOptions) -> Response:
@@ -454,7 +488,7 @@ class ApiServer:
                                                       "retryAfterSeconds": 1})
         if match != "Exact":
             return self.store.rv
-        if version < self.store.evicted_rv:
+        if not self.store.can_resume(version):
             raise errors.expired(f"too old resource version: {version} ({self.store.evicted_rv + 1})")
         return version
 
@@ -465,7 +499,7 @@ class ApiServer:
         limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
         if token:
             snapshot_id, offset, token_rv = _decode_continue(token)
-            if token_rv < self.store.evicted_rv:
+            if not self.store.can_resume(token_rv):
                 raise errors.expired(CONTINUE_TOO_OLD)
             snapshot = self.store.load_snapshot(snapshot_id)
             entries, rv = snapshot.entries, snapshot.rv
@@ -506,9 +540,9 @@ class ApiServer:
             target.namespace,
             selector,
             query.get("resourceVersion", ""),
-            query.get("allowWatchBookmarks") in ("1", "true"),
+            flag(query, "allowWatchBookmarks"),
             timeout,
-            query.get("sendInitialEvents") == "true",
+            flag(query, "sendInitialEvents"),
         )
         if wants_table(request):
             include = query.get("includeObject", "Metadata")

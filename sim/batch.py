@@ -10,6 +10,7 @@ import orjson
 
 from core.timeutil import format_time
 from sim.cron import schedule_problem, time_zone_problem
+from sim.errors import unsupported
 
 Causes = list[tuple[str, str]]
 
@@ -108,8 +109,7 @@ def check_job_spec(spec: object, path: str, check_pod_spec: Callable[[object, st
     causes = _non_negative(spec, ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds",
                                   "ttlSecondsAfterFinished"), path)
     if spec.get("completionMode", "NonIndexed") not in ("NonIndexed", "Indexed"):
-        causes.append((f"{path}.completionMode", f'Unsupported value: "{spec["completionMode"]}": supported values: '
-                                                 '"NonIndexed", "Indexed"'))
+        causes.append((f"{path}.completionMode", unsupported(str(spec["completionMode"]), ("NonIndexed", "Indexed"))))
     template = spec.get("template")
     if not isinstance(template, dict):
         return [*causes, (f"{path}.template", "Required value")]
@@ -118,7 +118,7 @@ def check_job_spec(spec: object, path: str, check_pod_spec: Callable[[object, st
     if restart not in RESTART_POLICIES:
         where = f"{path}.template.spec.restartPolicy"
         causes.append((where, "Required value: valid values: \"OnFailure\", \"Never\"" if restart is None else
-                       f'Unsupported value: "{restart}": supported values: "OnFailure", "Never"'))
+                       unsupported(str(restart), RESTART_POLICIES)))
     selector = spec.get("selector")
     if matches is not None and isinstance(selector, dict):
         labels = (template.get("metadata") or {}).get("labels") or {}
@@ -175,8 +175,7 @@ def check_cronjob(obj: dict, check_pod_spec: Callable[[object, str], Causes]) ->
         causes.append(("spec.timeZone", f'Invalid value: "{time_zone}": {zone_problem}'))
     policy = spec.get("concurrencyPolicy")
     if policy not in CONCURRENCY_POLICIES:
-        causes.append(("spec.concurrencyPolicy", f'Unsupported value: "{policy}": supported values: "Allow", '
-                                                 '"Forbid", "Replace"'))
+        causes.append(("spec.concurrencyPolicy", unsupported(str(policy), CONCURRENCY_POLICIES)))
     causes += _non_negative(spec, ("startingDeadlineSeconds", "successfulJobsHistoryLimit",
                                    "failedJobsHistoryLimit"), "spec")
     job_template = spec.get("jobTemplate")

@@ -25,6 +25,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    """An argparse type: a number, 0 or more."""
+    value = float(text)
+    if not value >= 0:  # NaN is refused too
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _count(text: str) -> int:
     """An argparse type: a whole number, 0 or more."""
     value = int(text)
@@ -71,6 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-mib", type=_positive_count, default=None, metavar="N",
                         help="and at most N MiB of objects' JSON in them; a watch that falls further behind "
                              "ends with 410 Expired (default 64)")
+    parser.add_argument("--compaction-interval", type=_non_negative, default=None,
+                        metavar="S", help="seconds between compactions of the watch history, as kube-apiserver has "
+                        "etcd compacted: resourceVersions older than 1-2 intervals get 410 Expired (default 300; "
+                        "0 = never)")
     parser.add_argument("--max-pods", type=_positive_count, default=None, metavar="N",
                         help="quota on all pods: creating more is refused with 403 (default 25000)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
@@ -89,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
     from sim.object_api import DEFAULT_MAX_PODS
     from sim.scenarios import DEFAULT_SCALE_PODS
-    from sim.store import DEFAULT_HISTORY_BYTES
+    from sim.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 
     max_pods = args.max_pods or DEFAULT_MAX_PODS
     if args.scenario == "scale" and (args.pods if args.pods is not None else DEFAULT_SCALE_PODS) > max_pods:
@@ -112,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         caches=args.caches,
         seed=args.seed,
         max_pods=max_pods,
+        compaction_seconds=COMPACTION_SECONDS if args.compaction_interval is None else args.compaction_interval,
     )
     code = asyncio.run(serve(config))
     sys.stdout.flush()

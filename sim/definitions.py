@@ -31,7 +31,7 @@ SERVED_KINDS = {
     "batch/v1": ("Job", "CronJob"),
     "apiextensions.k8s.io/v1": ("CustomResourceDefinition",),
     "authorization.k8s.io/v1": ("SelfSubjectAccessReview", "SelfSubjectRulesReview"),
-    "authentication.k8s.io/v1": ("SelfSubjectReview",),
+    "authentication.k8s.io/v1": ("SelfSubjectReview", "TokenReview"),
     "policy/v1": ("Eviction",),
     "autoscaling/v1": ("Scale",),
     "coordination.k8s.io/v1": ("Lease",),

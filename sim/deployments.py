@@ -262,8 +262,11 @@ class DeploymentController(Controller):
         template = spec.get("template", {})
         pod_hash = template_hash(template)
         current = next((rs for rs in replica_sets if same_template(rs, template, pod_hash)), None)
-        if current is None and spec.get("paused") and replica_sets:
-            current = max(replica_sets, key=revision_of)  # a paused Deployment rolls nothing out
+        rolled_out = current is not None or not spec.get("paused") or not replica_sets
+        if not rolled_out:
+            # a paused Deployment rolls nothing out: it keeps its newest ReplicaSet's pods, none of them updated
+            # (kube-controller-manager's sync without a new ReplicaSet; calculateStatus counts newRS's only)
+            current = max(replica_sets, key=revision_of)
         elif current is None:
             current = self._create_replica_set(deployment, pod_hash, replica_sets)
             replica_sets.append(current)
@@ -304,7 +307,10 @@ class DeploymentController(Controller):
             if rs is not current:
                 old = (old[0] + tally.live, old[1] + tally.live_ready)
         new = self.tally(current_uid)
-        self._update_status(deployment, desired, (new.live, new.live_ready), old)
+        updated = (new.live, new.live_ready)
+        if not rolled_out:  # a paused Deployment's pods are all outdated: none is of the changed template
+            updated, old = (0, 0), (old[0] + new.live, old[1] + new.live_ready)
+        self._update_status(deployment, desired, updated, old)
 
     def _create_replica_set(self, deployment: dict, pod_hash: str, existing: list[dict]) -> dict:
         """The ReplicaSet of a new template revision."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
+
 REASON_BY_CODE = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -90,7 +92,7 @@ def conflict(plural: str, group: str, name: str) -> ApiError:
 
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
     """422 Invalid with one cause per (field, message)."""
-    summary = ", ".join(f"{field_path}: {message}" for field_path, message in causes)
+    summary = aggregate([f"{field_path}: {message}" for field_path, message in causes])
     return ApiError(
         422,
         f'{qualified(kind, group)} "{name}" is invalid: {summary}',
@@ -104,6 +106,23 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> 
             ],
         },
     )
+
+
+def go_quoted(value: str) -> str:
+    """A string as Go's %q shows it."""
+    return orjson.dumps(value).decode()
+
+
+def unsupported(value: str, supported: tuple[str, ...]) -> str:
+    """field.NotSupported's message (apimachinery pkg/util/validation/field/errors.go)."""
+    return f"Unsupported value: {go_quoted(value)}: supported values: " + ", ".join(map(go_quoted, supported))
+
+
+def aggregate(messages: list[str]) -> str:
+    """Errors as apimachinery's aggregate words them: one alone, more (without repeats) as `[a, b]`
+    (pkg/util/errors/errors.go)."""
+    unique = list(dict.fromkeys(messages))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
 
 
 def cause_reason(message: str) -> str:

@@ -229,3 +229,30 @@ def conflict_message(found: list[Conflict]) -> str:
             parts.append(f'conflicts with "{manager}" using {api_version}:\n' + "\n".join(f"- {p}" for p in paths))
     count = len(found)
     return f"Apply failed with {count} conflict{'s' if count != 1 else ''}: " + "\n".join(parts)
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+CLIENT_SIDE_UPGRADER = "kubectl"  # the one manager whose apply may take over fields client-side apply set
+
+
+def last_applied_fields(live: dict) -> set[Path]:
+    """The fields of a live object's last-applied-configuration annotation that still hold the applied value."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        last_applied = orjson.loads(text) if isinstance(text, str) and text else None
+    except orjson.JSONDecodeError:
+        return set()
+    if not isinstance(last_applied, dict) or last_applied.get("apiVersion") != live.get("apiVersion"):
+        return set()
+    return {path for path, value in leaves(last_applied).items()
+            if path[-1] == ITEM or value_at(live, path) == value}
+
+
+def unexcused_conflicts(live: dict, found: list[Conflict], manager: str) -> list[Conflict]:
+    """The conflicts an apply must still answer 409 for: kubectl's server-side apply may take over, as if forced,
+    the fields its client-side apply set and that still hold the last-applied value (apimachinery
+    pkg/util/managedfields/internal/lastappliedmanager.go)."""
+    if manager != CLIENT_SIDE_UPGRADER or not found:
+        return found
+    excused = last_applied_fields(live)
+    return [conflict for conflict in found if conflict.path not in excused]

@@ -10,8 +10,7 @@ from core.errors import ImcError
 from core.policy import MATCHED_CACHE
 from core.timeutil import parse_time
 from sim.errors import ApiError
-
-TRUE = ("true", "1")
+from sim.query import flag
 
 
 def container_of(pod: dict, query: Mapping[str, str]) -> str:
@@ -28,7 +27,7 @@ def container_of(pod: dict, query: Mapping[str, str]) -> str:
         container = kinds["containers"][0]
     if not any(container in names for names in kinds.values()):
         raise ApiError(400, f"container {container} is not valid for pod {name}")
-    if query.get("previous") in TRUE:
+    if flag(query, "previous"):
         raise ApiError(400, f'previous terminated container "{container}" in pod "{name}" not found')
     return container
 
@@ -103,7 +102,7 @@ def shown_text(lines: list[tuple[datetime, str]], query: Mapping[str, str], now:
     tail = _count(query, "tailLines")
     if tail is not None:
         lines = lines[len(lines) - tail:] if tail else []
-    text = log_text(lines, query.get("timestamps") in TRUE)
+    text = log_text(lines, flag(query, "timestamps"))
     limit = _count(query, "limitBytes", least=1)
     return text.encode()[:limit].decode(errors="ignore") if limit is not None else text
 

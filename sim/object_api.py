@@ -418,10 +418,11 @@ class ObjectApi:
         applied = fields.leaves(config)
         entries = fields.entries_of(live)
         found = fields.conflicts(live, applied, entries, manager)
-        if found and not options.force:
-            raise ApiError(409, fields.conflict_message(found), reason="Conflict", details={
+        unexcused = fields.unexcused_conflicts(live, found, manager)
+        if unexcused and not options.force:
+            raise ApiError(409, fields.conflict_message(unexcused), reason="Conflict", details={
                 "causes": [{"reason": "FieldManagerConflict", "field": fields.dotted(c.path),
-                            "message": f'conflict with "{c.manager}" using {c.api_version}'} for c in found]})
+                            "message": f'conflict with "{c.manager}" using {c.api_version}'} for c in unexcused]})
         for conflict in found:
             for entry in entries:
                 if entry.manager == conflict.manager:

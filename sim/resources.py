@@ -153,10 +153,21 @@ SSRS = ResourceType(
     has_status=False,
     stored=False,
 )
+TOKENREVIEWS = ResourceType(
+    "authentication.k8s.io",
+    "v1",
+    "tokenreviews",
+    "tokenreview",
+    "TokenReview",
+    False,
+    verbs=("create",),
+    has_status=False,
+    stored=False,
+)
 
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "lease", "Lease", True, has_status=False)
 ALL_RESOURCES = (NAMESPACES, PODS, SERVICES, EVENTS, CONFIGMAPS, SECRETS, NODES, DEPLOYMENTS, REPLICASETS,
-                 JOBS, CRONJOBS, IMAGECACHES, CRDS, SSARS, SSRRS, SSRS, LEASES)
+                 JOBS, CRONJOBS, IMAGECACHES, CRDS, SSARS, SSRRS, SSRS, TOKENREVIEWS, LEASES)
 STORED_RESOURCES = tuple(r for r in ALL_RESOURCES if r.stored)
 RESOURCES_BY_KEY = {r.key: r for r in ALL_RESOURCES}
 

@@ -23,7 +23,7 @@ from sim.identity import client_host, load_identity, write_kubeconfig
 from sim.object_api import DEFAULT_MAX_PODS
 from sim.scenarios import Scenario, build_scenario
 from sim.simulation import build_simulation
-from sim.store import DEFAULT_HISTORY_BYTES
+from sim.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0
@@ -56,6 +56,7 @@ class SimConfig:
     caches: int | None = None
     seed: int | None = None
     max_pods: int = DEFAULT_MAX_PODS
+    compaction_seconds: float = COMPACTION_SECONDS
 
 
 class _Server(uvicorn.Server):
@@ -112,7 +113,8 @@ async def serve(config: SimConfig) -> int:
         return 2
     port = listener.getsockname()[1]
     limit_malloc_arenas()  # big objects' buffers (watch chunks, history) go back to the OS once freed
-    sim = build_simulation(config.history, config.speed, config.max_pods, config.history_bytes)
+    sim = build_simulation(config.history, config.speed, config.max_pods, config.history_bytes,
+                           config.compaction_seconds)
     scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
     scenario.populate()
     address = f"{client_host(config.host)}:{port}"

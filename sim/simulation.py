@@ -16,7 +16,7 @@ from sim.jobs import CronJobController, JobController
 from sim.object_api import DEFAULT_MAX_PODS, ObjectApi
 from sim.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
 from sim.scheduling import Scheduler
-from sim.store import DEFAULT_HISTORY_BYTES, Store
+from sim.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES, Store
 
 log = logging.getLogger("imc.sim")
 CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.yaml"
@@ -102,9 +102,10 @@ class Simulation:
 
 
 def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS,
-                     history_bytes: int = DEFAULT_HISTORY_BYTES) -> Simulation:
+                     history_bytes: int = DEFAULT_HISTORY_BYTES,
+                     compaction_seconds: float = COMPACTION_SECONDS) -> Simulation:
     """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
-    store = Store(history, history_bytes)
+    store = Store(history, history_bytes, compaction_seconds)
     scheduler = Scheduler(speed)
     api = ObjectApi(store, scheduler, max_pods)
     sim = Simulation(store, api, scheduler, EciController(api, scheduler),

@@ -15,6 +15,7 @@ import orjson
 from sim.errors import expired
 from sim.selectors import Selector
 
+COMPACTION_SECONDS = 300.0  # kube-apiserver's --etcd-compaction-interval default (5m0s)
 CONTINUE_TOO_OLD = ("The provided continue parameter is too old to display a consistent list result. You can start "
                     "a new list without the continue parameter.")
 ObjectKey = tuple[str, str]  # (namespace or "", name)
@@ -145,13 +146,17 @@ class Store:
     SNAPSHOT_TTL = 300.0
     MAX_SNAPSHOTS = 256
 
-    def __init__(self, history_size: int = DEFAULT_HISTORY_SIZE, history_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
+    def __init__(self, history_size: int = DEFAULT_HISTORY_SIZE, history_bytes: int = DEFAULT_HISTORY_BYTES,
+                 compaction_seconds: float = COMPACTION_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.rv = 1
         self.history_size = max(1, history_size)
         self.history_bytes = max(1, history_bytes)
         self.history: deque[Change] = deque()
         self.held_bytes = 0  # Change.size summed over the history
         self.evicted_rv = 0
+        self.compaction_seconds = compaction_seconds
+        self._clock = clock
+        self._compaction_tick = (clock(), self.rv)  # when the last interval began, and the resourceVersion then
         self._objects: dict[str, dict[ObjectKey, Entry]] = {}
         self._sorted_keys: dict[str, list[ObjectKey] | None] = {}
         self._watchers: dict[str, set[Watcher]] = {}
@@ -233,6 +238,7 @@ class Store:
 
     def _stamp(self, obj: dict) -> Entry:
         """Give an object the next resourceVersion and encode it."""
+        self.compact_when_due()  # before the version moves: an interval that ended began before this write
         self.rv += 1
         obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
         return Entry(obj, orjson.dumps(obj), self.rv)
@@ -266,7 +272,28 @@ class Store:
 
     def can_resume(self, rv: int) -> bool:
         """Whether every change after `rv` is still in the history."""
+        self.compact_when_due()
         return rv >= self.evicted_rv
+
+    def compact_when_due(self) -> None:
+        """Compact as kube-apiserver has etcd compacted: every interval, to the resourceVersion the previous interval
+        began at (apiserver pkg/storage/etcd3/compact.go, --etcd-compaction-interval, default 5 minutes), so a
+        version older than 5 to 10 minutes gets 410. Called on every write and watch start, so missed intervals
+        had no writes: two or more of them compact to now."""
+        if self.compaction_seconds <= 0:
+            return
+        began, rv_then = self._compaction_tick
+        intervals = int((self._clock() - began) // self.compaction_seconds)
+        if intervals < 1:
+            return
+        self.compact(rv_then if intervals == 1 else self.rv)
+        self._compaction_tick = (began + intervals * self.compaction_seconds, self.rv)
+
+    def compact(self, rv: int) -> None:
+        """Forget the changes up to `rv`: a watch or list from before it gets 410 (watches already open go on)."""
+        while self.history and self.history[0].rv <= rv:
+            self.held_bytes -= self.history.popleft().size
+        self.evicted_rv = max(self.evicted_rv, rv)
 
     def changes_since(self, resource: str, rv: int) -> list[Change]:
         """Changes of a resource newer than `rv`, oldest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import orjson
@@ -10,12 +11,12 @@ from core.caches import validate_imagecache
 from core.workloads import CONTAINER_LISTS
 from sim.batch import check_cronjob, check_job, check_job_update
 from sim.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
-from sim.errors import ApiError
+from sim.errors import ApiError, go_quoted, unsupported
 from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, REPLICASETS, SECRETS
 from sim.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_LABEL = re.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 # apimachinery's TotalAnnotationSizeLimitB (pkg/api/validation/objectmeta.go, ValidateAnnotationsSize)
 MAX_ANNOTATIONS_BYTES = 256 * 1024
@@ -24,6 +25,116 @@ MAX_STORED_BYTES = 1536 * 1024
 ETCD_TOO_LARGE = "etcdserver: request is too large"
 
 Causes = list[tuple[str, str]]
+
+# apimachinery pkg/util/validation/validation.go (v0.32): qualified names (label and annotation keys), label values
+_QUALIFIED_NAME = re.compile("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_QUALIFIED_NAME_RULE = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                        "alphanumeric character")
+_LABEL_VALUE = re.compile(f"({_QUALIFIED_NAME.pattern})?")
+_LABEL_VALUE_RULE = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                     "and must start and end with an alphanumeric character")
+_DNS_SUBDOMAIN_RULE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                       "and must start and end with an alphanumeric character")
+_DNS_LABEL_RULE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+                   "start and end with an alphanumeric character")
+MAX_QUALIFIED_NAME = 63  # qualifiedNameMaxLength, and LabelValueMaxLength
+MAX_DNS_SUBDOMAIN = 253  # DNS1123SubdomainMaxLength
+MAX_CACHED_CHARS = MAX_DNS_SUBDOMAIN + 1 + MAX_QUALIFIED_NAME  # the longest valid qualified name
+
+# core validation's enums (pkg/apis/core/validation/validation.go: validateRestartPolicy, validateDNSPolicy,
+# validatePullPolicy), in the order its "supported values" list them
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+def regex_error(rule: str, pattern: str, *examples: str) -> str:
+    """apimachinery's RegexError: the rule, its examples and the regex it checks."""
+    shown = " or ".join(f"'{example}', " for example in examples)  # sic: "'a',  or 'b', "
+    return f"{rule} (e.g. {shown}regex used for validation is '{pattern}')"
+
+
+def _length_and_format(value: str, limit: int, pattern: re.Pattern, rule: str, *examples: str) -> list[str]:
+    """apimachinery's usual pair of checks: at most `limit` characters (bytes, as Go counts), then the regex."""
+    problems = [f"must be no more than {limit} characters"] if len(value.encode()) > limit else []
+    if not pattern.fullmatch(value):
+        problems.append(regex_error(rule, pattern.pattern, *examples))
+    return problems
+
+
+def dns_subdomain_problems(value: str) -> list[str]:
+    """apimachinery's IsDNS1123Subdomain."""
+    return _length_and_format(value, MAX_DNS_SUBDOMAIN, _DNS_SUBDOMAIN, _DNS_SUBDOMAIN_RULE, "example.com")
+
+
+def dns_label_problems(value: str) -> list[str]:
+    """apimachinery's IsDNS1123Label."""
+    return _length_and_format(value, MAX_QUALIFIED_NAME, _DNS_LABEL, _DNS_LABEL_RULE, "my-name", "123-abc")
+
+
+def qualified_name_problems(value: str) -> tuple[str, ...]:
+    """apimachinery's IsQualifiedName: an optional DNS subdomain prefix and '/', then a name of up to 63 characters."""
+    return _cached(_qualified_name_problems, value)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few keys label most objects
+def _qualified_name_problems(value: str) -> tuple[str, ...]:
+    """IsQualifiedName's problems with a value."""
+    name_rule = regex_error(_QUALIFIED_NAME_RULE, _QUALIFIED_NAME.pattern, "MyName", "my.name", "123-abc")
+    parts = value.split("/")
+    if len(parts) > 2:
+        return (f"a qualified name {name_rule} with an optional DNS subdomain prefix and '/' (e.g. "
+                "'example.com/MyName')",)
+    problems = []
+    if len(parts) == 2:
+        prefix = parts[0]
+        problems += ["prefix part must be non-empty"] if not prefix else [
+            f"prefix part {problem}" for problem in dns_subdomain_problems(prefix)]
+    name = parts[-1]
+    if not name:
+        problems.append("name part must be non-empty")
+    elif len(name.encode()) > MAX_QUALIFIED_NAME:
+        problems.append(f"name part must be no more than {MAX_QUALIFIED_NAME} characters")
+    if not _QUALIFIED_NAME.fullmatch(name):
+        problems.append(f"name part {name_rule}")
+    return tuple(problems)
+
+
+def label_value_problems(value: str) -> tuple[str, ...]:
+    """apimachinery's IsValidLabelValue."""
+    return _cached(_label_value_problems, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_value_problems(value: str) -> tuple[str, ...]:
+    """IsValidLabelValue's problems with a value."""
+    return tuple(_length_and_format(value, MAX_QUALIFIED_NAME, _LABEL_VALUE, _LABEL_VALUE_RULE, "MyValue", "my_value",
+                                    "12345"))
+
+
+def _cached(check, value: str) -> tuple[str, ...]:
+    """A cached check's answer; a value longer than any valid key is checked afresh, so the cache holds no big
+    strings."""
+    return check(value) if len(value) <= MAX_CACHED_CHARS else check.__wrapped__(value)
+
+
+def check_labels(labels: object, path: str) -> Causes:
+    """apimachinery's ValidateLabels (pkg/apis/meta/v1/validation): each key a qualified name, each value a label
+    value."""
+    causes: Causes = []
+    for key, value in labels.items() if isinstance(labels, dict) else ():
+        causes += [(path, f"Invalid value: {go_quoted(key)}: {problem}") for problem in qualified_name_problems(key)]
+        if isinstance(value, str):
+            causes += [(path, f"Invalid value: {go_quoted(value)}: {problem}") for problem in label_value_problems(value)]
+    return causes
+
+
+def check_annotation_keys(annotations: object, path: str) -> Causes:
+    """apimachinery's ValidateAnnotations (pkg/api/validation/objectmeta.go): each key a qualified name once
+    lowercased."""
+    return [(path, f"Invalid value: {go_quoted(key)}: {problem}")
+            for key in (annotations if isinstance(annotations, dict) else ())
+            for problem in qualified_name_problems(key.lower())]
 
 
 def annotations_size(annotations: dict) -> int:
@@ -38,12 +149,16 @@ def annotations_size(annotations: dict) -> int:
 
 
 def check_metadata(metadata: object, path: str = "metadata") -> Causes:
-    """What kube-apiserver's ObjectMeta validation refuses of every object and pod template: annotations over
-    256 KiB in total."""
-    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    """What kube-apiserver's ObjectMeta validation refuses of every object and pod template: invalid label keys and
+    values, invalid annotation keys, annotations over 256 KiB in total."""
+    if not isinstance(metadata, dict):
+        return []
+    annotations = metadata.get("annotations")
+    causes = check_labels(metadata.get("labels"), f"{path}.labels")
+    causes += check_annotation_keys(annotations, f"{path}.annotations")
     if isinstance(annotations, dict) and annotations_size(annotations) > MAX_ANNOTATIONS_BYTES:
-        return [(f"{path}.annotations", f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes")]
-    return []
+        causes.append((f"{path}.annotations", f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes"))
+    return causes
 
 
 def template_metadata(resource_key: str, obj: dict) -> list[tuple[str, object]]:
@@ -99,20 +214,12 @@ def fits_etcd(obj: dict) -> bool:
 
 
 def check_name(name: object, label: bool = False) -> Causes:
-    """metadata.name must be an RFC 1123 subdomain (a label for namespaces)."""
-    pattern, limit = (_DNS_LABEL, 63) if label else (_DNS_SUBDOMAIN, 253)
+    """metadata.name must be an RFC 1123 subdomain (a label for namespaces), as apimachinery's NameIsDNSSubdomain
+    and NameIsDNSLabel word it."""
     if not isinstance(name, str) or not name:
         return [("metadata.name", "Required value: name or generateName is required")]
-    if len(name) > limit or not pattern.fullmatch(name):
-        kind = "RFC 1123 label" if label else "RFC 1123 subdomain"
-        return [
-            (
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase {kind} must consist of lower case alphanumeric '
-                f"characters, '-' or '.', and must start and end with an alphanumeric character",
-            )
-        ]
-    return []
+    problems = dns_label_problems(name) if label else dns_subdomain_problems(name)
+    return [("metadata.name", f"Invalid value: {go_quoted(name)}: {problem}") for problem in problems]
 
 
 def check_pod_spec(spec: object, path: str) -> Causes:
@@ -127,7 +234,16 @@ def check_pod_spec(spec: object, path: str) -> Causes:
         seen: set[str] = set()
         for position, container in enumerate(spec.get(list_name) or []):
             causes += check_container(container, f"{path}.{list_name}[{position}]", seen)
-    return causes
+    causes += check_enum(spec, "restartPolicy", RESTART_POLICIES, path)
+    causes += check_enum(spec, "dnsPolicy", DNS_POLICIES, path)
+    return causes + check_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+
+
+def check_enum(obj: dict, name: str, supported: tuple[str, ...], path: str) -> Causes:
+    """An enum field set to a value outside its supported ones (unset or empty, it is defaulted)."""
+    value = obj.get(name)
+    return [(f"{path}.{name}", unsupported(value, supported))] if isinstance(value, str) and value and \
+        value not in supported else []
 
 
 def check_container(container: object, where: str, seen: set[str]) -> Causes:
@@ -143,7 +259,7 @@ def check_container(container: object, where: str, seen: set[str]) -> Causes:
     seen.add(name or "")
     if not container.get("image"):
         causes.append((f"{where}.image", "Required value"))
-    return causes
+    return causes + check_enum(container, "imagePullPolicy", PULL_POLICIES, where)
 
 
 def check_deployment(obj: dict) -> Causes:
@@ -164,7 +280,11 @@ def check_deployment(obj: dict) -> Causes:
         causes.append(("spec.template.metadata.labels", "Invalid value: `selector` does not match template `labels`"))
     elif problem:
         causes.append(("spec.selector", f"Invalid value: {problem}"))
-    return causes + check_pod_spec(template.get("spec"), "spec.template.spec")
+    causes += check_pod_spec(template.get("spec"), "spec.template.spec")
+    restart = (template.get("spec") or {}).get("restartPolicy") if isinstance(template.get("spec"), dict) else None
+    if restart in RESTART_POLICIES and restart != "Always":  # apps validation: a ReplicaSet's pods always restart
+        causes.append(("spec.template.spec.restartPolicy", unsupported(restart, ("Always",))))
+    return causes
 
 
 def selector_problem(selector: dict, labels: dict) -> str | None:

@@ -110,8 +110,9 @@ def churn(api_client, namespace: str, tag: str) -> None:
     custom.create_cluster_custom_object(*group, imagecache_body(f"{tag}-c9", ["busybox:1"]))
 
 
-def test_store_equals_kubectl_after_churn_with_dropped_watches_and_tiny_history(start_sim_factory, watching):
-    sim = start_sim_factory("empty", ("--speed", "20", "--drop-watch-every", "3", "--history", "4"))
+@pytest.mark.parametrize("expiry", [("--history", "4"), ("--compaction-interval", "0.05")], ids=["history", "compaction"])
+def test_store_equals_kubectl_after_churn_with_dropped_watches_and_tiny_history(start_sim_factory, watching, expiry):
+    sim = start_sim_factory("empty", ("--speed", "20", "--drop-watch-every", "3", *expiry))
     connection = connect(kubeconfig=sim.kubeconfig, context="sim")
     store, watcher = watching(connection, max_backoff=1.0)
     api_client = connection.api_client

@@ -37,8 +37,14 @@ def test_a_paused_rollout_does_not_roll_until_resumed(kubectl, namespace):
     poll(lambda: observed(kubectl, namespace, "web"), message="the paused Deployment observed")
     assert len(replica_sets(kubectl, namespace)) == 1
     assert images(kubectl, namespace) == {"busybox:1.36"}
+    status = json.loads(kubectl("get", "deployment", "web", "-n", namespace, "-o", "json").stdout)["status"]
+    assert status.get("updatedReplicas", 0) == 0 and status["replicas"] == 2  # none runs the paused template
+    waiting = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=5s", check=False)
+    assert waiting.returncode != 0, waiting.stdout
+    assert "0 out of 2 new replicas have been updated" in waiting.stdout
     kubectl("rollout", "resume", "deployment/web", "-n", namespace)
-    kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
+    rolled = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
+    assert 'deployment "web" successfully rolled out' in rolled.stdout
     assert len(replica_sets(kubectl, namespace)) == 2
     poll(lambda: images(kubectl, namespace) == {"busybox:1.37"}, message="the new image rolled out")
 

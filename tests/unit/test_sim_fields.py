@@ -1,5 +1,7 @@
 """Field sets of server-side apply: leaves, FieldsV1, merge by key, conflicts."""
 
+import orjson
+
 from sim import fields
 
 
@@ -52,3 +54,22 @@ def test_a_different_value_owned_by_another_manager_conflicts_and_an_equal_one_d
     assert fields.conflict_message(found) == ('Apply failed with 1 conflict: conflict with "other" using v1: '
                                              '.spec.containers[name="main"].image')
 
+
+
+def client_side_applied(value: str, applied_value: str) -> dict:
+    """A ConfigMap that kubectl's client-side apply wrote with `applied_value`, now holding `value`."""
+    last_applied = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                    "data": {"k": applied_value, "other": "x"}}
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "annotations": {fields.LAST_APPLIED: orjson.dumps(last_applied).decode()}},
+            "data": {"k": value, "other": "x"}}
+
+
+def test_kubectl_may_take_over_fields_that_still_hold_the_last_applied_value():
+    found = [fields.Conflict("kubectl-client-side-apply", "v1", ("f:data", "f:k"))]
+    assert fields.unexcused_conflicts(client_side_applied("a", "a"), found, "kubectl") == []
+    assert fields.unexcused_conflicts(client_side_applied("a", "a"), found, "helm") == found
+    assert fields.unexcused_conflicts(client_side_applied("edited", "a"), found, "kubectl") == found
+    unannotated = client_side_applied("a", "a")
+    del unannotated["metadata"]["annotations"]
+    assert fields.unexcused_conflicts(unannotated, found, "kubectl") == found
