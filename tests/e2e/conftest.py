@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, poll, start_dashboard  # noqa: F401 (poll: for the tests)
+from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, poll, scaled, start_dashboard  # noqa: F401 (poll: for the tests)
 from sim.launch import SimProcess, start_sim
 from tests.integration.conftest import run_kubectl
 
@@ -17,12 +18,21 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
 SIM_SPEED = "4"
 NAMESPACE = "e2e"
+EXPECT_SECONDS = 5  # Playwright's own default for expect(...)
+
+
+def ms(seconds: float) -> int:
+    """A Playwright timeout in milliseconds, stretched by IMC_TEST_SLOWDOWN like every other wait."""
+    return round(scaled(seconds) * 1000)
 
 
 def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
-    """The dashboard against a sim's kubeconfig, redrawing every second; fails the test when it does not start."""
+    """The dashboard against a sim's kubeconfig, redrawing every second; fails the test when it does not start.
+
+    Its ~/.cache is a directory beside the log: a demo cluster it starts lives there, never in a state dir that
+    another worker, test run or the developer's own dashboard uses."""
     try:
-        return start_dashboard(sim.kubeconfig, log, **{"IMC_REFRESH_SECONDS": "1", **env})
+        return start_dashboard(sim.kubeconfig, log, **{"IMC_REFRESH_SECONDS": "1", "XDG_CACHE_HOME": str(log.parent / "cache"), **env})
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -30,7 +40,8 @@ def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory) -> Iterator[SimProcess]:
     """The demo cluster, a little faster than real time."""
-    process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("sim"), extra_args=("--speed", SIM_SPEED))
+    process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("sim"), extra_args=("--speed", SIM_SPEED),
+                        timeout=scaled(30))
     yield process
     process.stop()
 
@@ -78,6 +89,8 @@ def browser():
 def page(browser):
     """A fresh tab, big-screen sized."""
     context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    context.set_default_timeout(ms(30))  # Playwright's default for actions and navigation, stretched
+    expect.set_options(timeout=ms(EXPECT_SECONDS))
     opened = context.new_page()
     yield opened
     context.close()
@@ -86,12 +99,12 @@ def page(browser):
 def open_page(page, url: str) -> None:
     """Go to a URL and wait until the script has finished its run."""
     page.goto(url)
-    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=ms(60))
 
 
 def settle(page) -> None:
     """Wait until the app is idle again after an interaction."""
-    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=ms(60))
 
 
 def screenshot(page, name: str) -> None:
@@ -134,7 +147,7 @@ def screenshot_whole(page, name: str) -> None:
     settle(page)
     charts = page.locator(".js-plotly-plot")
     for number in range(charts.count()):  # drawn, not their loading placeholders
-        charts.nth(number).wait_for(state="visible", timeout=20_000)
+        charts.nth(number).wait_for(state="visible", timeout=ms(20))
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 

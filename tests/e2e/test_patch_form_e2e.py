@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.policy import AUTO_IMC, IMC_ID
-from tests.e2e.conftest import kubectl, kubectl_json, open_page, screenshot, settle
+from tests.e2e.conftest import kubectl, kubectl_json, ms, open_page, screenshot, settle
 from tests.e2e.test_dashboard_e2e import choose, no_exception, pick_mode
 
 pytestmark = pytest.mark.e2e
@@ -70,12 +70,12 @@ def test_after_an_apply_the_page_links_to_the_new_pods(app, sim, page, namespace
     page.get_by_role("button", name="Apply").click()
     settle(page)
     link = page.get_by_role("link", name=f"See the new pods of {namespace}/e2e-pinned")
-    expect(link).to_be_visible(timeout=20_000)
+    expect(link).to_be_visible(timeout=ms(20))
     annotations = kubectl_json(sim, "get", "deployment", "-n", namespace, "e2e-pinned")["spec"]["template"]["metadata"][
         "annotations"]
     assert annotations.get(AUTO_IMC) == "false" and IMC_ID not in annotations
     screenshot(page, "patch-applied")
     link.click()
-    page.wait_for_url("**/pods?*", timeout=20_000)
+    page.wait_for_url("**/pods?*", timeout=ms(20))
     assert "e2e-pinned" in page.url
     no_exception(page)

@@ -40,8 +40,9 @@ def imc_report(*args: str, timeout: float = 120, encoding: str | None = None,
     )
 
 
-def test_report_explains_every_pod_of_the_scale_cluster(start_sim_factory):
-    sim = start_sim_factory("scale", timeout=120)
+@pytest.mark.xdist_group("scale")  # shares the session's scale_sim
+def test_report_explains_every_pod_of_the_scale_cluster(scale_sim):
+    sim = scale_sim
     result = imc_report("--kubeconfig", sim.kubeconfig, "--format", "json")
     assert result.returncode == 0, result.stderr
     items = orjson.loads(result.stdout)["results"]

@@ -56,9 +56,9 @@ def test_the_demo_has_every_decision_kind_and_keeps_moving(start_sim_factory):
     api_client.close()
 
 
-def test_the_scale_scenario_pages_ten_thousand_pods(start_sim_factory):
-    sim = start_sim_factory("scale", timeout=120)
-    api_client = new_api_client(sim)
+@pytest.mark.xdist_group("scale")  # shares the session's scale_sim
+def test_the_scale_scenario_pages_ten_thousand_pods(scale_sim):
+    api_client = new_api_client(scale_sim)
     names, versions, token = [], set(), None
     while True:
         page = raw_list(api_client, "/api/v1/pods", [("limit", "500")] + ([("continue", token)] if token else []))
