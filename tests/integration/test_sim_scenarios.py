@@ -10,18 +10,11 @@ import pytest
 from kubernetes import client
 
 from core.policy import INSTANCE_ID, MATCHED_CACHE
-from tests.integration.conftest import new_api_client, poll
+from tests.integration.conftest import new_api_client, poll, raw_list
 
 pytestmark = pytest.mark.integration
 ECI_REASONS = {"SuccessfulHitImageCache", "ImageCacheMissed", "ImageCacheAutoCreated", "ImageCacheNotFound",
                "ImageCacheNotComplete"}
-
-
-def raw_list(api_client, path: str, query: list[tuple[str, str]]) -> dict:
-    """A list through the official client's transport, parsed with orjson."""
-    method, url, headers, body, post = api_client.param_serialize(
-        "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-    return orjson.loads(api_client.call_api(method, url, headers, body, post, _request_timeout=60).read())
 
 
 def test_the_demo_has_every_decision_kind_and_keeps_moving(start_sim_factory):
