@@ -81,16 +81,22 @@ def browser():
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set IMC_CHROMIUM)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=ms(EXPECT_SECONDS))
         yield launched
         launched.close()
+
+
+def new_context(browser, width: int, height: int):
+    """A browser context of one viewport size whose actions and navigations wait Playwright's 30 s, stretched."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(ms(30))
+    return context
 
 
 @pytest.fixture
 def page(browser):
     """A fresh tab, big-screen sized."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1200})
-    context.set_default_timeout(ms(30))  # Playwright's default for actions and navigation, stretched
-    expect.set_options(timeout=ms(EXPECT_SECONDS))
+    context = new_context(browser, 1600, 1200)
     opened = context.new_page()
     yield opened
     context.close()

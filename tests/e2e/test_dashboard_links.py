@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.waits import poll
-from tests.e2e.conftest import click_link, kubectl, ms, open_page, screenshot_whole, settle
+from tests.e2e.conftest import click_link, kubectl, ms, new_context, open_page, screenshot_whole, settle
 from tests.e2e.test_dashboard_e2e import PAGES, no_exception, pod_yaml
 
 pytestmark = pytest.mark.e2e
@@ -90,7 +90,7 @@ def test_a_deep_linked_pod_is_selected_and_stays_so_when_rows_move_above_it(app,
 
 
 def test_at_1024_every_pill_and_toggle_on_pods_lies_inside_the_viewport(app, browser):
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    context = new_context(browser, 1024, 768)
     try:
         page = context.new_page()
         open_page(page, f"{app.url}/pods")
@@ -115,7 +115,7 @@ CLIPPED_LABELS = """() => [...document.querySelectorAll(
 
 @pytest.mark.parametrize("width", [1440, 1024])
 def test_every_page_fits_the_width(app, browser, width):
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = new_context(browser, width, 900)
     try:
         page = context.new_page()
         for name, path in PAGES.items():
