@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,27 @@ def open_page(page, url: str) -> None:
 def settle(page) -> None:
     """Wait until the app is idle again after an interaction."""
     page.wait_for_selector(IDLE, timeout=ms(60))
+
+
+def fill(page, label: str, value: str, tries: int = 3) -> None:
+    """Type a value into a field of the Create form and leave it, until the YAML preview shows it.
+
+    Idle is not enough: beside two CPU hogs a rerun still under way when the field was typed into kept the page's
+    old value (the field showed the name, the preview name: ''), like the selectbox `choose` retypes into; and
+    once the preview shows the value, the rerun it asked for is over before the next field is typed."""
+    field = page.get_by_label(label, exact=True)
+    preview = page.locator("[data-testid='stCode']").first
+    shown = re.compile(rf"(^|\s){re.escape(value.splitlines()[0])}(\s|$)", re.MULTILINE)  # "0", not the 0 of 20
+    for attempt in range(tries):
+        field.fill(value)
+        field.press("Tab")
+        settle(page)
+        try:
+            expect(preview).to_have_text(shown, timeout=ms(10))
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
 
 
 def screenshot(page, name: str) -> None:

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import kubectl, ms, open_page, settle
+from tests.e2e.conftest import fill, kubectl, open_page
 from tests.e2e.test_dashboard_e2e import no_exception
 
 pytestmark = pytest.mark.e2e
-
-
-def fill(page, label: str, value: str, tries: int = 3) -> None:
-    """Type a value into a field of the Create form and leave it, until the YAML preview shows it.
-
-    Idle is not enough: beside two CPU hogs a rerun still under way when the field was typed into kept the page's
-    old value (the field showed the name, the preview name: ''), like the selectbox `choose` retypes into; and
-    once the preview shows the value, the rerun it asked for is over before the next field is typed."""
-    field = page.get_by_label(label, exact=True)
-    preview = page.locator("[data-testid='stCode']").first
-    shown = re.compile(rf"(^|\s){re.escape(value.splitlines()[0])}(\s|$)", re.MULTILINE)  # "0", not the 0 of 20
-    for attempt in range(tries):
-        field.fill(value)
-        field.press("Tab")
-        settle(page)
-        try:
-            expect(preview).to_have_text(shown, timeout=ms(10))
-            return
-        except AssertionError:
-            if attempt == tries - 1:
-                raise
 
 
 @pytest.mark.parametrize(("label", "value", "message"), [

@@ -12,6 +12,7 @@ from core.policy import AUTO_IMC, MATCHED_CACHE
 from tests.e2e.conftest import (
     NAMESPACE,
     click_link,
+    fill,
     kubectl,
     kubectl_json,
     ms,
@@ -86,12 +87,8 @@ def test_the_deep_link_explains_a_hit(app, sim, page, namespace):
 
 def test_the_create_form_creates_a_cache_kubectl_sees(app, sim, page):
     open_page(page, f"{app.url}/create-cache")
-    page.get_by_label("Name", exact=True).fill("e2e-cache")
-    page.get_by_label("Name", exact=True).press("Tab")
-    settle(page)
-    page.get_by_label("Images", exact=True).fill("nginx:1.25\nredis:7.2")
-    page.get_by_label("Images", exact=True).press("Tab")
-    settle(page)
+    fill(page, "Name", "e2e-cache")
+    fill(page, "Images", "nginx:1.25\nredis:7.2")
     expect(page.locator("[data-testid='stCode']").first).to_contain_text("e2e-cache")
     page.get_by_role("button", name="Create").click()
     settle(page)
