@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.policy import AUTO_IMC, IMC_ID
+from kube.access import FIELD_MANAGER
 from tests.e2e.conftest import kubectl, kubectl_json, ms, open_page, screenshot, settle
 from tests.e2e.test_dashboard_e2e import choose, no_exception, pick_mode
 
@@ -34,7 +35,6 @@ def open_deployment(page, url: str, namespace: str, name: str) -> None:
 
 
 def test_a_deployment_pinned_to_a_missing_cache_opens_on_its_pin_and_proposes_nothing(app, sim, page):
-    before = kubectl_json(sim, "get", "deployment", "-n", "ml", "inference")
     open_deployment(page, app.url, "ml", "inference")
     expect(page.get_by_role("radio", name="Pin")).to_be_checked()
     picker = page.get_by_role("combobox", name="Cache to pin")
@@ -49,8 +49,10 @@ def test_a_deployment_pinned_to_a_missing_cache_opens_on_its_pin_and_proposes_no
     expect(options.nth(1)).to_contain_text(" of 1 images")
     page.keyboard.press("Escape")
     screenshot(page, "patch-current-pin")
-    after = kubectl_json(sim, "get", "deployment", "-n", "ml", "inference")
-    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    after = kubectl_json(sim, "get", "deployment", "-n", "ml", "inference", "--show-managed-fields")
+    # the demo scales and rolls by itself, so its resourceVersion moves (seen under xdist); a write of the
+    # dashboard's would own fields under its field manager
+    assert FIELD_MANAGER not in {entry["manager"] for entry in after["metadata"].get("managedFields") or []}
     assert after["spec"]["template"]["metadata"]["annotations"][IMC_ID] == MISSING
     no_exception(page)
 
