@@ -11,27 +11,52 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from core.findings import brief
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("IMC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+SLOWDOWN_VARIABLE = "IMC_TEST_SLOWDOWN"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"  # a Streamlit page whose script finished
 
 
-def poll(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "", interval: float = 0.05) -> Any:
-    """Call `predicate` until it returns something truthy and return that; TimeoutError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+def slowdown(environ: Mapping[str, str] = os.environ) -> float:
+    """The factor every wait's timeout is multiplied by: IMC_TEST_SLOWDOWN (default 1) for a slow machine."""
+    text = environ.get(SLOWDOWN_VARIABLE, "").strip()
+    try:
+        factor = float(text) if text else 1.0
+    except ValueError:
+        raise ValueError(f"{SLOWDOWN_VARIABLE} must be a number such as 2, not {text!r}") from None
+    if not 0 < factor < float("inf"):
+        raise ValueError(f"{SLOWDOWN_VARIABLE} must be above 0, not {text!r}")
+    return factor
+
+
+def scaled(seconds: float) -> float:
+    """A timeout in seconds, stretched by IMC_TEST_SLOWDOWN."""
+    return seconds * slowdown()
+
+
+def poll(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "", interval: float = 0.05,
+         until: Callable[[Any], Any] = bool) -> Any:
+    """Call `predicate` until `until` holds for what it returns (by default: until it is truthy) and return that;
+    after `timeout` seconds (times IMC_TEST_SLOWDOWN) a TimeoutError naming what was waited for and what `predicate`
+    last returned. Read a value and pass the test as `until` (`poll(count_pods, until=lambda n: n == 4)`) for a
+    failure that shows the value."""
+    limit = scaled(timeout)
+    deadline = time.monotonic() + limit
     while True:
         value = predicate()
-        if value:
+        if until(value):
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {message or predicate}")
+            raise TimeoutError(f"timed out after {limit:g}s waiting for {message or predicate}; last saw {brief(value)}")
         time.sleep(interval)
 
 

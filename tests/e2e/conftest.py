@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, poll, start_dashboard  # noqa: F401 (poll: for the tests)
+from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, poll, scaled, start_dashboard  # noqa: F401 (poll: for the tests)
 from sim.launch import SimProcess, start_sim
 from tests.integration.conftest import run_kubectl
 
@@ -17,12 +19,21 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
 SIM_SPEED = "4"
 NAMESPACE = "e2e"
+EXPECT_SECONDS = 5  # Playwright's own default for expect(...)
+
+
+def ms(seconds: float) -> int:
+    """A Playwright timeout in milliseconds, stretched by IMC_TEST_SLOWDOWN like every other wait."""
+    return round(scaled(seconds) * 1000)
 
 
 def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
-    """The dashboard against a sim's kubeconfig, redrawing every second; fails the test when it does not start."""
+    """The dashboard against a sim's kubeconfig, redrawing every second; fails the test when it does not start.
+
+    Its ~/.cache is a directory beside the log: a demo cluster it starts lives there, never in a state dir that
+    another worker, test run or the developer's own dashboard uses."""
     try:
-        return start_dashboard(sim.kubeconfig, log, **{"IMC_REFRESH_SECONDS": "1", **env})
+        return start_dashboard(sim.kubeconfig, log, **{"IMC_REFRESH_SECONDS": "1", "XDG_CACHE_HOME": str(log.parent / "cache"), **env})
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -30,7 +41,8 @@ def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory) -> Iterator[SimProcess]:
     """The demo cluster, a little faster than real time."""
-    process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("sim"), extra_args=("--speed", SIM_SPEED))
+    process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("sim"), extra_args=("--speed", SIM_SPEED),
+                        timeout=scaled(30))
     yield process
     process.stop()
 
@@ -70,14 +82,22 @@ def browser():
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set IMC_CHROMIUM)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=ms(EXPECT_SECONDS))
         yield launched
         launched.close()
+
+
+def new_context(browser, width: int, height: int):
+    """A browser context of one viewport size whose actions and navigations wait Playwright's 30 s, stretched."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(ms(30))
+    return context
 
 
 @pytest.fixture
 def page(browser):
     """A fresh tab, big-screen sized."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    context = new_context(browser, 1600, 1200)
     opened = context.new_page()
     yield opened
     context.close()
@@ -86,12 +106,33 @@ def page(browser):
 def open_page(page, url: str) -> None:
     """Go to a URL and wait until the script has finished its run."""
     page.goto(url)
-    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=ms(60))
 
 
 def settle(page) -> None:
     """Wait until the app is idle again after an interaction."""
-    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=ms(60))
+
+
+def fill(page, label: str, value: str, tries: int = 3) -> None:
+    """Type a value into a field of the Create form and leave it, until the YAML preview shows it.
+
+    Idle is not enough: beside two CPU hogs a rerun still under way when the field was typed into kept the page's
+    old value (the field showed the name, the preview name: ''), like the selectbox `choose` retypes into; and
+    once the preview shows the value, the rerun it asked for is over before the next field is typed."""
+    field = page.get_by_label(label, exact=True)
+    preview = page.locator("[data-testid='stCode']").first
+    shown = re.compile(rf"(^|\s){re.escape(value.splitlines()[0])}(\s|$)", re.MULTILINE)  # "0", not the 0 of 20
+    for attempt in range(tries):
+        field.fill(value)
+        field.press("Tab")
+        settle(page)
+        try:
+            expect(preview).to_have_text(shown, timeout=ms(10))
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
 
 
 def screenshot(page, name: str) -> None:
@@ -134,7 +175,7 @@ def screenshot_whole(page, name: str) -> None:
     settle(page)
     charts = page.locator(".js-plotly-plot")
     for number in range(charts.count()):  # drawn, not their loading placeholders
-        charts.nth(number).wait_for(state="visible", timeout=20_000)
+        charts.nth(number).wait_for(state="visible", timeout=ms(20))
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 

@@ -6,18 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import kubectl, open_page, settle
+from tests.e2e.conftest import fill, kubectl, open_page
 from tests.e2e.test_dashboard_e2e import no_exception
 
 pytestmark = pytest.mark.e2e
-
-
-def fill(page, label: str, value: str) -> None:
-    """Type a value into a field and leave it, so the app reruns with it."""
-    field = page.get_by_label(label, exact=True)
-    field.fill(value)
-    field.press("Tab")
-    settle(page)
 
 
 @pytest.mark.parametrize(("label", "value", "message"), [

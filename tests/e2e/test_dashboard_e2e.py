@@ -9,7 +9,18 @@ from playwright.sync_api import expect
 
 from bench.waits import poll
 from core.policy import AUTO_IMC, MATCHED_CACHE
-from tests.e2e.conftest import NAMESPACE, click_link, kubectl, kubectl_json, open_page, screenshot, settle, start_app
+from tests.e2e.conftest import (
+    NAMESPACE,
+    click_link,
+    fill,
+    kubectl,
+    kubectl_json,
+    ms,
+    open_page,
+    screenshot,
+    settle,
+    start_app,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +54,7 @@ def test_every_page_loads_without_an_exception(app, page, name):
     if name == "overview":
         expect(page.get_by_text("Demo cluster").first).to_be_visible()
         expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible()
-        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=ms(20))
     no_exception(page)
     screenshot(page, f"e2e-{name}")
 
@@ -56,7 +67,7 @@ def test_a_pod_created_with_kubectl_appears_live(app, sim, page, namespace):
     settle(page)
     expect(page.get_by_text(re.compile(r"^0 of [\d,]+ ECI pods$"))).to_be_visible()
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-live", "nginx:1.25"))
-    expect(page.get_by_text(re.compile(r"^1 of [\d,]+ ECI pods$"))).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(re.compile(r"^1 of [\d,]+ ECI pods$"))).to_be_visible(timeout=ms(20))
     no_exception(page)
 
 
@@ -65,8 +76,8 @@ def test_the_deep_link_explains_a_hit(app, sim, page, namespace):
     poll(lambda: (kubectl_json(sim, "get", "pod", "-n", namespace, "e2e-hit")["metadata"].get("annotations") or {})
          .get(MATCHED_CACHE), 30, "ECI to report the hit")
     open_page(page, f"{app.url}/pods?pod={namespace}/e2e-hit")
-    expect(page.get_by_text("Predicted: Hit")).to_be_visible(timeout=20_000)
-    expect(page.get_by_text("ECI: Hit")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Predicted: Hit")).to_be_visible(timeout=ms(20))
+    expect(page.get_by_text("ECI: Hit")).to_be_visible(timeout=ms(20))
     # the pods table above also names the cache, in cells the grid keeps hidden: the explanation's is visible
     expect(page.locator("text=nginx-base >> visible=true").first).to_be_visible()
     expect(page.get_by_text("Every cache's verdict")).to_be_visible()
@@ -76,19 +87,15 @@ def test_the_deep_link_explains_a_hit(app, sim, page, namespace):
 
 def test_the_create_form_creates_a_cache_kubectl_sees(app, sim, page):
     open_page(page, f"{app.url}/create-cache")
-    page.get_by_label("Name", exact=True).fill("e2e-cache")
-    page.get_by_label("Name", exact=True).press("Tab")
-    settle(page)
-    page.get_by_label("Images", exact=True).fill("nginx:1.25\nredis:7.2")
-    page.get_by_label("Images", exact=True).press("Tab")
-    settle(page)
+    fill(page, "Name", "e2e-cache")
+    fill(page, "Images", "nginx:1.25\nredis:7.2")
     expect(page.locator("[data-testid='stCode']").first).to_contain_text("e2e-cache")
     page.get_by_role("button", name="Create").click()
     settle(page)
-    expect(page.get_by_text("Open the cache")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Open the cache")).to_be_visible(timeout=ms(20))
     found = kubectl_json(sim, "get", "imagecache", "e2e-cache")
     assert found["spec"]["images"] == ["nginx:1.25", "redis:7.2"]
-    expect(page.get_by_text("phase Ready", exact=False)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("phase Ready", exact=False)).to_be_visible(timeout=ms(30))
     no_exception(page)
     screenshot(page, "e2e-cache-created")
 
@@ -113,11 +120,11 @@ spec:
     settle(page)
     expect(page.get_by_role("combobox", name="Deployment")).to_have_value("e2e-web")
     pick_mode(page, "Off")
-    expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible(timeout=ms(15))
     expect(page.get_by_text("After: Off")).to_be_visible()
     page.get_by_role("button", name="Apply").click()
     settle(page)
-    expect(page.get_by_text("patched Deployment", exact=False).first).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("patched Deployment", exact=False).first).to_be_visible(timeout=ms(20))
     template = kubectl_json(sim, "get", "deployment", "-n", namespace, "e2e-web")["spec"]["template"]
     assert template["metadata"]["annotations"][AUTO_IMC] == "false"
 
@@ -152,7 +159,7 @@ spec:
     kubectl(sim, "annotate", "deployment", "e2e-race", "-n", namespace, "team=someone-else")
     page.get_by_role("button", name="Apply").click()
     settle(page)
-    expect(page.get_by_text("Conflict", exact=False).first).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Conflict", exact=False).first).to_be_visible(timeout=ms(20))
     template = kubectl_json(sim, "get", "deployment", "-n", namespace, "e2e-race")["spec"]["template"]
     assert "k8s.aliyun.com/imc-perfect-match" not in (template["metadata"].get("annotations") or {})
     no_exception(page)
@@ -161,7 +168,7 @@ spec:
 def test_the_viewer_sees_read_only(viewer_app, page):
     for path in ("create-cache", "patch-deployment"):
         open_page(page, f"{viewer_app.url}/{path}")
-        expect(page.get_by_text("read-only", exact=False).first).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("read-only", exact=False).first).to_be_visible(timeout=ms(20))
         button = "Create" if path == "create-cache" else "Apply"
         expect(page.get_by_role("button", name=button)).to_be_disabled()
         no_exception(page)
@@ -179,8 +186,8 @@ def test_a_broken_kubeconfig_says_why_and_opens_the_demo_instead(page, tmp_path,
         no_exception(page)
         screenshot(page, "e2e-broken-kubeconfig")
         page.get_by_role("button", name="Open the demo cluster").click()
-        expect(page.get_by_text("Demo cluster").first).to_be_visible(timeout=60_000)
-        expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Demo cluster").first).to_be_visible(timeout=ms(60))
+        expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible(timeout=ms(30))
         no_exception(page)
     finally:
         app.stop()
@@ -193,7 +200,7 @@ def pick_mode(page, mode: str, attempts: int = 3) -> None:
         settle(page)
         button.click()
         try:
-            expect(button).to_be_checked(timeout=5_000)
+            expect(button).to_be_checked(timeout=ms(5))
             break
         except AssertionError:
             if attempt == attempts - 1:
@@ -224,11 +231,11 @@ def test_selecting_a_row_explains_that_pod(app, sim, page, namespace):
     search.fill("e2e-row")
     search.press("Enter")
     settle(page)
-    expect(page.get_by_text(re.compile(r"^1 of [\d,]+ ECI pods$"))).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(re.compile(r"^1 of [\d,]+ ECI pods$"))).to_be_visible(timeout=ms(20))
     grid = page.locator("[data-testid='stDataFrame']").first
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
-    expect(page.get_by_role("heading", name=f"{namespace}/e2e-row")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("heading", name=f"{namespace}/e2e-row")).to_be_visible(timeout=ms(20))
     assert "pod=" in page.url
     no_exception(page)
 
@@ -242,7 +249,7 @@ def test_the_overview_links_the_latest_pods_to_their_explanation(app, sim, page,
         kubectl(sim, "apply", "-f", "-", input_text=pod_yaml(name, "nginx:1.25"))
         link = page.locator("[data-testid='stPageLink'] a").filter(has_text=f"{namespace}/{name}")
         try:
-            expect(link).to_be_visible(timeout=10_000)
+            expect(link).to_be_visible(timeout=ms(10))
         except AssertionError:
             continue
         # not link.click(): the live list redraws its rows in place, so the row Playwright found could show
@@ -251,7 +258,7 @@ def test_the_overview_links_the_latest_pods_to_their_explanation(app, sim, page,
             break
     else:
         pytest.fail("newer pods pushed ours out of the latest six four times")
-    expect(page.get_by_role("heading", name=f"{namespace}/{name}")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("heading", name=f"{namespace}/{name}")).to_be_visible(timeout=ms(20))
     assert "pod=" in page.url
     no_exception(page)
 
@@ -261,9 +268,9 @@ def test_suggest_a_cache_opens_the_create_form_prefilled(app, sim, page, namespa
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-miss", "nginx:does-not-exist"))
     open_page(page, app.url)
     page.get_by_role("link", name="Suggest a cache").click()
-    page.wait_for_url(re.compile(r"/create-cache\?images="), timeout=30_000)
-    expect(page.get_by_role("heading", name="Create an image cache")).to_be_visible(timeout=30_000)
+    page.wait_for_url(re.compile(r"/create-cache\?images="), timeout=ms(30))
+    expect(page.get_by_role("heading", name="Create an image cache")).to_be_visible(timeout=ms(30))
     settle(page)
-    expect(page.get_by_label("Images", exact=True)).to_have_value(re.compile("nginx:does-not-exist"), timeout=30_000)
+    expect(page.get_by_label("Images", exact=True)).to_have_value(re.compile("nginx:does-not-exist"), timeout=ms(30))
     expect(page.get_by_label("Name", exact=True)).to_have_value(re.compile(r"^suggested-\d{8}-\d{4}$"))
     no_exception(page)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bench.waits import poll
-from tests.e2e.conftest import click_link, kubectl, open_page, screenshot_whole, settle
+from tests.e2e.conftest import click_link, kubectl, ms, new_context, open_page, screenshot_whole, settle
 from tests.e2e.test_dashboard_e2e import PAGES, no_exception, pod_yaml
 
 pytestmark = pytest.mark.e2e
@@ -19,10 +19,10 @@ LINKS = "[data-testid='stPageLink'] a"
 def test_the_overview_tiles_link_to_the_pods_they_count(app, page):
     open_page(page, app.url)
     for query in ("decision=miss", "decision=fail", "disagree=1"):
-        expect(page.locator(f"{LINKS}[href*='{query}']")).to_have_count(1, timeout=20_000)
+        expect(page.locator(f"{LINKS}[href*='{query}']")).to_have_count(1, timeout=ms(20))
     click_link(page, LINKS, "decision=fail")
-    page.wait_for_url("**/pods?decision=fail", timeout=30_000)
-    expect(page.get_by_role("heading", name="Pods")).to_be_visible(timeout=20_000)
+    page.wait_for_url("**/pods?decision=fail", timeout=ms(30))
+    expect(page.get_by_role("heading", name="Pods")).to_be_visible(timeout=ms(20))
     expect(page.get_by_role("button", name="Fail", pressed=True)).to_be_visible()
     no_exception(page)
 
@@ -31,7 +31,7 @@ def test_a_decision_link_lists_only_those_pods(app, sim, page, namespace):
     # an image nobody caches: the engine predicts a miss
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-links-miss", "busybox:does-not-exist"))
     open_page(page, f"{app.url}/pods?decision=miss")
-    expect(page.get_by_text("ECI pods", exact=False).first).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("ECI pods", exact=False).first).to_be_visible(timeout=ms(20))
 
     poll(lambda: f"{namespace}/e2e-links-miss" in (column(page, "Pod") or []), 30, "the new pod in the table")
     predicted = column(page, "Predicted")
@@ -53,7 +53,7 @@ def column(page, name: str) -> list[str] | None:
 
 def test_a_create_cache_link_fills_the_form(app, page):
     open_page(page, f"{app.url}/create-cache?images={quote('nginx:1.25,busybox:1.30')}")
-    expect(page.get_by_label("Images", exact=True)).to_have_value("nginx:1.25\nbusybox:1.30", timeout=20_000)
+    expect(page.get_by_label("Images", exact=True)).to_have_value("nginx:1.25\nbusybox:1.30", timeout=ms(20))
     no_exception(page)
 
 
@@ -61,11 +61,11 @@ def test_a_pods_cache_links_to_that_cache(app, sim, page, namespace):
     kubectl(sim, "apply", "-f", "-", input_text=pod_yaml("e2e-links-hit", "nginx:1.25"))
     open_page(page, f"{app.url}/pods?pod={namespace}/e2e-links-hit")
     link = page.locator(LINKS).filter(has_text="Open cache ")
-    expect(link).to_be_visible(timeout=20_000)
+    expect(link).to_be_visible(timeout=ms(20))
     cache = link.inner_text().strip().rsplit(" ", 1)[-1]
     link.click()
-    page.wait_for_url(f"**/caches?cache={cache}", timeout=30_000)
-    expect(page.get_by_role("heading", name=cache, exact=True)).to_be_visible(timeout=20_000)
+    page.wait_for_url(f"**/caches?cache={cache}", timeout=ms(30))
+    expect(page.get_by_role("heading", name=cache, exact=True)).to_be_visible(timeout=ms(20))
     no_exception(page)
 
 
@@ -90,13 +90,13 @@ def test_a_deep_linked_pod_is_selected_and_stays_so_when_rows_move_above_it(app,
 
 
 def test_at_1024_every_pill_and_toggle_on_pods_lies_inside_the_viewport(app, browser):
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    context = new_context(browser, 1024, 768)
     try:
         page = context.new_page()
         open_page(page, f"{app.url}/pods")
         controls = page.locator("[data-testid='stButtonGroup'] button, [data-testid='stCheckbox'] label")
         # four pills and the toggle, all drawn (the first can be visible before the rest are in the page)
-        expect(controls.nth(4)).to_be_visible(timeout=20_000)
+        expect(controls.nth(4)).to_be_visible(timeout=ms(20))
         settle(page)
         for number in range(controls.count()):
             box = controls.nth(number).bounding_box()
@@ -115,14 +115,14 @@ CLIPPED_LABELS = """() => [...document.querySelectorAll(
 
 @pytest.mark.parametrize("width", [1440, 1024])
 def test_every_page_fits_the_width(app, browser, width):
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = new_context(browser, width, 900)
     try:
         page = context.new_page()
         for name, path in PAGES.items():
             open_page(page, f"{app.url}/{path}")
             expect(page.locator("[data-testid='stMain']")).to_be_visible()
             if name == "overview":
-                expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+                expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=ms(20))
             settle(page)
             wide = page.evaluate("() => { const main = document.querySelector(\"[data-testid='stMain']\");"
                                  " return [main.scrollWidth, main.clientWidth]; }")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.workloads import is_eci_pod
-from tests.e2e.conftest import kubectl, kubectl_json, open_page, poll, start_app
+from tests.e2e.conftest import kubectl, kubectl_json, ms, open_page, poll, start_app
 from tests.e2e.test_dashboard_e2e import pick_mode
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def chart_total(page, url: str) -> float:
     """Open Overview, pick the 30 d window, and add up the pods the over-time chart draws."""
     open_page(page, url)
     pick_mode(page, "30 d")  # the window picker is a segmented control like the mode picker
-    expect(page.get_by_text("From the history file")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("From the history file")).to_be_visible(timeout=ms(20))
     return poll(lambda: page.evaluate(CHART_TOTAL, TITLE), 30, "the over-time chart")
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, LEGACY_PIN, PERFECT_MATCH
 from sim.launch import start_sim
-from tests.e2e.conftest import kubectl, open_page, poll, screenshot, start_app
+from tests.e2e.conftest import kubectl, ms, open_page, poll, screenshot, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -134,9 +134,9 @@ def test_hostile_cluster_text_is_shown_as_text(hostile, listener, page, path):
     app, values = hostile
     open_page(page, f"{app.url}/{path}")
     main = page.locator("[data-testid='stMain']")
-    expect(main).to_contain_text("Context sim", timeout=20_000)
+    expect(main).to_contain_text("Context sim", timeout=ms(20))
     for name in PAGES[path]:
-        expect(main).to_contain_text(visible_form(values[name]), timeout=20_000)
+        expect(main).to_contain_text(visible_form(values[name]), timeout=ms(20))
     assert "\u202e" not in main.inner_text()
     inert(page, listener)
     screenshot(page, "hostile-" + (path.replace("?", "-").replace("/", "-").replace("=", "-") or "overview"))
@@ -151,6 +151,6 @@ def test_hostile_deployment_on_patch_and_preview(hostile, listener, page):
             page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
         main = page.locator("[data-testid='stMain']")
         for name in ("pin", "image"):
-            expect(main).to_contain_text(values[name], timeout=20_000)
+            expect(main).to_contain_text(values[name], timeout=ms(20))
         inert(page, listener)
         screenshot(page, f"hostile-{path}")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sim.launch import start_sim
-from tests.e2e.conftest import open_page, screenshot, start_app
+from tests.e2e.conftest import ms, open_page, screenshot, start_app
 from tests.e2e.test_dashboard_e2e import no_exception
 
 pytestmark = pytest.mark.e2e
@@ -23,17 +23,17 @@ def test_the_badge_says_when_the_cluster_stopped_answering(tmp_path, page):
     try:
         open_page(page, f"{app.url}/pods")
         main = page.locator("[data-testid='stMain']")
-        expect(main.get_by_text(LIVE).first).to_be_visible(timeout=20_000)
+        expect(main.get_by_text(LIVE).first).to_be_visible(timeout=ms(20))
         os.kill(sim.process.pid, signal.SIGSTOP)
         try:
-            expect(main.get_by_text("Not live since", exact=False).first).to_be_visible(timeout=30_000)
+            expect(main.get_by_text("Not live since", exact=False).first).to_be_visible(timeout=ms(30))
             expect(main.get_by_text(LIVE)).to_have_count(0)
             screenshot(page, "live-badge-stopped")
         finally:
             os.kill(sim.process.pid, signal.SIGCONT)
-        expect(main.get_by_text(LIVE).first).to_be_visible(timeout=30_000)
+        expect(main.get_by_text(LIVE).first).to_be_visible(timeout=ms(30))
         os.kill(sim.process.pid, signal.SIGKILL)
-        expect(main.get_by_text("Not live since", exact=False).first).to_be_visible(timeout=30_000)
+        expect(main.get_by_text("Not live since", exact=False).first).to_be_visible(timeout=ms(30))
         expect(main.get_by_text("problem(s) reading the cluster", exact=False).first).to_be_visible()
         no_exception(page)
     finally:

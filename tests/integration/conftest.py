@@ -5,10 +5,15 @@
 - `sim_server`: one session-wide sim, scenario "empty", `--speed 20` so cache builds and pod starts
   take well under a second. Tests share it: create your own namespace (`namespace` fixture) and
   use image names no other test uses.
+- `scale_sim`: one session-wide sim of the scale scenario, for tests that only read it (mark them
+  `@pytest.mark.xdist_group("scale")`).
 - `api_client` / `viewer_api_client`: official-client ApiClients for the contexts `sim` and `sim-viewer`.
 - `kubectl(*args, context=None, timeout=30, check=True)`: runs kubectl against `sim_server`.
 - `wait_until(predicate, timeout=15, message="")`: `bench.waits.poll`, polls until `predicate()` is truthy, returns
-  its value (TimeoutError after `timeout` s).
+  its value (TimeoutError after `timeout` s times IMC_TEST_SLOWDOWN, naming `message` and the last value seen).
+
+Every timeout here is stretched by IMC_TEST_SLOWDOWN (`bench.waits.scaled`); tests/README.md says how to stay
+parallel-safe under pytest-xdist.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import uuid
 
 import pytest
 
-from bench.waits import poll
+from bench.waits import poll, scaled
 from sim.launch import SimProcess, start_sim
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -35,7 +40,8 @@ def run_kubectl(sim: SimProcess, *args: str, context: str | None = None, timeout
         command += ["--cache-dir", cache_dir]
     if context:
         command += ["--context", context]
-    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, input=input_text)
+    result = subprocess.run(command + list(args), capture_output=True, text=True, timeout=scaled(timeout),
+                            input=input_text)
     if check and result.returncode != 0:
         pytest.fail(f"kubectl {' '.join(args)} exited {result.returncode}: {result.stderr}")
     return result
@@ -48,6 +54,15 @@ def new_api_client(sim: SimProcess, context: str = "sim"):
     return config.new_client_from_config(config_file=sim.kubeconfig, context=context)
 
 
+def raw_list(api_client, path: str, query: list[tuple[str, str]]) -> dict:
+    """A list through the official client's transport, parsed with orjson (kubectl takes seconds per 10,000 pods)."""
+    import orjson
+
+    method, url, headers, body, post = api_client.param_serialize(
+        "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    return orjson.loads(api_client.call_api(method, url, headers, body, post, _request_timeout=scaled(60)).read())
+
+
 @pytest.fixture(scope="session")
 def start_sim_factory(tmp_path_factory):
     """Start extra sims with custom arguments; all are stopped at the end of the session."""
@@ -56,7 +71,8 @@ def start_sim_factory(tmp_path_factory):
     def factory(scenario: str = "empty", extra_args: tuple[str, ...] | list[str] = (), timeout: float = 30,
                 state_dir=None) -> SimProcess:
         directory = state_dir or tmp_path_factory.mktemp("sim-state")
-        process = start_sim(scenario=scenario, state_dir=directory, extra_args=tuple(extra_args), timeout=timeout)
+        process = start_sim(scenario=scenario, state_dir=directory, extra_args=tuple(extra_args),
+                            timeout=scaled(timeout))
         started.append(process)
         return process
 
@@ -69,6 +85,13 @@ def start_sim_factory(tmp_path_factory):
 def sim_server(start_sim_factory) -> SimProcess:
     """The session's shared sim: scenario "empty", fast transitions."""
     return start_sim_factory("empty", ("--speed", TEST_SPEED))
+
+
+@pytest.fixture(scope="session")
+def scale_sim(start_sim_factory) -> SimProcess:
+    """The scale scenario (10,000 pods, 1,000 caches), read-only: its tests share it, in one xdist group ("scale")
+    so that it starts once."""
+    return start_sim_factory("scale", timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from core.workloads import is_eci_pod
 from kube.report import results, take_snapshot
 from kube.store import ClusterStore
 from sim.scenarios import deployment
-from tests.integration.conftest import poll, run_kubectl
+from tests.integration.conftest import new_api_client, poll, raw_list, run_kubectl
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,12 +41,15 @@ def imc_report(*args: str, timeout: float = 120, encoding: str | None = None,
     )
 
 
-def test_report_explains_every_pod_of_the_scale_cluster(start_sim_factory):
-    sim = start_sim_factory("scale", timeout=120)
+@pytest.mark.xdist_group("scale")  # shares the session's scale_sim
+def test_report_explains_every_pod_of_the_scale_cluster(scale_sim):
+    sim = scale_sim
     result = imc_report("--kubeconfig", sim.kubeconfig, "--format", "json")
     assert result.returncode == 0, result.stderr
     items = orjson.loads(result.stdout)["results"]
-    pods = orjson.loads(run_kubectl(sim, "get", "pods", "-A", "-o", "json", timeout=120).stdout)["items"]
+    api_client = new_api_client(sim)
+    pods = raw_list(api_client, "/api/v1/pods", [])["items"]
+    api_client.close()
     eci = {
         f"{p['metadata']['namespace']}/{p['metadata']['name']}"
         for p in pods

@@ -285,6 +285,9 @@ def test_watch_from_a_list_version_sees_added_modified_deleted(api_client, names
 def test_watch_with_a_label_selector_turns_leaving_into_deleted(api_client, namespace):
     core = client.CoreV1Api(api_client)
     core.create_namespaced_pod(namespace, pod_body("leaver", labels={"team": "a"}, eci=False))
+    # started first: its status updates would be MODIFIED events of a pod still matching (seen on a loaded machine)
+    poll(lambda: core.read_namespaced_pod("leaver", namespace).status.phase, message="the pod to start",
+         until=lambda phase: phase == "Running")
     rv = core.list_namespaced_pod(namespace).metadata.resource_version
     core.patch_namespaced_pod("leaver", namespace, {"metadata": {"labels": {"team": "b"}}})
     events = watch_lines(api_client, f"/api/v1/namespaces/{namespace}/pods",

@@ -10,18 +10,11 @@ import pytest
 from kubernetes import client
 
 from core.policy import INSTANCE_ID, MATCHED_CACHE
-from tests.integration.conftest import new_api_client, poll
+from tests.integration.conftest import new_api_client, poll, raw_list
 
 pytestmark = pytest.mark.integration
 ECI_REASONS = {"SuccessfulHitImageCache", "ImageCacheMissed", "ImageCacheAutoCreated", "ImageCacheNotFound",
                "ImageCacheNotComplete"}
-
-
-def raw_list(api_client, path: str, query: list[tuple[str, str]]) -> dict:
-    """A list through the official client's transport, parsed with orjson."""
-    method, url, headers, body, post = api_client.param_serialize(
-        "GET", path, query_params=query, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-    return orjson.loads(api_client.call_api(method, url, headers, body, post, _request_timeout=60).read())
 
 
 def test_the_demo_has_every_decision_kind_and_keeps_moving(start_sim_factory):
@@ -56,9 +49,9 @@ def test_the_demo_has_every_decision_kind_and_keeps_moving(start_sim_factory):
     api_client.close()
 
 
-def test_the_scale_scenario_pages_ten_thousand_pods(start_sim_factory):
-    sim = start_sim_factory("scale", timeout=120)
-    api_client = new_api_client(sim)
+@pytest.mark.xdist_group("scale")  # shares the session's scale_sim
+def test_the_scale_scenario_pages_ten_thousand_pods(scale_sim):
+    api_client = new_api_client(scale_sim)
     names, versions, token = [], set(), None
     while True:
         page = raw_list(api_client, "/api/v1/pods", [("limit", "500")] + ([("continue", token)] if token else []))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bench.waits import ROOT, free_port, healthy, poll
+from bench.waits import ROOT, SLOWDOWN_VARIABLE, free_port, healthy, poll, scaled, slowdown
 
 
 def test_poll_returns_the_first_truthy_value():
@@ -19,6 +19,34 @@ def test_poll_returns_the_first_truthy_value():
 def test_poll_gives_up_with_the_message():
     with pytest.raises(TimeoutError, match="waiting for the impossible"):
         poll(lambda: False, timeout=0.1, message="the impossible", interval=0.01)
+
+
+def test_poll_says_what_it_last_saw():
+    seen = iter([["a"], [], ["a", "b"]] + [["a", "b", "c"]] * 1000)
+    with pytest.raises(TimeoutError, match=r"waiting for four pods; last saw \['a', 'b', 'c'\]"):
+        poll(lambda: next(seen), timeout=0.2, message="four pods", interval=0.01, until=lambda pods: len(pods) == 4)
+    with pytest.raises(TimeoutError, match="waiting for a pod; last saw None"):
+        poll(lambda: None, timeout=0.05, message="a pod", interval=0.01)
+
+
+def test_poll_returns_the_value_that_passed_until():
+    values = iter([0, 1, 2, 3])
+    assert poll(lambda: next(values), timeout=5, interval=0, until=lambda n: n >= 2) == 2
+
+
+def test_the_slowdown_stretches_every_wait(monkeypatch):
+    monkeypatch.setenv(SLOWDOWN_VARIABLE, "3")
+    assert scaled(2) == 6
+    with pytest.raises(TimeoutError, match="timed out after 0.3s waiting for nothing"):
+        poll(lambda: False, timeout=0.1, message="nothing", interval=0.01)
+    monkeypatch.delenv(SLOWDOWN_VARIABLE)
+    assert scaled(2) == 2
+
+
+@pytest.mark.parametrize("text", ["fast", "0", "-2", "nan", "inf"])
+def test_a_slowdown_that_is_not_a_positive_number_is_one_clear_error(text):
+    with pytest.raises(ValueError, match=f"{SLOWDOWN_VARIABLE} must be"):
+        slowdown({SLOWDOWN_VARIABLE: text})
 
 
 def test_a_free_port_can_be_listened_on_and_nothing_there_is_healthy():
