@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import fill, kubectl, open_page
+from tests.e2e.conftest import fill, kubectl, open_page, settle
 from tests.e2e.test_dashboard_e2e import no_exception
 
 pytestmark = pytest.mark.e2e

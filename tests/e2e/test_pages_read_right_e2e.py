@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -11,6 +12,7 @@ from playwright.sync_api import expect
 from bench.waits import poll
 from core.caches import API_VERSION, KIND
 from core.policy import IMC_ID
+from core.timeutil import parse_time
 from tests.e2e.conftest import click_link, kubectl, kubectl_json, open_page, screenshot_whole, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_dashboard_links import LINKS, column
@@ -103,6 +105,10 @@ def refused_pod(sim, namespace: str) -> tuple[str, str]:
         apply(sim, cache_object(cache, images))
         cache_id = poll(lambda cache=cache: (kubectl_json(sim, "get", "imagecache", cache).get("status") or {}).get(
             "imageCacheId"), 20, "the cache's ID")
+        # a pod in the cache's own second reads as created before it ("did not exist yet", the same-second rule)
+        created = parse_time(kubectl_json(sim, "get", "imagecache", cache)["metadata"]["creationTimestamp"])
+        poll(lambda created=created: datetime.now(UTC) >= created + timedelta(seconds=1), 5,
+             "a second after the cache's creation")
         apply(sim, eci_pod(pod, namespace, images[:1], {IMC_ID: cache_id}))
         conditions = kubectl_json(sim, "get", "pod", "-n", namespace, pod)["status"].get("conditions") or []
         if any(c.get("reason") == "ImageCacheNotComplete" for c in conditions):
@@ -116,7 +122,9 @@ def test_a_pod_pinned_to_a_cache_creating_at_its_creation_will_not_start_and_say
     open_page(page, f"{app.url}/pods?pod={namespace}/{pod}")
     main = page.locator("[data-testid='stMain']")
     expect(main.get_by_text("Will not start.", exact=False)).to_be_visible(timeout=20_000)
-    expect(main.get_by_text(f"{cache} was not Ready yet when the pod was created", exact=False).first).to_be_visible()
+    # the dashboard's watch may still hold the cache as Creating ("was not Ready …; it is Creating now") for a moment
+    expect(main.get_by_text(f"{cache} was not Ready yet when the pod was created", exact=False).first).to_be_visible(
+        timeout=20_000)
     expect(main.get_by_text("still starting", exact=False)).to_have_count(0)
     expect(main.get_by_text(f"{cache} is Ready", exact=False)).to_have_count(0)
     no_exception(page)
