@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     from sim.server import SimConfig, serve
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
-    from sim.object_api import DEFAULT_MAX_PODS
+    from sim.apiserver.object_api import DEFAULT_MAX_PODS
+    from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
     from sim.scenarios import DEFAULT_SCALE_PODS
-    from sim.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 
     max_pods = args.max_pods or DEFAULT_MAX_PODS
     if args.scenario == "scale" and (args.pods if args.pods is not None else DEFAULT_SCALE_PODS) > max_pods:

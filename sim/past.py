@@ -1,7 +1,7 @@
 """The demo's past: CronJob runs over the last hours, each decided by the engine against the caches of its moment.
 
 Each pod is stored as it finished (Succeeded), with ECI's annotations and events, the kubelet's Pulling/Pulled
-events and its containers' start times dated as the pull model (`sim.pulls`) says, so a fresh demo already shows
+events and its containers' start times dated as the pull model (`sim.eci.pulls`) says, so a fresh demo already shows
 start times, hits against misses, and pulls from which a hit's saving is estimated.
 """
 
@@ -19,12 +19,12 @@ from core.policy import AUTO_IMC, INSTANCE_ID, MATCH_COUNT, MATCHED_CACHE, PERFE
 from core.starts import PULLED
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL, pod_template
-from sim.batch import PodCounts, finished_status, job_from_template, job_status, scheduled_job_name
-from sim.cron import parse_schedule
-from sim.deployments import owner_reference
-from sim.eci import AUTO_CACHE_UNUSED_TTL, ECI_COMPONENT, KUBELET_COMPONENT, VIRTUAL_NODE, containers_of, new_id
-from sim.pulls import pulled_message, pulling_message, start_plan
-from sim.resources import CRONJOBS, JOBS, PODS
+from sim.apiserver.batch import PodCounts, finished_status, job_from_template, job_status, scheduled_job_name
+from sim.apiserver.cron import parse_schedule
+from sim.apiserver.resources import CRONJOBS, JOBS, PODS
+from sim.controllers.deployments import owner_reference
+from sim.eci.eci import AUTO_CACHE_UNUSED_TTL, ECI_COMPONENT, KUBELET_COMPONENT, VIRTUAL_NODE, containers_of, new_id
+from sim.eci.pulls import pulled_message, pulling_message, start_plan
 from sim.simulation import Simulation
 
 PAST_HOURS = 6

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from core.policy import AUTO_IMC, EXTRA_STORAGE, IMC_ID, MATCH_COUNT, PERFECT_MATCH
 from core.timeutil import format_time
 from core.workloads import ECI_LABEL
-from sim.config_objects import DOCKER_CONFIG_JSON
-from sim.eci import cache_event, ready_status
+from sim.apiserver.config_objects import DOCKER_CONFIG_JSON
+from sim.apiserver.patching import MERGE_PATCH
+from sim.apiserver.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, SECRETS, Target
+from sim.eci.eci import cache_event, ready_status
 from sim.past import PAST_HOURS, PYTORCH, write_past
-from sim.patching import MERGE_PATCH
-from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, SECRETS, Target
 from sim.simulation import Simulation
 
 log = logging.getLogger("imc.sim")

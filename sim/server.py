@@ -18,12 +18,12 @@ from pathlib import Path
 import uvicorn
 
 from core.malloc import limit_malloc_arenas
-from sim.api_server import ApiServer, ServerOptions
-from sim.identity import client_host, load_identity, write_kubeconfig
-from sim.object_api import DEFAULT_MAX_PODS
+from sim.apiserver.api_server import ApiServer, ServerOptions
+from sim.apiserver.identity import client_host, load_identity, write_kubeconfig
+from sim.apiserver.object_api import DEFAULT_MAX_PODS
+from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 from sim.scenarios import Scenario, build_scenario
 from sim.simulation import build_simulation
-from sim.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0

@@ -10,13 +10,13 @@ from pathlib import Path
 import yaml
 
 from core.timeutil import format_time
-from sim.deployments import DeploymentController
-from sim.eci import ECS_NODE, VIRTUAL_NODE, ZONE, EciController
-from sim.jobs import CronJobController, JobController
-from sim.object_api import DEFAULT_MAX_PODS, ObjectApi
-from sim.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
-from sim.scheduling import Scheduler
-from sim.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES, Store
+from sim.apiserver.object_api import DEFAULT_MAX_PODS, ObjectApi
+from sim.apiserver.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
+from sim.apiserver.scheduling import Scheduler
+from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES, Store
+from sim.controllers.deployments import DeploymentController
+from sim.controllers.jobs import CronJobController, JobController
+from sim.eci.eci import ECS_NODE, VIRTUAL_NODE, ZONE, EciController
 
 log = logging.getLogger("imc.sim")
 CRD_PATH = Path(__file__).resolve().parent.parent / "deploy" / "crd-imagecache.yaml"

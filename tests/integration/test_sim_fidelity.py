@@ -154,7 +154,7 @@ def test_the_official_clients_websocket_exec_gets_the_explained_status(api_clien
 def test_kr8s_whoami_reads_the_user_from_a_token_review_the_admin_may_create(sim_server):
     import kr8s
 
-    from sim.identity import ADMIN_USER
+    from sim.apiserver.identity import ADMIN_USER
 
     assert kr8s.api(kubeconfig=sim_server.kubeconfig, context="sim").whoami() == ADMIN_USER
     with pytest.raises(kr8s.ServerError) as refused:  # creating TokenReviews is the admin's alone

@@ -13,7 +13,7 @@ from kubernetes import client
 from core.images import normalise_image
 from core.policy import AUTO_IMC
 from core.timeutil import parse_time
-from sim.pulls import start_plan
+from sim.eci.pulls import start_plan
 from tests.integration.conftest import new_api_client, poll
 from tests.integration.test_report import imc_report
 

@@ -83,3 +83,27 @@ def test_no_import_circle_inside_a_package(package):
 
     for name in sorted(graph):
         visit(name, ())
+
+
+# sim's rooms, top first: ECI's behaviour, then the Kubernetes controllers, then the API-server machinery; each
+# room imports only from the rooms below it (the top-level modules assemble them and are not a room)
+SIM_ROOMS = ("eci", "controllers", "apiserver")
+
+
+def sim_room(name: str) -> str | None:
+    """sim.eci.pulls -> eci; sim.simulation (a top-level module) or sim itself -> None."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in SIM_ROOMS else None
+
+
+@pytest.mark.parametrize("room", SIM_ROOMS)
+def test_a_sim_room_imports_only_from_the_rooms_below(room):
+    above = SIM_ROOMS[:SIM_ROOMS.index(room)]
+    wrong = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in modules(f"sim/{room}")
+        for name in imported(path)
+        if name.split(".")[0] == "sim" and sim_room(name) in {None, *above}
+    }
+    assert modules(f"sim/{room}")
+    assert not wrong, sorted(wrong)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.store import COMPACTION_SECONDS, Store
+from sim.apiserver.store import COMPACTION_SECONDS, Store
 
 
 class Clock:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sim.access import Subject, allowed, rules_of
-from sim.config_objects import (
+from sim.apiserver.access import Subject, allowed, rules_of
+from sim.apiserver.config_objects import (
     IMMUTABLE_MESSAGE,
     KEY_MESSAGE,
     MAX_DATA_BYTES,
@@ -21,14 +21,14 @@ from sim.config_objects import (
     check_secret_update,
     default_secret,
 )
-from sim.definitions import decode_check, definition_of
-from sim.errors import ApiError
-from sim.identity import ADMIN_USER, VIEWER_USER
-from sim.protobuf import decode
+from sim.apiserver.definitions import decode_check, definition_of
+from sim.apiserver.errors import ApiError
+from sim.apiserver.identity import ADMIN_USER, VIEWER_USER
+from sim.apiserver.protobuf import decode
+from sim.apiserver.selectors import selector_from_query
+from sim.apiserver.tables import render_table
+from sim.apiserver.validation import check_object, check_update
 from sim.scenarios import docker_registry_secret
-from sim.selectors import selector_from_query
-from sim.tables import render_table
-from sim.validation import check_object, check_update
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 

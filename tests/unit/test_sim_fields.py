@@ -2,7 +2,7 @@
 
 import orjson
 
-from sim import fields
+from sim.apiserver import fields
 
 
 def pod_spec(*containers: dict) -> dict:

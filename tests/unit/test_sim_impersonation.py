@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.access import GROUPS_OF, Subject, impersonated
-from sim.errors import ApiError
-from sim.identity import ADMIN_USER, VIEWER_USER
+from sim.apiserver.access import GROUPS_OF, Subject, impersonated
+from sim.apiserver.errors import ApiError
+from sim.apiserver.identity import ADMIN_USER, VIEWER_USER
 
 ADMIN = Subject(ADMIN_USER, GROUPS_OF[ADMIN_USER])
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sim.batch import (
+from sim.apiserver.batch import (
     CONTROLLER_UID_LABEL,
     INSTANTIATE_ANNOTATION,
     PodCounts,
@@ -17,13 +17,13 @@ from sim.batch import (
     pods_wanted,
     scheduled_job_name,
 )
-from sim.cron import ScheduleError, parse_schedule, schedule_problem
-from sim.defaults import apply_defaults
+from sim.apiserver.cron import ScheduleError, parse_schedule, schedule_problem
+from sim.apiserver.defaults import apply_defaults
+from sim.apiserver.protobuf import MAGIC, decode
+from sim.apiserver.resources import CRONJOBS, JOBS
+from sim.apiserver.tables import render_table
+from sim.apiserver.validation import check_object, check_update
 from sim.past import PAST_JOBS, cronjob_body, runs, schedule_of
-from sim.protobuf import MAGIC, decode
-from sim.resources import CRONJOBS, JOBS
-from sim.tables import render_table
-from sim.validation import check_object, check_update
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.patching import (
+from sim.apiserver.patching import (
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,

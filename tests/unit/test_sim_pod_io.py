@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sim.ephemeral import check_ephemeral, with_ephemeral
-from sim.errors import ApiError
-from sim.logs import container_lines, container_of, shown_text
+from sim.apiserver.ephemeral import check_ephemeral, with_ephemeral
+from sim.apiserver.errors import ApiError
+from sim.apiserver.logs import container_lines, container_of, shown_text
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 STARTED = "2026-12-01T11:59:00Z"

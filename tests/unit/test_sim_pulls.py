@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.starts import PRESENT, PULLED, parse_pull_message
-from sim.pulls import (
+from sim.eci.pulls import (
     CACHE_MOUNT_SECONDS,
     INSTANCE_SECONDS,
     MANIFEST_CHECK_SECONDS,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.api_server import delete_options, verb_of, write_options
-from sim.query import first_values, flag
-from sim.resources import PODS, Target
+from sim.apiserver.api_server import delete_options, verb_of, write_options
+from sim.apiserver.query import first_values, flag
+from sim.apiserver.resources import PODS, Target
 
 
 @pytest.mark.parametrize("value", ["True", "TRUE", "true", "yes", "2", "1", ""])

@@ -5,14 +5,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from sim.cron import time_zone_problem, zone_of
-from sim.definitions import OBJECT_META, decodable_fields, decode_check, definition_of
-from sim.errors import ApiError, invalid
-from sim.object_api import ObjectApi, owner_uids
-from sim.resources import CONFIGMAPS, CRONJOBS, IMAGECACHES
-from sim.selectors import selector_from_query
-from sim.store import Store
-from sim.validation import (
+from sim.apiserver.cron import time_zone_problem, zone_of
+from sim.apiserver.definitions import OBJECT_META, decodable_fields, decode_check, definition_of
+from sim.apiserver.errors import ApiError, invalid
+from sim.apiserver.object_api import ObjectApi, owner_uids
+from sim.apiserver.resources import CONFIGMAPS, CRONJOBS, IMAGECACHES
+from sim.apiserver.selectors import selector_from_query
+from sim.apiserver.store import Store
+from sim.apiserver.validation import (
     ETCD_TOO_LARGE,
     MAX_ANNOTATIONS_BYTES,
     MAX_STORED_BYTES,

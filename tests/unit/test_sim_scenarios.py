@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sim.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES
+from sim.apiserver.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES
 from sim.scenarios import DemoScenario
 from sim.simulation import build_simulation
 from tests.unit.test_sim_server_parts import run_in_fresh_loop

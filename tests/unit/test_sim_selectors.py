@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.errors import ApiError
-from sim.selectors import (
+from sim.apiserver.errors import ApiError
+from sim.apiserver.selectors import (
     field_value,
     matches_labels,
     parse_field_selector,

@@ -9,18 +9,18 @@ import orjson
 import pytest
 import yaml
 
-from sim.api_server import delete_options
-from sim.catalog import look_up
-from sim.discovery import openapi_document, openapi_root, resource_list
-from sim.errors import ApiError
-from sim.identity import load_identity, serving_hosts, write_kubeconfig
-from sim.resources import IMAGECACHES, PODS
-from sim.schema import crd_schema, prune, unknown_fields
-from sim.selectors import Selector
+from sim.apiserver.api_server import delete_options
+from sim.apiserver.discovery import openapi_document, openapi_root, resource_list
+from sim.apiserver.errors import ApiError
+from sim.apiserver.identity import load_identity, serving_hosts, write_kubeconfig
+from sim.apiserver.resources import IMAGECACHES, PODS
+from sim.apiserver.schema import crd_schema, prune, unknown_fields
+from sim.apiserver.selectors import Selector
+from sim.apiserver.store import Store
+from sim.apiserver.validation import check_object, check_update
+from sim.apiserver.watching import WatchRequest, event_line, watch_stream
+from sim.eci.catalog import look_up
 from sim.simulation import CRD_PATH
-from sim.store import Store
-from sim.validation import check_object, check_update
-from sim.watching import WatchRequest, event_line, watch_stream
 
 
 def run_in_fresh_loop(coroutine):

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sim.protobuf import ProtobufError, decode
-from sim.selectors import Selector, selector_from_query
-from sim.store import Store, Watcher
-from sim.tables import human_duration, pod_status_text, render_table
+from sim.apiserver.protobuf import ProtobufError, decode
+from sim.apiserver.selectors import Selector, selector_from_query
+from sim.apiserver.store import Store, Watcher
+from sim.apiserver.tables import human_duration, pod_status_text, render_table
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.errors import invalid
-from sim.resources import DEPLOYMENTS, PODS
-from sim.validation import check_object
+from sim.apiserver.errors import invalid
+from sim.apiserver.resources import DEPLOYMENTS, PODS
+from sim.apiserver.validation import check_object
 
 QUALIFIED_NAME_RULE = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
                        "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.timeutil import format_time
-from sim import errors, fields
-from sim.defaults import apply_defaults
-from sim.definitions import OBJECT_META, decodable_fields, decode_check, definition_of, prune_unknown
-from sim.ephemeral import check_ephemeral, with_ephemeral
-from sim.errors import ApiError
-from sim.patching import PatchError, apply_patch
-from sim.resources import (
+from sim.apiserver import errors, fields
+from sim.apiserver.defaults import apply_defaults
+from sim.apiserver.definitions import OBJECT_META, decodable_fields, decode_check, definition_of, prune_unknown
+from sim.apiserver.ephemeral import check_ephemeral, with_ephemeral
+from sim.apiserver.errors import ApiError
+from sim.apiserver.patching import PatchError, apply_patch
+from sim.apiserver.resources import (
     CRDS,
     CRONJOBS,
     DEPLOYMENTS,
@@ -33,10 +33,10 @@ from sim.resources import (
     ResourceType,
     Target,
 )
-from sim.scheduling import Scheduler
-from sim.schema import crd_schema, crd_status, prune, type_errors, unknown_fields
-from sim.store import Change, Entry, Store, object_key
-from sim.validation import check_object, check_update, fit_for_storage
+from sim.apiserver.scheduling import Scheduler
+from sim.apiserver.schema import crd_schema, crd_status, prune, type_errors, unknown_fields
+from sim.apiserver.store import Change, Entry, Store, object_key
+from sim.apiserver.validation import check_object, check_update, fit_for_storage
 
 # Warnings for the response to the current request (Kubernetes' `Warning:` headers); None outside a request.
 WARNINGS: ContextVar[list[str] | None] = ContextVar("WARNINGS", default=None)

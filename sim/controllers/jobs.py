@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from core.timeutil import format_time, parse_time
-from sim.batch import (
+from sim.apiserver.batch import (
     condition_true,
     finished_status,
     job_finished,
@@ -15,13 +15,13 @@ from sim.batch import (
     pods_wanted,
     scheduled_job_name,
 )
-from sim.cron import ScheduleError, parse_schedule, zone_of
-from sim.deployments import BURST_REPLICAS, PASS_SECONDS, Controller, owner_name
-from sim.errors import ApiError
-from sim.object_api import ObjectApi
-from sim.resources import CRONJOBS, JOBS, PODS
-from sim.scheduling import Scheduler
-from sim.store import Change
+from sim.apiserver.cron import ScheduleError, parse_schedule, zone_of
+from sim.apiserver.errors import ApiError
+from sim.apiserver.object_api import ObjectApi
+from sim.apiserver.resources import CRONJOBS, JOBS, PODS
+from sim.apiserver.scheduling import Scheduler
+from sim.apiserver.store import Change
+from sim.controllers.deployments import BURST_REPLICAS, PASS_SECONDS, Controller, owner_name
 
 log = logging.getLogger("imc.sim")
 POD_RUN_SECONDS = 5.0  # how long (sim time) a Job's pod works once its containers are up

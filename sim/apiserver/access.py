@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.errors import ApiError, qualified
-from sim.identity import ADMIN_USER, VIEWER_USER
-from sim.resources import ALL_RESOURCES, READ_VERBS, SUBRESOURCES
-from sim.validation import dns_label_problems, dns_subdomain_problems
+from sim.apiserver.errors import ApiError, qualified
+from sim.apiserver.identity import ADMIN_USER, VIEWER_USER
+from sim.apiserver.resources import ALL_RESOURCES, READ_VERBS, SUBRESOURCES
+from sim.apiserver.validation import dns_label_problems, dns_subdomain_problems
 
 AUTHENTICATED = "system:authenticated"
 MASTERS = "system:masters"

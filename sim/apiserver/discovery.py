@@ -6,8 +6,8 @@ import hashlib
 
 import orjson
 
-from sim.definitions import definition_of, definitions, v3_schemas
-from sim.resources import ResourceType, group_versions
+from sim.apiserver.definitions import definition_of, definitions, v3_schemas
+from sim.apiserver.resources import ResourceType, group_versions
 
 VERSION_INFO = {
     "major": "1",

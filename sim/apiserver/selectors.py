@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sim.errors import ApiError
-from sim.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, SECRETS
+from sim.apiserver.errors import ApiError
+from sim.apiserver.resources import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, SECRETS
 
 _SET_REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
 _COMPARISON = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_./-]*)\s*$")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from sim.patching import MERGE_KEYS
+from sim.apiserver.patching import MERGE_KEYS
 
 Path = tuple[str, ...]
 MISSING = object()

@@ -9,11 +9,21 @@ import orjson
 
 from core.caches import validate_imagecache
 from core.workloads import CONTAINER_LISTS
-from sim.batch import check_cronjob, check_job, check_job_update
-from sim.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
-from sim.errors import ApiError, go_quoted, unsupported
-from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, REPLICASETS, SECRETS
-from sim.selectors import matches_labels, requirements_from_label_selector
+from sim.apiserver.batch import check_cronjob, check_job, check_job_update
+from sim.apiserver.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
+from sim.apiserver.errors import ApiError, go_quoted, unsupported
+from sim.apiserver.resources import (
+    CONFIGMAPS,
+    CRONJOBS,
+    DEPLOYMENTS,
+    IMAGECACHES,
+    JOBS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+)
+from sim.apiserver.selectors import matches_labels, requirements_from_label_selector
 
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_LABEL = re.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?")

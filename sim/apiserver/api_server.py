@@ -16,8 +16,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from sim import bodies, discovery, errors, logs, openapi_v2
-from sim.access import (
+from sim.apiserver import bodies, discovery, errors, logs, openapi_v2
+from sim.apiserver.access import (
     GROUPS_OF,
     Subject,
     access_review,
@@ -29,12 +29,12 @@ from sim.access import (
     token_of_review,
     token_review,
 )
-from sim.errors import ApiError
-from sim.identity import Identity
-from sim.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
-from sim.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
-from sim.query import first_values, flag
-from sim.resources import (
+from sim.apiserver.errors import ApiError
+from sim.apiserver.identity import Identity
+from sim.apiserver.object_api import BUILT_IN_GROUPS, WARNINGS, DeleteOptions, ObjectApi, WriteOptions, patched
+from sim.apiserver.patching import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, merge_patch
+from sim.apiserver.query import first_values, flag
+from sim.apiserver.resources import (
     NO_CONTAINERS,
     SSARS,
     SSRRS,
@@ -45,10 +45,10 @@ from sim.resources import (
     Target,
     find_resource,
 )
-from sim.selectors import selector_from_query
-from sim.store import CONTINUE_TOO_OLD, Entry
-from sim.tables import render_table
-from sim.watching import WatchRequest, event_line, watch_stream
+from sim.apiserver.selectors import selector_from_query
+from sim.apiserver.store import CONTINUE_TOO_OLD, Entry
+from sim.apiserver.tables import render_table
+from sim.apiserver.watching import WatchRequest, event_line, watch_stream
 
 log = logging.getLogger("imc.sim.http")
 JSON = "application/json"

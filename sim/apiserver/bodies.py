@@ -6,9 +6,9 @@ import orjson
 
 from core.errors import ManifestError, ManifestTooLarge
 from core.manifests import MAX_NESTING, load_yaml, shape_problem
-from sim import protobuf
-from sim.errors import ApiError
-from sim.protobuf import ProtobufError
+from sim.apiserver import protobuf
+from sim.apiserver.errors import ApiError
+from sim.apiserver.protobuf import ProtobufError
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit of a request body (its MaxRequestBodyBytes)
 

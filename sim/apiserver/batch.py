@@ -9,8 +9,8 @@ from datetime import datetime
 import orjson
 
 from core.timeutil import format_time
-from sim.cron import schedule_problem, time_zone_problem
-from sim.errors import unsupported
+from sim.apiserver.cron import schedule_problem, time_zone_problem
+from sim.apiserver.errors import unsupported
 
 Causes = list[tuple[str, str]]
 

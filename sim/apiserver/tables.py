@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from core.errors import ImcError
 from core.timeutil import parse_time
-from sim.batch import condition_true
-from sim.resources import (
+from sim.apiserver.batch import condition_true
+from sim.apiserver.resources import (
     CONFIGMAPS,
     CRDS,
     CRONJOBS,

@@ -6,9 +6,19 @@ from core.caches import DEFAULT_SIZE_GIB
 from core.errors import ImcError
 from core.images import parse_image
 from core.workloads import CONTAINER_LISTS
-from sim.batch import default_cronjob, default_job
-from sim.config_objects import default_secret, drop_empty
-from sim.resources import CONFIGMAPS, CRONJOBS, DEPLOYMENTS, IMAGECACHES, JOBS, NAMESPACES, PODS, REPLICASETS, SECRETS
+from sim.apiserver.batch import default_cronjob, default_job
+from sim.apiserver.config_objects import default_secret, drop_empty
+from sim.apiserver.resources import (
+    CONFIGMAPS,
+    CRONJOBS,
+    DEPLOYMENTS,
+    IMAGECACHES,
+    JOBS,
+    NAMESPACES,
+    PODS,
+    REPLICASETS,
+    SECRETS,
+)
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace, as the API server does
 

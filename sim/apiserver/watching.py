@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from sim.errors import expired
-from sim.resources import ResourceType
-from sim.selectors import Selector
-from sim.store import Entry, Store, Watcher
+from sim.apiserver.errors import expired
+from sim.apiserver.resources import ResourceType
+from sim.apiserver.selectors import Selector
+from sim.apiserver.store import Entry, Store, Watcher
 
 BOOKMARK_INTERVAL = 5.0
 BATCH = 500  # events sent in one write when many are ready

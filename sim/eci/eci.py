@@ -14,12 +14,12 @@ from core.policy import INSTANCE_ID, MATCHED_CACHE
 from core.starts import PULLED
 from core.timeutil import format_time, parse_time
 from core.workloads import pod_template
-from sim.catalog import look_up
-from sim.object_api import ObjectApi, now_timestamp
-from sim.pulls import StartPlan, pulled_message, pulling_message, start_plan
-from sim.resources import EVENTS, IMAGECACHES, NODES, PODS
-from sim.scheduling import Scheduler
-from sim.store import Change, Entry
+from sim.apiserver.object_api import ObjectApi, now_timestamp
+from sim.apiserver.resources import EVENTS, IMAGECACHES, NODES, PODS
+from sim.apiserver.scheduling import Scheduler
+from sim.apiserver.store import Change, Entry
+from sim.eci.catalog import look_up
+from sim.eci.pulls import StartPlan, pulled_message, pulling_message, start_plan
 
 log = logging.getLogger("imc.sim.eci")
 ZONE = "cn-hangzhou-k"

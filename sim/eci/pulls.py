@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.errors import ImcError
 from core.images import normalise_image, parse_image
 from core.starts import PRESENT, PULLED
-from sim.catalog import look_up
+from sim.eci.catalog import look_up
 
 REGISTRY_MIB_PER_SECOND = 40.0  # a registry pull over the internet or a VPC: tens of MB/s
 PULL_JITTER = 0.2  # each pull is up to 20 % faster or slower than the size says

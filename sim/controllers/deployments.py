@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import orjson
 
 from core.timeutil import parse_time
-from sim.batch import PodCounts
-from sim.errors import ApiError
-from sim.object_api import DeleteOptions, ObjectApi, now_timestamp, random_suffix
-from sim.resources import DEPLOYMENTS, PODS, REPLICASETS
-from sim.scheduling import Scheduler
-from sim.store import Change, Entry
+from sim.apiserver.batch import PodCounts
+from sim.apiserver.errors import ApiError
+from sim.apiserver.object_api import DeleteOptions, ObjectApi, now_timestamp, random_suffix
+from sim.apiserver.resources import DEPLOYMENTS, PODS, REPLICASETS
+from sim.apiserver.scheduling import Scheduler
+from sim.apiserver.store import Change, Entry
 
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from core.errors import ImcError
 from core.policy import MATCHED_CACHE
 from core.timeutil import parse_time
-from sim.errors import ApiError
-from sim.query import flag
+from sim.apiserver.errors import ApiError
+from sim.apiserver.query import flag
 
 
 def container_of(pod: dict, query: Mapping[str, str]) -> str:

@@ -4,7 +4,7 @@ statuses the built-in cluster gives them (it runs no containers: running in a ru
 from __future__ import annotations
 
 from core.workloads import CONTAINER_LISTS
-from sim.validation import check_container
+from sim.apiserver.validation import check_container
 
 Causes = list[tuple[str, str]]
 LIST = "ephemeralContainers"

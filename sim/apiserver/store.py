@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from sim.errors import expired
-from sim.selectors import Selector
+from sim.apiserver.errors import expired
+from sim.apiserver.selectors import Selector
 
 COMPACTION_SECONDS = 300.0  # kube-apiserver's --etcd-compaction-interval default (5m0s)
 CONTINUE_TOO_OLD = ("The provided continue parameter is too old to display a consistent list result. You can start "

@@ -1,7 +1,7 @@
 """Kubernetes v1.32's OpenAPI definitions of the built-in kinds served: decoding checks, unknown fields, OpenAPI.
 
 The definitions live in `openapi-definitions.json` (OpenAPI v2 form, `#/definitions/` references), cut from
-the upstream v1.32 definitions to what the served kinds reach. `python -m sim.definitions` writes it again from
+the upstream v1.32 definitions to what the served kinds reach. `python -m sim.apiserver.definitions` writes it again from
 the copy the `kubernetes-validate` package (a test extra) carries.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from sim.config_objects import base64_error_offset
+from sim.apiserver.config_objects import base64_error_offset
 
 DEFINITIONS_PATH = Path(__file__).resolve().parent / "openapi-definitions.json"
 KUBERNETES_VERSION = "v1.32.0"

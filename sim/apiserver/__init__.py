@@ -1,0 +1,1 @@
+"""Generic Kubernetes API-server machinery: store, watches, REST operations, validation, discovery, tables."""

@@ -1,0 +1,1 @@
+"""Kubernetes controllers of the built-in cluster: Deployments, ReplicaSets, Jobs and CronJobs."""
