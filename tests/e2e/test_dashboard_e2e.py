@@ -79,8 +79,8 @@ def test_the_deep_link_explains_a_hit(app, sim, page, namespace):
     expect(page.get_by_text("Predicted: Hit")).to_be_visible(timeout=ms(20))
     expect(page.get_by_text("ECI: Hit")).to_be_visible(timeout=ms(20))
     # the pods table above also names the cache, in cells the grid keeps hidden: the explanation's is visible
-    expect(page.locator("text=nginx-base >> visible=true").first).to_be_visible()
-    expect(page.get_by_text("Every cache's verdict")).to_be_visible()
+    expect(page.locator("text=nginx-base >> visible=true").first).to_be_visible(timeout=ms(20))
+    expect(page.get_by_text("Every cache's verdict")).to_be_visible(timeout=ms(20))
     no_exception(page)
     screenshot(page, "e2e-pod-explained")
 
