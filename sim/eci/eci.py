@@ -271,8 +271,7 @@ class EciController:
                                          "message": UNSCHEDULABLE, "lastTransitionTime": now_timestamp()}]
                 return None  # waits until the node is uncordoned
             spec.setdefault("nodeName", ECS_NODE)
-            status.update(creating_status(pod))
-            return lambda entry: self._schedule_start(entry, ())
+            return lambda entry: self._schedule_start(self._creating(entry), ())
         spec.setdefault("nodeName", VIRTUAL_NODE)
         instance_id = new_id("eci")
         # ECI decides on its live state at the instant of creation: every cache in the index now exists and is in
@@ -293,9 +292,14 @@ class EciController:
                     "lastTransitionTime": now_timestamp(),
                 }
             ]
-        else:
-            status.update(creating_status(pod))
         return lambda entry: self._after_decision(entry, decision, instance_id)
+
+    def _creating(self, entry: Entry) -> Entry:
+        """The pod scheduled, its containers being created: written after the pod was created, so a watch sees it
+        Pending first, as a real cluster's scheduler and kubelet update a created pod."""
+        pod = entry.copy()
+        pod.setdefault("status", {}).update(creating_status(pod))
+        return self.api.save(PODS, pod)
 
     def _after_decision(self, entry: Entry, decision: Decision, instance_id: str) -> None:
         """Write ECI's events, auto-create a cache on a miss, and start the pod unless the pin failed."""
@@ -311,7 +315,7 @@ class EciController:
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.auto_created:
             self.extend_auto_cache(decision.cache.name)
         hit = decision.outcome == "hit" and decision.cache is not None
-        self._schedule_start(entry, decision.cache.images if hit else (), hit)
+        self._schedule_start(self._creating(entry), decision.cache.images if hit else (), hit)
 
     def auto_create(self, decision: Decision, instance_id: str) -> str | None:
         """The cache ECI creates for a pod that missed; returns its ID."""

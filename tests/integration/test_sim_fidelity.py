@@ -198,3 +198,28 @@ def test_a_watch_from_before_the_last_compaction_gets_410(start_sim_factory, tmp
     event = poll(expired_event, 30, "a watch from the listed version to be refused once compacted")
     assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
     assert event["object"]["message"].startswith(f"too old resource version: {version} (")
+
+
+@pytest.mark.parametrize("eci", [True, False], ids=["eci", "ecs"])
+def test_a_new_pod_is_first_seen_pending_then_container_creating(api_client, namespace, eci):
+    """`kubectl get pods --watch-only` prints a new pod's ADDED event first: a real cluster stores the pod as created
+    (Pending, no container statuses) and the scheduler and kubelet update it after; the sim wrote ContainerCreating
+    into the created pod itself."""
+    core = client.CoreV1Api(api_client)
+    since = core.list_namespaced_pod(namespace).metadata.resource_version
+    name = create_pod(api_client, namespace, [unique_image("watch-only")], eci=eci)
+    from kubernetes import watch
+
+    states = []
+    for event in watch.Watch().stream(core.list_namespaced_pod, namespace, resource_version=since,
+                                      timeout_seconds=20):
+        pod = event["object"]
+        if pod.metadata.name != name:
+            continue
+        waiting = [(s.state.waiting.reason if s.state and s.state.waiting else None)
+                   for s in pod.status.container_statuses or []]
+        states.append((event["type"], pod.status.phase, waiting))
+        if "ContainerCreating" in waiting or pod.status.phase == "Running":
+            break
+    assert states[0] == ("ADDED", "Pending", []), states
+    assert any("ContainerCreating" in waiting for _, _, waiting in states[1:]), states
