@@ -49,10 +49,31 @@ JSON_TYPES = {
 }
 
 
+# enum fields the sim validates, each in the order kube-apiserver's "Unsupported value" message lists it
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+# v1.32's OpenAPI gives these fields an `enum` (openapi-gen's +enum types, values sorted), which kubectl explain lists;
+# kubernetes-validate's copy of the definitions has none
+ENUMS = {
+    ("io.k8s.api.core.v1.PodSpec", "restartPolicy"): RESTART_POLICIES,
+    ("io.k8s.api.core.v1.PodSpec", "dnsPolicy"): DNS_POLICIES,
+    ("io.k8s.api.core.v1.Container", "imagePullPolicy"): PULL_POLICIES,
+    ("io.k8s.api.core.v1.EphemeralContainer", "imagePullPolicy"): PULL_POLICIES,
+    ("io.k8s.api.core.v1.ServiceSpec", "type"): SERVICE_TYPES,
+}
+
+
 @functools.cache
 def definitions() -> dict[str, dict]:
-    """Definition name → OpenAPI v2 schema."""
-    return orjson.loads(DEFINITIONS_PATH.read_bytes())
+    """Definition name → OpenAPI v2 schema (with v1.32's enums of `ENUMS`)."""
+    known = orjson.loads(DEFINITIONS_PATH.read_bytes())
+    for (name, field_name), values in ENUMS.items():
+        field_schema = known.get(name, {}).get("properties", {}).get(field_name)
+        if field_schema is not None:
+            field_schema["enum"] = sorted(values)
+    return known
 
 
 def served_roots(known: dict[str, dict]) -> dict[tuple[str, str, str], str]:

@@ -11,6 +11,7 @@ from core.caches import validate_imagecache
 from core.workloads import CONTAINER_LISTS
 from sim.apiserver.batch import check_cronjob, check_job, check_job_update
 from sim.apiserver.config_objects import check_config_update, check_configmap, check_secret, check_secret_update
+from sim.apiserver.definitions import DNS_POLICIES, PULL_POLICIES, RESTART_POLICIES
 from sim.apiserver.errors import ApiError, go_quoted, unsupported
 from sim.apiserver.resources import (
     CONFIGMAPS,
@@ -53,9 +54,6 @@ MAX_CACHED_CHARS = MAX_DNS_SUBDOMAIN + 1 + MAX_QUALIFIED_NAME  # the longest val
 
 # core validation's enums (pkg/apis/core/validation/validation.go: validateRestartPolicy, validateDNSPolicy,
 # validatePullPolicy), in the order its "supported values" list them
-RESTART_POLICIES = ("Always", "OnFailure", "Never")
-DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
 
 def regex_error(rule: str, pattern: str, *examples: str) -> str:

@@ -223,3 +223,15 @@ def test_a_new_pod_is_first_seen_pending_then_container_creating(api_client, nam
             break
     assert states[0] == ("ADDED", "Pending", []), states
     assert any("ContainerCreating" in waiting for _, _, waiting in states[1:]), states
+
+
+@pytest.mark.parametrize(("field", "values"), [
+    ("pod.spec.restartPolicy", ["Always", "Never", "OnFailure"]),
+    ("pod.spec.containers.imagePullPolicy", ["Always", "IfNotPresent", "Never"]),
+    ("deployment.spec.template.spec.dnsPolicy", ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]),
+])
+def test_kubectl_explain_lists_the_enum_values_v1_32_serves(kubectl, field, values):
+    explained = kubectl("explain", field).stdout
+    assert "ENUM:" in explained, explained
+    listed = explained.split("ENUM:", 1)[1].split("DESCRIPTION:", 1)[0].split()
+    assert listed == values, explained
