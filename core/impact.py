@@ -1,0 +1,269 @@
+"""The impact of a change to the set of caches: every live workload's next pod re-decided against the changed set.
+
+A workload is decided once, by the template of its newest pod (the one its controller creates next), not pod by pod.
+The decision is the engine's (`core.matching.decide`); only caches in `Ready` are usable (docs/eci-model.md 1), so a
+cache being updated serves no pod until the update is done: `Impact.while_updating` says what happens meanwhile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.caches import READY, CacheView, cache_from_object
+from core.errors import ImcError
+from core.images import parse_image
+from core.matching import CacheIndex, Decision, decide
+from core.owners import top_owner
+from core.workloads import PodTemplate
+
+CHANGE_KINDS = ("delete", "update", "expire", "add")
+# what a change does to one workload's next pod, worst first
+IMPACT_KINDS = ("pin-fails", "hit-to-miss", "moved", "perfect-match-lost", "now-hits", "other")
+IMPACT_LABELS = {
+    "pin-fails": "pinned → fail",
+    "hit-to-miss": "hit → miss",
+    "moved": "hit on another cache",
+    "perfect-match-lost": "perfect match lost",
+    "now-hits": "now hits",
+    "other": "other change",
+}
+UPDATING = "Updating"
+
+
+class ChangeError(ImcError):
+    """A proposed change that cannot be applied to the caches: names the cache or the field."""
+
+
+@dataclass(frozen=True)
+class CacheChange:
+    """One proposed change to the set of caches: delete, update images, let expire, or add a cache."""
+
+    kind: str
+    name: str
+    images: tuple[str, ...] = ()  # "update": the cache's new spec.images
+    cache: Mapping | None = None  # "add": the proposed ImageCache object
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A live workload as the impact reads it: its top owner, namespace, next pod's template and pod count."""
+
+    workload: str
+    namespace: str
+    template: PodTemplate
+    pods: int = 1
+
+
+@dataclass(frozen=True)
+class WorkloadImpact:
+    """What a change does to one workload's next pod: the decision before and after, and how it differs."""
+
+    workload: str
+    namespace: str
+    before: Decision
+    after: Decision
+    kind: str
+    pods: int
+
+    @property
+    def label(self) -> str:
+        """The kind of change in words."""
+        return IMPACT_LABELS[self.kind]
+
+    def describe(self) -> str:
+        """One line: before → after, naming caches and what ECI would do."""
+        return f"{_said(self.before)} → {_said(self.after)}"
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Every workload whose next pod changes, worst first, with counts by kind."""
+
+    changes: tuple[CacheChange, ...]
+    workloads: tuple[WorkloadImpact, ...]
+    # an update's meanwhile: the changed workloads while the updated caches are Updating (not usable)
+    while_updating: tuple[WorkloadImpact, ...] = field(default=())
+    decided: int = 0  # workloads re-decided
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Workloads per kind of change (kinds with none left out), worst first."""
+        return _counted(self.workloads, lambda item: 1)
+
+    @property
+    def pod_counts(self) -> dict[str, int]:
+        """Live pods of the changed workloads per kind of change."""
+        return _counted(self.workloads, lambda item: item.pods)
+
+    @property
+    def breaks_pins(self) -> bool:
+        """Some pinned workload's next pod would fail (ImageCacheNotFound)."""
+        return any(item.kind == "pin-fails" for item in (*self.workloads, *self.while_updating))
+
+    @property
+    def summary(self) -> str:
+        """The counts in one line."""
+        if not self.workloads and not self.while_updating:
+            return f"no change for any of {self.decided} workloads"
+        parts = [f"{count} {IMPACT_LABELS[kind]}" for kind, count in self.counts.items()]
+        if self.while_updating:
+            parts.append(f"{len(self.while_updating)} changed while Updating")
+        return f"{', '.join(parts)} (of {self.decided} workloads)"
+
+
+def _counted(items: Iterable[WorkloadImpact], weight) -> dict[str, int]:
+    counts = {kind: 0 for kind in IMPACT_KINDS}
+    for item in items:
+        counts[item.kind] += weight(item)
+    return {kind: count for kind, count in counts.items() if count}
+
+
+def _said(decision: Decision) -> str:
+    """A decision in a few words: hit on NAME, miss (auto-creates a N GiB cache), fail (ImageCacheNotFound)."""
+    if decision.outcome == "hit" and decision.cache is not None:
+        lacking = _lacking(decision)
+        return f"hit on {decision.cache.name}" + (f" ({lacking} images pulled)" if lacking else "")
+    if decision.outcome == "miss":
+        return f"miss (ECI auto-creates a {decision.auto_cache_size_gib} GiB cache)" if decision.auto_create else "miss"
+    if decision.outcome == "fail":
+        reason = decision.events[0].reason if decision.events else "fails"
+        return f"fail ({reason}, pin {decision.pinned_id})"
+    return decision.outcome
+
+
+def _lacking(decision: Decision) -> int:
+    """How many of the pod's images the chosen cache does not hold exactly."""
+    if decision.cache is None:
+        return len(decision.images)
+    return sum(1 for image in decision.images if image not in decision.cache.image_set)
+
+
+def impact_kind(before: Decision, after: Decision) -> str | None:
+    """How the next pod's decision changed, as one of IMPACT_KINDS; None when it did not."""
+    before_name = before.cache.name if before.cache else None
+    after_name = after.cache.name if after.cache else None
+    if (before.outcome, before_name, _lacking(before)) == (after.outcome, after_name, _lacking(after)):
+        return None
+    if after.outcome == "fail" and before.outcome != "fail" and before.policy.mode == "pin":
+        return "pin-fails"
+    if before.outcome == "hit" and after.outcome == "miss":
+        return "hit-to-miss"
+    if before.outcome == "hit" and after.outcome == "hit":
+        if before_name != after_name:
+            return "moved"
+        return "perfect-match-lost" if _lacking(before) == 0 else "other"
+    if after.outcome == "hit":
+        return "now-hits"
+    return "other"
+
+
+def _expired(cache: CacheView, at: datetime) -> CacheView:
+    """The cache as it is once past its retention."""
+    return dataclasses.replace(cache, expires=at - timedelta(seconds=1))
+
+
+def _updated(cache: CacheView, images: Sequence[str], phase: str) -> CacheView:
+    """The cache holding `images` in `phase` (Updating while the update runs, Ready when it is done)."""
+    refs = {}
+    for image in images:
+        try:
+            ref = parse_image(image)
+        except ImcError as exc:
+            raise ChangeError(f"update of {cache.name}: {exc}") from None
+        refs.setdefault(ref.normalised, ref)
+    if not refs:
+        raise ChangeError(f"update of {cache.name}: at least one image is needed")
+    return dataclasses.replace(cache, images=tuple(refs), image_refs=tuple(refs.values()), phase=phase)
+
+
+def _proposed(obj: Mapping) -> CacheView:
+    """A proposed ImageCache as if it existed and were Ready: usable by every next pod."""
+    cache = cache_from_object(obj)
+    if not cache.name:
+        raise ChangeError("a proposed cache needs metadata.name")
+    if not cache.images:
+        raise ChangeError(f"proposed cache {cache.name}: no valid image in spec.images")
+    return dataclasses.replace(cache, phase=READY, created=None, ready_since=None, expires=None)
+
+
+def changed_caches(
+    caches: Sequence[CacheView], changes: Sequence[CacheChange], at: datetime, settled: bool = True
+) -> list[CacheView]:
+    """The caches after the changes; `settled` False: an update still running (its cache Updating)."""
+    by_name = {cache.name: cache for cache in caches}
+    result = list(caches)
+    for change in changes:
+        if change.kind not in CHANGE_KINDS:
+            raise ChangeError(f"unknown change {change.kind!r} (choose from {', '.join(CHANGE_KINDS)})")
+        if change.kind == "add":
+            added = _proposed(change.cache or {})
+            if added.name in by_name:
+                raise ChangeError(f"a cache named {added.name} exists already")
+            by_name[added.name] = added
+            result.append(added)
+            continue
+        old = by_name.get(change.name)
+        if old is None:
+            raise ChangeError(f"no cache named {change.name}")
+        if change.kind == "delete":
+            new = None
+        elif change.kind == "expire":
+            new = _expired(old, at)
+        else:
+            new = _updated(old, change.images, READY if settled else UPDATING)
+        result = [cache for cache in result if cache is not old] if new is None else [
+            new if cache is old else cache for cache in result
+        ]
+        if new is None:
+            del by_name[change.name]
+        else:
+            by_name[change.name] = new
+    return result
+
+
+def _compared(
+    workloads: Sequence[Workload], before: CacheIndex, after: CacheIndex, at: datetime, first: list[Decision]
+) -> tuple[WorkloadImpact, ...]:
+    """The workloads whose next pod is decided differently against `after` than against `before`."""
+    changed = []
+    for workload, was in zip(workloads, first, strict=True):
+        now = decide(workload.template, after, at)
+        kind = impact_kind(was, now)
+        if kind is not None:
+            changed.append(WorkloadImpact(workload.workload, workload.namespace, was, now, kind, workload.pods))
+    changed.sort(key=lambda item: (IMPACT_KINDS.index(item.kind), -item.pods, item.namespace, item.workload))
+    return tuple(changed)
+
+
+def impact_of(
+    workloads: Sequence[Workload],
+    caches: Sequence[CacheView],
+    change: CacheChange | Sequence[CacheChange],
+    at: datetime,
+) -> Impact:
+    """What the change does to every workload's next pod created at `at`; raises ChangeError for an impossible one."""
+    changes = (change,) if isinstance(change, CacheChange) else tuple(change)
+    before = CacheIndex(caches)
+    after = CacheIndex(changed_caches(caches, changes, at))
+    first = [decide(workload.template, before, at) for workload in workloads]
+    meanwhile: tuple[WorkloadImpact, ...] = ()
+    if any(item.kind == "update" for item in changes):
+        meanwhile = _compared(workloads, before, CacheIndex(changed_caches(caches, changes, at, False)), at, first)
+    return Impact(changes, _compared(workloads, before, after, at, first), meanwhile, len(workloads))
+
+
+def live_workloads(pods: Iterable[tuple[Mapping, PodTemplate]]) -> list[Workload]:
+    """Live pods (metadata, template) grouped by top owner, each workload with its newest pod's template."""
+    groups: dict[tuple[str, str], list[PodTemplate]] = {}
+    for metadata, template in pods:
+        owner = top_owner(metadata)
+        name = str(owner) if owner is not None else f"Pod/{template.name}"
+        groups.setdefault((template.namespace, name), []).append(template)
+    workloads = []
+    for (namespace, name), templates in groups.items():
+        newest = max(templates, key=lambda t: (t.created is not None, t.created or 0, t.name))
+        workloads.append(Workload(name, namespace, dataclasses.replace(newest, created=None), len(templates)))
+    return workloads

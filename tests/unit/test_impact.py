@@ -1,0 +1,116 @@
+"""The impact of a change to the caches on every workload's next pod (issue 22), decided by the engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.caches import cache_from_object
+from core.impact import CacheChange, ChangeError, impact_of, live_workloads
+from core.workloads import pod_template
+from tests.fixtures.engine.builders import AT, PIN, imagecache, pod, when
+
+NOW = when(AT)
+
+
+def owned(images, name: str, deployment: str, annotations: dict | None = None, created: str | None = None) -> dict:
+    """A pod of a Deployment's ReplicaSet, as the Deployment controller names and labels it."""
+    obj = pod(images, name=name, annotations=annotations)
+    obj["metadata"]["ownerReferences"] = [
+        {"kind": "ReplicaSet", "name": f"{deployment}-5d8f", "controller": True, "apiVersion": "apps/v1", "uid": "u"}
+    ]
+    obj["metadata"]["labels"]["pod-template-hash"] = "5d8f"
+    if created:
+        obj["metadata"]["creationTimestamp"] = created
+    return obj
+
+
+def workloads_of(*pods: dict):
+    return live_workloads((obj["metadata"], pod_template(obj)) for obj in pods)
+
+
+def caches_of(*objects: dict):
+    return [cache_from_object(obj) for obj in objects]
+
+
+def test_deleting_the_only_cache_a_workload_hits_is_a_miss_with_auto_create() -> None:
+    web = workloads_of(owned(["nginx:1.25"], "web-a", "web"), owned(["nginx:1.25"], "web-b", "web"))
+    impact = impact_of(web, caches_of(imagecache("base", ["nginx:1.25"])), CacheChange("delete", "base"), NOW)
+    [item] = impact.workloads
+    assert (item.workload, item.kind, item.pods) == ("Deployment/web", "hit-to-miss", 2)
+    assert item.before.cache.name == "base"
+    assert item.after.outcome == "miss" and item.after.auto_create
+    assert "auto-creates a 30 GiB cache" in item.describe()
+    assert impact.counts == {"hit-to-miss": 1} and impact.pod_counts == {"hit-to-miss": 2}
+    assert not impact.breaks_pins
+
+
+def test_deleting_a_pinned_cache_fails_the_pod() -> None:
+    pinned = workloads_of(owned(["nginx:1.25"], "api-a", "api", annotations={PIN: "imc-base"}))
+    impact = impact_of(pinned, caches_of(imagecache("base", ["nginx:1.25"])), CacheChange("delete", "base"), NOW)
+    [item] = impact.workloads
+    assert item.kind == "pin-fails"
+    assert [event.reason for event in item.after.events] == ["ImageCacheNotFound"]
+    assert impact.breaks_pins
+
+
+def test_deleting_one_of_two_candidates_chooses_the_other() -> None:
+    web = workloads_of(owned(["nginx:1.25", "redis:7.2"], "web-a", "web"))
+    caches = caches_of(imagecache("both", ["nginx:1.25", "redis:7.2"]), imagecache("nginx", ["nginx:1.25"]))
+    impact = impact_of(web, caches, CacheChange("delete", "both"), NOW)
+    [item] = impact.workloads
+    assert item.kind == "moved"
+    assert (item.before.cache.name, item.after.cache.name) == ("both", "nginx")
+
+
+def test_an_update_that_drops_an_image_loses_the_perfect_match() -> None:
+    web = workloads_of(owned(["nginx:1.25", "redis:7.2"], "web-a", "web"))
+    caches = caches_of(imagecache("both", ["nginx:1.25", "redis:7.2"]))
+    impact = impact_of(web, caches, CacheChange("update", "both", images=("nginx:1.25", "busybox:1.36")), NOW)
+    [item] = impact.workloads
+    assert item.kind == "perfect-match-lost"
+    assert item.after.cache.name == "both" and "1 images pulled" in item.describe()
+    # while it is Updating the cache is not usable: the workload misses meanwhile
+    [meanwhile] = impact.while_updating
+    assert meanwhile.kind == "hit-to-miss"
+
+
+def test_letting_a_pinned_cache_expire_fails_the_pin() -> None:
+    pinned = workloads_of(owned(["nginx:1.25"], "api-a", "api", annotations={PIN: "imc-base"}))
+    impact = impact_of(pinned, caches_of(imagecache("base", ["nginx:1.25"])), CacheChange("expire", "base"), NOW)
+    assert [item.kind for item in impact.workloads] == ["pin-fails"]
+
+
+def test_adding_a_proposed_cache_turns_a_miss_into_a_hit() -> None:
+    web = workloads_of(owned(["nginx:1.25"], "web-a", "web"))
+    proposed = {"metadata": {"name": "new"}, "spec": {"images": ["nginx:1.25"]}}
+    impact = impact_of(web, [], CacheChange("add", "new", cache=proposed), NOW)
+    [item] = impact.workloads
+    assert item.kind == "now-hits" and item.after.cache.name == "new"
+
+
+def test_a_workload_is_decided_once_by_its_newest_pod() -> None:
+    old = owned(["nginx:1.24"], "web-old", "web", created="2026-11-27T00:00:00Z")
+    new = owned(["nginx:1.25"], "web-new", "web", created="2026-11-27T12:00:00Z")
+    [workload] = workloads_of(old, new)
+    assert workload.pods == 2 and workload.template.images == ("docker.io/library/nginx:1.25",)
+
+
+def test_unaffected_workloads_are_not_listed() -> None:
+    other = workloads_of(owned(["redis:7.2"], "db-a", "db"))
+    caches = caches_of(imagecache("base", ["nginx:1.25"]), imagecache("redis", ["redis:7.2"]))
+    impact = impact_of(other, caches, CacheChange("delete", "base"), NOW)
+    assert impact.workloads == () and impact.summary == "no change for any of 1 workloads"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (CacheChange("delete", "nope"), "no cache named nope"),
+        (CacheChange("update", "base", images=("Bad Image",)), "update of base"),
+        (CacheChange("add", "base", cache={"metadata": {"name": "base"}, "spec": {"images": ["a:1"]}}), "exists"),
+        (CacheChange("rename", "base"), "unknown change"),
+    ],
+)
+def test_an_impossible_change_is_a_clear_error(change: CacheChange, words: str) -> None:
+    with pytest.raises(ChangeError, match=words):
+        impact_of([], caches_of(imagecache("base", ["nginx:1.25"])), change, NOW)
