@@ -86,6 +86,14 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--caches", action="append", default=[], metavar="PATH", help="ImageCache objects (repeatable)")
     parser.add_argument(
+        "--without", action="append", default=[], metavar="NAME",
+        help="decide as if the cache NAME (of --caches) were deleted, and print the impact (repeatable)",
+    )
+    parser.add_argument(
+        "--with", dest="with_", action="append", default=[], metavar="PATH",
+        help="decide as if these proposed ImageCaches existed and were Ready, and print the impact (repeatable)",
+    )
+    parser.add_argument(
         "--at", type=_at, default=None, metavar="RFC3339", help="decide as of this instant (default: now)"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -94,31 +102,42 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
         type=_fail_on,
         default=frozenset(),
         metavar="DECISIONS",
-        help="exit 1 when any of these decisions occurs, e.g. miss,fail,off",
+        help="exit 1 when any of these decisions occurs (after --without/--with), e.g. miss,fail,off",
     )
 
 
-def run_explain(args: argparse.Namespace) -> int:
-    """Decide and explain every pod template of the manifests against the caches."""
+def _caches(paths: list[str], stdin_used: list[bool]) -> list[tuple[dict, object]]:
+    """The ImageCache objects of these files, each with its CacheView; a malformed one is an InputError."""
     from core.caches import KIND as CACHE_KIND
     from core.caches import cache_from_object
+
+    caches = []
+    for path in paths:
+        for number, obj in _objects(path, stdin_used):
+            if obj.get("kind") != CACHE_KIND:
+                raise InputError(f"{path}: document {number}: a {obj.get('kind')}, not an ImageCache")
+            cache = cache_from_object(obj)
+            invalid = [f.message.removesuffix("; ignored") for f in cache.findings if f.code == "invalid-field"]
+            if invalid:
+                raise InputError(f"{path}: document {number}: ImageCache {cache.name}: {invalid[0]}")
+            caches.append((obj, cache))
+    return caches
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Decide and explain every pod template of the manifests against the caches (as changed by --without/--with)."""
     from core.errors import ManifestError
+    from core.impact import CacheChange, ChangeError, Workload, changed_caches, impact_of
     from core.matching import CacheIndex, explain
-    from core.render import render_report
+    from core.render import render_impact, render_report
     from core.workloads import templates_from
 
     stdin_used = [False]
+    at = args.at or datetime.now(UTC)
     try:
-        caches = []
-        for path in args.caches:
-            for number, obj in _objects(path, stdin_used):
-                if obj.get("kind") != CACHE_KIND:
-                    raise InputError(f"{path}: document {number}: a {obj.get('kind')}, not an ImageCache")
-                cache = cache_from_object(obj)
-                invalid = [f.message.removesuffix("; ignored") for f in cache.findings if f.code == "invalid-field"]
-                if invalid:
-                    raise InputError(f"{path}: document {number}: ImageCache {cache.name}: {invalid[0]}")
-                caches.append(cache)
+        caches = [cache for _, cache in _caches(args.caches, stdin_used)]
+        changes = [CacheChange("delete", name) for name in args.without]
+        changes += [CacheChange("add", cache.name, cache=obj) for obj, cache in _caches(args.with_, stdin_used)]
         templates = []
         for path in args.manifests:
             for number, obj in _objects(path, stdin_used):
@@ -126,16 +145,30 @@ def run_explain(args: argparse.Namespace) -> int:
                     templates.extend(templates_from(obj))
                 except ManifestError as exc:
                     raise InputError(f"{path}: document {number}: {exc}") from None
+        try:
+            decided = changed_caches(caches, changes, at)
+        except ChangeError as exc:
+            option = "--without" if exc.change is not None and exc.change.kind == "delete" else "--with"
+            raise InputError(f"{option}: {exc}") from None
     except InputError as exc:
         print(f"imc explain: {exc}", file=sys.stderr)
         return 2
-    at = args.at or datetime.now(UTC)
-    index = CacheIndex(caches)
+    index = CacheIndex(decided)
     explanations = [explain(template, index, at) for template in templates]
+    impact = None
+    if changes:
+        # a manifest's template stands for its workload; how many pods it runs is not known here (pods 0)
+        workloads = [Workload(f"{t.kind}/{t.name}", t.namespace, t, 0) for t in templates]
+        impact = impact_of(workloads, caches, changes, at)
     if args.format == "json":
-        print(json.dumps({"results": [item.to_dict() for item in explanations]}, indent=2))
+        document = {"results": [item.to_dict() for item in explanations]}
+        if impact is not None:
+            document["impact"] = impact.to_dict()
+        print(json.dumps(document, indent=2))
     else:
         print(render_report(explanations, index, at))
+        if impact is not None:
+            print("\n" + render_impact(impact))
     failed = {item.decision.outcome for item in explanations} & args.fail_on
     return 1 if failed else 0
 

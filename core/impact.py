@@ -36,6 +36,10 @@ UPDATING = "Updating"
 class ChangeError(ImcError):
     """A proposed change that cannot be applied to the caches: names the cache or the field."""
 
+    def __init__(self, message: str, change: CacheChange | None = None):
+        super().__init__(message)
+        self.change = change
+
 
 @dataclass(frozen=True)
 class CacheChange:
@@ -49,7 +53,7 @@ class CacheChange:
 
 @dataclass(frozen=True)
 class Workload:
-    """A live workload as the impact reads it: its top owner, namespace, next pod's template and pod count."""
+    """A live workload as the impact reads it: its top owner, namespace, next pod's template and live pods (0: unknown)."""
 
     workload: str
     namespace: str
@@ -76,6 +80,18 @@ class WorkloadImpact:
     def describe(self) -> str:
         """One line: before → after, naming caches and what ECI would do."""
         return f"{_said(self.before)} → {_said(self.after)}"
+
+    def to_dict(self) -> dict:
+        """The workload's impact as plain JSON."""
+        return {
+            "workload": self.workload,
+            "namespace": self.namespace,
+            "kind": self.kind,
+            "pods": self.pods,
+            "before": _decision_dict(self.before),
+            "after": _decision_dict(self.after),
+            "change": self.describe(),
+        }
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,30 @@ class Impact:
         if self.while_updating:
             parts.append(f"{len(self.while_updating)} changed while Updating")
         return f"{', '.join(parts)} (of {self.decided} workloads)"
+
+
+    def to_dict(self) -> dict:
+        """The impact as plain JSON (`imc explain --format json`'s "impact")."""
+        return {
+            "changes": [{"kind": change.kind, "name": change.name} for change in self.changes],
+            "summary": self.summary,
+            "breaks_pins": self.breaks_pins,
+            "counts": self.counts,
+            "pod_counts": self.pod_counts,
+            "workloads": [item.to_dict() for item in self.workloads],
+            "while_updating": [item.to_dict() for item in self.while_updating],
+        }
+
+
+def _decision_dict(decision: Decision) -> dict:
+    """A decision in the impact's JSON: outcome, cache, events, auto-create."""
+    return {
+        "decision": decision.outcome,
+        "cache": decision.cache_ref,
+        "events": [event.reason for event in decision.events],
+        "auto_create": decision.auto_create,
+        "images_pulled": _lacking(decision) if decision.outcome == "hit" else None,
+    }
 
 
 def _counted(items: Iterable[WorkloadImpact], weight) -> dict[str, int]:
@@ -196,32 +236,34 @@ def changed_caches(
     by_name = {cache.name: cache for cache in caches}
     result = list(caches)
     for change in changes:
-        if change.kind not in CHANGE_KINDS:
-            raise ChangeError(f"unknown change {change.kind!r} (choose from {', '.join(CHANGE_KINDS)})")
-        if change.kind == "add":
-            added = _proposed(change.cache or {})
-            if added.name in by_name:
-                raise ChangeError(f"a cache named {added.name} exists already")
-            by_name[added.name] = added
-            result.append(added)
-            continue
-        old = by_name.get(change.name)
-        if old is None:
-            raise ChangeError(f"no cache named {change.name}")
-        if change.kind == "delete":
-            new = None
-        elif change.kind == "expire":
-            new = _expired(old, at)
-        else:
-            new = _updated(old, change.images, READY if settled else UPDATING)
-        result = [cache for cache in result if cache is not old] if new is None else [
-            new if cache is old else cache for cache in result
-        ]
-        if new is None:
-            del by_name[change.name]
-        else:
-            by_name[change.name] = new
+        try:
+            result = _applied(result, by_name, change, at, settled)
+        except ChangeError as exc:
+            raise ChangeError(str(exc), change) from None
     return result
+
+
+def _applied(
+    result: list[CacheView], by_name: dict[str, CacheView], change: CacheChange, at: datetime, settled: bool
+) -> list[CacheView]:
+    """The caches with one change made; `by_name` follows."""
+    if change.kind not in CHANGE_KINDS:
+        raise ChangeError(f"unknown change {change.kind!r} (choose from {', '.join(CHANGE_KINDS)})")
+    if change.kind == "add":
+        added = _proposed(change.cache or {})
+        if added.name in by_name:
+            raise ChangeError(f"a cache named {added.name} exists already")
+        by_name[added.name] = added
+        return [*result, added]
+    old = by_name.get(change.name)
+    if old is None:
+        raise ChangeError(f"no cache named {change.name}")
+    if change.kind == "delete":
+        del by_name[change.name]
+        return [cache for cache in result if cache is not old]
+    new = _expired(old, at) if change.kind == "expire" else _updated(old, change.images, READY if settled else UPDATING)
+    by_name[change.name] = new
+    return [new if cache is old else cache for cache in result]
 
 
 def _compared(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import orjson
 
+from core.impact import CHANGE_KINDS, Impact
 from core.matching import CacheIndex, Explanation
 from core.narrative import cached_images, coverage_text, decision_text
 
@@ -73,6 +74,21 @@ def render_report(explanations: Iterable[Explanation], index: CacheIndex | None 
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(tally.items()))
     blocks.append(f"{len(explanations)} pod template{'s' if len(explanations) != 1 else ''}: {summary or 'none'}")
     return "\n\n".join(blocks)
+
+
+def render_impact(impact: Impact) -> str:
+    """What the proposed change does: one line per change, the summary, then each changed workload, worst first."""
+    verbs = dict(zip(CHANGE_KINDS, ("without", "updating", "letting expire", "with"), strict=True))
+    proposed = ", ".join(f"{verbs[change.kind]} {change.name}" for change in impact.changes)
+    lines = [f"impact of {proposed}: {impact.summary}"]
+    for item in impact.workloads:
+        pods = f" ({item.pods} pod{'' if item.pods == 1 else 's'})" if item.pods else ""
+        lines.append(f"  {item.label:<20} {item.namespace}/{item.workload}{pods}: {item.describe()}")
+    if impact.while_updating:
+        lines.append("  while Updating (not usable until Ready again):")
+        for item in impact.while_updating:
+            lines.append(f"    {item.label:<20} {item.namespace}/{item.workload}: {item.describe()}")
+    return "\n".join(lines)
 
 
 def report_row(result: Mapping) -> dict[str, str]:

@@ -315,3 +315,55 @@ def test_explain_prints_non_ascii_names_to_a_terminal_that_cannot_show_them(tmp_
         assert (run.returncode, run.stderr) == (0, b"")
     assert runs[0].stdout.decode(encoding).splitlines()[0].startswith("Pod/default/web-\\u540d\\u524d-")
     assert json.loads(runs[1].stdout.decode(encoding))["results"][0]["workload"] == f"Pod/default/{name}"
+
+
+# --without NAME / --with FILE: decide against the caches as changed, print the impact; --fail-on as ever (issue 22)
+PROPOSED_BOTH = imagecache("proposed-both", [NGINX, BUSYBOX])
+
+
+@pytest.mark.parametrize(
+    ("args", "rc", "kind"),
+    [
+        (["--caches", CACHES2, "--without", "pinned-by-example2", "--fail-on", "fail", EX2], 1, "pin-fails"),
+        (["--caches", CACHES2, "--without", "unrelated", "--fail-on", "fail", EX2], 0, None),
+        (["--caches", CACHES1, "--without", "eci-open-both", "--fail-on", "miss", EX1], 1, "hit-to-miss"),
+        (["--caches", NGINX_ONLY, "--with", "proposed.yaml", "--fail-on", "miss", EX1], 0, "now-hits"),
+    ],
+    ids=["deleting-a-pinned-cache-fails", "deleting-another-passes", "deleting-the-hit-misses",
+         "a-proposed-cache-hits"],
+)
+def test_without_and_with_exit_codes(tmp_path: Path, args: list, rc: int, kind: str | None) -> None:
+    (tmp_path / "proposed.yaml").write_text(yaml.safe_dump(PROPOSED_BOTH))
+    args = [str(tmp_path / a) if a == "proposed.yaml" else a for a in args]
+    run = imc("--format", "json", *args)
+    assert run.rc == rc, run.err
+    impact = json.loads(run.out)["impact"]
+    assert [item["kind"] for item in impact["workloads"]] == ([kind] if kind else [])
+    assert impact["breaks_pins"] is (kind == "pin-fails")
+
+
+def test_without_prints_the_impact_as_text() -> None:
+    run = imc("--caches", CACHES2, "--without", "pinned-by-example2", EX2)
+    assert run.rc == 0, run.err
+    assert "impact of without pinned-by-example2: 1 pinned → fail" in run.out
+    assert "hit on pinned-by-example2 → fail (ImageCacheNotFound" in run.out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--caches", CACHES2, "--without", "nope", EX2], ["--without", "no cache named nope"]),
+        (["--caches", CACHES2, "--with", "dup.yaml", EX2], ["--with", "pinned-by-example2 exists already"]),
+        (["--caches", CACHES2, "--with", "gone.yaml", EX2], ["gone.yaml"]),
+        (["--caches", CACHES2, "--with", EX1, EX2], ["not an ImageCache"]),
+    ],
+    ids=["unknown-name", "duplicate-proposed-name", "missing-file", "not-a-cache"],
+)
+def test_bad_without_or_with_exits_2_with_one_line(tmp_path: Path, args: list, words: list) -> None:
+    (tmp_path / "dup.yaml").write_text(yaml.safe_dump(imagecache("pinned-by-example2", [NGINX])))
+    args = [str(tmp_path / a) if a in ("dup.yaml", "gone.yaml") else a for a in args]
+    run = imc(*args)
+    assert run.rc == 2 and run.out == "", (run.rc, run.out, run.err)
+    assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err
+    for word in words:
+        assert word in run.err, run.err
