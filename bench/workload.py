@@ -80,3 +80,19 @@ def make_pods(count: int, pool: list[str], rng: random.Random, images_per_pod: i
             }
         )
     return pods
+
+
+def owned_pods(pods: list[dict], workloads: int) -> list[dict]:
+    """The pods spread over Deployments: each pod of a Deployment gets its template (images, annotations) and owner."""
+    for number, pod in enumerate(pods):
+        first = pods[number % workloads]
+        deployment = f"app-{number % workloads:04d}"
+        pod["metadata"]["namespace"] = first["metadata"]["namespace"]
+        pod["metadata"]["annotations"] = first["metadata"]["annotations"]
+        pod["spec"] = first["spec"]
+        pod["metadata"]["labels"]["pod-template-hash"] = "7c9d"
+        pod["metadata"]["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{deployment}-7c9d", "uid": deployment,
+             "controller": True}
+        ]
+    return pods

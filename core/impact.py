@@ -266,12 +266,46 @@ def _applied(
     return [new if cache is old else cache for cache in result]
 
 
+def _touched(
+    caches: Sequence[CacheView], changed: Sequence[CacheView], changes: Sequence[CacheChange]
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """What the change touches: the names of the caches it removes or alters, the IDs of those and of new or altered
+    caches, and the image families the new or altered caches hold."""
+    names = frozenset(change.name for change in changes if change.kind != "add")
+    kept = {id(cache) for cache in caches}
+    fresh = [cache for cache in changed if id(cache) not in kept]
+    ids = {cache.id for cache in caches if cache.name in names} | {cache.id for cache in fresh}
+    families = frozenset(family for cache in fresh for family in cache.families)
+    return names, frozenset(ids - {None}), families
+
+
+def _may_change(template: PodTemplate, before: Decision, touched: tuple[frozenset, frozenset, frozenset]) -> bool:
+    """Whether the change can alter this pod's decision; when not, it need not be decided again.
+
+    Caches are ranked by a total order (core.matching._rank_key, the name breaking ties), so removing or altering a
+    cache that was not chosen cannot change the choice; only a cache the pod pins, or a new or altered one sharing an
+    image repository with it (which might outrank the chosen one), can.
+    """
+    names, ids, families = touched
+    if before.cache is not None and before.cache.name in names:
+        return True
+    if before.policy.mode == "pin":
+        return before.pinned_id in ids
+    return any(ref.family_key in families for ref in template.image_refs)
+
+
 def _compared(
-    workloads: Sequence[Workload], before: CacheIndex, after: CacheIndex, at: datetime, first: list[Decision]
+    workloads: Sequence[Workload],
+    after: CacheIndex,
+    at: datetime,
+    first: list[Decision],
+    touched: tuple[frozenset, frozenset, frozenset],
 ) -> tuple[WorkloadImpact, ...]:
-    """The workloads whose next pod is decided differently against `after` than against `before`."""
+    """The workloads whose next pod is decided differently against `after` than before the change."""
     changed = []
     for workload, was in zip(workloads, first, strict=True):
+        if not _may_change(workload.template, was, touched):
+            continue
         now = decide(workload.template, after, at)
         kind = impact_kind(was, now)
         if kind is not None:
@@ -285,27 +319,46 @@ def impact_of(
     caches: Sequence[CacheView],
     change: CacheChange | Sequence[CacheChange],
     at: datetime,
+    index: CacheIndex | None = None,
 ) -> Impact:
-    """What the change does to every workload's next pod created at `at`; raises ChangeError for an impossible one."""
+    """What the change does to every workload's next pod created at `at`; raises ChangeError for an impossible one.
+
+    `index`, when given, must be `CacheIndex(caches)` already built (the store's), so it is not built again.
+    """
     changes = (change,) if isinstance(change, CacheChange) else tuple(change)
-    before = CacheIndex(caches)
-    after = CacheIndex(changed_caches(caches, changes, at))
+    settled = changed_caches(caches, changes, at)
+    touched = _touched(caches, settled, changes)
+    before = index if index is not None else CacheIndex(caches)
     first = [decide(workload.template, before, at) for workload in workloads]
     meanwhile: tuple[WorkloadImpact, ...] = ()
     if any(item.kind == "update" for item in changes):
-        meanwhile = _compared(workloads, before, CacheIndex(changed_caches(caches, changes, at, False)), at, first)
-    return Impact(changes, _compared(workloads, before, after, at, first), meanwhile, len(workloads))
+        updating = CacheIndex(changed_caches(caches, changes, at, settled=False))
+        meanwhile = _compared(workloads, updating, at, first, touched)
+    return Impact(changes, _compared(workloads, CacheIndex(settled), at, first, touched), meanwhile, len(workloads))
 
 
 def live_workloads(pods: Iterable[tuple[Mapping, PodTemplate]]) -> list[Workload]:
-    """Live pods (metadata, template) grouped by top owner, each workload with its newest pod's template."""
-    groups: dict[tuple[str, str], list[PodTemplate]] = {}
+    """Live pods (metadata, template) grouped by top owner, each workload with its newest pod's template.
+
+    The next pod is decided at the instant given to `impact_of`, not at the newest pod's creation.
+    """
+    newest: dict[tuple[str, str], PodTemplate] = {}
+    counts: dict[tuple[str, str], int] = {}
     for metadata, template in pods:
         owner = top_owner(metadata)
-        name = str(owner) if owner is not None else f"Pod/{template.name}"
-        groups.setdefault((template.namespace, name), []).append(template)
-    workloads = []
-    for (namespace, name), templates in groups.items():
-        newest = max(templates, key=lambda t: (t.created is not None, t.created or 0, t.name))
-        workloads.append(Workload(name, namespace, dataclasses.replace(newest, created=None), len(templates)))
-    return workloads
+        key = (template.namespace, str(owner) if owner is not None else f"Pod/{template.name}")
+        counts[key] = counts.get(key, 0) + 1
+        kept = newest.get(key)
+        if kept is None or _newer(template, kept):
+            newest[key] = template
+    return [Workload(name, namespace, template, counts[namespace, name])
+            for (namespace, name), template in newest.items()]
+
+
+def _newer(template: PodTemplate, than: PodTemplate) -> bool:
+    """Created later (a pod not yet created counts as newest), the name breaking ties."""
+    if (template.created is None) != (than.created is None):
+        return template.created is None
+    if template.created != than.created:
+        return template.created > than.created
+    return template.name > than.name

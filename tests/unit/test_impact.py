@@ -114,3 +114,36 @@ def test_unaffected_workloads_are_not_listed() -> None:
 def test_an_impossible_change_is_a_clear_error(change: CacheChange, words: str) -> None:
     with pytest.raises(ChangeError, match=words):
         impact_of([], caches_of(imagecache("base", ["nginx:1.25"])), change, NOW)
+
+
+def test_only_workloads_the_change_can_touch_are_decided_again_and_none_is_missed() -> None:
+    """The impact equals deciding every workload before and after, for deletes, updates and adds of random caches."""
+    import random
+
+    from bench.workload import image_pool, make_caches, make_pods, owned_pods
+    from core.impact import changed_caches, impact_kind
+    from core.matching import CacheIndex, decide
+
+    rng = random.Random(22)
+    pool = image_pool(60, rng)
+    caches = caches_of(*make_caches(40, pool, rng))
+    pods = owned_pods(make_pods(300, pool, rng), 60)
+    workloads = live_workloads((pod["metadata"], pod_template(pod)) for pod in pods)
+    index = CacheIndex(caches)
+    missing = next(w for w in workloads if decide(w.template, index, NOW).outcome == "miss")
+    proposed = {"metadata": {"name": "proposed"}, "spec": {"images": list(missing.template.images)}}
+    changes = [CacheChange("delete", cache.name) for cache in caches[:20]]
+    changes += [CacheChange("update", cache.name, images=tuple(rng.sample(pool, 4))) for cache in caches[20:30]]
+    changes += [CacheChange("expire", caches[30].name), CacheChange("add", "proposed", cache=proposed)]
+    seen = set()
+    for change in changes:
+        before, after = CacheIndex(caches), CacheIndex(changed_caches(caches, [change], NOW))
+        expected = {}
+        for workload in workloads:
+            kind = impact_kind(decide(workload.template, before, NOW), decide(workload.template, after, NOW))
+            if kind is not None:
+                expected[workload.workload] = kind
+        found = {item.workload: item.kind for item in impact_of(workloads, caches, change, NOW).workloads}
+        assert found == expected, change
+        seen.update(found.values())
+    assert {"hit-to-miss", "moved", "now-hits"} <= seen  # the random caches exercise the kinds
