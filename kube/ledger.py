@@ -418,6 +418,14 @@ class Ledger:
         """(cluster, namespace, workload, seconds saved by its hits) over every cluster in the file."""
         return self._query("SELECT cluster, namespace, workload, seconds FROM time_saved")
 
+    def cache_use(self, cluster: str, start: float) -> list[tuple[str | None, str | None, int, float, float]]:
+        """Per cache hit by pods created since `start`: (cache ID, cache name, hits, newest hit's creation, seconds
+        saved by them)."""
+        return self._query(
+            "SELECT cache_id, max(cache_name), count(*), max(created), total(saved_seconds) FROM pods "
+            "WHERE cluster = ? AND outcome = 'hit' AND created >= ? GROUP BY coalesce(cache_id, cache_name)",
+            (cluster, start))
+
     def durations(self) -> list[DurationBucket]:
         """Every duration histogram bucket, over every cluster in the file."""
         return [DurationBucket(*row) for row in self._query(

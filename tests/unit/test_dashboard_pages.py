@@ -55,7 +55,7 @@ def no_exception(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-@pytest.mark.parametrize("module", ["overview", "pods", "caches", "preview", "create_cache", "patch_deployment"])
+@pytest.mark.parametrize("module", ["overview", "pods", "caches", "radar", "preview", "create_cache", "patch_deployment"])
 def test_every_page_renders_without_errors(shown, module):
     at = page_script(module).run()
     no_exception(at)

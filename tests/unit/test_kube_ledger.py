@@ -127,6 +127,18 @@ def test_history_survives_a_restart_and_deleted_pods_still_count(tmp_path):
     assert second.ledger.pod("prod", "default", "nope") is None and second.ledger.pod("other", "default", "a") is None
 
 
+def test_cache_use_counts_the_hits_of_each_cache_since_a_time(tmp_path):
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("web-cache", ["nginx:1.25"]), imagecache("db-cache", ["redis:7"])], "1")
+    store.replace("pods", [eci_pod("web-1", ["nginx:1.25"]), eci_pod("web-2", ["nginx:1.25"], created="2026-11-28T09:00:00Z"),
+                           eci_pod("db-1", ["redis:7"], created="2026-11-20T00:00:00Z"), eci_pod("x", ["busybox:1"])], "1")
+    writer = writer_for(store, tmp_path / "h.db")
+    writer.flush()
+    use = writer.ledger.cache_use("prod", EPOCH - 3600)  # db-1 hit db-cache before the window; x missed
+    assert use == [("imc-web-cache", "web-cache", 2, EPOCH + 3600, 0.0)]
+    assert writer.ledger.cache_use("other", 0) == []
+
+
 def test_cache_phase_changes_are_recorded(tmp_path):
     store = ClusterStore()
     store.replace("imagecaches", [imagecache("ic", ["nginx:1.25"], phase="Creating")], "1")

@@ -1,0 +1,103 @@
+"""Cache radar (/radar): caches that expire soon, failed, unused and auto-created ones, and what each costs."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache_views, radar_views, shell, views
+from dashboard.frames import frames_of
+from dashboard.safe import friendly
+from dashboard.text import NO_VALUE, counted, inert_frame, md
+
+WINDOW_KEY = "radar-window"
+WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]", timezone="UTC")
+CACHE_LINK = st.column_config.LinkColumn("Cache", display_text=cache_views.CACHE_LINK_TEXT, pinned=True,
+                                         help="Opens the cache on the Image caches page")
+
+
+@friendly
+def render() -> None:
+    """The radar page."""
+    cluster = shell.require_cluster()
+    st.title("Cache radar")
+    days = st.number_input("Window (days)", min_value=1, max_value=radar_views.MAX_WINDOW_DAYS,
+                           value=radar_views.DEFAULT_WINDOW_DAYS, step=1, key=WINDOW_KEY, width=160,
+                           help="Caches expiring within this many days; use, time saved and cost over as many days "
+                                "back")
+    live(cluster, int(days))
+
+
+@st.fragment(run_every=shell.REFRESH_SECONDS)
+@friendly
+def live(cluster: shell.ShownCluster, days: int) -> None:
+    """The radar's sections, redrawn as the cluster changes."""
+    snapshot = cluster.store.snapshot()
+    shell.cluster_badges(cluster, snapshot)
+    frames = frames_of(snapshot)
+    price = radar_views.price_setting(os.environ)
+    ledger = cluster.live.ledger if cluster.live is not None else None
+    use = None
+    if ledger is not None and ledger.readable:
+        use = ledger.cache_use(cluster.live.cluster, radar_views.window_start(frames.now, days))
+    seen = radar_views.radar(snapshot.caches, snapshot.pods, use, frames.now, days, price.per_gib_month)
+    for note in seen.notes:
+        st.caption(note)
+    if price.problem:
+        st.warning(md(price.problem), icon=":material/payments:")
+    summary(seen, price)
+    section(f"Expiring within {counted(days, 'day')}", seen.expiring,
+            "No cache expires within the window.", {"Expires": WHEN, "Workloads": st.column_config.NumberColumn(
+                help="Live workloads whose pods hit or pin the cache: their next pods miss, or fail if pinned")})
+    section("Failed (ECI removes a failed cache 24 h after it failed)", seen.failed, "No failed cache.",
+            {"Failed": WHEN, "Removed": WHEN})
+    section(f"Unused: no live pod hits them, and none hit in {counted(days, 'day')}", seen.unused,
+            "Every cache is hit.", {"Created": WHEN})
+    section("Auto-created by ECI, by the workload whose pod missed", seen.auto_created, "No auto-created cache.",
+            {"Created": WHEN})
+    cost(seen, price)
+
+
+def summary(seen: radar_views.Radar, price: radar_views.Price) -> None:
+    """The counts of each section and the total cost."""
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Expiring soon", f"{len(seen.expiring):,}", border=True)
+        st.metric("Failed", f"{len(seen.failed):,}", border=True)
+        st.metric("Unused", f"{len(seen.unused):,}", border=True)
+        st.metric("Auto-created", f"{len(seen.auto_created):,}", border=True)
+        st.metric(f"GiB-days, last {seen.window_days} d", f"{seen.total_gib_days:,.0f}", border=True,
+                  help="Each cache's size for as long as it existed in the window (ECI bills a cache as a snapshot)")
+        if seen.total_money is not None:
+            st.metric("Estimated cost", f"{seen.total_money:,.2f}", border=True,
+                      help=f"An estimate at your price of {price.per_gib_month:g} per GiB-month "
+                           f"({radar_views.PRICE_VARIABLE}), a month counted as {radar_views.DAYS_A_MONTH} days")
+
+
+def section(title: str, frame: pd.DataFrame, empty: str, columns: dict) -> None:
+    """One radar section: a title with its count, and its table linking each cache to its page."""
+    st.subheader(f"{md(title)} · {len(frame):,}")
+    if frame.empty:
+        st.caption(empty)
+        return
+    st.dataframe(inert_frame(frame.assign(Cache=views.links("/caches?cache=", frame["Cache"]))), hide_index=True,
+                 width="stretch", placeholder=NO_VALUE, height=min(38 + 35 * len(frame), 390),
+                 column_config={"Cache": CACHE_LINK, **columns})
+
+
+def cost(seen: radar_views.Radar, price: radar_views.Price) -> None:
+    """Cost against time saved, the cache that costs most and saves least first."""
+    st.subheader(f"Cost against time saved, last {counted(seen.window_days, 'day')}")
+    if price.per_gib_month is None:
+        st.caption(f"Set {radar_views.PRICE_VARIABLE} (your price per GiB-month) to see an estimated cost.")
+    else:
+        st.caption(f"Estimated cost at your price of {price.per_gib_month:g} per GiB-month; ECI's bill may differ.")
+    frame = seen.cost if price.per_gib_month is not None else seen.cost.drop(columns="Estimated cost")
+    section_table = frame.assign(Cache=views.links("/caches?cache=", frame["Cache"]))
+    st.dataframe(inert_frame(section_table), hide_index=True, width="stretch", placeholder=NO_VALUE,
+                 height=min(38 + 35 * max(len(frame), 1), 420),
+                 column_config={"Cache": CACHE_LINK,
+                                "Estimated cost": st.column_config.NumberColumn("Estimated cost", format="%.2f",
+                                                                                help="An estimate at your price"),
+                                "Saved s per GiB-day": st.column_config.NumberColumn(format="%.1f")})
