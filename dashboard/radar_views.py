@@ -7,6 +7,7 @@ the cost of each cache as an estimate: GiB-days over the window, money at the us
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -145,8 +146,8 @@ def radar(
                            f"no hit in {window_days} d" if use is not None else "no history kept"))
         if name.startswith(AUTO_CREATED_PREFIX):
             instance = name.removeprefix(AUTO_CREATED_PREFIX)
-            auto.append((name, instances.get(instance, "its pod is gone"), view.phase or "Pending", view.size_gib,
-                         live_hits.get(name, 0), view.created))
+            auto.append((name, instances.get(instance, "its pod is gone"), _names(hitting.get(name, ())),
+                         view.phase or "Pending", view.size_gib, live_hits.get(name, 0), view.created))
         spent = gib_days(view, start, now)
         money = spent / DAYS_A_MONTH * price if price is not None else None
         cost.append((name, view.size_gib, round(spent, 1), money, round(saved / 3600, 2), hits,
@@ -164,7 +165,8 @@ def radar(
         expiring=_frame(expiring, ["Cache", "Expires", "Expires in", "Workloads", "Hit by", "Pinned by"], "Expires"),
         failed=_frame(failed, ["Cache", "Phase", "Failed", "Removed", "Removed in", "Used by"], "Removed"),
         unused=_frame(unused, ["Cache", "Phase", "Size (GiB)", "Created", "History"], "Created"),
-        auto_created=_frame(auto, ["Cache", "Caused by", "Phase", "Size (GiB)", "Pods hit", "Created"], "Created"),
+        auto_created=_frame(auto, ["Cache", "Caused by", "Hit by", "Phase", "Size (GiB)", "Pods hit", "Created"],
+                            "Created"),
         cost=cost_frame,
         total_gib_days=total,
         total_money=total / DAYS_A_MONTH * price if price is not None else None,
@@ -179,6 +181,26 @@ def _frame(rows: list[tuple], columns: list[str], moment: str) -> pd.DataFrame:
         if column in ("Expires", "Failed", "Removed", "Created"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame.sort_values([moment, "Cache"], kind="stable", na_position="last").reset_index(drop=True)
+
+
+def matching(seen: Radar, text: str) -> Radar:
+    """The radar with only the caches whose name contains `text` (any case); totals stay those of every cache."""
+    needle = text.strip().lower()
+    if not needle:
+        return seen
+
+    def kept(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["Cache"].str.lower().str.contains(needle, regex=False)].reset_index(drop=True)
+
+    return dataclasses.replace(seen, expiring=kept(seen.expiring), failed=kept(seen.failed), unused=kept(seen.unused),
+                               auto_created=kept(seen.auto_created), cost=kept(seen.cost))
+
+
+def window_days(text: str | None) -> int:
+    """The ?days= of a link as a window within 1 to MAX_WINDOW_DAYS; anything else is the default."""
+    if text is None or not text.strip().isdigit():
+        return DEFAULT_WINDOW_DAYS
+    return min(max(int(text.strip()), 1), MAX_WINDOW_DAYS)
 
 
 def window_start(now: datetime, window_days: int) -> float:

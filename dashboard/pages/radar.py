@@ -1,4 +1,5 @@
-"""Cache radar (/radar): caches that expire soon, failed, unused and auto-created ones, and what each costs."""
+"""Cache radar (/radar): caches that expire soon, failed, unused and auto-created ones, and what each costs;
+deep link ?days=<window>&search=<name>."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache_views, radar_views, shell, views
+from dashboard import cache_views, radar_views, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, counted, inert_frame, md
 
 WINDOW_KEY = "radar-window"
+SEARCH_KEY = "radar-search"
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]", timezone="UTC")
 CACHE_LINK = st.column_config.LinkColumn("Cache", display_text=cache_views.CACHE_LINK_TEXT, pinned=True,
                                          help="Opens the cache on the Image caches page")
@@ -23,16 +25,20 @@ def render() -> None:
     """The radar page."""
     cluster = shell.require_cluster()
     st.title("Cache radar")
-    days = st.number_input("Window (days)", min_value=1, max_value=radar_views.MAX_WINDOW_DAYS,
-                           value=radar_views.DEFAULT_WINDOW_DAYS, step=1, key=WINDOW_KEY, width=160,
-                           help="Caches expiring within this many days; use, time saved and cost over as many days "
-                                "back")
-    live(cluster, int(days))
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        days = st.number_input("Window (days)", min_value=1, max_value=radar_views.MAX_WINDOW_DAYS,
+                               value=radar_views.window_days(st.query_params.get("days")), step=1, key=WINDOW_KEY,
+                               width=160, on_change=selection.mirror_in_url, args=(WINDOW_KEY, "days"),
+                               help="Caches expiring within this many days; use, time saved and cost over as many "
+                                    "days back")
+        text = st.text_input("Search", value=st.query_params.get("search", ""), placeholder="cache name",
+                             key=SEARCH_KEY, width=320, on_change=selection.mirror_in_url, args=(SEARCH_KEY, "search"))
+    live(cluster, int(days), text or "")
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.ShownCluster, days: int) -> None:
+def live(cluster: shell.ShownCluster, days: int, text: str) -> None:
     """The radar's sections, redrawn as the cluster changes."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
@@ -43,21 +49,24 @@ def live(cluster: shell.ShownCluster, days: int) -> None:
     if ledger is not None and ledger.readable:
         use = ledger.cache_use(cluster.live.cluster, radar_views.window_start(frames.now, days))
     seen = radar_views.radar(snapshot.caches, snapshot.pods, use, frames.now, days, price.per_gib_month)
+    shown = radar_views.matching(seen, text)
     for note in seen.notes:
         st.caption(note)
     if price.problem:
         st.warning(md(price.problem), icon=":material/payments:")
     summary(seen, price)
-    section(f"Expiring within {counted(days, 'day')}", seen.expiring,
-            "No cache expires within the window.", {"Expires": WHEN, "Workloads": st.column_config.NumberColumn(
-                help="Live workloads whose pods hit or pin the cache: their next pods miss, or fail if pinned")})
-    section("Failed (ECI removes a failed cache 24 h after it failed)", seen.failed, "No failed cache.",
-            {"Failed": WHEN, "Removed": WHEN})
-    section(f"Unused: no live pod hits them, and none hit in {counted(days, 'day')}", seen.unused,
+    section(f"Expiring within {counted(days, 'day')}", shown.expiring, "No cache expires within the window.",
+            {"Workloads": st.column_config.NumberColumn(
+                width=80, help="Live workloads whose pods hit or pin the cache: once it is gone their next pods "
+                               "miss, or fail if pinned")}, hidden=("Expires",))
+    section("Failed (ECI removes a failed cache 24 h after it failed)", shown.failed, "No failed cache.",
+            {"Failed": WHEN}, hidden=("Removed",))
+    section(f"Unused: no live pod hits them, and none hit in {counted(days, 'day')}", shown.unused,
             "Every cache is hit.", {"Created": WHEN})
-    section("Auto-created by ECI, by the workload whose pod missed", seen.auto_created, "No auto-created cache.",
-            {"Created": WHEN})
-    cost(seen, price)
+    section("Auto-created by ECI, by the workload whose pod missed", shown.auto_created, "No auto-created cache.",
+            {"Created": WHEN, "Caused by": st.column_config.TextColumn(
+                help="The workload of the pod whose miss made ECI create it (auto-create-for-<its ECI instance>)")})
+    cost(shown, price)
 
 
 def summary(seen: radar_views.Radar, price: radar_views.Price) -> None:
@@ -75,7 +84,7 @@ def summary(seen: radar_views.Radar, price: radar_views.Price) -> None:
                            f"({radar_views.PRICE_VARIABLE}), a month counted as {radar_views.DAYS_A_MONTH} days")
 
 
-def section(title: str, frame: pd.DataFrame, empty: str, columns: dict) -> None:
+def section(title: str, frame: pd.DataFrame, empty: str, columns: dict, hidden: tuple[str, ...] = ()) -> None:
     """One radar section: a title with its count, and its table linking each cache to its page."""
     st.subheader(f"{md(title)} · {len(frame):,}")
     if frame.empty:
@@ -83,6 +92,7 @@ def section(title: str, frame: pd.DataFrame, empty: str, columns: dict) -> None:
         return
     st.dataframe(inert_frame(frame.assign(Cache=views.links("/caches?cache=", frame["Cache"]))), hide_index=True,
                  width="stretch", placeholder=NO_VALUE, height=min(38 + 35 * len(frame), 390),
+                 column_order=[column for column in frame.columns if column not in hidden],
                  column_config={"Cache": CACHE_LINK, **columns})
 
 

@@ -24,8 +24,8 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
-PAGES = {"overview": "", "pods": "pods", "caches": "caches", "preview": "preview", "create-cache": "create-cache",
-         "patch-deployment": "patch-deployment"}
+PAGES = {"overview": "", "pods": "pods", "caches": "caches", "radar": "radar", "preview": "preview",
+         "create-cache": "create-cache", "patch-deployment": "patch-deployment"}
 
 
 def pod_yaml(name: str, image: str) -> str:

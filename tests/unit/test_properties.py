@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from core.caches import CacheView, cache_from_object, validate_imagecache
 from core.errors import ImcError
 from core.images import ImageRef, normalise_image, parse_image
+from core.impact import CacheChange, Workload, impact_of
 from core.manifests import load_documents
 from core.matching import OUTCOMES, CacheIndex, decide, explain
 from core.outcomes import actual_outcome
@@ -428,6 +429,12 @@ def test_engine_entry_points_are_bounded(obj, cache_objs) -> None:
         assert result.decision.outcome in OUTCOMES
         json.dumps(_bounded(result.to_dict))
         assert isinstance(_bounded(render_report, [result]), str)
+        workloads = [Workload("Pod/x", template.namespace, template)]
+        changes = [CacheChange("add", "", cache=c if isinstance(c, dict) else None) for c in cache_objs]
+        changes += [CacheChange("delete", view.name) for view in views[:1]]
+        for change in changes:  # a proposed cache is any object; a change names the cache it touches or fails clearly
+            impact = _bounded(impact_of, workloads, views, change, when(AT))
+            assert impact is None or json.dumps(impact.to_dict())
 
 
 @HOSTILE

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.policy import IMC_ID, INSTANCE_ID
-from dashboard.radar_views import price_setting, radar
+from dashboard.radar_views import matching, price_setting, radar, window_days
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import imagecache, pod
 
@@ -55,6 +55,8 @@ def test_the_radar_lists_each_kind_of_cache_with_its_workloads() -> None:
     assert list(seen.unused["Cache"]) == ["old", "auto-create-for-eci-web1"]  # its own pod missed before it
     assert seen.unused.iloc[0]["History"] == "no hit in 7 d"
     assert list(seen.auto_created["Caused by"]) == ["default/Deployment/newapp"]
+    found = matching(seen, " SOON ")  # the search: by name, any case
+    assert list(found.expiring["Cache"]) == list(found.cost["Cache"]) == ["soon"] and found.unused.empty
 
 
 def test_cost_puts_the_cache_that_costs_most_and_saves_least_first() -> None:
@@ -82,3 +84,8 @@ def test_without_history_live_pods_decide_what_is_unused() -> None:
 def test_the_price_comes_from_the_environment_and_a_bad_one_says_so(value: str, price, problem: bool) -> None:
     setting = price_setting({"IMC_PRICE_PER_GIB_MONTH": value})
     assert setting.per_gib_month == price and bool(setting.problem) is problem
+
+
+@pytest.mark.parametrize(("text", "days"), [(None, 7), ("30", 30), ("0", 1), ("99", 30), ("week", 7), (" 3 ", 3)])
+def test_a_links_window_is_read_within_bounds(text, days: int) -> None:
+    assert window_days(text) == days
