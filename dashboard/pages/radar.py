@@ -16,8 +16,10 @@ from dashboard.text import NO_VALUE, counted, inert_frame, md
 WINDOW_KEY = "radar-window"
 SEARCH_KEY = "radar-search"
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]", timezone="UTC")
-CACHE_LINK = st.column_config.LinkColumn("Cache", display_text=cache_views.CACHE_LINK_TEXT, pinned=True,
+CACHE_LINK = st.column_config.LinkColumn("Cache", display_text=cache_views.CACHE_LINK_TEXT, pinned=True, width=210,
                                          help="Opens the cache on the Image caches page")
+WORKLOADS = st.column_config.TextColumn(width=240)
+SOON = st.column_config.TextColumn(width=230)
 
 
 @friendly
@@ -55,38 +57,42 @@ def live(cluster: shell.ShownCluster, days: int, text: str) -> None:
     if price.problem:
         st.warning(md(price.problem), icon=":material/payments:")
     summary(seen, price)
-    section(f"Expiring within {counted(days, 'day')}", shown.expiring, "No cache expires within the window.",
-            {"Workloads": st.column_config.NumberColumn(
-                width=80, help="Live workloads whose pods hit or pin the cache: once it is gone their next pods "
-                               "miss, or fail if pinned")}, hidden=("Expires",))
-    section("Failed (ECI removes a failed cache 24 h after it failed)", shown.failed, "No failed cache.",
-            {"Failed": WHEN}, hidden=("Removed",))
-    section(f"Unused: no live pod hits them, and none hit in {counted(days, 'day')}", shown.unused,
+    section("Expiring", f"within {counted(days, 'day')}; once a cache is gone, the next pods of the workloads that "
+            "hit it miss, and those that pin it fail", shown.expiring, "No cache expires within the window.",
+            {"Expires in": SOON, "Hit by": WORKLOADS, "Pinned by": WORKLOADS, "Workloads": st.column_config.NumberColumn(
+                width=80, help="Live workloads whose pods hit or pin the cache")}, hidden=("Expires",))
+    section("Failed", "ECI removes a failed cache 24 h after it failed", shown.failed, "No failed cache.",
+            {"Failed": WHEN, "Removed in": SOON, "Used by": WORKLOADS}, hidden=("Removed",))
+    section("Unused", f"no live pod hits them, and none hit in {counted(days, 'day')}", shown.unused,
             "Every cache is hit.", {"Created": WHEN})
-    section("Auto-created by ECI, by the workload whose pod missed", shown.auto_created, "No auto-created cache.",
-            {"Created": WHEN, "Caused by": st.column_config.TextColumn(
-                help="The workload of the pod whose miss made ECI create it (auto-create-for-<its ECI instance>)")})
+    section("Auto-created", "by ECI for a pod that missed, with that pod's workload while it lives",
+            shown.auto_created, "No auto-created cache.",
+            {"Created": WHEN, "Hit by": WORKLOADS, "Caused by": st.column_config.TextColumn(
+                width=200, help="The workload of the pod whose miss made ECI create it (auto-create-for-<its ECI "
+                                "instance>)")})
     cost(shown, price)
 
 
 def summary(seen: radar_views.Radar, price: radar_views.Price) -> None:
     """The counts of each section and the total cost."""
-    with st.container(horizontal=True, gap="medium"):
-        st.metric("Expiring soon", f"{len(seen.expiring):,}", border=True)
+    with st.container(horizontal=True, gap="small"):
+        st.metric("Expiring", f"{len(seen.expiring):,}", border=True)
         st.metric("Failed", f"{len(seen.failed):,}", border=True)
         st.metric("Unused", f"{len(seen.unused):,}", border=True)
         st.metric("Auto-created", f"{len(seen.auto_created):,}", border=True)
-        st.metric(f"GiB-days, last {seen.window_days} d", f"{seen.total_gib_days:,.0f}", border=True,
+        st.metric(f"GiB-days ({seen.window_days} d)", f"{seen.total_gib_days:,.0f}", border=True,
                   help="Each cache's size for as long as it existed in the window (ECI bills a cache as a snapshot)")
         if seen.total_money is not None:
-            st.metric("Estimated cost", f"{seen.total_money:,.2f}", border=True,
+            st.metric("Est. cost", f"{seen.total_money:,.2f}", border=True,
                       help=f"An estimate at your price of {price.per_gib_month:g} per GiB-month "
                            f"({radar_views.PRICE_VARIABLE}), a month counted as {radar_views.DAYS_A_MONTH} days")
 
 
-def section(title: str, frame: pd.DataFrame, empty: str, columns: dict, hidden: tuple[str, ...] = ()) -> None:
-    """One radar section: a title with its count, and its table linking each cache to its page."""
+def section(title: str, about: str, frame: pd.DataFrame, empty: str, columns: dict, hidden: tuple[str, ...] = ()
+            ) -> None:
+    """One radar section: a title with its count, what it lists, and its table linking each cache to its page."""
     st.subheader(f"{md(title)} · {len(frame):,}")
+    st.caption(md(about[:1].upper() + about[1:]) + ".")
     if frame.empty:
         st.caption(empty)
         return
@@ -98,7 +104,8 @@ def section(title: str, frame: pd.DataFrame, empty: str, columns: dict, hidden: 
 
 def cost(seen: radar_views.Radar, price: radar_views.Price) -> None:
     """Cost against time saved, the cache that costs most and saves least first."""
-    st.subheader(f"Cost against time saved, last {counted(seen.window_days, 'day')}")
+    st.subheader("Cost against time saved")
+    st.caption(f"Over the last {counted(seen.window_days, 'day')}: the cache that costs most and saves least first.")
     if price.per_gib_month is None:
         st.caption(f"Set {radar_views.PRICE_VARIABLE} (your price per GiB-month) to see an estimated cost.")
     else:
