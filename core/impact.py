@@ -31,6 +31,7 @@ IMPACT_LABELS = {
     "other": "other change",
 }
 UPDATING = "Updating"
+UPDATABLE_PHASES = (READY, "UpdateFailed")  # ECI accepts UpdateImageCache only in these (docs/eci-model.md 6.2)
 
 
 class ChangeError(ImcError):
@@ -207,6 +208,9 @@ def _expired(cache: CacheView, at: datetime) -> CacheView:
 
 def _updated(cache: CacheView, images: Sequence[str], phase: str) -> CacheView:
     """The cache holding `images` in `phase` (Updating while the update runs, Ready when it is done)."""
+    if cache.phase not in UPDATABLE_PHASES:
+        raise ChangeError(f"{cache.name} is {cache.phase or 'not yet in a phase'}: ECI updates a cache only when it "
+                          f"is {' or '.join(UPDATABLE_PHASES)}")
     refs = {}
     for image in images:
         try:

@@ -109,11 +109,13 @@ def test_unaffected_workloads_are_not_listed() -> None:
         (CacheChange("update", "base", images=("Bad Image",)), "update of base"),
         (CacheChange("add", "base", cache={"metadata": {"name": "base"}, "spec": {"images": ["a:1"]}}), "exists"),
         (CacheChange("rename", "base"), "unknown change"),
+        (CacheChange("update", "building", images=("nginx:1.26",)), "building is Creating: ECI updates a cache only"),
     ],
 )
 def test_an_impossible_change_is_a_clear_error(change: CacheChange, words: str) -> None:
+    caches = caches_of(imagecache("base", ["nginx:1.25"]), imagecache("building", ["nginx:1.25"], phase="Creating"))
     with pytest.raises(ChangeError, match=words):
-        impact_of([], caches_of(imagecache("base", ["nginx:1.25"])), change, NOW)
+        impact_of([], caches, change, NOW)
 
 
 def test_only_workloads_the_change_can_touch_are_decided_again_and_none_is_missed() -> None:
@@ -133,7 +135,8 @@ def test_only_workloads_the_change_can_touch_are_decided_again_and_none_is_misse
     missing = next(w for w in workloads if decide(w.template, index, NOW).outcome == "miss")
     proposed = {"metadata": {"name": "proposed"}, "spec": {"images": list(missing.template.images)}}
     changes = [CacheChange("delete", cache.name) for cache in caches[:20]]
-    changes += [CacheChange("update", cache.name, images=tuple(rng.sample(pool, 4))) for cache in caches[20:30]]
+    changes += [CacheChange("update", cache.name, images=tuple(rng.sample(pool, 4))) for cache in caches[20:30]
+                if cache.phase == "Ready"]
     changes += [CacheChange("expire", caches[30].name), CacheChange("add", "proposed", cache=proposed)]
     seen = set()
     for change in changes:
