@@ -123,12 +123,13 @@ class Impact:
     @property
     def summary(self) -> str:
         """The counts in one line."""
+        decided = f"{self.decided} workload{'' if self.decided == 1 else 's'}"
         if not self.workloads and not self.while_updating:
-            return f"no change for any of {self.decided} workloads"
+            return f"no change for any of {decided}"
         parts = [f"{count} {IMPACT_LABELS[kind]}" for kind, count in self.counts.items()]
         if self.while_updating:
             parts.append(f"{len(self.while_updating)} changed while Updating")
-        return f"{', '.join(parts)} (of {self.decided} workloads)"
+        return f"{', '.join(parts)} (of {decided})"
 
 
     def to_dict(self) -> dict:
@@ -168,7 +169,11 @@ def _said(decision: Decision) -> str:
         lacking = _lacking(decision)
         return f"hit on {decision.cache.name}" + (f" ({lacking} images pulled)" if lacking else "")
     if decision.outcome == "miss":
-        return f"miss (ECI auto-creates a {decision.auto_cache_size_gib} GiB cache)" if decision.auto_create else "miss"
+        if not decision.auto_create:
+            return "miss"
+        count = len(decision.images)
+        return f"miss (ECI auto-creates a {decision.auto_cache_size_gib} GiB cache of its {count} image" + (
+            ")" if count == 1 else "s)")
     if decision.outcome == "fail":
         reason = decision.events[0].reason if decision.events else "fails"
         return f"fail ({reason}, pin {decision.pinned_id})"

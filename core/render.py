@@ -78,7 +78,7 @@ def render_report(explanations: Iterable[Explanation], index: CacheIndex | None 
 
 def render_impact(impact: Impact) -> str:
     """What the proposed change does: one line per change, the summary, then each changed workload, worst first."""
-    verbs = dict(zip(CHANGE_KINDS, ("without", "updating", "letting expire", "with"), strict=True))
+    verbs = dict(zip(CHANGE_KINDS, ("deleting", "updating", "letting expire", "adding"), strict=True))
     proposed = ", ".join(f"{verbs[change.kind]} {change.name}" for change in impact.changes)
     lines = [f"impact of {proposed}: {impact.summary}"]
     for item in impact.workloads:

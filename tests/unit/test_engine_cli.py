@@ -345,7 +345,7 @@ def test_without_and_with_exit_codes(tmp_path: Path, args: list, rc: int, kind: 
 def test_without_prints_the_impact_as_text() -> None:
     run = imc("--caches", CACHES2, "--without", "pinned-by-example2", EX2)
     assert run.rc == 0, run.err
-    assert "impact of without pinned-by-example2: 1 pinned → fail" in run.out
+    assert "impact of deleting pinned-by-example2: 1 pinned → fail" in run.out
     assert "hit on pinned-by-example2 → fail (ImageCacheNotFound" in run.out
 
 

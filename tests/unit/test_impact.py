@@ -99,7 +99,7 @@ def test_unaffected_workloads_are_not_listed() -> None:
     other = workloads_of(owned(["redis:7.2"], "db-a", "db"))
     caches = caches_of(imagecache("base", ["nginx:1.25"]), imagecache("redis", ["redis:7.2"]))
     impact = impact_of(other, caches, CacheChange("delete", "base"), NOW)
-    assert impact.workloads == () and impact.summary == "no change for any of 1 workloads"
+    assert impact.workloads == () and impact.summary == "no change for any of 1 workload"
 
 
 @pytest.mark.parametrize(
