@@ -47,10 +47,14 @@ def live(cluster: shell.ShownCluster, days: int, text: str) -> None:
     frames = frames_of(snapshot)
     price = radar_views.price_setting(os.environ)
     ledger = cluster.live.ledger if cluster.live is not None else None
-    use = None
-    if ledger is not None and ledger.readable:
-        use = ledger.cache_use(cluster.live.cluster, radar_views.window_start(frames.now, days))
-    seen = radar_views.radar(snapshot.caches, snapshot.pods, use, frames.now, days, price.per_gib_month)
+    readable = ledger is not None and ledger.readable
+
+    def built() -> radar_views.Radar:
+        use = ledger.cache_use(cluster.live.cluster, radar_views.window_start(frames.now, days)) if readable else None
+        return radar_views.radar(snapshot.caches, snapshot.pods, use, frames.now, days, price.per_gib_month)
+
+    # once per store version (every session shares it): a pass over every live pod and one ledger query
+    seen = frames.memo(("radar", days, price, readable), built)
     shown = radar_views.matching(seen, text)
     for note in seen.notes:
         st.caption(note)
