@@ -247,7 +247,7 @@ class EciController:
         """A new ImageCache gets its ID and starts building (unless a scenario stored it finished)."""
         status = obj.setdefault("status", {})
         if status.get("imageCacheId"):
-            return None
+            return (lambda entry: self._remove_failed_later(entry.obj)) if status.get("phase") == FAILED else None
         status.update(
             {
                 "imageCacheId": new_id("imc"),
@@ -336,8 +336,9 @@ class EciController:
             ])[-MAX_STATUS_EVENTS:]
             if not build.update:  # a cache that failed to be created is kept one day ([Create] RetentionDays)
                 status["expireDateTime"] = format_time(datetime.now(UTC) + FAILED_CACHE_TTL)
-                self.scheduler.after(FAILED_CACHE_TTL.total_seconds(), self._remove_failed, build)
-            self.api.save(IMAGECACHES, obj)
+            saved = self.api.save(IMAGECACHES, obj)
+            if not build.update:
+                self._remove_failed_later(saved.obj)
             return
         if image is not None:
             status["events"] = ((status.get("events") or []) + [cache_event(f"Success pull image {image.reference}")])[
@@ -353,12 +354,19 @@ class EciController:
         if not done:
             self._schedule_pull(build, position + 1)
 
-    def _remove_failed(self, build: Build) -> None:
-        """ECI removes a cache FAILED_CACHE_TTL (of the sim's time, at --speed) after it failed to be created."""
-        entry = self.store.get(IMAGECACHES.key, "", build.name)
-        if entry is not None and entry.obj["metadata"].get("uid") == build.uid and \
+    def _remove_failed_later(self, cache: dict) -> None:
+        """ECI removes a cache that failed to be created at its expireDateTime (FAILED_CACHE_TTL after it failed),
+        counted in the sim's time: at --speed 1000 a day passes in 86.4 s (the sweep removes it by the wall clock)."""
+        expires = parse_time(cache["status"].get("expireDateTime")) or datetime.now(UTC) + FAILED_CACHE_TTL
+        seconds = max(0.0, (expires - datetime.now(UTC)).total_seconds())
+        self.scheduler.after(seconds, self._remove_failed, cache["metadata"]["name"], cache["metadata"]["uid"])
+
+    def _remove_failed(self, name: str, uid: str) -> None:
+        """Remove a cache that is still the one that failed to be created."""
+        entry = self.store.get(IMAGECACHES.key, "", name)
+        if entry is not None and entry.obj["metadata"].get("uid") == uid and \
                 entry.obj.get("status", {}).get("phase") == FAILED:
-            self.api.delete(IMAGECACHES, "", build.name)
+            self.api.delete(IMAGECACHES, "", name)
 
     def sweep(self) -> None:
         """Delete caches past their expireDateTime and events older than the event TTL."""
