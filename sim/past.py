@@ -192,7 +192,7 @@ def write_pod(sim: Simulation, rng: random.Random, at: datetime, job: PastJob, o
                                at, at + AUTO_CACHE_UNUSED_TTL)
             auto_id = auto_caches[decision.images] = cache["status"]["imageCacheId"]
     metadata = body["metadata"]
-    plan = start_plan(containers_of(body), decision.cache.images if hit else (), hit,
+    plan = start_plan(containers_of(body), decision.cache.images if hit else (), decision.cache.size_gib if hit else None,
                       f"{metadata['namespace']}/{metadata['name']}")
     moment = at + timedelta(seconds=plan.setup_seconds)
     kubelet = []  # (reason, message, field path, when)
@@ -202,7 +202,8 @@ def write_pod(sim: Simulation, rng: random.Random, at: datetime, job: PastJob, o
             kubelet.append(("Pulling", pulling_message(pull.image), path, moment))
             moment += timedelta(seconds=pull.seconds)
         kubelet.append(("Pulled", pulled_message(pull), path, moment))
-    started, finished = moment, moment + timedelta(seconds=rng.uniform(*RUN_SECONDS))
+    started = moment + timedelta(seconds=plan.launch_seconds)
+    finished = started + timedelta(seconds=rng.uniform(*RUN_SECONDS))
     body["status"] = finished_status(body, at, started, finished)
     stored = sim.api.create(PODS, job.namespace, body, internal=True)
     for event in decision.events:

@@ -90,6 +90,18 @@ def conflict(plural: str, group: str, name: str) -> ApiError:
     )
 
 
+def webhook_denied(plural: str, group: str, name: str, webhook: str, message: str) -> ApiError:
+    """403 Forbidden for a write a validating admission webhook refused, worded as kube-apiserver words a refusal
+    without a code of its own (apiserver/pkg/admission/plugin/webhook/errors/statuserror.go, ToStatusErr)."""
+    return ApiError(
+        403,
+        f'{qualified(plural, group)} "{name}" is forbidden: admission webhook "{webhook}" denied the request: '
+        f"{message}",
+        reason="Forbidden",
+        details={"name": name, "group": group, "kind": plural},
+    )
+
+
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
     """422 Invalid with one cause per (field, message)."""
     summary = aggregate([f"{field_path}: {message}" for field_path, message in causes])

@@ -42,6 +42,9 @@ from sim.apiserver.validation import check_object, check_update, fit_for_storage
 WARNINGS: ContextVar[list[str] | None] = ContextVar("WARNINGS", default=None)
 # An admission hook may change a new object before it is stored and return work to do once it is.
 Admitter = Callable[[dict], Callable[[Entry], None] | None]
+# An update check sees the stored object and the new one: it may refuse (ApiError), also on a dry run, and return work to
+# do once the new one is stored (not on a dry run).
+UpdateAdmitter = Callable[[dict, dict], Callable[[dict], None] | None]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 GENERATION_FROM_SPEC = (DEPLOYMENTS.key, REPLICASETS.key, JOBS.key, CRONJOBS.key, IMAGECACHES.key, CRDS.key)
 # metadata only the server writes (an update keeps the stored values)
@@ -165,6 +168,7 @@ class ObjectApi:
         self._collecting = False  # a batch is running or scheduled
         self._terminating: dict[str, int] = {}  # namespace being deleted -> how many objects it still holds
         self.admitters: dict[str, list[Admitter]] = {}
+        self.update_admitters: dict[str, list[UpdateAdmitter]] = {}
         self.dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> (resource key, namespace, name)
         self.owners: dict[str, tuple[str, str, str]] = {}  # uid -> where that object lives
         store.add_listener(self._index_owners)
@@ -183,6 +187,10 @@ class ObjectApi:
     def add_admitter(self, resource: ResourceType, admitter: Admitter) -> None:
         """Run `admitter` on every new object of a resource before it is stored (not on dry runs)."""
         self.admitters.setdefault(resource.key, []).append(admitter)
+
+    def add_update_admitter(self, resource: ResourceType, admitter: UpdateAdmitter) -> None:
+        """Run `admitter` on every update of an object of a resource (not of its status) once it is valid."""
+        self.update_admitters.setdefault(resource.key, []).append(admitter)
 
     # reads
     def get(self, resource: ResourceType, namespace: str, name: str) -> Entry:
@@ -383,9 +391,14 @@ class ObjectApi:
         _record_manager(new, old, options, resource.api_version, subresource)
         if _comparable(new) == _comparable(old):
             return old
+        after_store = [hook for admit in self.update_admitters.get(resource.key, ()) if not subresource
+                       and (hook := admit(old, new)) is not None]
         if options.dry_run:
             return new
-        return self._settle(resource, fit_for_storage(new, apply=options.operation == "Apply"))
+        stored = self._settle(resource, fit_for_storage(new, apply=options.operation == "Apply"))
+        for hook in after_store:
+            hook(stored)
+        return stored
 
     def update(self, target: Target, body: object, options: WriteOptions = DEFAULT_WRITE) -> dict:
         """PUT: replace an object (or its status)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from core.caches import AUTO_CREATED_PREFIX, READY, CacheView, cache_from_object
@@ -14,6 +14,7 @@ from core.policy import INSTANCE_ID, MATCHED_CACHE
 from core.starts import PULLED
 from core.timeutil import format_time, parse_time
 from core.workloads import pod_template
+from sim.apiserver.errors import webhook_denied
 from sim.apiserver.object_api import ObjectApi, now_timestamp
 from sim.apiserver.resources import EVENTS, IMAGECACHES, NODES, PODS
 from sim.apiserver.scheduling import Scheduler
@@ -33,10 +34,87 @@ EVENT_TTL = timedelta(hours=1)
 PREPARE_SECONDS = 1.0  # Preparing, then Creating
 CACHE_BUILD_SECONDS = 6.0  # spread over the images, plus PER_IMAGE_SECONDS each: Ready within ~10 s
 PER_IMAGE_SECONDS = 0.2
-BUILDING_PHASES = ("Preparing", "Creating")
+PREPARING, CREATING, UPDATING, FAILED, UPDATE_FAILED = "Preparing", "Creating", "Updating", "Failed", "UpdateFailed"
+UPDATABLE_PHASES = (READY, UPDATE_FAILED)  # [Create] UpdateImageCache: only a Ready or UpdateFailed cache
+MAX_STATUS_EVENTS = 50  # status.events keeps the latest 50 ([CRD])
+# Model: ECI refuses a spec change as a validating webhook would; the name of ACK's own webhook is not published
+WEBHOOK = "imagecaches.eci.alibabacloud.com"
+REBUILD, RETENTION = "rebuild", "retention"
 FINISHED = ("Succeeded", "Failed")
 KUBELET_COMPONENT = "kubelet"
 _ID_ALPHABET = string.digits + string.ascii_lowercase
+
+
+@dataclass(frozen=True)
+class Build:
+    """One build of a cache's images: its creation, or an update of its spec (UpdateImageCache)."""
+
+    name: str
+    uid: str
+    generation: int | None
+    images: tuple[str, ...]
+    update: bool
+
+    @property
+    def phase(self) -> str:
+        """The phase while it pulls."""
+        return UPDATING if self.update else CREATING
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The phases in which the build is still going on."""
+        return (UPDATING,) if self.update else (PREPARING, CREATING)
+
+    @property
+    def failed_phase(self) -> str:
+        """The phase after an image could not be pulled."""
+        return UPDATE_FAILED if self.update else FAILED
+
+
+def build_of(cache: dict, update: bool) -> Build:
+    """The build of a stored cache's current spec."""
+    metadata, spec = cache["metadata"], cache.get("spec") or {}
+    return Build(metadata["name"], metadata["uid"], metadata.get("generation"), tuple(spec.get("images") or ()), update)
+
+
+def spec_change(old: dict, new: dict) -> str | None:
+    """What an update asks of ECI: REBUILD (anything in the spec but its retention changed), RETENTION, or None."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if old_spec == new_spec:
+        return None
+    if {**old_spec, "retentionDays": None} == {**new_spec, "retentionDays": None}:
+        return RETENTION
+    return REBUILD
+
+
+def update_refusal(cache: dict) -> str | None:
+    """Why ECI refuses to change this cache's spec now, or None: only a Ready or UpdateFailed cache may be updated."""
+    status = cache.get("status") or {}
+    phase = status.get("phase") or "without a phase"
+    if phase in UPDATABLE_PHASES:
+        return None
+    return (f"image cache {status.get('imageCacheId') or cache['metadata']['name']} is {phase}: ECI updates an image "
+            f"cache only when it is {' or '.join(UPDATABLE_PHASES)}")
+
+
+def retention_expiry(cache: dict) -> datetime | None:
+    """When a cache expires by its retentionDays, counted from its build's start; None when it has none."""
+    retention = (cache.get("spec") or {}).get("retentionDays")
+    if not retention:
+        return None
+    started = parse_time((cache.get("status") or {}).get("startTime")) or datetime.now(UTC)
+    return started + timedelta(days=int(retention))
+
+
+def with_retention(cache: dict) -> dict:
+    """The cache with the expiry its retentionDays gives (none when unset; an auto-created cache keeps ECI's own)."""
+    status = cache.setdefault("status", {})
+    expires = retention_expiry(cache)
+    if expires is not None:
+        status["expireDateTime"] = format_time(expires)
+    elif not cache["metadata"]["name"].startswith(AUTO_CREATED_PREFIX):
+        status.pop("expireDateTime", None)
+    return cache
 
 
 def new_id(prefix: str) -> str:
@@ -121,6 +199,7 @@ class EciController:
         self._index: CacheIndex | None = None
         self._views: dict[str, tuple[int, CacheView]] = {}
         api.add_admitter(IMAGECACHES, self.admit_cache)
+        api.add_update_admitter(IMAGECACHES, self.admit_cache_update)
         api.add_admitter(PODS, self.admit_pod)
         self.store.add_listener(self._on_change)
 
@@ -147,7 +226,7 @@ class EciController:
             updated = entry.copy()
             updated["spec"]["nodeName"] = ECS_NODE
             updated["status"].update(creating_status(updated))
-            self._schedule_start(self.api.save(PODS, updated), ())
+            self._schedule_start(self.api.save(PODS, updated), None)
 
     def index(self) -> CacheIndex:
         """The engine's index of the caches as they are now (views reused per resourceVersion)."""
@@ -168,11 +247,11 @@ class EciController:
         """A new ImageCache gets its ID and starts building (unless a scenario stored it finished)."""
         status = obj.setdefault("status", {})
         if status.get("imageCacheId"):
-            return None
+            return (lambda entry: self._remove_failed_later(entry.obj)) if status.get("phase") == FAILED else None
         status.update(
             {
                 "imageCacheId": new_id("imc"),
-                "phase": "Preparing",
+                "phase": PREPARING,
                 "progress": "0%",
                 "startTime": now_timestamp(),
                 "lastUpdatedTime": now_timestamp(),
@@ -183,68 +262,111 @@ class EciController:
             "retentionDays"
         ):
             status["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_UNUSED_TTL)
-        images = list(obj.get("spec", {}).get("images") or [])
-        return lambda entry: self._schedule_pull(entry.obj["metadata"]["name"], entry.obj["metadata"]["uid"],
-                                                 images, 0)
+        return lambda entry: self._schedule_pull(build_of(entry.obj, update=False), 0)
 
-    def _schedule_pull(self, name: str, uid: str, images: list[str], position: int) -> None:
-        """Pull the next image of a cache build after its share of the build time (after preparing, first)."""
-        delay = CACHE_BUILD_SECONDS / max(len(images), 1) + PER_IMAGE_SECONDS
-        if position == 0:
-            delay += PREPARE_SECONDS
-            self.scheduler.after(PREPARE_SECONDS, self._start_creating, name, uid)
-        self.scheduler.after(delay, self._pull, name, uid, images, position)
-
-    def _building(self, name: str, uid: str) -> Entry | None:
-        """The cache if it is still the one being built (not deleted, replaced or finished)."""
-        entry = self.store.get(IMAGECACHES.key, "", name)
-        if entry is None or entry.obj["metadata"].get("uid") != uid:
+    def admit_cache_update(self, old: dict, new: dict):
+        """A change of an ImageCache's spec is ECI's UpdateImageCache: refused unless the cache is Ready or
+        UpdateFailed; new images (or size, or pull secrets) are built again, a new retention moves the expiry."""
+        change = spec_change(old, new)
+        if change is None:
             return None
-        return entry if entry.obj.get("status", {}).get("phase") in BUILDING_PHASES else None
+        refusal = update_refusal(old)
+        if refusal is not None:
+            raise webhook_denied(IMAGECACHES.plural, IMAGECACHES.group, old["metadata"]["name"], WEBHOOK, refusal)
+        return self._start_update if change == REBUILD else self._retain
 
-    def _start_creating(self, name: str, uid: str) -> None:
-        """Preparing → Creating."""
-        entry = self._building(name, uid)
-        if entry is None or entry.obj["status"]["phase"] != "Preparing":
+    def _start_update(self, stored: dict) -> None:
+        """Ready (or UpdateFailed) → Updating, then the new images are pulled as in a build."""
+        entry = self.store.get(IMAGECACHES.key, "", stored["metadata"]["name"])
+        if entry is None:
             return
         obj = entry.copy()
-        obj["status"].update({"phase": "Creating", "lastUpdatedTime": now_timestamp()})
+        status = obj.setdefault("status", {})
+        status.pop("reason", None)
+        status.update({"phase": UPDATING, "progress": "0%", "lastUpdatedTime": now_timestamp()})
+        saved = self.api.save(IMAGECACHES, with_retention(obj))
+        self._schedule_pull(build_of(saved.obj, update=True), 0)
+
+    def _retain(self, stored: dict) -> None:
+        """A new retentionDays moves the expiry; the cache stays in its phase."""
+        entry = self.store.get(IMAGECACHES.key, "", stored["metadata"]["name"])
+        if entry is not None:
+            self.api.save(IMAGECACHES, with_retention(entry.copy()))
+
+    def _schedule_pull(self, build: Build, position: int) -> None:
+        """Pull the next image of a build after its share of the build time (after preparing, a new cache's first)."""
+        delay = CACHE_BUILD_SECONDS / max(len(build.images), 1) + PER_IMAGE_SECONDS
+        if position == 0 and not build.update:
+            delay += PREPARE_SECONDS
+            self.scheduler.after(PREPARE_SECONDS, self._start_creating, build)
+        self.scheduler.after(delay, self._pull, build, position)
+
+    def _building(self, build: Build) -> Entry | None:
+        """The cache if this build of it is still going on (not deleted, replaced, changed or finished)."""
+        entry = self.store.get(IMAGECACHES.key, "", build.name)
+        if entry is None or entry.obj["metadata"].get("uid") != build.uid or \
+                entry.obj["metadata"].get("generation") != build.generation:
+            return None
+        return entry if entry.obj.get("status", {}).get("phase") in build.phases else None
+
+    def _start_creating(self, build: Build) -> None:
+        """Preparing → Creating."""
+        entry = self._building(build)
+        if entry is None or entry.obj["status"]["phase"] != PREPARING:
+            return
+        obj = entry.copy()
+        obj["status"].update({"phase": CREATING, "lastUpdatedTime": now_timestamp()})
         self.api.save(IMAGECACHES, obj)
 
-    def _pull(self, name: str, uid: str, images: list[str], position: int) -> None:
-        """One step of a cache build: pull an image; Failed on an unknown one, Ready after the last."""
-        entry = self._building(name, uid)
+    def _pull(self, build: Build, position: int) -> None:
+        """One step of a build: pull an image; Failed (UpdateFailed) on an unknown one, Ready after the last."""
+        entry = self._building(build)
         if entry is None:
             return
         obj = entry.copy()
         status = obj["status"]
-        status["phase"] = "Creating"
-        image = look_up(images[position]) if images else None
+        status["phase"] = build.phase
+        image = look_up(build.images[position]) if build.images else None
         status["lastUpdatedTime"] = now_timestamp()
         if image is not None and not image.exists:
-            status["phase"] = "Failed"
+            status["phase"] = build.failed_phase
             status["reason"] = f"Failed to pull image {image.reference}: {image.reason}"
-            status["events"] = (status.get("events") or []) + [
+            status["events"] = ((status.get("events") or []) + [
                 cache_event(status["reason"], "Warning", "PullImageFailed")
-            ]
-            status["expireDateTime"] = format_time(datetime.now(UTC) + FAILED_CACHE_TTL)
-            self.api.save(IMAGECACHES, obj)
+            ])[-MAX_STATUS_EVENTS:]
+            if not build.update:  # a cache that failed to be created is kept one day ([Create] RetentionDays)
+                status["expireDateTime"] = format_time(datetime.now(UTC) + FAILED_CACHE_TTL)
+            saved = self.api.save(IMAGECACHES, obj)
+            if not build.update:
+                self._remove_failed_later(saved.obj)
             return
         if image is not None:
             status["events"] = ((status.get("events") or []) + [cache_event(f"Success pull image {image.reference}")])[
-                -50:
+                -MAX_STATUS_EVENTS:
             ]
-        done = position + 1 >= len(images)
-        status["progress"] = "100%" if done else f"{int(100 * (position + 1) / len(images))}%"
+        done = position + 1 >= len(build.images)
+        status["progress"] = "100%" if done else f"{int(100 * (position + 1) / len(build.images))}%"
         if done:
             status["phase"] = READY
-            retention = obj.get("spec", {}).get("retentionDays")
-            if retention:
-                started = parse_time(status.get("startTime")) or datetime.now(UTC)
-                status["expireDateTime"] = format_time(started + timedelta(days=int(retention)))
+            if not build.update and retention_expiry(obj) is not None:
+                with_retention(obj)
         self.api.save(IMAGECACHES, obj)
         if not done:
-            self._schedule_pull(name, uid, images, position + 1)
+            self._schedule_pull(build, position + 1)
+
+    def _remove_failed_later(self, cache: dict) -> None:
+        """ECI removes a cache that failed to be created at its expireDateTime (FAILED_CACHE_TTL after it failed),
+        counted in the sim's time: at --speed 1000 a day passes in 86.4 s (the sweep removes it by the wall clock)."""
+        expires = parse_time(cache["status"].get("expireDateTime")) or datetime.now(UTC) + FAILED_CACHE_TTL
+        seconds = max(0.0, (expires - datetime.now(UTC)).total_seconds())
+        self.scheduler.after(seconds, self._remove_failed, cache["metadata"]["name"], cache["metadata"]["uid"])
+
+    def _remove_failed(self, name: str, uid: str) -> None:
+        """Remove a cache that is still the one that failed to be created."""
+        entry = self.store.get(IMAGECACHES.key, "", name)
+        if entry is not None and entry.obj["metadata"].get("uid") == uid and \
+                entry.obj.get("status", {}).get("phase") == FAILED:
+            self.api.delete(IMAGECACHES, "", name)
 
     def sweep(self) -> None:
         """Delete caches past their expireDateTime and events older than the event TTL."""
@@ -271,7 +393,7 @@ class EciController:
                                          "message": UNSCHEDULABLE, "lastTransitionTime": now_timestamp()}]
                 return None  # waits until the node is uncordoned
             spec.setdefault("nodeName", ECS_NODE)
-            return lambda entry: self._schedule_start(self._creating(entry), ())
+            return lambda entry: self._schedule_start(self._creating(entry), None)
         spec.setdefault("nodeName", VIRTUAL_NODE)
         instance_id = new_id("eci")
         # ECI decides on its live state at the instant of creation: every cache in the index now exists and is in
@@ -314,8 +436,7 @@ class EciController:
             return
         if decision.outcome == "hit" and decision.cache is not None and decision.cache.auto_created:
             self.extend_auto_cache(decision.cache.name)
-        hit = decision.outcome == "hit" and decision.cache is not None
-        self._schedule_start(self._creating(entry), decision.cache.images if hit else (), hit)
+        self._schedule_start(self._creating(entry), decision.cache if decision.outcome == "hit" else None)
 
     def auto_create(self, decision: Decision, instance_id: str) -> str | None:
         """The cache ECI creates for a pod that missed; returns its ID."""
@@ -342,10 +463,12 @@ class EciController:
         cache["status"]["expireDateTime"] = format_time(datetime.now(UTC) + AUTO_CACHE_USED_TTL)
         self.api.save(IMAGECACHES, cache)
 
-    def _schedule_start(self, entry: Entry, cached: tuple[str, ...], hit: bool = False) -> None:
-        """Bring the pod's instance up, then pull its images in turn (`cached` ones are on its disk), then start it."""
+    def _schedule_start(self, entry: Entry, cache: CacheView | None) -> None:
+        """Schedule the pod and bring its instance up (with the disk of the `cache` it hit), then pull its images in
+        turn (those on the cache's disk are present), then start its containers."""
         metadata = entry.obj["metadata"]
-        plan = start_plan(containers_of(entry.obj), cached, hit, metadata["uid"])
+        cached, cache_gib = (cache.images, cache.size_gib) if cache is not None else ((), None)
+        plan = start_plan(containers_of(entry.obj), cached, cache_gib, metadata["uid"])
         where = (metadata["namespace"], metadata["name"], metadata["uid"])
         self.scheduler.after(plan.setup_seconds, self._pull_step, *where, plan, 0)
 
@@ -355,7 +478,7 @@ class EciController:
         if entry is None or entry.obj["metadata"].get("uid") != uid:
             return
         if position >= len(plan.pulls):
-            self.start_pod(namespace, name, uid)
+            self.scheduler.after(plan.launch_seconds, self.start_pod, namespace, name, uid)
             return
         pull = plan.pulls[position]
         if pull.source == PULLED:

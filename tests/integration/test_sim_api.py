@@ -195,6 +195,8 @@ def test_json_patch_and_merge_patch(api_client, namespace):
     objects.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "ImageCache", "metadata": {"name": name},
         "spec": {"images": ["alpine:3.20"], "retentionDays": 3}})
+    poll(lambda: objects.get_cluster_custom_object(GROUP, VERSION, PLURAL, name).get("status", {}).get("phase")
+         == "Ready", message="the cache Ready (ECI updates a cache only then)")
     merged = objects.patch_cluster_custom_object(GROUP, VERSION, PLURAL, name, {"spec": {"retentionDays": None,
                                                                                          "imageCacheSize": 40}})
     assert merged["spec"] == {"images": ["alpine:3.20"], "imageCacheSize": 40}

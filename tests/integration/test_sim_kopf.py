@@ -53,6 +53,8 @@ def test_kopf_sees_create_update_and_delete_through_its_finalizer(api_client, ko
     custom.create_cluster_custom_object(*ARGS, body)
     poll(lambda: logged(kopf_log, f"create {name}"), timeout=60, message="kopf's on.create")
     assert KOPF_FINALIZER in custom.get_cluster_custom_object(*ARGS, name)["metadata"]["finalizers"]
+    poll(lambda: custom.get_cluster_custom_object(*ARGS, name).get("status", {}).get("phase") == "Ready",
+         message="the ImageCache Ready (ECI updates a cache only then)")
     custom.patch_cluster_custom_object(*ARGS, name, {"spec": {"retentionDays": 9}})
     poll(lambda: logged(kopf_log, f"update {name}"), timeout=30, message="kopf's on.update")
     custom.delete_cluster_custom_object(*ARGS, name)

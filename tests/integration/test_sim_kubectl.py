@@ -75,10 +75,10 @@ def test_apply_get_and_printer_columns(kubectl, namespace):
     manifest = imagecache_yaml(name, [unique_image("apply")])
     assert "created" in kubectl("apply", "-f", "-", input_text=manifest).stdout
     assert "unchanged" in kubectl("apply", "-f", "-", input_text=manifest).stdout
-    changed = manifest.replace("retentionDays: 7", "retentionDays: 9")
-    assert "configured" in kubectl("apply", "-f", "-", input_text=changed).stdout
     output = poll(lambda: output_when(kubectl, " Ready ", "get", "imagecache", name),
                   message="the ImageCache Ready in kubectl get")
+    changed = manifest.replace("retentionDays: 7", "retentionDays: 9")  # ECI updates a cache once it is Ready
+    assert "configured" in kubectl("apply", "-f", "-", input_text=changed).stdout
     assert header(output) == ["NAME", "AGE", "CACHEID", "PHASE", "PROGRESS"]
     row = output.splitlines()[1].split()
     assert row[0] == name and row[2].startswith("imc-") and row[3:] == ["Ready", "100%"]
@@ -127,7 +127,10 @@ def test_get_watch_prints_new_and_changed_pods(sim_server, kubectl, kubectl_cach
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True).start()
     try:
-        kubectl("run", "-n", namespace, "watched", "--image=nginx:1.25", "--labels=alibabacloud.com/eci=true")
+        # an image no cache holds, 400 MiB: it pulls for about a minute of the sim's time (3 s at --speed 20), so the
+        # watch, which lists as the pod is created, sees it ContainerCreating before Running even on a loaded machine
+        image = f"registry.example.com/kubectl-watch-{uuid.uuid4().hex[:8]}/node:22"
+        kubectl("run", "-n", namespace, "watched", f"--image={image}", "--labels=alibabacloud.com/eci=true")
         seen: list[str] = []
 
         def running_line() -> bool:
