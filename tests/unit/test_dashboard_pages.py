@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.coverage import held_images, suggest_cache
+from core.timeutil import format_time
 from dashboard import shown_cluster, suggest
 from dashboard.shown_cluster import ShownCluster
 from kube.access import AccessChecker
@@ -17,6 +19,12 @@ from tests.unit.test_dashboard_views import NOW, demo_store
 from tests.unit.test_engine_manifests import aliased
 
 TIMEOUT = 30
+
+
+def recent() -> str:
+    """40 minutes ago, as a creationTimestamp: within every window of the Overview's figures, with the demo store's
+    building cache, made 30 minutes after its pods, in the past."""
+    return format_time(datetime.now(UTC) - timedelta(minutes=40))
 
 
 def page_script(module: str, **query: str):
@@ -34,7 +42,7 @@ def page_script(module: str, **query: str):
 def shown(monkeypatch):
     """A filled store injected as the cluster every page shows (cleared afterwards)."""
     monkeypatch.setenv("IMC_READ_ONLY", "1")
-    shown = ShownCluster(store=demo_store(), context="test", server="https://test", source="test", is_demo=True,
+    shown = ShownCluster(store=demo_store(recent()), context="test", server="https://test", source="test", is_demo=True,
                     access=AccessChecker(None))
     shown_cluster.inject(shown)
     yield shown
