@@ -75,6 +75,14 @@ class WindowFigures:
         return self.hits / self.tried if self.tried else None
 
 
+def window_named(text: str) -> str:
+    """The window a command line names ('24h' or '24 h'); ValueError for any other."""
+    for name in WINDOWS:
+        if text.replace(" ", "") == name.replace(" ", ""):
+            return name
+    raise ValueError(f"unknown window {text!r}: one of {', '.join(WINDOWS)}")
+
+
 def bucket_seconds(window: str) -> int:
     """The over-time chart's bucket of a window: the smallest round width of at least a minute and 1/BUCKETS of it."""
     width = max(WINDOWS[window] / BUCKETS, 60)
@@ -157,3 +165,18 @@ def source_words(figures: WindowFigures) -> str:
     if figures.from_history:
         return f"pods created in the last {figures.window}, from the history file"
     return f"pods created in the last {figures.window} that exist now (history is off)"
+
+
+def figures_dict(figures: WindowFigures) -> dict:
+    """The figures as plain JSON (`imc report --format json`'s "figures")."""
+    return {
+        "window": figures.window, "start": figures.start, "end": figures.end, "from_history": figures.from_history,
+        "pods": figures.pods, "hits": figures.hits, "misses": figures.misses, "fails": figures.fails,
+        "off": figures.off, "hit_rate": figures.hit_rate,
+        "hit_start": {"median": figures.hit_start.median, "p90": figures.hit_start.p90,
+                      "count": figures.hit_start.count},
+        "miss_start": {"median": figures.miss_start.median, "p90": figures.miss_start.p90,
+                       "count": figures.miss_start.count},
+        "saved_seconds": figures.saved_seconds, "saved_pods": figures.saved_pods, "paid_more": figures.paid_more,
+        "unknown_saving": figures.unknown_saving,
+    }

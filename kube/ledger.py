@@ -423,12 +423,13 @@ class Ledger:
         """(cluster, namespace, workload, seconds saved by its hits) over every cluster in the file."""
         return self._query("SELECT cluster, namespace, workload, seconds FROM time_saved")
 
-    def window_rows(self, cluster: str, start: float, end: float) -> list[FigureRow]:
-        """The `core.figures` rows of a cluster's pods created in [start, end) (an old row's floored saving where its
-        unfloored one was not kept)."""
+    def window_rows(self, cluster: str, start: float, end: float, namespace: str | None = None) -> list[FigureRow]:
+        """The `core.figures` rows of a cluster's pods (of one namespace, when given) created in [start, end) (an old
+        row's floored saving where its unfloored one was not kept)."""
         return [FigureRow(*row) for row in self._query(
             f"SELECT {_CREATED}, outcome, start_seconds, coalesce(saving_seconds, saved_seconds) FROM pods "
-            f"WHERE cluster = ? AND {_CREATED} >= ? AND {_CREATED} < ?", (cluster, start, end))]
+            f"WHERE cluster = ?1 AND {_CREATED} >= ?2 AND {_CREATED} < ?3 AND (?4 IS NULL OR namespace = ?4)",
+            (cluster, start, end, namespace))]
 
     def durations(self) -> list[DurationBucket]:
         """Every duration histogram bucket, over every cluster in the file."""

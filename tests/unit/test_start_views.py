@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.figures import window_figures
+from core.figures import saving_words, window_figures
 from core.images import normalise_image
 from core.policy import IMC_ID
 from core.timeutil import parse_time
@@ -196,3 +196,29 @@ def test_a_pod_eci_refused_is_not_counted_as_still_starting():
     frame = start_views.starts_frame(cluster.snapshot().pods)
     assert frame.loc[frame["key"].str.endswith("/refused"), "Outcome"].tolist() == ["fail"]
     assert start_views.still_starting(frame) == 1  # only "new", on its way
+
+
+def test_a_hit_that_paid_more_than_the_estimate_saved_nothing_and_its_detail_says_why():
+    cluster = store()
+    cluster.apply("pods", "ADDED", owned(started(eci_pod("slow-hit", [IMAGE]), 45), "cart"))
+    for item in (event("slow-hit", "SuccessfulHitImageCache", "hit image cache imc-web-cache"),
+                 pulled("slow-hit", f'Successfully pulled image "{IMAGE}" in 40s (40s including waiting)',
+                        at="2026-11-28T08:00:44Z")):  # a manifest check that took longer than the misses' pulls
+        cluster.apply("events", "ADDED", item)
+    frame = start_views.starts_frame(cluster.snapshot().pods)
+    key = frame.loc[frame["key"].str.endswith("/slow-hit"), "key"].item()
+    assert start_views.saving_of_pod(frame, key) == -15.0  # the misses' median pull, 25 s, less the 40 s it paid
+    assert saving_words(-15.0).startswith("0 s: it paid 15.0 s more pulling than the same images take on misses")
+    tables = (frame, start_views.by_workload(frame), start_views.by_cache(frame, cluster.snapshot().caches))
+    for table in tables:
+        assert (table["Saved (s)"].dropna() >= 0).all()
+    by_workload = start_views.by_workload(frame).set_index("Workload")["Saved (s)"]
+    assert (by_workload["default/cart"], by_workload["default/api"]) == (0.0, 50.0)
+    figures = live_figures(frame)
+    assert (figures.saved_seconds, figures.saved_pods, figures.paid_more) == (50.0, 3, 1)
+    assert items_saved(cluster) == {"slow-hit": 0.0, "hit1": 25.0, "hit2": 25.0}
+
+
+def items_saved(cluster: ClusterStore) -> dict:
+    """`imc report`'s saved_seconds per hit pod."""
+    return {i["name"]: i["saved_seconds"] for i in report.results(cluster.snapshot()) if i["saved_seconds"] is not None}
