@@ -39,6 +39,17 @@ def duration(value: float) -> str:
     return f"{value / 3600:,.1f} h"
 
 
+def short_duration(value: float) -> str:
+    """Seconds in at most six characters, for a tile's large digits: '42 s', '18 min', '5.2 h', '3.1 d'."""
+    if value < 120:
+        return f"{value:.0f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    if value < 172800:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:,.1f} d"
+
+
 def estimated_from(count: int) -> str:
     """The caption every saving carries."""
     return f"estimated from {count:,} observed pull{'' if count == 1 else 's'}"
@@ -48,11 +59,11 @@ def _start_metrics(columns: list, outcome: str, spread_of: Spread, noun: str, wi
     """The median and p90 start of one outcome's pods of the window, as two tiles saying what they rest on."""
     over = f"{counted(spread_of.count, 'started ' + noun)} created in the last {window}"
     with columns[0]:
-        st.metric(f"{outcome} start (median)", seconds(spread_of.median), border=True, height="stretch",
+        st.metric(f"{outcome} start p50", seconds(spread_of.median), border=True, height="stretch",
                   delta=sample("median", spread_of, noun), delta_color="off", delta_arrow="off",
                   help=f"Half of the {over} took at most this long from creation to their last container's start.")
     with columns[1]:
-        st.metric(f"{outcome} start (p90)", seconds(spread_of.p90), border=True, height="stretch",
+        st.metric(f"{outcome} start p90", seconds(spread_of.p90), border=True, height="stretch",
                   delta=sample("p90", spread_of, noun), delta_color="off", delta_arrow="off",
                   help=f"Nine in ten of the {over} took at most this long from creation to their last container's "
                        "start: the slow tail.")

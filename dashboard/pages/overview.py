@@ -120,8 +120,9 @@ def metrics(frames: Frames, figures: WindowFigures) -> None:
     window_row = st.columns(TILES_PER_ROW, gap="small")
     rate = f"{figures.hit_rate:.0%}" if figures.hit_rate is not None else NO_VALUE
     with window_row[0]:
-        tile("Pods decided", f"{figures.pods:,}", f"ECI pods created in the last {figures.window}, by what happened "
-             "to them: ECI's word when it reported, else imc's prediction.", of=outcome_counts(figures))
+        tile("Pods decided", f"{figures.pods:,}", f"ECI pods created in the last {figures.window}: "
+             f"{outcome_counts(figures)} (ECI's word when it reported, else imc's prediction).",
+             of=f"{figures.misses:,} missed")
     with window_row[1]:
         tile("Cache hit rate", rate, "Hits among the pods of the window that asked ECI for a cache (hit, miss or "
              "fail); pods with matching off are left out.", of=f"of {counted(figures.tried, 'pod')}")
@@ -148,7 +149,7 @@ def outcome_counts(figures: WindowFigures) -> str:
 
 def saved_value(figures: WindowFigures) -> str:
     """The pull time saved as a tile shows it, or 'unknown' when no hit's saving is known."""
-    return start_panels.duration(figures.saved_seconds) if figures.saved_pods else "unknown"
+    return start_panels.short_duration(figures.saved_seconds) if figures.saved_pods else "unknown"
 
 
 def tile(label: str, value: str, help_text: str, of: str | None = None,

@@ -87,9 +87,9 @@ def test_without_history_the_window_figures_count_the_pods_alive_now_and_say_so(
     no_exception(at)
     tiles = {m.label: m for m in at.metric}
     assert "**Last 24 h**: pods created in the last 24 h that exist now (history is off)" in texts(at)
-    assert (tiles["Pods decided"].value, tiles["Pods decided"].delta) == ("7", "3 hit · 3 miss · 1 fail · 0 off")
+    assert (tiles["Pods decided"].value, tiles["Pods decided"].delta) == ("7", "3 missed")
     assert (tiles["Cache hit rate"].value, tiles["Cache hit rate"].delta) == ("43%", "of 7 pods")
-    assert tiles["Hit start (median)"].delta == "median of 0 hits"  # none of them started
+    assert tiles["Hit start p50"].delta == "median of 0 hits"  # none of them started
 
 
 def test_suggest_a_cache_links_to_the_create_form_filled_with_its_images(shown):
