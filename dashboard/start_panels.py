@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from core.figures import Spread, WindowFigures, counted, sample, saving_words
+from core.figures import Spread, WindowFigures, counted, saving_words
 from dashboard import start_views
 from dashboard.frames import Frames
 from dashboard.text import NO_VALUE, inert_frame, md
@@ -60,11 +60,11 @@ def _start_metrics(columns: list, outcome: str, spread_of: Spread, noun: str, wi
     over = f"{counted(spread_of.count, 'started ' + noun)} created in the last {window}"
     with columns[0]:
         st.metric(f"{outcome} start p50", seconds(spread_of.median), border=True, height="stretch",
-                  delta=sample("median", spread_of, noun), delta_color="off", delta_arrow="off",
-                  help=f"Half of the {over} took at most this long from creation to their last container's start.")
+                  delta=f"of {counted(spread_of.count, noun)}", delta_color="off", delta_arrow="off",
+                  help=f"The median: half of the {over} took at most this long from creation to their last container's start.")
     with columns[1]:
         st.metric(f"{outcome} start p90", seconds(spread_of.p90), border=True, height="stretch",
-                  delta=sample("p90", spread_of, noun), delta_color="off", delta_arrow="off",
+                  delta=f"of {counted(spread_of.count, noun)}", delta_color="off", delta_arrow="off",
                   help=f"Nine in ten of the {over} took at most this long from creation to their last container's "
                        "start: the slow tail.")
 

@@ -106,7 +106,7 @@ def test_the_overview_figures_say_their_window_and_n_and_agree_with_imc_report(s
     no_exception(at)
     tiles = {m.label: m for m in at.metric}
     assert "**Last 24 h**: pods created in the last 24 h, from the history file" in texts(at)
-    assert (tiles["Hit start p50"].delta, tiles["Miss start p90"].delta) == ("median of 4 hits", "p90 of 2 misses")
+    assert (tiles["Hit start p50"].delta, tiles["Miss start p90"].delta) == ("of 4 hits", "of 2 misses")
     assert tiles["Pull time saved"].delta == "over 3 hits"
     assert "1 hit paid more pulling than the same images take on misses and was counted as saving 0 s" in texts(at)
     figures = report.report_figures(shown.store.snapshot(), "24 h", time.time(), ledger, "test")
