@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 
 COMMANDS = {
@@ -23,6 +24,7 @@ COMMANDS = {
 # import kube/ inside them for the same reason).
 SUBCOMMAND_MODULES = {"sim": "sim.command"}
 REPORT_FORMATS = ("table", "json", "csv")
+REPORT_WINDOWS = ("1h", "24h", "7d", "30d")  # `core.figures.WINDOWS`' names without their space
 
 
 class InputError(Exception):
@@ -190,6 +192,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
     parser.add_argument("--namespace", "-n", help="only pods of this namespace (default: all namespaces)")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument("--window", choices=REPORT_WINDOWS, default="24h",
+                        help="the headline figures' window, as the Overview's picker (default: 24h): from the history "
+                             "file when history is kept (IMC_HISTORY, IMC_HISTORY_PATH), else from the pods alive now")
 
 
 def end_process(code: int) -> None:
@@ -206,10 +211,12 @@ def run_report(args: argparse.Namespace, own_process: bool = False) -> int:
 
     `own_process`: the process is this command's alone, and ends once the report is printed (see `end_process`).
     """
+    from core.figures import window_named
     from core.render import REPORT_FORMATTERS
     from kube.connect import ConnectError, connect, describe_failure
     from kube.http import RequestError
-    from kube.report import results, take_snapshot, warnings
+    from kube.live import cluster_name
+    from kube.report import history_ledger, report_figures, results, take_snapshot, warnings
 
     try:
         connection = connect(kubeconfig=args.kubeconfig, context=args.context)
@@ -231,7 +238,14 @@ def run_report(args: argparse.Namespace, own_process: bool = False) -> int:
             connection.close()
         for problem in warnings(snapshot):
             print(f"imc report: warning: {problem}", file=sys.stderr)
-        sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot)))
+        ledger = history_ledger()
+        try:
+            figures = report_figures(snapshot, window_named(args.window), time.time(), ledger,
+                                     cluster_name(connection), args.namespace)
+        finally:
+            if ledger is not None:
+                ledger.close()
+        sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot), figures))
         if own_process:
             end_process(0)
         return 0

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import orjson
 
+from core.figures import WindowFigures, counted, figures_dict, sample, source_words
 from core.impact import CHANGE_KINDS, Impact
 from core.matching import CacheIndex, Explanation
 from core.narrative import cached_images, coverage_text, decision_text
@@ -124,13 +125,16 @@ def report_csv_row(result: Mapping) -> dict[str, str]:
     return {column: csv_cell(value) for column, value in {**report_row(result), **extra}.items()}
 
 
-def report_json(items: list[dict]) -> str:
-    """`imc report --format json`: `{"results": [...]}`, as `imc explain --format json` prints."""
-    return orjson.dumps({"results": items}, option=orjson.OPT_INDENT_2).decode() + "\n"
+def report_json(items: list[dict], figures: WindowFigures | None = None) -> str:
+    """`imc report --format json`: `{"results": [...]}`, as `imc explain --format json` prints, and the window's
+    headline "figures" when given."""
+    document = {"results": items} if figures is None else {"results": items, "figures": figures_dict(figures)}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def report_csv(items: list[dict]) -> str:
-    """`imc report --format csv`: one CSV line per pod with a header."""
+def report_csv(items: list[dict], figures: WindowFigures | None = None) -> str:
+    """`imc report --format csv`: one CSV line per pod with a header (the window's figures are the table's and the
+    JSON's: a CSV holds one kind of row)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS + REPORT_START_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -151,13 +155,41 @@ def report_summary(items: list[dict]) -> str:
     )
 
 
-def report_table(items: list[dict]) -> str:
-    """`imc report --format table`: aligned columns with a header, then the summary line."""
+def report_table(items: list[dict], figures: WindowFigures | None = None) -> str:
+    """`imc report --format table`: aligned columns with a header, then the summary line and the window's figures."""
     header = {c: c.upper().replace("_", " ") for c in REPORT_COLUMNS}
     rows = [header] + [report_row(item) for item in items]
     widths = {c: max(len(r[c]) for r in rows) for c in REPORT_COLUMNS}
     lines = ["  ".join(r[c].ljust(widths[c]) for c in REPORT_COLUMNS).rstrip() for r in rows]
-    return "\n".join(lines + ["", report_summary(items)]) + "\n"
+    shown = [report_summary(items)] + (figures_text(figures) if figures is not None else [])
+    return "\n".join(lines + ["", *shown]) + "\n"
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f} s"
+
+
+def figures_text(figures: WindowFigures) -> list[str]:
+    """The window's headline figures as lines of text, each with the sample it rests on (as the Overview shows)."""
+    rate = "–" if figures.hit_rate is None else f"{figures.hit_rate:.0%}"
+    starts = [
+        f"{name} start {_seconds(spread.median)} ({sample('median', spread, noun)}), "
+        f"p90 {_seconds(spread.p90)}"
+        for name, spread, noun in (("hit", figures.hit_start, "hit"), ("miss", figures.miss_start, "miss"))
+    ]
+    saved = (f"pull time saved {figures.saved_seconds:,.1f} s over {counted(figures.saved_pods, 'hit')}"
+             if figures.saved_pods else "pull time saved unknown")
+    if figures.paid_more:
+        saved += f" ({counted(figures.paid_more, 'hit')} paid more than the estimate: counted as 0 s)"
+    if figures.unknown_saving:
+        saved += f"; unknown for {counted(figures.unknown_saving, 'hit')}"
+    return [
+        f"Last {figures.window} ({source_words(figures)}):",
+        f"  {counted(figures.pods, 'pod')} decided ({figures.hits:,} hit, {figures.misses:,} miss, "
+        f"{figures.fails:,} fail, {figures.off:,} off); cache hit rate {rate} of {counted(figures.tried, 'pod')}",
+        *(f"  {line}" for line in starts),
+        f"  {saved}",
+    ]
 
 
 REPORT_FORMATTERS = {"table": report_table, "json": report_json, "csv": report_csv}

@@ -8,25 +8,25 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from core import figures
 from dashboard.cache_views import relative_time
-from dashboard.views import OUTCOMES, nice_bucket
+from dashboard.views import OUTCOMES
 from kube.ledger_rows import StoredPod
 
-WINDOWS = {"1 h": timedelta(hours=1), "24 h": timedelta(days=1), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
-DEFAULT_WINDOW = "24 h"
-BUCKETS = 40
+WINDOWS = {name: timedelta(seconds=seconds) for name, seconds in figures.WINDOWS.items()}
+DEFAULT_WINDOW = figures.DEFAULT_WINDOW
 COLUMNS = ["Time", "Outcome", "Pods"]
 
 
-def window_bounds(window: str, now: datetime, buckets: int = BUCKETS) -> tuple[pd.Timestamp, pd.Timestamp, str]:
-    """(start, end, bucket) of a window: round buckets of at least a minute, the end on a bucket boundary.
+def window_bounds(window: str, now: datetime) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """(start, end, bucket) of a window (`core.figures.window_bounds`: round buckets of at least a minute, the end on
+    a bucket boundary), so the chart counts the very pods the headline figures count.
 
     A round end means the figure changes only when a bucket fills or a new one starts, not on every redraw.
     """
-    span = pd.Timedelta(WINDOWS[window])
-    bucket = nice_bucket(max(WINDOWS[window] / buckets, timedelta(minutes=1)))
-    end = pd.Timestamp(now).floor(bucket) + pd.Timedelta(bucket)
-    return end - span, end, bucket
+    start, end = figures.window_bounds(window, now.timestamp())
+    return (pd.Timestamp(start, unit="s", tz="UTC"), pd.Timestamp(end, unit="s", tz="UTC"),
+            f"{figures.bucket_seconds(window)}s")
 
 
 def outcomes_over_time(counts: Iterable[tuple[float, str, int]], window: str, now: datetime) -> pd.DataFrame:
@@ -82,4 +82,7 @@ def ledger_pod_facts(stored: StoredPod, now: datetime) -> list[tuple[str, str]]:
         ("Cache", cache),
         ("Start", took(row.start_seconds)),
         ("Pull", took(row.pull_seconds)),
+        *([("Pull time saved", figures.saving_words(
+            row.saving_seconds if row.saving_seconds is not None else row.saved_seconds))]
+          if row.outcome == "hit" and row.start_seconds is not None else []),
     ]

@@ -8,14 +8,15 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
+from core.figures import Spread, WindowFigures, counted, saving_words
 from dashboard import start_views
 from dashboard.frames import Frames
-from dashboard.text import NO_VALUE, counted, inert_frame, md
+from dashboard.text import NO_VALUE, inert_frame, md
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
     "For each hit: the median time the same images took to pull on misses in this cluster, less what "
-    "the hit paid. Unknown where no miss of an image was observed."
+    "the hit paid, never below 0 (a hit that paid more saved nothing). Unknown where no miss of an image was observed."
 )
 
 
@@ -38,49 +39,65 @@ def duration(value: float) -> str:
     return f"{value / 3600:,.1f} h"
 
 
+def short_duration(value: float) -> str:
+    """Seconds in at most six characters, for a tile's large digits: '42 s', '18 min', '5.2 h', '3.1 d'."""
+    if value < 120:
+        return f"{value:.0f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    if value < 172800:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:,.1f} d"
+
+
 def estimated_from(count: int) -> str:
     """The caption every saving carries."""
     return f"estimated from {count:,} observed pull{'' if count == 1 else 's'}"
 
 
-def _start_metrics(outcome: str, median: float | None, p90: float | None, over: str) -> None:
-    """The median and p90 start of one outcome, as two metrics."""
-    st.metric(f"{outcome} start (median)", seconds(median), border=True,
-              help=f"Half of the {over} took at most this long from creation to their last container's start.")
-    st.metric(f"{outcome} start (p90)", seconds(p90), border=True,
-              help=f"Nine in ten of the {over} took at most this long from creation to their last container's "
-                   "start: the slow tail.")
+def _start_metrics(columns: list, outcome: str, spread_of: Spread, noun: str, window: str) -> None:
+    """The median and p90 start of one outcome's pods of the window, as two tiles saying what they rest on."""
+    over = f"{counted(spread_of.count, 'started ' + noun)} created in the last {window}"
+    with columns[0]:
+        st.metric(f"{outcome} start p50", seconds(spread_of.median), border=True, height="stretch",
+                  delta=f"of {counted(spread_of.count, noun)}", delta_color="off", delta_arrow="off",
+                  help=f"The median: half of the {over} took at most this long from creation to their last container's start.")
+    with columns[1]:
+        st.metric(f"{outcome} start p90", seconds(spread_of.p90), border=True, height="stretch",
+                  delta=f"of {counted(spread_of.count, noun)}", delta_color="off", delta_arrow="off",
+                  help=f"Nine in ten of the {over} took at most this long from creation to their last container's "
+                       "start: the slow tail.")
 
 
-def overview(frames: Frames) -> None:
-    """Hit against miss: start times, the time saved, the distribution and the per-workload table."""
+def saved_caption(figures: WindowFigures) -> str:
+    """What the pull time saved rests on: the hits counted, those that paid more than the estimate, the unknown."""
+    parts = [f"Pull time saved over {counted(figures.saved_pods, 'hit')} of the last {figures.window}, each as "
+             "estimated when it started"]
+    if figures.paid_more:
+        verb = "was" if figures.paid_more == 1 else "were"
+        parts.append(f"{counted(figures.paid_more, 'hit')} paid more pulling than the same images take on misses "
+                     f"and {verb} counted as saving 0 s")
+    if figures.unknown_saving:
+        parts.append(f"unknown for {counted(figures.unknown_saving, 'hit')} whose images were never seen pulled")
+    return "; ".join(parts) + "."
+
+
+def overview(frames: Frames, figures: WindowFigures) -> None:
+    """Hit against miss over the window (start times, the time saved); for the pods that exist now, the distribution
+    and the per-workload table."""
     frame = starts_of(frames)
+    if frame.empty and not figures.pods:
+        return
+    st.subheader("What the caches buy")
+    columns = st.columns(4, gap="small")
+    _start_metrics(columns[:2], "Hit", figures.hit_start, "hit", figures.window)
+    _start_metrics(columns[2:], "Miss", figures.miss_start, "miss", figures.window)
+    waiting = start_views.still_starting(frame) if not frame.empty else 0
+    verb = "is" if waiting == 1 else "are"
+    starting = f" {counted(waiting, 'pod')} {verb} still starting." if waiting else ""
+    st.caption(f"{saved_caption(figures)}{starting} Below: the pods that exist now.")
     if frame.empty:
         return
-    figures = frames.drawn_from("start-figures", (frame,), lambda: start_views.start_figures(frame))
-    st.subheader("What the caches buy")
-    with st.container(horizontal=True, gap="medium"):
-        _start_metrics("Hit", figures.hit_median, figures.hit_p90, f"{figures.hit_count:,} started hits")
-        _start_metrics(
-            "Miss", figures.miss_median, figures.miss_p90, f"{figures.miss_count:,} started misses"
-        )
-        st.metric(
-            "Pull time saved",
-            duration(figures.saved_seconds) if figures.saved_pods else "unknown",
-            border=True,
-            help=SAVED_HELP,
-        )
-    unknown = (
-        f"; unknown for {counted(figures.unknown_pods, 'hit')} whose images were never seen pulled"
-        if figures.unknown_pods
-        else ""
-    )
-    verb = "is" if figures.still_starting == 1 else "are"
-    starting = f" {counted(figures.still_starting, 'pod')} {verb} still starting." if figures.still_starting else ""
-    st.caption(
-        f"Saved over {counted(figures.saved_pods, 'hit')} of the pods in the cluster, "
-        f"{estimated_from(figures.observed_pulls)}{unknown}.{starting}"
-    )
     # one above the other: beside the chart, the table's numbers were cut off at 1024 px
     st.markdown("**Start time by outcome**")
     data = frames.drawn_from("start-distribution", (frame,), lambda: start_views.start_distribution(frame))
@@ -98,8 +115,9 @@ def overview(frames: Frames) -> None:
     })
 
 
-def pod_timeline(record: Any) -> None:
-    """One pod's start: created, scheduled, each image pulled or present, started (or why not)."""
+def pod_timeline(record: Any, frames: Frames | None = None) -> None:
+    """One pod's start: created, scheduled, each image pulled or present, started (or why not), and a started hit's
+    saving (from the starts table of `frames`)."""
     start = record.start
     steps = start_views.start_timeline(start)
     if not steps:
@@ -113,6 +131,9 @@ def pod_timeline(record: Any) -> None:
         pulled = start.pull_seconds
         pulls = f", {seconds(pulled)} of it pulling images" if pulled else ""
         st.caption(f"Started {seconds(start.start_seconds)} after creation{pulls}.")
+        saving = start_views.saving_of_pod(frames.starts, record.key) if frames is not None else None
+        if saving is not None:
+            st.caption(f"Pull time saved: {md(saving_words(saving))}.")
     elif start.waiting_reason:
         st.text(f"Not started: {start.waiting_reason}")  # the cluster's words, shown as text
         if start.waiting_message:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.figures import FigureRow
 from core.owners import top_owner
 from core.starts import (
     PULLED,
@@ -19,7 +20,6 @@ from core.starts import (
     PullEstimate,
     Saving,
     paid_for,
-    percentile,
     pull_estimates,
     saves,
     saving_of,
@@ -40,6 +40,8 @@ START_COLUMNS = [
     "Saved (s)",
     "Saved from",
     "Waiting",
+    "Created",
+    "Saving (s)",
 ]
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
 CHART_OUTCOMES = ("hit", "miss", "off")
@@ -85,6 +87,7 @@ def start_row(key: str, record: Any) -> tuple | None:
         saving_pod,
         images,
         paid,
+        record.created.timestamp() if record.created is not None else None,
     )
 
 
@@ -148,7 +151,8 @@ def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],
     """The starts frame of these rows, savings against `estimates` (found in, or added to, `savings`)."""
     if not values:
         frame = pd.DataFrame([], columns=START_COLUMNS)
-        frame[["Start (s)", "Pull (s)", "Saved (s)"]] = frame[["Start (s)", "Pull (s)", "Saved (s)"]].astype("float64")
+        floats = ["Start (s)", "Pull (s)", "Saved (s)", "Created", "Saving (s)"]
+        frame[floats] = frame[floats].astype("float64")
         frame["Saved from"] = frame["Saved from"].astype("int64")
         frame.attrs["observed_pulls"] = 0
         return frame
@@ -158,9 +162,12 @@ def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],
                             zip(START_COLUMNS[:5], columns[:5], strict=True)}
     data["Start (s)"] = _floats(columns[5])
     data["Pull (s)"] = _floats(columns[6])
-    data["Saved (s)"] = _floats(tuple(s.seconds if s is not None else None for s in saved))
+    saving = _floats(tuple(s.seconds if s is not None else None for s in saved))
+    data["Saved (s)"] = np.maximum(saving, 0.0)  # `core.figures.floored`, over the column (NaN stays unknown)
     data["Saved from"] = np.array([s.observed if s is not None else 0 for s in saved], dtype="int64")
     data["Waiting"] = np.array(columns[7], dtype=object)
+    data["Created"] = _floats(columns[12])
+    data["Saving (s)"] = saving
     frame = pd.DataFrame(data, columns=START_COLUMNS)
     frame.attrs["observed_pulls"] = sum(e.observed for e in estimates.values())
     return frame
@@ -178,46 +185,25 @@ def _floats(values: tuple) -> np.ndarray:
     return np.array([np.nan if value is None else value for value in values], dtype="float64")
 
 
-@dataclass(frozen=True)
-class StartFigures:
-    """The Overview's numbers: median and p90 start of hits and misses, and the pull time saved."""
+def figure_rows(frame: pd.DataFrame) -> list[FigureRow]:
+    """The starts frame's pods as `core.figures` rows (NaN read as unknown)."""
 
-    hit_median: float | None
-    hit_p90: float | None
-    hit_count: int
-    miss_median: float | None
-    miss_p90: float | None
-    miss_count: int
-    saved_seconds: float
-    saved_pods: int
-    unknown_pods: int
-    observed_pulls: int
-    still_starting: int
+    def values(column: str) -> list:
+        return [None if value != value else value for value in frame[column].tolist()]
+
+    return list(map(FigureRow._make, zip(values("Created"), frame["Outcome"].tolist(), values("Start (s)"),
+                                         values("Saving (s)"), strict=True)))
 
 
-def start_figures(frame: pd.DataFrame) -> StartFigures:
-    """Median and p90 start per outcome (pods that started), and the saving summed over the hits it is known for."""
-    start, happened, saved = frame["Start (s)"], frame["Outcome"], frame["Saved (s)"]
-    started = start.notna()
-    hit = started & (happened == "hit")
-    hits = start[hit].tolist()
-    # misses only, as the chart's Miss row: pods with matching off pull too, but never asked for a cache
-    misses = start[started & (happened == "miss")].tolist()
-    known = hit & saved.notna()
-    return StartFigures(
-        hit_median=percentile(hits, 0.5),
-        hit_p90=percentile(hits, 0.9),
-        hit_count=len(hits),
-        miss_median=percentile(misses, 0.5),
-        miss_p90=percentile(misses, 0.9),
-        miss_count=len(misses),
-        saved_seconds=float(saved[known].sum()),
-        saved_pods=int(known.sum()),
-        unknown_pods=len(hits) - int(known.sum()),
-        observed_pulls=observed_pulls(frame),
-        # a pod ECI refused (a pin that failed) never starts: it is not "still starting"
-        still_starting=int((~started & (frame["Waiting"] == "") & (frame["Outcome"] != "fail")).sum()),
-    )
+def saving_of_pod(frame: pd.DataFrame, key: str) -> float | None:
+    """A started hit's estimated saving before flooring (`core.figures.saving_words` says it), None when unknown."""
+    found = frame.loc[frame["key"] == key, "Saving (s)"]
+    return None if found.empty or found.iloc[0] != found.iloc[0] else float(found.iloc[0])
+
+
+def still_starting(frame: pd.DataFrame) -> int:
+    """Pods on their way: not started and not stuck (a pod ECI refused, a pin that failed, never starts)."""
+    return int((frame["Start (s)"].isna() & (frame["Waiting"] == "") & (frame["Outcome"] != "fail")).sum())
 
 
 def observed_pulls(frame: pd.DataFrame) -> int:

@@ -58,11 +58,6 @@ def plot(value: Any) -> str:
     return html.escape(visible(value), quote=False)
 
 
-def counted(count: int, noun: str) -> str:
-    """'1 hit', '2 hits', '1,000 pods': a count with its noun, plural unless one."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
-
-
 def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with control characters in its text cells shown (a copy only when one has any)."""
     changed = None

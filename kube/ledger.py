@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.figures import FigureRow
 from core.findings import brief
 from core.owners import cronjob_of
 from kube.ledger_rows import Batch, LedgerSettings, PendingChanges, PodRow, StoredPod, Tracker
@@ -33,6 +34,7 @@ SCHEMA_VERSION = 1
 WORKLOAD_RULE_KEY = "workload_rule"  # set once the rows of CronJob runs were merged into their CronJob
 POD_COLUMNS = PodRow._fields
 _MINUTE = "CAST(coalesce({0}.created, {0}.first_seen) / 60 AS INTEGER)"
+_CREATED = "coalesce(created, first_seen)"  # as indexed (pods_by_cluster_time): the index serves only this expression
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,10 +42,11 @@ CREATE TABLE IF NOT EXISTS pods (
     cluster TEXT NOT NULL, uid TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     workload TEXT NOT NULL, created REAL, predicted TEXT NOT NULL, actual TEXT, outcome TEXT NOT NULL,
     cache_name TEXT, cache_id TEXT, disagrees INTEGER NOT NULL, start_seconds REAL, pull_seconds REAL,
-    saved_seconds REAL, first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL,
+    saved_seconds REAL, first_seen REAL NOT NULL, updated REAL NOT NULL, deleted REAL, saving_seconds REAL,
     PRIMARY KEY (cluster, uid)
 );
 CREATE INDEX IF NOT EXISTS pods_by_created ON pods (created);
+CREATE INDEX IF NOT EXISTS pods_by_cluster_time ON pods (cluster, coalesce(created, first_seen));
 CREATE TABLE IF NOT EXISTS cache_phases (
     cluster TEXT NOT NULL, name TEXT NOT NULL, id TEXT, phase TEXT NOT NULL, at REAL NOT NULL
 );
@@ -97,7 +100,9 @@ WHEN new.saved_seconds IS NOT NULL {extra} BEGIN
         ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds;
 END;
 """
-ADDED_COLUMNS = {"saved_seconds": "REAL"}  # pods columns added after schema 1: added to an older file on open
+# pods columns added after schema 1: added to an older file on open
+ADDED_COLUMNS = {"saved_seconds": "REAL", "saving_seconds": "REAL"}
+KEPT_FIRST = ("saved_seconds", "saving_seconds")  # estimated when the pod was first seen started: never replaced
 
 
 def _schema() -> str:
@@ -144,7 +149,7 @@ _UPSERT = (
     f"INSERT INTO pods ({', '.join(POD_COLUMNS)}, first_seen, updated) "
     f"VALUES ({', '.join('?' * len(POD_COLUMNS))}, ?, ?) "
     "ON CONFLICT (cluster, uid) DO UPDATE SET "
-    + ", ".join(f"{c} = coalesce(pods.{c}, excluded.{c})" if c == "saved_seconds" else f"{c} = excluded.{c}"
+    + ", ".join(f"{c} = coalesce(pods.{c}, excluded.{c})" if c in KEPT_FIRST else f"{c} = excluded.{c}"
                 for c in POD_COLUMNS[2:])
     + ", updated = excluded.updated, deleted = NULL"
 )
@@ -425,6 +430,14 @@ class Ledger:
             "SELECT cache_id, max(cache_name), count(*), max(created), total(saved_seconds) FROM pods "
             "WHERE cluster = ? AND outcome = 'hit' AND created >= ? GROUP BY coalesce(cache_id, cache_name)",
             (cluster, start))
+
+    def window_rows(self, cluster: str, start: float, end: float, namespace: str | None = None) -> list[FigureRow]:
+        """The `core.figures` rows of a cluster's pods (of one namespace, when given) created in [start, end) (an old
+        row's floored saving where its unfloored one was not kept)."""
+        return [FigureRow(*row) for row in self._query(
+            f"SELECT {_CREATED}, outcome, start_seconds, coalesce(saving_seconds, saved_seconds) FROM pods "
+            f"WHERE cluster = ?1 AND {_CREATED} >= ?2 AND {_CREATED} < ?3 AND (?4 IS NULL OR namespace = ?4)",
+            (cluster, start, end, namespace))]
 
     def durations(self) -> list[DurationBucket]:
         """Every duration histogram bucket, over every cluster in the file."""

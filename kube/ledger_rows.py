@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from core.figures import floored
 from core.owners import workload_name
 from core.starts import PULLING_OUTCOMES, PullEstimate, pull_estimates, saves, saving
 
@@ -68,6 +69,7 @@ class PodRow(NamedTuple):
     start_seconds: float | None
     pull_seconds: float | None
     saved_seconds: float | None = None  # a started hit: pull time saved, estimated when imc first saw it started
+    saving_seconds: float | None = None  # the same estimate before flooring at 0 (negative: the hit paid more)
 
 
 class StoredPod(NamedTuple):
@@ -157,8 +159,8 @@ def effective_outcome(record: Any) -> str | None:
 
 def pod_row(cluster: str, record: Any, estimates: Mapping[str, PullEstimate] | None = None) -> PodRow | None:
     """The ledger row of a PodRecord, or None for a pod ECI does not run; a started hit's saving is estimated
-    against `estimates` (`core.starts.saving`, at least 0; None without estimates or when an image was never seen
-    pulled)."""
+    against `estimates` (`core.starts.saving`; shown at least 0; None without estimates or when an image was never
+    seen pulled)."""
     outcome = effective_outcome(record)
     if outcome is None:
         return None
@@ -167,6 +169,7 @@ def pod_row(cluster: str, record: Any, estimates: Mapping[str, PullEstimate] | N
     cache = decision.cache
     start = getattr(record, "start", None)
     started = start is not None and start.start_seconds is not None
+    estimated = estimated_saving(record, outcome, estimates)
     cache_id = (actual.cache_id if actual is not None else None) or (cache.id if cache is not None else None)
     return PodRow(
         cluster=cluster,
@@ -184,17 +187,18 @@ def pod_row(cluster: str, record: Any, estimates: Mapping[str, PullEstimate] | N
         start_seconds=start.start_seconds if started else None,
         # once started, so the histogram observes the pod's whole pull time, not the first image's
         pull_seconds=start.pull_seconds if started else None,
-        saved_seconds=saved(record, outcome, estimates),
+        saved_seconds=floored(estimated),
+        saving_seconds=estimated,
     )
 
 
-def saved(record: Any, outcome: str, estimates: Mapping[str, PullEstimate] | None) -> float | None:
-    """What a started hit saved by the estimates (never below 0); None for any other pod or an unknown saving."""
+def estimated_saving(record: Any, outcome: str, estimates: Mapping[str, PullEstimate] | None) -> float | None:
+    """What a started hit saved by the estimates, unfloored (`core.figures.floored` makes it what is shown); None for
+    any other pod or an unknown saving."""
     start = getattr(record, "start", None)
     if estimates is None or not saves(outcome, start):
         return None
-    seconds = saving(start, record.decision.images, estimates).seconds
-    return None if seconds is None else max(0.0, seconds)
+    return saving(start, record.decision.images, estimates).seconds
 
 
 def snapshot_estimates(snapshot: Any) -> dict[str, PullEstimate]:
@@ -224,7 +228,8 @@ class Tracker:
             before = seen[1] if seen is not None else None
             if before is not None and before.start_seconds is not None and before.uid == pod_uid(record):
                 row = pod_row(self.cluster, record)  # its saving was estimated when it was first seen started
-                row = row._replace(saved_seconds=before.saved_seconds) if row is not None else None
+                row = (row._replace(saved_seconds=before.saved_seconds, saving_seconds=before.saving_seconds)
+                       if row is not None else None)
             else:
                 if estimates is None and saves(effective_outcome(record) or "", getattr(record, "start", None)):
                     estimates = snapshot_estimates(snapshot)

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.figures import WINDOWS, WindowFigures, window_bounds, window_figures
 from core.findings import brief
 from core.owners import workload_name
 from core.workloads import is_eci_pod
@@ -70,6 +71,7 @@ class LedgerFigures:
     decisions: tuple[tuple[str, str, str, str, int], ...] = ()
     durations: tuple[DurationBucket, ...] = ()
     saved: tuple[tuple[str, str, str, float], ...] = ()  # (cluster, namespace, workload, seconds saved)
+    windows: tuple[tuple[str, WindowFigures], ...] = ()  # (cluster, the Overview's figures of one window)
 
 
 def pod_families(cluster: str, snapshot: Any) -> dict[str, Counter]:
@@ -211,7 +213,38 @@ def families(sources: Iterable[Source], ledger: LedgerFigures, pods_of: Callable
     for labels, seconds in sorted(new_series.shown(saved.name, saved_seconds(ledger.saved, workloads), now).items()):
         saved.add_metric(list(labels), seconds)
     return [bounded(family) for family in (pods, decisions, saved, disagreements, info, expiry, size, on_cache,
-                                           *histograms(ledger.durations), watch_up, relists, behind)]
+                                           *histograms(ledger.durations), watch_up, relists, behind,
+                                           *window_families(ledger.windows))]
+
+
+def window_families(windows: Iterable[tuple[str, WindowFigures]]) -> list[GaugeMetricFamily]:
+    """The Overview's and `imc report`'s headline figures per window (`core.figures`, from the ledger), as gauges:
+    four windows a cluster, so a dashboard can show the very numbers imc shows without recomputing them."""
+    labels = ["cluster", "window"]
+    pods = GaugeMetricFamily("imc_window_pods", "ECI pods created in the window, by outcome (the Overview's Pods "
+                             "decided).", labels=[*labels, "outcome"])
+    rate = GaugeMetricFamily("imc_window_hit_ratio", "Hits among the window's pods that asked for a cache (hit, "
+                             "miss or fail); absent when none did.", labels=labels)
+    started = GaugeMetricFamily("imc_window_started_pods", "The window's started hits and misses: the n of their "
+                                "start quantiles.", labels=[*labels, "outcome"])
+    start = GaugeMetricFamily("imc_window_start_seconds", "Median (0.5) and p90 (0.9) start of the window's started "
+                              "hits and misses; absent when none started.", labels=[*labels, "outcome", "quantile"])
+    saved = GaugeMetricFamily("imc_window_time_saved_seconds", "Pull seconds saved by the window's hits, each as "
+                              "estimated when it started, never negative.", labels=labels)
+    for cluster, figures in windows:
+        named = [cluster, figures.window.replace(" ", "")]
+        for outcome, count in (("hit", figures.hits), ("miss", figures.misses), ("fail", figures.fails),
+                               ("off", figures.off)):
+            pods.add_metric([*named, outcome], count)
+        if figures.hit_rate is not None:
+            rate.add_metric(named, figures.hit_rate)
+        for outcome, spread in (("hit", figures.hit_start), ("miss", figures.miss_start)):
+            started.add_metric([*named, outcome], spread.count)
+            for quantile, value in (("0.5", spread.median), ("0.9", spread.p90)):
+                if value is not None:
+                    start.add_metric([*named, outcome, quantile], value)
+        saved.add_metric(named, figures.saved_seconds)
+    return [pods, rate, started, start, saved]
 
 
 def cut_label(value: str) -> str:
@@ -262,6 +295,7 @@ class ImcCollector(Collector):
     _cache: dict[str, tuple[Any, int, dict]] = field(default_factory=dict)  # cluster -> (snapshot, version, counts)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _series_lock: threading.Lock = field(default_factory=threading.Lock)  # one scrape at a time updates _new_series
+    _windows: dict[tuple[str, str], tuple[tuple, WindowFigures]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._new_series = NewSeries(self.new_series_seconds)
@@ -276,6 +310,8 @@ class ImcCollector(Collector):
             tuple(row for ledger in ledgers.values() for row in ledger.decision_totals()),
             tuple(bucket for ledger in ledgers.values() for bucket in ledger.durations()),
             tuple(row for ledger in ledgers.values() for row in ledger.time_saved()),
+            tuple((live.cluster, self._window(live, window)) for live in lives
+                  if live.ledger is not None and live.ledger.readable for window in WINDOWS),
         )
         with self._series_lock:
             built = families(sources, figures, self._pods_of, self._new_series, self.clock())
@@ -285,6 +321,20 @@ class ImcCollector(Collector):
     def describe(self) -> Iterable[Metric]:
         """Nothing up front: the families are known only at scrape time."""
         return []
+
+    def _window(self, live: Any, window: str) -> WindowFigures:
+        """A window's figures from the live cluster's ledger, queried again only when it stored a batch or the
+        window's bounds moved."""
+        now = time.time()
+        key = (live.ledger.generation, window_bounds(window, now))
+        with self._lock:
+            found = self._windows.get((live.cluster, window))
+        if found is not None and found[0] == key:
+            return found[1]
+        figures = window_figures(live.ledger.window_rows(live.cluster, *key[1]), window, now, from_history=True)
+        with self._lock:
+            self._windows[(live.cluster, window)] = (key, figures)
+        return figures
 
     def _pods_of(self, source: Source) -> dict:
         with self._lock:

@@ -5,12 +5,15 @@ The command line (options, table, CSV and JSON output) is `cli.py` and `core/ren
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from core.figures import FigureRow, WindowFigures, floored, window_bounds, window_figures
 from core.matching import CacheIndex, explain
 from core.starts import PodStart, Saving, savings
+from kube.ledger import Ledger
+from kube.ledger_rows import ledger_settings
 from kube.store import ClusterStore, PodRecord, StoreSnapshot
 from kube.watch import EVENT_SELECTORS, list_kind
 
@@ -41,7 +44,7 @@ def start_fields(start: PodStart | None, saved: Saving | None) -> dict:
             {"image": p.image, "seconds": seconds(p.seconds), "source": p.source}
             for p in (start.pulls if start else ())
         ],
-        "saved_seconds": seconds(saved.seconds) if saved else None,
+        "saved_seconds": seconds(floored(saved.seconds)) if saved else None,  # never below 0 (`core.figures`)
         "saved_from_pulls": saved.observed if saved else None,
     }
 
@@ -54,6 +57,34 @@ def outcome(record: PodRecord) -> str:
 def pod_savings(records: Iterable[PodRecord]) -> dict[str, Saving]:
     """Per hit pod (by key), the pull time it saved, estimated from the misses' observed pulls."""
     return savings((r.key, outcome(r), r.start, r.decision.images) for r in records)[1]
+
+
+def figure_rows(records: Iterable[PodRecord]) -> list[FigureRow]:
+    """The ECI pods alive now as `core.figures` rows, each hit's saving against the snapshot's own estimates."""
+    records = list(records)
+    saved = pod_savings(records)
+    return [FigureRow(r.created.timestamp() if r.created is not None else None, outcome(r),
+                      r.start.start_seconds if r.start is not None else None,
+                      saved[r.key].seconds if r.key in saved else None) for r in records]
+
+
+def report_figures(snapshot: StoreSnapshot, window: str, now: float, ledger: Ledger | None = None,
+                   cluster: str = "", namespace: str | None = None) -> WindowFigures:
+    """The window's headline figures, as the Overview shows them: from the ledger's pods of `cluster` (and
+    `namespace`, when given) when a readable ledger is given, else from the ECI pods alive in the snapshot."""
+    if ledger is not None and ledger.readable:
+        return window_figures(ledger.window_rows(cluster, *window_bounds(window, now), namespace), window, now,
+                              from_history=True)
+    return window_figures(figure_rows(eci_records(snapshot)), window, now, from_history=False)
+
+
+def history_ledger(environ: Mapping[str, str] | None = None) -> Ledger | None:
+    """The history file the dashboard and `imc exporter` keep, when history is on and the file exists (a report
+    never starts one); None otherwise."""
+    settings = ledger_settings(environ)
+    if settings.path is None or not settings.path.is_file():
+        return None
+    return Ledger(settings.path, settings.days)
 
 
 def pod_result(record: PodRecord, index: CacheIndex, saved: Saving | None = None) -> dict:

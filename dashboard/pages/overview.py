@@ -10,13 +10,15 @@ import pandas as pd
 import streamlit as st
 
 from core.caches import MAX_IMAGES
+from core.figures import WindowFigures, counted, source_words
 from dashboard import charts, explanation, history, nav, shell, start_panels, suggest, views
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
-from dashboard.text import code, md
+from dashboard.start_panels import SAVED_HELP
+from dashboard.text import NO_VALUE, code, md
 
 OVER_TIME = "Hits, misses and failures over time"
-TILE_WIDTH = 156  # six in a row at 1440 px with "Disagreements" whole (xxsmall gaps); they wrap at 1024 px
+TILES_PER_ROW = 4  # two deliberate rows, now and the window, as columns: nothing wraps alone at 1440 or 1024 px
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -35,8 +37,10 @@ def live(cluster: shell.ShownCluster) -> None:
     snapshot = cluster.store.snapshot()
     frames = frames_of(snapshot)
     shell.cluster_badges(cluster, snapshot)
-    metrics(frames)
-    start_panels.overview(frames)
+    window = history.pick_window()
+    figures = history.window_figures(cluster, frames, window)
+    metrics(frames, figures)
+    start_panels.overview(frames, figures)
     if frames.pods.empty and frames.caches_table.empty:
         if all(snapshot.synced.values()):
             st.info("No ECI pods and no image caches in this cluster yet. Pods appear here as they are created.",
@@ -50,8 +54,8 @@ def live(cluster: shell.ShownCluster) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader(OVER_TIME)
-        # the window picker, under the heading; what is drawn is kept per window
-        over_time, source, window = history.outcomes_over_time(cluster, frames)
+        # what is drawn is kept per window
+        over_time, source = history.outcomes_over_time(cluster, frames, window)
         chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
               kept_as=(OVER_TIME, window), heading=False)
         rates = frames.drawn_from(("hit-rate", window), (over_time,), lambda: views.hit_rate_over_time(over_time))
@@ -91,28 +95,42 @@ def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., A
         st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
 
 
-def metrics(frames: Frames) -> None:
-    """The headline numbers."""
+def metrics(frames: Frames, figures: WindowFigures) -> None:
+    """The headline numbers: a row of what exists now, a row of what happened in the window."""
     head = frames.headline
-    rate = f"{head.hit_rate:.0%}" if head.hit_rate is not None else "–"
     pods, caches = nav.page("pods"), nav.page("caches")
-    with st.container(horizontal=True, gap="xxsmall"):
+    st.caption("**Now**, in the cluster")
+    now_row = st.columns(TILES_PER_ROW, gap="small")
+    with now_row[0]:
         tile("ECI pods", f"{head.eci_pods:,}", "Pods labelled for ECI (or on a virtual-kubelet node) that exist now.",
-             pods, {})
-        tile("Cache hit rate", rate, "Hits among ECI pods that tried a cache (by ECI's word when it reported, "
-             "else predicted). The link lists the pods that hit.", pods, {"decision": "hit"})
+             link=(pods, {}))
+    with now_row[1]:
         # the total under the value: "1,000/1,000" does not fit a tile's large digits, nor "Ready of 1,000 caches"
         # its label
         tile("Ready caches", f"{head.ready_caches:,}", "ImageCaches in phase Ready: ECI can use them for new pods.",
-             caches, {"phase": "Ready"}, of=f"of {head.caches:,}")
+             of=f"of {head.caches:,}", link=(caches, {"phase": "Ready"}))
+    with now_row[2]:
         tile("Failed caches", f"{head.failed_caches:,}", "ImageCaches in phase Failed or UpdateFailed: ECI uses "
-             "none of them and removes each 24 h after it failed.", caches, {"phase": "Failed"})
-        tile("Missed pods", f"{head.misses:,}", "ECI pods that found no cache and pulled their images.", pods,
-             {"decision": "miss"})
-        tile("Failed pods", f"{head.fails:,}", "ECI pods that ECI refused: pinned to a cache that was missing or "
-             "not Ready when the pod was created. They never start.", pods, {"decision": "fail"})
+             "none of them and removes each 24 h after it failed.", link=(caches, {"phase": "Failed"}))
+    with now_row[3]:
         tile("Disagreements", f"{head.disagreements:,}",
-             "ECI pods where ECI reported something other than imc's prediction.", pods, {"disagree": "1"})
+             "ECI pods that exist now where ECI reported something other than imc's prediction.",
+             link=(pods, {"disagree": "1"}))
+    st.caption(f"**Last {figures.window}**: {source_words(figures)}")
+    window_row = st.columns(TILES_PER_ROW, gap="small")
+    rate = f"{figures.hit_rate:.0%}" if figures.hit_rate is not None else NO_VALUE
+    with window_row[0]:
+        tile("Pods decided", f"{figures.pods:,}", f"ECI pods created in the last {figures.window}: "
+             f"{outcome_counts(figures)} (ECI's word when it reported, else imc's prediction).",
+             of=f"{figures.misses:,} missed")
+    with window_row[1]:
+        tile("Cache hit rate", rate, "Hits among the pods of the window that asked ECI for a cache (hit, miss or "
+             "fail); pods with matching off are left out.", of=f"of {counted(figures.tried, 'pod')}")
+    with window_row[2]:
+        tile("Failed pods", f"{figures.fails:,}", "ECI pods of the window that ECI refused: pinned to a cache that "
+             "was missing or not Ready when the pod was created. They never start.", of="refused by ECI")
+    with window_row[3]:
+        tile("Pull time saved", saved_value(figures), SAVED_HELP, of=f"over {counted(figures.saved_pods, 'hit')}")
     reported = frames.kept("reported", frames.pods_versions("Actual"),
                            lambda: int((frames.pods["Actual"] != views.NO_REPORT).sum()))
     with st.container():  # always one element here, so the charts below keep their place
@@ -123,14 +141,26 @@ def metrics(frames: Frames) -> None:
             st.empty()
 
 
-def tile(label: str, value: str, help_text: str, page: st.Page, query: dict[str, str], of: str | None = None
-         ) -> None:
-    """A headline number (and what it is `of`, in grey under it) with a link to the page listing exactly what it
-    counts (the Pods or Image caches page filtered by `query`)."""
-    with st.container(border=True, gap=None, width=TILE_WIDTH, height="stretch"):  # one height in a row
+def outcome_counts(figures: WindowFigures) -> str:
+    """'80 hit · 4 miss · 1 fail · 2 off': the pods decided, per outcome."""
+    return " · ".join(f"{count:,} {name}" for name, count in (
+        ("hit", figures.hits), ("miss", figures.misses), ("fail", figures.fails), ("off", figures.off)))
+
+
+def saved_value(figures: WindowFigures) -> str:
+    """The pull time saved as a tile shows it, or 'unknown' when no hit's saving is known."""
+    return start_panels.short_duration(figures.saved_seconds) if figures.saved_pods else "unknown"
+
+
+def tile(label: str, value: str, help_text: str, of: str | None = None,
+         link: tuple[st.Page, dict[str, str]] | None = None) -> None:
+    """A headline number (and what it is `of`, in grey under it), with a link to the page listing exactly what it
+    counts (the Pods or Image caches page filtered by the link's query) when the tile counts what exists now."""
+    with st.container(border=True, gap=None, height="stretch"):  # one height in a row
         st.metric(label, value, help=help_text, delta=of, delta_color="off", delta_arrow="off")
-        st.page_link(page, label="List them", query_params=query or None,
-                     icon=":material/arrow_forward:")
+        if link is not None:
+            page, query = link
+            st.page_link(page, label="List them", query_params=query or None, icon=":material/arrow_forward:")
 
 
 def latest(frames: Frames) -> None:

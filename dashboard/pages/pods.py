@@ -151,7 +151,7 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
         gone(cluster, key)
         return
     st.subheader(md(f"{record.namespace}/{record.name}"))
-    start_panels.pod_timeline(record)
+    start_panels.pod_timeline(record, frames_of(snapshot))
     now = views.now_utc()
     at = record.template.decided_at(now)
     index = frames_of(snapshot).index

@@ -184,3 +184,31 @@ def test_report_csv_quotes_a_formula_so_a_spreadsheet_shows_it_as_text(sim_serve
     assert result.returncode == 0, result.stderr
     [row] = csv.DictReader(io.StringIO(result.stdout))
     assert (row["pod"], row["decision"], row["cache"]) == ("pinned", "fail", "'" + formula)
+
+
+def test_report_window_figures_come_from_the_history_file_when_kept_else_from_live_pods(sim_server, namespace,
+                                                                                         tmp_path):
+    from kube.ledger import Ledger
+    from kube.ledger_rows import Batch
+    from tests.unit.test_figures import ROWS, T
+
+    now = datetime.now(UTC).timestamp()
+    path = tmp_path / "history.sqlite3"
+    ledger = Ledger(path)
+    rows = [row._replace(cluster="itest", namespace=namespace, created=now - (T - row.created)) for row in ROWS]
+    assert ledger.store("itest", Batch(pods=rows), now)
+    ledger.close()
+    args = ("--kubeconfig", sim_server.kubeconfig, "--namespace", namespace, "--window", "24h")
+    kept = imc_report(*args, env={"IMC_HISTORY_PATH": str(path), "IMC_CLUSTER": "itest"})
+    assert kept.returncode == 0, kept.stderr
+    assert "Last 24 h (pods created in the last 24 h, from the history file):" in kept.stdout
+    assert "8 pods decided (4 hit, 2 miss, 1 fail, 1 off); cache hit rate 57% of 7 pods" in kept.stdout
+    figures = orjson.loads(imc_report(*args, "--format", "json", env={"IMC_HISTORY_PATH": str(path),
+                                                                     "IMC_CLUSTER": "itest"}).stdout)["figures"]
+    assert (figures["hit_start"], figures["saved_seconds"], figures["paid_more"]) == (
+        {"median": 3.85, "p90": pytest.approx(22.35), "count": 4}, 38.0, 1)
+    off = imc_report(*args, env={"IMC_HISTORY": "off"})  # the namespace has no pods: nothing to count
+    assert off.returncode == 0, off.stderr
+    assert "Last 24 h (pods created in the last 24 h that exist now (history is off)):" in off.stdout
+    assert "0 pods decided" in off.stdout and "cache hit rate – of 0 pods" in off.stdout
+    assert imc_report(*args[:-1], "2w").returncode == 2  # an unknown window: argparse's one line

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.coverage import held_images, suggest_cache
+from core.timeutil import format_time
 from dashboard import shown_cluster, suggest
 from dashboard.shown_cluster import ShownCluster
 from kube.access import AccessChecker
@@ -17,6 +19,12 @@ from tests.unit.test_dashboard_views import NOW, demo_store
 from tests.unit.test_engine_manifests import aliased
 
 TIMEOUT = 30
+
+
+def recent() -> str:
+    """40 minutes ago, as a creationTimestamp: within every window of the Overview's figures, with the demo store's
+    building cache, made 30 minutes after its pods, in the past."""
+    return format_time(datetime.now(UTC) - timedelta(minutes=40))
 
 
 def page_script(module: str, **query: str):
@@ -34,7 +42,7 @@ def page_script(module: str, **query: str):
 def shown(monkeypatch):
     """A filled store injected as the cluster every page shows (cleared afterwards)."""
     monkeypatch.setenv("IMC_READ_ONLY", "1")
-    shown = ShownCluster(store=demo_store(), context="test", server="https://test", source="test", is_demo=True,
+    shown = ShownCluster(store=demo_store(recent()), context="test", server="https://test", source="test", is_demo=True,
                     access=AccessChecker(None))
     shown_cluster.inject(shown)
     yield shown
@@ -72,6 +80,16 @@ def test_overview_metrics_and_demo_badge(shown):
     assert "Latest ECI pods" in texts(at)
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
     assert links["shop/web-1"] == "pod=shop%2Fweb-1"
+
+
+def test_without_history_the_window_figures_count_the_pods_alive_now_and_say_so(shown):
+    at = page_script("overview").run()
+    no_exception(at)
+    tiles = {m.label: m for m in at.metric}
+    assert "**Last 24 h**: pods created in the last 24 h that exist now (history is off)" in texts(at)
+    assert (tiles["Pods decided"].value, tiles["Pods decided"].delta) == ("7", "3 missed")
+    assert (tiles["Cache hit rate"].value, tiles["Cache hit rate"].delta) == ("43%", "of 7 pods")
+    assert tiles["Hit start p50"].delta == "of 0 hits"  # none of them started
 
 
 def test_suggest_a_cache_links_to_the_create_form_filled_with_its_images(shown):

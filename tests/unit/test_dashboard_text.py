@@ -10,7 +10,8 @@ import pyarrow.compute as pc
 import pytest
 from markdown_it import MarkdownIt
 
-from dashboard.text import INVISIBLE, INVISIBLE_RE2, code, counted, inert_frame, md, plot, visible
+from core.figures import counted
+from dashboard.text import INVISIBLE, INVISIBLE_RE2, code, inert_frame, md, plot, visible
 
 HOSTILE = [
     "![x](http://127.0.0.1:9/img.png)",

@@ -13,6 +13,7 @@ from core import coverage
 from core.caches import cache_from_object
 from core.coverage import PodNeed, held_images, suggest_cache
 from core.policy import AUTO_IMC, IMC_ID, MATCH_COUNT, PERFECT_MATCH
+from core.timeutil import format_time, parse_time
 from dashboard import cache_views, edits, suggest, views
 from dashboard.views import PodFilter
 from kube.store import ClusterStore
@@ -29,7 +30,7 @@ def eci_pod(name: str, images: list[str], namespace: str = "shop", created: str 
     return obj
 
 
-def hit_event(namespace: str, name: str, cache_id: str) -> dict:
+def hit_event(namespace: str, name: str, cache_id: str, at: str = CREATED) -> dict:
     """ECI's hit event about a pod."""
     return {
         "kind": "Event",
@@ -37,29 +38,31 @@ def hit_event(namespace: str, name: str, cache_id: str) -> dict:
         "involvedObject": {"kind": "Pod", "name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}"},
         "reason": "SuccessfulHitImageCache",
         "message": f"[eci.imagecache]Successfully hit image cache {cache_id}, eci will be scheduled with this image cache.",
-        "lastTimestamp": CREATED,
+        "lastTimestamp": at,
     }
 
 
-def demo_store() -> ClusterStore:
-    """A small cluster: two Ready caches, one building, hits, misses, a failed pin, a Deployment."""
+def demo_store(created: str = CREATED) -> ClusterStore:
+    """A small cluster: two Ready caches, one building, hits, misses, a failed pin, a Deployment; its pods created at
+    `created`."""
     store = ClusterStore(clock=lambda: NOW)
     store.replace("imagecaches", [
         imagecache("web-cache", ["nginx:1.25", "redis:7"]),
         imagecache("api-cache", ["acme/api:2.0"], size=30),
-        imagecache("building", ["acme/batch:1.0"], phase="Creating", created="2026-11-28T08:30:00Z"),
+        imagecache("building", ["acme/batch:1.0"], phase="Creating",
+                   created=format_time(parse_time(created) + timedelta(minutes=30))),  # after the pods
     ], "1")
     store.replace("pods", [
-        eci_pod("web-1", ["nginx:1.25"]),
-        eci_pod("web-2", ["nginx:1.25", "busybox:1.36"]),
-        eci_pod("api-1", ["acme/api:2.0"], namespace="backend"),
-        eci_pod("batch-1", ["acme/batch:1.0", "busybox:1.36"], namespace="jobs"),
-        eci_pod("batch-2", ["acme/batch:1.0", "busybox:1.36"], namespace="jobs"),
-        eci_pod("worker-1", ["acme/worker:3"], namespace="jobs", annotations={PERFECT_MATCH: "true"}),
-        eci_pod("pinned-1", ["nginx:1.25"], annotations={IMC_ID: "imc-gone"}),
-        eci_pod("plain", ["nginx:1.25"], labels={}),
+        eci_pod("web-1", ["nginx:1.25"], created=created),
+        eci_pod("web-2", ["nginx:1.25", "busybox:1.36"], created=created),
+        eci_pod("api-1", ["acme/api:2.0"], namespace="backend", created=created),
+        eci_pod("batch-1", ["acme/batch:1.0", "busybox:1.36"], namespace="jobs", created=created),
+        eci_pod("batch-2", ["acme/batch:1.0", "busybox:1.36"], namespace="jobs", created=created),
+        eci_pod("worker-1", ["acme/worker:3"], namespace="jobs", annotations={PERFECT_MATCH: "true"}, created=created),
+        eci_pod("pinned-1", ["nginx:1.25"], annotations={IMC_ID: "imc-gone"}, created=created),
+        eci_pod("plain", ["nginx:1.25"], labels={}, created=created),
     ], "1")
-    store.replace("events", [hit_event("shop", "web-1", "imc-web-cache")], "1")
+    store.replace("events", [hit_event("shop", "web-1", "imc-web-cache", created)], "1")
     store.replace("deployments", [
         {**workload("Deployment", ["nginx:1.25"], name="web", namespace="shop"),
          "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "7"}},

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import time
 
 import pytest
 
+from core import render
 from dashboard import shown_cluster
 from dashboard.shown_cluster import ShownCluster
+from kube import report
 from kube.access import AccessChecker
 from kube.ledger import Ledger, LedgerWriter
+from kube.ledger_rows import Batch
 from kube.live import Live
 from kube.watch import ClusterWatcher
 from tests.unit.test_dashboard_pages import no_exception, page_script, texts
 from tests.unit.test_dashboard_views import demo_store
+from tests.unit.test_figures import ROWS, T
+from tests.unit.test_kube_metrics import scrape, total
+
+OUTCOMES = ("hit", "miss", "fail", "off")
 
 
 @pytest.fixture
@@ -86,3 +94,37 @@ def test_every_page_says_how_far_behind_history_is_while_the_file_is_locked(show
         other.close()
     no_exception(at)
     assert f"History behind by {behind} changes" in texts(at)
+
+
+def test_the_overview_figures_say_their_window_and_n_and_agree_with_imc_report(show, tmp_path):
+    now = time.time()
+    rows = [row._replace(cluster="test", created=now - (T - row.created) if row.created else None) for row in ROWS]
+    ledger = Ledger(tmp_path / "h.db")
+    assert ledger.store("test", Batch(pods=rows), now)
+    shown = show(ledger)
+    at = page_script("overview").run()
+    no_exception(at)
+    tiles = {m.label: m for m in at.metric}
+    assert "**Last 24 h**: pods created in the last 24 h, from the history file" in texts(at)
+    assert (tiles["Hit start p50"].delta, tiles["Miss start p90"].delta) == ("of 4 hits", "of 2 misses")
+    assert tiles["Pull time saved"].delta == "over 3 hits"
+    assert "1 hit paid more pulling than the same images take on misses and was counted as saving 0 s" in texts(at)
+    figures = report.report_figures(shown.store.snapshot(), "24 h", time.time(), ledger, "test")
+    said = "\n".join(render.figures_text(figures))
+    shown_values = {label: tiles[label].value for label in ("Pods decided", "Cache hit rate", "Hit start p50",
+                                                             "Hit start p90", "Miss start p50",
+                                                             "Miss start p90", "Pull time saved")}
+    assert shown_values == {
+        "Pods decided": "8", "Cache hit rate": "57%", "Hit start p50": "3.9 s", "Hit start p90": "22.4 s",
+        "Miss start p50": "27.2 s", "Miss start p90": "37.5 s", "Pull time saved": "38 s"}
+    scraped = scrape([shown.live])  # /metrics: the same figures, per window
+    day = {"cluster": "test", "window": "24h"}
+    assert [total(scraped["imc_window_pods"], outcome=o, **day) for o in OUTCOMES] == [4, 2, 1, 1]
+    assert total(scraped["imc_window_hit_ratio"], **day) == figures.hit_rate == 4 / 7
+    assert total(scraped["imc_window_start_seconds"], outcome="hit", quantile="0.9", **day) == figures.hit_start.p90
+    assert total(scraped["imc_window_started_pods"], outcome="miss", **day) == 2
+    assert total(scraped["imc_window_time_saved_seconds"], **day) == figures.saved_seconds == 38.0
+    for text in ("8 pods decided (4 hit, 2 miss, 1 fail, 1 off); cache hit rate 57% of 7 pods",
+                 "hit start 3.9 s (median of 4 hits), p90 22.4 s", "miss start 27.2 s (median of 2 misses), p90 37.5 s",
+                 "pull time saved 38.0 s over 3 hits (1 hit paid more than the estimate: counted as 0 s)"):
+        assert text in said

@@ -90,7 +90,7 @@ def test_each_pod_is_stored_once_and_updated_as_eci_reports(tmp_path):
     assert writer.flush()
     rows = by_name(writer.ledger)
     assert rows["web-1"][4:] == ("Deployment/web", EPOCH, "hit", None, "hit", "web-cache",
-                                 rows["web-1"][10], 0, None, None, None, None)
+                                 rows["web-1"][10], 0, None, None, None, None, None)
     assert rows["web-1"][10].startswith("imc-")
     assert rows["db-1"][6:9] == ("miss", None, "miss")
     store.apply("events", "ADDED", missed("web-1"))  # ECI says otherwise

@@ -8,15 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.figures import saving_words, window_figures
 from core.images import normalise_image
 from core.policy import IMC_ID
+from core.timeutil import parse_time
 from dashboard import start_views
 from kube import report
 from kube.store import ClusterStore
 from tests.fixtures.engine.builders import imagecache
-from tests.unit.test_kube_store import eci_pod, event, pulled
+from tests.unit.test_kube_store import POD_TIME, eci_pod, event, pulled
 
 IMAGE = "nginx:1.25"
+CREATED_AT = parse_time(POD_TIME).timestamp()
 
 
 def started(obj: dict, second: int) -> dict:
@@ -63,15 +66,21 @@ def store() -> ClusterStore:
     return store
 
 
+def live_figures(frame: pd.DataFrame, window: str = "1 h"):
+    """The windowed figures of a starts frame, read just after the store's pods were created."""
+    return window_figures(start_views.figure_rows(frame), window, CREATED_AT + 60, from_history=False)
+
+
 def test_figures_agree_with_imc_report():
     snapshot = store().snapshot()
     frame = start_views.starts_frame(snapshot.pods)
-    figures = start_views.start_figures(frame)
+    figures = live_figures(frame)
     items = report.results(snapshot)
-    assert (figures.hit_median, figures.miss_median) == (3.5, 27.5)
-    assert figures.miss_p90 == pytest.approx(31.9)
+    assert (figures.hit_start.median, figures.miss_start.median) == (3.5, 27.5)
+    assert figures.miss_start.p90 == pytest.approx(31.9)
     assert figures.saved_seconds == sum(i["saved_seconds"] or 0 for i in items) == 50.0
-    assert (figures.saved_pods, figures.unknown_pods, figures.observed_pulls, figures.still_starting) == (2, 0, 2, 1)
+    assert (figures.saved_pods, figures.unknown_saving, start_views.observed_pulls(frame)) == (2, 0, 2)
+    assert start_views.still_starting(frame) == 1
 
 
 def test_distribution_per_workload_and_per_cache():
@@ -175,8 +184,8 @@ def test_miss_figures_leave_out_pods_with_matching_off_as_the_chart_does():
     frame = start_views.starts_frame(store().snapshot().pods)
     miss = frame[frame["Outcome"] == "miss"].iloc[[0]].assign(Outcome="off", **{"Start (s)": 1.0})
     with_off = pd.concat([frame, miss], ignore_index=True)
-    figures = start_views.start_figures(with_off)
-    assert (figures.miss_median, figures.miss_count) == (27.5, 2)
+    figures = live_figures(with_off)
+    assert (figures.miss_start.median, figures.miss_start.count, figures.off) == (27.5, 2, 1)
     assert set(start_views.start_distribution(with_off)["Outcome"]) >= {"miss", "off"}
 
 
@@ -186,4 +195,30 @@ def test_a_pod_eci_refused_is_not_counted_as_still_starting():
     cluster.apply("pods", "ADDED", owned(refused, "api"))
     frame = start_views.starts_frame(cluster.snapshot().pods)
     assert frame.loc[frame["key"].str.endswith("/refused"), "Outcome"].tolist() == ["fail"]
-    assert start_views.start_figures(frame).still_starting == 1  # only "new", on its way
+    assert start_views.still_starting(frame) == 1  # only "new", on its way
+
+
+def test_a_hit_that_paid_more_than_the_estimate_saved_nothing_and_its_detail_says_why():
+    cluster = store()
+    cluster.apply("pods", "ADDED", owned(started(eci_pod("slow-hit", [IMAGE]), 45), "cart"))
+    for item in (event("slow-hit", "SuccessfulHitImageCache", "hit image cache imc-web-cache"),
+                 pulled("slow-hit", f'Successfully pulled image "{IMAGE}" in 40s (40s including waiting)',
+                        at="2026-11-28T08:00:44Z")):  # a manifest check that took longer than the misses' pulls
+        cluster.apply("events", "ADDED", item)
+    frame = start_views.starts_frame(cluster.snapshot().pods)
+    key = frame.loc[frame["key"].str.endswith("/slow-hit"), "key"].item()
+    assert start_views.saving_of_pod(frame, key) == -15.0  # the misses' median pull, 25 s, less the 40 s it paid
+    assert saving_words(-15.0).startswith("0 s: it paid 15.0 s more pulling than the same images take on misses")
+    tables = (frame, start_views.by_workload(frame), start_views.by_cache(frame, cluster.snapshot().caches))
+    for table in tables:
+        assert (table["Saved (s)"].dropna() >= 0).all()
+    by_workload = start_views.by_workload(frame).set_index("Workload")["Saved (s)"]
+    assert (by_workload["default/cart"], by_workload["default/api"]) == (0.0, 50.0)
+    figures = live_figures(frame)
+    assert (figures.saved_seconds, figures.saved_pods, figures.paid_more) == (50.0, 3, 1)
+    assert items_saved(cluster) == {"slow-hit": 0.0, "hit1": 25.0, "hit2": 25.0}
+
+
+def items_saved(cluster: ClusterStore) -> dict:
+    """`imc report`'s saved_seconds per hit pod."""
+    return {i["name"]: i["saved_seconds"] for i in report.results(cluster.snapshot()) if i["saved_seconds"] is not None}
