@@ -210,3 +210,40 @@ def test_at_1024_the_caches_and_pods_tables_show_what_matters_without_scrolling_
             page.set_viewport_size(NARROW)
     finally:
         context.close()
+
+
+WIDE = {"width": 1440, "height": 900}
+# a grid by one of its headers: its headers in view, whether it scrolls sideways, the drawn cells of a column
+GRID_WITH = """([header, column]) => { for (const grid of document.querySelectorAll("[data-testid='stDataFrame']")) {
+    const headers = [...grid.querySelectorAll('[role=columnheader]')];
+    if (!headers.some(h => h.textContent.trim() === header)) continue;
+    const scroller = grid.querySelector('.dvn-scroller');
+    const index = headers.find(h => h.textContent.trim() === column)?.getAttribute('aria-colindex');
+    return {headers: headers.map(h => h.textContent.trim()), scrolls: scroller.scrollWidth > scroller.clientWidth + 1,
+            cells: [...grid.querySelectorAll(`[role=gridcell][aria-colindex='${index}']`)].map(c => c.textContent)}; }
+    return null; }"""
+
+
+def test_at_1440_every_pods_column_and_at_1024_every_verdict_reason_is_in_view(app, browser):
+    context = browser.new_context(viewport=WIDE)
+    try:
+        page = context.new_page()
+        open_page(page, f"{app.url}/pods?q=etl-hourly")
+        table = poll(lambda: page.evaluate(GRID_WITH, ["Pod", "Owner"]), 20, "the pods table drawn",
+                     until=lambda grid: grid and grid["cells"])
+        assert not table["scrolls"], table["headers"]
+        assert {"Pod", "Predicted", "ECI", "Cache", "Agrees", "Start", "Pull", "Owner", "Phase"} <= set(
+            table["headers"]), table["headers"]
+        assert set(table["cells"]) == {"etl-hourly"}, table["cells"]  # the workload's name; its kind is in the detail
+        pod = poll(lambda: cells(page, "Pod"), 20, "a pod of etl-hourly")[0]
+        for viewport in (WIDE, NARROW):
+            page.set_viewport_size(viewport)
+            open_page(page, f"{app.url}/pods?pod={pod}")
+            expect(page.get_by_text("Owner CronJob/etl-hourly", exact=False)).to_be_visible(timeout=20_000)
+            verdicts = poll(lambda: page.evaluate(GRID_WITH, ["Reasons", "Reasons"]), 20, "the verdict table drawn",
+                            until=lambda grid: grid and grid["cells"])
+            assert not verdicts["scrolls"] and "Reasons" in verdicts["headers"], (viewport, verdicts["headers"])
+            screenshot_whole(page, f"read-right-pod-{viewport['width']}")
+        no_exception(page)
+    finally:
+        context.close()
