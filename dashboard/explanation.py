@@ -185,15 +185,16 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
         st.dataframe(
             inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, placeholder=NO_VALUE, width="stretch",
             # Streamlit's grid wraps text only in rows taller than 4rem (64 px): four lines, so a reason of about 120
-            # characters is whole at 1024 px; the cache's ID is on its page, a click away, not in a column that
-            # would push Reasons out of view
+            # characters is whole at 1024 px, where the widths add up to the Preview's framed column (about 590 px);
+            # a wider table stretches each column in proportion. The cache's ID is on its page, a click away, not in
+            # a column that would push Reasons out of view
             key=f"{key}-verdicts", row_height=88, column_order=VERDICT_COLUMNS,
             column_config={
-                "Cache": st.column_config.TextColumn(width=196),
-                "Verdict": st.column_config.TextColumn(width=72, help=VERDICT_HELP["Verdict"]),
-                "Exact": st.column_config.NumberColumn(width=50, help=VERDICT_HELP["Exact"]),
-                "Same repo": st.column_config.NumberColumn(width=78, help=VERDICT_HELP["Same repo"]),
-                "Reasons": st.column_config.TextColumn(width=262),  # the rest at 1024 px; wider ones stretch it
+                "Cache": st.column_config.TextColumn(width=170),
+                "Verdict": st.column_config.TextColumn(width=70, help=VERDICT_HELP["Verdict"]),
+                "Exact": st.column_config.NumberColumn(width=46, help=VERDICT_HELP["Exact"]),
+                "Same repo": st.column_config.NumberColumn(width=74, help=VERDICT_HELP["Same repo"]),
+                "Reasons": st.column_config.TextColumn(width=228),
             },
         )
     else:
