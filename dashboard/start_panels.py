@@ -137,7 +137,7 @@ def caches(frames: Frames) -> None:
     st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
     # what it saved next to the cache's name, so at 1024 px only the cache's ID is behind a sideways scroll
     _start_table(frames, table, "start-caches", {
-        "Cache": st.column_config.TextColumn(pinned=True, width=200,  # in view when the grid scrolls sideways
+        "Cache": st.column_config.TextColumn(pinned=True, width=216,  # in view when the grid scrolls sideways
                                              help="auto · eci-…: created by ECI for a pod that missed"),
         "Saved (s)": st.column_config.NumberColumn(format="%.0f", width=80),
         "Pods served": st.column_config.NumberColumn(width=96),
