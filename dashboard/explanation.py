@@ -26,6 +26,7 @@ OUTCOME_BADGES = {
 SEVERITY_ICONS = {"error": ":red[:material/error:]", "warning": ":orange[:material/warning:]",
                   "info": ":blue[:material/info:]"}
 VERDICT_ORDER = {"chosen": 0, "outranked": 1, "rejected": 2}
+VERDICT_COLUMNS = ["Cache", "Verdict", "Exact", "Same repo", "Reasons"]  # the verdict table as drawn
 
 
 def summary(decision: Any, template: Any = None, index: Any = None, at: datetime | None = None,
@@ -183,10 +184,17 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     if explanation.candidates:
         st.dataframe(
             inert_frame(verdicts_frame(explanation.candidates)), hide_index=True, placeholder=NO_VALUE, width="stretch",
-            key=f"{key}-verdicts", row_height=56,  # two lines: long reasons wrap
+            # Streamlit's grid wraps text only in rows taller than 4rem (64 px): four lines, so a reason of about 120
+            # characters is whole at 1024 px, where the widths add up to the Preview's framed column (about 590 px);
+            # a wider table stretches each column in proportion. The cache's ID is on its page, a click away, not in
+            # a column that would push Reasons out of view
+            key=f"{key}-verdicts", row_height=88, column_order=VERDICT_COLUMNS,
             column_config={
-                "Reasons": st.column_config.TextColumn(width="large"),
-                **{name: st.column_config.Column(help=text) for name, text in VERDICT_HELP.items()},
+                "Cache": st.column_config.TextColumn(width=170),
+                "Verdict": st.column_config.TextColumn(width=70, help=VERDICT_HELP["Verdict"]),
+                "Exact": st.column_config.NumberColumn(width=46, help=VERDICT_HELP["Exact"]),
+                "Same repo": st.column_config.NumberColumn(width=74, help=VERDICT_HELP["Same repo"]),
+                "Reasons": st.column_config.TextColumn(width=228),
             },
         )
     else:

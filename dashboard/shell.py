@@ -136,7 +136,7 @@ def sidebar() -> None:
         line = demo_kubeconfig_line(cluster)
         if line:
             st.caption("Run kubectl against the demo cluster beside this page:")
-            st.code(line, language="bash")
+            st.code(line, language="bash", wrap_lines=True)  # whole in the sidebar; the copy button copies one line
         if st.session_state.get("imc_use_demo") and st.button("Back to my kubeconfig", width="stretch"):
             st.session_state["imc_use_demo"] = False
             st.rerun()

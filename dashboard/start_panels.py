@@ -10,9 +10,11 @@ import streamlit as st
 
 from core.figures import Spread, WindowFigures, counted, saving_words
 from dashboard import start_views
+from dashboard.cache_views import shown_name
 from dashboard.frames import Frames
 from dashboard.text import NO_VALUE, inert_frame, md
 
+CACHE_SAVED_COLUMNS = ["Cache", "Saved (s)", "Pods served", "Median start (s)", "Saved from", "Cache ID"]
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
     "For each hit: the median time the same images took to pull on misses in this cluster, less what "
@@ -147,21 +149,31 @@ def caches(frames: Frames) -> None:
     """Per cache: the pods it served, their median start, the pull time it saved."""
     frame = starts_of(frames)
     caches = frames.snapshot.caches
-    table = frames.drawn_from("start-caches", (frame,), lambda: start_views.by_cache(frame, caches), inputs=(caches,))
+    table = frames.drawn_from("start-caches", (frame,), lambda: shown_names(start_views.by_cache(frame, caches)),
+                              inputs=(caches,))
     st.subheader("What each cache saved")
     if table.empty:
         st.caption("No pod has hit a cache yet.")
         return
     st.caption(f"Pull time saved per cache, {estimated_from(start_views.observed_pulls(frame))}. {SAVED_HELP}")
+    # what it saved next to the cache's name, so at 1024 px only the cache's ID is behind a sideways scroll
     _start_table(frames, table, "start-caches", {
-        "Cache": st.column_config.TextColumn(pinned=True),  # in view when the grid scrolls sideways
-        "Median start (s)": st.column_config.NumberColumn(format="%.1f"),
-        "Saved (s)": st.column_config.NumberColumn(format="%.0f"),
-        "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on"),
-    })
+        "Cache": st.column_config.TextColumn(pinned=True, width=216,  # in view when the grid scrolls sideways
+                                             help="auto · eci-…: created by ECI for a pod that missed"),
+        "Saved (s)": st.column_config.NumberColumn(format="%.0f", width=80),
+        "Pods served": st.column_config.NumberColumn(width=96),
+        "Median start (s)": st.column_config.NumberColumn(format="%.1f", width=124),
+        "Saved from": st.column_config.NumberColumn(help="observed pulls the estimate rests on", width=92),
+    }, order=CACHE_SAVED_COLUMNS)
 
 
-def _start_table(frames: Frames, table: pd.DataFrame, key: str, column_config: dict) -> None:
+def shown_names(table: pd.DataFrame) -> pd.DataFrame:
+    """A per-cache table with its caches named as the caches table names them (auto · eci-… for ECI's own)."""
+    return table.assign(Cache=table["Cache"].map(shown_name))
+
+
+def _start_table(frames: Frames, table: pd.DataFrame, key: str, column_config: dict,
+                 order: list[str] | None = None) -> None:
     """A start table as inert text, up to about eight rows high.
 
     Handed to Streamlit as the Arrow table it makes of a DataFrame (`pa.Table.from_pandas`), made once per table
@@ -175,4 +187,5 @@ def _start_table(frames: Frames, table: pd.DataFrame, key: str, column_config: d
         height=min(38 + 35 * max(len(table), 1), 320),
         key=key,
         column_config=column_config,
+        column_order=order,
     )

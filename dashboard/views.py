@@ -227,6 +227,17 @@ def owner_of(obj: Any) -> str:
     return workload_name(obj.get("metadata")) if isinstance(obj, dict) else ""
 
 
+def owner_names(owners: pd.Series) -> pd.Series:
+    """Kind/name owners as their workload's name alone, for a narrow column ("CronJob/etl-hourly" is "etl-hourly")."""
+    return owners.str.partition("/")[2].where(owners.str.contains("/", regex=False), owners)
+
+
+def pod_facts(obj: Any) -> str:
+    """A pod's owner and phase in one line for its detail (the table shows the owner's name only); '' if neither."""
+    facts = {"Owner": owner_of(obj), "Phase": _status(obj).get("phase")}
+    return " · ".join(f"{label} {value}" for label, value in facts.items() if isinstance(value, str) and value)
+
+
 def _hit_cache_id(decision: Any, actual: Any) -> str:
     """The ID of the cache the pod used: ECI's word when it spoke, else the prediction."""
     if actual is not None:

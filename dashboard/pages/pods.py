@@ -87,7 +87,9 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
 def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """The rows matching the filter, their pod keys in order, and the same rows as the table draws them."""
     shown = frame if chosen == views.PodFilter() else views.filter_pods(frame, chosen)  # all: no copy to keep
-    drawn = shown[TABLE_COLUMNS].assign(Cache=views.links("/caches?cache=", shown["Cache"]))
+    drawn = shown[TABLE_COLUMNS].assign(Cache=views.links("/caches?cache=", shown["Cache"]),
+                                        Owner=views.owner_names(shown["Owner"]),
+                                        Actual=shown["Actual"].where(shown["Actual"] != views.NO_REPORT, NO_VALUE))
     return shown, shown["key"].tolist(), inert_frame(drawn)
 
 
@@ -97,28 +99,31 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
         drawn, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
         width="stretch", height=min(38 + 35 * max(len(drawn), 1), 420),
         selection_default=selection.link_default(TABLE_KEY, keys, selected_key),
-        # the widths add up to the table's width at 1440 px, so no column hides behind a sideways scroll; the full
-        # text of a cut cell shows on hover, and the other columns are in the CSV and the pod's detail
+        # the widths add up to the table's width at 1440 px (980 px beside the sidebar, 36 of them the selection
+        # column), so no column hides behind a sideways scroll; at 1024 px Pod, Predicted, ECI, Cache and Agrees are
+        # in view. The full text of a cut cell shows on hover; the owner's kind is in the pod's detail and the CSV
         column_order=TABLE_COLUMNS,
         column_config={
-            "Start (s)": st.column_config.NumberColumn(format="%.1f", width=68,
-                                                       help="Creation to the last container's start"),
-            "Pull (s)": st.column_config.NumberColumn(format="%.1f", width=62, help="Time spent pulling from registries"),
+            "Start (s)": st.column_config.NumberColumn("Start", format="%.1f s", width=62,
+                                                       help="Seconds from creation to the last container's start"),
+            "Pull (s)": st.column_config.NumberColumn("Pull", format="%.1f s", width=58,
+                                                      help="Seconds spent pulling from registries"),
             # pinned: on a narrow screen the grid scrolls sideways with the pod's name kept in view
-            "key": st.column_config.TextColumn("Pod", width=215, pinned=True, help="namespace/name; its images are in "
+            "key": st.column_config.TextColumn("Pod", width=206, pinned=True, help="namespace/name; its images are in "
                                                "the explanation below, and Search finds them"),
-            "Owner": st.column_config.TextColumn(width=100, help="The workload that created the pod"),
-            "Phase": st.column_config.TextColumn(width=68,
+            "Owner": st.column_config.TextColumn(width=86, help="The workload that created the pod (a Deployment, "
+                                                 "CronJob, …: its kind is in the pod's detail and the CSV)"),
+            "Phase": st.column_config.TextColumn(width=76,
                                                  help="The pod's phase (Pending, Running, Succeeded, Failed)"),
             "Predicted": st.column_config.TextColumn(
-                width=160, help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
+                width=162, help="imc's prediction; a hit says how many of the pod's images the cache holds (the rest are "
                      "pulled)"),
-            "Actual": st.column_config.TextColumn("ECI", width=55, help="What ECI reported (event or matched-cache "
-                                                              "annotation); no report: nothing yet"),
+            "Actual": st.column_config.TextColumn("ECI", width=46, help="What ECI reported (event or matched-cache "
+                                                              f"annotation); {NO_VALUE}: nothing yet"),
             "ECI agrees": st.column_config.TextColumn(
-                "Agrees", width=62, help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
+                "Agrees", width=56, help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
             "Cache": st.column_config.LinkColumn(
-                display_text=cache_views.CACHE_LINK_TEXT, width=128,
+                display_text=cache_views.CACHE_LINK_TEXT, width=190,
                 help="The cache imc predicts; opens it on Image caches. ECI's auto-created caches "
                      "(auto-create-for-<ECI instance>) show the instance they were created for"),
         },
@@ -151,6 +156,9 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
         gone(cluster, key)
         return
     st.subheader(md(f"{record.namespace}/{record.name}"))
+    facts = views.pod_facts(record.obj)
+    if facts:
+        st.caption(md(facts))
     start_panels.pod_timeline(record, frames_of(snapshot))
     now = views.now_utc()
     at = record.template.decided_at(now)

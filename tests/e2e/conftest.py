@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from bench.screenshots import whole
 from bench.waits import CHROMIUM, CHROMIUM_ARGS, IDLE, Dashboard, poll, scaled, start_dashboard  # noqa: F401 (poll: for the tests)
 from sim.launch import SimProcess, start_sim
 from tests.integration.conftest import run_kubectl
@@ -166,17 +167,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def screenshot_whole(page, name: str) -> None:
-    """Save the whole page under screenshots/: Streamlit scrolls inside its main block, so the viewport is made as
-    tall as that block first (full_page captures only the window)."""
+    """Save the whole page under screenshots/ (bench.screenshots.whole: Streamlit scrolls inside its main block)."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    width = page.viewport_size["width"]
-    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-    page.set_viewport_size({"width": width, "height": min(max(height, 600), 8000)})
-    settle(page)
-    charts = page.locator(".js-plotly-plot")
-    for number in range(charts.count()):  # drawn, not their loading placeholders
-        charts.nth(number).wait_for(state="visible", timeout=ms(20))
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    whole(page, SCREENSHOTS / f"{name}.png")
 
 
 def click_link(page, selector: str, text: str, required: bool = True) -> bool:

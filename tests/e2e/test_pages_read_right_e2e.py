@@ -13,7 +13,7 @@ from bench.waits import poll
 from core.caches import API_VERSION, KIND
 from core.policy import IMC_ID
 from core.timeutil import parse_time
-from tests.e2e.conftest import click_link, kubectl, kubectl_json, open_page, screenshot_whole, settle
+from tests.e2e.conftest import click_link, kubectl, kubectl_json, ms, new_context, open_page, screenshot_whole, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_dashboard_links import LINKS, column
 from tests.e2e.test_patch_form_e2e import open_deployment
@@ -67,26 +67,26 @@ def cells(page, name: str) -> list[str] | None:
 
 
 def narrow(browser):
-    """A 1024×768 tab."""
-    return browser.new_context(viewport=NARROW)
+    """A 1024×768 tab whose waits are stretched by IMC_TEST_SLOWDOWN."""
+    return new_context(browser, **NARROW)
 
 
 def open_overview(page, url: str) -> None:
     """The Overview with its tiles drawn."""
     open_page(page, url)
-    expect(page.locator(f"{LINKS}[href*='phase=Failed']")).to_have_count(1, timeout=20_000)
+    expect(page.locator(f"{LINKS}[href*='phase=Failed']")).to_have_count(1, timeout=ms(20))
 
 
 def test_the_ready_caches_tile_lands_on_only_ready_caches(app, page):
     open_overview(page, app.url)
     click_link(page, LINKS, "phase=Ready")
-    page.wait_for_url("**/caches?phase=Ready", timeout=30_000)
-    expect(page.get_by_role("heading", name="Image caches")).to_be_visible(timeout=20_000)
+    page.wait_for_url("**/caches?phase=Ready", timeout=ms(30))
+    expect(page.get_by_role("heading", name="Image caches")).to_be_visible(timeout=ms(20))
     phases = poll(lambda: column(page, "Phase"), 20, "the caches table drawn")
     assert set(phases) == {"Ready"}, phases
     open_overview(page, app.url)
     click_link(page, LINKS, "phase=Failed")
-    page.wait_for_url("**/caches?phase=Failed", timeout=30_000)
+    page.wait_for_url("**/caches?phase=Failed", timeout=ms(30))
     failed = poll(lambda: column(page, "Phase"), 20, "the caches table drawn")
     assert set(failed) <= {"Failed", "UpdateFailed"} and failed, failed
     assert any(text.startswith("removed ") for text in column(page, "Expires")), column(page, "Expires")
@@ -121,10 +121,10 @@ def test_a_pod_pinned_to_a_cache_creating_at_its_creation_will_not_start_and_say
     poll(lambda: phase_of(sim, cache) == "Ready", 60, "the pinned cache Ready since")  # now Ready, then was not
     open_page(page, f"{app.url}/pods?pod={namespace}/{pod}")
     main = page.locator("[data-testid='stMain']")
-    expect(main.get_by_text("Will not start.", exact=False)).to_be_visible(timeout=20_000)
+    expect(main.get_by_text("Will not start.", exact=False)).to_be_visible(timeout=ms(20))
     # the dashboard's watch may still hold the cache as Creating ("was not Ready …; it is Creating now") for a moment
     expect(main.get_by_text(f"{cache} was not Ready yet when the pod was created", exact=False).first).to_be_visible(
-        timeout=20_000)
+        timeout=ms(20))
     expect(main.get_by_text("still starting", exact=False)).to_have_count(0)
     expect(main.get_by_text(f"{cache} is Ready", exact=False)).to_have_count(0)
     no_exception(page)
@@ -148,7 +148,7 @@ def test_a_deep_link_to_a_deleted_pod_in_the_ledger_shows_its_row(app, sim, page
     kubectl(sim, "delete", "pod", "-n", namespace, "e2e-gone", "--wait=true")
     poll(lambda: (row() or (None,))[0] is not None, 30, "the ledger to mark the pod deleted")
     open_page(page, f"{app.url}/pods?pod={namespace}/e2e-gone")
-    expect(page.get_by_text("This pod is no longer in the cluster", exact=False)).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("This pod is no longer in the cluster", exact=False)).to_be_visible(timeout=ms(20))
     expect(page.get_by_text("There is no pod", exact=False)).to_have_count(0)
     facts = poll(lambda: dict(zip(cells(page, "") or [], cells(page, "Value") or [], strict=False)), 20,
                  "the ledger's row drawn")
@@ -169,7 +169,7 @@ def test_the_pin_picker_preselects_the_cache_the_workload_uses_now(app, sim, pag
                     "metadata": {"labels": labels},
                     "spec": {"containers": [{"name": f"c{n}", "image": image} for n, image in enumerate(images)]}}}})
     open_deployment(page, app.url, namespace, "e2e-pin")
-    expect(page.get_by_text("ECI uses cache e2e-pin-used", exact=False).first).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("ECI uses cache e2e-pin-used", exact=False).first).to_be_visible(timeout=ms(20))
     pick_mode(page, "Pin")
     picker = page.get_by_role("combobox", name="Cache to pin")
     value = poll(lambda: picker.input_value(), 20, "the picker drawn")
@@ -202,11 +202,58 @@ def test_at_1024_the_caches_and_pods_tables_show_what_matters_without_scrolling_
         for path, columns in (("caches", ("Name", "Phase", "Expires", "Pods hit")),
                               ("pods", ("Pod", "Predicted", "ECI", "Cache"))):
             open_page(page, f"{app.url}/{path}")
-            expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible(timeout=20_000)
+            expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible(timeout=ms(20))
             headers, scrolls = poll(lambda: page.evaluate(DRAWN_HEADERS), 20, f"the {path} table's headers")
             in_full = headers[:-1] if scrolls else headers  # when it scrolls, the last header drawn may be cut
             assert set(columns) <= set(in_full), (path, headers, scrolls)
             screenshot_whole(page, f"read-right-{path}-1024")
             page.set_viewport_size(NARROW)
+    finally:
+        context.close()
+
+
+WIDE = {"width": 1440, "height": 900}
+# a grid by one of its headers: its headers in view, whether it scrolls sideways, the drawn cells of a column
+GRID_WITH = """([header, column]) => { for (const grid of document.querySelectorAll("[data-testid='stDataFrame']")) {
+    const headers = [...grid.querySelectorAll('[role=columnheader]')];
+    if (!headers.some(h => h.textContent.trim() === header)) continue;
+    const scroller = grid.querySelector('.dvn-scroller');
+    const index = headers.find(h => h.textContent.trim() === column)?.getAttribute('aria-colindex');
+    return {headers: headers.map(h => h.textContent.trim()), scrolls: scroller.scrollWidth > scroller.clientWidth + 1,
+            cells: [...grid.querySelectorAll(`[role=gridcell][aria-colindex='${index}']`)].map(c => c.textContent)}; }
+    return null; }"""
+
+
+def test_at_1440_the_pods_table_shows_every_column_and_the_owner_by_its_name(app, browser):
+    context = new_context(browser, **WIDE)
+    try:
+        page = context.new_page()
+        open_page(page, f"{app.url}/pods?q=etl-hourly")
+        table = poll(lambda: page.evaluate(GRID_WITH, ["Pod", "Owner"]), 20, "the pods table drawn",
+                     until=lambda grid: grid and grid["cells"])
+        assert set(table["cells"]) == {"etl-hourly"}, table["cells"]  # the workload's name; its kind is in the detail
+        assert not table["scrolls"], table["headers"]
+        assert {"Pod", "Predicted", "ECI", "Cache", "Agrees", "Start", "Pull", "Owner", "Phase"} <= set(
+            table["headers"]), table["headers"]
+        no_exception(page)
+    finally:
+        context.close()
+
+
+def test_a_pods_detail_gives_its_owner_and_its_verdict_reasons_without_scrolling_sideways(app, browser):
+    context = new_context(browser, **WIDE)
+    try:
+        page = context.new_page()
+        open_page(page, f"{app.url}/pods?q=etl-hourly")
+        pod = poll(lambda: cells(page, "Pod"), 20, "a pod of etl-hourly")[0]
+        for viewport in (NARROW, WIDE):
+            page.set_viewport_size(viewport)
+            open_page(page, f"{app.url}/pods?pod={pod}")
+            verdicts = poll(lambda: page.evaluate(GRID_WITH, ["Reasons", "Reasons"]), 20, "the verdict table drawn",
+                            until=lambda grid: grid and grid["cells"])
+            assert not verdicts["scrolls"] and "Reasons" in verdicts["headers"], (viewport, verdicts["headers"])
+            expect(page.get_by_text("Owner CronJob/etl-hourly", exact=False)).to_be_visible(timeout=ms(20))
+            screenshot_whole(page, f"read-right-pod-{viewport['width']}")
+        no_exception(page)
     finally:
         context.close()

@@ -11,6 +11,7 @@ from dashboard.cache_views import CACHE_LINK_TEXT, by_urgency, relative_time
 from dashboard.history_views import ledger_pod_facts
 from dashboard.shell import demo_kubeconfig_line, server_text
 from dashboard.shown_cluster import ShownCluster
+from dashboard.views import owner_names, pod_facts
 from kube.ledger_rows import PodRow, StoredPod
 from kube.store import ClusterStore
 from sim.launch import SimProcess
@@ -83,3 +84,13 @@ def test_a_cache_event_is_one_whole_line_with_its_reason_type_and_time():
     assert line.startswith("**PullImageFailed** (Warning, `2026-12-05T23:10:00Z`): Failed to pull image")
     assert line.count("legacy:1.0") == 3  # whole, not cut at a column's edge
     assert "\u202e" not in event_line({"reason": "x\u202e", "message": "m"})  # control characters shown, not obeyed
+
+
+def test_the_pods_table_names_the_owner_alone_and_the_detail_gives_its_kind_and_the_phase():
+    owners = pd.Series(["CronJob/etl-hourly", "Deployment/web", ""])
+    assert owner_names(owners).tolist() == ["etl-hourly", "web", ""]
+    pod = {"metadata": {"name": "etl-hourly-29941751-l69g9", "namespace": "data", "ownerReferences": [
+        {"kind": "Job", "name": "etl-hourly-29941751", "controller": True}], "labels": {
+        "job-name": "etl-hourly-29941751"}}, "status": {"phase": "Succeeded"}}
+    assert pod_facts(pod) == "Owner CronJob/etl-hourly · Phase Succeeded"
+    assert pod_facts({"metadata": {"name": "bare"}, "status": {}}) == ""
