@@ -1,0 +1,32 @@
+"""How `imc sim` starts on its state dir (pure), and a state file moved aside whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sim.apiserver.persist import StatePlan, plan_start, set_aside
+
+WHERE = Path("/state/cluster.sqlite3")
+
+
+def test_a_fresh_state_dir_starts_the_scenario_asked_else_the_default():
+    assert plan_start(None, None, "demo", WHERE) == StatePlan("demo", resume=False)
+    assert plan_start(None, "empty", "demo", WHERE) == StatePlan("empty", resume=False)
+
+
+def test_a_stored_cluster_is_resumed_unless_another_scenario_is_asked():
+    assert plan_start("empty", None, "demo", WHERE) == StatePlan("empty", resume=True)
+    assert plan_start("scale", "scale", "demo", WHERE) == StatePlan("scale", resume=True)
+    refused = plan_start("demo", "empty", "demo", WHERE)
+    assert not refused.resume and "began as the demo scenario" in refused.refusal and "--reset" in refused.refusal
+
+
+def test_set_aside_moves_the_file_and_its_sidecars(tmp_path):
+    state = tmp_path / "cluster.sqlite3"
+    for suffix, content in (("", b"main"), ("-wal", b"wal")):
+        state.with_name(state.name + suffix).write_bytes(content)
+    aside = set_aside(state, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert aside == tmp_path / "cluster.sqlite3.bad-20260102T030405Z"
+    assert aside.read_bytes() == b"main" and Path(f"{aside}-wal").read_bytes() == b"wal"
+    assert not state.exists() and not Path(f"{state}-wal").exists()
