@@ -70,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "scale: many pods and caches. A cluster stored in the state dir is resumed instead")
     parser.add_argument("--reset", action="store_true",
                         help="forget the cluster stored in the state dir and start afresh (the CA and tokens stay)")
+    parser.add_argument("--stop-with-parent", action="store_true",
+                        help="stop once the process that started it ends (the dashboard's demo does not outlive it)")
     parser.add_argument("--pods", type=_count, default=None, help="pods of the scale scenario (default 10000)")
     parser.add_argument("--caches", type=_count, default=None, help="caches of the scale scenario (default 1000)")
     parser.add_argument("--speed", type=_positive, default=1.0,
@@ -130,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         max_pods=max_pods,
         compaction_seconds=COMPACTION_SECONDS if args.compaction_interval is None else args.compaction_interval,
         reset=args.reset,
+        stop_with_parent=args.stop_with_parent,
     )
     code = asyncio.run(serve(config))
     sys.stdout.flush()

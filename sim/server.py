@@ -70,6 +70,7 @@ class SimConfig:
     max_pods: int = DEFAULT_MAX_PODS
     compaction_seconds: float = COMPACTION_SECONDS
     reset: bool = False  # forget the stored cluster and start afresh
+    stop_with_parent: bool = False  # stop (gracefully, its state written) once the process that started it is gone
 
 
 class _Server(uvicorn.Server):
@@ -186,6 +187,14 @@ async def serve(config: SimConfig) -> int:
     background = [asyncio.create_task(_every(SWEEP_SECONDS, sim.eci.sweep)),
                   asyncio.create_task(_every(FULL_COLLECT_SECONDS, collect_everything))]
     background += [asyncio.create_task(task) for task in scenario.background()]
+    if config.stop_with_parent:
+        parent = os.getppid()
+
+        def stop_when_orphaned() -> None:
+            if os.getppid() != parent:  # reparented: the process that started it is gone
+                on_signal(signal.SIGTERM, None)
+
+        background.append(asyncio.create_task(_every(SWEEP_SECONDS, stop_when_orphaned)))
     try:
         await serving
     finally:

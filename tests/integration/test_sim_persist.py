@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from kubernetes import client, watch
@@ -13,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from bench.waits import poll
 from core.caches import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from sim.apiserver.persist import STATE_FILE
-from sim.launch import SimStartError
+from sim.launch import SimProcess, SimStartError, start_sim
 from tests.integration.conftest import TEST_SPEED, new_api_client, run_kubectl
 
 CACHES = (GROUP, VERSION, PLURAL)
@@ -128,3 +131,34 @@ def test_a_stored_cluster_is_not_run_as_another_scenario(start_sim_factory, tmp_
         start_sim_factory("scale", ("--pods", "1", "--caches", "1"), state_dir=tmp_path)
     assert "holds a cluster that began as the empty scenario" in str(refused.value)
     assert "--reset" in str(refused.value) and "Traceback" not in str(refused.value)
+
+
+def test_a_sim_stops_with_the_process_that_started_it(tmp_path):
+    """A killed dashboard leaves no demo holding the state dir: its sim stops by itself, its state written."""
+    script = ("import sys, time\nfrom sim.launch import start_sim\n"
+              f"sim = start_sim('empty', state_dir={str(tmp_path)!r})\n"
+              "print(sim.process.pid, sim.kubeconfig, flush=True)\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    try:
+        pid, kubeconfig = parent.stdout.readline().split()
+        started = SimProcess(kubeconfig, "", None, str(tmp_path))
+        run_kubectl(started, "create", "configmap", "last-words")
+    finally:
+        parent.kill()
+        parent.wait(10)
+    poll(lambda: not running(int(pid)), 30, "the orphaned sim to stop")
+    again = start_sim("empty", state_dir=tmp_path)
+    try:
+        assert run_kubectl(again, "get", "configmap", "last-words", "-o", "name").stdout.strip() == \
+            "configmap/last-words", "its clean stop wrote the last change"
+    finally:
+        again.stop()
+
+
+def running(pid: int) -> bool:
+    """Whether a process is alive (a zombie nobody reaped has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
