@@ -119,7 +119,7 @@ def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_POD
         api.resume()
         sim.eci.resume()
     if persister is not None:
-        persister.attach(store)
+        persister.attach(store, stored)
     if stored is None:
         install_base(api)
     return sim

@@ -1,9 +1,13 @@
 """The cluster's objects kept in its state dir, as a real cluster keeps them in etcd (SQLite, written in batches).
 
-Every change is noted in memory (the latest version of each object, or its deletion); a thread writes what was noted
-in one transaction every `WRITE_SECONDS`, and `close()` writes the rest. A write costs what changed since the last
-one, whatever the size of the cluster, and the event loop never waits for the disk. A crash loses at most the last
-`WRITE_SECONDS` of changes; a transaction is all or nothing, so the file always holds one consistent moment.
+Every change is noted in memory (the newest version of each object, or its deletion); a thread writes what was noted
+every `WRITE_SECONDS` as one row of the `batches` table (the objects' JSON as the store encoded it, framed), in one
+transaction, and `close()` writes the rest. One blob per batch costs SQLite a few ms of CPU per MiB, several times
+less than a row per object. Once the batches since the last snapshot hold more bytes than the cluster itself (and at
+least `MIN_COMPACT_BYTES`), the next write replaces them all with a snapshot of every object (in rows of up to
+`SNAPSHOT_CHUNK_BYTES`), as etcd compacts its log into a snapshot: each change is written about twice at most. Loading
+replays the rows in order. A crash loses at most the last `WRITE_SECONDS`; a transaction is all or nothing, so the file
+always holds one consistent moment.
 """
 
 from __future__ import annotations
@@ -11,29 +15,29 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
-from sim.apiserver.store import Change, Entry, ObjectKey, Store, object_key
+from sim.apiserver.store import Change, Entry, Store, object_key
 
 log = logging.getLogger("imc.sim")
 STATE_FILE = "cluster.sqlite3"
-FORMAT = "1"  # meta `format`: the layout of the objects table
+FORMAT = "2"  # meta `format`: the framing of the batches table
 WRITE_SECONDS = 0.5
+MIN_COMPACT_BYTES = 16 * 1024 * 1024
+SNAPSHOT_CHUNK_BYTES = 8 * 1024 * 1024
 SIDECARS = ("-wal", "-shm")  # SQLite's own files beside a database in WAL mode
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS objects (
-    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, object BLOB NOT NULL,
-    PRIMARY KEY (resource, namespace, name)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
-_UPSERT = "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)"
-_DELETE = "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?"
 _SET_META = "INSERT OR REPLACE INTO meta VALUES (?, ?)"
+StateKey = tuple[str, str, str]  # resource key, namespace, name
+Version = tuple[int, bytes]  # resourceVersion and JSON of an object; (rv, b"") once deleted
 
 
 class StateError(Exception):
@@ -47,6 +51,33 @@ class StoredCluster:
     scenario: str
     rv: int
     objects: list[tuple[str, Entry]]
+    size: int = 0  # bytes of its batches (its last snapshot and the batches since)
+
+
+def frame(versions: Iterable[tuple[StateKey, Version]]) -> bytes:
+    """Versions as one blob: per object a JSON header line [resource, namespace, name, rv, length] (length -1: deleted),
+    then its JSON."""
+    parts = []
+    for (resource, namespace, name), (rv, raw) in versions:
+        parts.append(orjson.dumps([resource, namespace, name, rv, len(raw) if raw else -1]))
+        parts.append(b"\n")
+        parts.append(raw)
+    return b"".join(parts)
+
+
+def unframe(data: bytes) -> Iterator[tuple[StateKey, Version]]:
+    """The versions of a blob made by `frame`; ValueError when it is not one."""
+    view = memoryview(data)
+    at = 0
+    while at < len(data):
+        line_end = data.index(b"\n", at)
+        resource, namespace, name, rv, length = orjson.loads(view[at:line_end])
+        at = line_end + 1
+        raw = b"" if length < 0 else bytes(view[at:at + length])
+        if len(raw) != max(length, 0):
+            raise ValueError("a batch ends inside an object")
+        at += max(length, 0)
+        yield (str(resource), str(namespace), str(name)), (int(rv), raw)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -67,15 +98,21 @@ def load_state(path: Path) -> StoredCluster | None:
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if meta.get("format") != FORMAT:
                 raise StateError(f"it is not a cluster state of format {FORMAT} (meta format {meta.get('format')!r})")
-            objects = []
-            for resource, rv, raw in conn.execute("SELECT resource, rv, object FROM objects"):
+            latest: dict[StateKey, Version] = {}
+            size = 0
+            for (data,) in conn.execute("SELECT data FROM batches ORDER BY id"):
+                latest.update(unframe(data))
+                size += len(data)
+        finally:
+            conn.close()
+        objects = []
+        for (resource, _, _), (rv, raw) in latest.items():
+            if raw:
                 obj = orjson.loads(raw)
                 if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
                     raise StateError(f"a stored {resource} is not an object")
-                objects.append((resource, Entry(obj, bytes(raw), int(rv))))
-            return StoredCluster(meta.get("scenario", ""), int(meta.get("rv", "1")), objects)
-        finally:
-            conn.close()
+                objects.append((resource, Entry(obj, raw, rv)))
+        return StoredCluster(meta.get("scenario", ""), int(meta.get("rv", "1")), objects, size)
     except (sqlite3.Error, orjson.JSONDecodeError, ValueError, TypeError) as exc:
         raise StateError(str(exc) or type(exc).__name__) from None
 
@@ -97,6 +134,20 @@ def remove_state(path: Path) -> None:
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
+def snapshot_chunks(live: dict[StateKey, Version], chunk_bytes: int = SNAPSHOT_CHUNK_BYTES) -> Iterator[bytes]:
+    """Every live object, framed in blobs of about `chunk_bytes`."""
+    chunk: list[tuple[StateKey, Version]] = []
+    size = 0
+    for key, version in live.items():
+        chunk.append((key, version))
+        size += len(version[1])
+        if size >= chunk_bytes:
+            yield frame(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield frame(chunk)
+
+
 @dataclass(eq=False)
 class Persister:
     """Keeps a store's objects in the state file: notes every change, writes them in batches on its own thread."""
@@ -105,18 +156,25 @@ class Persister:
     scenario: str
     interval: float = WRITE_SECONDS
     problem: str | None = None  # why the last write failed (the changes wait for the next one)
-    _noted: dict[tuple[str, ObjectKey], Entry | None] = field(default_factory=dict)
+    _noted: dict[StateKey, Version] = field(default_factory=dict)
+    _live: dict[StateKey, Version] = field(default_factory=dict)  # what the file holds (the writer thread's own)
+    _live_bytes: int = 0
+    _logged_bytes: int = 0  # written in batches since the last snapshot
     _rv: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _conn: sqlite3.Connection | None = None
 
-    def attach(self, store: Store) -> None:
-        """Open the file, note every later change of `store`, and start writing (what the store holds now is
-        written first: a fresh cluster's objects, or nothing new for a resumed one)."""
+    def attach(self, store: Store, stored: StoredCluster | None = None) -> None:
+        """Open the file, note every later change of `store`, and start writing; `stored` is what the file holds
+        already (a resumed cluster), else the file starts empty."""
         self._conn = _connect(self.path)
         self._conn.executescript(SCHEMA)
+        for resource, entry in stored.objects if stored is not None else ():
+            self._live[(resource, *object_key(entry.obj))] = (entry.rv, entry.raw)
+            self._live_bytes += len(entry.raw)
+        self._logged_bytes = max(0, stored.size - self._live_bytes) if stored is not None else 0
         with self._conn:
             self._conn.executemany(_SET_META, [("format", FORMAT), ("scenario", self.scenario),
                                                ("rv", str(store.rv))])
@@ -126,10 +184,10 @@ class Persister:
         self._thread.start()
 
     def note(self, change: Change) -> None:
-        """Remember the newest version of a changed object (None once deleted) for the next write."""
-        key = (change.resource, object_key(change.entry.obj))
+        """Remember the newest version of a changed object (deleted: no JSON) for the next write."""
+        key = (change.resource, *object_key(change.entry.obj))
         with self._lock:
-            self._noted[key] = None if change.type == "DELETED" else change.entry
+            self._noted[key] = (change.rv, b"" if change.type == "DELETED" else change.entry.raw)
             self._rv = change.rv
 
     def _run(self) -> None:
@@ -137,19 +195,28 @@ class Persister:
             self.write()
 
     def write(self) -> int:
-        """Write what changed since the last write in one transaction; returns how many objects."""
+        """Write what changed since the last write in one transaction (as a snapshot of everything once the batches
+        outgrow the cluster); returns how many objects changed."""
         with self._lock:
             noted, self._noted = self._noted, {}
             rv = self._rv
         if not noted or self._conn is None:
             return 0
-        upserts = [(resource, *key, entry.rv, entry.raw) for (resource, key), entry in noted.items()
-                   if entry is not None]
-        deletes = [(resource, *key) for (resource, key), entry in noted.items() if entry is None]
+        for key, version in noted.items():  # as the file will hold them (noted again if this write fails)
+            self._live_bytes -= len(self._live.pop(key, (0, b""))[1])
+            if version[1]:
+                self._live[key] = version
+                self._live_bytes += len(version[1])
+        batch = frame(noted.items())
+        compact = self._logged_bytes + len(batch) > max(self._live_bytes, MIN_COMPACT_BYTES)
         try:
             with self._conn:
-                self._conn.executemany(_DELETE, deletes)
-                self._conn.executemany(_UPSERT, upserts)
+                if compact:
+                    self._conn.execute("DELETE FROM batches")
+                    self._conn.executemany("INSERT INTO batches (data) VALUES (?)",
+                                           ((chunk,) for chunk in snapshot_chunks(self._live)))
+                else:
+                    self._conn.execute("INSERT INTO batches (data) VALUES (?)", (batch,))
                 self._conn.execute(_SET_META, ("rv", str(rv)))
         except sqlite3.Error as exc:
             with self._lock:  # kept for the next try; newer versions noted meanwhile win
@@ -158,6 +225,7 @@ class Persister:
                 log.warning("imc sim: cannot write the cluster state to %s (%s); retrying", self.path, exc)
             self.problem = str(exc)
             return 0
+        self._logged_bytes = 0 if compact else self._logged_bytes + len(batch)
         self.problem = None
         return len(noted)
 

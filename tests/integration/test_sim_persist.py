@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bench.waits import poll
 from core.caches import API_VERSION, GROUP, KIND, PLURAL, VERSION
-from sim.apiserver.persist import STATE_FILE
+from sim.apiserver.persist import STATE_FILE, StateError, load_state
 from sim.launch import SimProcess, SimStartError, start_sim
 from tests.integration.conftest import TEST_SPEED, new_api_client, run_kubectl
 
@@ -104,10 +103,10 @@ def test_a_killed_sim_keeps_what_it_wrote(start_sim_factory, tmp_path):
 
     def stored() -> bool:
         try:
-            with sqlite3.connect(f"file:{tmp_path / STATE_FILE}?mode=ro", uri=True) as conn:
-                return conn.execute("SELECT 1 FROM objects WHERE name = 'written'").fetchone() is not None
-        except sqlite3.Error:
+            cluster = load_state(tmp_path / STATE_FILE)
+        except StateError:  # not yet made
             return False
+        return cluster is not None and any(entry.obj["metadata"]["name"] == "written" for _, entry in cluster.objects)
 
     poll(stored, 15, "the ConfigMap in the state file")
     os.killpg(first.process.pid, signal.SIGKILL)

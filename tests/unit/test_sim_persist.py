@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.apiserver.persist import StatePlan, plan_start, set_aside
+import pytest
+
+from sim.apiserver.persist import StatePlan, frame, plan_start, set_aside, unframe
 
 WHERE = Path("/state/cluster.sqlite3")
 
@@ -30,3 +32,10 @@ def test_set_aside_moves_the_file_and_its_sidecars(tmp_path):
     assert aside == tmp_path / "cluster.sqlite3.bad-20260102T030405Z"
     assert aside.read_bytes() == b"main" and Path(f"{aside}-wal").read_bytes() == b"wal"
     assert not state.exists() and not Path(f"{state}-wal").exists()
+
+
+def test_a_batch_gives_back_what_was_framed_and_a_torn_one_is_refused():
+    versions = [(("pods", "shop", "web-1"), (7, b'{"metadata":{"name":"web-1"}}')), (("events", "shop", "e"), (8, b""))]
+    assert list(unframe(frame(versions))) == versions
+    with pytest.raises(ValueError):
+        list(unframe(frame(versions[:1])[:-3]))
