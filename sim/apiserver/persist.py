@@ -28,6 +28,9 @@ log = logging.getLogger("imc.sim")
 STATE_FILE = "cluster.sqlite3"
 FORMAT = "2"  # meta `format`: the framing of the batches table
 WRITE_SECONDS = 0.5
+# After a crash the versions given in the last unwritten moment are unknown: versions jump this far past the stored one,
+# so a client holding one of them gets 410 rather than a watch that skips what is new (etcd loses no commit; we may).
+UNCLEAN_RV_GAP = 1_000_000
 MIN_COMPACT_BYTES = 16 * 1024 * 1024
 SNAPSHOT_CHUNK_BYTES = 8 * 1024 * 1024
 SIDECARS = ("-wal", "-shm")  # SQLite's own files beside a database in WAL mode
@@ -112,7 +115,8 @@ def load_state(path: Path) -> StoredCluster | None:
                 if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
                     raise StateError(f"a stored {resource} is not an object")
                 objects.append((resource, Entry(obj, raw, rv)))
-        return StoredCluster(meta.get("scenario", ""), int(meta.get("rv", "1")), objects, size)
+        rv = int(meta.get("rv", "1")) + (0 if meta.get("clean") == "1" else UNCLEAN_RV_GAP)
+        return StoredCluster(meta.get("scenario", ""), rv, objects, size)
     except (sqlite3.Error, orjson.JSONDecodeError, ValueError, TypeError) as exc:
         raise StateError(str(exc) or type(exc).__name__) from None
 
@@ -177,7 +181,7 @@ class Persister:
         self._logged_bytes = max(0, stored.size - self._live_bytes) if stored is not None else 0
         with self._conn:
             self._conn.executemany(_SET_META, [("format", FORMAT), ("scenario", self.scenario),
-                                               ("rv", str(store.rv))])
+                                               ("rv", str(store.rv)), ("clean", "0")])
         self._rv = store.rv
         store.add_listener(self.note)
         self._thread = threading.Thread(target=self._run, name="imc-sim-persist", daemon=True)
@@ -236,6 +240,9 @@ class Persister:
             self._thread.join()
         self.write()
         if self._conn is not None:
+            if not self._noted:  # all written: the next start may go on from the stored version
+                with self._conn:
+                    self._conn.execute(_SET_META, ("clean", "1"))
             self._conn.close()
             self._conn = None
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from sim.apiserver.persist import StatePlan, frame, plan_start, set_aside, unframe
+from sim.apiserver.persist import (
+    FORMAT,
+    SCHEMA,
+    UNCLEAN_RV_GAP,
+    StatePlan,
+    frame,
+    load_state,
+    plan_start,
+    set_aside,
+    unframe,
+)
 
 WHERE = Path("/state/cluster.sqlite3")
 
@@ -39,3 +50,22 @@ def test_a_batch_gives_back_what_was_framed_and_a_torn_one_is_refused():
     assert list(unframe(frame(versions))) == versions
     with pytest.raises(ValueError):
         list(unframe(frame(versions[:1])[:-3]))
+
+
+def stored_file(path: Path, clean: str) -> Path:
+    """A state file of one ConfigMap at version 10, stopped cleanly or not."""
+    obj = b'{"metadata":{"name":"c","namespace":"default","resourceVersion":"10"}}'
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA)
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("scenario", "empty"), ("rv", "10"),
+                                                            ("clean", clean)])
+        conn.execute("INSERT INTO batches (data) VALUES (?)", (frame([(("configmaps", "default", "c"), (10, obj))]),))
+    conn.close()
+    return path
+
+
+def test_versions_jump_after_a_crash_and_go_on_after_a_clean_stop(tmp_path):
+    clean = load_state(stored_file(tmp_path / "clean.sqlite3", "1"))
+    crashed = load_state(stored_file(tmp_path / "crashed.sqlite3", "0"))
+    assert [entry.obj["metadata"]["name"] for _, entry in crashed.objects] == ["c"]
+    assert clean.rv == 10 and crashed.rv == 10 + UNCLEAN_RV_GAP
