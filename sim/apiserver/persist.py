@@ -84,7 +84,10 @@ def unframe(data: bytes) -> Iterator[tuple[StateKey, Version]]:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    """A connection to the state file in WAL mode, usable from the writer thread."""
+    """A connection to the state file in WAL mode, usable from the writer thread; the file (and SQLite's files beside
+    it, which take its mode) readable by this user only: it holds the cluster's Secrets, as etcd's data dir does."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")  # in WAL mode a commit survives a crash of the process

@@ -73,6 +73,8 @@ def test_a_restarted_sim_resumes_its_objects_with_their_uids(start_sim_factory, 
     assert stale.value.status == 410
     api_client.close()
     assert "Traceback" not in (tmp_path / "sim.log").read_text()
+    kept = list(tmp_path.glob(f"{STATE_FILE}*"))
+    assert kept and all(path.stat().st_mode & 0o077 == 0 for path in kept), "Secrets are kept for this user only"
 
 
 def test_reset_starts_afresh(start_sim_factory, tmp_path):
