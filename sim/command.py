@@ -61,11 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=_count, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument("--state-dir", type=Path, default=None,
-                        help=f"keeps the CA, serving certificate and tokens (default {default_state_dir()})")
+                        help="keeps the CA, serving certificate, tokens and the cluster's objects "
+                             f"(default {default_state_dir()})")
     parser.add_argument("--kubeconfig", type=Path, default=None,
                         help="where to write the kubeconfig (default STATE_DIR/kubeconfig)")
-    parser.add_argument("--scenario", choices=SCENARIOS, default="demo",
-                        help="demo: a small lively cluster; empty: nothing; scale: many pods and caches")
+    parser.add_argument("--scenario", choices=SCENARIOS, default=None,
+                        help="what a fresh cluster holds: demo (default): a small lively cluster; empty: nothing; "
+                             "scale: many pods and caches. A cluster stored in the state dir is resumed instead")
+    parser.add_argument("--reset", action="store_true",
+                        help="forget the cluster stored in the state dir and start afresh (the CA and tokens stay)")
+    parser.add_argument("--stop-with-parent", action="store_true",
+                        help="stop once the process that started it ends (the dashboard's demo does not outlive it)")
     parser.add_argument("--pods", type=_count, default=None, help="pods of the scale scenario (default 10000)")
     parser.add_argument("--caches", type=_count, default=None, help="caches of the scale scenario (default 1000)")
     parser.add_argument("--speed", type=_positive, default=1.0,
@@ -125,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_pods=max_pods,
         compaction_seconds=COMPACTION_SECONDS if args.compaction_interval is None else args.compaction_interval,
+        reset=args.reset,
+        stop_with_parent=args.stop_with_parent,
     )
     code = asyncio.run(serve(config))
     sys.stdout.flush()

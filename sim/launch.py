@@ -82,7 +82,8 @@ def start_sim(
 ) -> SimProcess:
     """Run `python -m sim` in its own process group and wait until it serves; raises SimStartError.
 
-    The server's log goes to STATE_DIR/sim.log.
+    The server's log goes to STATE_DIR/sim.log. It stops by itself once this process is gone (`--stop-with-parent`),
+    its state written, so a killed dashboard leaves no demo holding the state dir.
     """
     if state_dir is None:
         from sim.command import default_state_dir
@@ -91,7 +92,7 @@ def start_sim(
     state_dir = Path(state_dir).expanduser().resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "sim", "--scenario", scenario, "--state-dir", str(state_dir),
-               "--port", str(port), *extra_args]
+               "--port", str(port), "--stop-with-parent", *extra_args]
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environment.get("PYTHONPATH")]))
     environment["PYTHONUNBUFFERED"] = "1"

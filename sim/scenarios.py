@@ -100,6 +100,10 @@ class DemoScenario(Scenario):
     CHURN_SECONDS = 12.0
     MAX_CHURN_CACHES = 4
 
+    def __init__(self, sim: Simulation, rng: random.Random) -> None:
+        super().__init__(sim, rng)
+        self.sim.eci.event_ttl = timedelta(hours=PAST_HOURS + 1)  # the past's Pulled events stay readable
+
     def populate(self) -> None:
         """Namespaces, caches, the past's pods, workloads."""
         for name in ("shop", "data", "ml"):
@@ -108,7 +112,6 @@ class DemoScenario(Scenario):
         pull_secret = docker_registry_secret("acr-pull", ACR_SERVER, "imc-demo@1234567890", "demo-only-not-a-password")
         pull_secret["metadata"]["creationTimestamp"] = format_time(now - timedelta(days=12))
         self.api.create(SECRETS, "default", pull_secret, internal=True)  # what the Create-cache form's hint names
-        self.sim.eci.event_ttl = timedelta(hours=PAST_HOURS + 1)  # the past's Pulled events stay readable
         self.ready_cache("nginx-base", ["nginx:1.25", "busybox:1.36"], retention=30, started=now - timedelta(hours=5))
         self.ready_cache("shop-web", [f"{ACR}/nginx:1.14.2", f"{ACR}/busybox:1.30"], size=25, retention=14,
                          annotations={"k8s.aliyun.com/imc-enable-reuse": "true"}, started=now - timedelta(hours=4))

@@ -21,6 +21,18 @@ from core.malloc import limit_malloc_arenas
 from sim.apiserver.api_server import ApiServer, ServerOptions
 from sim.apiserver.identity import client_host, load_identity, write_kubeconfig
 from sim.apiserver.object_api import DEFAULT_MAX_PODS
+from sim.apiserver.persist import (
+    STATE_FILE,
+    Persister,
+    StateError,
+    StatePlan,
+    StoredCluster,
+    load_state,
+    lock_state_dir,
+    plan_start,
+    remove_state,
+    set_aside,
+)
 from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 from sim.scenarios import Scenario, build_scenario
 from sim.simulation import build_simulation
@@ -46,7 +58,7 @@ class SimConfig:
     port: int
     state_dir: Path
     kubeconfig: Path
-    scenario: str
+    scenario: str | None  # None: the stored cluster's, else the demo
     speed: float
     drop_watch_events: int
     drop_watch_seconds: float
@@ -57,6 +69,8 @@ class SimConfig:
     seed: int | None = None
     max_pods: int = DEFAULT_MAX_PODS
     compaction_seconds: float = COMPACTION_SECONDS
+    reset: bool = False  # forget the stored cluster and start afresh
+    stop_with_parent: bool = False  # stop (gracefully, its state written) once the process that started it is gone
 
 
 class _Server(uvicorn.Server):
@@ -112,11 +126,24 @@ async def serve(config: SimConfig) -> int:
         listener.close()
         return 2
     port = listener.getsockname()[1]
+    held = lock_state_dir(config.state_dir)
+    if held is None:
+        print(f"imc sim: {config.state_dir} is in use by another imc sim; stop it first, or give another "
+              "--state-dir", file=sys.stderr)
+        listener.close()
+        return 2
+    start = open_state(config)
+    if start is None:
+        listener.close()
+        return 2
+    plan, stored = start
     limit_malloc_arenas()  # big objects' buffers (watch chunks, history) go back to the OS once freed
+    persister = Persister(config.state_dir / STATE_FILE, plan.scenario)
     sim = build_simulation(config.history, config.speed, config.max_pods, config.history_bytes,
-                           config.compaction_seconds)
-    scenario: Scenario = build_scenario(config.scenario, sim, config.pods, config.caches, config.seed)
-    scenario.populate()
+                           config.compaction_seconds, stored, persister)
+    scenario: Scenario = build_scenario(plan.scenario, sim, config.pods, config.caches, config.seed)
+    if stored is None:
+        scenario.populate()
     address = f"{client_host(config.host)}:{port}"
     api_server = ApiServer(sim.api, identity, ServerOptions(config.drop_watch_events, config.drop_watch_seconds, address))
     uv_config = uvicorn.Config(
@@ -160,10 +187,43 @@ async def serve(config: SimConfig) -> int:
     background = [asyncio.create_task(_every(SWEEP_SECONDS, sim.eci.sweep)),
                   asyncio.create_task(_every(FULL_COLLECT_SECONDS, collect_everything))]
     background += [asyncio.create_task(task) for task in scenario.background()]
+    if config.stop_with_parent:
+        parent = os.getppid()
+
+        def stop_when_orphaned() -> None:
+            if os.getppid() != parent:  # reparented: the process that started it is gone
+                on_signal(signal.SIGTERM, None)
+
+        background.append(asyncio.create_task(_every(SWEEP_SECONDS, stop_when_orphaned)))
     try:
         await serving
     finally:
         for task in background:
             task.cancel()
+        persister.close()
+        held.close()
         sys.stdout.flush()
     return 0
+
+
+def open_state(config: SimConfig) -> tuple[StatePlan, StoredCluster | None] | None:
+    """Read the stored cluster of the state dir (forgotten with --reset; a file that cannot be read is moved aside and
+    said so) and decide how to start; None, after saying why, when the sim may not start."""
+    path = config.state_dir / STATE_FILE
+    if config.reset:
+        remove_state(path)
+    try:
+        stored = load_state(path)
+    except StateError as exc:
+        aside = set_aside(path)
+        print(f"imc sim: the cluster state {path} cannot be read ({exc}); it was moved to {aside} and a fresh "
+              "cluster starts", file=sys.stderr, flush=True)
+        stored = None
+    plan = plan_start(stored.scenario if stored else None, config.scenario, "demo", path)
+    if plan.refusal:
+        print(f"imc sim: {plan.refusal}", file=sys.stderr)
+        return None
+    if stored is not None:
+        print(f"imc sim: resuming the cluster stored in {path} ({len(stored.objects)} objects; --reset starts "
+              "afresh)", file=sys.stderr, flush=True)
+    return plan, stored

@@ -11,6 +11,7 @@ import yaml
 
 from core.timeutil import format_time
 from sim.apiserver.object_api import DEFAULT_MAX_PODS, ObjectApi
+from sim.apiserver.persist import Persister, StoredCluster
 from sim.apiserver.resources import CRDS, LEASES, NAMESPACES, NODES, SERVICES
 from sim.apiserver.scheduling import Scheduler
 from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES, Store
@@ -103,13 +104,22 @@ class Simulation:
 
 def build_simulation(history: int, speed: float, max_pods: int = DEFAULT_MAX_PODS,
                      history_bytes: int = DEFAULT_HISTORY_BYTES,
-                     compaction_seconds: float = COMPACTION_SECONDS) -> Simulation:
-    """A fresh cluster with its controllers and base objects (namespaces, nodes, the CRD)."""
+                     compaction_seconds: float = COMPACTION_SECONDS, stored: StoredCluster | None = None,
+                     persister: Persister | None = None) -> Simulation:
+    """A cluster with its controllers: the `stored` one resumed (its controllers carry on from its objects), else a
+    fresh one with its base objects (namespaces, nodes, the CRD). A `persister` keeps every change from then on."""
     store = Store(history, history_bytes, compaction_seconds)
     scheduler = Scheduler(speed)
     api = ObjectApi(store, scheduler, max_pods)
     sim = Simulation(store, api, scheduler, EciController(api, scheduler),
                      DeploymentController(api, scheduler), JobController(api, scheduler),
                      CronJobController(api, scheduler))
-    install_base(api)
+    if stored is not None:
+        store.restore(stored.objects, stored.rv)
+        api.resume()
+        sim.eci.resume()
+    if persister is not None:
+        persister.attach(store, stored)
+    if stored is None:
+        install_base(api)
     return sim

@@ -173,6 +173,23 @@ class ObjectApi:
         self.owners: dict[str, tuple[str, str, str]] = {}  # uid -> where that object lives
         store.add_listener(self._index_owners)
 
+    def resume(self) -> None:
+        """After a restart on stored objects, the work the stopped cluster left: a Terminating pod's grace period runs
+        again, and an object whose owners are all gone is collected, as the garbage collector's first sync finds it
+        (kubernetes pkg/controller/garbagecollector: attemptToDeleteItem deletes a dependent of absent owners)."""
+        for entry in list(self.store.entries(PODS.key)):
+            metadata = entry.obj["metadata"]
+            if metadata.get("deletionTimestamp") and metadata.get("deletionGracePeriodSeconds") and self.scheduler:
+                self.scheduler.after(POD_STOP_SECONDS, self._grace_over, PODS, metadata.get("namespace", ""),
+                                     metadata["name"], metadata.get("uid", ""))
+        orphaned = {key for uid, keys in self.dependents.items() if uid not in self.owners for key in keys}
+        for key, namespace, name in sorted(orphaned):
+            entry = self.store.get(key, namespace, name)
+            if entry is not None and not owner_uids(entry.obj["metadata"]) & self.owners.keys():
+                self._garbage.append((key, namespace, name, DeleteOptions()))
+        if self._garbage and not self._collecting:
+            self._collect_garbage()
+
     def _check_pod_quota(self, name: str) -> None:
         """403 once the cluster holds `max_pods` pods, worded as a ResourceQuota refusal."""
         used = self.store.count(PODS.key)

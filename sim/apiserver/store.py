@@ -7,7 +7,7 @@ import bisect
 import itertools
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -264,6 +264,24 @@ class Store:
         entry = self._stamp(previous.copy())
         self._record(resource, "DELETED", entry, previous)
         return entry
+
+    def restore(self, stored: Iterable[tuple[str, Entry]], rv: int) -> None:
+        """Fill an empty store with the objects of a restarted cluster, and tell the listeners of each (as ADDED,
+        outside the watch history). Versions go on from `rv`; nothing before it can be watched or listed any more:
+        a restarted kube-apiserver's watch cache starts at the current resourceVersion, and an older one is "too
+        old" (apiserver pkg/storage/cacher/watch_cache.go), so a client with a stale resourceVersion gets 410."""
+        added = []
+        for resource, entry in stored:
+            self._objects.setdefault(resource, {})[object_key(entry.obj)] = entry
+            self._sorted_keys[resource] = None
+            self.rv = max(self.rv, entry.rv)
+            added.append(Change(entry.rv, resource, "ADDED", entry, None))
+        self.rv = max(self.rv, rv)
+        self.evicted_rv = self.rv
+        self._compaction_tick = (self._clock(), self.rv)
+        for change in added:
+            for listener in list(self._listeners):
+                listener(change)
 
     # watching
     def add_listener(self, listener: Callable[[Change], None]) -> None:

@@ -242,6 +242,21 @@ class EciController:
             self._index = CacheIndex([view for _, view in views.values()])
         return self._index
 
+    def resume(self) -> None:
+        """After a restart on stored objects: the cache builds and pod starts that were under way begin again."""
+        for entry in list(self.store.entries(IMAGECACHES.key)):
+            if entry.obj.get("status", {}).get("phase") in BUILDING_PHASES:
+                metadata = entry.obj["metadata"]
+                self._schedule_pull(metadata["name"], metadata["uid"], list(entry.obj["spec"].get("images") or []), 0)
+        images = {view.id: view.images for view in self.index().caches if view.id}
+        for entry in list(self.store.entries(PODS.key)):
+            pod = entry.obj
+            if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Pending" or \
+                    not (pod.get("status") or {}).get("containerStatuses"):
+                continue  # not started yet only when its containers are being created (else it waits or failed)
+            cached = images.get((pod["metadata"].get("annotations") or {}).get(MATCHED_CACHE), ())
+            self._schedule_start(entry, cached, bool(cached))
+
     # caches
     def admit_cache(self, obj: dict):
         """A new ImageCache gets its ID and starts building (unless a scenario stored it finished)."""

@@ -138,7 +138,7 @@ def test_store_follows_a_server_killed_and_restarted_with_new_state(start_sim_fa
     first.process.wait(10)
     poll(lambda: store.snapshot().errors, 20, "the store to report the lost connection")
     port = first.server.rsplit(":", 1)[1]
-    second = start_sim_factory("empty", ("--speed", "20", "--port", port), state_dir=state)
+    second = start_sim_factory("empty", ("--speed", "20", "--port", port, "--reset"), state_dir=state)
     assert second.server == first.server
     client.AppsV1Api(connection.api_client).create_namespaced_deployment(
         "default", deployment_body("after-restart", ["nginx:1.25"])

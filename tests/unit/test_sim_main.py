@@ -18,8 +18,8 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_defaults():
     args = parse()
     assert (args.host, args.port, args.scenario, args.speed, args.drop_watch_every, args.history) == (
-        "127.0.0.1", 0, "demo", 1.0, (0, 0.0), 100_000)
-    assert args.state_dir is None and args.kubeconfig is None
+        "127.0.0.1", 0, None, 1.0, (0, 0.0), 100_000)
+    assert args.state_dir is None and args.kubeconfig is None and not args.reset
 
 
 def test_drop_watch_every_takes_events_or_seconds():
