@@ -243,11 +243,14 @@ class EciController:
         return self._index
 
     def resume(self) -> None:
-        """After a restart on stored objects: the cache builds and pod starts that were under way begin again."""
+        """After a restart on stored objects: the cache builds, updates, failed caches' removal and pod starts that
+        were under way begin again."""
         for entry in list(self.store.entries(IMAGECACHES.key)):
-            if entry.obj.get("status", {}).get("phase") in BUILDING_PHASES:
-                metadata = entry.obj["metadata"]
-                self._schedule_pull(metadata["name"], metadata["uid"], list(entry.obj["spec"].get("images") or []), 0)
+            phase = entry.obj.get("status", {}).get("phase")
+            if phase in (PREPARING, CREATING, UPDATING):
+                self._schedule_pull(build_of(entry.obj, update=phase == UPDATING), 0)
+            elif phase == FAILED:
+                self._remove_failed_later(entry.obj)
         images = {view.id: view.images for view in self.index().caches if view.id}
         for entry in list(self.store.entries(PODS.key)):
             pod = entry.obj

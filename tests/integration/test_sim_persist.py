@@ -36,8 +36,8 @@ def make_objects(sim) -> dict:
     cache = client.CustomObjectsApi(api_client).create_cluster_custom_object(
         *CACHES, {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "persist-cache"},
                   "spec": {"images": ["nginx:1.25"]}})
-    pods = poll(lambda: [p for p in core.list_namespaced_pod("kept").items if p.status.phase == "Running"]
-                      if len(core.list_namespaced_pod("kept").items) == 2 else None, 30, "the Deployment's 2 pods")
+    pods = poll(lambda: core.list_namespaced_pod("kept").items, 30, "the Deployment's 2 pods Running",
+                until=lambda pods: len(pods) == 2 and all(p.status.phase == "Running" for p in pods))
     listed = core.list_namespaced_config_map("kept").metadata.resource_version
     api_client.close()
     return {"config_map": config_map, "deployment": patched, "cache": cache, "pods": pods, "list_rv": listed}
@@ -163,3 +163,26 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_an_update_under_way_at_a_restart_carries_on_to_ready(start_sim_factory, tmp_path):
+    first = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    api_client = new_api_client(first)
+    caches = client.CustomObjectsApi(api_client)
+    caches.create_cluster_custom_object(*CACHES, {"apiVersion": API_VERSION, "kind": KIND,
+                                                  "metadata": {"name": "updated"}, "spec": {"images": ["nginx:1.25"]}})
+    poll(lambda: caches.get_cluster_custom_object(*CACHES, "updated")["status"]["phase"], 60,
+         "the cache Ready before its update", until=lambda phase: phase == "Ready")
+    caches.patch_cluster_custom_object(*CACHES, "updated", {"spec": {"images": ["nginx:1.25", "redis:7.2"]}})
+    poll(lambda: caches.get_cluster_custom_object(*CACHES, "updated")["status"]["phase"], 30,
+         "the cache Updating", until=lambda phase: phase == "Updating")
+    api_client.close()
+    assert first.stop() == 0
+    second = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    api_client = new_api_client(second)
+    cache = poll(lambda: client.CustomObjectsApi(api_client).get_cluster_custom_object(*CACHES, "updated"), 60,
+                 "the update carried on to Ready after the restart",
+                 until=lambda cache: cache["status"]["phase"] == "Ready")
+    assert cache["spec"]["images"] == ["nginx:1.25", "redis:7.2"]
+    api_client.close()
+    assert "Traceback" not in (tmp_path / "sim.log").read_text()
