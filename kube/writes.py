@@ -48,6 +48,7 @@ __all__ = [
     "edited_since",
     "patch_deployment_annotations",
     "patch_request",
+    "phase_refusal",
 ]
 
 
@@ -147,20 +148,27 @@ def _cache_parts(cache: Mapping) -> tuple[Mapping, Mapping, Mapping]:
                  for part in ("metadata", "spec", "status"))
 
 
+def phase_refusal(cache: Mapping) -> str | None:
+    """Why ECI refuses any update of the cache in its phase now (only Ready and UpdateFailed caches change)."""
+    meta, _, status = _cache_parts(cache)
+    phase = status.get("phase") or "Pending"
+    if phase in UPDATABLE_PHASES:
+        return None
+    return f"ECI updates a cache only when it is {' or '.join(UPDATABLE_PHASES)}; {meta.get('name')} is {phase}"
+
+
 def cache_edit_problems(cache: Mapping, edit: CacheEdit) -> list[str]:
     """Why this edit of the cache as seen cannot be sent; empty when it can.
 
     ECI updates a cache (images or retention) only when it is Ready or UpdateFailed; a retention may only grow
     (this is "extend"), and the edited spec must still pass the CRD's rules.
     """
-    meta, spec, status = _cache_parts(cache)
+    meta, spec, _ = _cache_parts(cache)
     name = meta.get("name") or "(unnamed)"
-    problems = []
-    if not edit.spec():
-        problems.append("nothing to change")
-    phase = status.get("phase") or "Pending"
-    if phase not in UPDATABLE_PHASES:
-        problems.append(f"ECI updates a cache only when it is {' or '.join(UPDATABLE_PHASES)}; {name} is {phase}")
+    problems = [] if edit.spec() else ["nothing to change"]
+    refusal = phase_refusal(cache)
+    if refusal:
+        problems.append(refusal)
     if not meta.get("resourceVersion"):
         problems.append(f"ImageCache {name} has no resourceVersion to update against")
     if edit.images is not None and list(edit.images) == list(spec.get("images") or ()):

@@ -1,0 +1,117 @@
+"""Actions on the Image caches page (issue 22): a delete shows its impact and waits for the name when a live workload
+depends on the cache; a viewer sees every action disabled with the reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from core.policy import IMC_ID
+from tests.e2e.conftest import SCREENSHOTS, kubectl, kubectl_json, ms, new_context, open_page, poll, settle
+from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
+from tests.e2e.test_pages_read_right_e2e import cells
+
+pytestmark = pytest.mark.e2e
+
+NAMESPACE = "e2e-actions"
+
+
+@pytest.fixture(scope="module")
+def namespace(sim):
+    """A namespace of this module's own."""
+    kubectl(sim, "create", "namespace", NAMESPACE, check=False)
+    return NAMESPACE
+
+
+def ready_cache(sim, name: str, images: list[str]) -> str:
+    """Create an ImageCache and wait until it is Ready; its cache ID."""
+    body = {"apiVersion": "eci.alibabacloud.com/v1", "kind": "ImageCache", "metadata": {"name": name},
+            "spec": {"images": images}}
+    kubectl(sim, "apply", "-f", "-", input_text=json.dumps(body))
+    cache = poll(lambda: kubectl_json(sim, "get", "imagecache", name), timeout=60, message=f"{name} Ready",
+                 until=lambda obj: (obj.get("status") or {}).get("phase") == "Ready")
+    return cache["status"]["imageCacheId"]
+
+
+def cache_exists(sim, name: str) -> bool:
+    """Whether kubectl still finds the ImageCache."""
+    return kubectl(sim, "get", "imagecache", name, check=False).returncode == 0
+
+
+def click_until(page, button, shown, tries: int = 3) -> None:
+    """Click a button until what it should show is shown (a click landing in a live redraw can be lost)."""
+    for attempt in range(tries):
+        settle(page)
+        button.click()
+        try:
+            expect(shown).to_be_visible(timeout=ms(15))
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
+def shot(page, name: str) -> None:
+    """A screenshot of the viewport under screenshots/, for a human to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim, browser, namespace):
+    cache = "e2e-actions-pinned"
+    cache_id = ready_cache(sim, cache, ["docker.io/e2eactions/web:1.0"])
+    labels = {"app": "pinned-web", "alibabacloud.com/eci": "true"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pinned-web", "namespace": namespace},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pinned-web"}}, "template": {
+                      "metadata": {"labels": labels, "annotations": {IMC_ID: cache_id}},
+                      "spec": {"containers": [{"name": "web", "image": "docker.io/e2eactions/web:1.0"}]}}}}
+    kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
+    context = new_context(browser, 1440, 900)
+    page = context.new_page()
+    try:
+        open_page(page, f"{app.url}/caches?cache={cache}")
+        pick_mode(page, "Delete")
+        workload = f"Deployment/{namespace}/pinned-web"
+        poll(lambda: cells(page, "Workload"), timeout=30, message=f"the impact naming {workload}",
+             until=lambda shown: shown is not None and workload in shown)
+        changes = cells(page, "What changes")
+        assert changes[cells(page, "Workload").index(workload)].startswith("pinned → fail")
+        delete = page.get_by_role("button", name="Delete", exact=True)
+        for width in (1440, 1024):  # the impact between its title and the button, in view
+            page.set_viewport_size({"width": width, "height": 900})
+            settle(page)
+            delete.scroll_into_view_if_needed()
+            shot(page, f"cache-actions-delete-impact-{width}")
+
+        click_until(page, delete, page.get_by_text("Nothing was deleted", exact=False))
+        assert cache_exists(sim, cache)
+        expect(page.get_by_text("If it is deleted")).to_be_visible()  # the impact stays on screen
+        confirm = page.get_by_placeholder(cache)
+        confirm.fill(cache)
+        confirm.press("Tab")
+        settle(page)
+        click_until(page, delete, page.get_by_text(f"Deleted ImageCache {cache}", exact=False))
+        poll(lambda: cache_exists(sim, cache), timeout=30, message=f"{cache} gone", until=lambda found: not found)
+        no_exception(page)
+    finally:
+        context.close()
+
+
+def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, page):
+    caches = kubectl_json(sim, "get", "imagecaches")["items"]
+    auto = [c["metadata"]["name"] for c in caches if c["metadata"]["name"].startswith("auto-create-for-")]
+    assert auto, "the demo has auto-created caches"
+    open_page(page, f"{viewer_app.url}/caches?cache={auto[0]}")
+    actions = {"Update images": "patch", "Extend retention": "patch", "Delete": "delete", "Adopt": "create"}
+    for action, verb in actions.items():
+        reason = page.get_by_text(f"{action} is disabled: ", exact=False)
+        expect(reason).to_be_visible(timeout=ms(20))
+        expect(reason).to_contain_text(f"may not {verb} imagecaches")
+    buttons = {"Update images": "Update images", "Extend retention": "Extend retention", "Delete": "Delete",
+               "Adopt": "Create named cache"}
+    for action, button in buttons.items():
+        pick_mode(page, action)
+        expect(page.get_by_role("button", name=button, exact=True)).to_be_disabled()
+    no_exception(page)
