@@ -9,8 +9,9 @@ button's first click acts or says what is wrong.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ import streamlit as st
 
 from core.caches import AUTO_CREATED_PREFIX, MAX_RETENTION_DAYS, validate_imagecache
 from core.owners import top_owner
-from core.policy import INSTANCE_ID
+from core.policy import IMC_ID, INSTANCE_ID
 from dashboard import cache_impact, cache_views, edits, nav, shell, writer
 from dashboard.cache_impact import CacheChange, Impact
 from dashboard.text import NO_VALUE, code, inert_frame, md
@@ -39,15 +40,17 @@ class Flash:
     kind: str  # "success" | "warning" | "error"
     message: str
     patch_link: Mapping[str, str] | None = None  # after an adoption: the Patch page's prefill for the workload
+    created: str | None = None  # after an adoption: the named cache
 
 
 @dataclass(frozen=True)
 class Cause:
-    """The workload whose missed pod made ECI auto-create a cache."""
+    """The workload whose missed pod made ECI auto-create a cache (`made_for`), else the one whose pods hit it most."""
 
     namespace: str
     kind: str
     name: str
+    made_for: bool = True
 
     @property
     def label(self) -> str:
@@ -172,18 +175,23 @@ def delete_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
 def adopt_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: dict, blocked: str | None) -> None:
     """A named cache with the auto-created one's images; then a link to pin (or keep automatic) its workload."""
     name = obj["metadata"]["name"]
-    cause = caused_by(snapshot.pods, name)
+    view = snapshot.caches.get(name)
+    cause = caused_by(snapshot.pods, name, view.id if view else None)
     spec = obj.get("spec") or {}
     key = f"cache-adopt-{name}"
     st.session_state.setdefault(key, suggested_name(cause, name))
-    st.markdown(f"ECI created {code(name)} for a pod that missed"
-                + (f" of {code(cause.label)}." if cause else "; no live pod says which."))
+    st.markdown(f"ECI created {code(name)} for a pod that missed" + (
+        f" of {code(cause.label)}." if cause and cause.made_for else
+        f"; that pod is gone, and {code(cause.label)} hits it most now." if cause else
+        "; that pod is gone, and no live pod hits it."))
     st.text_input("Name of the new cache", key=key, max_chars=253)
     adopted = adoption(st.session_state[key], spec)
     problems = adoption_problems(adopted, snapshot.cache_objects)
-    if problems:
+    flash = st.session_state.get(FLASH)
+    just_created = isinstance(flash, Flash) and flash.created == adopted["metadata"]["name"]  # outcome below
+    if problems and not just_created:
         st.caption(f"Create needs: {md('; '.join(problems))}.")
-    else:
+    elif not problems:
         impact = cache_impact.preview(snapshot, CacheChange("add", adopted["metadata"]["name"],
                                                             tuple(adopted["spec"]["images"])), frames.now)
         show_impact(impact, "Once the named cache is Ready", "No live workload's next pod changes: with automatic "
@@ -196,16 +204,23 @@ ACTION_FORMS: dict[str, Callable[..., None]] = {UPDATE: update_form, EXTEND: ext
                                                 ADOPT: adopt_form}
 
 
-def caused_by(pods: Mapping[str, Any], name: str) -> Cause | None:
-    """The workload of the pod an auto-created cache was made for (its ECI instance ID is in the cache's name)."""
+def caused_by(pods: Mapping[str, Any], name: str, cache_id: str | None) -> Cause | None:
+    """The workload of the pod an auto-created cache was made for (its ECI instance ID is in the cache's name); when
+    that pod is gone, the workload whose live pods hit the cache most; None when neither is known."""
     instance = name.removeprefix(AUTO_CREATED_PREFIX)
+    hits: Counter[Cause] = Counter()
     for record in pods.values():
         metadata = record.obj.get("metadata") or {}
+        owner = top_owner(metadata)
+        cause = Cause(record.namespace, owner.kind, owner.name) if owner else Cause(record.namespace, "Pod",
+                                                                                   record.name)
         if (metadata.get("annotations") or {}).get(INSTANCE_ID) == instance:
-            owner = top_owner(metadata)
-            return Cause(record.namespace, owner.kind, owner.name) if owner else Cause(record.namespace, "Pod",
-                                                                                        record.name)
-    return None
+            return cause
+        if cache_id and record.actual is not None and record.actual.cache_id == cache_id:
+            hits[cause] += 1
+    if not hits:
+        return None
+    return replace(min(hits, key=lambda cause: (-hits[cause], cause.label)), made_for=False)
 
 
 def suggested_name(cause: Cause | None, name: str) -> str:
@@ -276,12 +291,18 @@ def apply_adopt(cluster: shell.ShownCluster, snapshot: Any, name: str, adopted: 
         remember(Flash(name, ADOPT, "warning", f"Nothing was created: {'; '.join(problems)}."))
         return
     outcome = writer.create_cache(cluster, adopted)
-    link = None
-    if outcome.ok and cause and cause.kind == "Deployment":
-        cache_id = ((outcome.obj or {}).get("status") or {}).get("imageCacheId")
+    if not outcome.ok:
+        remember(Flash(name, ADOPT, "error", outcome.message))
+        return
+    cache_id = ((outcome.obj or {}).get("status") or {}).get("imageCacheId")
+    link, message = None, outcome.message
+    if cause and cause.kind == "Deployment":
         link = {"deployment": f"{cause.namespace}/{cause.name}", "mode": "pin" if cache_id else "automatic",
                 **({"pin": cache_id} if cache_id else {})}
-    remember(Flash(name, ADOPT, "success" if outcome.ok else "error", outcome.message, link))
+    elif cause and cache_id:
+        message += (f" To pin {cause.label} to it, set {IMC_ID}: {cache_id} on its pod template (the Patch page "
+                    "edits Deployments only).")
+    remember(Flash(name, ADOPT, "success", message, link, adopted["metadata"]["name"]))
 
 
 def show_flash(name: str, action: str) -> None:

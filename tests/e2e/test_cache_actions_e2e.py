@@ -4,11 +4,13 @@ depends on the cache; a viewer sees every action disabled with the reason."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from core.policy import IMC_ID
+from core.caches import AUTO_CREATED_PREFIX
+from core.policy import IMC_ID, INSTANCE_ID
 from tests.e2e.conftest import SCREENSHOTS, kubectl, kubectl_json, ms, new_context, open_page, poll, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_pages_read_right_e2e import cells
@@ -114,4 +116,45 @@ def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, pa
     for action, button in buttons.items():
         pick_mode(page, action)
         expect(page.get_by_role("button", name=button, exact=True)).to_be_disabled()
+    no_exception(page)
+
+
+def test_adopting_an_auto_created_cache_creates_a_named_one_and_links_a_pin_it_does_not_apply(app, sim, page,
+                                                                                             namespace):
+    image = "docker.io/e2eactions/adopt:1.0"
+    labels = {"app": "adopt-web", "alibabacloud.com/eci": "true"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "adopt-web", "namespace": namespace},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "adopt-web"}}, "template": {
+                      "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
+    kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
+    pods = poll(lambda: kubectl_json(sim, "get", "pods", "-n", namespace, "-l", "app=adopt-web")["items"], timeout=60,
+                message="adopt-web's pod with its ECI instance ID",
+                until=lambda items: any(INSTANCE_ID in (p["metadata"].get("annotations") or {}) for p in items))
+    instance = next(p["metadata"]["annotations"][INSTANCE_ID] for p in pods
+                    if INSTANCE_ID in (p["metadata"].get("annotations") or {}))
+    auto = f"{AUTO_CREATED_PREFIX}{instance}"
+    poll(lambda: cache_exists(sim, auto), timeout=60, message=f"ECI's {auto}")
+    open_page(page, f"{app.url}/caches?cache={auto}")
+    pick_mode(page, "Adopt")
+    expect(page.get_by_text(f"Deployment/{namespace}/adopt-web").first).to_be_visible(timeout=ms(20))
+    expect(page.get_by_role("textbox", name="Name of the new cache")).to_have_value("adopt-web-images")
+    click_until(page, page.get_by_role("button", name="Create named cache"),
+                page.get_by_text("Created ImageCache adopt-web-images", exact=False))
+    named = kubectl_json(sim, "get", "imagecache", "adopt-web-images")
+    assert named["spec"]["images"] == kubectl_json(sim, "get", "imagecache", auto)["spec"]["images"] == [image]
+    template = kubectl_json(sim, "get", "deployment", "-n", namespace, "adopt-web")["spec"]["template"]
+    assert IMC_ID not in (template["metadata"].get("annotations") or {})  # suggested, not applied
+    link = page.get_by_role("link", name=f"Patch {namespace}/adopt-web: pin it to the new cache")
+    expect(link).to_be_visible()
+    poll(lambda: (kubectl_json(sim, "get", "imagecache", "adopt-web-images").get("status") or {}).get("phase"),
+         timeout=60, message="adopt-web-images Ready", until=lambda phase: phase == "Ready")
+    link.click()
+    page.wait_for_url("**/patch-deployment?*", timeout=ms(30))
+    settle(page)
+    expect(page.get_by_role("combobox", name="Deployment")).to_have_value("adopt-web")
+    expect(page.get_by_role("radio", name="Pin")).to_be_checked()
+    expect(page.get_by_role("combobox", name="Cache to pin")).to_have_value(re.compile(r"^adopt-web-images \("))
+    expect(page.get_by_role("button", name="Apply")).to_be_enabled()
+    template = kubectl_json(sim, "get", "deployment", "-n", namespace, "adopt-web")["spec"]["template"]
+    assert IMC_ID not in (template["metadata"].get("annotations") or {})
     no_exception(page)
