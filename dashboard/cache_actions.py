@@ -22,6 +22,7 @@ from core.owners import top_owner
 from core.policy import IMC_ID, INSTANCE_ID
 from dashboard import cache_impact, cache_views, edits, nav, shell, writer
 from dashboard.cache_impact import CacheChange, Impact
+from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md
 from kube import writes
 
@@ -259,6 +260,7 @@ def conflict_text(verb: str) -> str:
             "the current version: review the impact and try again.")
 
 
+@friendly
 def apply_edit(cluster: shell.ShownCluster, obj: dict, edit: writes.CacheEdit, action: str) -> None:
     """Update images or extend retention, as of the version shown."""
     name = obj["metadata"]["name"]
@@ -269,6 +271,7 @@ def apply_edit(cluster: shell.ShownCluster, obj: dict, edit: writes.CacheEdit, a
         remember(Flash(name, action, "success" if outcome.ok else "error", outcome.message))
 
 
+@friendly
 def apply_delete(cluster: shell.ShownCluster, obj: dict, depend: int) -> None:
     """Delete as of the version shown; while live workloads depend on the cache, only with its name typed."""
     name = obj["metadata"]["name"]
@@ -284,6 +287,7 @@ def apply_delete(cluster: shell.ShownCluster, obj: dict, depend: int) -> None:
         remember(Flash(name, DELETE, "success" if outcome.ok else "error", outcome.message))
 
 
+@friendly
 def apply_adopt(cluster: shell.ShownCluster, snapshot: Any, name: str, adopted: dict, cause: Cause | None) -> None:
     """Create the named cache; on success, suggest the Patch page for the workload that caused the auto one."""
     problems = adoption_problems(adopted, snapshot.cache_objects)
