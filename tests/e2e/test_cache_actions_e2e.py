@@ -117,7 +117,8 @@ def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, pa
                "Adopt": "Create named cache"}
     for action, button in buttons.items():
         pick_mode(page, action)
-        expect(page.get_by_role("button", name=button, exact=True)).to_be_disabled()
+        # drawn after the action's impact, by a live part of the page that a loaded machine redraws slowly
+        expect(page.get_by_role("button", name=button, exact=True)).to_be_disabled(timeout=ms(30))
     page.get_by_role("button", name="Create named cache").scroll_into_view_if_needed()
     shot(page, "cache-actions-viewer")
     no_exception(page)
