@@ -40,3 +40,13 @@ def patch_deployment(cluster: Any, deployment: Mapping, changes: Mapping[str, st
     """Patch a Deployment's template annotations as of the version the user saw (dry run first)."""
     return _attempt(lambda: writes.patch_deployment_annotations(
         cluster.connection, deployment, changes, pull_if_not_present))
+
+
+def edit_cache(cluster: Any, cache: Mapping, edit: writes.CacheEdit) -> WriteOutcome:
+    """Update a cache's images or extend its retention as of the version the user saw (checked, dry run first)."""
+    return _attempt(lambda: writes.edit_imagecache(cluster.connection, cache, edit))
+
+
+def delete_cache(cluster: Any, cache: Mapping) -> WriteOutcome:
+    """Delete a cache as of the version the user saw (preconditions, dry run first)."""
+    return _attempt(lambda: writes.delete_imagecache(cluster.connection, cache))

@@ -36,6 +36,8 @@ def _action(verb: str, kind: str) -> WriteAction:
 WRITE_ACTIONS: dict[str, WriteAction] = {
     "create-imagecache": _action("create", "imagecaches"),
     "patch-deployment": _action("patch", "deployments"),
+    "update-imagecache": _action("patch", "imagecaches"),
+    "delete-imagecache": _action("delete", "imagecaches"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache_views, edits, invalid_views, nav, selection, shell, start_panels, views
+from dashboard import cache_actions, cache_views, edits, invalid_views, nav, selection, shell, start_panels, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md, visible
@@ -61,6 +61,7 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
     with tabs[0]:
         if name:
             details(snapshot, frames, name)
+            cache_actions.section(cluster, snapshot, frames, name)
         else:
             st.caption("Select a row to see the cache's images, events and the pods that hit it.")
     with tabs[1]:

@@ -32,6 +32,7 @@ def render() -> None:
         st.info("This cluster has no Deployments yet." if all(snapshot.synced.values())
                 else "Reading the cluster…", icon=":material/info:")
         return
+    prefill(snapshot)
     namespaces = sorted({key.split("/", 1)[0] for key in snapshot.deployments})
     top = st.columns(2)
     namespace = top[0].selectbox("Namespace", namespaces, key="pd-namespace")
@@ -81,6 +82,27 @@ def render() -> None:
         st.caption(f"Apply is off: the pods of {md(namespace)}/{md(name)} do not run on ECI, so image-cache "
                    "annotations change nothing for them. Label its pod template `alibabacloud.com/eci: \"true\"` "
                    "to run them on ECI.")
+
+
+def prefill(snapshot: Any) -> None:
+    """Open once on a link's Deployment (?deployment=ns/name), and its suggested mode (&mode=pin&pin=ID, or
+    &mode=automatic), as the Image caches page's adoption links; the user reviews the diff and applies."""
+    linked = st.query_params.get("deployment")
+    wanted = (linked, st.query_params.get("mode"), st.query_params.get("pin"))
+    if not linked or linked not in snapshot.deployments or st.session_state.get("pd-linked") == wanted:
+        return
+    st.session_state["pd-linked"] = wanted
+    st.session_state["pd-namespace"], st.session_state["pd-name"] = linked.split("/", 1)
+    _, mode, pin = wanted
+    ready = {view.id for view in snapshot.caches.values() if view.id and view.phase == "Ready"}
+    if mode == "pin" and pin not in ready:
+        st.info(f"The suggested cache {md(pin or '')} is not Ready yet, so it cannot be picked: open this link again "
+                "once it is, or pin it below then.", icon=":material/hourglass_top:")
+        return
+    if mode in edits.MODES:
+        st.session_state[f"pd-{linked}-mode"] = mode
+    if mode == "pin":
+        st.session_state[f"pd-{linked}-pin"] = pin
 
 
 def proposal(current: dict[str, str], frames: Any, key: str, images: tuple[str, ...], using: str | None
