@@ -229,7 +229,7 @@ def owner_of(obj: Any) -> str:
 
 def owner_names(owners: pd.Series) -> pd.Series:
     """Kind/name owners as their workload's name alone, for a narrow column ("CronJob/etl-hourly" is "etl-hourly")."""
-    return owners.str.partition("/")[2].where(owners.str.contains("/", regex=False), owners)
+    return owners.str.split("/", n=1).str[-1]  # not str.partition: an empty column has no part 2
 
 
 def pod_facts(obj: Any) -> str:

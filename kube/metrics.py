@@ -227,8 +227,9 @@ def window_families(windows: Iterable[tuple[str, WindowFigures]]) -> list[GaugeM
                              "miss or fail); absent when none did.", labels=labels)
     started = GaugeMetricFamily("imc_window_started_pods", "The window's started hits and misses: the n of their "
                                 "start quantiles.", labels=[*labels, "outcome"])
-    start = GaugeMetricFamily("imc_window_start_seconds", "Median (0.5) and p90 (0.9) start of the window's started "
-                              "hits and misses; absent when none started.", labels=[*labels, "outcome", "quantile"])
+    start = GaugeMetricFamily("imc_window_start_seconds", "Median and p90 start of the window's started hits and "
+                              "misses (label statistic, not quantile: a gauge, not a summary); absent when none "
+                              "started.", labels=[*labels, "outcome", "statistic"])
     saved = GaugeMetricFamily("imc_window_time_saved_seconds", "Pull seconds saved by the window's hits, each as "
                               "estimated when it started, never negative.", labels=labels)
     for cluster, figures in windows:
@@ -240,9 +241,9 @@ def window_families(windows: Iterable[tuple[str, WindowFigures]]) -> list[GaugeM
             rate.add_metric(named, figures.hit_rate)
         for outcome, spread in (("hit", figures.hit_start), ("miss", figures.miss_start)):
             started.add_metric([*named, outcome], spread.count)
-            for quantile, value in (("0.5", spread.median), ("0.9", spread.p90)):
+            for statistic, value in (("median", spread.median), ("p90", spread.p90)):
                 if value is not None:
-                    start.add_metric([*named, outcome, quantile], value)
+                    start.add_metric([*named, outcome, statistic], value)
         saved.add_metric(named, figures.saved_seconds)
     return [pods, rate, started, start, saved]
 

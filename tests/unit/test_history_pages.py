@@ -121,7 +121,7 @@ def test_the_overview_figures_say_their_window_and_n_and_agree_with_imc_report(s
     day = {"cluster": "test", "window": "24h"}
     assert [total(scraped["imc_window_pods"], outcome=o, **day) for o in OUTCOMES] == [4, 2, 1, 1]
     assert total(scraped["imc_window_hit_ratio"], **day) == figures.hit_rate == 4 / 7
-    assert total(scraped["imc_window_start_seconds"], outcome="hit", quantile="0.9", **day) == figures.hit_start.p90
+    assert total(scraped["imc_window_start_seconds"], outcome="hit", statistic="p90", **day) == figures.hit_start.p90
     assert total(scraped["imc_window_started_pods"], outcome="miss", **day) == 2
     assert total(scraped["imc_window_time_saved_seconds"], **day) == figures.saved_seconds == 38.0
     for text in ("8 pods decided (4 hit, 2 miss, 1 fail, 1 off); cache hit rate 57% of 7 pods",
