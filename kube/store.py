@@ -10,15 +10,24 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
+from core.cache_history import CacheHistory, match_signature
 from core.caches import CacheView, cache_from_object
 from core.errors import ImcError
 from core.findings import FIELD_CODES, Finding, brief
 from core.images import ImageRef
 from core.matching import CacheIndex, Decision, decide
-from core.outcomes import ECI_REASONS, ActualOutcome, actual_outcome, event_pod_key, is_eci_event, prediction_disagrees
+from core.outcomes import (
+    ECI_REASONS,
+    ActualOutcome,
+    actual_outcome,
+    event_pod_key,
+    is_eci_event,
+    prediction_disagrees,
+    unseen_cache,
+)
 from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event
 from core.workloads import PodTemplate, pod_template
 
@@ -40,6 +49,8 @@ class PodRecord:
     decision: Decision
     actual: ActualOutcome | None
     start: PodStart | None = None
+    # the cache ECI reports having used when imc never saw it (deleted before imc watched): not a disagreement
+    unseen_cache: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -58,8 +69,8 @@ class PodRecord:
 
     @property
     def disagrees(self) -> bool:
-        """ECI reported something other than the prediction."""
-        return prediction_disagrees(self.decision, self.actual)
+        """ECI reported something other than the prediction (about caches imc saw)."""
+        return self.unseen_cache is None and prediction_disagrees(self.decision, self.actual)
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,12 @@ class StoreSnapshot:
     invalid: Mapping[str, str] = field(default_factory=dict)
     # kind (or "api", the liveness check) -> since when its reflector has had a problem: its data may be stale
     down_since: Mapping[str, datetime] = field(default_factory=dict)
+    # every cache seen, with its earlier specs and deleted ones, while a pod may have used them
+    cache_history: CacheHistory = field(default_factory=CacheHistory)
+
+    def index_at(self, at: datetime) -> CacheIndex:
+        """The caches a pod created at `at` was decided against, as an index (`explain` needs it)."""
+        return self.cache_history.index_at(at)
 
     def watch_up(self) -> dict[str, bool]:
         """Per kind: listed, its watch without a current problem, and the API server answering."""
@@ -123,11 +140,6 @@ def image_keys(refs: Iterable[ImageRef]) -> frozenset[str]:
     return frozenset(ref.family_key for ref in refs)
 
 
-def match_signature(view: CacheView) -> tuple:
-    """What of a cache can change a decision."""
-    return (view.id, view.phase, view.images, view.size_gib, view.created, view.expires, view.ready_since)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -135,9 +147,18 @@ def _now() -> datetime:
 class ClusterStore:
     """Objects of the four kinds, every pod decided, thread-safe; readers take `snapshot()`."""
 
-    def __init__(self, history_limit: int = DEFAULT_HISTORY, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        history_limit: int = DEFAULT_HISTORY,
+        clock: Callable[[], datetime] = _now,
+        remember_for: timedelta = timedelta(0),
+    ) -> None:
+        """`remember_for`: how long a deleted cache or an earlier spec is kept after it ended even when no live pod
+        was created before its end (the ledger's window, whose pods the pages still explain)."""
         self._lock = threading.RLock()
         self._clock = clock
+        self._remember_for = remember_for
+        self._seen = CacheHistory()
         self._version = 0
         self._snapshot: StoreSnapshot | None = None
         # Copy-on-write: a mapping handed to a snapshot is copied before the next write to it.
@@ -198,6 +219,7 @@ class ClusterStore:
                 down_since=MappingProxyType(dict(self._down_since)),
                 errors=tuple(errors),
                 invalid=MappingProxyType(dict(self._invalid)),
+                cache_history=self._seen,
             )
             return self._snapshot
 
@@ -344,7 +366,8 @@ class ClusterStore:
         if old is not None and old.template == template:
             decision = old.decision  # only status changed: the prediction stands
         else:
-            decision = decide(template, self._index, at=template.decided_at(self._clock()))
+            at = template.decided_at(self._clock())
+            decision = decide(template, self._index_at(at), at=at)
         self._store_pod(key, obj, template, decision, old)
         self._note("pods", key, _field_problem(template.findings))
 
@@ -352,7 +375,8 @@ class ClusterStore:
         self, key: str, obj: dict, template: PodTemplate, decision: Decision, old: PodRecord | None
     ) -> None:
         actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
-        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, self._start(obj, key))
+        unseen = self._unseen(actual)
+        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, self._start(obj, key), unseen)
         self._index_pod(key, template)
         if old is None:
             self._record_history(key, decision.outcome, "pod", template.created)
@@ -370,8 +394,39 @@ class ClusterStore:
             old = pods.get(key)
             if old is None:
                 continue
-            decision = decide(old.template, self._index, at=old.template.decided_at(self._clock()))
+            at = old.template.decided_at(self._clock())
+            decision = decide(old.template, self._index_at(at), at=at)
             self._store_pod(key, old.obj, old.template, decision, old)
+
+    def _index_at(self, at: datetime) -> CacheIndex:
+        """The caches a pod created at `at` was decided against: the live index unless some cache changed since."""
+        seen = self._seen
+        return self._index if seen.epoch(at) == len(seen.changes) else seen.index_at(at)
+
+    def _unseen(self, actual: ActualOutcome | None) -> str | None:
+        """ECI's reported cache when imc never saw it; None until the caches are listed (it may be among them)."""
+        return unseen_cache(actual, self._seen.knows) if self._synced["imagecaches"] else None
+
+    def _recheck_unseen(self) -> None:
+        """After the caches imc knows changed: store the pods whose reported cache became known, or unknown."""
+        pods = self._maps["pods"]
+        self._refresh_actual([key for key, record in pods.items()
+                              if record.actual is not None and record.unseen_cache != self._unseen(record.actual)])
+
+    def _remember(self, name: str, view: CacheView | None) -> None:
+        """Record in the cache history what the watch showed of a cache now (None: it is gone)."""
+        now = self._clock()
+        self._seen = self._seen.seen(view, now) if view is not None else self._seen.deleted(name, now)
+
+    def _forget_unneeded(self) -> None:
+        """Drop the ended cache versions no live pod was created before, older than `remember_for`."""
+        seen = self._seen
+        cutoff = self._clock() - self._remember_for
+        if not seen.changes or seen.changes[0] >= cutoff:
+            return
+        created = (record.created for record in self._maps["pods"].values() if record.created is not None)
+        oldest = min(created, default=cutoff)
+        self._seen = seen.pruned(min(cutoff, oldest))
 
     def _refresh_actual(self, keys: Iterable[str]) -> None:
         pods = self._maps["pods"]
@@ -423,11 +478,13 @@ class ClusterStore:
         for name in [n for n in views if n not in fresh]:
             changed.append(views.pop(name))
             raw.pop(name, None)
+            self._remember(name, None)
             self._note("imagecaches", name, None)
         for name, obj in fresh.items():
             if old_objects.get(name) == obj and name in views:
                 continue
             view = self._view(name, obj)
+            self._remember(name, view)
             if view is None:
                 changed.append(views.pop(name, None))
                 raw.pop(name, None)
@@ -438,12 +495,19 @@ class ClusterStore:
             self._phase_history(name, old_views.get(name), view)
         if changed:
             self._index = CacheIndex(list(views.values()))
+            self._forget_unneeded()
             self._redecide(self._affected_by(changed))
+        self._synced["imagecaches"] = True  # a pod's reported cache can now be told known or not
+        self._recheck_unseen()
 
     def _apply_cache(self, obj: dict, deleted: bool) -> None:
         name = object_key(obj)
         old = self._maps["caches"].get(name)
         view = None if deleted else self._view(name, obj)
+        known = self._seen.ids
+        self._remember(name, view)
+        if known != self._seen.ids:
+            self._recheck_unseen()
         if view is None:
             self._write("caches").pop(name, None)
             self._write("cache_objects").pop(name, None)
@@ -458,6 +522,7 @@ class ClusterStore:
                 return  # e.g. only progress or events moved: no decision can change
         else:
             self._index = CacheIndex(list(self._maps["caches"].values()))
+        self._forget_unneeded()
         self._redecide(self._affected_by([old, view]))
 
     def _view(self, name: str, obj: dict) -> CacheView | None:
