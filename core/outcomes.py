@@ -128,6 +128,11 @@ def unseen_cache(actual: ActualOutcome | None, knows: Callable[[str], bool]) -> 
     return actual.cache_id
 
 
+def gone_label(cache_id: str) -> str:
+    """A cache ID imc never saw, as its columns show it: "imc-… (no longer exists)"."""
+    return f"{cache_id} (no longer exists)"
+
+
 def unseen_text(cache_id: str) -> str:
     """How a hit on a cache imc never saw reads: "ECI used imc-… (no longer exists)"."""
-    return f"ECI used {cache_id} (no longer exists)"
+    return f"ECI used {gone_label(cache_id)}"
