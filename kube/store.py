@@ -29,6 +29,7 @@ from core.outcomes import (
     unseen_cache,
 )
 from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event
+from core.timeutil import parse_time
 from core.workloads import PodTemplate, pod_template
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
@@ -413,10 +414,14 @@ class ClusterStore:
         self._refresh_actual([key for key, record in pods.items()
                               if record.actual is not None and record.unseen_cache != self._unseen(record.actual)])
 
-    def _remember(self, name: str, view: CacheView | None) -> None:
-        """Record in the cache history what the watch showed of a cache now (None: it is gone)."""
+    def _remember(self, name: str, view: CacheView | None, gone: dict | None = None) -> None:
+        """Record in the cache history what the watch showed of a cache now (None: it is gone; `gone`, the deleted
+        object, may tell when: its metadata.deletionTimestamp, when before now)."""
         now = self._clock()
-        self._seen = self._seen.seen(view, now) if view is not None else self._seen.deleted(name, now)
+        if view is not None:
+            self._seen = self._seen.seen(view, now)
+        else:
+            self._seen = self._seen.deleted(name, deletion_time(gone, now))
 
     def _forget_unneeded(self) -> None:
         """Drop the ended cache versions no live pod was created before, older than `remember_for`."""
@@ -505,7 +510,7 @@ class ClusterStore:
         old = self._maps["caches"].get(name)
         view = None if deleted else self._view(name, obj)
         known = self._seen.ids
-        self._remember(name, view)
+        self._remember(name, view, obj if deleted else None)
         if known != self._seen.ids:
             self._recheck_unseen()
         if view is None:
@@ -581,6 +586,16 @@ class ClusterStore:
         uid = sys.intern(uid) if type(uid) is str else uid  # ~3 pull events a pod name its uid
         self._pulls_by_pod.setdefault(pod_key, {})[key] = (uid, pull)
         return {pod_key}
+
+
+def deletion_time(obj: dict | None, now: datetime) -> datetime:
+    """When a deleted object went away: its metadata.deletionTimestamp when readable and not after `now`, else now."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    try:
+        stamp = parse_time(meta.get("deletionTimestamp")) if isinstance(meta, dict) else None
+    except ImcError:
+        stamp = None
+    return stamp if stamp is not None and stamp <= now else now
 
 
 def _discard(index: dict, key: str, member: str) -> None:

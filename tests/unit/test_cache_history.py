@@ -156,3 +156,15 @@ def test_a_hit_reported_before_the_caches_are_listed_waits_for_the_list():
     store.replace("imagecaches", [], "2")  # deleted in a watch gap: remembered
     assert store.snapshot().pods["default/cart"].unseen_cache is None
     assert store.snapshot().pods["default/cart"].decision.outcome == "hit"
+
+
+def test_a_deletion_seen_late_counts_from_its_deletion_timestamp():
+    clock = Clock(at(0))
+    store = store_at(clock)
+    cache = ready_cache("web", ["nginx:1.25"], at(-30))
+    store.apply("imagecaches", "ADDED", cache)
+    clock.now = at(20)  # the watch shows the deletion late; the pod was created after the cache had gone
+    store.apply("pods", "ADDED", eci_pod("between", ["nginx:1.25"], at(15)))
+    gone = {**cache, "metadata": {**cache["metadata"], "deletionTimestamp": stamp(at(10))}}
+    store.apply("imagecaches", "DELETED", gone)
+    assert store.snapshot().pods["default/between"].decision.outcome == "miss"
