@@ -56,22 +56,35 @@ class CacheHistory:
 
     def seen(self, view: CacheView, at: datetime) -> CacheHistory:
         """The history after the watch showed this view of a cache at `at` (its first one, a change, or the same)."""
-        kept = self.versions.get(view.name, _NO_VERSIONS)
-        last = self.current(view.name)
-        if last is None:
-            return self._with(view.name, (*kept, CacheVersion(view, since=_end(kept))))
-        if match_signature(last.view) == match_signature(view):
-            return self._with(view.name, (*kept[:-1], CacheVersion(view, last.since)))
-        since = _since(view, last.since, at)
-        return self._with(view.name, (*kept[:-1], CacheVersion(last.view, last.since, since), CacheVersion(view, since)))
+        return self.observed([view], {}, at)
 
     def deleted(self, name: str, at: datetime) -> CacheHistory:
         """The history after the cache went away at `at`; its versions are kept."""
-        last = self.current(name)
-        if last is None:
-            return self
-        kept = self.versions[name]
-        return self._with(name, (*kept[:-1], CacheVersion(last.view, last.since, max(at, last.since or at))))
+        return self.observed([], {name: at}, at)
+
+    def observed(self, views: Iterable[CacheView], gone: Mapping[str, datetime], at: datetime) -> CacheHistory:
+        """The history after the watch showed these views at `at` and these caches gone (each at its moment): one
+        new history for a whole list."""
+        versions = dict(self.versions)
+        views = list(views)
+        for view in views:
+            versions[view.name] = _after_view(versions.get(view.name, _NO_VERSIONS), view, at)
+        for name, moment in gone.items():
+            versions[name] = _after_deletion(versions.get(name, _NO_VERSIONS), moment)
+        after = CacheHistory(MappingProxyType({name: kept for name, kept in versions.items() if kept}))
+        earlier = len(self.changes)
+        if after.changes[:earlier] == self.changes and all(self.current(view.name) is not None for view in views):
+            # changes at or after the latest one, and no cache new to every epoch: the epochs before it stand
+            after._indexes.update((epoch, index) for epoch, index in self._indexes.items() if epoch < earlier)
+        return after
+
+    def changed_at(self, name: str) -> datetime | None:
+        """Since when the cache's latest change holds (its current version's start, or its deletion): pods created
+        before it were decided on what it was before; None when its one known version holds for every pod."""
+        kept = self.versions.get(name, _NO_VERSIONS)
+        if not kept:
+            return None
+        return kept[-1].until if kept[-1].until is not None else kept[-1].since
 
     def pruned(self, needed_since: datetime, max_ended: int = MAX_ENDED_VERSIONS) -> CacheHistory:
         """Without the versions that ended before `needed_since` (no pod that may have used them is still shown),
@@ -109,8 +122,25 @@ class CacheHistory:
         """Whether imc has seen a cache with this ID (existing now, or remembered after its deletion)."""
         return cache_id in self.ids
 
-    def _with(self, name: str, kept: tuple[CacheVersion, ...]) -> CacheHistory:
-        return CacheHistory(MappingProxyType({**self.versions, name: kept}))
+
+
+def _after_view(kept: tuple[CacheVersion, ...], view: CacheView, at: datetime) -> tuple[CacheVersion, ...]:
+    """A cache's versions after the watch showed `view` at `at`."""
+    last = kept[-1] if kept and kept[-1].until is None else None
+    if last is None:
+        return (*kept, CacheVersion(view, since=_end(kept)))
+    if match_signature(last.view) == match_signature(view):
+        return (*kept[:-1], CacheVersion(view, last.since))
+    since = _since(view, last.since, at)
+    return (*kept[:-1], CacheVersion(last.view, last.since, since), CacheVersion(view, since))
+
+
+def _after_deletion(kept: tuple[CacheVersion, ...], at: datetime) -> tuple[CacheVersion, ...]:
+    """A cache's versions after it went away at `at` (unchanged when it was gone already)."""
+    if not kept or kept[-1].until is not None:
+        return kept
+    last = kept[-1]
+    return (*kept[:-1], CacheVersion(last.view, last.since, max(at, last.since or at)))
 
 
 def caches_as_of(history: CacheHistory, at: datetime) -> tuple[CacheView, ...]:
@@ -125,11 +155,6 @@ def caches_as_of(history: CacheHistory, at: datetime) -> tuple[CacheView, ...]:
         if version is not None:
             views.append(version.view)
     return tuple(views)
-
-
-def history_of(views: Iterable[CacheView]) -> CacheHistory:
-    """A history knowing only these caches, as they are now (a first list)."""
-    return CacheHistory(MappingProxyType({view.name: (CacheVersion(view),) for view in views}))
 
 
 def _version_at(kept: tuple[CacheVersion, ...], at: datetime) -> CacheVersion | None:

@@ -36,6 +36,7 @@ KINDS = ("pods", "imagecaches", "deployments", "events")
 LIVENESS = "api"  # set_error's name for the liveness check (the API server answers), beside the kinds
 KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 DEFAULT_HISTORY = 20_000
+PRUNE_EVERY = timedelta(minutes=1)  # how often the store drops cache versions no pod needs any more
 MAX_ERRORS = 20
 UNNAMED = "<unnamed>"
 
@@ -160,6 +161,7 @@ class ClusterStore:
         self._clock = clock
         self._remember_for = remember_for
         self._seen = CacheHistory()
+        self._pruned_at: datetime | None = None
         self._version = 0
         self._snapshot: StoreSnapshot | None = None
         # Copy-on-write: a mapping handed to a snapshot is copied before the next write to it.
@@ -389,11 +391,13 @@ class ClusterStore:
         pulls = self._pulls_by_pod.get(key, {}).values()
         return pod_start(obj, (pull for owner, pull in pulls if not (uid and owner and owner != uid)))
 
-    def _redecide(self, keys: Iterable[str]) -> None:
+    def _redecide(self, keys: Iterable[str], since: datetime | None = None) -> None:
+        """Decide these pods again; those created before `since` (the change's moment) were decided on the caches
+        before it, which stand."""
         pods = self._maps["pods"]
         for key in list(keys):
             old = pods.get(key)
-            if old is None:
+            if old is None or (since is not None and old.created is not None and old.created < since):
                 continue
             at = old.template.decided_at(self._clock())
             decision = decide(old.template, self._index_at(at), at=at)
@@ -408,11 +412,13 @@ class ClusterStore:
         """ECI's reported cache when imc never saw it; None until the caches are listed (it may be among them)."""
         return unseen_cache(actual, self._seen.knows) if self._synced["imagecaches"] else None
 
-    def _recheck_unseen(self) -> None:
-        """After the caches imc knows changed: store the pods whose reported cache became known, or unknown."""
+    def _recheck_unseen(self, only_unseen: bool = False) -> None:
+        """After the caches imc knows changed: store the pods whose reported cache became known, or unknown
+        (`only_unseen`: the IDs imc knows only grew, so only a pod whose cache was unseen can change)."""
         pods = self._maps["pods"]
         self._refresh_actual([key for key, record in pods.items()
-                              if record.actual is not None and record.unseen_cache != self._unseen(record.actual)])
+                              if record.actual is not None and (record.unseen_cache is not None or not only_unseen)
+                              and record.unseen_cache != self._unseen(record.actual)])
 
     def _remember(self, name: str, view: CacheView | None, gone: dict | None = None) -> None:
         """Record in the cache history what the watch showed of a cache now (None: it is gone; `gone`, the deleted
@@ -424,11 +430,15 @@ class ClusterStore:
             self._seen = self._seen.deleted(name, deletion_time(gone, now))
 
     def _forget_unneeded(self) -> None:
-        """Drop the ended cache versions no live pod was created before, older than `remember_for`."""
+        """Drop the ended cache versions no live pod was created before, older than `remember_for`; at most once
+        every PRUNE_EVERY (it reads every pod)."""
         seen = self._seen
-        cutoff = self._clock() - self._remember_for
-        if not seen.changes or seen.changes[0] >= cutoff:
+        now = self._clock()
+        cutoff = now - self._remember_for
+        if not seen.changes or seen.changes[0] >= cutoff or (
+                self._pruned_at is not None and self._pruned_at <= now < self._pruned_at + PRUNE_EVERY):
             return
+        self._pruned_at = now
         created = (record.created for record in self._maps["pods"].values() if record.created is not None)
         oldest = min(created, default=cutoff)
         self._seen = seen.pruned(min(cutoff, oldest))
@@ -480,28 +490,34 @@ class ClusterStore:
         changed: list[CacheView | None] = []
         views = self._write("caches")
         raw = self._write("cache_objects")
+        now = self._clock()
+        shown: list[CacheView] = []
+        gone: dict[str, datetime] = {}  # gone during a gap in the watch: when is unknown, so now
         for name in [n for n in views if n not in fresh]:
             changed.append(views.pop(name))
             raw.pop(name, None)
-            self._remember(name, None)
+            gone[name] = now
             self._note("imagecaches", name, None)
         for name, obj in fresh.items():
             if old_objects.get(name) == obj and name in views:
                 continue
             view = self._view(name, obj)
-            self._remember(name, view)
             if view is None:
+                gone[name] = now
                 changed.append(views.pop(name, None))
                 raw.pop(name, None)
                 continue
+            shown.append(view)
             changed += [old_views.get(name), view]
             views[name] = view
             raw[name] = obj
             self._phase_history(name, old_views.get(name), view)
+        self._seen = self._seen.observed(shown, gone, now)
         if changed:
             self._index = CacheIndex(list(views.values()))
             self._forget_unneeded()
-            self._redecide(self._affected_by(changed))
+            moments = [self._seen.changed_at(name) for name in [*gone, *(view.name for view in shown)]]
+            self._redecide(self._affected_by(changed), None if None in moments else min(moments, default=None))
         self._synced["imagecaches"] = True  # a pod's reported cache can now be told known or not
         self._recheck_unseen()
 
@@ -512,7 +528,7 @@ class ClusterStore:
         known = self._seen.ids
         self._remember(name, view, obj if deleted else None)
         if known != self._seen.ids:
-            self._recheck_unseen()
+            self._recheck_unseen(only_unseen=True)
         if view is None:
             self._write("caches").pop(name, None)
             self._write("cache_objects").pop(name, None)
@@ -528,7 +544,7 @@ class ClusterStore:
         else:
             self._index = CacheIndex(list(self._maps["caches"].values()))
         self._forget_unneeded()
-        self._redecide(self._affected_by([old, view]))
+        self._redecide(self._affected_by([old, view]), self._seen.changed_at(name))
 
     def _view(self, name: str, obj: dict) -> CacheView | None:
         try:
