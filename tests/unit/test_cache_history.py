@@ -168,3 +168,16 @@ def test_a_deletion_seen_late_counts_from_its_deletion_timestamp():
     gone = {**cache, "metadata": {**cache["metadata"], "deletionTimestamp": stamp(at(10))}}
     store.apply("imagecaches", "DELETED", gone)
     assert store.snapshot().pods["default/between"].decision.outcome == "miss"
+
+
+def test_an_earlier_epochs_index_is_kept_across_later_changes_and_rebuilt_for_a_new_cache():
+    web = cache_from_object(ready_cache("web", ["nginx:1.25"], at(-30)))
+    db = cache_from_object(ready_cache("db", ["redis:7"], at(-30)))
+    history = CacheHistory().seen(web, at(0)).seen(db, at(0)).deleted("db", at(10))
+    early = history.index_at(at(5))
+    later = history.seen(cache_from_object(ready_cache("web", ["nginx:1.27"], at(20))), at(20))
+    assert later.index_at(at(5)) is early  # a change after the epoch leaves it as it was
+    assert [c.images for c in later.index_at(at(25)).caches] == [("docker.io/library/nginx:1.27",)]
+    added = later.seen(cache_from_object(ready_cache("api", ["node:22"], at(-30))), at(30))
+    assert {c.name for c in added.index_at(at(5)).caches} == {"web", "db", "api"}  # a new cache: every epoch
+    assert history.changed_at("db") == at(10) and later.changed_at("web") == at(20) and added.changed_at("api") is None
