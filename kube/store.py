@@ -491,12 +491,16 @@ class ClusterStore:
         views = self._write("caches")
         raw = self._write("cache_objects")
         now = self._clock()
+        # gone during a gap in the watch: when is unknown; from the gap's start when the watch was known down (a
+        # pod created in the gap, e.g. on a restarted server, was not decided on it), else now
+        outage = [self._down_since[kind] for kind in ("imagecaches", LIVENESS) if kind in self._down_since]
+        ended = min(outage, default=now)
         shown: list[CacheView] = []
-        gone: dict[str, datetime] = {}  # gone during a gap in the watch: when is unknown, so now
+        gone: dict[str, datetime] = {}
         for name in [n for n in views if n not in fresh]:
             changed.append(views.pop(name))
             raw.pop(name, None)
-            gone[name] = now
+            gone[name] = ended
             self._note("imagecaches", name, None)
         for name, obj in fresh.items():
             if old_objects.get(name) == obj and name in views:

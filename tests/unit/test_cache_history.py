@@ -181,3 +181,15 @@ def test_an_earlier_epochs_index_is_kept_across_later_changes_and_rebuilt_for_a_
     added = later.seen(cache_from_object(ready_cache("api", ["node:22"], at(-30))), at(30))
     assert {c.name for c in added.index_at(at(5)).caches} == {"web", "db", "api"}  # a new cache: every epoch
     assert history.changed_at("db") == at(10) and later.changed_at("web") == at(20) and added.changed_at("api") is None
+
+
+def test_a_cache_gone_while_the_watch_was_down_is_gone_from_the_outages_start():
+    clock = Clock(at(0))
+    store = store_at(clock)
+    store.replace("imagecaches", [ready_cache("web", ["nginx:1.25"], at(-30))], "2")
+    clock.now = at(10)
+    store.set_error("imagecaches", "connection refused")  # e.g. the server restarted with another state
+    clock.now = at(20)
+    store.replace("pods", [eci_pod("restarted", ["nginx:1.25"], at(15))], "3")
+    store.replace("imagecaches", [], "3")
+    assert store.snapshot().pods["default/restarted"].decision.outcome == "miss"
