@@ -303,6 +303,13 @@ def _second_after(at: datetime) -> datetime:
         return at.replace(microsecond=999999)
 
 
+def own_auto_cache_name(template: PodTemplate) -> str | None:
+    """The name of the cache ECI auto-creates when this pod misses: auto-create-for-<its ECI instance ID>
+    (docs/eci-model.md 3.5, 4.2); None before ECI wrote the instance ID."""
+    instance = template.annotations.get(INSTANCE_ID)
+    return AUTO_CREATED_PREFIX + instance if isinstance(instance, str) and instance else None
+
+
 def _same_second(template: PodTemplate, cache: CacheView, at: datetime) -> Finding | None:
     """A warning when the cache was created or became Ready in `at`'s own second, neither before nor after it.
 
@@ -310,8 +317,7 @@ def _same_second(template: PodTemplate, cache: CacheView, at: datetime) -> Findi
     ECI, deciding on its live state, may have seen the cache. The pod's own auto-created cache comes after.
     """
     after = _second_after(at)
-    instance = template.annotations.get(INSTANCE_ID)
-    if isinstance(instance, str) and cache.name == AUTO_CREATED_PREFIX + instance:
+    if cache.name == own_auto_cache_name(template):
         return None
     for moment, what in ((cache.ready_since, "became Ready"), (cache.created, "was created")):
         if moment is not None and at <= moment < after:

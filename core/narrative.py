@@ -1,13 +1,15 @@
-"""Plain sentences about a decision: a hit's coverage, the closest cache of a miss, what a failed pin saw."""
+"""Plain sentences about a decision: a hit's coverage, the closest cache of a miss and what ECI did about it, what a
+failed pin saw; and the cache worth creating after a miss."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.caches import CacheView
+from core.caches import MAX_SIZE_GIB, MIN_SIZE_GIB, CacheView
 from core.images import parse_image
-from core.matching import CacheIndex, Decision, blockers
+from core.matching import CacheIndex, Decision, blockers, decide, own_auto_cache_name
 from core.timeutil import format_time
 from core.workloads import PodTemplate
 
@@ -74,11 +76,15 @@ class ClosestCache:
 
 
 def closest_cache(template: PodTemplate, index: CacheIndex, at: datetime) -> ClosestCache | None:
-    """The cache holding the most of the pod's images exactly (usable ones first), or None if none holds any."""
+    """Of the caches that existed at the pod's creation `at`, the one holding the most of its images exactly (usable
+    ones first), or None if none holds any. The pod's own auto-created cache came after it, because of its miss."""
     policy = template.policy
+    own = own_auto_cache_name(template)
     best: tuple | None = None
     for position, exact in index.exact_counts(template).items():
         cache = index.caches[position]
+        if not cache.existed_at(at) or cache.name == own:
+            continue
         blocked = blockers(cache, policy, at)
         key = (-exact, len(blocked), -index.partial_count(template, position), cache.name)
         if best is None or key < best[0]:
@@ -99,21 +105,80 @@ def images_to_cache(template: PodTemplate, closest: ClosestCache | None) -> tupl
     return closest.missing if len(closest.missing) >= template.policy.requirement(len(every)) else every
 
 
-def miss_text(decision: Decision, closest: ClosestCache | None) -> str:
-    """Why no cache qualified, naming the closest cache and what it lacks, and what ECI does instead."""
+def miss_text(decision: Decision, closest: ClosestCache | None, response: str | None = None) -> str:
+    """Why no cache qualified, naming the closest cache and what it lacks, and what ECI does instead: with
+    `response` (`auto_response`), what ECI did about this miss."""
+    if response:
+        why = (f"No cache qualified when the pod was created ({closest.text()})" if closest
+               else "No cache held any of the pod's images when it was created")
+        return f"{why}: the pod pulled its images. {response}"
     size = f" of {decision.auto_cache_size_gib} GiB" if decision.auto_create else ""
     why = f"No cache qualifies ({closest.text()})" if closest else "No cache holds any of the pod's images"
     return f"{why}: the pod pulls its images and ECI auto-creates a cache{size} for them."
 
 
-def failure_text(decision: Decision, index: CacheIndex, created: datetime, now: datetime) -> str:
-    """What ECI saw of the pinned cache when the pod was created, what a new pod would get, and what to do."""
+def own_auto_cache(template: PodTemplate, index: CacheIndex) -> CacheView | None:
+    """The cache ECI auto-created because this pod missed (auto-create-for-<its instance ID>), if the index has it."""
+    name = own_auto_cache_name(template)
+    return next((cache for cache in index.caches if cache.name == name), None) if name else None
+
+
+def auto_response(template: PodTemplate, index: CacheIndex, now: datetime) -> str | None:
+    """What ECI did about the pod's miss, from its own auto-created cache as it is `now` in `index` (the caches
+    now): "ECI auto-created auto-create-for-eci-…; Ready since 16:26:05 UTC: new pods of this workload will hit it."
+    None when there is no such cache."""
+    cache = own_auto_cache(template, index)
+    if cache is None:
+        return None
+    if cache.is_usable(now):
+        served = decide(template, index, now).cache
+        future = ("new pods of this workload will hit it" if served is not None and served.name == cache.name
+                  else f"new pods of this workload will hit {served.name}" if served is not None
+                  else "new pods of this workload still miss")
+        return f"ECI auto-created {cache.name}; Ready since {_clock(cache.usable_from, now)}: {future}."
+    if cache.phase in ("Failed", "UpdateFailed"):
+        return f"ECI auto-created {cache.name}, but it is {cache.phase}: new pods of this workload will miss too."
+    if cache.phase == "Ready":  # expired
+        return f"ECI auto-created {cache.name}; it is {cache.unusable_reason(now)}: new pods of this workload miss."
+    return (f"ECI is auto-creating {cache.name} ({cache.phase or 'no phase yet'}): new pods of this workload will "
+            "hit it once it is Ready.")
+
+
+@dataclass(frozen=True)
+class CacheProposal:
+    """A cache worth creating after a miss: its images (as the pod names them) and its size."""
+
+    images: tuple[str, ...]
+    size_gib: int
+
+
+def cache_to_create(template: PodTemplate, decision: Decision, closest: ClosestCache | None, index: CacheIndex,
+                    now: datetime, image_bytes: int | None = None) -> CacheProposal | None:
+    """The cache to create for a missed pod, or None when a usable cache in `index` (the caches now) already holds
+    every image it would hold. Its size is what ECI gives a cache it auto-creates for the pod (docs/eci-model.md
+    3.5), or twice the images' size when that is more (6.2), within the CRD's bounds."""
+    images = images_to_cache(template, closest)
+    if not images:
+        return None
+    wanted = {ref.normalised for ref in template.image_refs if ref.familiar in images}
+    if any(cache.is_usable(now) and wanted <= cache.image_set for cache in index.caches):
+        return None
+    size = decision.auto_cache_size_gib
+    if image_bytes:
+        size = max(size, math.ceil(2 * image_bytes / 2**30))
+    return CacheProposal(images, min(max(size, MIN_SIZE_GIB), MAX_SIZE_GIB))
+
+
+def failure_text(decision: Decision, index: CacheIndex, created: datetime, now: datetime,
+                 now_index: CacheIndex | None = None) -> str:
+    """What ECI saw of the pinned cache when the pod was created (in `index`), what a new pod would get (from
+    `now_index`, the caches now, by default `index`), and what to do."""
     pin = decision.pinned_id
-    cache = index.by_id.get(pin) if pin else None
+    cache = (now_index or index).by_id.get(pin) if pin else None
     if cache is None:
         return (f"No ImageCache has ID {pin}, so pod creation fails. Pin the ID of a Ready cache "
                 "(see Image caches), or remove the pin to let ECI match automatically.")
-    then = _state_then(cache, created)
+    then = _state_then(index.by_id.get(pin) or cache, created)
     if cache.is_usable(now) and cache.existed_at(now):
         return (f"{cache.name} {then} when the pod was created ({_clock(created, now)}); Ready since "
                 f"{_clock(cache.ready_since or cache.created or now, now)}. A new pod would hit: delete this pod "
@@ -145,15 +210,17 @@ def _clock(moment: datetime | None, now: datetime) -> str:
 
 
 def decision_text(template: PodTemplate, decision: Decision, index: CacheIndex, at: datetime,
-                  now: datetime | None = None) -> str:
-    """The decision in a sentence or two: `at` is when ECI decided (the pod's creation), `now` is today."""
+                  now: datetime | None = None, now_index: CacheIndex | None = None) -> str:
+    """The decision in a sentence or two: `at` is when ECI decided (the pod's creation) on the caches of `index`,
+    `now` is today and `now_index` the caches today (by default `index`)."""
     now = now or at
     if decision.outcome == "hit":
         return hit_text(decision)
     if decision.outcome == "miss":
-        return miss_text(decision, closest_cache(template, index, at))
+        response = auto_response(template, now_index or index, now)
+        return miss_text(decision, closest_cache(template, index, at), response)
     if decision.outcome == "fail":
-        return failure_text(decision, index, at, now)
+        return failure_text(decision, index, at, now, now_index)
     if decision.outcome == "off":
         return "Automatic matching is off and nothing is pinned: the pod pulls its images."
     return "Not an ECI pod: image caches do not apply."

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,3 +118,21 @@ def prediction_disagrees(decision: Decision, actual: ActualOutcome | None) -> bo
         predicted_id = decision.cache.id
         return bool(predicted_id) and predicted_id != actual.cache_id
     return False
+
+
+def unseen_cache(actual: ActualOutcome | None, knows: Callable[[str], bool]) -> str | None:
+    """The cache ECI reports a hit on when imc never saw it (deleted before imc watched, e.g. `imc report` started
+    after the deletion), else None: imc cannot have predicted it, so it is no disagreement (docs/eci-model.md 4.3)."""
+    if actual is None or actual.outcome != "hit" or not actual.cache_id or knows(actual.cache_id):
+        return None
+    return actual.cache_id
+
+
+def gone_label(cache_id: str) -> str:
+    """A cache ID imc never saw, as its columns show it: "imc-… (no longer exists)"."""
+    return f"{cache_id} (no longer exists)"
+
+
+def unseen_text(cache_id: str) -> str:
+    """How a hit on a cache imc never saw reads: "ECI used imc-… (no longer exists)"."""
+    return f"ECI used {gone_label(cache_id)}"

@@ -16,6 +16,7 @@ from core.figures import WindowFigures, counted, figures_dict, sample, source_wo
 from core.impact import CHANGE_KINDS, Impact
 from core.matching import CacheIndex, Explanation
 from core.narrative import cached_images, coverage_text, decision_text
+from core.outcomes import gone_label
 
 # OWASP's CSV injection rule: a spreadsheet runs a cell that starts with one of these as a formula
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -102,7 +103,7 @@ def report_row(result: Mapping) -> dict[str, str]:
         "decision": result["decision"],
         "cache": cache.get("name") or cache.get("id") or "",
         "actual": actual.get("outcome") or "",
-        "actual_cache": actual.get("cache_id") or "",
+        "actual_cache": gone_label(actual["cache_id"]) if actual.get("cache_gone") else actual.get("cache_id") or "",
         "disagrees": "yes" if result["disagrees"] else "",
     }
 

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import narrative
+from core.outcomes import unseen_text
 from core.policy import ECI_WRITTEN_ANNOTATIONS, POLICY_ANNOTATIONS
 from dashboard import nav
 from dashboard.cache_views import shown_name
@@ -30,11 +31,12 @@ VERDICT_COLUMNS = ["Cache", "Verdict", "Exact", "Same repo", "Reasons"]  # the v
 
 
 def summary(decision: Any, template: Any = None, index: Any = None, at: datetime | None = None,
-            now: datetime | None = None) -> str:
+            now: datetime | None = None, now_index: Any = None) -> str:
     """The decision in plain sentences (not markdown: they name cluster objects); a miss names its closest cache
-    and a failure what ECI saw at the pod's creation when the template, the cache index and `at` are given."""
+    and what ECI did about it, and a failure what ECI saw at the pod's creation, when the template, the cache index
+    of its creation and `at` are given (`now_index`: the caches now, by default the same)."""
     if template is not None and index is not None and at is not None:
-        return narrative.decision_text(template, decision, index, at, now)
+        return narrative.decision_text(template, decision, index, at, now, now_index)
     if decision.outcome == "hit":
         return narrative.hit_text(decision)
     if decision.outcome == "miss":
@@ -49,12 +51,15 @@ def summary(decision: Any, template: Any = None, index: Any = None, at: datetime
     return "Not an ECI pod: image caches do not apply."
 
 
-def actual_summary(actual: Any, predicted: str = "") -> str:
-    """What ECI reported, in one sentence."""
+def actual_summary(actual: Any, predicted: str = "", unseen: str | None = None) -> str:
+    """What ECI reported, in one sentence; `unseen`: the cache it hit, which imc never saw."""
     if actual is None and predicted == "off":
         return "ECI writes no image-cache event for a pod with matching off, so there is nothing to compare."
     if actual is None:
         return "ECI has not reported on this pod yet."
+    if unseen:
+        return (f"{md(unseen_text(unseen))}: it was deleted before imc watched the cluster, so imc cannot tell "
+                "which cache it predicted; not a disagreement.")
     where = f" {code(actual.cache_id)}" if actual.cache_id else ""
     verbs = {"hit": f"hit cache{where}", "miss": "missed (pulled the images)", "fail": f"failed{where}"}
     seen = md(", ".join(actual.reasons)) if actual.reasons else "the matched-cache annotation"
@@ -118,36 +123,55 @@ VERDICT_HELP = {
 }
 
 
-def create_cache_link(template: Any, index: Any, at: datetime) -> None:
-    """For a miss: one click to the Create-cache form, filled with the images the closest cache lacks."""
-    images = narrative.images_to_cache(template, narrative.closest_cache(template, index, at))
-    if images:
+def pulled_bytes(start: Any) -> int | None:
+    """The size of the pod's images as its Pulled events reported them; None unless every image's is known."""
+    pulls = getattr(start, "pulls", ())
+    sizes = [pull.size_bytes for pull in pulls]
+    return sum(sizes) if sizes and None not in sizes else None
+
+
+def create_cache_link(template: Any, decision: Any, index: Any, at: datetime, now_index: Any, now: datetime,
+                      image_bytes: int | None = None) -> None:
+    """For a miss: one click to the Create-cache form, filled with the images the closest cache of the pod's creation
+    lacks and the size ECI would choose; none when a usable cache now holds them."""
+    closest = narrative.closest_cache(template, index, at)
+    proposal = narrative.cache_to_create(template, decision, closest, now_index, now, image_bytes)
+    if proposal is not None:
+        images = proposal.images
         count = f"the {len(images)} missing images" if len(images) > 1 else "the missing image"
-        st.page_link(nav.page("create"), label=f"Create a cache with {count}", help=md(", ".join(images)),
-                     query_params={"images": ",".join(images)}, icon=":material/add_box:")
+        st.page_link(nav.page("create"), label=f"Create a cache with {count}",
+                     help=md(f"{', '.join(images)}; {proposal.size_gib} GiB"),
+                     query_params={"images": ",".join(images), "size": str(proposal.size_gib)},
+                     icon=":material/add_box:")
 
 
 def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_actual: bool = True,
-           key: str = "explain", index: Any = None, at: datetime | None = None, now: datetime | None = None) -> None:
-    """Draw one explanation; `actual` and `disagrees` are what ECI reported for a live pod; with the cache index
-    and the decision time `at`, a miss names its closest cache and a failure what ECI saw then."""
+           key: str = "explain", index: Any = None, at: datetime | None = None, now: datetime | None = None,
+           now_index: Any = None, unseen: str | None = None, image_bytes: int | None = None) -> None:
+    """Draw one explanation; `actual` and `disagrees` are what ECI reported for a live pod (`unseen`: the cache it
+    hit, which imc never saw); with the cache index of the pod's creation and the decision time `at`, a miss names
+    its closest cache then and what ECI did about it, and a failure what ECI saw then. `now_index` (the caches now,
+    by default `index`) decides whether a create link is offered; `image_bytes` (the pod's pulled images) sizes it."""
     decision = explanation.decision
     template = explanation.template
+    now_index = now_index if now_index is not None else index
     with st.container(horizontal=True, vertical_alignment="center"):
         decision_badge(decision, "Predicted: ")
         if show_actual:
             outcome_badge(actual.outcome if actual is not None else NO_REPORT, "ECI: ")
-            if actual is not None and decision.outcome != "not-eci":
+            if unseen:
+                st.badge(unseen_text(unseen), color="gray", icon=":material/history:")
+            elif actual is not None and decision.outcome != "not-eci":
                 st.badge("ECI disagrees" if disagrees else "ECI agrees", color="red" if disagrees else "green",
                          icon=":material/report:" if disagrees else ":material/thumb_up:")
-    st.markdown(md(summary(decision, template, index, at, now)))
+    st.markdown(md(summary(decision, template, index, at, now, now_index)))
     cache = decision.cache_ref
     with st.container(horizontal=True, gap="medium"):
         if cache and cache.get("name"):
             st.page_link(nav.page("caches"), label=f"Open cache {md(cache['name'])}",
                          query_params={"cache": cache["name"]}, icon=":material/inventory_2:")
         if decision.outcome == "miss" and index is not None and at is not None:
-            create_cache_link(template, index, at)
+            create_cache_link(template, decision, index, at, now_index, now or at, image_bytes)
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**What ECI will do** (predicted events)")
@@ -160,7 +184,7 @@ def render(explanation: Any, actual: Any = None, disagrees: bool = False, show_a
     with right:
         if show_actual:
             st.markdown("**What ECI did**")
-            st.markdown(actual_summary(actual, decision.outcome))
+            st.markdown(actual_summary(actual, decision.outcome, unseen))
             reported = getattr(actual, "events", ()) if actual is not None else ()
             if reported:
                 st.markdown("\n".join(f"- **{md(e.reason)}** ({md(e.type)}, {md(e.time)}): {md(e.message)}"

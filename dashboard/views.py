@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from core.images import parse_image
 from core.matching import CacheIndex, Explanation, explain
 from core.narrative import outcome_label
+from core.outcomes import gone_label
 from core.owners import workload_name
 from core.render import csv_cell
 from core.workloads import pod_template
@@ -197,7 +198,7 @@ def _pod_row(key: str, record: Any) -> tuple | None:
         actual.outcome if actual is not None else NO_REPORT,
         not record.disagrees,
         cache.name if cache is not None else "",
-        _hit_cache_id(decision, actual),
+        gone_label(record.unseen_cache) if record.unseen_cache else _hit_cache_id(decision, actual),
         ", ".join(decision.images),
         _NAT if created is None else _microseconds(created),
         key,
@@ -206,7 +207,7 @@ def _pod_row(key: str, record: Any) -> tuple | None:
         outcome_label(decision),
         _status(record.obj).get("phase") or "",
         owner_of(record.obj),
-        AGREEMENT[None if actual is None else not record.disagrees],
+        AGREEMENT[None if actual is None or record.unseen_cache else not record.disagrees],  # unseen: nothing to compare
     )
 
 

@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from kube.ledger import Ledger, LedgerWriter, open_ledger
@@ -52,9 +53,12 @@ def cluster_name(connection: Any, environ: Mapping[str, str] | None = None) -> s
 def start_live(connection: Any, environ: Mapping[str, str] | None = None, **watch_options: Any) -> Live:
     """Start the reflectors and the ledger writer of one connection."""
     name = cluster_name(connection, environ)
-    store = ClusterStore()
+    settings = ledger_settings(environ)
+    # with history on, a deleted cache is remembered for the ledger's window, whose pods the pages still explain
+    remember_for = timedelta(days=settings.days) if settings.path is not None else timedelta(0)
+    store = ClusterStore(remember_for=remember_for)
     watcher = ClusterWatcher(connection, store, **watch_options)
-    ledger = open_ledger(ledger_settings(environ))
+    ledger = open_ledger(settings)
     writer = LedgerWriter(store, ledger, name) if ledger is not None else None
     live = Live(name, store, watcher, ledger, writer)
     watcher.start()

@@ -26,6 +26,8 @@ def actual_dict(record: PodRecord) -> dict | None:
         "outcome": record.actual.outcome,
         "cache_id": record.actual.cache_id,
         "reasons": list(record.actual.reasons),
+        # ECI's cache is one imc never saw (deleted before the report listed): no disagreement
+        "cache_gone": record.unseen_cache is not None,
     }
 
 
@@ -113,11 +115,13 @@ def eci_records(snapshot: StoreSnapshot) -> list[PodRecord]:
 
 
 def results(snapshot: StoreSnapshot) -> list[dict]:
-    """Every ECI pod's result, sorted (the store's decisions reused: the index holds the very caches they chose from)."""
-    index = CacheIndex(snapshot.caches.values())
+    """Every ECI pod's result, sorted (the store's decisions reused: each is explained against the caches of its
+    creation, the very caches it was decided on)."""
     records = eci_records(snapshot)
     saved = pod_savings(records)
-    return [pod_result(record, index, saved.get(record.key)) for record in records]
+    now = datetime.now(UTC)
+    return [pod_result(record, snapshot.index_at(record.template.decided_at(now)), saved.get(record.key))
+            for record in records]
 
 
 def warnings(snapshot: StoreSnapshot) -> list[str]:

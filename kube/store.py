@@ -10,22 +10,33 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
+from core.cache_history import CacheHistory, match_signature
 from core.caches import CacheView, cache_from_object
 from core.errors import ImcError
 from core.findings import FIELD_CODES, Finding, brief
 from core.images import ImageRef
 from core.matching import CacheIndex, Decision, decide
-from core.outcomes import ECI_REASONS, ActualOutcome, actual_outcome, event_pod_key, is_eci_event, prediction_disagrees
+from core.outcomes import (
+    ECI_REASONS,
+    ActualOutcome,
+    actual_outcome,
+    event_pod_key,
+    is_eci_event,
+    prediction_disagrees,
+    unseen_cache,
+)
 from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event
+from core.timeutil import parse_time
 from core.workloads import PodTemplate, pod_template
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
 LIVENESS = "api"  # set_error's name for the liveness check (the API server answers), beside the kinds
 KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 DEFAULT_HISTORY = 20_000
+PRUNE_EVERY = timedelta(minutes=1)  # how often the store drops cache versions no pod needs any more
 MAX_ERRORS = 20
 UNNAMED = "<unnamed>"
 
@@ -40,6 +51,8 @@ class PodRecord:
     decision: Decision
     actual: ActualOutcome | None
     start: PodStart | None = None
+    # the cache ECI reports having used when imc never saw it (deleted before imc watched): not a disagreement
+    unseen_cache: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -58,8 +71,8 @@ class PodRecord:
 
     @property
     def disagrees(self) -> bool:
-        """ECI reported something other than the prediction."""
-        return prediction_disagrees(self.decision, self.actual)
+        """ECI reported something other than the prediction (about caches imc saw)."""
+        return self.unseen_cache is None and prediction_disagrees(self.decision, self.actual)
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,12 @@ class StoreSnapshot:
     invalid: Mapping[str, str] = field(default_factory=dict)
     # kind (or "api", the liveness check) -> since when its reflector has had a problem: its data may be stale
     down_since: Mapping[str, datetime] = field(default_factory=dict)
+    # every cache seen, with its earlier specs and deleted ones, while a pod may have used them
+    cache_history: CacheHistory = field(default_factory=CacheHistory)
+
+    def index_at(self, at: datetime) -> CacheIndex:
+        """The caches a pod created at `at` was decided against, as an index (`explain` needs it)."""
+        return self.cache_history.index_at(at)
 
     def watch_up(self) -> dict[str, bool]:
         """Per kind: listed, its watch without a current problem, and the API server answering."""
@@ -123,11 +142,6 @@ def image_keys(refs: Iterable[ImageRef]) -> frozenset[str]:
     return frozenset(ref.family_key for ref in refs)
 
 
-def match_signature(view: CacheView) -> tuple:
-    """What of a cache can change a decision."""
-    return (view.id, view.phase, view.images, view.size_gib, view.created, view.expires, view.ready_since)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -135,9 +149,19 @@ def _now() -> datetime:
 class ClusterStore:
     """Objects of the four kinds, every pod decided, thread-safe; readers take `snapshot()`."""
 
-    def __init__(self, history_limit: int = DEFAULT_HISTORY, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        history_limit: int = DEFAULT_HISTORY,
+        clock: Callable[[], datetime] = _now,
+        remember_for: timedelta = timedelta(0),
+    ) -> None:
+        """`remember_for`: how long a deleted cache or an earlier spec is kept after it ended even when no live pod
+        was created before its end (the ledger's window, whose pods the pages still explain)."""
         self._lock = threading.RLock()
         self._clock = clock
+        self._remember_for = remember_for
+        self._seen = CacheHistory()
+        self._pruned_at: datetime | None = None
         self._version = 0
         self._snapshot: StoreSnapshot | None = None
         # Copy-on-write: a mapping handed to a snapshot is copied before the next write to it.
@@ -198,6 +222,7 @@ class ClusterStore:
                 down_since=MappingProxyType(dict(self._down_since)),
                 errors=tuple(errors),
                 invalid=MappingProxyType(dict(self._invalid)),
+                cache_history=self._seen,
             )
             return self._snapshot
 
@@ -344,7 +369,8 @@ class ClusterStore:
         if old is not None and old.template == template:
             decision = old.decision  # only status changed: the prediction stands
         else:
-            decision = decide(template, self._index, at=template.decided_at(self._clock()))
+            at = template.decided_at(self._clock())
+            decision = decide(template, self._index_at(at), at=at)
         self._store_pod(key, obj, template, decision, old)
         self._note("pods", key, _field_problem(template.findings))
 
@@ -352,7 +378,8 @@ class ClusterStore:
         self, key: str, obj: dict, template: PodTemplate, decision: Decision, old: PodRecord | None
     ) -> None:
         actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
-        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, self._start(obj, key))
+        unseen = self._unseen(actual)
+        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, self._start(obj, key), unseen)
         self._index_pod(key, template)
         if old is None:
             self._record_history(key, decision.outcome, "pod", template.created)
@@ -364,14 +391,57 @@ class ClusterStore:
         pulls = self._pulls_by_pod.get(key, {}).values()
         return pod_start(obj, (pull for owner, pull in pulls if not (uid and owner and owner != uid)))
 
-    def _redecide(self, keys: Iterable[str]) -> None:
+    def _redecide(self, keys: Iterable[str], since: datetime | None = None) -> None:
+        """Decide these pods again; those created before `since` (the change's moment) were decided on the caches
+        before it, which stand."""
         pods = self._maps["pods"]
         for key in list(keys):
             old = pods.get(key)
-            if old is None:
+            if old is None or (since is not None and old.created is not None and old.created < since):
                 continue
-            decision = decide(old.template, self._index, at=old.template.decided_at(self._clock()))
+            at = old.template.decided_at(self._clock())
+            decision = decide(old.template, self._index_at(at), at=at)
             self._store_pod(key, old.obj, old.template, decision, old)
+
+    def _index_at(self, at: datetime) -> CacheIndex:
+        """The caches a pod created at `at` was decided against: the live index unless some cache changed since."""
+        seen = self._seen
+        return self._index if seen.epoch(at) == len(seen.changes) else seen.index_at(at)
+
+    def _unseen(self, actual: ActualOutcome | None) -> str | None:
+        """ECI's reported cache when imc never saw it; None until the caches are listed (it may be among them)."""
+        return unseen_cache(actual, self._seen.knows) if self._synced["imagecaches"] else None
+
+    def _recheck_unseen(self, only_unseen: bool = False) -> None:
+        """After the caches imc knows changed: store the pods whose reported cache became known, or unknown
+        (`only_unseen`: the IDs imc knows only grew, so only a pod whose cache was unseen can change)."""
+        pods = self._maps["pods"]
+        self._refresh_actual([key for key, record in pods.items()
+                              if record.actual is not None and (record.unseen_cache is not None or not only_unseen)
+                              and record.unseen_cache != self._unseen(record.actual)])
+
+    def _remember(self, name: str, view: CacheView | None, gone: dict | None = None) -> None:
+        """Record in the cache history what the watch showed of a cache now (None: it is gone; `gone`, the deleted
+        object, may tell when: its metadata.deletionTimestamp, when before now)."""
+        now = self._clock()
+        if view is not None:
+            self._seen = self._seen.seen(view, now)
+        else:
+            self._seen = self._seen.deleted(name, deletion_time(gone, now))
+
+    def _forget_unneeded(self) -> None:
+        """Drop the ended cache versions no live pod was created before, older than `remember_for`; at most once
+        every PRUNE_EVERY (it reads every pod)."""
+        seen = self._seen
+        now = self._clock()
+        cutoff = now - self._remember_for
+        if not seen.changes or seen.changes[0] >= cutoff or (
+                self._pruned_at is not None and self._pruned_at <= now < self._pruned_at + PRUNE_EVERY):
+            return
+        self._pruned_at = now
+        created = (record.created for record in self._maps["pods"].values() if record.created is not None)
+        oldest = min(created, default=cutoff)
+        self._seen = seen.pruned(min(cutoff, oldest))
 
     def _refresh_actual(self, keys: Iterable[str]) -> None:
         pods = self._maps["pods"]
@@ -420,30 +490,49 @@ class ClusterStore:
         changed: list[CacheView | None] = []
         views = self._write("caches")
         raw = self._write("cache_objects")
+        now = self._clock()
+        # gone during a gap in the watch: when is unknown; from the gap's start when the watch was known down (a
+        # pod created in the gap, e.g. on a restarted server, was not decided on it), else now
+        outage = [self._down_since[kind] for kind in ("imagecaches", LIVENESS) if kind in self._down_since]
+        ended = min(outage, default=now)
+        shown: list[CacheView] = []
+        gone: dict[str, datetime] = {}
         for name in [n for n in views if n not in fresh]:
             changed.append(views.pop(name))
             raw.pop(name, None)
+            gone[name] = ended
             self._note("imagecaches", name, None)
         for name, obj in fresh.items():
             if old_objects.get(name) == obj and name in views:
                 continue
             view = self._view(name, obj)
             if view is None:
+                gone[name] = now
                 changed.append(views.pop(name, None))
                 raw.pop(name, None)
                 continue
+            shown.append(view)
             changed += [old_views.get(name), view]
             views[name] = view
             raw[name] = obj
             self._phase_history(name, old_views.get(name), view)
+        self._seen = self._seen.observed(shown, gone, now)
         if changed:
             self._index = CacheIndex(list(views.values()))
-            self._redecide(self._affected_by(changed))
+            self._forget_unneeded()
+            moments = [self._seen.changed_at(name) for name in [*gone, *(view.name for view in shown)]]
+            self._redecide(self._affected_by(changed), None if None in moments else min(moments, default=None))
+        self._synced["imagecaches"] = True  # a pod's reported cache can now be told known or not
+        self._recheck_unseen()
 
     def _apply_cache(self, obj: dict, deleted: bool) -> None:
         name = object_key(obj)
         old = self._maps["caches"].get(name)
         view = None if deleted else self._view(name, obj)
+        known = self._seen.ids
+        self._remember(name, view, obj if deleted else None)
+        if known != self._seen.ids:
+            self._recheck_unseen(only_unseen=True)
         if view is None:
             self._write("caches").pop(name, None)
             self._write("cache_objects").pop(name, None)
@@ -458,7 +547,8 @@ class ClusterStore:
                 return  # e.g. only progress or events moved: no decision can change
         else:
             self._index = CacheIndex(list(self._maps["caches"].values()))
-        self._redecide(self._affected_by([old, view]))
+        self._forget_unneeded()
+        self._redecide(self._affected_by([old, view]), self._seen.changed_at(name))
 
     def _view(self, name: str, obj: dict) -> CacheView | None:
         try:
@@ -516,6 +606,16 @@ class ClusterStore:
         uid = sys.intern(uid) if type(uid) is str else uid  # ~3 pull events a pod name its uid
         self._pulls_by_pod.setdefault(pod_key, {})[key] = (uid, pull)
         return {pod_key}
+
+
+def deletion_time(obj: dict | None, now: datetime) -> datetime:
+    """When a deleted object went away: its metadata.deletionTimestamp when readable and not after `now`, else now."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    try:
+        stamp = parse_time(meta.get("deletionTimestamp")) if isinstance(meta, dict) else None
+    except ImcError:
+        stamp = None
+    return stamp if stamp is not None and stamp <= now else now
 
 
 def _discard(index: dict, key: str, member: str) -> None:

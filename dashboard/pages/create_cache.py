@@ -71,6 +71,9 @@ def prefill() -> None:
         return
     st.session_state["cc-linked"] = (images, name)
     st.session_state["cc-images"] = edits.images_from_link(images)
+    size = st.query_params.get("size") or ""  # a miss's link: the size ECI would choose
+    if size.isascii() and size.isdigit() and MIN_SIZE_GIB <= int(size) <= MAX_SIZE_GIB:
+        st.session_state["cc-size"] = int(size)
     if name:
         st.session_state["cc-name"] = name[:253]  # the field's max_chars; the form's validation names any problem
     then = "Review it" if name else "Name the cache, review it"

@@ -162,7 +162,8 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
     start_panels.pod_timeline(record, frames_of(snapshot))
     now = views.now_utc()
     at = record.template.decided_at(now)
-    index = frames_of(snapshot).index
-    result = explain(record.template, index, at)
+    index = snapshot.index_at(at)  # the caches of the pod's creation, which it was decided on
+    result = explain(record.template, index, at, decision=record.decision)
     explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain", index=index,
-                       at=at, now=now)
+                       at=at, now=now, now_index=frames_of(snapshot).index, unseen=record.unseen_cache,
+                       image_bytes=explanation.pulled_bytes(record.start))

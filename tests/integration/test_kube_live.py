@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from core.matching import decide
 from core.policy import AUTO_IMC, PERFECT_MATCH
 from kube.access import AccessChecker
 from kube.connect import ConnectError, connect
@@ -50,26 +52,37 @@ def fresh_store(sim) -> ClusterStore:
 
 
 def view(snapshot: StoreSnapshot) -> dict:
-    """What must agree: every object and its resourceVersion, every pod's decision and actual outcome."""
+    """What must agree with a fresh list: every object and its resourceVersion, every pod's actual outcome."""
     return {
-        "pods": {
-            key: (
-                r.obj["metadata"]["resourceVersion"],
-                r.decision.outcome,
-                r.decision.cache.name if r.decision.cache else None,
-                r.actual,
-                r.disagrees,
-            )
-            for key, r in snapshot.pods.items()
-        },
+        "pods": {key: (r.obj["metadata"]["resourceVersion"], r.actual) for key, r in snapshot.pods.items()},
         "caches": {name: o["metadata"]["resourceVersion"] for name, o in snapshot.cache_objects.items()},
         "deployments": {key: o["metadata"]["resourceVersion"] for key, o in snapshot.deployments.items()},
     }
 
 
+def decided(record) -> tuple:
+    """A pod's decision as compared: outcome and cache."""
+    return record.decision.outcome, record.decision.cache.name if record.decision.cache else None
+
+
 def agrees_with_kubectl(store: ClusterStore, sim) -> bool:
-    """The store's view equals a fresh kubectl get."""
-    return view(store.snapshot()) == view(fresh_store(sim).snapshot())
+    """The store's objects and ECI's outcomes equal a fresh kubectl get; every pod's decision equals deciding it
+    anew on the caches of its creation as the store remembers them (a fresh list knows no deleted cache, nor an
+    earlier spec), and, for a pod created after the last cache change the store remembers, the fresh list's."""
+    live, fresh = store.snapshot(), fresh_store(sim).snapshot()
+    if view(live) != view(fresh):
+        return False
+    now = datetime.now(UTC)
+    history = live.cache_history
+    for key, record in live.pods.items():
+        at = record.template.decided_at(now)
+        again = decide(record.template, live.index_at(at), at)
+        if decided(record) != (again.outcome, again.cache.name if again.cache else None):
+            return False
+        if history.epoch(at) == len(history.changes) and (decided(record), record.disagrees) != (
+                decided(fresh.pods[key]), fresh.pods[key].disagrees):
+            return False
+    return True
 
 
 @pytest.fixture

@@ -129,17 +129,21 @@ def test_pods_decision_link_filters_and_a_failed_pin_says_what_eci_saw(shown):
     assert "No ImageCache has ID imc-gone, so pod creation fails" in texts(at)
 
 
-def test_pods_miss_names_the_closest_cache_and_links_to_a_prefilled_create_form(shown):
+def test_pods_miss_is_explained_by_the_caches_of_its_creation_and_links_to_a_prefilled_create_form(shown):
     at = page_script("pods", pod="jobs/batch-1").run()
-    assert "closest: building, 1 of 2 exact; missing busybox:1.36; created after the pod" in texts(at)
+    # `building` (acme/batch:1.0) was created after the pod: it is no closest cache, and not usable now
+    assert "No cache holds any of the pod's images: the pod pulls its images" in texts(at)
+    assert "closest" not in texts(at)
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
-    assert links["Create a cache with the missing image"] == "images=busybox%3A1.36"
+    # the size ECI gives the cache it auto-creates for the pod: its 30 GiB temporary storage
+    assert links["Create a cache with the 2 missing images"] == "images=acme%2Fbatch%3A1.0%2Cbusybox%3A1.36&size=30"
 
 
 def test_create_cache_form_is_prefilled_from_the_link(shown):
-    at = page_script("create_cache", images="nginx:1.25,busybox:1.36").run()
+    at = page_script("create_cache", images="nginx:1.25,busybox:1.36", size="30").run()
     no_exception(at)
     assert at.text_area(key="cc-images").value == "nginx:1.25\nbusybox:1.36"
+    assert at.number_input(key="cc-size").value == 30
 
 
 def test_caches_deep_link_shows_the_cache(shown):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from core.caches import cache_from_object
 from core.matching import CacheIndex, decide
-from core.narrative import closest_cache, decision_text, images_to_cache, outcome_label
+from core.narrative import CacheProposal, cache_to_create, closest_cache, decision_text, images_to_cache, outcome_label
+from core.policy import INSTANCE_ID
 from core.workloads import templates_from
-from tests.fixtures.engine.builders import AT, COUNT, PERFECT, PIN, imagecache, pod, when
+from tests.fixtures.engine.builders import AT, COUNT, OLD, PERFECT, PIN, imagecache, pod, when
 
 
 def decided(pod_obj: dict, caches: list[dict], at: str = AT):
@@ -82,3 +83,44 @@ def test_a_pin_still_creating_and_a_pin_to_nothing_say_which_and_what_to_do():
     assert "Wait for it, or pin another Ready cache" in text
     template, decision, index = decided(pod(["openjdk:21"], annotations={PIN: "imc-gone"}), [])
     assert decision_text(template, decision, index, when(AT)).startswith("No ImageCache has ID imc-gone")
+
+
+def auto_created_miss(phase: str):
+    """A pod asking for a perfect match that missed at AT (08:00) beside an older cache holding one of its images, and its own auto-created
+    cache (created at AT, in `phase` since 08:03) that holds both: the caches now, and those of the pod's creation."""
+    template = templates_from(pod(["nginx:1.25", "busybox:1.30"], annotations={INSTANCE_ID: "eci-2ze1", PERFECT: "true"}))[0]
+    older = imagecache("nginx-base", ["nginx:1.25"], created=OLD)
+    own = imagecache("auto-create-for-eci-2ze1", ["nginx:1.25", "busybox:1.30"], phase=phase, created=AT, size=30)
+    own["status"]["lastUpdatedTime"] = "2026-11-28T08:03:00Z"
+    then = CacheIndex([cache_from_object(older)])
+    now = CacheIndex([cache_from_object(older), cache_from_object(own)])
+    decision = decide(template, CacheIndex([cache_from_object(obj) for obj in (older, own)]), when(AT))
+    return template, decision, then, now
+
+
+def test_a_miss_names_its_own_ready_auto_created_cache_as_ecis_response_never_as_the_closest():
+    template, decision, then, now = auto_created_miss("Ready")
+    later = when("2026-11-28T09:00:00Z")
+    assert decision.outcome == "miss"  # its own cache came in the pod's second, after it
+    # even given the caches now, the closest is one that existed at the pod's creation
+    assert closest_cache(template, now, when(AT)).name == "nginx-base"
+    text = decision_text(template, decision, then, when(AT), now=later, now_index=now)
+    assert text == ("No cache qualified when the pod was created (closest: nginx-base, 1 of 2 exact (the pod "
+                    "needs 2); missing busybox:1.30): the pod pulled its images. ECI auto-created auto-create-for-eci-2ze1; Ready since "
+                    "08:03:00 UTC: new pods of this workload will hit it.")
+    closest = closest_cache(template, then, when(AT))
+    assert cache_to_create(template, decision, closest, now, later) is None  # a usable cache holds the images
+
+
+def test_a_miss_whose_auto_created_cache_is_still_creating_is_offered_a_cache_of_the_size_eci_chooses():
+    template, decision, then, now = auto_created_miss("Creating")
+    later = when("2026-11-28T09:00:00Z")
+    text = decision_text(template, decision, then, when(AT), now=later, now_index=now)
+    assert text.endswith("ECI is auto-creating auto-create-for-eci-2ze1 (Creating): new pods of this workload will "
+                         "hit it once it is Ready.")
+    closest = closest_cache(template, then, when(AT))
+    # perfect match: the missing busybox alone would not serve the pod, so the proposal holds both images
+    proposal = cache_to_create(template, decision, closest, now, later)
+    assert proposal == CacheProposal(("nginx:1.25", "busybox:1.30"), 30)
+    # twice the images' size when ECI's choice is less (docs/eci-model.md 6.2)
+    assert cache_to_create(template, decision, closest, now, later, image_bytes=20 * 2**30).size_gib == 40

@@ -60,7 +60,8 @@ def test_results_carry_explain_fields_actual_and_disagreement():
     }.items()
     assert [c["name"] for c in web["candidates"]] == ["web-cache"]
     assert web["candidates_omitted"] == 1
-    assert web["actual"] == {"outcome": "hit", "cache_id": "imc-web-cache", "reasons": ["SuccessfulHitImageCache"]}
+    assert web["actual"] == {"outcome": "hit", "cache_id": "imc-web-cache", "reasons": ["SuccessfulHitImageCache"],
+                             "cache_gone": False}
     assert web["disagrees"] is False
     assert items["default/api"]["decision"] == "hit" and items["default/api"]["disagrees"] is True
     assert items["default/pinned"]["decision"] == "fail" and items["default/pinned"]["actual"] is None
@@ -172,3 +173,15 @@ def test_csv_cells_that_a_spreadsheet_would_run_get_a_quote_and_numbers_stay_num
     item = {**item, "namespace": "=cmd|' /C calc'!A0", "start_seconds": -0.5}
     [row] = csv.DictReader(io.StringIO(render.report_csv([item])))
     assert (row["namespace"], row["start_seconds"]) == ("'=cmd|' /C calc'!A0", "-0.5")
+
+
+def test_a_hit_on_a_cache_deleted_before_the_report_is_no_disagreement():
+    store = ClusterStore()
+    store.replace("imagecaches", [imagecache("web-cache", ["nginx:1.25"])], "1")
+    store.replace("events", [event("cart", "SuccessfulHitImageCache", "hit image cache imc-2ze12yz, eci")], "1")
+    store.replace("pods", [eci_pod("cart", ["nginx:1.25"])], "1")
+    items = report.results(store.snapshot())
+    assert items[0]["actual"]["cache_gone"] is True and items[0]["disagrees"] is False
+    table = render.report_table(items)
+    assert "imc-2ze12yz (no longer exists)" in table
+    assert "0 disagree with the prediction" in table
