@@ -8,10 +8,11 @@ import os
 import pandas as pd
 import streamlit as st
 
+from core.figures import counted
 from dashboard import cache_views, radar_views, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
-from dashboard.text import NO_VALUE, counted, inert_frame, md
+from dashboard.text import NO_VALUE, inert_frame, md
 
 WINDOW_KEY = "radar-window"
 SEARCH_KEY = "radar-search"
