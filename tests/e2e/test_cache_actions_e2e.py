@@ -1,15 +1,19 @@
 """Actions on the Image caches page (issue 22): a delete shows its impact and waits for the name when a live workload
-depends on the cache; a viewer sees every action disabled with the reason."""
+depends on the cache; an update shows what changes while the cache is Updating, then goes Updating → Ready; a viewer
+sees every action disabled with the reason."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
+from kubernetes import client, config, watch
 from playwright.sync_api import expect
 
-from core.caches import AUTO_CREATED_PREFIX
+from bench.waits import scaled
+from core.caches import AUTO_CREATED_PREFIX, GROUP, PLURAL, VERSION
 from core.policy import IMC_ID, INSTANCE_ID
 from tests.e2e.conftest import SCREENSHOTS, kubectl, kubectl_json, ms, new_context, open_page, poll, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
@@ -96,6 +100,88 @@ def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim
         settle(page)
         click_until(page, delete, page.get_by_text(f"Deleted ImageCache {cache}", exact=False))
         poll(lambda: cache_exists(sim, cache), timeout=30, message=f"{cache} gone", until=lambda found: not found)
+        no_exception(page)
+    finally:
+        context.close()
+
+
+def phases_since(sim, name: str, since: str, timeout: float = 60) -> list[str]:
+    """The phases a cache went through after resourceVersion `since` (watched with the official client), until an
+    update of it ended (Ready or UpdateFailed after Updating) or the deadline passed."""
+    api = config.new_client_from_config(config_file=str(sim.kubeconfig), context="sim")
+    objects = client.CustomObjectsApi(api)
+    phases: list[str] = []
+
+    def ended() -> bool:
+        return "Updating" in phases and phases[-1] in ("Ready", "UpdateFailed")
+
+    deadline = time.monotonic() + scaled(timeout)
+    try:
+        while time.monotonic() < deadline and not ended():
+            for event in watch.Watch().stream(objects.list_cluster_custom_object, GROUP, VERSION, PLURAL,
+                                              resource_version=since, field_selector=f"metadata.name={name}",
+                                              timeout_seconds=2):
+                since = event["object"]["metadata"]["resourceVersion"]
+                phase = (event["object"].get("status") or {}).get("phase")
+                if not phases or phases[-1] != phase:
+                    phases.append(phase)
+                if ended():
+                    break
+    finally:
+        api.close()
+    return phases
+
+
+def test_updating_a_ready_cache_shows_the_meanwhile_then_goes_updating_and_ready(app, sim, browser, namespace):
+    cache, old, new = "e2e-actions-update", "docker.io/e2eactions/api:1.0", "docker.io/e2eactions/api-sidecar:1.0"
+    ready_cache(sim, cache, [old])
+    labels = {"app": "update-api", "alibabacloud.com/eci": "true"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "update-api", "namespace": namespace},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "update-api"}}, "template": {
+                      "metadata": {"labels": labels}, "spec": {"containers": [{"name": "api", "image": old}]}}}}
+    kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
+    context = new_context(browser, 1440, 900)
+    page = context.new_page()
+    try:
+        open_page(page, f"{app.url}/caches?cache={cache}")
+        pick_mode(page, "Update images")
+        images = page.get_by_role("textbox", name="Images after the update")
+        for attempt in range(3):  # a fill landing in a live redraw can be lost
+            images.fill(f"{old}\n{new}")
+            images.press("Tab")
+            settle(page)
+            try:
+                expect(images).to_have_value(f"{old}\n{new}", timeout=ms(10))
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+        # before the button: what changes while it is Updating (not usable), then once it is Ready again
+        meanwhile = page.get_by_text("While it updates (Updating", exact=False)
+        expect(meanwhile).to_be_visible(timeout=ms(20))
+        workload = f"Deployment/{namespace}/update-api"
+        poll(lambda: cells(page, "Workload"), timeout=30, message=f"the while-Updating impact naming {workload}",
+             until=lambda shown: shown is not None and workload in shown)
+        changes = cells(page, "What changes")
+        assert changes[cells(page, "Workload").index(workload)] == "hit → miss, and ECI auto-creates a cache for it"
+        expect(page.get_by_text("Once it is Ready with the new images")).to_be_visible()
+        button = page.get_by_role("button", name="Update images", exact=True)
+        assert meanwhile.bounding_box()["y"] < button.bounding_box()["y"]
+        for width in (1440, 1024):
+            page.set_viewport_size({"width": width, "height": 900})
+            settle(page)
+            button.scroll_into_view_if_needed()
+            shot(page, f"cache-actions-update-impact-{width}")
+
+        seen = kubectl_json(sim, "get", "imagecache", cache)["metadata"]["resourceVersion"]
+        click_until(page, button, page.get_by_text(f"Updated ImageCache {cache}", exact=False))
+        assert phases_since(sim, cache, seen) == ["Ready", "Updating", "Ready"]  # the spec stored, then ECI's update
+        after = kubectl_json(sim, "get", "imagecache", cache)
+        assert after["spec"]["images"] == [old, new] and after["status"]["phase"] == "Ready"
+        events = kubectl_json(sim, "get", "events", "-n", "default")["items"]
+        audit = [e for e in events if e["reason"] == "ImageCacheImagesUpdated"
+                 and e["involvedObject"].get("name") == cache]
+        assert len(audit) == 1 and new in audit[0]["message"]
         no_exception(page)
     finally:
         context.close()
