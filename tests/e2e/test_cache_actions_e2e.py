@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
-from kubernetes import client, config, watch
 from playwright.sync_api import expect
 
-from bench.waits import scaled
-from core.caches import AUTO_CREATED_PREFIX, GROUP, PLURAL, VERSION
+from core.caches import AUTO_CREATED_PREFIX
 from core.policy import IMC_ID, INSTANCE_ID
 from tests.e2e.conftest import SCREENSHOTS, kubectl, kubectl_json, ms, new_context, open_page, poll, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_pages_read_right_e2e import cells
+from tests.integration.conftest import new_api_client
+from tests.integration.test_sim_cache_updates import phases_after
 
 pytestmark = pytest.mark.e2e
 
@@ -68,11 +67,7 @@ def shot(page, name: str) -> None:
 def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim, browser, namespace):
     cache = "e2e-actions-pinned"
     cache_id = ready_cache(sim, cache, ["docker.io/e2eactions/web:1.0"])
-    labels = {"app": "pinned-web", "alibabacloud.com/eci": "true"}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pinned-web", "namespace": namespace},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pinned-web"}}, "template": {
-                      "metadata": {"labels": labels, "annotations": {IMC_ID: cache_id}},
-                      "spec": {"containers": [{"name": "web", "image": "docker.io/e2eactions/web:1.0"}]}}}}
+    deployment = eci_deployment(namespace, "pinned-web", "docker.io/e2eactions/web:1.0", {IMC_ID: cache_id})
     kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
     context = new_context(browser, 1440, 900)
     page = context.new_page()
@@ -105,40 +100,19 @@ def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim
         context.close()
 
 
-def phases_since(sim, name: str, since: str, timeout: float = 60) -> list[str]:
-    """The phases a cache went through after resourceVersion `since` (watched with the official client), until an
-    update of it ended (Ready or UpdateFailed after Updating) or the deadline passed."""
-    api = config.new_client_from_config(config_file=str(sim.kubeconfig), context="sim")
-    objects = client.CustomObjectsApi(api)
-    phases: list[str] = []
-
-    def ended() -> bool:
-        return "Updating" in phases and phases[-1] in ("Ready", "UpdateFailed")
-
-    deadline = time.monotonic() + scaled(timeout)
-    try:
-        while time.monotonic() < deadline and not ended():
-            for event in watch.Watch().stream(objects.list_cluster_custom_object, GROUP, VERSION, PLURAL,
-                                              resource_version=since, field_selector=f"metadata.name={name}",
-                                              timeout_seconds=2):
-                since = event["object"]["metadata"]["resourceVersion"]
-                phase = (event["object"].get("status") or {}).get("phase")
-                if not phases or phases[-1] != phase:
-                    phases.append(phase)
-                if ended():
-                    break
-    finally:
-        api.close()
-    return phases
+def eci_deployment(namespace: str, name: str, image: str, annotations: dict | None = None) -> dict:
+    """A one-replica ECI Deployment of one container."""
+    template = {"metadata": {"labels": {"app": name, "alibabacloud.com/eci": "true"},
+                             **({"annotations": annotations} if annotations else {})},
+                "spec": {"containers": [{"name": "main", "image": image}]}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": template}}
 
 
 def test_updating_a_ready_cache_shows_the_meanwhile_then_goes_updating_and_ready(app, sim, browser, namespace):
     cache, old, new = "e2e-actions-update", "docker.io/e2eactions/api:1.0", "docker.io/e2eactions/api-sidecar:1.0"
     ready_cache(sim, cache, [old])
-    labels = {"app": "update-api", "alibabacloud.com/eci": "true"}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "update-api", "namespace": namespace},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "update-api"}}, "template": {
-                      "metadata": {"labels": labels}, "spec": {"containers": [{"name": "api", "image": old}]}}}}
+    deployment = eci_deployment(namespace, "update-api", old)
     kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
     context = new_context(browser, 1440, 900)
     page = context.new_page()
@@ -175,7 +149,12 @@ def test_updating_a_ready_cache_shows_the_meanwhile_then_goes_updating_and_ready
 
         seen = kubectl_json(sim, "get", "imagecache", cache)["metadata"]["resourceVersion"]
         click_until(page, button, page.get_by_text(f"Updated ImageCache {cache}", exact=False))
-        assert phases_since(sim, cache, seen) == ["Ready", "Updating", "Ready"]  # the spec stored, then ECI's update
+        api = new_api_client(sim)
+        try:
+            phases = phases_after(api, cache, seen, timeout=60)
+        finally:
+            api.close()
+        assert phases == ["Ready", "Updating", "Ready"], phases  # the spec stored, then ECI's update
         after = kubectl_json(sim, "get", "imagecache", cache)
         assert after["spec"]["images"] == [old, new] and after["status"]["phase"] == "Ready"
         events = kubectl_json(sim, "get", "events", "-n", "default")["items"]
@@ -213,10 +192,7 @@ def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, pa
 def test_adopting_an_auto_created_cache_creates_a_named_one_and_links_a_pin_it_does_not_apply(app, sim, page,
                                                                                              namespace):
     image = "docker.io/e2eactions/adopt:1.0"
-    labels = {"app": "adopt-web", "alibabacloud.com/eci": "true"}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "adopt-web", "namespace": namespace},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "adopt-web"}}, "template": {
-                      "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
+    deployment = eci_deployment(namespace, "adopt-web", image)
     kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
     pods = poll(lambda: kubectl_json(sim, "get", "pods", "-n", namespace, "-l", "app=adopt-web")["items"], timeout=60,
                 message="adopt-web's pod with its ECI instance ID",
