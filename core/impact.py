@@ -31,7 +31,7 @@ IMPACT_LABELS = {
     "other": "other change",
 }
 UPDATING = "Updating"
-UPDATABLE_PHASES = (READY, "UpdateFailed")  # ECI accepts UpdateImageCache only in these (docs/eci-model.md 6.2)
+UPDATABLE_PHASES = (READY, "UpdateFailed")  # ECI accepts UpdateImageCache only in these (docs/eci-model.md 6.6)
 
 
 class ChangeError(ImcError):
@@ -54,7 +54,8 @@ class CacheChange:
 
 @dataclass(frozen=True)
 class Workload:
-    """A live workload as the impact reads it: its top owner, namespace, next pod's template and live pods (0: unknown)."""
+    """A live workload as the impact reads it: its top owner, namespace, next pod's template and live pods (0: none
+    live, or unknown)."""
 
     workload: str
     namespace: str
@@ -346,10 +347,14 @@ def impact_of(
     return Impact(changes, _compared(workloads, CacheIndex(settled), at, first, touched), meanwhile, len(workloads))
 
 
-def live_workloads(pods: Iterable[tuple[Mapping, PodTemplate]]) -> list[Workload]:
-    """Live pods (metadata, template) grouped by top owner, each workload with its newest pod's template.
+def live_workloads(
+    pods: Iterable[tuple[Mapping, PodTemplate]], templates: Iterable[PodTemplate] = ()
+) -> list[Workload]:
+    """Live pods (metadata, template) grouped by top owner, each workload with its newest pod's template; and each of
+    `templates` (a Deployment's own pod template) whose workload has no live pod, as a workload of 0 pods.
 
-    The next pod is decided at the instant given to `impact_of`, not at the newest pod's creation.
+    The next pod is decided at the instant given to `impact_of`, not at the newest pod's creation. A workload scaled
+    to zero still has a next pod: the one its template makes when it scales up.
     """
     newest: dict[tuple[str, str], PodTemplate] = {}
     counts: dict[tuple[str, str], int] = {}
@@ -360,8 +365,21 @@ def live_workloads(pods: Iterable[tuple[Mapping, PodTemplate]]) -> list[Workload
         kept = newest.get(key)
         if kept is None or _newer(template, kept):
             newest[key] = template
+    for template in templates:
+        key = (template.namespace, f"{template.kind}/{template.name}")
+        if key not in newest:
+            newest[key] = template
+            counts[key] = 0
     return [Workload(name, namespace, template, counts[namespace, name])
             for (namespace, name), template in newest.items()]
+
+
+def extended_expiry(expires: datetime, current_days: int | None, days: int | None) -> datetime | None:
+    """When a cache expires once its retention grows from `current_days` to `days` (both count from the
+    build's start, docs/eci-model.md 6.6); None when unknown or not longer."""
+    if current_days is None or days is None or days <= current_days:
+        return None
+    return expires + timedelta(days=days - current_days)
 
 
 def _newer(template: PodTemplate, than: PodTemplate) -> bool:

@@ -12,16 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
 
 from core.caches import AUTO_CREATED_PREFIX, MAX_RETENTION_DAYS, validate_imagecache
+from core.impact import CacheChange, ChangeError, Impact, WorkloadImpact, extended_expiry
 from core.owners import top_owner
 from core.policy import IMC_ID, INSTANCE_ID
 from dashboard import cache_impact, cache_views, edits, nav, shell, writer
-from dashboard.cache_impact import CacheChange, Impact
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md
 from kube import writes
@@ -83,24 +82,33 @@ def section(cluster: shell.ShownCluster, snapshot: Any, frames: Any, name: str) 
 # ---- impact
 
 
-def show_impact(impact: Impact, title: str, none: str) -> None:
-    """The workloads a change affects, as a table under a title; `none` when it affects none."""
-    rows = cache_impact.impact_rows(impact)
+def show_impact(frames: Any, change: CacheChange, title: str, none: str, meanwhile: bool = False) -> Impact | None:
+    """The workloads a change affects (`meanwhile`: while its update runs), as a table under a title; `none` when it
+    affects none; what makes the change impossible when it is. Returns the impact, None when impossible."""
     st.markdown(f"**{md(title)}**")
+    try:
+        impact = cache_impact.kept_preview(frames, change)
+    except ChangeError as exc:
+        st.caption(f"No impact to show: {md(str(exc))}.")
+        return None
+    items: tuple[WorkloadImpact, ...] = impact.while_updating if meanwhile else impact.workloads
+    rows = cache_impact.impact_rows(items)
+    kept = cache_impact.unchanged(impact, items)
     if rows.empty:
-        st.caption(f"{md(none)} ({impact.unchanged:,} live workloads keep their decision.)")
-        return
+        st.caption(f"{md(none)} ({kept:,} live workloads keep their decision.)")
+        return impact
     # what changes next to the workload, so at 1024 px both are in view without scrolling sideways
     st.dataframe(inert_frame(rows), hide_index=True, placeholder=NO_VALUE, width="stretch",
-                 key=f"impact-{impact.change.kind}-{impact.change.name}-{title}",
+                 key=f"impact-{change.kind}-{change.name}-{title}",
                  column_order=["Workload", "What changes", "Now", "After"],
                  column_config={"Workload": st.column_config.TextColumn(width=250, pinned=True,
                                                                         help="Kind/namespace/name"),
                                 "What changes": st.column_config.TextColumn(width=270),
                                 "Now": st.column_config.TextColumn(width=210),
                                 "After": st.column_config.TextColumn(width=215)})
-    st.caption(f"{len(rows):,} of {len(rows) + impact.unchanged:,} live workloads change; each row is the "
-               "workload's next pod, decided by the engine against the changed set of caches.")
+    st.caption(f"{len(rows):,} of {impact.decided:,} live workloads change; each row is the workload's next pod, "
+               "decided by the engine against the changed set of caches.")
+    return impact
 
 
 # ---- the four actions
@@ -117,13 +125,15 @@ def update_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
     if refusal:
         st.warning(f"Update is refused: {md(refusal)}.", icon=":material/block:")
     else:
-        during = cache_impact.preview(snapshot, CacheChange("update", name, tuple(edit.images or ()), "Updating"),
-                                      frames.now)
-        show_impact(during, "While it updates (Updating: ECI uses no cache that is not Ready)",
-                    "No live workload hits or pins it, so none misses while it updates.")
-        if not writes.cache_edit_problems(obj, edit):
-            after = cache_impact.preview(snapshot, CacheChange("update", name, tuple(edit.images or ())), frames.now)
-            show_impact(after, "Once it is Ready with the new images", "No live workload's next pod changes.")
+        change = CacheChange("update", name, tuple(edit.images or ()))
+        ready = not writes.cache_edit_problems(obj, edit)
+        # while Updating the cache serves no pod, whatever its images: with new images not valid yet, the current
+        # ones show the same meanwhile
+        during = change if ready else CacheChange("update", name, tuple((obj.get("spec") or {}).get("images") or ()))
+        show_impact(frames, during, "While it updates (Updating: ECI uses no cache that is not Ready)",
+                    "No live workload hits or pins it, so none misses while it updates.", meanwhile=True)
+        if ready:
+            show_impact(frames, change, "Once it is Ready with the new images", "No live workload's next pod changes.")
     st.button(UPDATE, key=f"cache-update-{name}", icon=":material/sync:", disabled=bool(blocked), help=blocked,
               on_click=apply_edit, args=(cluster, obj, edit, UPDATE))
 
@@ -142,30 +152,22 @@ def extend_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
     if view is None or view.expires is None:
         st.caption(f"{md(name)} never expires: it has no retention to extend.")
     else:
-        later = new_expiry(view.expires, current, edit.retention_days)
+        later = extended_expiry(view.expires, current, edit.retention_days)
         st.markdown(f"Expires {md(cache_views.relative_time(view.expires, frames.now))}"
                     + (f"; with {edit.retention_days} days, {md(cache_views.relative_time(later, frames.now))}."
                        if later else "."))
-        expiry = cache_impact.preview(snapshot, CacheChange("expire", name), frames.now)
-        show_impact(expiry, "When it expires, without an extension", "No live workload hits or pins it: its "
+        show_impact(frames, CacheChange("expire", name), "When it expires, without an extension", "No live workload hits or pins it: its "
                     "expiry changes no decision.")
     st.button(EXTEND, key=f"cache-extend-{name}", icon=":material/more_time:", disabled=bool(blocked), help=blocked,
               on_click=apply_edit, args=(cluster, obj, edit, EXTEND))
 
 
-def new_expiry(expires: datetime, current: int | None, days: int | None) -> datetime | None:
-    """The expiry a longer retention gives (ECI counts the retention from the same start); None when unknown."""
-    if current is None or days is None or days <= current:
-        return None
-    return expires + timedelta(days=days - current)
-
-
 def delete_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: dict, blocked: str | None) -> None:
     """The impact of the deletion; when live workloads depend on the cache, its name typed; the button."""
     name = obj["metadata"]["name"]
-    impact = cache_impact.preview(snapshot, CacheChange("delete", name), frames.now)
-    show_impact(impact, "If it is deleted", "No live workload hits or pins it: deleting it changes no decision.")
-    depend = len(impact.workloads)
+    impact = show_impact(frames, CacheChange("delete", name), "If it is deleted",
+                         "No live workload hits or pins it: deleting it changes no decision.")
+    depend = len(impact.workloads) if impact is not None else 0
     if depend:
         st.text_input(f"{depend:,} live workload{'s depend' if depend > 1 else ' depends'} on it: type its name to "
                       "delete it", key=f"cache-confirm-{name}", placeholder=name)
@@ -193,9 +195,7 @@ def adopt_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: dic
     if problems and not just_created:
         st.caption(f"Create needs: {md('; '.join(problems))}.")
     elif not problems:
-        impact = cache_impact.preview(snapshot, CacheChange("add", adopted["metadata"]["name"],
-                                                            tuple(adopted["spec"]["images"])), frames.now)
-        show_impact(impact, "Once the named cache is Ready", "No live workload's next pod changes: with automatic "
+        show_impact(frames, CacheChange("add", adopted["metadata"]["name"], cache=adopted), "Once the named cache is Ready", "No live workload's next pod changes: with automatic "
                     "mode its pods may keep hitting the auto-created cache until ECI removes it.")
     st.button("Create named cache", key=f"cache-adopt-create-{name}", icon=":material/add_box:",
               disabled=bool(blocked), help=blocked, on_click=apply_adopt, args=(cluster, snapshot, name, adopted, cause))

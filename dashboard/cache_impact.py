@@ -1,130 +1,65 @@
-"""What a change to the set of caches does to every live workload's next pod, as the Image caches page shows it.
-
-The engine's impact computation is `core/impact.py` (`impact_of(workloads, caches, change) -> Impact`, `CacheChange`,
-`WorkloadImpact`), written in parallel. Until it is merged, `impact_of` here is a stand-in of the same shape: the
-page calls only `preview` and `impact_rows`, so swapping the stand-in for the engine's is one import.
-"""
+"""The Image caches page's view of a change's impact: the live workloads of a store snapshot, handed to the engine
+(`core.impact.impact_of`, which decides), and the workloads it changes as rows in words."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
-from core.caches import READY, CacheView
 from core.errors import ImcError
-from core.images import parse_image
-from core.matching import CacheIndex, Decision, decide
-from core.owners import top_owner
+from core.impact import CacheChange, Impact, Workload, WorkloadImpact, impact_of, live_workloads
+from core.matching import CacheIndex, Decision
 from core.workloads import PodTemplate, pod_template
 
-CHANGE_KINDS = ("delete", "update", "expire", "add")
 IMPACT_COLUMNS = ["Workload", "Now", "After", "What changes"]
 
 
-@dataclass(frozen=True)
-class CacheChange:
-    """A proposed change to the set of caches: delete, update (new images; `phase` while it applies), let expire,
-    or add a cache."""
-
-    kind: str
-    name: str
-    images: tuple[str, ...] = ()
-    phase: str = READY
+def workloads_of(snapshot: Any) -> list[Workload]:
+    """The live ECI workloads of a snapshot: its ECI pods grouped by top owner, and its Deployments with no live pod."""
+    pairs = ((record.obj.get("metadata") or {}, record.template) for record in snapshot.pods.values()
+             if record.template.eci)
+    return live_workloads(pairs, _deployment_templates(snapshot.deployments))
 
 
-@dataclass(frozen=True)
-class WorkloadImpact:
-    """One workload whose next pod is decided differently after the change."""
-
-    workload: str
-    before: Decision
-    after: Decision
-
-
-@dataclass(frozen=True)
-class Impact:
-    """The workloads a change affects (the rest keep their decision: `unchanged` of them)."""
-
-    change: CacheChange
-    workloads: tuple[WorkloadImpact, ...]
-    unchanged: int
-
-
-def _with_images(view: CacheView, images: Sequence[str], phase: str) -> CacheView:
-    """The cache holding these images (normalised as matching reads them), in this phase."""
-    refs = {}
-    for image in images:
-        try:
-            ref = parse_image(image)
-        except ImcError:
-            continue  # the action's validation names it; matching would skip it too
-        refs.setdefault(ref.normalised, ref)
-    return replace(view, images=tuple(refs), image_refs=tuple(refs.values()), phase=phase)
-
-
-def changed_caches(caches: Sequence[CacheView], change: CacheChange) -> list[CacheView]:
-    """The set of caches after the change."""
-    if change.kind in ("delete", "expire"):
-        return [view for view in caches if view.name != change.name]
-    if change.kind == "update":
-        return [_with_images(view, change.images, change.phase) if view.name == change.name else view
-                for view in caches]
-    if change.kind == "add":
-        added = CacheView(name=change.name, id=None, phase=READY, images=(), image_refs=())
-        return [*caches, _with_images(added, change.images, READY)]
-    raise ValueError(f"unknown cache change {change.kind!r} (one of {', '.join(CHANGE_KINDS)})")
-
-
-def _same(before: Decision, after: Decision) -> bool:
-    """Whether two decisions of a pod amount to the same thing for its workload."""
-    def key(decision: Decision) -> tuple:
-        return decision.outcome, decision.cache.name if decision.cache else None, decision.auto_create
-    return key(before) == key(after)
-
-
-def impact_of(workloads: Sequence[PodTemplate], caches: Sequence[CacheView], change: CacheChange,
-              at: datetime) -> Impact:
-    """Stand-in of core.impact.impact_of: each workload's next pod decided at `at` before and after the change."""
-    now, then = CacheIndex(caches), CacheIndex(changed_caches(caches, change))
-    changed, unchanged = [], 0
-    for template in workloads:
-        before, after = decide(template, now, at), decide(template, then, at)
-        if _same(before, after):
-            unchanged += 1
-        else:
-            changed.append(WorkloadImpact(template.workload, before, after))
-    return Impact(change, tuple(changed), unchanged)
-
-
-def live_workloads(deployments: dict[str, dict], pods: dict) -> list[PodTemplate]:
-    """One template per live ECI workload: each Deployment's, and for pods of other owners (or none) the newest
-    pod's, as a pod not created yet (its next pod)."""
-    templates: dict[str, PodTemplate] = {}
+def _deployment_templates(deployments: Mapping[str, dict]) -> Iterator[PodTemplate]:
+    """Each ECI Deployment's pod template; a malformed Deployment is left out (the store's invalid list names it)."""
     for obj in deployments.values():
         try:
             template = pod_template(obj)
         except ImcError:
-            continue  # a malformed Deployment: the store's invalid list names it
-        if template.eci:
-            templates[template.workload] = template
-    for record in sorted(pods.values(), key=lambda record: record.created.timestamp() if record.created else 0.0):
-        template = record.template
-        if not template.eci:
             continue
-        owner = top_owner(record.obj.get("metadata"))
-        if owner is not None:
-            template = replace(template, kind=owner.kind, name=owner.name)
-        templates[template.workload] = replace(template, created=None)  # the newest pod stands for its workload
-    return list(templates.values())
+        if template.eci:
+            yield template
 
 
-def preview(snapshot, change: CacheChange, at: datetime) -> Impact:
-    """The impact of a change on the live workloads of a store snapshot."""
-    workloads = live_workloads(snapshot.deployments, snapshot.pods)
-    return impact_of(workloads, list(snapshot.caches.values()), change, at)
+def preview(snapshot: Any, change: CacheChange, at: datetime, index: CacheIndex | None = None,
+            workloads: Sequence[Workload] | None = None) -> Impact:
+    """The engine's impact of a change on the live workloads of a snapshot; `index` and `workloads`, when given, are
+    the snapshot's (built once per store version). Raises core.impact.ChangeError for an impossible change."""
+    if workloads is None:
+        workloads = workloads_of(snapshot)
+    return impact_of(workloads, list(snapshot.caches.values()), change, at, index)
+
+
+def change_key(change: CacheChange) -> tuple:
+    """A hashable key of a change (a proposed cache is a dict), to keep its impact per store version."""
+    cache = json.dumps(change.cache, sort_keys=True, default=str) if change.cache is not None else None
+    return change.kind, change.name, change.images, cache
+
+
+def unchanged(impact: Impact, items: Sequence[WorkloadImpact] | None = None) -> int:
+    """How many of the workloads decided keep their decision (of `items`, else of the settled change)."""
+    return impact.decided - len(impact.workloads if items is None else items)
+
+
+def shown_workload(item: WorkloadImpact) -> str:
+    """Kind/namespace/name."""
+    kind, _, name = item.workload.partition("/")
+    return f"{kind}/{item.namespace}/{name}"
 
 
 def _decision_text(decision: Decision) -> str:
@@ -137,24 +72,31 @@ def _decision_text(decision: Decision) -> str:
 
 
 def what_changes(item: WorkloadImpact) -> str:
-    """The change in words: hit → miss (ECI auto-creates a cache), hit A → hit B, pinned → fail (the event)."""
-    before, after = item.before, item.after
-    if after.outcome == "fail":
+    """The engine's kind of change in words: pinned → fail (the event), hit → miss (ECI auto-creates a cache), hit A →
+    hit B."""
+    after = item.after
+    if item.kind == "pin-fails":
         reasons = ", ".join(event.reason for event in after.events if event.type == "Warning") or "pod creation fails"
         return f"pinned → fail ({reasons})"
-    if before.outcome == "hit" and after.outcome == "miss":
+    if item.kind == "hit-to-miss":
         return "hit → miss" + (", and ECI auto-creates a cache for it" if after.auto_create else "")
-    if before.outcome == "hit" and after.outcome == "hit":
-        return f"hits {after.cache.name if after.cache else 'another cache'} instead"
-    return f"{before.outcome} → {after.outcome}"
+    if item.kind in ("moved", "now-hits") and after.cache is not None:
+        return f"hits {after.cache.name} instead" if item.kind == "moved" else f"now hits {after.cache.name}"
+    return f"{item.label}: {item.describe()}"
 
 
-def impact_rows(impact: Impact) -> pd.DataFrame:
-    """The affected workloads as a table: workload, now, after, what changes (fails first)."""
-    order = {"fail": 0, "miss": 1}
-    items = sorted(impact.workloads, key=lambda item: (order.get(item.after.outcome, 2), item.workload))
+def impact_rows(items: Sequence[WorkloadImpact]) -> pd.DataFrame:
+    """The changed workloads as a table (the engine's order, worst first): workload, now, after, what changes."""
     return pd.DataFrame(
-        [(item.workload, _decision_text(item.before), _decision_text(item.after), what_changes(item))
+        [(shown_workload(item), _decision_text(item.before), _decision_text(item.after), what_changes(item))
          for item in items],
         columns=IMPACT_COLUMNS,
     )
+
+
+def kept_preview(frames: Any, change: CacheChange) -> Impact:
+    """`preview` of the frames' snapshot at their `now`, with their cache index, kept per (store version, change):
+    a live refresh of the same snapshot recomputes nothing (the frames of a snapshot live while it is the latest)."""
+    workloads = frames.memo("impact-workloads", lambda: workloads_of(frames.snapshot))
+    return frames.memo(("impact", *change_key(change)),
+                       lambda: preview(frames.snapshot, change, frames.now, frames.index, workloads))

@@ -1,5 +1,6 @@
 """Actions on the Image caches page (issue 22): a delete shows its impact and waits for the name when a live workload
-depends on the cache; a viewer sees every action disabled with the reason."""
+depends on the cache; an update shows what changes while the cache is Updating, then goes Updating → Ready; a viewer
+sees every action disabled with the reason."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from core.policy import IMC_ID, INSTANCE_ID
 from tests.e2e.conftest import SCREENSHOTS, kubectl, kubectl_json, ms, new_context, open_page, poll, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_pages_read_right_e2e import cells
+from tests.integration.conftest import new_api_client
+from tests.integration.test_sim_cache_updates import phases_after
 
 pytestmark = pytest.mark.e2e
 
@@ -64,11 +67,7 @@ def shot(page, name: str) -> None:
 def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim, browser, namespace):
     cache = "e2e-actions-pinned"
     cache_id = ready_cache(sim, cache, ["docker.io/e2eactions/web:1.0"])
-    labels = {"app": "pinned-web", "alibabacloud.com/eci": "true"}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pinned-web", "namespace": namespace},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pinned-web"}}, "template": {
-                      "metadata": {"labels": labels, "annotations": {IMC_ID: cache_id}},
-                      "spec": {"containers": [{"name": "web", "image": "docker.io/e2eactions/web:1.0"}]}}}}
+    deployment = eci_deployment(namespace, "pinned-web", "docker.io/e2eactions/web:1.0", {IMC_ID: cache_id})
     kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
     context = new_context(browser, 1440, 900)
     page = context.new_page()
@@ -101,6 +100,72 @@ def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim
         context.close()
 
 
+def eci_deployment(namespace: str, name: str, image: str, annotations: dict | None = None) -> dict:
+    """A one-replica ECI Deployment of one container."""
+    template = {"metadata": {"labels": {"app": name, "alibabacloud.com/eci": "true"},
+                             **({"annotations": annotations} if annotations else {})},
+                "spec": {"containers": [{"name": "main", "image": image}]}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": template}}
+
+
+def test_updating_a_ready_cache_shows_the_meanwhile_then_goes_updating_and_ready(app, sim, browser, namespace):
+    cache, old, new = "e2e-actions-update", "docker.io/e2eactions/api:1.0", "docker.io/e2eactions/api-sidecar:1.0"
+    ready_cache(sim, cache, [old])
+    deployment = eci_deployment(namespace, "update-api", old)
+    kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
+    context = new_context(browser, 1440, 900)
+    page = context.new_page()
+    try:
+        open_page(page, f"{app.url}/caches?cache={cache}")
+        pick_mode(page, "Update images")
+        images = page.get_by_role("textbox", name="Images after the update")
+        for attempt in range(3):  # a fill landing in a live redraw can be lost
+            images.fill(f"{old}\n{new}")
+            images.press("Tab")
+            settle(page)
+            try:
+                expect(images).to_have_value(f"{old}\n{new}", timeout=ms(10))
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+        # before the button: what changes while it is Updating (not usable), then once it is Ready again
+        meanwhile = page.get_by_text("While it updates (Updating", exact=False)
+        expect(meanwhile).to_be_visible(timeout=ms(20))
+        workload = f"Deployment/{namespace}/update-api"
+        poll(lambda: cells(page, "Workload"), timeout=30, message=f"the while-Updating impact naming {workload}",
+             until=lambda shown: shown is not None and workload in shown)
+        changes = cells(page, "What changes")
+        assert changes[cells(page, "Workload").index(workload)] == "hit → miss, and ECI auto-creates a cache for it"
+        expect(page.get_by_text("Once it is Ready with the new images")).to_be_visible()
+        button = page.get_by_role("button", name="Update images", exact=True)
+        assert meanwhile.bounding_box()["y"] < button.bounding_box()["y"]
+        for width in (1440, 1024):
+            page.set_viewport_size({"width": width, "height": 900})
+            settle(page)
+            button.scroll_into_view_if_needed()
+            shot(page, f"cache-actions-update-impact-{width}")
+
+        seen = kubectl_json(sim, "get", "imagecache", cache)["metadata"]["resourceVersion"]
+        click_until(page, button, page.get_by_text(f"Updated ImageCache {cache}", exact=False))
+        api = new_api_client(sim)
+        try:
+            phases = phases_after(api, cache, seen, timeout=60)
+        finally:
+            api.close()
+        assert phases == ["Ready", "Updating", "Ready"], phases  # the spec stored, then ECI's update
+        after = kubectl_json(sim, "get", "imagecache", cache)
+        assert after["spec"]["images"] == [old, new] and after["status"]["phase"] == "Ready"
+        events = kubectl_json(sim, "get", "events", "-n", "default")["items"]
+        audit = [e for e in events if e["reason"] == "ImageCacheImagesUpdated"
+                 and e["involvedObject"].get("name") == cache]
+        assert len(audit) == 1 and new in audit[0]["message"]
+        no_exception(page)
+    finally:
+        context.close()
+
+
 def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, page):
     caches = kubectl_json(sim, "get", "imagecaches")["items"]
     auto = [c for c in caches if c["metadata"]["name"].startswith(AUTO_CREATED_PREFIX)]
@@ -127,10 +192,7 @@ def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, pa
 def test_adopting_an_auto_created_cache_creates_a_named_one_and_links_a_pin_it_does_not_apply(app, sim, page,
                                                                                              namespace):
     image = "docker.io/e2eactions/adopt:1.0"
-    labels = {"app": "adopt-web", "alibabacloud.com/eci": "true"}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "adopt-web", "namespace": namespace},
-                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "adopt-web"}}, "template": {
-                      "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": image}]}}}}
+    deployment = eci_deployment(namespace, "adopt-web", image)
     kubectl(sim, "apply", "-f", "-", input_text=json.dumps(deployment))
     pods = poll(lambda: kubectl_json(sim, "get", "pods", "-n", namespace, "-l", "app=adopt-web")["items"], timeout=60,
                 message="adopt-web's pod with its ECI instance ID",

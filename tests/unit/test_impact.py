@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from core.caches import cache_from_object
-from core.impact import CacheChange, ChangeError, impact_of, live_workloads
+from core.impact import CacheChange, ChangeError, extended_expiry, impact_of, live_workloads
 from core.workloads import pod_template
 from tests.fixtures.engine.builders import AT, PIN, imagecache, pod, when
+from tests.fixtures.engine.builders import workload as workload_object
 
 NOW = when(AT)
 
@@ -93,6 +94,28 @@ def test_a_workload_is_decided_once_by_its_newest_pod() -> None:
     new = owned(["nginx:1.25"], "web-new", "web", created="2026-11-27T12:00:00Z")
     [workload] = workloads_of(old, new)
     assert workload.pods == 2 and workload.template.images == ("docker.io/library/nginx:1.25",)
+
+
+def test_a_deployment_with_no_live_pod_is_decided_by_its_own_template() -> None:
+    scaled_down = pod_template(workload_object("Deployment", ["nginx:1.25"], name="api", namespace="default"))
+    running = pod_template(workload_object("Deployment", ["nginx:1.24"], name="web", namespace="default"))
+    web_pod = owned(["nginx:1.25"], "web-a", "web")
+    workloads = live_workloads([(web_pod["metadata"], pod_template(web_pod))], [scaled_down, running])
+    by_name = {item.workload: item for item in workloads}
+    assert sorted(by_name) == ["Deployment/api", "Deployment/web"]
+    assert by_name["Deployment/api"].pods == 0 and by_name["Deployment/api"].template is scaled_down
+    # a Deployment with live pods keeps its newest pod's template, counted once
+    assert by_name["Deployment/web"].pods == 1 and by_name["Deployment/web"].template.name == "web-a"
+    impact = impact_of(workloads, caches_of(imagecache("base", ["nginx:1.25"])), CacheChange("delete", "base"), NOW)
+    assert [(item.workload, item.kind, item.pods) for item in impact.workloads] == [
+        ("Deployment/web", "hit-to-miss", 1), ("Deployment/api", "hit-to-miss", 0)]
+
+
+def test_an_extension_counts_the_new_retention_from_the_same_start() -> None:
+    expires = when(AT)
+    assert extended_expiry(expires, 7, 30) == when("2026-12-21T08:00:00Z")
+    assert extended_expiry(expires, 7, 7) is None and extended_expiry(expires, 7, 3) is None
+    assert extended_expiry(expires, None, 30) is None and extended_expiry(expires, 7, None) is None
 
 
 def test_unaffected_workloads_are_not_listed() -> None:
