@@ -1,10 +1,9 @@
 """The built-in cluster answers while its controllers work (issue 18, item 5).
 
-A Deployment of 2,147,483,647 replicas and a Job of parallelism 1e9, side by side in one sim, ramp it to its
-25,000-pod quota (its default): all along, `GET /api/v1/namespaces` answers in under 1 s at the 99th percentile (the
-issue's latency requirement); at the quota, where both are refused, the sim is not busy retrying refused creates;
-SIGTERM then ends it within 5 s. One ramp serves both owners' tests (a ramp costs a core for most of a minute): each
-test asserts its owner made pods and was refused by the quota, and every figure of the shared ramp.
+A Deployment of 2,147,483,647 replicas, or a Job of parallelism 1e9, ramps to the sim's 25,000-pod quota (its
+default): all along,
+`GET /api/v1/namespaces` answers in under 1 s at the 99th percentile (the issue's latency requirement); at the quota
+the sim is not busy retrying refused creates; SIGTERM then ends it within 5 s.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,8 +56,7 @@ def start_deployment(api) -> Callable[[], int]:
 def start_job(api) -> Callable[[], int]:
     """A Job of parallelism and completions 1e9; returns how many of its pods run or ran."""
     batch = client.BatchV1Api(api)
-    template = {"metadata": {"labels": {"app": "greedy-job"}},
-                "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}
+    template = {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}
     batch.create_namespaced_job("default", {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "greedy"},
         "spec": {"parallelism": 10**9, "completions": 10**9, "backoffLimit": 10**6, "template": template}})
@@ -71,68 +68,30 @@ def start_job(api) -> Callable[[], int]:
     return pods
 
 
-OWNERS = {"deployment": (start_deployment, "ReplicaSet"), "job": (start_job, "Job")}  # the kind its creates are of
-
-
-@dataclass
-class Ramp:
-    """What one ramp of both owners to the quota showed."""
-
-    pods: dict[str, int]  # owner -> its pods counted at the quota
-    refused: dict[str, list[str]]  # owner -> the messages of its FailedCreate events
-    latencies: list[float]  # of GET namespaces, all along the ramp
-    cpu_share: float  # of a core, over CPU_WINDOW_SECONDS at the quota
-    exit_code: int
-    stop_seconds: float
-
-
-def quota_refusals(core, kind: str) -> list[str]:
-    """The messages of the FailedCreate events about objects of a kind in `default`."""
-    events = core.list_namespaced_event("default", field_selector=f"reason=FailedCreate,involvedObject.kind={kind}")
-    return [event.message for event in events.items]
-
-
-@pytest.fixture(scope="module")
-def ramp(start_sim_factory) -> Ramp:
-    """A Deployment and a Job ramping one sim to its quota, sampled all along, watched idle, then stopped."""
+@pytest.mark.parametrize("start_ramp", [start_deployment, start_job], ids=["deployment", "job"])
+def test_namespaces_answer_within_1_s_p99_while_pods_ramp_to_the_quota(start_sim_factory, start_ramp):
     sim = start_sim_factory("empty")
     api = new_api_client(sim)
     core = client.CoreV1Api(api)
-    counters = {owner: start(api) for owner, (start, _) in OWNERS.items()}
+    pods = start_ramp(api)
     latencies: list[float] = []
-    counted: dict[str, int] = {}
 
-    def pods_so_far() -> int:
+    def ramp_done() -> bool:
         started = time.monotonic()
         core.list_namespace()
         latencies.append(time.monotonic() - started)
-        counted.update({owner: count() for owner, count in counters.items()})
-        return sum(counted.values())
+        return pods() >= QUOTA
 
-    poll(pods_so_far, RAMP_TIMEOUT, f"the {QUOTA} pods of the ramp, sampling GET namespaces",
-         until=lambda total: total >= QUOTA)
-    refused = {owner: poll(lambda kind=kind: quota_refusals(core, kind), 30, f"a FailedCreate event of a {kind}")
-               for owner, (_, kind) in OWNERS.items()}
+    poll(ramp_done, RAMP_TIMEOUT, f"the {QUOTA} pods of the ramp, sampling GET namespaces")
+    assert len(latencies) >= 20, "too few samples to speak of a 99th percentile"
+    p99 = percentile(latencies, 0.99)
+    assert p99 < LATENCY_P99_SECONDS, f"GET namespaces took {p99:.2f} s at p99 ({len(latencies)} samples, " \
+                                      f"slowest {max(latencies):.2f} s)"
     before = cpu_seconds(sim.process.pid)
     time.sleep(CPU_WINDOW_SECONDS)  # a window of CPU use, not a wait for a condition
-    cpu_share = (cpu_seconds(sim.process.pid) - before) / CPU_WINDOW_SECONDS
-    api.close()
+    share = (cpu_seconds(sim.process.pid) - before) / CPU_WINDOW_SECONDS
+    assert share < IDLE_CPU_SHARE, f"the sim used {share:.0%} of a core at the quota"
     stopping = time.monotonic()
     sim.process.send_signal(signal.SIGTERM)
-    exit_code = sim.process.wait(timeout=30)
-    return Ramp(dict(counted), refused, latencies, cpu_share, exit_code, time.monotonic() - stopping)
-
-
-@pytest.mark.parametrize("owner", list(OWNERS))
-def test_namespaces_answer_within_1_s_p99_while_pods_ramp_to_the_quota(ramp, owner):
-    assert sum(ramp.pods.values()) >= QUOTA
-    assert ramp.pods[owner] > 0, f"the {owner} made no pods: {ramp.pods}"
-    assert ramp.refused[owner] and all("exceeded quota" in message for message in ramp.refused[owner]), \
-        ramp.refused[owner]
-    assert len(ramp.latencies) >= 20, "too few samples to speak of a 99th percentile"
-    p99 = percentile(ramp.latencies, 0.99)
-    assert p99 < LATENCY_P99_SECONDS, f"GET namespaces took {p99:.2f} s at p99 ({len(ramp.latencies)} samples, " \
-                                      f"slowest {max(ramp.latencies):.2f} s)"
-    assert ramp.cpu_share < IDLE_CPU_SHARE, f"the sim used {ramp.cpu_share:.0%} of a core at the quota"
-    assert ramp.exit_code == 0
-    assert ramp.stop_seconds < STOP_SECONDS
+    assert sim.process.wait(timeout=30) == 0
+    assert time.monotonic() - stopping < STOP_SECONDS
