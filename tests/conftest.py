@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.waits import slowdown
+
 LAYERS = ("unit", "integration", "e2e")  # the directories under tests/, each a marker of the same name
 
 
@@ -21,6 +23,13 @@ def shares_module_fixture(item: pytest.Item) -> bool:
     """Whether the test uses a fixture set up once per module (a start-up its neighbours share)."""
     definitions = item._fixtureinfo.name2fixturedefs  # pytest's own record of the fixtures a test resolved to
     return any(defs and defs[-1].scope == "module" for defs in definitions.values())
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-timeout reads --timeout
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-timeout's limit per test is stretched by IMC_TEST_SLOWDOWN like every wait inside the test."""
+    if getattr(config.option, "timeout", None):
+        config.option.timeout = float(config.option.timeout) * slowdown()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups to schedule by them

@@ -55,6 +55,9 @@ POD_STOP_SECONDS = 2.0  # how long (sim time) a Terminating pod's containers tak
 BUILT_IN_GROUPS = ("", "apps", "batch", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
                    "coordination.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# a create with generateName draws another name while the drawn one is taken, up to 8 draws (KEP-4420, GA in v1.32:
+# maxNameGenerationCreateAttempts in k8s.io/apiserver/pkg/registry/generic/registry/store.go)
+NAME_GENERATION_ATTEMPTS = 8
 DEFAULT_MAX_PODS = 25_000  # the quota on all pods: well above the scale scenario's 10,000
 POD_QUOTA_NAME = "imc-sim-pods"
 GC_BATCH = 500  # dependents deleted at once; a bigger cascade goes on in batches while the server serves
@@ -96,6 +99,17 @@ def now_timestamp() -> str:
 def random_suffix(length: int = 5) -> str:
     """A random suffix in the alphabet Kubernetes uses for generated names."""
     return "".join(secrets.choice(_NAME_SUFFIX_ALPHABET) for _ in range(length))
+
+
+def generated_name(prefix: str, taken: Callable[[str], bool]) -> str:
+    """`prefix` and a random suffix, drawn again while the name is taken, NAME_GENERATION_ATTEMPTS times at most
+    (the last draw is returned taken or not: its create is then the 409 AlreadyExists)."""
+    name = prefix + random_suffix()
+    for _ in range(NAME_GENERATION_ATTEMPTS - 1):
+        if not taken(name):
+            break
+        name = prefix + random_suffix()
+    return name
 
 
 def patched(original: dict, content_type: str, patch: object) -> dict:
@@ -312,7 +326,9 @@ class ObjectApi:
         obj = self._check_fields(resource, self._check_body(resource, namespace, body), options.field_validation)
         metadata = obj["metadata"]
         if not metadata.get("name") and metadata.get("generateName"):
-            metadata["name"] = metadata["generateName"] + random_suffix()
+            home_namespace = metadata.get("namespace", "")
+            metadata["name"] = generated_name(
+                metadata["generateName"], lambda name: self.store.get(resource.key, home_namespace, name) is not None)
         if resource.namespaced:
             home = self.store.get(NAMESPACES.key, "", namespace)
             if home is None:

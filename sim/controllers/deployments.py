@@ -12,7 +12,7 @@ import orjson
 from core.timeutil import parse_time
 from sim.apiserver.batch import PodCounts
 from sim.apiserver.errors import ApiError
-from sim.apiserver.object_api import DeleteOptions, ObjectApi, now_timestamp, random_suffix
+from sim.apiserver.object_api import DeleteOptions, ObjectApi, now_timestamp
 from sim.apiserver.resources import DEPLOYMENTS, PODS, REPLICASETS
 from sim.apiserver.scheduling import Scheduler
 from sim.apiserver.store import Change, Entry
@@ -181,7 +181,7 @@ class Controller:
         metadata = template.get("metadata") or {}
         body = {
             "metadata": {
-                "name": f"{owner['metadata']['name']}-{random_suffix()}",
+                "generateName": f"{owner['metadata']['name']}-",  # the API server draws a free name (KEP-4420)
                 "labels": metadata.get("labels") or {},
                 "annotations": metadata.get("annotations") or {},
                 "ownerReferences": [owner_reference(owner)],

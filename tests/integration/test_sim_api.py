@@ -429,6 +429,25 @@ def test_deleting_a_deployment_takes_its_pods(api_client, namespace):
     poll(lambda: core.list_namespaced_pod(namespace).items == [], message="the Terminating pods to go")
 
 
+def test_controllers_name_their_pods_by_generate_name(api_client, namespace):
+    """A ReplicaSet's and a Job's pods are created with generateName `<owner>-` (kube-controller-manager's
+    GetPodFromTemplate), so the server draws a free name: at 25,000 pods, names the controller drew itself collided
+    and each collision was a FailedCreate and a second of backoff."""
+    apps, batch, core = client.AppsV1Api(api_client), client.BatchV1Api(api_client), client.CoreV1Api(api_client)
+    apps.create_namespaced_deployment(namespace, deployment_body("named", "nginx:1.25", replicas=2))
+    batch.create_namespaced_job(namespace, {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "named-job"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                       "containers": [{"name": "main", "image": "busybox:1.36"}]}}}})
+    pods = poll(lambda: core.list_namespaced_pod(namespace).items, message="the three pods",
+                until=lambda items: len(items) == 3)
+    (replica_set,) = apps.list_namespaced_replica_set(namespace).items
+    prefixes = sorted(pod.metadata.generate_name or "" for pod in pods)
+    assert prefixes == sorted(["named-job-", f"{replica_set.metadata.name}-", f"{replica_set.metadata.name}-"])
+    assert all(pod.metadata.name.startswith(pod.metadata.generate_name) for pod in pods)
+    assert all(len(pod.metadata.name) == len(pod.metadata.generate_name) + 5 for pod in pods)
+
+
 def test_a_restarted_sim_keeps_its_identity(start_sim_factory, tmp_path):
     first = start_sim_factory("empty", state_dir=tmp_path)
     ca, tokens = (tmp_path / "ca.crt").read_bytes(), (tmp_path / "tokens.json").read_bytes()

@@ -8,7 +8,7 @@ import pytest
 from sim.apiserver.cron import time_zone_problem, zone_of
 from sim.apiserver.definitions import OBJECT_META, decodable_fields, decode_check, definition_of
 from sim.apiserver.errors import ApiError, invalid
-from sim.apiserver.object_api import ObjectApi, owner_uids
+from sim.apiserver.object_api import NAME_GENERATION_ATTEMPTS, ObjectApi, generated_name, owner_uids
 from sim.apiserver.resources import CONFIGMAPS, CRONJOBS, IMAGECACHES
 from sim.apiserver.selectors import selector_from_query
 from sim.apiserver.store import Store
@@ -150,3 +150,17 @@ def test_a_malformed_object_already_in_the_store_can_be_deleted(resource, malfor
 def test_a_time_zone_follows_validate_time_zone(name, problem):
     assert time_zone_problem(name) == problem
     assert (zone_of(name) is None) == (problem is not None)
+
+
+def test_a_generated_name_is_drawn_again_while_taken_eight_times_at_most():
+    drawn: list[str] = []
+
+    def taken_thrice(name: str) -> bool:
+        drawn.append(name)
+        return len(drawn) <= 3
+
+    name = generated_name("web-", taken_thrice)
+    assert len(drawn) == 4 and name == drawn[-1] and name.startswith("web-") and len(name) == len("web-") + 5
+    drawn.clear()
+    always = generated_name("web-", lambda name: drawn.append(name) or True)
+    assert NAME_GENERATION_ATTEMPTS == 8 and len(drawn) == 7 and always not in drawn  # the 8th draw is not checked
