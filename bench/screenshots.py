@@ -148,7 +148,7 @@ def shoot(url: str, kubeconfig: str, out: Path, widths: list[int], only: set[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--width", type=int, action="append", help="window widths (default 1440 and 1024)")
     parser.add_argument("--only", action="append", default=[], help="only these pictures (overview, pod-hit, …)")
     parser.add_argument("--kubeconfig", help="a running demo cluster's kubeconfig (default: start one)")
