@@ -251,14 +251,13 @@ class EciController:
                 self._schedule_pull(build_of(entry.obj, update=phase == UPDATING), 0)
             elif phase == FAILED:
                 self._remove_failed_later(entry.obj)
-        images = {view.id: view.images for view in self.index().caches if view.id}
+        caches = {view.id: view for view in self.index().caches if view.id}
         for entry in list(self.store.entries(PODS.key)):
             pod = entry.obj
             if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Pending" or \
                     not (pod.get("status") or {}).get("containerStatuses"):
                 continue  # not started yet only when its containers are being created (else it waits or failed)
-            cached = images.get((pod["metadata"].get("annotations") or {}).get(MATCHED_CACHE), ())
-            self._schedule_start(entry, cached, bool(cached))
+            self._schedule_start(entry, caches.get((pod["metadata"].get("annotations") or {}).get(MATCHED_CACHE)))
 
     # caches
     def admit_cache(self, obj: dict):

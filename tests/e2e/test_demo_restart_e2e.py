@@ -98,8 +98,11 @@ def test_a_restarted_dashboard_resumes_its_demo_and_counts_each_pod_once(page, t
 
     second, port = start_demo_app(tmp_path, "second")
     try:
-        open_page(page, second.url)
-        assert kubectl_json(demo, "get", "imagecache", CACHE)["metadata"]["uid"] == uid
+        open_page(page, second.url)  # the first session starts the demo again, on a new port
+        answered = poll(lambda: kubectl(demo, "get", "imagecache", CACHE, "-o", "json", check=False), 60,
+                        "the restarted demo to answer kubectl (its kubeconfig rewritten with the new port)",
+                        until=lambda result: result.returncode == 0)
+        assert orjson.loads(answered.stdout)["metadata"]["uid"] == uid
         annotations = kubectl_json(demo, "get", "deployment", "cart", "-n", "shop")["metadata"]["annotations"]
         assert annotations.get("team") == "payments", "the user's patch is kept"
         restarted = time.time()

@@ -55,7 +55,7 @@ def chart_total(page, url: str) -> float:
     """Open Overview, pick the 30 d window, and add up the pods the over-time chart draws."""
     open_page(page, url)
     pick_mode(page, "30 d")  # the window picker is a segmented control like the mode picker
-    expect(page.get_by_text("From the history file")).to_be_visible(timeout=ms(20))
+    expect(page.get_by_text("From the history file:")).to_be_visible(timeout=ms(20))
     return poll(lambda: page.evaluate(CHART_TOTAL, TITLE), 30, "the over-time chart")
 
 

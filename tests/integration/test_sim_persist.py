@@ -186,3 +186,22 @@ def test_an_update_under_way_at_a_restart_carries_on_to_ready(start_sim_factory,
     assert cache["spec"]["images"] == ["nginx:1.25", "redis:7.2"]
     api_client.close()
     assert "Traceback" not in (tmp_path / "sim.log").read_text()
+
+
+def test_a_pod_starting_at_a_restart_carries_on_to_running(start_sim_factory, tmp_path):
+    first = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    api_client = new_api_client(first)
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_pod("default", {
+        "metadata": {"name": "starting", "labels": {"alibabacloud.com/eci": "true"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}})  # ~10 s of pulling at --speed 1
+    poll(lambda: core.read_namespaced_pod("starting", "default").status, 30, "the pod's containers being created",
+         until=lambda status: status.phase == "Pending" and bool(status.container_statuses))
+    api_client.close()
+    assert first.stop() == 0
+    second = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    api_client = new_api_client(second)
+    poll(lambda: client.CoreV1Api(api_client).read_namespaced_pod("starting", "default").status.phase, 90,
+         "the pod started before the restart to run after it", until=lambda phase: phase == "Running")
+    api_client.close()
+    assert "Traceback" not in (tmp_path / "sim.log").read_text()
