@@ -97,15 +97,15 @@ def show_impact(frames: Any, change: CacheChange, title: str, none: str, meanwhi
     if rows.empty:
         st.caption(f"{md(none)} ({kept:,} live workloads keep their decision.)")
         return impact
-    # what changes next to the workload, so at 1024 px both are in view without scrolling sideways
+    # what changes next to the workload; as the verdict table (explanation.py): rows of 88 px wrap text to four
+    # lines, and the widths add up to the page's column at 1024 px (about 650 px), stretched in proportion when wider
     st.dataframe(inert_frame(rows), hide_index=True, placeholder=NO_VALUE, width="stretch",
-                 key=f"impact-{change.kind}-{change.name}-{title}",
+                 key=f"impact-{change.kind}-{change.name}-{title}", row_height=88,
                  column_order=["Workload", "What changes", "Now", "After"],
-                 column_config={"Workload": st.column_config.TextColumn(width=250, pinned=True,
-                                                                        help="Kind/namespace/name"),
-                                "What changes": st.column_config.TextColumn(width=270),
-                                "Now": st.column_config.TextColumn(width=210),
-                                "After": st.column_config.TextColumn(width=215)})
+                 column_config={"Workload": st.column_config.TextColumn(width=170, help="Kind/namespace/name"),
+                                "What changes": st.column_config.TextColumn(width=170),
+                                "Now": st.column_config.TextColumn(width=150),
+                                "After": st.column_config.TextColumn(width=150)})
     st.caption(f"{len(rows):,} of {impact.decided:,} live workloads change; each row is the workload's next pod, "
                "decided by the engine against the changed set of caches.")
     return impact
