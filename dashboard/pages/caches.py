@@ -124,18 +124,6 @@ def details(snapshot, frames, name: str) -> None:
         st.markdown("**Images**")
         images = spec.get("images") if isinstance(spec.get("images"), list) else []
         st.markdown("\n".join(f"- {code(image)}" for image in images))
-        hitting = frames.pods[frames.pods["Cache ID"] == row["Cache ID"]] if row["Cache ID"] else frames.pods[:0]
-        st.markdown(f"**Pods that hit it** ({len(hitting):,})")
-        if hitting.empty:
-            st.caption("No ECI pod has hit this cache.")
-        else:
-            shown = inert_frame(hitting[["key", "Actual", "Created"]].head(200))
-            st.dataframe(shown.assign(key=views.links("/pods?pod=", shown["key"])), hide_index=True, placeholder=NO_VALUE,
-                         width="stretch", key="cache-pods",
-                         column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
-                                                                           help="Opens the pod's explanation"),
-                                        "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss [UTC]",
-                                                                                  timezone="UTC")})
     with right:
         events = status.get("events") if isinstance(status.get("events"), list) else []
         events = [event for event in events if isinstance(event, dict)]
@@ -146,6 +134,19 @@ def details(snapshot, frames, name: str) -> None:
             st.caption("No events reported yet.")
         with st.expander("YAML"):
             st.code(edits.as_yaml(obj), language="yaml")
+    hitting = frames.pods[frames.pods["Cache ID"] == row["Cache ID"]] if row["Cache ID"] else frames.pods[:0]
+    # below both columns, at the page's width: in half of it a pod's name pushed Actual and Created out at 1024 px
+    st.markdown(f"**Pods that hit it** ({len(hitting):,})")
+    if hitting.empty:
+        st.caption("No ECI pod has hit this cache.")
+    else:
+        shown = inert_frame(hitting[["key", "Actual", "Created"]].head(200))
+        st.dataframe(shown.assign(key=views.links("/pods?pod=", shown["key"])), hide_index=True, placeholder=NO_VALUE,
+                     width="stretch", key="cache-pods",
+                     column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
+                                                                       help="Opens the pod's explanation"),
+                                    "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss [UTC]",
+                                                                              timezone="UTC")})
 
 
 def event_line(event: dict) -> str:
