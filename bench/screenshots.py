@@ -26,7 +26,8 @@ from bench.harness import ROOT, chromium, running_sim
 from bench.waits import IDLE, poll, scaled, start_dashboard
 
 SIZES = {1440: 900, 1024: 768}
-PAGES = {"overview": "", "pods": "pods", "caches": "caches", "create-cache": "create-cache", "preview": "preview"}
+PAGES = {"overview": "", "pods": "pods", "caches": "caches", "radar": "radar", "create-cache": "create-cache",
+         "preview": "preview"}
 # demo Deployments the churn leaves alone: trainer hits python-ml, inference is pinned to a cache that does not exist
 POD_DETAILS = {"hit": ("ml", "trainer"), "fail": ("ml", "inference")}
 PATCHED = ("shop", "cart")
