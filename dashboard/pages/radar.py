@@ -16,11 +16,16 @@ from dashboard.text import NO_VALUE, inert_frame, md
 
 WINDOW_KEY = "radar-window"
 SEARCH_KEY = "radar-search"
-WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]", timezone="UTC")
-CACHE_LINK = st.column_config.LinkColumn("Cache", display_text=cache_views.CACHE_LINK_TEXT, pinned=True, width=210,
+WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]", timezone="UTC", width=100)
+# widths that add up to the page's column at 1024 px (about 660 px), stretched in proportion when wider; rows of
+# 88 px wrap a cell to four lines (Streamlit's grid wraps only rows taller than 64 px), as the verdict table does
+ROW_HEIGHT = 88
+CACHE_LINK = st.column_config.LinkColumn("Cache", display_text=cache_views.CACHE_LINK_TEXT, pinned=True, width=160,
                                          help="Opens the cache on the Image caches page")
-WORKLOADS = st.column_config.TextColumn(width=240)
-SOON = st.column_config.TextColumn(width=230)
+WORKLOADS = st.column_config.TextColumn(width=150)
+SOON = st.column_config.TextColumn(width=140)
+PHASE = st.column_config.TextColumn(width=70)
+NUMBER = st.column_config.NumberColumn(width=60)
 
 
 @friendly
@@ -65,16 +70,19 @@ def live(cluster: shell.ShownCluster, days: int, text: str) -> None:
     section("Expiring", f"within {counted(days, 'day')}; once a cache is gone, the next pods of the workloads that "
             "hit it miss, and those that pin it fail", shown.expiring, "No cache expires within the window.",
             {"Expires in": SOON, "Hit by": WORKLOADS, "Pinned by": WORKLOADS, "Workloads": st.column_config.NumberColumn(
-                width=80, help="Live workloads whose pods hit or pin the cache")}, hidden=("Expires",))
+                width=70, help="Live workloads whose pods hit or pin the cache")}, hidden=("Expires",))
     section("Failed", "ECI removes a failed cache 24 h after it failed", shown.failed, "No failed cache.",
-            {"Failed": WHEN, "Removed in": SOON, "Used by": WORKLOADS}, hidden=("Removed",))
+            {"Phase": PHASE, "Failed": WHEN, "Removed in": SOON, "Used by": WORKLOADS}, hidden=("Removed",))
     section("Unused", f"no live pod hits them, and none hit in {counted(days, 'day')}", shown.unused,
-            "Every cache is hit.", {"Created": WHEN})
+            "Every cache is hit.", {"Phase": PHASE, "Size (GiB)": NUMBER, "Created": WHEN}, row_height=None)
     section("Auto-created", "by ECI for a pod that missed, with that pod's workload while it lives",
             shown.auto_created, "No auto-created cache.",
-            {"Created": WHEN, "Hit by": WORKLOADS, "Caused by": st.column_config.TextColumn(
-                width=200, help="The workload of the pod whose miss made ECI create it (auto-create-for-<its ECI "
-                                "instance>)")})
+            {"Created": st.column_config.DatetimeColumn(format="MMM D, HH:mm", timezone="UTC", width=90,
+                                                   help="In UTC"),
+             "Hit by": st.column_config.TextColumn(width=130), "Phase": PHASE, "Size (GiB)": NUMBER, "Pods hit": NUMBER,
+             "Caused by": st.column_config.TextColumn(
+                width=100, help="The workload of the pod whose miss made ECI create it (auto-create-for-<its ECI "
+                                "instance>)")}, hidden=("Size (GiB)",))  # ECI's size for it, on the cache's page
     cost(shown, price)
 
 
@@ -93,8 +101,8 @@ def summary(seen: radar_views.Radar, price: radar_views.Price) -> None:
                            f"({radar_views.PRICE_VARIABLE}), a month counted as {radar_views.DAYS_A_MONTH} days")
 
 
-def section(title: str, about: str, frame: pd.DataFrame, empty: str, columns: dict, hidden: tuple[str, ...] = ()
-            ) -> None:
+def section(title: str, about: str, frame: pd.DataFrame, empty: str, columns: dict, hidden: tuple[str, ...] = (),
+            row_height: int | None = ROW_HEIGHT) -> None:
     """One radar section: a title with its count, what it lists, and its table linking each cache to its page."""
     st.subheader(f"{md(title)} · {len(frame):,}")
     st.caption(md(about[:1].upper() + about[1:]) + ".")
@@ -102,7 +110,8 @@ def section(title: str, about: str, frame: pd.DataFrame, empty: str, columns: di
         st.caption(empty)
         return
     st.dataframe(inert_frame(frame.assign(Cache=views.links("/caches?cache=", frame["Cache"]))), hide_index=True,
-                 width="stretch", placeholder=NO_VALUE, height=min(38 + 35 * len(frame), 390),
+                 width="stretch", placeholder=NO_VALUE, height=min(38 + (row_height or 35) * len(frame), 480),
+                 row_height=row_height,
                  column_order=[column for column in frame.columns if column not in hidden],
                  column_config={"Cache": CACHE_LINK, **columns})
 
@@ -119,7 +128,10 @@ def cost(seen: radar_views.Radar, price: radar_views.Price) -> None:
     section_table = frame.assign(Cache=views.links("/caches?cache=", frame["Cache"]))
     st.dataframe(inert_frame(section_table), hide_index=True, width="stretch", placeholder=NO_VALUE,
                  height=min(38 + 35 * max(len(frame), 1), 420),
-                 column_config={"Cache": CACHE_LINK,
+                 column_config={"Cache": CACHE_LINK, "Size (GiB)": NUMBER, "GiB-days": NUMBER,
+                                "Time saved (h)": st.column_config.NumberColumn(width=90),
+                                "Hits in window": st.column_config.NumberColumn(width=90),
                                 "Estimated cost": st.column_config.NumberColumn("Estimated cost", format="%.2f",
-                                                                                help="An estimate at your price"),
-                                "Saved s per GiB-day": st.column_config.NumberColumn(format="%.1f")})
+                                                                                help="An estimate at your price",
+                                                                                width=90),
+                                "Saved s per GiB-day": st.column_config.NumberColumn(format="%.1f", width=110)})
