@@ -136,10 +136,10 @@ def fill(page, label: str, value: str, tries: int = 3) -> None:
                 raise
 
 
-def screenshot(page, name: str) -> None:
-    """Save a full screenshot under screenshots/ (git-ignored) for a human to look at."""
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """Save a screenshot (the full page, or the viewport) under screenshots/ (git-ignored) for a human to look at."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def kubectl(sim: SimProcess, *args: str, input_text: str | None = None, check: bool = True

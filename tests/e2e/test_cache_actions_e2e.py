@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from core.caches import AUTO_CREATED_PREFIX
 from core.policy import IMC_ID, INSTANCE_ID
-from tests.e2e.conftest import SCREENSHOTS, kubectl, kubectl_json, ms, new_context, open_page, poll, settle
+from tests.e2e.conftest import kubectl, kubectl_json, ms, new_context, open_page, poll, screenshot, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_pages_read_right_e2e import cells
 from tests.integration.conftest import new_api_client
@@ -58,12 +58,6 @@ def click_until(page, button, shown, tries: int = 3) -> None:
                 raise
 
 
-def shot(page, name: str) -> None:
-    """A screenshot of the viewport under screenshots/, for a human to look at."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
 def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim, browser, namespace):
     cache = "e2e-actions-pinned"
     cache_id = ready_cache(sim, cache, ["docker.io/e2eactions/web:1.0"])
@@ -84,7 +78,7 @@ def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim
             page.set_viewport_size({"width": width, "height": 900})
             settle(page)
             delete.scroll_into_view_if_needed()
-            shot(page, f"cache-actions-delete-impact-{width}")
+            screenshot(page, f"cache-actions-delete-impact-{width}", full_page=False)
 
         click_until(page, delete, page.get_by_text("Nothing was deleted", exact=False))
         assert cache_exists(sim, cache)
@@ -145,7 +139,7 @@ def test_updating_a_ready_cache_shows_the_meanwhile_then_goes_updating_and_ready
             page.set_viewport_size({"width": width, "height": 900})
             settle(page)
             button.scroll_into_view_if_needed()
-            shot(page, f"cache-actions-update-impact-{width}")
+            screenshot(page, f"cache-actions-update-impact-{width}", full_page=False)
 
         seen = kubectl_json(sim, "get", "imagecache", cache)["metadata"]["resourceVersion"]
         click_until(page, button, page.get_by_text(f"Updated ImageCache {cache}", exact=False))
@@ -185,7 +179,7 @@ def test_a_viewer_sees_every_action_disabled_with_the_reason(viewer_app, sim, pa
         # drawn after the action's impact, by a live part of the page that a loaded machine redraws slowly
         expect(page.get_by_role("button", name=button, exact=True)).to_be_disabled(timeout=ms(30))
     page.get_by_role("button", name="Create named cache").scroll_into_view_if_needed()
-    shot(page, "cache-actions-viewer")
+    screenshot(page, "cache-actions-viewer", full_page=False)
     no_exception(page)
 
 
