@@ -188,6 +188,14 @@ UNSCHEDULABLE = ("0/2 nodes are available: 1 node(s) had untolerated taint {virt
                  "scheduling.")
 
 
+@dataclass(frozen=True)
+class PlannedStart:
+    """A pod's start plan and the wall-clock moment it began (steps fall due from there, scaled by --speed)."""
+
+    plan: StartPlan
+    began: datetime
+
+
 class EciController:
     """What ECI does in the cluster: builds caches, decides pods at creation, starts them, sweeps expired caches."""
 
@@ -486,46 +494,60 @@ class EciController:
         metadata = entry.obj["metadata"]
         cached, cache_gib = (cache.images, cache.size_gib) if cache is not None else ((), None)
         plan = start_plan(containers_of(entry.obj), cached, cache_gib, metadata["uid"])
-        where = (metadata["namespace"], metadata["name"], metadata["uid"])
-        self.scheduler.after(plan.setup_seconds, self._pull_step, *where, plan, 0)
+        start = PlannedStart(plan, datetime.now(UTC))
+        self._at(start, plan.setup_seconds, self._pull_step, metadata["namespace"], metadata["name"], metadata["uid"],
+                 start, 0)
 
-    def _pull_step(self, namespace: str, name: str, uid: str, plan: StartPlan, position: int) -> None:
+    def _at(self, start: PlannedStart, sim_seconds: float, callback, *args: object) -> None:
+        """Run `callback` when `sim_seconds` of the plan have passed since it began.
+
+        Each step is due at its own moment of the plan, not a delay after the step before: on a busy machine a late
+        timer does not push every later step (and the start the pod reports) back by as much."""
+        due = start.began + timedelta(seconds=sim_seconds / self.scheduler.speed)
+        self.scheduler.after(max(0.0, (due - datetime.now(UTC)).total_seconds()) * self.scheduler.speed, callback,
+                             *args)
+
+    def _pull_step(self, namespace: str, name: str, uid: str, start: PlannedStart, position: int) -> None:
         """Pull the image of container `position` as a kubelet does (Pulling, then Pulled), or start the pod."""
         entry = self.store.get(PODS.key, namespace, name)
         if entry is None or entry.obj["metadata"].get("uid") != uid:
             return
+        plan = start.plan
         if position >= len(plan.pulls):
-            self.scheduler.after(plan.launch_seconds, self.start_pod, namespace, name, uid)
+            self._at(start, plan.total_seconds, self.start_pod, namespace, name, uid, start)
             return
         pull = plan.pulls[position]
         if pull.source == PULLED:
             self._kubelet_event(entry.obj, position, "Pulling", pulling_message(pull.image))
-            self.scheduler.after(pull.seconds, self._pulled, namespace, name, uid, plan, position)
+            pulled_at = plan.setup_seconds + sum(p.seconds for p in plan.pulls[:position + 1])
+            self._at(start, pulled_at, self._pulled, namespace, name, uid, start, position)
         else:
-            self._pulled(namespace, name, uid, plan, position)
+            self._pulled(namespace, name, uid, start, position)
 
-    def _pulled(self, namespace: str, name: str, uid: str, plan: StartPlan, position: int) -> None:
+    def _pulled(self, namespace: str, name: str, uid: str, start: PlannedStart, position: int) -> None:
         """The image of container `position` is there: the `Pulled` event, then the next container."""
         entry = self.store.get(PODS.key, namespace, name)
         if entry is None or entry.obj["metadata"].get("uid") != uid:
             return
         # a kubelet reports the time that passed: the model's seconds at --speed 1, fewer when the sim runs faster
-        elapsed = replace(plan.pulls[position], seconds=plan.pulls[position].seconds / self.scheduler.speed)
+        elapsed = replace(start.plan.pulls[position], seconds=start.plan.pulls[position].seconds / self.scheduler.speed)
         self._kubelet_event(entry.obj, position, "Pulled", pulled_message(elapsed))
-        self._pull_step(namespace, name, uid, plan, position + 1)
+        self._pull_step(namespace, name, uid, start, position + 1)
 
     def _kubelet_event(self, pod: dict, position: int, reason: str, message: str) -> None:
         containers = containers_of(pod)
         field = f"spec.{containers[position]['_list']}{{{containers[position]['name']}}}"
         self.api.record_event(pod, reason, "Normal", message, KUBELET_COMPONENT, field)
 
-    def start_pod(self, namespace: str, name: str, uid: str) -> None:
-        """The pod's containers are up: Running and Ready."""
+    def start_pod(self, namespace: str, name: str, uid: str, start: PlannedStart) -> None:
+        """The pod's containers are up: Running and Ready, since the moment its plan says (a kubelet reports the
+        time the containers started, whenever its status update lands)."""
         entry = self.store.get(PODS.key, namespace, name)
         if entry is None or entry.obj["metadata"].get("uid") != uid:
             return
         pod = entry.copy()
-        now = now_timestamp()
+        now = format_time(min(datetime.now(UTC), start.began + timedelta(
+            seconds=start.plan.total_seconds / self.scheduler.speed)))
         address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{1 + secrets.randbelow(250)}"
         pod["status"] = {
             **pod.get("status", {}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.integration.conftest import run_kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
+SCREENSHOTS_VARIABLE = "IMC_TEST_SCREENSHOTS"  # "1": the e2e tests save what they saw for a human to look at
 SIM_SPEED = "4"
 NAMESPACE = "e2e"
 EXPECT_SECONDS = 5  # Playwright's own default for expect(...)
@@ -29,12 +31,12 @@ def ms(seconds: float) -> int:
 
 
 def start_app(sim: SimProcess, log: Path, **env: str) -> Dashboard:
-    """The dashboard against a sim's kubeconfig, redrawing every second; fails the test when it does not start.
+    """The dashboard against a sim's kubeconfig, redrawing every 2 s as by default; fails the test when it does not start.
 
     Its ~/.cache is a directory beside the log: a demo cluster it starts lives there, never in a state dir that
     another worker, test run or the developer's own dashboard uses."""
     try:
-        return start_dashboard(sim.kubeconfig, log, **{"IMC_REFRESH_SECONDS": "1", "XDG_CACHE_HOME": str(log.parent / "cache"), **env})
+        return start_dashboard(sim.kubeconfig, log, **{"XDG_CACHE_HOME": str(log.parent / "cache"), **env})
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
@@ -137,7 +139,16 @@ def fill(page, label: str, value: str, tries: int = 3) -> None:
 
 
 def screenshot(page, name: str, full_page: bool = True) -> None:
-    """Save a screenshot (the full page, or the viewport) under screenshots/ (git-ignored) for a human to look at."""
+    """Save a screenshot (the full page, or the viewport) under screenshots/ (git-ignored) for a human to look at.
+
+    Only with IMC_TEST_SCREENSHOTS=1: nobody looks at them in CI, and drawing pages whole was a tenth of the e2e
+    layer's browser time. A failed test's screenshot is always saved (`save_screenshot`)."""
+    if os.environ.get(SCREENSHOTS_VARIABLE) == "1":
+        save_screenshot(page, name, full_page)
+
+
+def save_screenshot(page, name: str, full_page: bool = True) -> None:
+    """Save a screenshot under screenshots/, asked for or not."""
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
@@ -161,13 +172,17 @@ def pytest_runtest_makereport(item, call):
     opened = item.funcargs.get("page") if hasattr(item, "funcargs") else None
     if report.when == "call" and report.failed and opened is not None:
         try:
-            screenshot(opened, f"failed-{item.name}")
+            save_screenshot(opened, f"failed-{item.name}")
         except Exception:  # noqa: BLE001 - a broken page must not hide the real failure
             pass
 
 
 def screenshot_whole(page, name: str) -> None:
-    """Save the whole page under screenshots/ (bench.screenshots.whole: Streamlit scrolls inside its main block)."""
+    """Save the whole page under screenshots/ (bench.screenshots.whole: Streamlit scrolls inside its main block).
+
+    Only with IMC_TEST_SCREENSHOTS=1, as `screenshot`."""
+    if os.environ.get(SCREENSHOTS_VARIABLE) != "1":
+        return
     SCREENSHOTS.mkdir(exist_ok=True)
     whole(page, SCREENSHOTS / f"{name}.png")
 

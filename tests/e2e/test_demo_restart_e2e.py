@@ -28,7 +28,7 @@ def start_demo_app(tmp_path: Path, name: str) -> tuple[Dashboard, int]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     port = free_port()
-    env = {"KUBECONFIG": "", "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache"), "IMC_REFRESH_SECONDS": "1",
+    env = {"KUBECONFIG": "", "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "IMC_HISTORY_PATH": str(tmp_path / "history.sqlite3"), "IMC_METRICS_PORT": str(port), "IMC_CONTEXT": ""}
     try:
         return start_dashboard("", tmp_path / f"{name}.log", **env), port

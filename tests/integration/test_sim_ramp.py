@@ -26,7 +26,7 @@ LATENCY_P99_SECONDS = 1.0  # the issue: "GET /api/v1/namespaces answers in under
 STOP_SECONDS = 5.0  # the issue: "SIGTERM stops the process within 5 s"
 RAMP_TIMEOUT = 200.0  # the issue saw about 4 minutes; this sim takes about 1 (and pytest-timeout stops a test at 5)
 IDLE_CPU_SHARE = 0.5  # at the quota, well under the whole core the issue saw
-CPU_WINDOW_SECONDS = 10.0
+CPU_WINDOW_SECONDS = 5.0
 
 
 def cpu_seconds(pid: int) -> float:
