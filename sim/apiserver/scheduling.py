@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 
 log = logging.getLogger("imc.sim")
+SLICE_SECONDS = 0.02  # callbacks run back to back at most this long before the loop looks at its sockets again
 
 
 class Scheduler:
@@ -15,6 +18,8 @@ class Scheduler:
     def __init__(self, speed: float = 1.0) -> None:
         self.speed = speed if speed > 0 else 1.0
         self._pending: set[tuple] = set()
+        self._due: deque[tuple[Callable, tuple]] = deque()
+        self._draining = False
 
     @staticmethod
     def _run(callback: Callable, args: tuple) -> None:
@@ -26,7 +31,31 @@ class Scheduler:
 
     def after(self, seconds: float, callback: Callable, *args: object) -> None:
         """Run `callback(*args)` after `seconds` of simulated time."""
-        asyncio.get_running_loop().call_later(seconds / self.speed, self._run, callback, args)
+        asyncio.get_running_loop().call_later(seconds / self.speed, self._fire, callback, args)
+
+    def _fire(self, callback: Callable, args: tuple) -> None:
+        """A timer is due: its callback joins the queue the loop works through in slices.
+
+        asyncio runs every callback that is due before it polls its sockets again; a loop that fell behind (thousands
+        of pod starts due at once on a busy machine) would leave a request unread for seconds. In slices of
+        SLICE_SECONDS the server answers between them, as kube-apiserver answers while its controllers work."""
+        self._due.append((callback, args))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        """Run due callbacks for one slice; the rest on a later loop turn, after the sockets."""
+        deadline = time.monotonic() + SLICE_SECONDS
+        while self._due:
+            callback, args = self._due.popleft()
+            self._run(callback, args)
+            if time.monotonic() > deadline:
+                break
+        if self._due:
+            asyncio.get_running_loop().call_soon(self._drain)
+        else:
+            self._draining = False
 
     def soon_once(self, callback: Callable, *args: object) -> None:
         """Run `callback(*args)` on the next loop turn, once however often it is asked for before then."""
@@ -46,6 +75,6 @@ class Scheduler:
 
         loop = asyncio.get_running_loop()
         if seconds:
-            loop.call_later(seconds if real else seconds / self.speed, run)
+            loop.call_later(seconds if real else seconds / self.speed, self._fire, run, ())
         else:
-            loop.call_soon(run)
+            loop.call_soon(self._fire, run, ())
