@@ -315,8 +315,8 @@ def test_a_new_namespaces_first_pods_show_in_increase_and_cronjobs_are_one_workl
     assert not [w for w in workloads if w.startswith("Job/")], workloads  # never one series per run
     run_kubectl(cluster, "delete", "cronjob", "etl-hourly", "-n", "batch")
 
-    def saved_agrees() -> bool:
-        in_ledger = ledger_saved(history)
-        return in_ledger > 0 and query(prometheus, "sum(imc_time_saved_seconds_total)") == pytest.approx(in_ledger)
+    def saved() -> tuple[float, float | None]:
+        return ledger_saved(history), query(prometheus, "sum(imc_time_saved_seconds_total)")
 
-    poll(saved_agrees, 60, "imc_time_saved_seconds_total == the ledger's savings (> 0)", interval=0.5)
+    poll(saved, 60, "imc_time_saved_seconds_total == the ledger's savings (> 0), as (ledger, Prometheus)", interval=0.5,
+         until=lambda pair: pair[0] > 0 and pair[1] == pytest.approx(pair[0]))
