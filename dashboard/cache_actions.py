@@ -118,9 +118,11 @@ def update_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
     """New images: ECI's phase rule before anything, the impact while it updates and once it is Ready, the button."""
     name = obj["metadata"]["name"]
     key = f"cache-images-{name}"
-    st.session_state.setdefault(key, "\n".join(str(image) for image in (obj.get("spec") or {}).get("images") or ()))
-    st.text_area("Images after the update", key=key, height=120, help="One image per line; up to 20.")
-    edit = writes.CacheEdit(images=tuple(edits.CacheForm(images=st.session_state[key]).image_list()))
+    # the form's first value as the widget's default, not seeded into session_state: a keyed widget drawn only in one
+    # mode can miss a seeded value (streamlit#9082; the adopt form's name showed empty once beside CPU hogs)
+    images = st.text_area("Images after the update", "\n".join(str(image) for image in (obj.get("spec") or {}).get(
+        "images") or ()), key=key, height=120, help="One image per line; up to 20.")
+    edit = writes.CacheEdit(images=tuple(edits.CacheForm(images=images).image_list()))
     refusal = writes.phase_refusal(obj)
     if refusal:
         st.warning(f"Update is refused: {md(refusal)}.", icon=":material/block:")
@@ -144,10 +146,8 @@ def extend_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
     view = snapshot.caches.get(name)
     current = view.retention_days if view else None
     key = f"cache-retention-{name}"
-    st.session_state.setdefault(key, current)
-    st.number_input("Retention (days)", key=key, step=1, placeholder="days",
-                    help=f"More than the {current or 0} days it keeps now, up to {MAX_RETENTION_DAYS}.")
-    days = st.session_state.get(key)
+    days = st.number_input("Retention (days)", value=current, key=key, step=1, placeholder="days",
+                           help=f"More than the {current or 0} days it keeps now, up to {MAX_RETENTION_DAYS}.")
     edit = writes.CacheEdit(retention_days=None if days is None else int(days))
     if view is None or view.expires is None:
         st.caption(f"{md(name)} never expires: it has no retention to extend.")
@@ -182,13 +182,12 @@ def adopt_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: dic
     cause = caused_by(snapshot.pods, name, view.id if view else None)
     spec = obj.get("spec") or {}
     key = f"cache-adopt-{name}"
-    st.session_state.setdefault(key, suggested_name(cause, name))
     st.markdown(f"ECI created {code(name)} for a pod that missed" + (
         f" of {code(cause.label)}." if cause and cause.made_for else
         f"; that pod is gone, and {code(cause.label)} hits it most now." if cause else
         "; that pod is gone, and no live pod hits it."))
-    st.text_input("Name of the new cache", key=key, max_chars=253)
-    adopted = adoption(st.session_state[key], spec)
+    new_name = st.text_input("Name of the new cache", suggested_name(cause, name), key=key, max_chars=253)
+    adopted = adoption(new_name, spec)
     problems = adoption_problems(adopted, snapshot.cache_objects)
     flash = st.session_state.get(FLASH)
     just_created = isinstance(flash, Flash) and flash.created == adopted["metadata"]["name"]  # outcome below
