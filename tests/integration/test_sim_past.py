@@ -71,8 +71,9 @@ def test_the_demos_hits_start_in_seconds_with_a_spread_and_pods_that_pull_take_l
     hit_jobs = {job: starts for (job, outcome), starts in by_job.items() if outcome == "hit" and len(starts) >= 8}
     assert len(hit_jobs) >= 3, sorted(by_job)
     for job, starts in hit_jobs.items():  # the same images, hit again and again: still not one start time
-        median, p90 = percentile(starts, 0.5), percentile(starts, 0.9)
-        assert p90 > median, (job, sorted(starts))
+        # starts are whole seconds (kube's timestamps): a hit of ~2.4-3.4 s reads 2 or 3, so "p90 above the median"
+        # failed whenever more than half read 3 (1 run in ~12); a spread is more than one start time
+        assert len(set(starts)) > 1, (job, sorted(starts))
     canary = hit_jobs["shop/web-canary"]  # 46 MiB from the cache's disk: a few seconds
     assert 2 <= percentile(canary, 0.5) <= 6, sorted(canary)
     # matching off: hello-probe pulls nginx:1.25 (70 MiB) every run, as a miss would; a hit of its size starts in a few
