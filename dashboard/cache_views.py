@@ -172,7 +172,8 @@ def relative_time(moment: datetime, now: datetime) -> str:
         words = f"{span // 3600} h {span % 3600 // 60:02d} min" if span < 10 * 3600 else f"{span // 3600} h"
     else:
         words = f"{span // 86400} d"
-    return f"{f'in {words}' if seconds >= 0 else f'{words} ago'} ({moment:%Y-%m-%d %H:%M} UTC)"
+    # within the second reads as past ("0 s ago"): a deletion stamped just after the page's clock is not "in 0 s"
+    return f"{f'in {words}' if seconds > 0 else f'{words} ago'} ({moment:%Y-%m-%d %H:%M} UTC)"
 
 
 def _age_text(seconds: int) -> str:
