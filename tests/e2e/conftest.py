@@ -78,11 +78,12 @@ def viewer_app(sim, tmp_path_factory) -> Iterator[Dashboard]:
 
 @pytest.fixture(scope="session")
 def browser():
-    """Debian's Chromium driven by Playwright."""
+    """Debian's Chromium (its headless shell where installed) driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set IMC_CHROMIUM)")
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium-headless-shell (or chromium, "
+                    "or set IMC_CHROMIUM)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         expect.set_options(timeout=ms(EXPECT_SECONDS))

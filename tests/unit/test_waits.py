@@ -8,7 +8,23 @@ import sys
 
 import pytest
 
-from bench.waits import ROOT, SLOWDOWN_VARIABLE, free_port, healthy, poll, scaled, slowdown
+from bench.waits import (
+    HEADLESS_SHELL,
+    ROOT,
+    SLOWDOWN_VARIABLE,
+    chromium_binary,
+    free_port,
+    healthy,
+    poll,
+    scaled,
+    slowdown,
+)
+
+
+def test_the_browser_is_the_headless_shell_where_installed_else_chromium_unless_one_is_named():
+    assert chromium_binary({}, shell_installed=True) == HEADLESS_SHELL
+    assert chromium_binary({}, shell_installed=False) == "/usr/bin/chromium"
+    assert chromium_binary({"IMC_CHROMIUM": "/opt/c/chrome"}, shell_installed=True) == "/opt/c/chrome"
 
 
 def test_poll_returns_the_first_truthy_value():
