@@ -57,21 +57,29 @@ def scaled(seconds: float) -> float:
     return seconds * slowdown()
 
 
+POLL_BACKOFF = 1.5  # each pause between tries this much longer than the last, up to `max_interval`
+
+
 def poll(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "", interval: float = 0.05,
-         until: Callable[[Any], Any] = bool) -> Any:
+         until: Callable[[Any], Any] = bool, max_interval: float = 0.5) -> Any:
     """Call `predicate` until `until` holds for what it returns (by default: until it is truthy) and return that;
     after `timeout` seconds (times IMC_TEST_SLOWDOWN) a TimeoutError naming what was waited for and what `predicate`
     last returned. Read a value and pass the test as `until` (`poll(count_pods, until=lambda n: n == 4)`) for a
-    failure that shows the value."""
+    failure that shows the value.
+
+    The pauses grow from `interval` to `max_interval`: a condition that holds soon is seen within 50 ms, and a long
+    wait does not run kubectl, a list or a page query twenty times a second (CPU the suite's other tests need)."""
     limit = scaled(timeout)
     deadline = time.monotonic() + limit
+    pause, longest = interval, max(interval, max_interval)
     while True:
         value = predicate()
         if until(value):
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {limit:g}s waiting for {message or predicate}; last saw {brief(value)}")
-        time.sleep(interval)
+        time.sleep(pause)
+        pause = min(pause * POLL_BACKOFF, longest)
 
 
 def free_port() -> int:

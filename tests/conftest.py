@@ -1,11 +1,13 @@
-"""Suite-wide collection rules: each test carries its layer's marker, and tests that share a module-scoped fixture
-run on one xdist worker, so that the sim, dashboard or browser behind it starts once (see tests/README.md)."""
+"""Suite-wide collection rules: each test carries its layer's marker, tests that share a module-scoped fixture
+run on one xdist worker, so that the sim, dashboard or browser behind it starts once, and the longest work is handed
+out first (tests/ordering.py; see tests/README.md)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bench.waits import slowdown
+from tests.ordering import DEFAULT_SECONDS, longest_first, plain_id, read_durations, write_durations
 
 LAYERS = ("unit", "integration", "e2e")  # the directories under tests/, each a marker of the same name
 
@@ -25,11 +27,18 @@ def shares_module_fixture(item: pytest.Item) -> bool:
     return any(defs and defs[-1].scope == "module" for defs in definitions.values())
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--store-durations", action="store_true",
+                     help="write each test's seconds to tests/durations.json (the order workers take tests in)")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-timeout reads --timeout
 def pytest_configure(config: pytest.Config) -> None:
-    """pytest-timeout's limit per test is stretched by IMC_TEST_SLOWDOWN like every wait inside the test."""
+    """pytest-timeout's limit per test is stretched by IMC_TEST_SLOWDOWN; --store-durations records the run."""
     if getattr(config.option, "timeout", None):
         config.option.timeout = float(config.option.timeout) * slowdown()
+    if config.getoption("--store-durations", False) and not hasattr(config, "workerinput"):  # the reporting process
+        config.pluginmanager.register(DurationRecorder(), "imc-durations")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups to schedule by them
@@ -40,3 +49,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(layer)
         if item.get_closest_marker("xdist_group") is None and shares_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.path.name))
+    durations = read_durations()
+    units = {index: work_unit(item) for index, item in enumerate(items)}
+    seconds = {index: durations.get(item.nodeid, DEFAULT_SECONDS) for index, item in enumerate(items)}
+    items[:] = longest_first(items, units, seconds)
+
+
+def work_unit(item: pytest.Item) -> str:
+    """What xdist hands to one worker whole: the test's group, else the test alone."""
+    group = item.get_closest_marker("xdist_group")
+    return f"group:{group.args[0] if group.args else group.kwargs.get('name', 'default')}" if group else item.nodeid
+
+
+class DurationRecorder:
+    """Sums each test's setup, call and teardown as the reports arrive, and stores the totals when the run ends."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        test = plain_id(report.nodeid)
+        self.seconds[test] = self.seconds.get(test, 0.0) + report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        if self.seconds:
+            write_durations({**read_durations(), **self.seconds})

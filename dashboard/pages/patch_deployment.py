@@ -43,7 +43,7 @@ def render() -> None:
     if blocked:
         shell.read_only_notice(blocked)
     current = edits.template_annotations(before)
-    st.markdown("**Current template annotations**")
+    st.markdown(f"**Current template annotations** of {md(namespace)}/{md(name)}")  # the Deployment this page is on
     policy = {k: v for k, v in current.items() if k in POLICY_ANNOTATIONS}
     if policy:
         st.dataframe(explanation.annotations_frame(policy), hide_index=True, placeholder=NO_VALUE, width="stretch", key="pd-current")

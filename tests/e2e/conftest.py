@@ -6,7 +6,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -116,6 +116,24 @@ def open_page(page, url: str) -> None:
 def settle(page) -> None:
     """Wait until the app is idle again after an interaction."""
     page.wait_for_selector(IDLE, timeout=ms(60))
+
+
+def click_until(page, control, holds: Callable[[int], None], tries: int = 3, stays: bool = False) -> None:
+    """Click a control until `holds(timeout_ms)` passes (a click landing in a rerun can be lost); with `stays`, until
+    it still passes once the app is idle again (a state, not a one-time message: a click made while the page still
+    drew the last interaction can be drawn over)."""
+    for attempt in range(tries):
+        settle(page)
+        control.click()
+        try:
+            holds(ms(15))
+            if stays:
+                settle(page)
+                holds(ms(EXPECT_SECONDS))
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
 
 
 def fill(page, label: str, value: str, tries: int = 3) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import expect
 
 from core.caches import AUTO_CREATED_PREFIX
 from core.policy import IMC_ID, INSTANCE_ID
-from tests.e2e.conftest import kubectl, kubectl_json, ms, new_context, open_page, poll, screenshot, settle
+from tests.e2e.conftest import click_until, kubectl, kubectl_json, ms, new_context, open_page, poll, screenshot, settle
 from tests.e2e.test_dashboard_e2e import no_exception, pick_mode
 from tests.e2e.test_pages_read_right_e2e import cells
 from tests.integration.conftest import new_api_client
@@ -45,17 +46,9 @@ def cache_exists(sim, name: str) -> bool:
     return kubectl(sim, "get", "imagecache", name, check=False).returncode == 0
 
 
-def click_until(page, button, shown, tries: int = 3) -> None:
-    """Click a button until what it should show is shown (a click landing in a live redraw can be lost)."""
-    for attempt in range(tries):
-        settle(page)
-        button.click()
-        try:
-            expect(shown).to_be_visible(timeout=ms(15))
-            return
-        except AssertionError:
-            if attempt == tries - 1:
-                raise
+def shown(locator) -> Callable[[int], None]:
+    """That a locator is visible, as `click_until` asks."""
+    return lambda timeout: expect(locator).to_be_visible(timeout=timeout)
 
 
 def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim, browser, namespace):
@@ -80,14 +73,14 @@ def test_deleting_a_cache_a_pinned_deployment_uses_needs_its_name_typed(app, sim
             delete.scroll_into_view_if_needed()
             screenshot(page, f"cache-actions-delete-impact-{width}", full_page=False)
 
-        click_until(page, delete, page.get_by_text("Nothing was deleted", exact=False))
+        click_until(page, delete, shown(page.get_by_text("Nothing was deleted", exact=False)))
         assert cache_exists(sim, cache)
         expect(page.get_by_text("If it is deleted")).to_be_visible()  # the impact stays on screen
         confirm = page.get_by_placeholder(cache)
         confirm.fill(cache)
         confirm.press("Tab")
         settle(page)
-        click_until(page, delete, page.get_by_text(f"Deleted ImageCache {cache}", exact=False))
+        click_until(page, delete, shown(page.get_by_text(f"Deleted ImageCache {cache}", exact=False)))
         poll(lambda: cache_exists(sim, cache), timeout=30, message=f"{cache} gone", until=lambda found: not found)
         no_exception(page)
     finally:
@@ -142,7 +135,7 @@ def test_updating_a_ready_cache_shows_the_meanwhile_then_goes_updating_and_ready
             screenshot(page, f"cache-actions-update-impact-{width}", full_page=False)
 
         seen = kubectl_json(sim, "get", "imagecache", cache)["metadata"]["resourceVersion"]
-        click_until(page, button, page.get_by_text(f"Updated ImageCache {cache}", exact=False))
+        click_until(page, button, shown(page.get_by_text(f"Updated ImageCache {cache}", exact=False)))
         api = new_api_client(sim)
         try:
             phases = phases_after(api, cache, seen, timeout=60)
@@ -200,7 +193,7 @@ def test_adopting_an_auto_created_cache_creates_a_named_one_and_links_a_pin_it_d
     expect(page.get_by_text(f"Deployment/{namespace}/adopt-web").first).to_be_visible(timeout=ms(20))
     expect(page.get_by_role("textbox", name="Name of the new cache")).to_have_value("adopt-web-images")
     click_until(page, page.get_by_role("button", name="Create named cache"),
-                page.get_by_text("Created ImageCache adopt-web-images", exact=False))
+                shown(page.get_by_text("Created ImageCache adopt-web-images", exact=False)))
     named = kubectl_json(sim, "get", "imagecache", "adopt-web-images")
     assert named["spec"]["images"] == kubectl_json(sim, "get", "imagecache", auto)["spec"]["images"] == [image]
     template = kubectl_json(sim, "get", "deployment", "-n", namespace, "adopt-web")["spec"]["template"]

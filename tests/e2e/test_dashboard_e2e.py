@@ -12,6 +12,7 @@ from core.policy import AUTO_IMC, MATCHED_CACHE
 from tests.e2e.conftest import (
     NAMESPACE,
     click_link,
+    click_until,
     fill,
     kubectl,
     kubectl_json,
@@ -196,18 +197,10 @@ def test_a_broken_kubeconfig_says_why_and_opens_the_demo_instead(page, tmp_path,
         app.stop()
 
 
-def pick_mode(page, mode: str, attempts: int = 3) -> None:
-    """Click a mode of the segmented control until the app took it (a click during a rerun can be lost)."""
+def pick_mode(page, mode: str) -> None:
+    """Click a mode of the segmented control until the app took it and kept it, then wait until it is idle."""
     button = page.get_by_role("radio", name=mode)
-    for attempt in range(attempts):
-        settle(page)
-        button.click()
-        try:
-            expect(button).to_be_checked(timeout=ms(5))
-            break
-        except AssertionError:
-            if attempt == attempts - 1:
-                raise
+    click_until(page, button, lambda timeout: expect(button).to_be_checked(timeout=timeout), stays=True)
     settle(page)
 
 

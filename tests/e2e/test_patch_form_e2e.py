@@ -32,6 +32,8 @@ def open_deployment(page, url: str, namespace: str, name: str) -> None:
     choose(page, "Deployment", name)
     settle(page)
     expect(page.get_by_role("combobox", name="Deployment")).to_have_value(name)
+    # drawn by the server for this Deployment (the box shows the name before the rerun that draws its controls)
+    expect(page.get_by_text(f"Current template annotations of {namespace}/{name}")).to_be_visible(timeout=ms(20))
 
 
 def test_a_deployment_pinned_to_a_missing_cache_opens_on_its_pin_and_proposes_nothing(app, sim, page):

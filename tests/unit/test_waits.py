@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -25,6 +26,17 @@ def test_the_browser_is_the_headless_shell_where_installed_else_chromium_unless_
     assert chromium_binary({}, shell_installed=True) == HEADLESS_SHELL
     assert chromium_binary({}, shell_installed=False) == "/usr/bin/chromium"
     assert chromium_binary({"IMC_CHROMIUM": "/opt/c/chrome"}, shell_installed=True) == "/opt/c/chrome"
+
+
+def test_poll_pauses_longer_between_tries_as_a_wait_goes_on_up_to_its_longest_pause():
+    tries: list[float] = []
+    with pytest.raises(TimeoutError):
+        poll(lambda: tries.append(time.monotonic()), timeout=0.6, message="never", interval=0.01, max_interval=0.2)
+    # pauses of 0.01, 0.015, 0.0225 ... then 0.2 s (a sleep never ends early): at most 10 tries fit in 0.6 s, where a
+    # steady 0.01 s would make about 60, and a pause reaches 0.1 s before the end
+    gaps = [round(later - earlier, 3) for earlier, later in zip(tries, tries[1:], strict=False)]
+    assert 3 <= len(tries) <= 10, gaps
+    assert max(gaps) >= 0.1, gaps
 
 
 def test_poll_returns_the_first_truthy_value():
