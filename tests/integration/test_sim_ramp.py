@@ -83,6 +83,9 @@ def start_job(api) -> Ramp:
     return Ramp(pods=pods, settled=lambda: not status().active)
 
 
+# one after the other on one worker: each ramp keeps a core busy for half a minute, and two side by side left the
+# dashboards of the browser tests beside them too little CPU at 4 workers
+@pytest.mark.xdist_group("ramp")
 @pytest.mark.parametrize("start_ramp", [start_deployment, start_job], ids=["deployment", "job"])
 def test_namespaces_answer_within_1_s_p99_while_pods_ramp_to_the_quota(start_sim_factory, start_ramp):
     sim = start_sim_factory("empty")
