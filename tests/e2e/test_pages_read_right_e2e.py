@@ -80,6 +80,8 @@ def open_overview(page, url: str) -> None:
 
 def test_the_ready_caches_tile_lands_on_only_ready_caches(app, page):
     open_overview(page, app.url)
+    # the tile's link drawn (the first test on a worker meets a demo sim seconds old, its Overview still filling in)
+    expect(page.locator(f"{LINKS}[href*='phase=Ready']")).to_have_count(1, timeout=ms(20))
     click_link(page, LINKS, "phase=Ready")
     page.wait_for_url("**/caches?phase=Ready", timeout=ms(30))
     expect(page.get_by_role("heading", name="Image caches")).to_be_visible(timeout=ms(20))
