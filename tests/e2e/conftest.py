@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -92,10 +93,40 @@ def browser():
 
 
 def new_context(browser, width: int, height: int):
-    """A browser context of one viewport size whose actions and navigations wait Playwright's 30 s, stretched."""
+    """A browser context of one viewport size whose actions and navigations wait Playwright's 30 s, stretched.
+
+    Closed while a test fails (its `finally`), it first keeps what each of its pages showed: a screenshot under
+    screenshots/ and, in the test's captured stderr (in CI's log), each page's address and Streamlit's states."""
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(ms(30))
+    close = context.close
+
+    def close_keeping_a_failure(*args, **kwargs):
+        if sys.exc_info()[0] is not None:
+            test = os.environ.get("PYTEST_CURRENT_TEST", "test").split(" ")[0].split("::")[-1]
+            print(keep_failure(context.pages, test), file=sys.stderr)
+        return close(*args, **kwargs)
+
+    context.close = close_keeping_a_failure
     return context
+
+
+PAGE_STATES = """() => { const app = document.querySelector("[data-testid='stApp']");
+    return app ? [app.getAttribute('data-test-connection-state'), app.getAttribute('data-test-script-state')]
+               : [null, null]; }"""
+
+
+def keep_failure(pages, test: str) -> str:
+    """A failing test's pages: each one's screenshot kept; returns each one's address, connection and script state."""
+    lines = []
+    for number, shown in enumerate(pages):
+        try:
+            connection, script = shown.evaluate(PAGE_STATES)
+            lines.append(f"page {number}: {shown.url} connection {connection}, script {script}")
+            save_screenshot(shown, f"failed-{test}-{number}")
+        except Exception as exc:  # noqa: BLE001 - a broken page must not hide the real failure
+            lines.append(f"page {number}: not readable ({exc})")
+    return "\n".join(lines)
 
 
 @pytest.fixture
@@ -185,15 +216,12 @@ def kubectl_json(sim: SimProcess, *args: str) -> dict:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """On a failed e2e test, keep a screenshot of its page under screenshots/ to look at."""
+    """On a failed e2e test, keep what its `page` showed (`keep_failure`)."""
     outcome = yield
     report = outcome.get_result()
     opened = item.funcargs.get("page") if hasattr(item, "funcargs") else None
     if report.when == "call" and report.failed and opened is not None:
-        try:
-            save_screenshot(opened, f"failed-{item.name}")
-        except Exception:  # noqa: BLE001 - a broken page must not hide the real failure
-            pass
+        report.sections.append(("the failed test's page", keep_failure([opened], item.name)))
 
 
 def screenshot_whole(page, name: str) -> None:

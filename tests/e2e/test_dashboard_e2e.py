@@ -122,6 +122,9 @@ spec:
     open_page(page, f"{app.url}/patch-deployment")
     choose(page, "Namespace", namespace)
     settle(page)
+    # the namespace's first Deployment is preselected: another test's e2e-race sorts before e2e-web
+    choose(page, "Deployment", "e2e-web")
+    settle(page)
     expect(page.get_by_role("combobox", name="Deployment")).to_have_value("e2e-web")
     pick_mode(page, "Off")
     expect(page.get_by_text("rolls the Deployment", exact=False)).to_be_visible(timeout=ms(15))
