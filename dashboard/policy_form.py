@@ -81,8 +81,10 @@ def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str
     (its ID); the pin picker ranks the other caches by `images` held.
     """
     _, count_now, pin_now = current_choice(current or {})
-    mode = st.segmented_control("Mode", list(modes), default=default, format_func=labels.get, key=f"{key}-mode",
-                                required=True, help=MODE_HELP) or default
+    mode_key = f"{key}-mode"
+    # a link's prefill may have set the mode already: a default beside it makes Streamlit warn (streamlit#9082)
+    mode = st.segmented_control("Mode", list(modes), default=None if mode_key in st.session_state else default,
+                                format_func=labels.get, key=mode_key, required=True, help=MODE_HELP) or default
     slots = iter(st.columns([2, 1], vertical_alignment="bottom"))
     count, pin = None, None
     if mode == "match count":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -244,6 +245,32 @@ def test_a_broken_kubeconfig_names_the_path_and_offers_the_demo(monkeypatch, tmp
     assert str(broken) in shown
     assert "prod" in shown
     assert at.button[0].label == "Open the demo cluster"
+
+
+class Kept(logging.Handler):
+    """Keeps the messages a logger writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_link_opens_the_patch_page_on_its_mode_without_streamlits_session_state_warning(shown):
+    deployment = sorted(shown.store.snapshot().deployments)[0]
+    policies = logging.getLogger("streamlit.elements.lib.policies")  # where Streamlit writes the warning
+    kept = Kept()
+    policies.addHandler(kept)
+    try:
+        at = page_script("patch_deployment", deployment=deployment, mode="automatic").run()
+    finally:
+        policies.removeHandler(kept)
+    no_exception(at)
+    mode = next(group for group in at.button_group if group.key.endswith("-mode"))
+    assert mode.value == "automatic"
+    assert not [message for message in kept.messages if "Session State API" in message], kept.messages
 
 
 def test_patch_page_shows_the_diff_and_what_new_pods_hit(shown):
