@@ -33,6 +33,18 @@ def longest_first(items: Sequence[Item], unit_of: Mapping[int, Hashable], second
     return [items[i] for unit in ordered_units for i in members[unit]]
 
 
+def lanes(costs: Mapping[Hashable, float], count: int) -> dict[Hashable, int]:
+    """Each key's lane of `count`, the costliest key first into the lane with the least cost so far (LPT); ties go to
+    the lower lane and keep the keys' order."""
+    load = [0.0] * max(count, 1)
+    assigned: dict[Hashable, int] = {}
+    for key in sorted(costs, key=lambda key: -costs[key]):
+        lane = load.index(min(load))
+        assigned[key] = lane
+        load[lane] += costs[key]
+    return assigned
+
+
 def read_durations(path: Path = DURATIONS_FILE) -> dict[str, float]:
     """The stored seconds per test id (setup + call + teardown); empty when there is no file or it is unreadable."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ordering import longest_first, plain_id, read_durations, write_durations
+from tests.ordering import lanes, longest_first, plain_id, read_durations, write_durations
 
 
 def test_the_longest_unit_goes_first_and_a_groups_tests_stay_together_in_their_order():
@@ -15,6 +15,14 @@ def test_the_longest_unit_goes_first_and_a_groups_tests_stay_together_in_their_o
 def test_equal_units_keep_the_order_they_were_collected_in():
     items = ["x", "y", "z"]
     assert longest_first(items, {0: "x", 1: "y", 2: "z"}, {0: 1.0, 1: 1.0, 2: 1.0}) == items
+
+
+def test_lanes_take_the_costliest_first_each_into_the_lightest_lane():
+    costs = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 3.0, "e": 1.0}
+    assert lanes(costs, 2) == {"a": 0, "b": 1, "c": 1, "d": 0, "e": 1}  # lanes of 8 s and 8 s
+    assert lanes(costs, 1) == dict.fromkeys(costs, 0)
+    assert set(lanes(costs, 9).values()) == {0, 1, 2, 3, 4}  # more lanes than keys: one key each
+    assert lanes({}, 3) == {}
 
 
 def test_a_grouped_test_id_loses_the_group_xdist_gave_it():
