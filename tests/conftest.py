@@ -49,16 +49,16 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups to schedule by them
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     durations = read_durations()
+    layers = [layer_of(item) for item in items]
     browser_modules: dict[str, float] = {}
-    for item in items:
-        if layer_of(item) == "e2e":
+    for item, layer in zip(items, layers, strict=True):
+        if layer == "e2e":
             module = str(item.path)
             browser_modules[module] = browser_modules.get(module, 0.0) + durations.get(item.nodeid, DEFAULT_SECONDS)
     # browser tests alone (`pytest tests/e2e`): no other test to overlap with, so no lanes
-    alone = all(layer_of(item) == "e2e" for item in items)
+    alone = all(layer == "e2e" for layer in layers)
     lane_of = {} if alone else lanes(browser_modules, BROWSER_LANES)
-    for item in items:
-        layer = layer_of(item)
+    for item, layer in zip(items, layers, strict=True):
         if layer and item.get_closest_marker(layer) is None:
             item.add_marker(layer)
         if str(item.path) in lane_of:  # a lane holds whole modules, so a module-scoped fixture starts once
