@@ -90,9 +90,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "etcd compacted: resourceVersions older than 1-2 intervals get 410 Expired (default 300; "
                         "0 = never)")
     parser.add_argument("--max-pods", type=_positive_count, default=None, metavar="N",
-                        help="quota on all pods: creating more is refused with 403 (default 25000)")
+                        help="quota on all pods: creating more is refused with 403 (default 25000, or the scale "
+                             "scenario's --pods when more)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                         help="debug logs one line per request")
+
+
+def pod_quota(scenario: str, pods: int | None, max_pods: int | None) -> int:
+    """The pod quota: --max-pods when given, else the default, raised to hold the scale scenario's --pods."""
+    from sim.apiserver.object_api import DEFAULT_MAX_PODS
+
+    if max_pods:
+        return max_pods
+    return max(DEFAULT_MAX_PODS, pods or 0) if scenario == "scale" else DEFAULT_MAX_PODS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,12 +115,11 @@ def run(args: argparse.Namespace) -> int:
     from sim.server import SimConfig, serve
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(name)s %(message)s")
-    from sim.apiserver.object_api import DEFAULT_MAX_PODS
     from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
     from sim.scenarios import DEFAULT_SCALE_PODS
 
-    max_pods = args.max_pods or DEFAULT_MAX_PODS
-    if args.scenario == "scale" and (args.pods if args.pods is not None else DEFAULT_SCALE_PODS) > max_pods:
+    max_pods = pod_quota(args.scenario, args.pods, args.max_pods)
+    if args.scenario == "scale" and (args.pods or DEFAULT_SCALE_PODS) > max_pods:
         print(f"imc sim: --pods is above the pod quota ({max_pods}); raise it with --max-pods", file=sys.stderr)
         return 2
     state_dir = (args.state_dir or default_state_dir()).expanduser()

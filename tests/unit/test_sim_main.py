@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from sim.command import add_arguments, default_state_dir
+from sim.apiserver.object_api import DEFAULT_MAX_PODS
+from sim.command import add_arguments, default_state_dir, pod_quota
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -46,3 +47,13 @@ def test_bad_options_are_usage_errors(argv, capsys):
 def test_scale_options():
     args = parse("--scenario", "scale", "--pods", "50", "--caches", "5", "--speed", "2.5", "--seed", "3")
     assert (args.pods, args.caches, args.speed, args.seed) == (50, 5, 2.5, 3)
+
+
+def test_a_scale_scenario_of_more_pods_than_the_default_quota_gets_a_quota_that_holds_them():
+    assert pod_quota("scale", 50_000, None) == 50_000
+    assert pod_quota("scale", 10_000, None) == DEFAULT_MAX_PODS
+    assert pod_quota("demo", 50_000, None) == DEFAULT_MAX_PODS
+
+
+def test_a_quota_given_is_kept_even_below_the_scale_scenarios_pods():
+    assert pod_quota("scale", 50_000, 30_000) == 30_000
