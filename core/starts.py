@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from statistics import median
@@ -274,6 +274,11 @@ def pod_start(pod: object, pulls: Iterable[ImagePull] = ()) -> PodStart | None:
         started=started,
         waiting_message=message,
     )
+
+
+def with_pulls(start: PodStart, pulls: Iterable[ImagePull]) -> PodStart:
+    """The same start with other pulls: what `pod_start` gives for the same pod when only its events changed."""
+    return replace(start, pulls=image_pulls(pulls))
 
 
 def pod_start_from_events(pod: object, events: Iterable[object]) -> PodStart | None:

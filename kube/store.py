@@ -28,7 +28,7 @@ from core.outcomes import (
     prediction_disagrees,
     unseen_cache,
 )
-from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event
+from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event, with_pulls
 from core.timeutil import parse_time
 from core.workloads import PodTemplate, pod_template
 
@@ -379,17 +379,21 @@ class ClusterStore:
     ) -> None:
         actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
         unseen = self._unseen(actual)
-        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, self._start(obj, key), unseen)
+        start = self._start(obj, key, old.start if old is not None and old.obj is obj else None)
+        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, start, unseen)
         self._index_pod(key, template)
         if old is None:
             self._record_history(key, decision.outcome, "pod", template.created)
         elif old.decision.outcome != decision.outcome:
             self._record_history(key, decision.outcome, "pod")
 
-    def _start(self, obj: dict, key: str) -> PodStart | None:
+    def _start(self, obj: dict, key: str, same_pod: PodStart | None = None) -> PodStart | None:
+        """The pod's start with its pulls; `same_pod`, the start already read from this very object, when only the
+        pulls may have changed (its status part is kept: after an event list, 50,000 pods are not read again)."""
         uid = (obj.get("metadata") or {}).get("uid")
         pulls = self._pulls_by_pod.get(key, {}).values()
-        return pod_start(obj, (pull for owner, pull in pulls if not (uid and owner and owner != uid)))
+        own = (pull for owner, pull in pulls if not (uid and owner and owner != uid))
+        return with_pulls(same_pod, own) if same_pod is not None else pod_start(obj, own)
 
     def _redecide(self, keys: Iterable[str], since: datetime | None = None) -> None:
         """Decide these pods again; those created before `since` (the change's moment) were decided on the caches

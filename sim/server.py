@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from core.collector import FULL_COLLECT_SECONDS, collect_everything, pace_collector
 from core.malloc import limit_malloc_arenas
 from sim.apiserver.api_server import ApiServer, ServerOptions
 from sim.apiserver.identity import client_host, load_identity, write_kubeconfig
@@ -40,7 +40,6 @@ from sim.simulation import build_simulation
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0
 STOP_SECONDS = 5.0  # after SIGTERM/SIGINT the process is gone within this, stopped gracefully or not
-FULL_COLLECT_SECONDS = 600.0  # how often the cyclic garbage collector looks at every object (see pace_collector)
 
 
 def _exit_now(signum: int) -> None:
@@ -91,26 +90,15 @@ async def _every(seconds: float, action: Callable[[], None]) -> None:
             log.exception("periodic task failed")
 
 
-def pace_collector(loop: asyncio.AbstractEventLoop) -> None:
-    """Keep the cyclic garbage collector's pauses short while the cluster grows.
+def pace_loop_collector(loop: asyncio.AbstractEventLoop) -> None:
+    """`core.collector.pace_collector` with the freeze run on the loop's thread between requests (at 25,000 pods a
+    full collection took 1-2 s with the loop stopped, a dozen times during a ramp)."""
 
-    A full collection looks at every object: at 25,000 pods, their events and the watch history, one took 1-2 s
-    with the loop stopped, a dozen times during a ramp. After each one, what survived is frozen (`gc.freeze`: left
-    out of later collections; freed by reference counting as ever), so the next looks only at what is newer. Every
-    FULL_COLLECT_SECONDS everything is looked at once more, so that cycles frozen while still in use are freed.
-    """
+    def on_loop(action: Callable[[], None]) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(action)
 
-    def after_collection(phase: str, info: dict) -> None:
-        if phase == "stop" and info["generation"] == 2 and not loop.is_closed():
-            loop.call_soon_threadsafe(gc.freeze)
-
-    gc.callbacks.append(after_collection)
-
-
-def collect_everything() -> None:
-    """A full collection of every object, frozen ones included (see pace_collector)."""
-    gc.unfreeze()
-    gc.collect()
+    pace_collector(on_loop)
 
 
 async def serve(config: SimConfig) -> int:
@@ -183,7 +171,7 @@ async def serve(config: SimConfig) -> int:
     config.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     write_kubeconfig(config.kubeconfig, server_url, identity)
     print(f"imc sim: serving {server_url} (kubeconfig {config.kubeconfig})", flush=True)
-    pace_collector(loop)
+    pace_loop_collector(loop)
     background = [asyncio.create_task(_every(SWEEP_SECONDS, sim.eci.sweep)),
                   asyncio.create_task(_every(FULL_COLLECT_SECONDS, collect_everything))]
     background += [asyncio.create_task(task) for task in scenario.background()]

@@ -21,6 +21,7 @@ from core.starts import (
     pull_from_event,
     saving,
     savings,
+    with_pulls,
 )
 
 CREATED = "2026-11-28T08:00:00Z"
@@ -193,6 +194,21 @@ def test_started_pod_measures_creation_to_last_container() -> None:
     # the second container finds the image the first pulled: one registry pull
     assert [(p.image, p.source, p.seconds) for p in start.pulls] == [("docker.io/library/nginx:1.25", PULLED, 18.5)]
     assert start.pull_seconds == 18.5
+
+
+@pytest.mark.parametrize("statuses", [
+    [running("web", "2026-11-28T08:00:21Z"), running("side", "2026-11-28T08:00:23Z")],
+    [waiting("web", "ImagePullBackOff", "pull failed"), running("side", "2026-11-28T08:00:23Z")],
+])
+def test_a_start_given_other_pulls_equals_the_start_read_again_with_them(statuses) -> None:
+    one = pulled_event('Successfully pulled image "nginx:1.25" in 18.5s (18.5s including waiting)')
+    other = pulled_event('Container image "redis:7" already present on machine', container="side")
+    the_pod = pod(statuses, "Running", ("web", "side"))
+    first = pod_start(the_pod, [pull_from_event(one)])
+    assert first is not None
+    again = pod_start(the_pod, [pull_from_event(one), pull_from_event(other)])
+    assert with_pulls(first, [pull_from_event(one), pull_from_event(other)]) == again
+    assert again != first
 
 
 def test_pod_mid_start_has_no_figure_yet() -> None:
