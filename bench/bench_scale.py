@@ -1,6 +1,6 @@
 """Benchmark: the dashboard at scale beside kubectl, in one run (issue 24's rows at 50,000 pods, and at 10,000).
 
-Run: python -m bench.bench_scale [--scenario scale|demo] [--pods 50000] [--caches 5000] [--repeat 3]
+Run: python -m bench.bench_scale [--scenario scale|demo] [--pods 50000] [--caches 5000] [--repeat 3] [--kubeconfig K]
 Starts `imc sim`; times `kubectl get pods -A -o json` and `kubectl get imagecaches -o json` (wall and peak RSS of
 each, from the kernel's accounting of that child); then starts `streamlit run app.py` cold and times, in Chromium:
 the process's start → the Overview's "ECI pods" tile showing every pod listed (no kind still loading); the Pods page's
@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.bench_browser import NAMESPACE, latency_runs
@@ -83,11 +85,23 @@ def page_until(page, url: str, condition: str, timeout: float = 300) -> float:
     return time.perf_counter() - start
 
 
+@contextmanager
+def cluster(args: argparse.Namespace, extra: list[str]) -> Iterator[str]:
+    """The kubeconfig given, or that of a sim started (and stopped) here."""
+    if args.kubeconfig:
+        yield args.kubeconfig
+        return
+    with running_sim(args.scenario, extra, timeout=900) as sim:
+        yield sim.kubeconfig
+
+
 def main() -> None:
     """Start sim, kubectl, a cold dashboard and Chromium; print each row's median and the ratios to kubectl."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", choices=("scale", "demo"), default="scale")
     scale_options(parser, repeat=3)
+    parser.add_argument("--kubeconfig", help="a running cluster's kubeconfig (e.g. one `imc sim` kept for several runs) "
+                        "instead of starting a sim")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the dashboard process")
     args = parser.parse_args()
@@ -96,12 +110,12 @@ def main() -> None:
     loads = [Path("/proc/loadavg").read_text().split()[0]]
     rows: dict[str, list[float]] = {}
     memory: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="imc-bench-") as tmp, running_sim(args.scenario, extra, timeout=900) as sim:
-        rows.update(kubectl_rows(sim.kubeconfig, args.repeat))
+    with tempfile.TemporaryDirectory(prefix="imc-bench-") as tmp, cluster(args, extra) as kubeconfig:
+        rows.update(kubectl_rows(kubeconfig, args.repeat))
         loads.append(Path("/proc/loadavg").read_text().split()[0])
         with chromium() as browser:
             start = time.perf_counter()
-            with start_dashboard(sim.kubeconfig, Path(tmp) / "streamlit.log", IMC_CONTEXT="sim", **env) as dashboard:
+            with start_dashboard(kubeconfig, Path(tmp) / "streamlit.log", IMC_CONTEXT="sim", **env) as dashboard:
                 url, process = dashboard.url, dashboard.process
                 page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
                 page.goto(url)
@@ -124,17 +138,18 @@ def main() -> None:
                         time.perf_counter() - begin)
                     context.close()
                 memory["after the new sessions"] = memory_mib(process.pid)
-                subprocess.run([shutil.which("kubectl") or "kubectl", "--kubeconfig", sim.kubeconfig, "create",
+                subprocess.run([shutil.which("kubectl") or "kubectl", "--kubeconfig", kubeconfig, "create",
                                 "namespace", NAMESPACE], capture_output=True, check=False)
                 page.goto(f"{url}/pods")
                 page.wait_for_selector(IDLE, timeout=120_000)
                 from dashboard.shell import REFRESH_SECONDS
-                for label, values in latency_runs(page, sim.kubeconfig, args.repeat, REFRESH_SECONDS).items():
+                for label, values in latency_runs(page, kubeconfig, args.repeat, REFRESH_SECONDS).items():
                     rows[f"kubectl apply → pod in the Pods table, {label} s"] = values
                 memory["at the end"] = memory_mib(process.pid)
         loads.append(Path("/proc/loadavg").read_text().split()[0])
 
-    print(f"`imc sim --scenario {args.scenario} {' '.join(extra)}`: {total:,} ECI pods on the Overview; "
+    where = args.kubeconfig or f"`imc sim --scenario {args.scenario} {' '.join(extra)}`"
+    print(f"{where}: {total:,} ECI pods on the Overview; "
           f"load average (1 min) {' → '.join(loads)}")
     for label, values in rows.items():
         shown = ", ".join(f"{value:.2f}" for value in values)
