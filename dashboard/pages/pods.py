@@ -44,7 +44,8 @@ def filters(cluster: shell.ShownCluster) -> tuple[views.PodFilter, str]:
     caches = top[1].multiselect("Cache", in_caches, placeholder="Any cache", key="in_cache", bind="query-params")
     text = top[2].text_input("Search", placeholder="pod, namespace, owner, cache or image", key="q",
                              bind="query-params")
-    with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+    # gap "medium": at 1024 px the pills, the toggle and the order fit on one line
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
         decisions = st.pills("Predicted", DECISIONS, selection_mode="multi", key="pods-decision",
                              default=selection.from_url("decision", DECISIONS), on_change=selection.mirror_in_url,
                              args=("pods-decision", "decision"), wrap=True,
@@ -55,7 +56,7 @@ def filters(cluster: shell.ShownCluster) -> tuple[views.PodFilter, str]:
                                   on_change=selection.mirror_in_url, args=("pods-disagree", "disagree", "1"),
                                   help="Only pods where ECI reported something other than imc's prediction")
         order = st.selectbox("Order", list(views.POD_ORDERS), format_func=lambda o: views.POD_ORDERS[o].label,
-                             key="order", bind="query-params", width=210,
+                             key="order", bind="query-params", width=200,
                              help=f"Made on the server: when more than {MAX_ROWS:,} pods match, the table shows the "
                                   "first of them in this order (a column header sorts only the rows shown); the CSV "
                                   "has every matching pod in this order")
@@ -145,7 +146,7 @@ def caption(shown: Shown, total: int, order: str) -> str:
     matching = len(shown.matching)
     if shown.first == matching:
         return f"{matching:,} of {total:,} ECI pods"
-    also = ", and the selected pod" if len(shown.keys) > shown.first else ""
+    also = ", and the selected pod (the last row)" if len(shown.keys) > shown.first else ""
     return (f"{matching:,} of {total:,} ECI pods: showing the first {shown.first:,}, "
             f"{views.POD_ORDERS[order].label.lower()}{also}. Narrow the filters, or download the CSV of all "
             f"{matching:,}.")

@@ -159,8 +159,8 @@ def test_a_deep_linked_pod_beyond_the_cap_is_sent_selected_and_explained(many):
     assert sent(at) == [*by_name(CAP), last]
     assert json.loads(pods_table(at).proto.selection_default)["selection"]["rows"] == [CAP]  # its row, selected
     assert last in [subheader.value for subheader in at.subheader]
-    assert any(caption.endswith(f"showing the first {CAP}, by namespace and name, and the selected pod. Narrow the "
-                                f"filters, or download the CSV of all {COUNT}.") for caption in captions(at))
+    assert any(caption.endswith(f"showing the first {CAP}, by namespace and name, and the selected pod (the last "
+                                f"row). Narrow the filters, or download the CSV of all {COUNT}.") for caption in captions(at))
 
 
 def test_a_deep_linked_pod_that_the_filter_leaves_out_is_not_sent_but_still_explained(many):
