@@ -279,6 +279,32 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
     return frame[mask].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class PodOrder:
+    """An order of the pods table made on the server (the browser can sort only the rows it was sent)."""
+
+    label: str
+    column: str | None  # None: the table's own order, namespace then name
+    descending: bool = False
+
+
+POD_ORDERS = {
+    "name": PodOrder("By namespace and name", None),
+    "newest": PodOrder("Newest first", "Created", descending=True),
+    "oldest": PodOrder("Oldest first", "Created"),
+    "slowest": PodOrder("Slowest start first", "Start (s)", descending=True),
+    "pull": PodOrder("Longest pull first", "Pull (s)", descending=True),
+}
+
+
+def pod_order(frame: pd.DataFrame, order: PodOrder) -> np.ndarray:
+    """The row positions of a pods table in `order`; ties, and pods without the value (not started yet, say) last,
+    keep the table's namespace/name order."""
+    if order.column is None:
+        return np.arange(len(frame))
+    return frame[order.column].array.argsort(ascending=not order.descending, kind="stable", na_position="last")
+
+
 def links(prefix: str, names: pd.Series) -> pd.Series:
     """In-app links (prefix + name) for a LinkColumn; empty where there is no name."""
     return names.where(names == "", prefix + names)

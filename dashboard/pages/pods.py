@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +19,9 @@ TABLE_KEY = "pods-table"
 # what matters first: at 1024 px Pod, Predicted, ECI and Cache are in view without scrolling sideways
 TABLE_COLUMNS = ["key", "Predicted", "Actual", "Cache", "ECI agrees", "Start (s)", "Pull (s)", "Owner", "Phase"]
 DECISIONS = ("hit", "miss", "fail", "off")
+# rows sent to the browser: at 50,000 pods sending every matching row made the page's first load take 12.4 s (issue
+# 24); past this the table shows the first rows in the chosen order, says so, and the CSV still has every row
+MAX_ROWS = 2_000
 
 
 @friendly
@@ -23,12 +29,12 @@ def render() -> None:
     """The pods page."""
     cluster = shell.require_cluster()
     st.title("Pods")
-    chosen = filters(cluster)
-    live(cluster, chosen)
+    chosen, order = filters(cluster)
+    live(cluster, chosen, order)
 
 
-def filters(cluster: shell.ShownCluster) -> views.PodFilter:
-    """The filter widgets (outside the live fragment, so typing is never interrupted), kept in the URL."""
+def filters(cluster: shell.ShownCluster) -> tuple[views.PodFilter, str]:
+    """The filter and order widgets (outside the live fragment, so typing is never interrupted), kept in the URL."""
     frames = frames_of(cluster.store.snapshot())
     in_namespaces, in_caches = frames.memo("pods-filter-options", lambda: (
         sorted(frames.pods["Namespace"].unique()), sorted(c for c in frames.pods["Cache"].unique() if c)))
@@ -38,7 +44,8 @@ def filters(cluster: shell.ShownCluster) -> views.PodFilter:
     caches = top[1].multiselect("Cache", in_caches, placeholder="Any cache", key="in_cache", bind="query-params")
     text = top[2].text_input("Search", placeholder="pod, namespace, owner, cache or image", key="q",
                              bind="query-params")
-    with st.container(horizontal=True, vertical_alignment="bottom", gap="large"):
+    # gap "medium": at 1024 px the pills, the toggle and the order fit on one line
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
         decisions = st.pills("Predicted", DECISIONS, selection_mode="multi", key="pods-decision",
                              default=selection.from_url("decision", DECISIONS), on_change=selection.mirror_in_url,
                              args=("pods-decision", "decision"), wrap=True,
@@ -48,49 +55,101 @@ def filters(cluster: shell.ShownCluster) -> views.PodFilter:
         disagreements = st.toggle("Only disagreements", key="pods-disagree", value=st.query_params.get("disagree") == "1",
                                   on_change=selection.mirror_in_url, args=("pods-disagree", "disagree", "1"),
                                   help="Only pods where ECI reported something other than imc's prediction")
-    return views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or "")
+        order = st.selectbox("Order", list(views.POD_ORDERS), format_func=lambda o: views.POD_ORDERS[o].label,
+                             key="order", bind="query-params", width=200,
+                             help=f"Made on the server: when more than {MAX_ROWS:,} pods match, the table shows the "
+                                  "first of them in this order (a column header sorts only the rows shown); the CSV "
+                                  "has every matching pod in this order")
+    return views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or ""), order
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.ShownCluster, chosen: views.PodFilter) -> None:
+def live(cluster: shell.ShownCluster, chosen: views.PodFilter, order: str) -> None:
     """The live table and the selected pod's explanation."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
     invalid_views.show_invalid(snapshot.invalid, "pods", "pods")
     frames = frames_of(snapshot)
     frame = frames.pods
-    # the whole table (no filter), as most reruns draw it, is made once per store version
-    shown, keys, drawn = (frames.memo("pods-shown", lambda: shown_rows(frame, chosen)) if chosen == views.PodFilter()
-                          else shown_rows(frame, chosen))
+    # the whole table (no filter), as most reruns draw it, is made once per store version and order
+    shown = (frames.memo(("pods-shown", order, MAX_ROWS), lambda: shown_rows(frame, chosen, order))
+             if chosen == views.PodFilter() else shown_rows(frame, chosen, order))
     selected_key = selection.selected(TABLE_KEY, "pod")
+    shown = with_selected(shown, selected_key)
     if frame.empty:
         st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
                 "virtual-kubelet node) appear here as soon as they are created.", icon=":material/hourglass_empty:")
-    elif shown.empty:
+    elif shown.matching.empty:
         st.caption(f"0 of {len(frame):,} ECI pods")
         st.info("No pod matches these filters.", icon=":material/filter_alt_off:")
     else:
-        st.caption(f"{len(shown):,} of {len(frame):,} ECI pods")
-        table(drawn, keys, selected_key)
+        st.caption(caption(shown, len(frame), order))
+        table(shown.drawn, shown.keys, selected_key)
         st.download_button(
-            "Download CSV", lambda: views.spreadsheet_csv(shown.drop(columns="key")), file_name="imc-pods.csv",
-            mime="text/csv", icon=":material/download:", on_click="ignore",
+            "Download CSV", lambda: views.spreadsheet_csv(shown.all_rows().drop(columns="key")),
+            file_name="imc-pods.csv", mime="text/csv", icon=":material/download:", on_click="ignore",
         )
-    selection.remember_rows(TABLE_KEY, keys)
+    selection.remember_rows(TABLE_KEY, shown.keys)
     if selected_key:
         details(cluster, snapshot, selected_key)
     elif not frame.empty:
         st.caption("Select a row to see why ECI does what it does with that pod.")
 
 
-def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
-    """The rows matching the filter, their pod keys in order, and the same rows as the table draws them."""
-    shown = frame if chosen == views.PodFilter() else views.filter_pods(frame, chosen)  # all: no copy to keep
-    drawn = shown[TABLE_COLUMNS].assign(Cache=views.links("/caches?cache=", shown["Cache"]),
-                                        Owner=views.owner_names(shown["Owner"]),
-                                        Actual=shown["Actual"].where(shown["Actual"] != views.NO_REPORT, NO_VALUE))
-    return shown, shown["key"].tolist(), inert_frame(drawn)
+@dataclass(frozen=True)
+class Shown:
+    """The pods matching the filter and what of them goes to the browser: at most MAX_ROWS in the chosen order, and
+    the selected pod when it matches but comes later."""
+
+    matching: pd.DataFrame  # every matching row, in the table's namespace/name order
+    positions: np.ndarray  # their rows in the chosen order
+    first: int  # how many of them, in that order, are drawn (MAX_ROWS at most)
+    drawn: pd.DataFrame  # the rows sent, as the table draws them
+    keys: list[str]  # their pod keys, in order
+
+    def all_rows(self) -> pd.DataFrame:
+        """Every matching row in the chosen order: the CSV."""
+        return self.matching.take(self.positions)
+
+
+def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter, order: str) -> Shown:
+    """The rows matching the filter and the first MAX_ROWS of them in `order`, as the table draws them."""
+    matching = frame if chosen == views.PodFilter() else views.filter_pods(frame, chosen)  # all: no copy to keep
+    positions = views.pod_order(matching, views.POD_ORDERS[order])
+    first = matching.take(positions[:MAX_ROWS])
+    return Shown(matching, positions, len(first), drawn_rows(first), first["key"].tolist())
+
+
+def with_selected(shown: Shown, key: str | None) -> Shown:
+    """`shown`, and the selected pod's row after the first ones when it matches but is not among them, so a deep link
+    to it opens it selected."""
+    if not key or shown.first == len(shown.matching) or key in shown.keys:
+        return shown
+    row = shown.matching[shown.matching["key"] == key]
+    if row.empty:
+        return shown
+    return Shown(shown.matching, shown.positions, shown.first, pd.concat([shown.drawn, drawn_rows(row)],
+                                                                         ignore_index=True), [*shown.keys, key])
+
+
+def drawn_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the pods table as the table draws them: its columns, the cache a link, the owner its name alone."""
+    drawn = rows[TABLE_COLUMNS].assign(Cache=views.links("/caches?cache=", rows["Cache"]),
+                                       Owner=views.owner_names(rows["Owner"]),
+                                       Actual=rows["Actual"].where(rows["Actual"] != views.NO_REPORT, NO_VALUE))
+    return inert_frame(drawn.reset_index(drop=True))
+
+
+def caption(shown: Shown, total: int, order: str) -> str:
+    """How many pods match of how many; when not all are drawn, which are and what to do to see the others."""
+    matching = len(shown.matching)
+    if shown.first == matching:
+        return f"{matching:,} of {total:,} ECI pods"
+    also = ", and the selected pod (the last row)" if len(shown.keys) > shown.first else ""
+    return (f"{matching:,} of {total:,} ECI pods: showing the first {shown.first:,}, "
+            f"{views.POD_ORDERS[order].label.lower()}{also}. Narrow the filters, or download the CSV of all "
+            f"{matching:,}.")
 
 
 def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> None:
