@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from core.caches import AUTO_CREATED_PREFIX, READY, CacheView
@@ -13,7 +13,7 @@ from core.findings import Finding, info, warning
 from core.findings import error as error_finding
 from core.images import compare_images
 from core.policy import AUTO_IMC, INSTANCE_ID, MatchPolicy
-from core.timeutil import format_time
+from core.timeutil import format_time, micros
 from core.workloads import PodTemplate
 
 OUTCOMES = ("hit", "miss", "fail", "off", "not-eci")
@@ -33,10 +33,6 @@ _EVENTS = {
 }
 ECI_EVENT_REASONS = tuple(_EVENTS)
 EVENT_OUTCOMES = {reason: outcome for reason, (_, _, outcome) in _EVENTS.items()}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-# bounds past any datetime's microseconds: no "usable from" (usable since ever), no expiry (usable for ever)
-_SINCE_EVER, _FOR_EVER = -(2**63), 2**63
 
 
 @dataclass(frozen=True)
@@ -146,8 +142,8 @@ class CacheIndex:
         self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
-        # per image: how many caches hold it exactly among their images of its family (see _variant_pairs)
-        self._held: dict[str, int] = defaultdict(int)
+        # how many caches have images that are not their image_refs' (none, made by cache_from_object): _variant_pairs
+        self._loose = sum(not cache.images_are_refs for cache in self.caches)
         # per position, what deciding reads of the cache whatever the pod: _ranked's window, size and rank parts
         self._ranked: list[tuple[int, int, int, float, str] | None] = [_ranked(cache) for cache in self.caches]
         # match_counts per pod images (normalised: they name the refs), for the pods of a workload; cleared by replace
@@ -161,8 +157,6 @@ class CacheIndex:
                 self._exact[image].append(position)
             for family in cache.families:
                 self._family[family].append(position)
-            for image in _held_images(cache):
-                self._held[image] += 1
 
     def __len__(self) -> int:
         return len(self.caches)
@@ -175,14 +169,11 @@ class CacheIndex:
             self._exact[image].remove(position)
         for family in old.families:
             self._family[family].remove(position)
-        for image in _held_images(old):
-            self._held[image] -= 1
         for image in new.images:
             self._exact[image].append(position)
         for family in new.families:
             self._family[family].append(position)
-        for image in _held_images(new):
-            self._held[image] += 1
+        self._loose += (not new.images_are_refs) - (not old.images_are_refs)
         self._ranked[position] = _ranked(new)
         if old.id:
             self._with_id[old.id].remove(position)
@@ -232,7 +223,7 @@ class CacheIndex:
             if entry is None or entry[2] > storage:
                 continue
             if moment is None:
-                moment = _micros(at)
+                moment = micros(at)
             usable_from, expires, size, newest, name = entry
             if usable_from >= moment:
                 late.append((position, exact))
@@ -247,13 +238,15 @@ class CacheIndex:
         return (None if best is None else self.caches[best]), best_key, late
 
     def _variant_pairs(self, template: PodTemplate) -> list[tuple[str, str]]:
-        """The pod's (image, family) pairs that some cache of the family lacks the image of: the rest count no partial."""
-        held, family = self._held, self._family
-        return [
-            (ref.normalised, ref.family_key)
-            for ref in template.image_refs
-            if held.get(ref.normalised, 0) < len(family.get(ref.family_key, ()))
-        ]
+        """The pod's (image, family) pairs that some cache of the family lacks the image of: the rest count no partial.
+
+        A cache holding the image is of its family, so the family's caches all hold it when they are as many as the
+        caches holding it; unless some cache's images are not its refs': then every pair counts."""
+        exact, family = self._exact, self._family
+        pairs = [(ref.normalised, ref.family_key) for ref in template.image_refs]
+        if self._loose:
+            return pairs
+        return [(image, key) for image, key in pairs if len(exact.get(image, ())) < len(family.get(key, ()))]
 
     def positions_with_id(self, cache_id: str | None) -> tuple[int, ...]:
         """The positions of the caches holding this ID (normally one)."""
@@ -282,23 +275,12 @@ def _partial(cache: CacheView, pairs: list[tuple[str, str]]) -> int:
     return count
 
 
-def _held_images(cache: CacheView) -> set[str]:
-    """The cache's images it holds under their own family (all of them, for a view made by cache_from_object)."""
-    return {ref.normalised for ref in cache.image_refs} & cache.image_set
-
-
-def _micros(moment: datetime) -> int:
-    """An aware instant as whole microseconds since 1970: exact, where a float timestamp rounds far from 1970."""
-    return (moment - _EPOCH) // _MICROSECOND
-
-
 def _ranked(cache: CacheView) -> tuple[int, int, int, float, str] | None:
-    """A cache as deciding reads it, whatever the pod: None when not Ready (never a candidate), else its usable
-    window (from its usable_from, exclusive, to its expiry, inclusive, in microseconds), size, -created and name."""
+    """A cache as deciding reads it, whatever the pod: None when not Ready (never a candidate), else its usable window
+    (whole microseconds: after the first, up to and including the second), size, -created and name."""
     if cache.phase != READY:
         return None
-    usable_from = _SINCE_EVER if cache.usable_from is None else _micros(cache.usable_from)
-    expires = _FOR_EVER if cache.expires is None else _micros(cache.expires)
+    usable_from, expires = cache.usable_window
     return usable_from, expires, cache.size_gib, -cache.created_seconds, cache.name
 
 

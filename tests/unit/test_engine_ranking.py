@@ -3,6 +3,7 @@ cache a plain reading of the rules (docs/eci-model.md 3.3) chooses, also after `
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +95,21 @@ def test_decide_chooses_what_the_plain_rules_choose(seed: int) -> None:
         decision = decide(template, index, at)
         assert decision.cache is reference(template, index.caches, at), (template.images, at)
         assert decision.outcome == ("hit" if decision.cache else "miss")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_views_whose_images_are_not_their_refs_are_ranked_by_the_rules_too(seed: int) -> None:
+    """A view built by hand may hold images its refs do not name (and the reverse): partial matches still count."""
+    rng = random.Random(seed)
+    views = [cache_from_object(cache_object(rng, f"cache-{n:03d}")) for n in range(40)]
+    index = CacheIndex(views)
+    for position in rng.sample(range(len(views)), 12):  # images of one cache, refs (so families) of another
+        images, refs = rng.choice(views).images, rng.choice(views).image_refs
+        odd = dataclasses.replace(views[position], phase="Ready", expires=None, images=images, image_refs=refs)
+        index.replace(index.caches[position], odd)
+    for number, at in enumerate(moments(rng, 200)):
+        template = pod_template(pod_object(rng, number))
+        assert decide(template, index, at).cache is reference(template, index.caches, at), (template.images, at)
 
 
 @pytest.mark.parametrize("seed", range(4))
