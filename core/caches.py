@@ -63,7 +63,7 @@ class CacheView:
     usable_from: datetime | None = field(init=False, repr=False, compare=False)
     # in whole microseconds since 1970: usable (when Ready) after the first, up to and including the second (expiry)
     usable_window: tuple[int, int] = field(init=False, repr=False, compare=False)
-    # the images are the image_refs' normalised texts, once each (always, for a view made by cache_from_object)
+    # each image is once in images and is one of the image_refs' (always, for a view made by cache_from_object)
     images_are_refs: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -78,10 +78,8 @@ class CacheView:
             FOR_EVER if self.expires is None else micros(self.expires),
         )
         object.__setattr__(self, "usable_window", window)
-        refs_match = len(self.image_set) == len(self.images) == len(self.image_refs) and all(
-            ref.normalised == image for ref, image in zip(self.image_refs, self.images, strict=True)
-        )
-        object.__setattr__(self, "images_are_refs", refs_match)
+        named = {ref.normalised for ref in self.image_refs}
+        object.__setattr__(self, "images_are_refs", len(self.image_set) == len(self.images) and self.image_set <= named)
 
     @property
     def auto_created(self) -> bool:

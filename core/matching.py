@@ -142,7 +142,7 @@ class CacheIndex:
         self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
-        # how many caches have images that are not their image_refs' (none, made by cache_from_object): _variant_pairs
+        # how many caches have images that are not among their image_refs' (none, made by cache_from_object)
         self._loose = sum(not cache.images_are_refs for cache in self.caches)
         # per position, what deciding reads of the cache whatever the pod: _ranked's window, size and rank parts
         self._ranked: list[tuple[int, int, int, float, str] | None] = [_ranked(cache) for cache in self.caches]
@@ -241,7 +241,7 @@ class CacheIndex:
         """The pod's (image, family) pairs that some cache of the family lacks the image of: the rest count no partial.
 
         A cache holding the image is of its family, so the family's caches all hold it when they are as many as the
-        caches holding it; unless some cache's images are not its refs': then every pair counts."""
+        caches holding it; unless some cache has an image that is not one of its refs': then every pair counts."""
         exact, family = self._exact, self._family
         pairs = [(ref.normalised, ref.family_key) for ref in template.image_refs]
         if self._loose:
