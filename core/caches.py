@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from core.errors import ImcError
 from core.findings import Finding, brief, error, warning
 from core.images import ImageRef, parse_image
-from core.timeutil import format_day, format_time, parse_time
+from core.timeutil import format_day, format_time, micros, parse_time
 
 GROUP = "eci.alibabacloud.com"
 VERSION = "v1"
@@ -30,6 +30,8 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 # a creation time after which adding the longest retention would pass the year 9999
 _LATEST_EXPIRING = datetime(9800, 1, 1, tzinfo=UTC)
+# window bounds past any instant's microseconds: usable since ever (no creation or Ready time), for ever (no expiry)
+SINCE_EVER, FOR_EVER = -(2**63), 2**63
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,25 @@ class CacheView:
     created_seconds: float = field(init=False, repr=False, compare=False)
     # the later of creation and Ready: a pod created before it cannot have used the cache (None: neither known)
     usable_from: datetime | None = field(init=False, repr=False, compare=False)
+    # in whole microseconds since 1970: usable (when Ready) after the first, up to and including the second (expiry)
+    usable_window: tuple[int, int] = field(init=False, repr=False, compare=False)
+    # each image is once in images and is one of the image_refs' (always, for a view made by cache_from_object)
+    images_are_refs: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_set", frozenset(self.images))
         object.__setattr__(self, "families", frozenset(ref.family_key for ref in self.image_refs))
         object.__setattr__(self, "created_seconds", self.created.timestamp() if self.created else float("-inf"))
         known = [moment for moment in (self.created, self.ready_since) if moment is not None]
-        object.__setattr__(self, "usable_from", max(known) if known else None)
+        usable_from = max(known) if known else None
+        object.__setattr__(self, "usable_from", usable_from)
+        window = (
+            SINCE_EVER if usable_from is None else micros(usable_from),
+            FOR_EVER if self.expires is None else micros(self.expires),
+        )
+        object.__setattr__(self, "usable_window", window)
+        named = {ref.normalised for ref in self.image_refs}
+        object.__setattr__(self, "images_are_refs", len(self.image_set) == len(self.images) and self.image_set <= named)
 
     @property
     def auto_created(self) -> bool:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from core.caches import AUTO_CREATED_PREFIX, CacheView
+from core.caches import AUTO_CREATED_PREFIX, READY, CacheView
 from core.findings import Finding, info, warning
 from core.findings import error as error_finding
 from core.images import compare_images
 from core.policy import AUTO_IMC, INSTANCE_ID, MatchPolicy
-from core.timeutil import format_time
+from core.timeutil import format_time, micros
 from core.workloads import PodTemplate
 
 OUTCOMES = ("hit", "miss", "fail", "off", "not-eci")
@@ -49,6 +49,9 @@ def eci_event(reason: str, cache_id: str | None = None) -> EciEvent:
     """ECI's event of this reason about this cache, worded as ECI words it."""
     event_type, text, _ = _EVENTS[reason]
     return EciEvent(reason, event_type, text.format(id=cache_id or NEW_CACHE_ID))
+
+
+_MISSED = (eci_event("ImageCacheMissed"), eci_event("ImageCacheAutoCreated"))  # a miss's events, in ECI's order
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,10 @@ class CacheIndex:
         self._position = {id(cache): position for position, cache in enumerate(self.caches)}
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._family: dict[str, list[int]] = defaultdict(list)
+        # how many caches have images that are not among their image_refs' (none, made by cache_from_object)
+        self._loose = sum(not cache.images_are_refs for cache in self.caches)
+        # per position, what deciding reads of the cache whatever the pod: _ranked's window, size and rank parts
+        self._ranked: list[tuple[int, int, int, float, str] | None] = [_ranked(cache) for cache in self.caches]
         # match_counts per pod images (normalised: they name the refs), for the pods of a workload; cleared by replace
         self._counts: dict[tuple[str, ...], dict[int, tuple[int, int]]] = {}
         for position, cache in enumerate(self.caches):
@@ -166,6 +173,8 @@ class CacheIndex:
             self._exact[image].append(position)
         for family in new.families:
             self._family[family].append(position)
+        self._loose += (not new.images_are_refs) - (not old.images_are_refs)
+        self._ranked[position] = _ranked(new)
         if old.id:
             self._with_id[old.id].remove(position)
         if new.id:
@@ -199,6 +208,46 @@ class CacheIndex:
         """How many of the pod's images this cache holds only as another tag or ACR endpoint."""
         return _partial(self.caches[position], _image_pairs(template))
 
+    def best_candidate(
+        self, template: PodTemplate, needed: int, storage: float, at: datetime
+    ) -> tuple[CacheView | None, tuple | None, list[tuple[int, int]]]:
+        """The best candidate holding at least `needed` of the pod's images exactly at `at`, its _rank_key, and the
+        (position, exact images) of the Ready caches that fit but were usable only from `at` on, as ranked so far."""
+        ranked, pairs = self._ranked, None
+        best, best_key, best_exact, late = None, None, needed, []
+        moment = None
+        for position, exact in self.exact_counts(template).items():
+            if exact < best_exact:
+                continue
+            entry = ranked[position]
+            if entry is None or entry[2] > storage:
+                continue
+            if moment is None:
+                moment = micros(at)
+            usable_from, expires, size, newest, name = entry
+            if usable_from >= moment:
+                late.append((position, exact))
+                continue
+            if expires < moment:
+                continue
+            if pairs is None:
+                pairs = self._variant_pairs(template)
+            key = (-exact, -_partial(self.caches[position], pairs) if pairs else 0, abs(storage - size), newest, name)
+            if best_key is None or key < best_key:
+                best, best_key, best_exact = position, key, exact
+        return (None if best is None else self.caches[best]), best_key, late
+
+    def _variant_pairs(self, template: PodTemplate) -> list[tuple[str, str]]:
+        """The pod's (image, family) pairs that some cache of the family lacks the image of: the rest count no partial.
+
+        A cache holding the image is of its family, so the family's caches all hold it when they are as many as the
+        caches holding it; unless some cache has an image that is not one of its refs': then every pair counts."""
+        exact, family = self._exact, self._family
+        pairs = [(ref.normalised, ref.family_key) for ref in template.image_refs]
+        if self._loose:
+            return pairs
+        return [(image, key) for image, key in pairs if len(exact.get(image, ())) < len(family.get(key, ()))]
+
     def positions_with_id(self, cache_id: str | None) -> tuple[int, ...]:
         """The positions of the caches holding this ID (normally one)."""
         return tuple(self._with_id.get(cache_id, ())) if cache_id else ()
@@ -224,6 +273,15 @@ def _partial(cache: CacheView, pairs: list[tuple[str, str]]) -> int:
         if family in families and image not in images:
             count += 1
     return count
+
+
+def _ranked(cache: CacheView) -> tuple[int, int, int, float, str] | None:
+    """A cache as deciding reads it, whatever the pod: None when not Ready (never a candidate), else its usable window
+    (whole microseconds: after the first, up to and including the second), size, -created and name."""
+    if cache.phase != READY:
+        return None
+    usable_from, expires = cache.usable_window
+    return usable_from, expires, cache.size_gib, -cache.created_seconds, cache.name
 
 
 def _image_pairs(template: PodTemplate) -> list[tuple[str, str]]:
@@ -345,68 +403,54 @@ def _late(cache: CacheView, at: datetime) -> bool:
 def decide(template: PodTemplate, index: CacheIndex, at: datetime) -> Decision:
     """What ECI does with this pod when it is created at `at`, given these caches."""
     policy = template.policy
-    findings = list(template.findings) + list(policy.findings)
+    findings = tuple(template.findings) + tuple(policy.findings)
+    if template.eci and policy.mode != "pin" and policy.mode != "off":  # automatic matching: the hot path
+        storage = policy.storage_gib
+        best, best_key, late = index.best_candidate(template, policy.requirement(len(template.images)), storage, at)
+        unordered = tuple(_unordered_rivals(template, index, late, best_key, storage, at)) if late else ()
+        if best is None:
+            return Decision("miss", None, _MISSED, True, template.images, policy, findings + unordered)
+        extra = (*_pulled_finding(template, best), *unordered)
+        hit = (eci_event("SuccessfulHitImageCache", best.id),)
+        return Decision("hit", best, hit, False, template.images, policy, findings + extra)
 
     def result(outcome: str, cache=None, events=(), auto=False, extra=(), pinned_name=None) -> Decision:
         return Decision(
-            outcome, cache, tuple(events), auto, template.images, policy, tuple(findings + list(extra)), pinned_name
+            outcome, cache, tuple(events), auto, template.images, policy, findings + tuple(extra), pinned_name
         )
 
     if not template.eci:
         return result("not-eci")
-    if policy.mode == "pin":
-        cache = index.by_id.get(policy.pin_id)
-        unordered = [_same_second(template, cache, at)] if cache is not None and _late(cache, at) else []
-        unordered = [finding for finding in unordered if finding is not None]
-        if cache is None or cache.is_expired(at) or not cache.existed_at(at):
-            return result(
-                "fail",
-                events=[eci_event("ImageCacheNotFound", policy.pin_id)],
-                extra=[
-                    error_finding("pin-not-found", f"no ImageCache has ID {policy.pin_id}: pod creation fails"),
-                    *unordered,
-                ],
-            )
-        if not cache.is_usable(at):
-            return result(
-                "fail",
-                events=[eci_event("ImageCacheNotComplete", policy.pin_id)],
-                pinned_name=cache.name,
-                extra=[
-                    error_finding("pin-not-ready", f"{cache.name} {_unready_then(cache, at)}: pod creation fails"),
-                    *unordered,
-                ],
-            )
-        return result(
-            "hit",
-            cache,
-            [eci_event("SuccessfulHitImageCache", cache.id)],
-            extra=_pulled_finding(template, cache, pinned=True),
-        )
     if policy.mode == "off":
         return result("off")
-    best, best_key = None, None
-    needed = policy.requirement(len(template.images))
-    storage = policy.storage_gib
-    late = []
-    caches, pairs = index.caches, _image_pairs(template)
-    for position, exact in index.exact_counts(template).items():
-        if exact < needed or (best_key is not None and -exact > best_key[0]):
-            continue
-        cache = caches[position]
-        if not _is_candidate(cache, storage, at):
-            if _late(cache, at):
-                late.append((position, exact))
-            continue
-        key = _rank_key(cache, exact, _partial(cache, pairs), storage)
-        if best_key is None or key < best_key:
-            best, best_key = cache, key
-    unordered = _unordered_rivals(template, index, late, best_key, storage, at) if late else []
-    if best is None:
-        events = [eci_event("ImageCacheMissed"), eci_event("ImageCacheAutoCreated")]
-        return result("miss", events=events, auto=True, extra=unordered)
-    extra = _pulled_finding(template, best) + unordered
-    return result("hit", best, [eci_event("SuccessfulHitImageCache", best.id)], extra=extra)
+    cache = index.by_id.get(policy.pin_id)
+    unordered = [_same_second(template, cache, at)] if cache is not None and _late(cache, at) else []
+    unordered = [finding for finding in unordered if finding is not None]
+    if cache is None or cache.is_expired(at) or not cache.existed_at(at):
+        return result(
+            "fail",
+            events=[eci_event("ImageCacheNotFound", policy.pin_id)],
+            extra=[
+                error_finding("pin-not-found", f"no ImageCache has ID {policy.pin_id}: pod creation fails"),
+                *unordered,
+            ],
+        )
+    if not cache.is_usable(at):
+        return result(
+            "fail",
+            events=[eci_event("ImageCacheNotComplete", policy.pin_id)],
+            pinned_name=cache.name,
+            extra=[
+                error_finding("pin-not-ready", f"{cache.name} {_unready_then(cache, at)}: pod creation fails"),
+                *unordered,
+            ],
+        )
+    return result(
+        "hit",
+        cache,
+        [eci_event("SuccessfulHitImageCache", cache.id)],
+        extra=_pulled_finding(template, cache, pinned=True),
+    )
 
 
 def _unordered_rivals(
