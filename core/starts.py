@@ -276,6 +276,18 @@ def pod_start(pod: object, pulls: Iterable[ImagePull] = ()) -> PodStart | None:
     )
 
 
+START_STATUS_FIELDS = ("conditions", "containerStatuses")  # what of a pod's status only `pod_start` reads
+
+
+def without_start_fields(pod: dict) -> dict:
+    """The pod without the status fields only its start is read from (the same dict when it has none of them): a
+    store that keeps the start it read keeps the pod lighter (at 50,000 pods, ~100 MiB of container statuses)."""
+    status = pod.get("status")
+    if type(status) is not dict or not any(name in status for name in START_STATUS_FIELDS):
+        return pod
+    return {**pod, "status": {name: value for name, value in status.items() if name not in START_STATUS_FIELDS}}
+
+
 def with_pulls(start: PodStart, pulls: Iterable[ImagePull]) -> PodStart:
     """The same start with other pulls: what `pod_start` gives for the same pod when only its events changed."""
     return replace(start, pulls=image_pulls(pulls))

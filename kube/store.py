@@ -28,7 +28,15 @@ from core.outcomes import (
     prediction_disagrees,
     unseen_cache,
 )
-from core.starts import PULL_REASON, ImagePull, PodStart, pod_start, pull_from_event, with_pulls
+from core.starts import (
+    PULL_REASON,
+    ImagePull,
+    PodStart,
+    pod_start,
+    pull_from_event,
+    with_pulls,
+    without_start_fields,
+)
 from core.timeutil import parse_time
 from core.workloads import PodTemplate, pod_template
 
@@ -379,7 +387,11 @@ class ClusterStore:
     ) -> None:
         actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
         unseen = self._unseen(actual)
-        start = self._start(obj, key, old.start if old is not None and old.obj is obj else None)
+        if old is not None and old.obj is obj:
+            start = self._start(obj, key, old.start)  # the start was read from the pod's status before: kept
+        else:
+            start = self._start(obj, key)
+            obj = without_start_fields(obj)
         self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, start, unseen)
         self._index_pod(key, template)
         if old is None:

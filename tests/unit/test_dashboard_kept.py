@@ -20,6 +20,9 @@ from tests.unit.test_start_views import owned
 
 WEB, SIDE, BATCH = "nginx:1.25", "redis:7", "acme/batch:1.0"
 COUNT = views.SMALL_TABLE + 120  # rows are written into the last table only from this size on
+# per store (by id), each pod as the API server holds it: the store keeps it without the fields its start is read
+# from, and a watch's MODIFIED event carries the whole pod
+SERVED: dict[int, dict[str, dict]] = {}
 
 
 def starts_store(count: int = COUNT) -> ClusterStore:
@@ -47,6 +50,7 @@ def starts_store(count: int = COUNT) -> ClusterStore:
         else:
             pods.append(owned(eci_pod(name, [WEB, SIDE]), "api"))
     store.replace("pods", pods, "1")
+    SERVED[id(store)] = {f"default/{pod['metadata']['name']}": pod for pod in pods}
     store.replace("events", events, "1")
     store.replace("deployments", [], "1")
     return store
@@ -92,9 +96,10 @@ def frames_after(keeper: FrameKeeper, store: ClusterStore, seconds: int = 0) -> 
 
 
 def modified(store: ClusterStore, key: str, change) -> None:
-    """Apply a MODIFIED event of one pod, its object changed by `change`."""
-    obj = copy.deepcopy(store.snapshot().pods[key].obj)
+    """Apply a MODIFIED event of one pod, the object the server holds changed by `change`."""
+    obj = copy.deepcopy(SERVED[id(store)][key])
     change(obj)
+    SERVED[id(store)][key] = obj
     store.apply("pods", "MODIFIED", obj)
 
 

@@ -401,6 +401,24 @@ def test_pod_start_from_status_and_pulled_events_outlives_the_events():
     assert store.snapshot().pods["default/p1"].start.pulls == ()
 
 
+def test_a_stored_pod_keeps_its_start_but_not_the_statuses_it_was_read_from():
+    store = ClusterStore()
+    obj = eci_pod("p1", ["nginx:1.25"])
+    obj["status"] = {"phase": "Running", "conditions": [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-11-28T08:00:01Z"}],
+        "containerStatuses": [{"name": obj["spec"]["containers"][0]["name"],
+                               "state": {"running": {"startedAt": "2026-11-28T08:00:21Z"}}}]}
+    store.replace("pods", [obj], "1")
+    record = store.snapshot().pods["default/p1"]
+    assert record.obj["status"] == {"phase": "Running"}
+    assert "containerStatuses" in obj["status"]  # the listed object is left as it was
+    assert (record.start.start_seconds, record.start.scheduled.second) == (21.0, 1)
+    message = 'Successfully pulled image "nginx:1.25" in 18.5s (18.5s including waiting)'
+    store.replace("events", [pulled("p1", message)], "2")  # the pod is stored again from what the store kept
+    start = store.snapshot().pods["default/p1"].start
+    assert (start.start_seconds, start.scheduled.second, start.pull_seconds) == (21.0, 1, 18.5)
+
+
 def test_pulls_of_a_relisted_event_stream_reach_their_pods():
     store = ClusterStore()
     store.replace("pods", [eci_pod("p1", ["nginx:1.25"]), eci_pod("p2", ["nginx:1.25"])], "1")
