@@ -1,7 +1,7 @@
 """Benchmark: one server-side rerun of the Overview and Pods pages with 10,000 pods, beside the same with 100 pods.
 
 Run: python -m bench.bench_dashboard [--sizes 100 10000] [--caches 1000] [--repeat 7] [--source sim|workload]
-     [--change label|start] [--profile]
+     [--change label|start] [--profile] [--kubeconfig K]
 The store is a real ClusterStore filled by the real list+watch of `imc sim --scenario scale --pods N` (or, with
 `--source workload`, by the objects of bench/workload.py); the watch is stopped once synced so every run sees the
 same objects. The pages run in streamlit.testing.v1.AppTest with the store injected as the tests do
@@ -48,8 +48,13 @@ PROFILE_STOP = ("profiler.stop()\n"
                 "show_all=False)")
 
 
-def store_from_sim(pods: int, caches: int) -> tuple[Any, float]:
-    """A store filled by list+watch of the scale sim (then stopped), and the seconds it took to sync."""
+def store_from_sim(pods: int, caches: int, kubeconfig: str | None = None) -> tuple[Any, float]:
+    """A store filled by list+watch of the scale sim (then stopped), and the seconds it took to sync; with a
+    kubeconfig, of the largest size, that running cluster's."""
+    if kubeconfig:
+        with watched_store(kubeconfig) as (store, _, seconds):
+            pass
+        return store, seconds
     with (
         running_sim("scale", ["--pods", str(pods), "--caches", str(caches)]) as sim,
         watched_store(sim.kubeconfig) as (store, _, seconds),
@@ -194,6 +199,8 @@ def main() -> None:
     parser.add_argument("--source", choices=("sim", "workload"), default="sim")
     parser.add_argument("--change", choices=tuple(CHANGES), default="label", help="the pod event before a changed "
                         "rerun: a label (no table row changes) or a started pod's start a second later")
+    parser.add_argument("--kubeconfig", help="a running cluster (e.g. a 50k-pod `imc sim` kept for several runs) for "
+                        "the largest size, instead of starting a sim of it")
     parser.add_argument("--profile", action="store_true", help="print pyinstrument profiles of a changed and an "
                         "unchanged rerun of each page at the largest size")
     args = parser.parse_args()
@@ -210,7 +217,8 @@ def main() -> None:
     pages: dict[int, dict[str, dict[str, Any]]] = {}
     steps: dict[int, dict[str, float]] = {}
     for size in args.sizes:
-        store, sync_seconds = fill(size, args.caches)
+        own = {"kubeconfig": args.kubeconfig} if args.kubeconfig and size == max(args.sizes) else {}
+        store, sync_seconds = fill(size, args.caches, **own)
         snapshot = store.snapshot()
         print(f"store: {len(snapshot.pods)} pods, {len(snapshot.caches)} caches from {args.source} "
               f"(synced in {sync_seconds:.1f} s)", flush=True)
