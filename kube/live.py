@@ -14,6 +14,9 @@ from kube.ledger_rows import ledger_settings
 from kube.store import ClusterStore
 from kube.watch import ClusterWatcher
 
+# the ledger writer diffs nothing until every kind was listed, or this long: a kind never listed (no permission)
+# only delays the history
+FIRST_LISTS_SECONDS = 60.0
 _running: list[Live] = []
 _running_lock = threading.Lock()
 
@@ -59,7 +62,7 @@ def start_live(connection: Any, environ: Mapping[str, str] | None = None, **watc
     store = ClusterStore(remember_for=remember_for)
     watcher = ClusterWatcher(connection, store, **watch_options)
     ledger = open_ledger(settings)
-    writer = LedgerWriter(store, ledger, name) if ledger is not None else None
+    writer = LedgerWriter(store, ledger, name, wait_for_sync=FIRST_LISTS_SECONDS) if ledger is not None else None
     live = Live(name, store, watcher, ledger, writer)
     watcher.start()
     if writer is not None:

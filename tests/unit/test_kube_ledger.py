@@ -415,3 +415,29 @@ def test_a_fifo_at_the_history_path_is_refused_not_waited_on(tmp_path):
         thread.join(10)
         pytest.fail("opening the ledger waited on a FIFO")
     assert not opened[0].readable and "not a regular file" in opened[0].problem
+
+
+def test_while_the_first_lists_come_nothing_is_diffed_until_every_kind_was_listed(tmp_path):
+    store = ClusterStore()
+    clock = Clock(EPOCH)
+    writer = LedgerWriter(store, Ledger(tmp_path / "h.db"), "prod", clock=clock, wait_for_sync=60)
+    store.replace("pods", [eci_pod("web-1", ["nginx:1.25"])], "1")
+    writer.flush()
+    assert by_name(writer.ledger) == {} and writer.behind == 0
+    for kind in ("imagecaches", "deployments", "events"):
+        store.replace(kind, [missed("web-1")] if kind == "events" else [], "1")
+    writer.flush()
+    stored = writer.ledger.pod("prod", "default", "web-1")
+    assert stored is not None and stored.row.actual == "miss"  # stored once, with ECI's word already in
+
+
+def test_a_kind_never_listed_delays_the_history_only_so_long(tmp_path):
+    store = ClusterStore()
+    clock = Clock(EPOCH)
+    writer = LedgerWriter(store, Ledger(tmp_path / "h.db"), "prod", clock=clock, wait_for_sync=60)
+    store.replace("pods", [eci_pod("web-1", ["nginx:1.25"])], "1")  # events forbidden, say: never listed
+    writer.flush()
+    assert by_name(writer.ledger) == {}
+    clock.now += 61
+    writer.flush()
+    assert list(by_name(writer.ledger)) == ["web-1"]
