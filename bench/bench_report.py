@@ -40,9 +40,11 @@ class Run:
     peak_mib: float
 
 
-def measured_run(command: list[str], cwd: Path = ROOT) -> tuple[Run, bytes]:
-    """One command's Run and its stdout; exits when it fails."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+def measured_run(command: list[str], cwd: Path = ROOT, stdout: Path | None = None) -> tuple[Run, bytes]:
+    """One command's Run and its stdout (written to `stdout` and not read back, when given: this process stays
+    small, so that its forked child's ru_maxrss, which counts what it shared with this process before exec, is the
+    command's own); exits when it fails."""
+    with tempfile.TemporaryFile() as err, (open(stdout, "w+b") if stdout else tempfile.TemporaryFile()) as out:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, cwd=str(cwd))
         _, status, usage = os.wait4(process.pid, 0)
@@ -53,7 +55,7 @@ def measured_run(command: list[str], cwd: Path = ROOT) -> tuple[Run, bytes]:
             sys.exit(f"{' '.join(command[:4])} ... exited {process.returncode}: {err.read().decode()[-500:]}")
         out.seek(0)
         # ru_maxrss: KiB on Linux
-        return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), out.read()
+        return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), b"" if stdout else out.read()
 
 
 def timed_run(command: list[str]) -> tuple[float, bytes]:
@@ -95,20 +97,21 @@ def main() -> None:
         commands["kubectl get pods -A -o json"] = ([*base, "get", "pods", "-A", "-o", "json"], ROOT)
         commands["kubectl get imagecaches -o json"] = ([*base, "get", "imagecaches", "-o", "json"], ROOT)
         runs: dict[str, list[Run]] = {name: [] for name in commands}
-        outputs: dict[str, bytes] = {}
+        outputs = {name: Path(state) / f"output-{number}" for number, name in enumerate(commands)}
         loads = [Path("/proc/loadavg").read_text().split()[0]]
         for _ in range(args.repeat):
             for name, (command, cwd) in commands.items():
-                run, outputs[name] = measured_run(command, cwd)
-                runs[name].append(run)
+                runs[name].append(measured_run(command, cwd, outputs[name])[0])
             loads.append(Path("/proc/loadavg").read_text().split()[0])
-    results = orjson.loads(outputs["imc report --format json"])["results"]
-    pods = orjson.loads(outputs["kubectl get pods -A -o json"])["items"]
-    caches = orjson.loads(outputs["kubectl get imagecaches -o json"])["items"]
+        results = orjson.loads(outputs["imc report --format json"].read_bytes())["results"]
+        pods = len(orjson.loads(outputs["kubectl get pods -A -o json"].read_bytes())["items"])
+        caches = len(orjson.loads(outputs["kubectl get imagecaches -o json"].read_bytes())["items"])
+        same = not args.compare or (
+            outputs[f"imc report ({args.compare})"].read_bytes() == outputs["imc report --format json"].read_bytes())
     decisions: dict[str, int] = {}
     for item in results:
         decisions[item["decision"]] = decisions.get(item["decision"], 0) + 1
-    print(f"imc report vs kubectl: {len(pods)} pods, {len(caches)} caches, median of {args.repeat} runs"
+    print(f"imc report vs kubectl: {pods} pods, {caches} caches, median of {args.repeat} runs"
           f" (load average {' -> '.join(loads)})")
     medians: dict[str, float] = {}
     for name, values in runs.items():
@@ -121,7 +124,7 @@ def main() -> None:
         if name.startswith("imc report"):
             print(f"  {name} / kubectl get pods = {medians[name] / medians['kubectl get pods -A -o json']:.2f}x;"
                   f" / (kubectl get pods + imagecaches) = {medians[name] / both:.2f}x")
-    if args.compare and outputs[f"imc report ({args.compare})"] != outputs["imc report --format json"]:
+    if not same:
         print("  note: the two reports' JSON differ (the cluster moves between runs; compare on a still one)")
     print(f"  pods explained: {len(results)}; decisions: {decisions}")
 
