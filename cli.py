@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 COMMANDS = {
@@ -206,17 +207,34 @@ def end_process(code: int) -> None:
     os._exit(code)
 
 
+def write_pieces(pieces: Iterable[bytes | str]) -> None:
+    """Write output made in pieces as each comes: text through stdout's own encoding, bytes (UTF-8) straight to its
+    buffer when it encodes UTF-8 itself (the same bytes, without decoding and encoding 100 MB again), else as text."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    utf8 = buffer is not None and codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
+    if utf8:
+        stream.flush()
+    for piece in pieces:
+        if isinstance(piece, str):
+            stream.write(piece)
+        elif utf8:
+            buffer.write(piece)
+        else:
+            stream.write(piece.decode())
+
+
 def run_report(args: argparse.Namespace, own_process: bool = False) -> int:
     """Connect, take one snapshot, print it; exit 2 with one line on stderr when the cluster cannot be read.
 
     `own_process`: the process is this command's alone, and ends once the report is printed (see `end_process`).
     """
     from core.figures import window_named
-    from core.render import REPORT_FORMATTERS
+    from core.render import REPORT_FORMATTERS, REPORT_STREAMS
     from kube.connect import ConnectError, connect, describe_failure
     from kube.http import RequestError
     from kube.live import cluster_name
-    from kube.report import history_ledger, report_figures, results, take_snapshot, warnings
+    from kube.report import history_ledger, iter_results, report_figures, results, take_snapshot, warnings
 
     try:
         connection = connect(kubeconfig=args.kubeconfig, context=args.context)
@@ -245,7 +263,10 @@ def run_report(args: argparse.Namespace, own_process: bool = False) -> int:
         finally:
             if ledger is not None:
                 ledger.close()
-        sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot), figures))
+        if args.format in REPORT_STREAMS:
+            write_pieces(REPORT_STREAMS[args.format](iter_results(snapshot), figures))
+        else:
+            sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot), figures))
         if own_process:
             end_process(0)
         return 0

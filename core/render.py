@@ -7,7 +7,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
 import orjson
@@ -126,21 +126,62 @@ def report_csv_row(result: Mapping) -> dict[str, str]:
     return {column: csv_cell(value) for column, value in {**report_row(result), **extra}.items()}
 
 
-def report_json(items: list[dict], figures: WindowFigures | None = None) -> str:
+JSON_INDENT = orjson.OPT_INDENT_2
+ITEMS_A_CHUNK = 500  # results rendered and written together: few writes, never the whole report in memory
+
+
+def _batches(items: Iterable, size: int = ITEMS_A_CHUNK) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def report_json_chunks(items: Iterable[dict], figures: WindowFigures | None = None) -> Iterator[bytes]:
+    """`imc report --format json` in pieces of UTF-8, each result rendered as it comes: the very bytes of the
+    whole document indented by orjson (`report_json`), without the document (or every result) in memory at once.
+
+    An item indented alone is the document's item with its lines moved 4 spaces right (JSON strings hold no raw
+    newline), the figures 2 spaces."""
+    yield b'{\n  "results": ['
+    first = True
+    for batch in _batches(items):
+        rendered = b",\n    ".join(orjson.dumps(item, option=JSON_INDENT).replace(b"\n", b"\n    ") for item in batch)
+        yield (b"\n    " if first else b",\n    ") + rendered
+        first = False
+    yield b"]" if first else b"\n  ]"
+    if figures is not None:
+        yield b',\n  "figures": ' + orjson.dumps(figures_dict(figures), option=JSON_INDENT).replace(b"\n", b"\n  ")
+    yield b"\n}\n"
+
+
+def report_json(items: Iterable[dict], figures: WindowFigures | None = None) -> str:
     """`imc report --format json`: `{"results": [...]}`, as `imc explain --format json` prints, and the window's
     headline "figures" when given."""
-    document = {"results": items} if figures is None else {"results": items, "figures": figures_dict(figures)}
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return b"".join(report_json_chunks(items, figures)).decode()
 
 
-def report_csv(items: list[dict], figures: WindowFigures | None = None) -> str:
-    """`imc report --format csv`: one CSV line per pod with a header (the window's figures are the table's and the
-    JSON's: a CSV holds one kind of row)."""
+def report_csv_chunks(items: Iterable[dict], figures: WindowFigures | None = None) -> Iterator[str]:
+    """`imc report --format csv` in pieces, rows rendered as they come (`report_csv`)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS + REPORT_START_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(report_csv_row(item) for item in items)
-    return out.getvalue()
+    for batch in _batches(items):
+        writer.writerows(report_csv_row(item) for item in batch)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+def report_csv(items: Iterable[dict], figures: WindowFigures | None = None) -> str:
+    """`imc report --format csv`: one CSV line per pod with a header (the window's figures are the table's and the
+    JSON's: a CSV holds one kind of row)."""
+    return "".join(report_csv_chunks(items, figures))
 
 
 def report_summary(items: list[dict]) -> str:
@@ -194,3 +235,6 @@ def figures_text(figures: WindowFigures) -> list[str]:
 
 
 REPORT_FORMATTERS = {"table": report_table, "json": report_json, "csv": report_csv}
+# the formats written as they are rendered (`cli.run_report`): each piece bytes (UTF-8) or text; the table's widths
+# need every row first
+REPORT_STREAMS = {"json": report_json_chunks, "csv": report_csv_chunks}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -236,22 +236,20 @@ class ClusterStore:
 
     # ---- writing
 
-    def replace(self, kind: str, objects: list[dict], resource_version: str) -> None:
-        """Replace every object of a kind with a fresh list (objects missing from it disappear)."""
+    def replace(self, kind: str, objects: list[dict] | Iterator[dict], resource_version: str) -> None:
+        """Replace every object of a kind with a fresh list (objects missing from it disappear).
+
+        `objects` may be an iterator: it is read under the store's lock, events one at a time as they come (a
+        one-shot store's list folded in page by page as it arrives, never held whole: `kube.report`)."""
         _check_kind(kind)
         with self._lock:
             self._invalid.pop(invalid_key(kind, ""), None)
-            keyed: list[tuple[str, dict]] = []  # each object with its key, in list order
-            for obj in objects if isinstance(objects, list) else ():
-                key = object_key(obj)
-                if key:
-                    keyed.append((key, obj))
-                else:
-                    self._note_unnamed(kind, obj)
+            # each object with its key, in list order
+            keyed = self._keyed(kind, objects if isinstance(objects, list | Iterator) else ())
             if kind == "pods":
-                self._replace_pods(keyed)
+                self._replace_pods(list(keyed))
             elif kind == "imagecaches":
-                self._replace_caches(keyed)
+                self._replace_caches(list(keyed))
             elif kind == "deployments":
                 self._write("deployments").clear()
                 self._write("deployments").update(keyed)
@@ -299,6 +297,14 @@ class ClusterStore:
             self._bump()
 
     # ---- internals
+
+    def _keyed(self, kind: str, objects: Iterable[object]) -> Iterator[tuple[str, dict]]:
+        for obj in objects:
+            key = object_key(obj)
+            if key:
+                yield key, obj
+            else:
+                self._note_unnamed(kind, obj)
 
     def _note_unnamed(self, kind: str, obj: object) -> None:
         what = type(obj).__name__ if not isinstance(obj, Mapping) else "an object without metadata.name"
@@ -583,7 +589,7 @@ class ClusterStore:
 
     # events
 
-    def _replace_events(self, keyed: list[tuple[str, dict]]) -> None:
+    def _replace_events(self, keyed: Iterable[tuple[str, dict]]) -> None:
         touched = set(self._events_by_pod)
         self._events.clear()
         self._events_by_pod.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +128,7 @@ def keep_object(kind: str, obj: dict) -> bool:
     return kind != "events" or obj.get("reason") in KEPT_EVENT_REASONS
 
 
-def list_all(
+def list_pages(
     api_client: Any,
     kind: str,
     namespace: str | None = None,
@@ -136,22 +136,24 @@ def list_all(
     page_size: int = PAGE_SIZE,
     timeout: Any = (10.0, 120.0),
     slim: bool = True,
-) -> tuple[list[dict], str]:
-    """A paged list of every object of a kind: (objects, the list's resourceVersion); objects kept whole unless
-    slim (cut to what imc reads, for a store kept while the objects change)."""
-    objects: list[dict] = []
+) -> Iterator[tuple[list[dict], str]]:
+    """A paged list of every object of a kind, page by page as each arrives: (the page's objects, the list's
+    resourceVersion); objects kept whole unless slim (cut to what imc reads, for a store kept while the objects
+    change). Each page is requested once the one before is consumed."""
     token = None
     resource_version = ""
     while True:
         request = list_request(kind, namespace, page_size, token, field_selector)
         page = orjson.loads(send(api_client, request, timeout))
         kept = (o for o in page.get("items") or () if keep_object(kind, o))
-        objects.extend((slim_object(kind, o) for o in kept) if slim else kept)
+        objects = [slim_object(kind, o) for o in kept] if slim else list(kept)
         meta = page.get("metadata") or {}
+        del page  # the page's other objects go now, not when the next one arrives
         resource_version = str(meta.get("resourceVersion") or resource_version)
+        yield objects, resource_version
         token = meta.get("continue")
         if not token:
-            return objects, resource_version
+            return
 
 
 def list_kind(
@@ -162,17 +164,35 @@ def list_kind(
     page_size: int = PAGE_SIZE,
     slim: bool = True,
 ) -> tuple[list[dict], str, tuple[str | None, ...]]:
-    """A full list (slim or whole, as `list_all`); for events, the first field selector the server accepts (a 400
+    """A full list (slim or whole, as `list_pages`); for events, the first field selector the server accepts (a 400
     means it does not).
 
     Returns (objects, resourceVersion, the selectors from the one that worked on).
     """
+    objects, resource_version, pages, selectors = first_page(api_client, kind, namespace, selectors, page_size, slim)
+    for page, resource_version in pages:  # noqa: B007 - the last page's
+        objects.extend(page)
+    return objects, resource_version, selectors
+
+
+def first_page(
+    api_client: Any,
+    kind: str,
+    namespace: str | None = None,
+    selectors: tuple[str | None, ...] | None = None,
+    page_size: int = PAGE_SIZE,
+    slim: bool = True,
+) -> tuple[list[dict], str, Iterator[tuple[list[dict], str]], tuple[str | None, ...]]:
+    """A list's first page, its resourceVersion, the pages after it (to be read as they arrive) and the selectors
+    from the one that worked on: for events, the first field selector the server accepts (a 400, which comes with
+    page one, means it does not)."""
     if selectors is None:
         selectors = EVENT_SELECTORS if kind == "events" else (None,)
     while True:
+        pages = list_pages(api_client, kind, namespace, selectors[0], page_size, slim=slim)
         try:
-            objects, resource_version = list_all(api_client, kind, namespace, selectors[0], page_size, slim=slim)
-            return objects, resource_version, selectors
+            objects, resource_version = next(pages)
+            return objects, resource_version, pages, selectors
         except RequestError as exc:
             if exc.status != 400 or len(selectors) == 1:
                 raise

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
+from bench.waits import poll
 from core.collector import collect_everything, pace_collector
 from dashboard.startup import collect_now_and_then
-from bench.waits import poll
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import orjson
 
 import cli
 from core import render
+from core.figures import figures_dict
 from core.matching import CacheIndex, explain
 from kube import report
 from kube.store import KEPT_EVENT_REASONS, ClusterStore
@@ -185,3 +186,63 @@ def test_a_hit_on_a_cache_deleted_before_the_report_is_no_disagreement():
     table = render.report_table(items)
     assert "imc-2ze12yz (no longer exists)" in table
     assert "0 disagree with the prediction" in table
+
+
+def whole_json(items, figures=None):
+    """The JSON document as one indented orjson dump: what `report_json_chunks` must equal byte for byte."""
+    document = {"results": items} if figures is None else {"results": items, "figures": figures_dict(figures)}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def test_json_written_in_pieces_is_the_whole_documents_bytes():
+    items = report.results(snapshot())
+    figures = report.report_figures(snapshot(), "24 h", 1_796_486_400.0)
+    odd = {"": [], "empty": {}, "text": "a\nb \u2028 é \"q\"", "nested": [{"x": [1, {"y": None}]}], "n": 1.5}
+    many = [dict(odd, n=i) for i in range(2 * render.ITEMS_A_CHUNK + 1)]
+    for case in ([], [{}], items, many):
+        for fig in (None, figures):
+            pieces = list(render.report_json_chunks(iter(case), fig))
+            assert b"".join(pieces) == whole_json(case, fig)
+            assert render.report_json(case, fig) == whole_json(case, fig).decode()
+    assert len(list(render.report_json_chunks(iter(many)))) == 3 + 3  # opening, 3 batches, closing bracket, end
+
+
+def test_csv_written_in_pieces_is_one_writers_text():
+    item = report.results(snapshot())[0]
+    many = [dict(item, name=f"p{i}") for i in range(render.ITEMS_A_CHUNK + 3)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=render.REPORT_COLUMNS + render.REPORT_START_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(render.report_csv_row(i) for i in many)
+    assert "".join(render.report_csv_chunks(iter(many))) == render.report_csv(many) == out.getvalue()
+
+
+def test_json_pieces_go_to_stdout_as_bytes_and_to_a_text_only_stream_as_text(monkeypatch):
+    raw = io.BytesIO()
+    utf8 = io.TextIOWrapper(raw, encoding="utf-8")
+    monkeypatch.setattr("sys.stdout", utf8)
+    cli.write_pieces([b'{"a": "\xc3\xa9"}', "\n"])
+    utf8.flush()
+    assert raw.getvalue() == '{"a": "é"}\n'.encode()
+    text = io.StringIO()
+    monkeypatch.setattr("sys.stdout", text)
+    cli.write_pieces([b'{"a": "\xc3\xa9"}'])
+    assert text.getvalue() == '{"a": "é"}'
+
+
+def test_events_stored_from_an_iterator_as_from_a_list():
+    """`take_snapshot` stores events as their pages arrive: the store reads an iterator as it reads the list."""
+    events = [event("web", "SuccessfulHitImageCache", "hit image cache imc-web-cache, eci"),
+              pulled("web", 'Successfully pulled image "nginx:1.25" in 2.5s (2.5s including waiting)'),
+              {"metadata": {}}, event("api", "ImageCacheMissed")]
+    stores = []
+    for given in (events, iter(events)):
+        store = ClusterStore()
+        store.replace("imagecaches", [imagecache("web-cache", ["nginx:1.25"])], "1")
+        store.replace("events", given, "7")
+        store.replace("pods", [eci_pod("web", ["nginx:1.25"]), eci_pod("api", ["nginx:1.25"])], "1")
+        stores.append(store.snapshot())
+    listed, iterated = stores
+    assert report.results(listed) == report.results(iterated)
+    assert listed.invalid == iterated.invalid and "events/<unnamed>" in iterated.invalid
+    assert iterated.pods["default/web"].start is not None and iterated.pods["default/web"].start.pulls
