@@ -2,11 +2,16 @@
 
 import streamlit as st
 
-from dashboard import nav, shell
-from dashboard.safe import friendly
+from dashboard import shown_cluster
 from dashboard.startup import configure_process
 
 configure_process()
+# connect and start the shared list+watch before the pages' modules load: the first lists (at 50,000 pods the long
+# pole of a cold start) then run while they import
+shown_cluster.current()
+
+from dashboard import nav, shell  # noqa: E402
+from dashboard.safe import friendly  # noqa: E402
 
 st.set_page_config(
     page_title="imc · ECI image caches",
