@@ -8,6 +8,7 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -93,11 +94,34 @@ def render_impact(impact: Impact) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ClusterPart:
+    """One context of a report over several: its name and the window's figures, or the line saying why it was not
+    read."""
+
+    cluster: str
+    figures: WindowFigures | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        """As the JSON's `clusters` list holds it."""
+        if self.error is not None:
+            return {"cluster": self.cluster, "error": self.error}
+        return {"cluster": self.cluster, "figures": figures_dict(self.figures) if self.figures else None}
+
+
+def _columns(base: tuple[str, ...], clusters: list[ClusterPart] | None) -> tuple[str, ...]:
+    """The columns of a report: a report over several contexts names each pod's first."""
+    return base if clusters is None else ("cluster", *base)
+
+
 def report_row(result: Mapping) -> dict[str, str]:
     """The table/CSV columns of one result."""
     cache = result.get("cache") or {}
     actual = result.get("actual") or {}
+    cluster = {"cluster": result["cluster"]} if "cluster" in result else {}
     return {
+        **cluster,
         "namespace": result["namespace"],
         "pod": result["name"],
         "decision": result["decision"],
@@ -126,18 +150,24 @@ def report_csv_row(result: Mapping) -> dict[str, str]:
     return {column: csv_cell(value) for column, value in {**report_row(result), **extra}.items()}
 
 
-def report_json(items: list[dict], figures: WindowFigures | None = None) -> str:
+def report_json(items: list[dict], figures: WindowFigures | None = None,
+                clusters: list[ClusterPart] | None = None) -> str:
     """`imc report --format json`: `{"results": [...]}`, as `imc explain --format json` prints, and the window's
-    headline "figures" when given."""
+    headline "figures" when given; over several contexts each result names its "cluster", and "clusters" holds each
+    context's figures or error."""
     document = {"results": items} if figures is None else {"results": items, "figures": figures_dict(figures)}
+    if clusters is not None:
+        document["clusters"] = [part.to_dict() for part in clusters]
     return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def report_csv(items: list[dict], figures: WindowFigures | None = None) -> str:
+def report_csv(items: list[dict], figures: WindowFigures | None = None,
+               clusters: list[ClusterPart] | None = None) -> str:
     """`imc report --format csv`: one CSV line per pod with a header (the window's figures are the table's and the
-    JSON's: a CSV holds one kind of row)."""
+    JSON's: a CSV holds one kind of row); over several contexts the first column is the pod's cluster."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS + REPORT_START_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=_columns(REPORT_COLUMNS, clusters) + REPORT_START_COLUMNS,
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(report_csv_row(item) for item in items)
     return out.getvalue()
@@ -156,13 +186,22 @@ def report_summary(items: list[dict]) -> str:
     )
 
 
-def report_table(items: list[dict], figures: WindowFigures | None = None) -> str:
-    """`imc report --format table`: aligned columns with a header, then the summary line and the window's figures."""
-    header = {c: c.upper().replace("_", " ") for c in REPORT_COLUMNS}
+def report_table(items: list[dict], figures: WindowFigures | None = None,
+                 clusters: list[ClusterPart] | None = None) -> str:
+    """`imc report --format table`: aligned columns with a header, then the summary line and the window's figures;
+    over several contexts a CLUSTER column first, and each context's figures (or why it was not read)."""
+    columns = _columns(REPORT_COLUMNS, clusters)
+    header = {c: c.upper().replace("_", " ") for c in columns}
     rows = [header] + [report_row(item) for item in items]
-    widths = {c: max(len(r[c]) for r in rows) for c in REPORT_COLUMNS}
-    lines = ["  ".join(r[c].ljust(widths[c]) for c in REPORT_COLUMNS).rstrip() for r in rows]
+    widths = {c: max(len(r[c]) for r in rows) for c in columns}
+    lines = ["  ".join(r[c].ljust(widths[c]) for c in columns).rstrip() for r in rows]
     shown = [report_summary(items)] + (figures_text(figures) if figures is not None else [])
+    for part in clusters or ():
+        if part.error is not None:
+            shown.append(f"{part.cluster}: not reported: {part.error}")
+        elif part.figures is not None:
+            first, *rest = figures_text(part.figures)
+            shown += [f"{part.cluster}: {first}", *rest]
     return "\n".join(lines + ["", *shown]) + "\n"
 
 
