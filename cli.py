@@ -188,9 +188,23 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", help="kubeconfig context (default: $IMC_CONTEXT, else the current one)")
 
 
+REPORT_EPILOG = ("Several contexts (--context repeated, or --all-contexts): each pod with its cluster (a CLUSTER "
+                 "column, a cluster field, a cluster CSV column); a context that cannot be read is one line on stderr "
+                 "and the others are reported. Exit code: 0 all read; 1 some contexts could not be read (the others "
+                 "were reported); 2 none could be read, or a usage error.")
+
+
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `imc report`."""
-    add_connection_arguments(parser)
+    parser.epilog = REPORT_EPILOG
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+    contexts = parser.add_mutually_exclusive_group()
+    contexts.add_argument("--context", action="append", default=None, metavar="CONTEXT",
+                          help="kubeconfig context (default: $IMC_CONTEXT, else the current one); repeat it to "
+                               "report several clusters")
+    contexts.add_argument("--all-contexts", action="store_true",
+                          help="report every context of the kubeconfig, one per cluster (a context naming the "
+                               "cluster of an earlier one, as sim-viewer beside sim, is left out)")
     parser.add_argument("--namespace", "-n", help="only pods of this namespace (default: all namespaces)")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--window", choices=REPORT_WINDOWS, default="24h",
@@ -224,53 +238,73 @@ def write_pieces(pieces: Iterable[bytes | str]) -> None:
             stream.write(piece.decode())
 
 
+def report_contexts(args: argparse.Namespace) -> list[str | None]:
+    """The contexts `imc report` reads: those of --context, every one with --all-contexts, else the default one
+    (None); ConnectError when the kubeconfig cannot be read for --all-contexts."""
+    from kube.connect import kubeconfig_contexts
+
+    if args.all_contexts:
+        return list(kubeconfig_contexts(args.kubeconfig))
+    return list(dict.fromkeys(args.context)) if args.context else [None]
+
+
 def run_report(args: argparse.Namespace, own_process: bool = False) -> int:
-    """Connect, take one snapshot, print it; exit 2 with one line on stderr when the cluster cannot be read.
+    """Connect, take one snapshot per context, print them; a context that cannot be read is one line on stderr
+    (exit 2 when none could be read, 1 when some; see REPORT_EPILOG).
 
     `own_process`: the process is this command's alone, and ends once the report is printed (see `end_process`).
     """
     from core.figures import window_named
-    from core.render import REPORT_FORMATTERS, REPORT_STREAMS
-    from kube.connect import ConnectError, connect, describe_failure
-    from kube.http import RequestError
-    from kube.live import cluster_name
-    from kube.report import history_ledger, iter_results, report_figures, results, take_snapshot, warnings
+    from core.render import REPORT_FORMATTERS, REPORT_STREAMS, ClusterPart
+    from kube.connect import ConnectError
+    from kube.report import history_ledger, iter_results, report_context
 
     try:
-        connection = connect(kubeconfig=args.kubeconfig, context=args.context)
+        contexts = report_contexts(args)
     except ConnectError as exc:
         print(f"imc report: {exc}", file=sys.stderr)
         return 2
+    several = len(contexts) > 1
     # ~100,000 listed objects, all kept to the end: the cyclic collector would only scan them again and again as
     # they pile up (~1.5 s of CPU at 10,000 pods), and has nothing to free
     collecting = gc.isenabled()
     gc.disable()
+    ledger = history_ledger()
     try:
-        try:
-            snapshot = take_snapshot(connection.api_client, args.namespace)
-        except RequestError as exc:
-            where = f"context {connection.context!r}"
-            print(f"imc report: {describe_failure(exc, connection.server, where, connection.user)}", file=sys.stderr)
+        reports = []
+        for context in contexts:
+            # over several contexts each is its own cluster in the ledger, by its context's name (IMC_CLUSTER names
+            # the one cluster of a process)
+            report = report_context(args.kubeconfig, context, args.namespace, window_named(args.window), time.time(),
+                                    ledger, context if several else None)
+            if report.error is not None:
+                print(f"imc report: {report.error}", file=sys.stderr)
+            where = f"context {report.context!r}: " if several else ""
+            for problem in report.warnings:
+                print(f"imc report: warning: {where}{problem}", file=sys.stderr)
+            reports.append(report)
+        if ledger is not None:
+            ledger.close()
+            ledger = None
+        read = [report for report in reports if report.error is None]
+        if not read:
             return 2
-        finally:
-            connection.close()
-        for problem in warnings(snapshot):
-            print(f"imc report: warning: {problem}", file=sys.stderr)
-        ledger = history_ledger()
-        try:
-            figures = report_figures(snapshot, window_named(args.window), time.time(), ledger,
-                                     cluster_name(connection), args.namespace)
-        finally:
-            if ledger is not None:
-                ledger.close()
-        if args.format in REPORT_STREAMS:
-            write_pieces(REPORT_STREAMS[args.format](iter_results(snapshot), figures))
+        if several:
+            items = ({"cluster": report.context, **item} for report in read for item in iter_results(report.snapshot))
+            shown = (items, None, [ClusterPart(report.context, report.figures, report.error) for report in reports])
         else:
-            sys.stdout.write(REPORT_FORMATTERS[args.format](results(snapshot), figures))
+            shown = (iter_results(read[0].snapshot), read[0].figures)
+        if args.format in REPORT_STREAMS:
+            write_pieces(REPORT_STREAMS[args.format](*shown))
+        else:
+            sys.stdout.write(REPORT_FORMATTERS[args.format](list(shown[0]), *shown[1:]))
+        code = 1 if len(read) < len(reports) else 0
         if own_process:
-            end_process(0)
-        return 0
+            end_process(code)
+        return code
     finally:
+        if ledger is not None:
+            ledger.close()
         if collecting:
             gc.enable()
 

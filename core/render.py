@@ -8,6 +8,7 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -93,11 +94,34 @@ def render_impact(impact: Impact) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ClusterPart:
+    """One context of a report over several: its name and the window's figures, or the line saying why it was not
+    read."""
+
+    cluster: str
+    figures: WindowFigures | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        """As the JSON's `clusters` list holds it."""
+        if self.error is not None:
+            return {"cluster": self.cluster, "error": self.error}
+        return {"cluster": self.cluster, "figures": figures_dict(self.figures) if self.figures else None}
+
+
+def _columns(base: tuple[str, ...], clusters: list[ClusterPart] | None) -> tuple[str, ...]:
+    """The columns of a report: a report over several contexts names each pod's first."""
+    return base if clusters is None else ("cluster", *base)
+
+
 def report_row(result: Mapping) -> dict[str, str]:
     """The table/CSV columns of one result."""
     cache = result.get("cache") or {}
     actual = result.get("actual") or {}
+    cluster = {"cluster": result["cluster"]} if "cluster" in result else {}
     return {
+        **cluster,
         "namespace": result["namespace"],
         "pod": result["name"],
         "decision": result["decision"],
@@ -141,34 +165,43 @@ def _batches(items: Iterable, size: int = ITEMS_A_CHUNK) -> Iterator[list]:
         yield batch
 
 
-def report_json_chunks(items: Iterable[dict], figures: WindowFigures | None = None) -> Iterator[bytes]:
-    """`imc report --format json` in pieces of UTF-8, each result rendered as it comes: the very bytes of the
-    whole document indented by orjson (`report_json`), without the document (or every result) in memory at once.
+def _indented(value: object, spaces: int) -> bytes:
+    """`value` indented by orjson as it sits `spaces` deep in the document (JSON strings hold no raw newline)."""
+    return orjson.dumps(value, option=JSON_INDENT).replace(b"\n", b"\n" + b" " * spaces)
 
-    An item indented alone is the document's item with its lines moved 4 spaces right (JSON strings hold no raw
-    newline), the figures 2 spaces."""
+
+def report_json_chunks(items: Iterable[dict], figures: WindowFigures | None = None,
+                       clusters: list[ClusterPart] | None = None) -> Iterator[bytes]:
+    """`imc report --format json` in pieces of UTF-8, each result rendered as it comes: the very bytes of the
+    whole document indented by orjson (`report_json`), without the document (or every result) in memory at once."""
     yield b'{\n  "results": ['
     first = True
     for batch in _batches(items):
-        rendered = b",\n    ".join(orjson.dumps(item, option=JSON_INDENT).replace(b"\n", b"\n    ") for item in batch)
+        rendered = b",\n    ".join(_indented(item, 4) for item in batch)
         yield (b"\n    " if first else b",\n    ") + rendered
         first = False
     yield b"]" if first else b"\n  ]"
     if figures is not None:
-        yield b',\n  "figures": ' + orjson.dumps(figures_dict(figures), option=JSON_INDENT).replace(b"\n", b"\n  ")
+        yield b',\n  "figures": ' + _indented(figures_dict(figures), 2)
+    if clusters is not None:
+        yield b',\n  "clusters": ' + _indented([part.to_dict() for part in clusters], 2)
     yield b"\n}\n"
 
 
-def report_json(items: Iterable[dict], figures: WindowFigures | None = None) -> str:
+def report_json(items: Iterable[dict], figures: WindowFigures | None = None,
+                clusters: list[ClusterPart] | None = None) -> str:
     """`imc report --format json`: `{"results": [...]}`, as `imc explain --format json` prints, and the window's
-    headline "figures" when given."""
-    return b"".join(report_json_chunks(items, figures)).decode()
+    headline "figures" when given; over several contexts each result names its "cluster", and "clusters" holds each
+    context's figures or error."""
+    return b"".join(report_json_chunks(items, figures, clusters)).decode()
 
 
-def report_csv_chunks(items: Iterable[dict], figures: WindowFigures | None = None) -> Iterator[str]:
+def report_csv_chunks(items: Iterable[dict], figures: WindowFigures | None = None,
+                      clusters: list[ClusterPart] | None = None) -> Iterator[str]:
     """`imc report --format csv` in pieces, rows rendered as they come (`report_csv`)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS + REPORT_START_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=_columns(REPORT_COLUMNS, clusters) + REPORT_START_COLUMNS,
+                            lineterminator="\n")
     writer.writeheader()
     for batch in _batches(items):
         writer.writerows(report_csv_row(item) for item in batch)
@@ -178,10 +211,11 @@ def report_csv_chunks(items: Iterable[dict], figures: WindowFigures | None = Non
     yield out.getvalue()
 
 
-def report_csv(items: Iterable[dict], figures: WindowFigures | None = None) -> str:
+def report_csv(items: Iterable[dict], figures: WindowFigures | None = None,
+               clusters: list[ClusterPart] | None = None) -> str:
     """`imc report --format csv`: one CSV line per pod with a header (the window's figures are the table's and the
-    JSON's: a CSV holds one kind of row)."""
-    return "".join(report_csv_chunks(items, figures))
+    JSON's: a CSV holds one kind of row); over several contexts the first column is the pod's cluster."""
+    return "".join(report_csv_chunks(items, figures, clusters))
 
 
 def report_summary(items: list[dict]) -> str:
@@ -197,13 +231,22 @@ def report_summary(items: list[dict]) -> str:
     )
 
 
-def report_table(items: list[dict], figures: WindowFigures | None = None) -> str:
-    """`imc report --format table`: aligned columns with a header, then the summary line and the window's figures."""
-    header = {c: c.upper().replace("_", " ") for c in REPORT_COLUMNS}
+def report_table(items: list[dict], figures: WindowFigures | None = None,
+                 clusters: list[ClusterPart] | None = None) -> str:
+    """`imc report --format table`: aligned columns with a header, then the summary line and the window's figures;
+    over several contexts a CLUSTER column first, and each context's figures (or why it was not read)."""
+    columns = _columns(REPORT_COLUMNS, clusters)
+    header = {c: c.upper().replace("_", " ") for c in columns}
     rows = [header] + [report_row(item) for item in items]
-    widths = {c: max(len(r[c]) for r in rows) for c in REPORT_COLUMNS}
-    lines = ["  ".join(r[c].ljust(widths[c]) for c in REPORT_COLUMNS).rstrip() for r in rows]
+    widths = {c: max(len(r[c]) for r in rows) for c in columns}
+    lines = ["  ".join(r[c].ljust(widths[c]) for c in columns).rstrip() for r in rows]
     shown = [report_summary(items)] + (figures_text(figures) if figures is not None else [])
+    for part in clusters or ():
+        if part.error is not None:
+            shown.append(f"{part.cluster}: not reported: {part.error}")
+        elif part.figures is not None:
+            first, *rest = figures_text(part.figures)
+            shown += [f"{part.cluster}: {first}", *rest]
     return "\n".join(lines + ["", *shown]) + "\n"
 
 

@@ -101,6 +101,22 @@ def read_kubeconfig(paths: list[str]) -> dict:
     return merged
 
 
+def kubeconfig_contexts(kubeconfig: str | None = None) -> list[str]:
+    """The contexts of a kubeconfig (path, else $KUBECONFIG, else ~/.kube/config), one per cluster: a context naming
+    a cluster an earlier context names (the sim's `sim-viewer` beside `sim`) is left out; ConnectError when none."""
+    paths = kubeconfig_paths(kubeconfig)
+    seen: set = set()
+    contexts = []
+    for entry in read_kubeconfig(paths)["contexts"]:
+        cluster = (entry.get("context") or {}).get("cluster") if isinstance(entry.get("context"), dict) else None
+        if entry.get("name") and (cluster is None or cluster not in seen):
+            seen.add(cluster)
+            contexts.append(str(entry["name"]))
+    if not contexts:
+        raise ConnectError(f"kubeconfig {os.pathsep.join(paths)} has no context")
+    return contexts
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

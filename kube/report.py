@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 
 from core.figures import FigureRow, WindowFigures, floored, window_bounds, window_figures
 from core.matching import CacheIndex, explain
 from core.starts import PULL_REASON, PodStart, Saving, savings
+from kube.connect import ConnectError, connect, describe_failure
+from kube.http import RequestError
 from kube.ledger import Ledger
 from kube.ledger_rows import ledger_settings
 from kube.slim import slim_event
@@ -200,3 +203,38 @@ def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
         store.replace("pods", objects, resource_version)
         del objects
     return store.snapshot()
+
+
+@dataclass
+class ContextReport:
+    """One context of `imc report`: its pods' results, the window's figures and warnings, or the one line saying why
+    it could not be read."""
+
+    context: str
+    snapshot: StoreSnapshot | None = None  # its results are made as they are written (`iter_results`)
+    figures: WindowFigures | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def report_context(kubeconfig: str | None, context: str | None, namespace: str | None, window: str, now: float,
+                   ledger: Ledger | None, cluster: str | None = None) -> ContextReport:
+    """Connect to one context, take one snapshot and explain its ECI pods, with the window's figures of `cluster`
+    (default: `kube.live.cluster_name` of the connection) from the ledger; a failure to connect or to list is the
+    report's `error`, never a raise."""
+    from kube.live import cluster_name
+
+    try:
+        connection = connect(kubeconfig=kubeconfig, context=context)
+    except ConnectError as exc:
+        return ContextReport(context or "", error=str(exc))
+    try:
+        snapshot = take_snapshot(connection.api_client, namespace)
+    except RequestError as exc:
+        where = f"context {connection.context!r}"
+        return ContextReport(connection.context, error=describe_failure(exc, connection.server, where,
+                                                                        connection.user))
+    finally:
+        connection.close()
+    figures = report_figures(snapshot, window, now, ledger, cluster or cluster_name(connection), namespace)
+    return ContextReport(connection.context, snapshot, figures, warnings(snapshot))

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-SCENARIOS = ("demo", "empty", "scale")
+SCENARIOS = ("demo", "demo-beijing", "empty", "scale")
 MIB = 1024 * 1024
 
 
@@ -56,6 +56,16 @@ def _drop_every(text: str) -> tuple[int, float]:
     return _count(text), 0.0
 
 
+def _fleet_size(text: str) -> int:
+    """An argparse type: how many clusters the fleet has (1 to sim.fleet.MAX_CLUSTERS)."""
+    from sim.fleet import MAX_CLUSTERS
+
+    value = _positive_count(text)
+    if value > MAX_CLUSTERS:
+        raise argparse.ArgumentTypeError(f"the built-in fleet has at most {MAX_CLUSTERS} clusters, not {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `imc sim`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -92,6 +102,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pods", type=_positive_count, default=None, metavar="N",
                         help="quota on all pods: creating more is refused with 403 (default 25000, or twice the "
                              "scale scenario's --pods when more)")
+    parser.add_argument("--clusters", type=_fleet_size, default=1, metavar="N",
+                        help="serve a fleet of N clusters (1 or 2), each its own API server, objects and ECI, as "
+                             "contexts of one kubeconfig: sim (cn-hangzhou, in the state dir, --port) and "
+                             "sim-beijing (cn-beijing, another demo, in STATE_DIR/beijing, a free port); each with a "
+                             "read-only -viewer context (default 1: sim and sim-viewer)")
     parser.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                         help="debug logs one line per request")
 
@@ -104,6 +119,26 @@ def pod_quota(scenario: str, pods: int | None, max_pods: int | None) -> int:
     if max_pods:
         return max_pods
     return max(DEFAULT_MAX_PODS, 2 * (pods or 0)) if scenario == "scale" else DEFAULT_MAX_PODS
+
+
+def fleet_configs(config, clusters: int) -> list:
+    """The SimConfig of each cluster of a fleet of `clusters`: the first is `config` (its own scenario default), the
+    others in their own state sub-dirs, on free ports, each its own demo variant and seed."""
+    import dataclasses
+
+    from sim.fleet import cluster_scenario, cluster_state_dir, fleet_of
+
+    configs = []
+    for number, cluster in enumerate(fleet_of(clusters)):
+        scenario, default = cluster_scenario(config.scenario, cluster)
+        if number == 0:
+            configs.append(dataclasses.replace(config, scenario=config.scenario, default_scenario=default))
+            continue
+        configs.append(dataclasses.replace(
+            config, port=0, state_dir=cluster_state_dir(config.state_dir, cluster), scenario=scenario,
+            default_scenario=default, name=cluster.context, stop_with_parent=False,
+            seed=None if config.seed is None else config.seed + number))
+    return configs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
         reset=args.reset,
         stop_with_parent=args.stop_with_parent,
     )
-    code = asyncio.run(serve(config))
+    configs = fleet_configs(config, args.clusters)
+    code = asyncio.run(serve(configs[0], configs[1:]))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.fleet import FLEET, FLEET_CONTEXTS, FLEET_VIEWER_CONTEXTS, cluster_state_dir
+
+__all__ = ["FLEET_CONTEXTS", "FLEET_VIEWER_CONTEXTS", "READY_LINE", "SimProcess", "SimStartError", "start_sim"]
+
 READY_LINE = re.compile(r"imc sim: serving (https://\S+) \(kubeconfig (.+)\)")
+CLUSTER_LINE = re.compile(r"imc sim: context (\S+) serves (https://\S+)")  # a fleet's other clusters, before READY_LINE
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,6 +37,7 @@ class SimProcess:
     process: subprocess.Popen
     state_dir: str
     output: list[str] = field(default_factory=list)
+    servers: dict[str, str] = field(default_factory=dict)  # each cluster's context and where it serves
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM the process group, SIGKILL if it lingers; returns the exit code."""
@@ -79,8 +85,12 @@ def start_sim(
     port: int = 0,
     extra_args: Sequence[str] = (),
     timeout: float = 30.0,
+    clusters: int = 1,
 ) -> SimProcess:
     """Run `python -m sim` in its own process group and wait until it serves; raises SimStartError.
+
+    `clusters=2` starts the demo fleet in that one process (`imc sim --clusters 2`): its kubeconfig has the contexts
+    FLEET_CONTEXTS (`sim`, `sim-beijing`) and FLEET_VIEWER_CONTEXTS, and `servers` names each cluster's URL.
 
     The server's log goes to STATE_DIR/sim.log. It stops by itself once this process is gone (`--stop-with-parent`),
     its state written, so a killed dashboard leaves no demo holding the state dir.
@@ -93,6 +103,8 @@ def start_sim(
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "sim", "--scenario", scenario, "--state-dir", str(state_dir),
                "--port", str(port), "--stop-with-parent", *extra_args]
+    if clusters != 1:
+        command += ["--clusters", str(clusters)]
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environment.get("PYTHONPATH")]))
     environment["PYTHONUNBUFFERED"] = "1"
@@ -116,9 +128,12 @@ def start_sim(
     if match is None:
         raise fail("did not print its serving line in time" if process.poll() is None else "exited")
     server, kubeconfig = match.group(1), match.group(2)
-    ca_file = str(state_dir / "ca.crt")
-    while not _answers_version(server, ca_file):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise fail(f"did not answer {server}/version")
-        time.sleep(0.05)
-    return SimProcess(kubeconfig, server, process, str(state_dir), lines)
+    servers = {FLEET_CONTEXTS[0]: server}
+    servers.update(m.groups() for m in map(CLUSTER_LINE.search, lines) if m)
+    for context, url in servers.items():
+        ca_file = str(cluster_state_dir(state_dir, FLEET[FLEET_CONTEXTS.index(context)]) / "ca.crt")
+        while not _answers_version(url, ca_file):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise fail(f"did not answer {url}/version")
+            time.sleep(0.05)
+    return SimProcess(kubeconfig, server, process, str(state_dir), lines, servers)

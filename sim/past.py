@@ -80,10 +80,10 @@ def schedule_of(job: PastJob) -> str:
     return f"{offset}/{job.every_minutes} * * * *"
 
 
-def runs(now: datetime, rng: random.Random) -> list[PastRun]:
+def runs(now: datetime, rng: random.Random, jobs: tuple[PastJob, ...] = PAST_JOBS) -> list[PastRun]:
     """Every past run at its schedule time, oldest first (its pods are created within seconds of it)."""
     planned = []
-    for job in PAST_JOBS:
+    for job in jobs:
         schedule = parse_schedule(schedule_of(job))
         for scheduled in schedule.times_between(now - timedelta(hours=PAST_HOURS), now - LAST_RUN_BEFORE, 10_000):
             pods = sorted(scheduled + timedelta(seconds=rng.uniform(0.5, 3)) for _ in range(job.parallelism))
@@ -108,12 +108,13 @@ def cronjob_body(job: PastJob, created: datetime, past: list[PastRun]) -> dict:
     }
 
 
-def write_past(sim: Simulation, rng: random.Random, now: datetime, make_cache: CacheMaker) -> int:
-    """Store the past's CronJobs, their Jobs and pods, the pods' events, and the caches ECI auto-created for its
-    misses; returns the pod count."""
-    planned = runs(now, rng)
+def write_past(sim: Simulation, rng: random.Random, now: datetime, make_cache: CacheMaker,
+               jobs: tuple[PastJob, ...] = PAST_JOBS) -> int:
+    """Store the past's CronJobs (`jobs`), their Jobs and pods, the pods' events, and the caches ECI auto-created for
+    its misses; returns the pod count."""
+    planned = runs(now, rng, jobs)
     cronjobs = {}
-    for job in PAST_JOBS:
+    for job in jobs:
         own = [run for run in planned if run.job is job]
         body = cronjob_body(job, now - CRONJOBS_CREATED_BEFORE, own)
         if own:

@@ -17,7 +17,7 @@ from sim.apiserver.config_objects import DOCKER_CONFIG_JSON
 from sim.apiserver.patching import MERGE_PATCH
 from sim.apiserver.resources import DEPLOYMENTS, IMAGECACHES, NAMESPACES, PODS, SECRETS, Target
 from sim.eci.eci import cache_event, ready_status
-from sim.past import PAST_HOURS, PYTORCH, write_past
+from sim.past import PAST_HOURS, PYTORCH, PastJob, write_past
 from sim.simulation import Simulation
 
 log = logging.getLogger("imc.sim")
@@ -99,6 +99,7 @@ class DemoScenario(Scenario):
 
     CHURN_SECONDS = 12.0
     MAX_CHURN_CACHES = 4
+    CHURN_IMAGES = ("nginx:1.27", "golang:1.23", "node:22", "redis:7.2", "alpine:3.20")
 
     def __init__(self, sim: Simulation, rng: random.Random) -> None:
         super().__init__(sim, rng)
@@ -185,7 +186,7 @@ class DemoScenario(Scenario):
                        if d["metadata"].get("labels", {}).get(CHURN_LABEL) == "true"]
         action = self.rng.choice(("scale", "roll", "cache"))
         if action == "cache":
-            images = self.rng.sample(["nginx:1.27", "golang:1.23", "node:22", "redis:7.2", "alpine:3.20"], 2)
+            images = self.rng.sample(list(self.CHURN_IMAGES), 2)
             self.api.create(IMAGECACHES, "", {"metadata": {"name": f"team-cache-{counter}"},
                                                   "spec": {"images": images, "retentionDays": 3}})
             churned = sorted((c for c in self.sim.store.objects(IMAGECACHES.key)
@@ -204,6 +205,56 @@ class DemoScenario(Scenario):
             patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(
                 datetime.now(UTC))}}}}}
         self.api.patch(Target(DEPLOYMENTS, namespace, name), MERGE_PATCH, patch)
+
+
+BEIJING_ACR_SERVER = "registry.cn-beijing.aliyuncs.com"
+BEIJING_ACR = f"{BEIJING_ACR_SERVER}/eci_open"
+SPARK = "apache/spark:3.5.1"
+BEIJING_PAST_JOBS = (
+    PastJob("analytics", "nightly-agg", ("python:3.11-slim", SPARK), 30, 2, {PERFECT_MATCH: "true"}),
+    PastJob("payments", "reconcile", (f"{BEIJING_ACR}/openjdk:17-jre",), 60, 1),
+    PastJob("search", "reindex", ("elasticsearch:8.15.0",), 45, 1, {AUTO_IMC: "false"}),
+)
+
+
+class BeijingDemoScenario(DemoScenario):
+    """The fleet's second demo cluster (cn-beijing): other teams, namespaces, images and caches, its own past."""
+
+    CHURN_IMAGES = ("node:20", "python:3.11-slim", "openresty/openresty:1.25", "memcached:1.6", "alpine:3.20")
+
+    def populate(self) -> None:
+        """Namespaces, caches, the past's pods, workloads."""
+        for name in ("payments", "analytics", "search"):
+            self.namespace(name)
+        now = datetime.now(UTC)
+        pull_secret = docker_registry_secret("acr-pull", BEIJING_ACR_SERVER, "imc-demo@1234567890",
+                                             "demo-only-not-a-password")
+        self.api.create(SECRETS, "payments", pull_secret, internal=True)
+        self.ready_cache("payments-jvm", [f"{BEIJING_ACR}/openjdk:17-jre", f"{BEIJING_ACR}/envoy:1.31"], size=30,
+                         retention=30, started=now - timedelta(hours=6))
+        spark = self.ready_cache("analytics-spark", ["python:3.11-slim", SPARK], size=40,
+                                 started=now - timedelta(hours=5))
+        self.ready_cache("search-es", ["elasticsearch:8.15.0"], size=30, retention=7,
+                         started=now - timedelta(hours=2))
+        write_past(self.sim, self.rng, now, lambda name, images, size, started, expires: self.ready_cache(
+            name, images, size, started=started, expires=expires), BEIJING_PAST_JOBS)
+        building = {"name": "ingest-node", "creationTimestamp": format_time(now - timedelta(minutes=1))}
+        self.api.create(IMAGECACHES, "", {"metadata": building,
+                                          "spec": {"images": ["node:20", "busybox:1.36"], "retentionDays": 7}},
+                        internal=True)
+        workloads = [
+            ("payments", deployment("api", [f"{BEIJING_ACR}/openjdk:17-jre", f"{BEIJING_ACR}/envoy:1.31"], 3,
+                                    {PERFECT_MATCH: "true"})),
+            ("payments", deployment("ledger", ["postgres:15", "pgbouncer/pgbouncer:1.23"], 2, {AUTO_IMC: "true"})),
+            ("analytics", deployment("notebook", ["jupyter/base-notebook:2024-07-29"], 1, {AUTO_IMC: "false"})),
+            ("analytics", deployment("spark-driver", [SPARK], 1, {IMC_ID: spark["status"]["imageCacheId"]})),
+            ("search", deployment("es", ["elasticsearch:8.15.0"], 2, {MATCH_COUNT: "1"})),
+            ("search", deployment("ingest", ["node:20"], 1)),
+        ]
+        for namespace, body in workloads:
+            if namespace != "analytics":  # the pinned and the notebook stay as they are
+                body["metadata"]["labels"][CHURN_LABEL] = "true"
+            self.api.create(DEPLOYMENTS, namespace, body)
 
 
 class ScaleScenario(Scenario):
@@ -243,6 +294,8 @@ def build_scenario(name: str, sim: Simulation, pods: int | None, caches: int | N
     rng = random.Random(seed)
     if name == "demo":
         return DemoScenario(sim, rng)
+    if name == "demo-beijing":
+        return BeijingDemoScenario(sim, rng)
     if name == "scale":
         return ScaleScenario(sim, rng, pods if pods is not None else DEFAULT_SCALE_PODS, caches if caches is not None else 1_000)
     if name == "empty":

@@ -19,7 +19,7 @@ import uvicorn
 from core.collector import FULL_COLLECT_SECONDS, collect_everything, pace_collector
 from core.malloc import limit_malloc_arenas
 from sim.apiserver.api_server import ApiServer, ServerOptions
-from sim.apiserver.identity import client_host, load_identity, write_kubeconfig
+from sim.apiserver.identity import Identity, KubeconfigCluster, client_host, load_identity, write_kubeconfig
 from sim.apiserver.object_api import DEFAULT_MAX_PODS
 from sim.apiserver.persist import (
     STATE_FILE,
@@ -35,7 +35,7 @@ from sim.apiserver.persist import (
 )
 from sim.apiserver.store import COMPACTION_SECONDS, DEFAULT_HISTORY_BYTES
 from sim.scenarios import Scenario, build_scenario
-from sim.simulation import build_simulation
+from sim.simulation import Simulation, build_simulation
 
 log = logging.getLogger("imc.sim")
 SWEEP_SECONDS = 1.0
@@ -70,6 +70,8 @@ class SimConfig:
     compaction_seconds: float = COMPACTION_SECONDS
     reset: bool = False  # forget the stored cluster and start afresh
     stop_with_parent: bool = False  # stop (gracefully, its state written) once the process that started it is gone
+    name: str = "sim"  # its kubeconfig context
+    default_scenario: str = "demo"  # what a fresh state dir starts as when no --scenario is given
 
 
 class _Server(uvicorn.Server):
@@ -101,8 +103,34 @@ def pace_loop_collector(loop: asyncio.AbstractEventLoop) -> None:
     pace_collector(on_loop)
 
 
-async def serve(config: SimConfig) -> int:
-    """Serve the cluster until SIGINT/SIGTERM; prints the ready line once listening and the kubeconfig is written."""
+@dataclass
+class ServedCluster:
+    """One cluster being served: its simulation, uvicorn server and serving task, and what it holds open."""
+
+    config: SimConfig
+    sim: Simulation
+    scenario: Scenario
+    identity: Identity
+    url: str
+    server: _Server
+    serving: asyncio.Task
+    persister: Persister
+    held: object  # the state dir's lock, kept open while serving
+
+    def stop(self) -> None:
+        """Close its watches and have its server stop (on the loop's thread); the others of a fleet go on."""
+        self.sim.store.close_watchers()
+        self.server.should_exit = True
+
+    def close(self) -> None:
+        """Write its state and let go of its state dir (once its server has stopped)."""
+        self.persister.close()
+        self.held.close()
+
+
+async def open_cluster(config: SimConfig) -> ServedCluster | None:
+    """Listen, lock the state dir, resume or populate the cluster and start serving it; None, after saying why on
+    stderr, when it cannot start."""
     identity = load_identity(config.state_dir, config.host)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -112,20 +140,20 @@ async def serve(config: SimConfig) -> int:
     except OSError as exc:
         print(f"imc sim: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         listener.close()
-        return 2
+        return None
     port = listener.getsockname()[1]
     held = lock_state_dir(config.state_dir)
     if held is None:
         print(f"imc sim: {config.state_dir} is in use by another imc sim; stop it first, or give another "
               "--state-dir", file=sys.stderr)
         listener.close()
-        return 2
+        return None
     start = open_state(config)
     if start is None:
         listener.close()
-        return 2
+        held.close()
+        return None
     plan, stored = start
-    limit_malloc_arenas()  # big objects' buffers (watch chunks, history) go back to the OS once freed
     persister = Persister(config.state_dir / STATE_FILE, plan.scenario)
     sim = build_simulation(config.history, config.speed, config.max_pods, config.history_bytes,
                            config.compaction_seconds, stored, persister)
@@ -145,11 +173,40 @@ async def serve(config: SimConfig) -> int:
         timeout_keep_alive=30,
     )
     server = _Server(uv_config)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    cluster = ServedCluster(config, sim, scenario, identity, f"https://{address}", server, serving, persister, held)
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if serving.done():
+        cluster.close()
+        serving.result()
+        return None
+    return cluster
+
+
+async def serve(config: SimConfig, more: tuple[SimConfig, ...] = (), own_process: bool = True,
+                started: Callable[[list[ServedCluster]], None] | None = None) -> int:
+    """Serve the cluster (and `more` clusters, a fleet, on the same loop) until SIGINT/SIGTERM or until every one
+    has stopped; prints the ready line once all listen and the kubeconfig is written (a fleet's other clusters each
+    a line `imc sim: context C serves URL` before it). `own_process`: the process is the sim's (signals, malloc and
+    collector settings, --stop-with-parent); `started` is handed the clusters once they serve."""
+    if own_process:
+        limit_malloc_arenas()  # big objects' buffers (watch chunks, history) go back to the OS once freed
+    clusters: list[ServedCluster] = []
+    for each in (config, *more):
+        cluster = await open_cluster(each)
+        if cluster is None:
+            for opened in clusters:
+                opened.stop()
+                await opened.serving
+                opened.close()
+            return 2
+        clusters.append(cluster)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        sim.store.close_watchers()
-        server.should_exit = True
+        for cluster in clusters:
+            cluster.stop()
 
     def on_signal(signum: int, frame: object) -> None:
         # A Python-level handler runs even while the loop is busy; the loop stops at its next turn, and
@@ -159,23 +216,24 @@ async def serve(config: SimConfig) -> int:
         timer.daemon = True
         timer.start()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started and not serving.done():
-        await asyncio.sleep(0.02)
-    if serving.done():
-        serving.result()
-        return 1
-    server_url = f"https://{address}"
+    if own_process:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, on_signal)
     config.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-    write_kubeconfig(config.kubeconfig, server_url, identity)
-    print(f"imc sim: serving {server_url} (kubeconfig {config.kubeconfig})", flush=True)
-    pace_loop_collector(loop)
-    background = [asyncio.create_task(_every(SWEEP_SECONDS, sim.eci.sweep)),
-                  asyncio.create_task(_every(FULL_COLLECT_SECONDS, collect_everything))]
-    background += [asyncio.create_task(task) for task in scenario.background()]
-    if config.stop_with_parent:
+    first, *others = clusters
+    write_kubeconfig(config.kubeconfig, first.url, first.identity,
+                     tuple(KubeconfigCluster(c.config.name, c.url, c.identity) for c in others))
+    for cluster in others:
+        print(f"imc sim: context {cluster.config.name} serves {cluster.url}", flush=True)
+    print(f"imc sim: serving {first.url} (kubeconfig {config.kubeconfig})", flush=True)
+    background = []
+    for cluster in clusters:
+        background.append(asyncio.create_task(_every(SWEEP_SECONDS, cluster.sim.eci.sweep)))
+        background += [asyncio.create_task(task) for task in cluster.scenario.background()]
+    if own_process:
+        pace_loop_collector(loop)
+        background.append(asyncio.create_task(_every(FULL_COLLECT_SECONDS, collect_everything)))
+    if own_process and config.stop_with_parent:
         parent = os.getppid()
 
         def stop_when_orphaned() -> None:
@@ -183,13 +241,15 @@ async def serve(config: SimConfig) -> int:
                 on_signal(signal.SIGTERM, None)
 
         background.append(asyncio.create_task(_every(SWEEP_SECONDS, stop_when_orphaned)))
+    if started is not None:
+        started(clusters)
     try:
-        await serving
+        await asyncio.gather(*(cluster.serving for cluster in clusters))
     finally:
         for task in background:
             task.cancel()
-        persister.close()
-        held.close()
+        for cluster in clusters:
+            cluster.close()
         sys.stdout.flush()
     return 0
 
@@ -207,7 +267,7 @@ def open_state(config: SimConfig) -> tuple[StatePlan, StoredCluster | None] | No
         print(f"imc sim: the cluster state {path} cannot be read ({exc}); it was moved to {aside} and a fresh "
               "cluster starts", file=sys.stderr, flush=True)
         stored = None
-    plan = plan_start(stored.scenario if stored else None, config.scenario, "demo", path)
+    plan = plan_start(stored.scenario if stored else None, config.scenario, config.default_scenario, path)
     if plan.refusal:
         print(f"imc sim: {plan.refusal}", file=sys.stderr)
         return None

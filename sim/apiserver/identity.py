@@ -170,24 +170,41 @@ def client_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def write_kubeconfig(path: Path, server: str, identity: Identity) -> None:
-    """Write the kubeconfig with contexts `sim` (admin, current) and `sim-viewer` (read-only)."""
-    ca_data = base64.b64encode(identity.ca_cert.read_bytes()).decode()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "sim", "cluster": {"server": server, "certificate-authority-data": ca_data}}],
-        "users": [
-            {"name": ADMIN_USER, "user": {"token": identity.admin_token}},
-            {"name": VIEWER_USER, "user": {"token": identity.viewer_token}},
-        ],
-        "contexts": [
-            {"name": "sim", "context": {"cluster": "sim", "user": ADMIN_USER, "namespace": "default"}},
-            {"name": "sim-viewer", "context": {"cluster": "sim", "user": VIEWER_USER, "namespace": "default"}},
-        ],
-        "current-context": "sim",
-        "preferences": {},
-    }
+@dataclass(frozen=True)
+class KubeconfigCluster:
+    """One served cluster as a kubeconfig names it: its admin context (the viewer's is `<context>-viewer`)."""
+
+    context: str
+    server: str
+    identity: Identity
+
+
+def kubeconfig_document(clusters: list[KubeconfigCluster]) -> dict:
+    """The kubeconfig of served clusters: per cluster an admin context and a read-only `-viewer` one; the first
+    cluster's users are `sim-admin` and `sim-viewer`, another's are prefixed with its context; the first is current."""
+    document: dict = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    for number, cluster in enumerate(clusters):
+        admin, viewer = (ADMIN_USER, VIEWER_USER) if number == 0 else (f"{cluster.context}-admin",
+                                                                         f"{cluster.context}-viewer")
+        ca_data = base64.b64encode(cluster.identity.ca_cert.read_bytes()).decode()
+        document["clusters"].append({"name": cluster.context,
+                                     "cluster": {"server": cluster.server, "certificate-authority-data": ca_data}})
+        document["users"] += [{"name": admin, "user": {"token": cluster.identity.admin_token}},
+                              {"name": viewer, "user": {"token": cluster.identity.viewer_token}}]
+        document["contexts"] += [
+            {"name": cluster.context, "context": {"cluster": cluster.context, "user": admin, "namespace": "default"}},
+            {"name": f"{cluster.context}-viewer",
+             "context": {"cluster": cluster.context, "user": viewer, "namespace": "default"}},
+        ]
+    document["current-context"] = clusters[0].context
+    document["preferences"] = {}
+    return document
+
+
+def write_kubeconfig(path: Path, server: str, identity: Identity, more: tuple[KubeconfigCluster, ...] = ()) -> None:
+    """Write the kubeconfig with contexts `sim` (admin, current) and `sim-viewer` (read-only), and those of `more`
+    clusters (a fleet's)."""
+    config = kubeconfig_document([KubeconfigCluster("sim", server, identity), *more])
     temporary = path.with_name(path.name + ".tmp")
     _write_private(temporary, yaml.safe_dump(config, sort_keys=False).encode())
     os.replace(temporary, path)
