@@ -166,12 +166,14 @@ def current() -> ShownCluster | ClusterProblem:
     return open_cluster(chosen_context(offered), offered.demo)
 
 
-def opened() -> list[ShownCluster | ClusterProblem]:
-    """The clusters this process opened (each context once), in the order they were opened."""
-    if _injected is not None:
-        return [_injected]
+def opened() -> dict[str, ShownCluster | ClusterProblem]:
+    """The clusters this process opened, by the context asked for, in the order they were opened."""
     with _opened_lock:
-        return list(_opened.values())
+        found = {context: cluster for (context, _demo), cluster in _opened.items()}
+    if _injected is None:
+        return found
+    return {_injected.context: _injected, **{context: cluster for context, cluster in found.items()
+                                             if context != _injected.context}}
 
 
 def _release(opened_cluster: ShownCluster | ClusterProblem) -> None:
