@@ -136,7 +136,7 @@ def update_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
                     "No live workload hits or pins it, so none misses while it updates.", meanwhile=True)
         if ready:
             show_impact(frames, change, "Once it is Ready with the new images", "No live workload's next pod changes.")
-    st.button(UPDATE, key=f"cache-update-{name}", icon=":material/sync:", disabled=bool(blocked), help=blocked,
+    shell.write_button(cluster, UPDATE, key=f"cache-update-{name}", icon=":material/sync:", disabled=bool(blocked), help=blocked,
               on_click=apply_edit, args=(cluster, obj, edit, UPDATE))
 
 
@@ -158,7 +158,7 @@ def extend_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
                        if later else "."))
         show_impact(frames, CacheChange("expire", name), "When it expires, without an extension", "No live workload hits or pins it: its "
                     "expiry changes no decision.")
-    st.button(EXTEND, key=f"cache-extend-{name}", icon=":material/more_time:", disabled=bool(blocked), help=blocked,
+    shell.write_button(cluster, EXTEND, key=f"cache-extend-{name}", icon=":material/more_time:", disabled=bool(blocked), help=blocked,
               on_click=apply_edit, args=(cluster, obj, edit, EXTEND))
 
 
@@ -171,7 +171,7 @@ def delete_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: di
     if depend:
         st.text_input(f"{depend:,} live workload{'s depend' if depend > 1 else ' depends'} on it: type its name to "
                       "delete it", key=f"cache-confirm-{name}", placeholder=name)
-    st.button(DELETE, key=f"cache-delete-{name}", icon=":material/delete:", type="primary", disabled=bool(blocked),
+    shell.write_button(cluster, DELETE, key=f"cache-delete-{name}", icon=":material/delete:", type="primary", disabled=bool(blocked),
               help=blocked, on_click=apply_delete, args=(cluster, obj, depend))
 
 
@@ -196,7 +196,7 @@ def adopt_form(cluster: shell.ShownCluster, snapshot: Any, frames: Any, obj: dic
     elif not problems:
         show_impact(frames, CacheChange("add", adopted["metadata"]["name"], cache=adopted), "Once the named cache is Ready", "No live workload's next pod changes: with automatic "
                     "mode its pods may keep hitting the auto-created cache until ECI removes it.")
-    st.button("Create named cache", key=f"cache-adopt-create-{name}", icon=":material/add_box:",
+    shell.write_button(cluster, "Create named cache", key=f"cache-adopt-create-{name}", icon=":material/add_box:",
               disabled=bool(blocked), help=blocked, on_click=apply_adopt, args=(cluster, snapshot, name, adopted, cause))
 
 

@@ -134,14 +134,21 @@ CACHE_LINK_TEXT = r"\?cache=(?:" + AUTO_CREATED_PREFIX + r")?(.+)$"
 EXPIRING_SOON = timedelta(hours=24)
 
 
+def expiring_soon(table: pd.DataFrame, now: datetime, soon: timedelta = EXPIRING_SOON) -> pd.Series:
+    """Per cache of the caches table: Ready, hit by live pods, and expiring within `soon` (the ⚠ of the table)."""
+    if table.empty:
+        return pd.Series(dtype=bool)
+    ends_at = table["Expires"]
+    return (table["Phase"] == "Ready") & (table["Pods hit"] > 0) & ends_at.notna() & (ends_at <= pd.Timestamp(now) + soon)
+
+
 def by_urgency(table: pd.DataFrame, now: datetime, soon: timedelta = EXPIRING_SOON) -> pd.DataFrame:
     """The caches table with its "Expires in" words, the Ready caches that pods use and that expire within `soon`
     first (soonest first, flagged ⚠), then the rest as they were (by name)."""
     if table.empty:
         return table.assign(**{"Expires in": pd.Series(dtype=str)})
     ends_at = table["Expires"]
-    urgent = ((table["Phase"] == "Ready") & (table["Pods hit"] > 0) & ends_at.notna()
-              & (ends_at <= pd.Timestamp(now) + soon)).to_numpy()
+    urgent = expiring_soon(table, now, soon).to_numpy()
     failed = table["Phase"].isin(PHASE_GROUPS["Failed"]).to_numpy()
     words = []
     for moment, flagged, removed in zip(ends_at.tolist(), urgent.tolist(), failed.tolist(), strict=True):

@@ -302,6 +302,6 @@ class Frames:
 KEEPER = FrameKeeper()
 
 
-def frames_of(snapshot: Any) -> Frames:
-    """The Frames of a snapshot, from the dashboard process's keeper."""
-    return KEEPER.frames_of(snapshot)
+def frames_of(snapshot: Any, keeper: FrameKeeper | None = None) -> Frames:
+    """The Frames of a snapshot, from its cluster's keeper (each watched cluster has its own), else the process's."""
+    return (keeper or KEEPER).frames_of(snapshot)

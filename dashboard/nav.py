@@ -23,11 +23,12 @@ PAGES = {
     "pods": PageSpec("pods", "Pods", ":material/deployed_code:", "pods"),
     "caches": PageSpec("caches", "Image caches", ":material/inventory_2:", "caches"),
     "radar": PageSpec("radar", "Cache radar", ":material/radar:", "radar"),
+    "fleet": PageSpec("fleet", "Fleet", ":material/hub:", "fleet"),
     "preview": PageSpec("preview", "Preview", ":material/preview:", "preview"),
     "create": PageSpec("create_cache", "Create cache", ":material/add_box:", "create-cache"),
     "patch": PageSpec("patch_deployment", "Patch deployment", ":material/tune:", "patch-deployment"),
 }
-SECTIONS = {"Status": ("overview", "pods", "caches", "radar"), "Change": ("preview", "create", "patch")}
+SECTIONS = {"Status": ("overview", "pods", "caches", "radar", "fleet"), "Change": ("preview", "create", "patch")}
 
 
 def page(key: str) -> st.Page:

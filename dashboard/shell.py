@@ -62,9 +62,12 @@ def show_problem(problem: ClusterProblem) -> None:
     with st.container(horizontal=True):
         if problem.kubeconfig and st.button("Open the demo cluster", type="primary", icon=":material/play_circle:"):
             st.session_state["imc_use_demo"] = True
+            forget_context()
             st.rerun()
         if st.button("Try again", icon=":material/refresh:"):
-            clusters.open_cluster.clear("auto")  # only the failed attempt: a demo others watch keeps running
+            offered = clusters.choices()
+            # only the failed attempt: the clusters others watch keep running
+            clusters.open_cluster.clear(clusters.chosen_context(offered), offered.demo)
             st.rerun()
 
 
@@ -125,7 +128,9 @@ def staleness(down_since: Mapping[str, datetime], now: datetime) -> tuple[str, s
 
 
 def sidebar() -> None:
-    """The cluster in the sidebar, and the way back from the demo to the user's own cluster."""
+    """The context picker and the cluster in the sidebar, and the way back from the demo to the user's own cluster."""
+    with st.sidebar:
+        pick_context()
     cluster = clusters.current()
     with st.sidebar:
         if isinstance(cluster, ClusterProblem):
@@ -139,7 +144,64 @@ def sidebar() -> None:
             st.code(line, language="bash", wrap_lines=True)  # whole in the sidebar; the copy button copies one line
         if st.session_state.get("imc_use_demo") and st.button("Back to my kubeconfig", width="stretch"):
             st.session_state["imc_use_demo"] = False
+            forget_context()
             st.rerun()
+
+
+def pick_context() -> None:
+    """The context picker: the kubeconfig's contexts (the default first); the choice follows the session across pages
+    and stays in the URL (?context=NAME), so a link opens on the same cluster."""
+    offered = clusters.choices()
+    linked = (st.query_params.get(clusters.CONTEXT_PARAM) or "").strip()
+    if linked and linked != st.session_state.get(PICKED_KEY):
+        st.session_state[clusters.CONTEXT_KEY] = linked  # a deep link, or a link to another cluster: it wins
+    chosen = clusters.chosen_context(offered)
+    st.session_state[clusters.CONTEXT_KEY] = st.session_state[PICKED_KEY] = chosen
+    options = context_options(offered, chosen)
+    if len(options) > 1:
+        st.selectbox("Context", options, key=clusters.CONTEXT_KEY, on_change=_context_picked,
+                     help=f"The contexts of {offered.source}. Every page shows, and every write goes to, the "
+                          "cluster of the context picked here.")
+    if (chosen != offered.default or linked) and linked != chosen:
+        st.query_params[clusters.CONTEXT_PARAM] = chosen  # kept across page switches, for links and reloads
+    if offered.problem:
+        st.caption(md(offered.problem))
+
+
+PICKED_KEY = "imc-context-picked"  # the picker's value as last drawn: a URL that differs from it is a new deep link
+
+
+def forget_context() -> None:
+    """Back to the default context (the contexts offered change: to the demo's, or back to the kubeconfig's)."""
+    for key in (clusters.CONTEXT_KEY, PICKED_KEY):
+        st.session_state.pop(key, None)
+    st.query_params.pop(clusters.CONTEXT_PARAM, None)
+
+
+def context_options(offered: clusters.ContextChoices, chosen: str) -> list[str]:
+    """The picker's options: the contexts offered, the default first, and the session's choice if it is not one."""
+    return list(dict.fromkeys([*offered.names, *([chosen] if chosen else [])]))
+
+
+def _context_picked() -> None:
+    """The picker's on_change: the new context into the URL."""
+    chosen = st.session_state.get(clusters.CONTEXT_KEY)
+    st.session_state[PICKED_KEY] = chosen
+    if chosen:
+        st.query_params[clusters.CONTEXT_PARAM] = chosen
+
+
+def in_context(cluster: ShownCluster) -> str:
+    """The words every write form says next to its button: which cluster it writes to."""
+    return f"in context {code(cluster.context)}"
+
+
+def write_button(cluster: ShownCluster, label: str, **options: Any) -> bool:
+    """A button that writes to the cluster, with the context it writes to beside it ("in context east")."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        clicked = st.button(label, **options)
+        st.caption(in_context(cluster), width="content")
+    return clicked
 
 
 def write_blocked(cluster: ShownCluster, action: str = "create-imagecache", namespace: str | None = None) -> str | None:

@@ -42,7 +42,7 @@ def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> Non
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
     invalid_views.show_invalid(snapshot.invalid, "imagecaches", "ImageCaches")
-    frames = frames_of(snapshot)
+    frames = frames_of(snapshot, cluster.keeper)
     table = frames.caches
     if table.empty:
         st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",

@@ -43,7 +43,7 @@ def render() -> None:
         fields(errors, len(form.image_list()))
         # Enabled while the form has problems: a text area commits its text when it loses focus, so a click on a
         # disabled Create right after typing would only do that, and be lost. A click says what is wrong instead.
-        create_clicked = st.button("Create", type="primary", icon=":material/add_box:", disabled=bool(blocked),
+        create_clicked = shell.write_button(cluster, "Create", type="primary", icon=":material/add_box:", disabled=bool(blocked),
                                    key="cc-create")
         if create_clicked and errors:
             problems = "; ".join(f"{label}: {'; '.join(messages)}" for label, messages in errors.items())

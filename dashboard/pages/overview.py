@@ -35,7 +35,7 @@ def render() -> None:
 def live(cluster: shell.ShownCluster) -> None:
     """Everything that moves, redrawn every few seconds from frames and figures built once per store version."""
     snapshot = cluster.store.snapshot()
-    frames = frames_of(snapshot)
+    frames = frames_of(snapshot, cluster.keeper)
     shell.cluster_badges(cluster, snapshot)
     window = history.pick_window()
     figures = history.window_figures(cluster, frames, window)

@@ -49,7 +49,7 @@ def render() -> None:
         st.dataframe(explanation.annotations_frame(policy), hide_index=True, placeholder=NO_VALUE, width="stretch", key="pd-current")
     else:
         st.caption("None: ECI's defaults apply (automatic matching, at least 1 exact image).")
-    frames = frames_of(snapshot)
+    frames = frames_of(snapshot, cluster.keeper)
     now = views.now_utc()
     try:
         old: Any = views.predict(before, frames.index, now).decision
@@ -75,7 +75,7 @@ def render() -> None:
                    "one, and ECI decides on a cache for each new pod.", icon=":material/autorenew:")
     # The callback's arguments are bound now: Apply patches the version the user is looking at, and a
     # Deployment changed meanwhile is a Conflict rather than a silent overwrite.
-    st.button("Apply", type="primary", icon=":material/published_with_changes:",
+    shell.write_button(cluster, "Apply", type="primary", icon=":material/published_with_changes:",
               disabled=bool(blocked) or not diff or not_eci, key="pd-apply", on_click=apply,
               args=(cluster, before, changes, pull))
     if not_eci:

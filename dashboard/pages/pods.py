@@ -35,7 +35,7 @@ def render() -> None:
 
 def filters(cluster: shell.ShownCluster) -> tuple[views.PodFilter, str]:
     """The filter and order widgets (outside the live fragment, so typing is never interrupted), kept in the URL."""
-    frames = frames_of(cluster.store.snapshot())
+    frames = frames_of(cluster.store.snapshot(), cluster.keeper)
     in_namespaces, in_caches = frames.memo("pods-filter-options", lambda: (
         sorted(frames.pods["Namespace"].unique()), sorted(c for c in frames.pods["Cache"].unique() if c)))
     top = st.columns([2, 2, 3], vertical_alignment="bottom")
@@ -70,7 +70,7 @@ def live(cluster: shell.ShownCluster, chosen: views.PodFilter, order: str) -> No
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
     invalid_views.show_invalid(snapshot.invalid, "pods", "pods")
-    frames = frames_of(snapshot)
+    frames = frames_of(snapshot, cluster.keeper)
     frame = frames.pods
     # the whole table (no filter), as most reruns draw it, is made once per store version and order
     shown = (frames.memo(("pods-shown", order, MAX_ROWS), lambda: shown_rows(frame, chosen, order))
@@ -218,11 +218,11 @@ def details(cluster: shell.ShownCluster, snapshot, key: str) -> None:
     facts = views.pod_facts(record.obj)
     if facts:
         st.caption(md(facts))
-    start_panels.pod_timeline(record, frames_of(snapshot))
+    start_panels.pod_timeline(record, frames_of(snapshot, cluster.keeper))
     now = views.now_utc()
     at = record.template.decided_at(now)
     index = snapshot.index_at(at)  # the caches of the pod's creation, which it was decided on
     result = explain(record.template, index, at, decision=record.decision)
     explanation.render(result, actual=record.actual, disagrees=record.disagrees, key="pod-explain", index=index,
-                       at=at, now=now, now_index=frames_of(snapshot).index, unseen=record.unseen_cache,
+                       at=at, now=now, now_index=frames_of(snapshot, cluster.keeper).index, unseen=record.unseen_cache,
                        image_bytes=explanation.pulled_bytes(record.start))

@@ -63,7 +63,7 @@ def render() -> None:
     documents = read_source(source, snapshot)
     if documents is None:
         return
-    frames = frames_of(snapshot)
+    frames = frames_of(snapshot, cluster.keeper)
     workloads = [(number, doc) for number, doc in enumerate(documents, start=1)]
     if len(workloads) > MAX_SHOWN:
         st.info(f"Showing the first {MAX_SHOWN} of {len(workloads)} documents.")

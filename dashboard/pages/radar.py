@@ -50,7 +50,7 @@ def live(cluster: shell.ShownCluster, days: int, text: str) -> None:
     """The radar's sections, redrawn as the cluster changes."""
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
-    frames = frames_of(snapshot)
+    frames = frames_of(snapshot, cluster.keeper)
     price = radar_views.price_setting(os.environ)
     ledger = cluster.live.ledger if cluster.live is not None else None
     readable = ledger is not None and ledger.readable
