@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from dashboard.frames import FrameKeeper
+from sim.fleet import FLEET_CONTEXTS, FLEET_VIEWER_CONTEXTS
 
 if TYPE_CHECKING:
+    from dashboard.frames import FrameKeeper
     from kube.access import AccessChecker
     from kube.connect import Connection
     from kube.live import Live
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imc.dashboard")
 
-DEMO_CONTEXT = "sim"
-DEMO_CONTEXTS = ("sim", "sim-viewer")
+DEMO_CLUSTERS = 2  # the built-in demo is a fleet of two clusters (`imc sim --clusters 2`), as two contexts each
+DEMO_FLEET = FLEET_CONTEXTS[:DEMO_CLUSTERS]  # the clusters' admin contexts: what the demo's Fleet page compares
+DEMO_CONTEXT = DEMO_FLEET[0]
+DEMO_CONTEXTS = (*DEMO_FLEET, *FLEET_VIEWER_CONTEXTS[:DEMO_CLUSTERS])
 
 
 @dataclass
@@ -232,7 +235,8 @@ def demo_sim() -> SimProcess | ClusterProblem:
 
     try:
         # its own state dir: a user's own `imc sim` (~/.cache/imc/sim) keeps its kubeconfig
-        sim = start_sim(scenario="demo", state_dir=default_state_dir().with_name("dashboard-demo"))
+        sim = start_sim(scenario="demo", state_dir=default_state_dir().with_name("dashboard-demo"),
+                        clusters=DEMO_CLUSTERS)
     except Exception as exc:  # noqa: BLE001 - the user sees why the demo did not start
         return ClusterProblem(f"The built-in demo cluster did not start: {exc}", None, DEMO_CONTEXT)
     atexit.register(sim.stop)  # registered before its watchers: they stop first (atexit runs last-in first-out)
@@ -258,6 +262,14 @@ def _open_demo(context: str) -> ShownCluster | ClusterProblem:
     return cluster
 
 
+def frame_keeper() -> FrameKeeper:
+    """A cluster's own keeper of view models (imported here, not at the top: app.py opens the cluster before the
+    pages' modules, pandas among them, are loaded)."""
+    from dashboard.frames import FrameKeeper
+
+    return FrameKeeper()
+
+
 def _watch(connection: Connection, source: str, is_demo: bool, named: bool = True) -> ShownCluster:
     """Start the shared list+watch threads feeding one ClusterStore, its ledger writer and /metrics.
 
@@ -281,7 +293,7 @@ def _watch(connection: Connection, source: str, is_demo: bool, named: bool = Tru
         watcher=live.watcher,
         access=AccessChecker(connection),
         live=live,
-        keeper=FrameKeeper(),
+        keeper=frame_keeper(),
     )
     atexit.register(cluster.close)
     return cluster

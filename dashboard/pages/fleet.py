@@ -20,6 +20,8 @@ def render() -> None:
     st.title("Fleet")
     offered = clusters.choices()
     wanted = clusters.fleet_contexts(os.environ.get(clusters.FLEET_VARIABLE), offered.names)
+    if not wanted and offered.demo:
+        wanted = clusters.DEMO_FLEET  # the built-in demo shows its two clusters side by side
     for context in wanted:
         if context not in clusters.opened():
             clusters.open_cluster(context, offered.demo)  # once per process: each its own watcher and store
