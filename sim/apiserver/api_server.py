@@ -499,7 +499,7 @@ class ApiServer:
         limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
         if token:
             snapshot_id, offset, token_rv = _decode_continue(token)
-            if not self.store.can_resume(token_rv):
+            if not self.store.can_continue(token_rv):
                 raise errors.expired(CONTINUE_TOO_OLD)
             snapshot = self.store.load_snapshot(snapshot_id)
             entries, rv = snapshot.entries, snapshot.rv

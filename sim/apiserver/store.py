@@ -154,6 +154,9 @@ class Store:
         self.history: deque[Change] = deque()
         self.held_bytes = 0  # Change.size summed over the history
         self.evicted_rv = 0
+        # what etcd has compacted: a paged list's continue token older than it gets 410 (the history's size bounds
+        # only watches: kube-apiserver serves a continued list from etcd, not from its watch cache)
+        self.compacted_rv = 0
         self.compaction_seconds = compaction_seconds
         self._clock = clock
         self._compaction_tick = (clock(), self.rv)  # when the last interval began, and the resourceVersion then
@@ -277,7 +280,7 @@ class Store:
             self.rv = max(self.rv, entry.rv)
             added.append(Change(entry.rv, resource, "ADDED", entry, None))
         self.rv = max(self.rv, rv)
-        self.evicted_rv = self.rv
+        self.evicted_rv = self.compacted_rv = self.rv
         self._compaction_tick = (self._clock(), self.rv)
         for change in added:
             for listener in list(self._listeners):
@@ -292,6 +295,13 @@ class Store:
         """Whether every change after `rv` is still in the history."""
         self.compact_when_due()
         return rv >= self.evicted_rv
+
+    def can_continue(self, rv: int) -> bool:
+        """Whether a paged list begun at `rv` may go on: until it is compacted (apiserver pkg/storage/etcd3 store.go
+        GetList reads a continued page at the token's revision from etcd, and etcd answers ErrCompacted, which becomes
+        410 "continue parameter is too old", once that revision is compacted), however far the watch history moved."""
+        self.compact_when_due()
+        return rv >= self.compacted_rv
 
     def compact_when_due(self) -> None:
         """Compact as kube-apiserver has etcd compacted: every interval, to the resourceVersion the previous interval
@@ -312,6 +322,7 @@ class Store:
         while self.history and self.history[0].rv <= rv:
             self.held_bytes -= self.history.popleft().size
         self.evicted_rv = max(self.evicted_rv, rv)
+        self.compacted_rv = max(self.compacted_rv, rv)
 
     def changes_since(self, resource: str, rv: int) -> list[Change]:
         """Changes of a resource newer than `rv`, oldest first."""
