@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -44,6 +44,7 @@ class FleetRow:
     tried: int | None = None
     hit_start: Spread | None = None
     miss_start: Spread | None = None
+    remote: bool = False  # read from Prometheus (IMC_PROMETHEUS_URL), not watched by this process
 
 
 def cluster_row(context: str, server: str, head: Headline, figures: WindowFigures, expiring: int,
@@ -52,6 +53,49 @@ def cluster_row(context: str, server: str, head: Headline, figures: WindowFigure
     return FleetRow(context, server, watch, None, head.eci_pods, head.ready_caches, head.caches, head.failed_caches,
                     expiring, head.disagreements, figures.pods, figures.hit_rate, figures.tried, figures.hit_start,
                     figures.miss_start)
+
+
+def prometheus_row(cluster: str, figures: Mapping[str, float], now: float) -> FleetRow:
+    """A cluster another imc watches, as a Prometheus holds its /metrics (`kube.prometheus`): the same figures,
+    the Watch column saying where they come from and how old they are."""
+    def whole(name: str) -> int | None:
+        return None if figures.get(name) is None else int(figures[name])
+
+    tried = whole("tried")
+    hit_rate = figures.get("hit_rate") if tried else None
+    return FleetRow(cluster, "", prometheus_watch_words(figures, now), None, whole("eci_pods"), whole("ready_caches"),
+                    whole("caches"), whole("failed_caches"), whole("expiring_soon"), whole("disagreements"),
+                    whole("pods_decided"), hit_rate, tried, spread_of(figures, "hit"), spread_of(figures, "miss"),
+                    remote=True)
+
+
+def spread_of(figures: Mapping[str, float], outcome: str) -> Spread | None:
+    """The median and p90 start of the window's hits or misses, with their n, as /metrics exports them."""
+    count = figures.get(f"{outcome}_started")
+    if count is None:
+        return None
+    return Spread(figures.get(f"{outcome}_median"), figures.get(f"{outcome}_p90"), int(count))
+
+
+def prometheus_watch_words(figures: Mapping[str, float], now: float) -> str:
+    """"via Prometheus, scraped 12 s ago" (its newest scrape), with "watch down" when that imc's watch is."""
+    scraped = figures.get("scraped")
+    age = "" if scraped is None else f", scraped {age_words(max(0.0, now - scraped))} ago"
+    down = " (watch down)" if figures.get("watch_up", 1) < 1 else ""
+    return f"via Prometheus{down}{age}"
+
+
+def age_words(seconds: float) -> str:
+    """An age in the staleness badge's words (`dashboard.shell.staleness`): 12 s, 5 min."""
+    seconds = int(seconds)
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def prometheus_rows(clusters: Mapping[str, Mapping[str, float]], watched: Collection[str], now: float
+                    ) -> list[FleetRow]:
+    """A row for every cluster Prometheus knows that this process does not watch itself, by name."""
+    return [prometheus_row(cluster, figures, now) for cluster, figures in sorted(clusters.items())
+            if cluster not in watched]
 
 
 def problem_row(context: str, message: str) -> FleetRow:
@@ -84,8 +128,10 @@ def columns(window: str) -> dict[str, str]:
     """The table's columns, most telling first (at 1024 px the last ones scroll), each with what it counts and over
     which window (its header's help)."""
     return {
-        "Context": "The kubeconfig context (Open … below the table opens the Overview on it).",
-        "Watch": "Live: imc follows the cluster; else since when it has not, or why it cannot be read.",
+        "Context": "The kubeconfig context (Open … below the table opens the Overview on it); for a row read from "
+                   "Prometheus, its cluster label.",
+        "Watch": "Live: imc follows the cluster; else since when it has not, or why it cannot be read. Via "
+                 "Prometheus: another imc follows it, and these are its /metrics as Prometheus last scraped them.",
         "ECI pods": "Now: pods labelled for ECI (or on a virtual-kubelet node) that exist.",
         f"Hit rate, {window}": f"Hits among the ECI pods created in the last {window} that asked ECI for a cache "
                                "(hit, miss or fail), of how many asked.",

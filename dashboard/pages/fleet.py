@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
 
@@ -12,6 +13,7 @@ from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.shown_cluster import ClusterProblem, ShownCluster
 from dashboard.text import NO_VALUE, code, md
+from kube import prometheus
 
 
 @friendly
@@ -36,7 +38,14 @@ def live(wanted: tuple[str, ...]) -> None:
     order = fleet_views.ordered(wanted, list(opened))
     window = history.pick_window()
     rows = [row_of(context, opened.get(context), window) for context in order]
+    url = prometheus.prometheus_url()
+    reading = read_prometheus(url, window) if url else prometheus.FleetReading()
+    rows += fleet_views.prometheus_rows(reading.clusters, watched_names(opened), time.time())
     explain(wanted, rows, window, opened)
+    if url and reading.problem:
+        st.warning(f"Prometheus at {code(url)} ({prometheus.PROMETHEUS_VARIABLE}) cannot be read: "
+                   f"{md(reading.problem)}. The clusters watched here are live below; the others come back when it "
+                   "answers.", icon=":material/cloud_off:")
     table = fleet_views.fleet_frame(rows, window)
     config = {name: st.column_config.Column(help=about, pinned=name == "Context")
               for name, about in fleet_views.columns(window).items()}
@@ -46,7 +55,7 @@ def live(wanted: tuple[str, ...]) -> None:
         st.warning(f"{code(row.context)}: {md(row.problem or '')}", icon=":material/cloud_off:")
     with st.container(horizontal=True):
         for row in rows:
-            if not row.problem:
+            if not row.problem and not row.remote:
                 st.page_link(nav.page("overview"), label=f"Open {row.context}", icon=":material/dashboard:",
                              query_params={clusters.CONTEXT_PARAM: row.context})
         if problems and st.button("Try again", icon=":material/refresh:", key="fleet-retry"):
@@ -54,6 +63,23 @@ def live(wanted: tuple[str, ...]) -> None:
             for row in problems:
                 clusters.open_cluster.clear(row.context, demo)
             st.rerun()
+
+
+@st.cache_data(ttl=shell.REFRESH_SECONDS, show_spinner=False)
+def read_prometheus(url: str, window: str) -> prometheus.FleetReading:
+    """The fleet's figures from Prometheus, read at most once per refresh for every browser."""
+    return prometheus.read_fleet(url, window)
+
+
+def watched_names(opened: dict[str, ShownCluster | ClusterProblem]) -> set[str]:
+    """The clusters this process watches itself, by context and by `cluster` label (IMC_CLUSTER renames one)."""
+    names = set()
+    for context, found in opened.items():
+        if isinstance(found, ShownCluster):
+            names.add(context)
+            if found.live is not None:
+                names.add(found.live.cluster)
+    return names
 
 
 def row_of(context: str, found: ShownCluster | ClusterProblem | None, window: str) -> fleet_views.FleetRow:
@@ -81,7 +107,9 @@ def explain(wanted: tuple[str, ...], rows: list[fleet_views.FleetRow], window: s
     if source is not None and history.readable_ledger(source) is not None:
         words = "pods created then, from the history file"
     count = f"{len(rows)} cluster{'s' if len(rows) != 1 else ''}"
-    st.caption(f"**{count}**, one row each. ECI pods, caches and disagreements: **now**. Hit rate and starts: "
+    remote = sum(row.remote for row in rows)
+    via = f" ({remote} read from Prometheus: their imc's history)" if remote else ""
+    st.caption(f"**{count}**{via}, one row each. ECI pods, caches and disagreements: **now**. Hit rate and starts: "
                f"**the last {window}**, {words}.")
     if not wanted:
         st.info(f"These are the clusters this dashboard has opened ({count}). To watch several side by side from the "
