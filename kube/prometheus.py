@@ -84,12 +84,27 @@ def prometheus_url(environ: Mapping[str, str] | None = None) -> str | None:
 
 def url_problem(url: str) -> str | None:
     """Why a Prometheus base URL cannot be used (not http or https, no host), else None."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return f"{PROMETHEUS_VARIABLE} is not a URL"
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"{PROMETHEUS_VARIABLE}={brief(url)} is not an http:// or https:// URL"
+        return f"{PROMETHEUS_VARIABLE}={brief(shown_url(url))} is not an http:// or https:// URL"
     if parts.query or parts.fragment:
-        return f"{PROMETHEUS_VARIABLE}={brief(url)} has a query or fragment; give the base URL (http://host:9090)"
+        return (f"{PROMETHEUS_VARIABLE}={brief(shown_url(url))} has a query or fragment; give the base URL "
+                "(http://host:9090)")
     return None
+
+
+def shown_url(url: str) -> str:
+    """The URL to show on a page: without a user or password it may carry."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return PROMETHEUS_VARIABLE
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def window_label(window: str) -> str:

@@ -43,7 +43,7 @@ def live(wanted: tuple[str, ...]) -> None:
     rows += fleet_views.prometheus_rows(reading.clusters, watched_names(opened), time.time())
     explain(wanted, rows, window, opened)
     if url and reading.problem:
-        st.warning(f"Prometheus at {code(url)} ({prometheus.PROMETHEUS_VARIABLE}) cannot be read: "
+        st.warning(f"Prometheus at {code(prometheus.shown_url(url))} ({prometheus.PROMETHEUS_VARIABLE}) cannot be read: "
                    f"{md(reading.problem)}. The clusters watched here are live below; the others come back when it "
                    "answers.", icon=":material/cloud_off:")
     table = fleet_views.fleet_frame(rows, window)

@@ -67,12 +67,13 @@ def cluster(start_sim_factory, tmp_path_factory):
 
 
 @contextmanager
-def running_exporter(sim, history: Path, log: Path) -> Iterator[str]:
-    """`imc exporter` on a sim with a ledger file: its /metrics URL once it reports pods."""
+def running_exporter(sim, history: Path, log: Path, extra: dict[str, str] | None = None) -> Iterator[str]:
+    """`imc exporter` on a sim with a ledger file (and `extra` environment, IMC_CLUSTER say): its /metrics URL once
+    it reports pods."""
     port = free_port()
     # a new counter series shows 0 for 3 s: longer than the 1 s scrape interval of the Prometheus below
     environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history),
-                   "IMC_METRICS_NEW_SERIES_SECONDS": str(NEW_SERIES_SECONDS)}
+                   "IMC_METRICS_NEW_SERIES_SECONDS": str(NEW_SERIES_SECONDS), **(extra or {})}
     with log.open("w") as handle:
         process = subprocess.Popen([sys.executable, "cli.py", "exporter", "--kubeconfig", str(sim.kubeconfig),
                                     "--context", "sim", "--address", "127.0.0.1", "--port", str(port)],
@@ -103,10 +104,16 @@ def exporter(cluster, history) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def prometheus(exporter, tmp_path_factory) -> Iterator[str]:
     """A real Prometheus scraping the exporter every second: its base URL."""
-    directory = tmp_path_factory.mktemp("prometheus")
-    target = urllib.parse.urlsplit(exporter).netloc
+    with running_prometheus([exporter], tmp_path_factory.mktemp("prometheus")) as url:
+        yield url
+
+
+@contextmanager
+def running_prometheus(metrics_urls: list[str], directory: Path) -> Iterator[str]:
+    """Debian's Prometheus scraping these /metrics URLs every second: its base URL once ready."""
+    targets = [urllib.parse.urlsplit(url).netloc for url in metrics_urls]
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-              "scrape_configs": [{"job_name": "imc", "static_configs": [{"targets": [target]}]}]}
+              "scrape_configs": [{"job_name": "imc", "static_configs": [{"targets": targets}]}]}
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = (directory / "prometheus.log").open("w")

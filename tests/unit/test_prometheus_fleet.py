@@ -94,6 +94,10 @@ def test_an_unreachable_or_unusable_prometheus_is_one_line():
     assert prometheus.read_fleet("ftp://p", "24 h").problem == "IMC_PROMETHEUS_URL='ftp://p' is not an http:// or https:// URL"
     assert prometheus.prometheus_url({"IMC_PROMETHEUS_URL": " http://p:9090 "}) == "http://p:9090"
     assert prometheus.prometheus_url({}) is None
+    assert prometheus.shown_url("https://me:secret@mimir.example/prometheus") == "https://mimir.example/prometheus"
+    assert "secret" not in prometheus.read_fleet("ftp://me:secret@p", "24 h").problem
+    assert prometheus.read_fleet("http://[::1", "24 h").problem == "IMC_PROMETHEUS_URL is not a URL"
+    assert prometheus.read_fleet("http://p:port", "24 h").problem == "IMC_PROMETHEUS_URL is not a URL"
 
 
 def test_a_cluster_read_from_prometheus_has_the_same_columns_and_says_where_it_comes_from():
