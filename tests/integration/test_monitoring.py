@@ -50,20 +50,27 @@ def answers(url: str) -> bytes | None:
 @pytest.fixture(scope="module")
 def cluster(start_sim_factory, tmp_path_factory):
     """An own sim with a Ready cache, pods that hit it and pods that miss; the exporter watching it."""
-    sim = start_sim_factory("empty", ("--speed", "20"))
+    sim, api, cached = shop_sim(start_sim_factory)
+    run_kubectl(sim, "create", "namespace", "data")
+    create_pod(api, "data", [unique_image("db")])
+    create_pod(api, "data", [cached], eci=False)
+    yield sim
+
+
+def shop_sim(start_sim_factory):
+    """An own sim (--speed 20) whose namespace shop has a Ready cache, three pods that hit it and one that misses:
+    (sim, its API client, the cached image)."""
     from tests.integration.conftest import new_api_client
 
+    sim = start_sim_factory("empty", ("--speed", "20"))
     api = new_api_client(sim)
     run_kubectl(sim, "create", "namespace", "shop")
-    run_kubectl(sim, "create", "namespace", "data")
     cached = unique_image("web")
     wait_usable(api, create_cache(api, [cached]))
     for _ in range(3):
         create_pod(api, "shop", [cached])
     create_pod(api, "shop", [unique_image("other")])
-    create_pod(api, "data", [unique_image("db")])
-    create_pod(api, "data", [cached], eci=False)
-    yield sim
+    return sim, api, cached
 
 
 @contextmanager

@@ -12,9 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.figures import Spread
 from dashboard import fleet_views
 from kube import prometheus
-from tests.integration.conftest import new_api_client, poll, run_kubectl
-from tests.integration.test_monitoring import fetch, running_exporter, running_prometheus
-from tests.integration.test_sim_eci import create_cache, create_pod, unique_image, wait_usable
+from tests.integration.conftest import poll
+from tests.integration.test_monitoring import fetch, running_exporter, running_prometheus, shop_sim
 
 pytestmark = pytest.mark.integration
 WINDOW = "24 h"
@@ -24,14 +23,7 @@ WINDOW = "24 h"
 def far(start_sim_factory, tmp_path_factory) -> Iterator[str]:
     """A sim with a Ready cache, three pods that hit it and one that misses, watched by `imc exporter` as the
     cluster `far` (IMC_CLUSTER) with a history file: its /metrics URL."""
-    sim = start_sim_factory("empty", ("--speed", "20"))
-    api = new_api_client(sim)
-    run_kubectl(sim, "create", "namespace", "shop")
-    cached = unique_image("web")
-    wait_usable(api, create_cache(api, [cached]))
-    for _ in range(3):
-        create_pod(api, "shop", [cached])
-    create_pod(api, "shop", [unique_image("other")])
+    sim, _api, _image = shop_sim(start_sim_factory)
     directory = tmp_path_factory.mktemp("far")
     with running_exporter(sim, directory / "history.sqlite3", directory / "exporter.log", {"IMC_CLUSTER": "far"}) as url:
         yield url
