@@ -38,7 +38,7 @@ def render() -> None:
         st.title("Image caches")
         st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
     if shown.several:
-        first, left, right = st.columns([2, 2, 3], vertical_alignment="bottom")
+        first, left, right = st.columns([1.5, 2.7, 2.3], vertical_alignment="bottom")  # the three pills at 1024 px
         in_clusters = together.cluster_filter(shown, first)
     else:
         (left, right), in_clusters = st.columns([2, 3], vertical_alignment="bottom"), ()

@@ -59,7 +59,7 @@ def filters(shown: together.Watched) -> tuple[views.PodFilter, str, tuple[str, .
     if shown.several:
         pods = pods_of(shown, shown.frames(cluster.store.snapshot()))
         in_namespaces, in_caches = together.COMBINED.kept("pods-filter-options", (), lambda: options(pods), (pods,))
-        first, *top = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+        first, *top = st.columns([2, 2.4, 2, 2.6], vertical_alignment="bottom")  # "All namespaces" whole at 1024 px
         in_clusters = together.cluster_filter(shown, first)
     else:
         frames = frames_of(cluster.store.snapshot(), cluster.keeper)

@@ -21,6 +21,7 @@ from tests.integration.conftest import TEST_SPEED, new_api_client
 
 pytestmark = pytest.mark.e2e
 PODS = {"east": 3, "west": 7}
+BOTH = re.compile(r"^10 of 10 ECI pods in 2 clusters$")  # the Pods page of a context IMC_CONTEXTS names shows both
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_switching_context_in_the_sidebar_shows_the_other_clusters_counts_on_eve
     expect(context_badge(page, "west")).to_be_visible()
     expect(page).to_have_url(re.compile(r"[?&]context=west"))
     click_until(page, page.get_by_role("link", name="Pods"),
-                lambda timeout: expect(page.get_by_text(re.compile(r"^7 of 7 ECI pods$"))).to_be_visible(timeout=timeout))
+                lambda timeout: expect(page.get_by_text(BOTH)).to_be_visible(timeout=timeout))
     expect(page).to_have_url(re.compile(r"/pods\?(.*&)?context=west"))
     expect(context_badge(page, "west")).to_be_visible()
 
@@ -79,7 +80,7 @@ def test_switching_context_in_the_sidebar_shows_the_other_clusters_counts_on_eve
 def test_a_deep_link_opens_on_its_context_and_the_write_form_names_it(fleet, page):
     _, app = fleet
     open_page(page, f"{app.url}/pods?context=west")
-    expect(page.get_by_text(re.compile(r"^7 of 7 ECI pods$"))).to_be_visible(timeout=ms(30))
+    expect(page.get_by_text(BOTH)).to_be_visible(timeout=ms(30))
     expect(page.get_by_role("combobox", name="Context")).to_have_value("west")
     open_page(page, f"{app.url}/create-cache?context=east")
     expect(context_badge(page, "east")).to_be_visible(timeout=ms(30))
@@ -112,6 +113,37 @@ def test_the_fleet_page_shows_both_clusters_side_by_side(fleet, browser, width):
         page.get_by_role("combobox", name="Context").click()
         settle(page)
         screenshot(page, f"context-picker-{width}", full_page=False)  # the open list is in the first screen
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_pods_and_caches_show_both_clusters_with_a_cluster_column_and_the_filter_narrows_to_one(fleet, browser, width):
+    _, app = fleet
+    context = new_context(browser, width, 900)
+    try:
+        page = context.new_page()
+        open_page(page, f"{app.url}/pods")
+        expect(page.get_by_text(BOTH)).to_be_visible(timeout=ms(30))
+        poll(lambda: sorted(fleet_cells(page, "Cluster") or []) == ["east"] * 3 + ["west"] * 7, 30,
+             "a Cluster cell for each of both clusters' pods")
+        header = page.evaluate("() => { const h = [...document.querySelectorAll('[role=columnheader]')]"
+                               ".find(h => h.textContent.trim() === 'Cluster'); if (!h) return null;"
+                               " const r = h.getBoundingClientRect(); return {x: r.x, width: r.width}; }")
+        assert header is not None and header["width"] <= 100 and header["x"] + header["width"] <= width, header
+        assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth"
+                             " <= window.innerWidth"), "the page scrolls sideways"
+        screenshot_whole(page, f"pods-two-clusters-{width}")
+        page.locator("[data-testid='stMultiSelect']", has_text="Cluster").click()
+        page.keyboard.type("west")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        expect(page.get_by_text(re.compile(r"^7 of 10 ECI pods in 2 clusters$"))).to_be_visible(timeout=ms(30))
+        poll(lambda: fleet_cells(page, "Cluster") == ["west"] * 7, 30, "west's pods alone")
+        expect(page).to_have_url(re.compile(r"[?&]cluster=west"))
+        open_page(page, f"{app.url}/caches")
+        expect(page.get_by_text(re.compile(r"caches in 2 clusters"))).to_be_visible(timeout=ms(30))
+        screenshot_whole(page, f"caches-two-clusters-{width}")
     finally:
         context.close()
 
