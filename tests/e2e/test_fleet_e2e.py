@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from kubernetes import client
@@ -95,34 +96,43 @@ def fleet_cells(page, column: str) -> list[str] | None:
     return cells(page, column)
 
 
+@contextmanager
+def sized_page(browser, width: int):
+    """A tab `width` px wide (900 high), closed afterwards."""
+    context = new_context(browser, width, 900)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def no_sideways_scroll(page) -> None:
+    """The page's main part is no wider than the window."""
+    assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth"
+                         " <= window.innerWidth"), "the page scrolls sideways"
+
+
 @pytest.mark.parametrize("width", [1440, 1024])
 def test_the_fleet_page_shows_both_clusters_side_by_side(fleet, browser, width):
     _, app = fleet
-    context = new_context(browser, width, 900)
-    try:
-        page = context.new_page()
+    with sized_page(browser, width) as page:
         open_page(page, f"{app.url}/fleet")
         poll(lambda: fleet_cells(page, "Context") == ["east", "west"], 30, "a row for east and for west")
         poll(lambda: fleet_cells(page, "ECI pods") == ["3", "7"], 30, "each cluster's own ECI pods")
         assert fleet_cells(page, "Watch") == ["Live", "Live"]
-        assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth"
-                             " <= window.innerWidth"), "the page scrolls sideways"
+        no_sideways_scroll(page)
         screenshot_whole(page, f"fleet-{width}")
         open_page(page, f"{app.url}/?context=west")
         expect(eci_pods(page)).to_have_text("7", timeout=ms(30))
         page.get_by_role("combobox", name="Context").click()
         settle(page)
         screenshot(page, f"context-picker-{width}", full_page=False)  # the open list is in the first screen
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [1440, 1024])
 def test_pods_and_caches_show_both_clusters_with_a_cluster_column_and_the_filter_narrows_to_one(fleet, browser, width):
     _, app = fleet
-    context = new_context(browser, width, 900)
-    try:
-        page = context.new_page()
+    with sized_page(browser, width) as page:
         open_page(page, f"{app.url}/pods")
         expect(page.get_by_text(BOTH)).to_be_visible(timeout=ms(30))
         poll(lambda: sorted(fleet_cells(page, "Cluster") or []) == ["east"] * 3 + ["west"] * 7, 30,
@@ -131,8 +141,7 @@ def test_pods_and_caches_show_both_clusters_with_a_cluster_column_and_the_filter
                                ".find(h => h.textContent.trim() === 'Cluster'); if (!h) return null;"
                                " const r = h.getBoundingClientRect(); return {x: r.x, width: r.width}; }")
         assert header is not None and header["width"] <= 100 and header["x"] + header["width"] <= width, header
-        assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth"
-                             " <= window.innerWidth"), "the page scrolls sideways"
+        no_sideways_scroll(page)
         screenshot_whole(page, f"pods-two-clusters-{width}")
         page.locator("[data-testid='stMultiSelect']", has_text="Cluster").click()
         page.keyboard.type("west")
@@ -144,8 +153,6 @@ def test_pods_and_caches_show_both_clusters_with_a_cluster_column_and_the_filter
         open_page(page, f"{app.url}/caches")
         expect(page.get_by_text(re.compile(r"caches in 2 clusters"))).to_be_visible(timeout=ms(30))
         screenshot_whole(page, f"caches-two-clusters-{width}")
-    finally:
-        context.close()
 
 
 def test_a_cluster_gone_says_so_in_its_row_and_the_other_stays_live(fleet, page):
