@@ -88,17 +88,19 @@ CONTEXT_KEY = "imc-context"  # the session's choice (the sidebar's picker)
 FLEET_VARIABLE = "IMC_CONTEXTS"  # "a,b,c" or "all": the clusters this process watches at once
 IN_CLUSTER = "in-cluster"
 
-# A cluster the tests put in place of a real connection (AppTest runs in this process).
+# A cluster the tests put in place of a real connection (AppTest runs in this process), and others watched beside it.
 _injected: ShownCluster | None = None
+_injected_also: tuple[ShownCluster, ...] = ()
 # Every cluster opened in this process, by (context, demo), as open_cluster's cache holds them (the Fleet page's rows).
 _opened: dict[tuple[str, bool], ShownCluster | ClusterProblem] = {}
 _opened_lock = threading.Lock()
 
 
-def inject(cluster: ShownCluster | None) -> None:
-    """Show this cluster instead of connecting (AppTest fills a real ClusterStore directly)."""
-    global _injected
-    _injected = cluster
+def inject(cluster: ShownCluster | None, *also: ShownCluster) -> None:
+    """Show this cluster instead of connecting (AppTest fills a real ClusterStore directly), watching `also` beside
+    it as if IMC_CONTEXTS named them all."""
+    global _injected, _injected_also
+    _injected, _injected_also = cluster, also if cluster is not None else ()
 
 
 def ordered_contexts(kubeconfig: Mapping[str, Any], wanted: str | None = None) -> tuple[str, ...]:
@@ -175,8 +177,27 @@ def opened() -> dict[str, ShownCluster | ClusterProblem]:
         found = {context: cluster for (context, _demo), cluster in _opened.items()}
     if _injected is None:
         return found
-    return {_injected.context: _injected, **{context: cluster for context, cluster in found.items()
-                                             if context != _injected.context}}
+    injected = {cluster.context: cluster for cluster in (_injected, *_injected_also)}
+    return {**injected, **{context: cluster for context, cluster in found.items() if context not in injected}}
+
+
+def fleet_wanted(offered: ContextChoices) -> tuple[str, ...]:
+    """The contexts watched together: IMC_CONTEXTS, else the built-in demo's two clusters, else none."""
+    wanted = fleet_contexts(os.environ.get(FLEET_VARIABLE), offered.names)
+    return wanted or (DEMO_FLEET if offered.demo else ())
+
+
+def together(cluster: ShownCluster) -> list[ShownCluster]:
+    """The clusters the Pods and Image caches pages show at once: every watched cluster that is open (opened here
+    when not yet, as the Fleet page does) when the session's is one of two or more, else the session's alone."""
+    if _injected is not None:
+        return [_injected, *_injected_also] if cluster is _injected else [cluster]
+    offered = choices()
+    wanted = fleet_wanted(offered)
+    if len(wanted) < 2 or cluster.context not in wanted:
+        return [cluster]
+    found = [cluster if context == cluster.context else open_cluster(context, offered.demo) for context in wanted]
+    return [each for each in found if isinstance(each, ShownCluster) and not each.closed]
 
 
 def _release(opened_cluster: ShownCluster | ClusterProblem) -> None:

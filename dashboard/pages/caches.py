@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache_actions, cache_views, edits, invalid_views, nav, selection, shell, start_panels, views
-from dashboard.frames import frames_of
+from dashboard import (
+    cache_actions,
+    cache_views,
+    edits,
+    invalid_views,
+    nav,
+    selection,
+    shell,
+    start_panels,
+    together,
+    views,
+)
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md, visible
 
 TABLE_KEY = "caches-table"
 # ECI's own caches say so in their name (auto-create-for-eci-...), and the detail below says it in words
 # what matters first, so at 1024 px Name, Phase, Expires and Pods hit are in view without scrolling sideways
+CLUSTER_WIDTH = 72  # the Cluster column, when several clusters are shown
 DISPLAYED = ["Shown name", "Phase", "Expires in", "Pods hit", "Progress", "Images", "Size (GiB)", "Age", "Cache ID"]
 
 
@@ -20,10 +33,15 @@ DISPLAYED = ["Shown name", "Phase", "Expires in", "Pods hit", "Progress", "Image
 def render() -> None:
     """The caches page."""
     cluster = shell.require_cluster()
+    shown = together.watched(cluster)
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.title("Image caches")
         st.page_link(nav.page("create"), label="Create a cache", icon=":material/add_box:")
-    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    if shown.several:
+        first, left, right = st.columns([1.5, 2.7, 2.3], vertical_alignment="bottom")  # the three pills at 1024 px
+        in_clusters = together.cluster_filter(shown, first)
+    else:
+        (left, right), in_clusters = st.columns([2, 3], vertical_alignment="bottom"), ()
     phase_groups = tuple(cache_views.PHASE_GROUPS)
     groups = left.pills("Phase", phase_groups, selection_mode="multi", key="caches-phase",
                         default=selection.from_url("phase", phase_groups), on_change=selection.mirror_in_url,
@@ -32,50 +50,75 @@ def render() -> None:
                              "Failed or UpdateFailed (ECI removes it 24 h after the failure)")
     text = right.text_input("Search", placeholder="name, cache ID or image", key="caches-search")
     phases = tuple(phase for group in groups or () for phase in cache_views.PHASE_GROUPS[group])
-    live(cluster, phases, text or "")
+    live(shown, phases, text or "", in_clusters)
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.ShownCluster, phases: tuple[str, ...], text: str) -> None:
+def live(watched: together.Watched, phases: tuple[str, ...], text: str, in_clusters: tuple[str, ...] = ()) -> None:
     """The live caches table, the selected cache, and the coverage view."""
+    cluster = watched.session
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
     invalid_views.show_invalid(snapshot.invalid, "imagecaches", "ImageCaches")
-    frames = frames_of(snapshot, cluster.keeper)
-    table = frames.caches
+    every = watched.frames(snapshot)
+    frames = every[cluster.context]
+    table = (together.combined("caches", {context: found.caches for context, found in every.items()}, "Name")
+             if watched.several else frames.caches)
     if table.empty:
-        st.info("No image caches in this cluster yet. Create one, or let ECI auto-create one when a pod misses.",
-                icon=":material/inventory_2:")
+        st.info(f"No image caches in {'these clusters' if watched.several else 'this cluster'} yet. Create one, or "
+                "let ECI auto-create one when a pod misses.", icon=":material/inventory_2:")
         return
-    shown = cache_views.by_urgency(cache_views.filter_caches(table, phases, text), frames.now)
+    shown = cache_views.by_urgency(cache_views.filter_caches(together.in_clusters(table, in_clusters)
+                                                             if watched.several else table, phases, text), frames.now)
     name = selection.selected(TABLE_KEY, "cache")  # mapped through the rows the user clicked on
-    st.caption(f"{len(shown):,} of {len(table):,} caches · {int((table['Phase'] == 'Ready').sum()):,} Ready")
+    if watched.several:
+        name = together.linked_row(watched, name)
+        together.follow("cache", name)
+    where = f" in {len(watched.clusters)} clusters" if watched.several else ""
+    st.caption(f"{len(shown):,} of {len(table):,} caches{where} · {int((table['Phase'] == 'Ready').sum()):,} Ready")
     if shown.empty:
         st.info("No cache matches these filters.", icon=":material/filter_alt_off:")
     else:
         caches_table(shown)
-    selection.remember_rows(TABLE_KEY, list(shown["Name"]))
-    start_panels.caches(frames)
+    selection.remember_rows(TABLE_KEY, list(shown[together.ROW if watched.several else "Name"]))
+    own, name = selected_cluster(watched, name)
+    own_frames = every[own.context]
+    start_panels.caches(own_frames)
     tabs = st.tabs(["Selected cache", "Coverage: images × caches"])
     with tabs[0]:
         if name:
-            details(snapshot, frames, name)
-            cache_actions.section(cluster, snapshot, frames, name)
+            details(own_frames.snapshot, own_frames, name, own.context if watched.several else None)
+            cache_actions.section(own, own_frames.snapshot, own_frames, name)
         else:
             st.caption("Select a row to see the cache's images, events and the pods that hit it.")
     with tabs[1]:
-        coverage(frames.coverage)
+        if watched.several:
+            st.caption(f"In context {code(own.context)}, the selected cache's cluster (else the one the sidebar picks).")
+        coverage(own_frames.coverage)
+
+
+def selected_cluster(watched: together.Watched, name: str | None) -> tuple[shell.ShownCluster, str | None]:
+    """The selected cache's own cluster (the session's when none is selected, or its cluster is not watched) and its
+    name."""
+    if not name or not watched.several:
+        return watched.session, name
+    key, context = together.split(name)
+    return watched.by_context(context) or watched.session, key
 
 
 def caches_table(shown: pd.DataFrame) -> None:
     """The caches table with single-row selection."""
+    several = together.CLUSTER in shown.columns
     st.dataframe(
         inert_frame(shown.assign(**{"Shown name": shown["Name"].map(cache_views.shown_name)})), key=TABLE_KEY,
         on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE, width="stretch",
-        height=min(38 + 35 * max(len(shown), 1), 420), column_order=DISPLAYED,
-        # the widths add up to the table at 1440 px, and an auto-created cache's whole name fits
+        height=min(38 + 35 * max(len(shown), 1), 420),
+        column_order=[together.CLUSTER, *DISPLAYED] if several else DISPLAYED,
+        # the widths add up to the table at 1440 px, and an auto-created cache's whole name fits; with several
+        # clusters the Cluster column comes first and the Cache ID gives it its width
         column_config={
+            **(together.first_column(CLUSTER_WIDTH) if several else {}),
             # in view when the grid scrolls sideways; ECI's auto-created caches by the instance they were made for
             "Shown name": st.column_config.TextColumn("Name", width=236, pinned=True,
                                                       help="auto · eci-…: created by ECI for a pod that missed "
@@ -89,13 +132,13 @@ def caches_table(shown: pd.DataFrame) -> None:
             "Images": st.column_config.NumberColumn(width=54),
             "Size (GiB)": st.column_config.NumberColumn(width=70),
             "Age": st.column_config.TextColumn(width=44),
-            "Cache ID": st.column_config.TextColumn(width=200),
+            "Cache ID": st.column_config.TextColumn(width=200 - (CLUSTER_WIDTH if several else 0)),
         },
     )
 
 
-def details(snapshot, frames, name: str) -> None:
-    """One cache: phase, images, pods that hit it, events, YAML."""
+def details(snapshot, frames, name: str, context: str | None = None) -> None:
+    """One cache: phase, images, pods that hit it (in `context` when several clusters are shown), events, YAML."""
     obj = snapshot.cache_objects.get(name)
     if obj is None:
         st.warning(f"There is no ImageCache {code(name)} (deleted, or a mistyped link).", icon=":material/search_off:")
@@ -141,9 +184,10 @@ def details(snapshot, frames, name: str) -> None:
         st.caption("No ECI pod has hit this cache.")
     else:
         shown = inert_frame(hitting[["key", "Actual", "Created"]].head(200))
-        st.dataframe(shown.assign(key=views.links("/pods?pod=", shown["key"])), hide_index=True, placeholder=NO_VALUE,
+        prefix = "/pods?pod=" if context is None else f"/pods?context={quote(context, safe='')}&pod="
+        st.dataframe(shown.assign(key=views.links(prefix, shown["key"])), hide_index=True, placeholder=NO_VALUE,
                      width="stretch", key="cache-pods",
-                     column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"\?pod=(.+)$",
+                     column_config={"key": st.column_config.LinkColumn("Pod", display_text=r"[?&]pod=(.+)$",
                                                                        help="Opens the pod's explanation"),
                                     "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss [UTC]",
                                                                               timezone="UTC")})

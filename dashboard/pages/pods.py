@@ -9,8 +9,18 @@ import pandas as pd
 import streamlit as st
 
 from core.matching import explain
-from dashboard import cache_views, explanation, history_views, invalid_views, selection, shell, start_panels, views
-from dashboard.frames import frames_of
+from dashboard import (
+    cache_views,
+    explanation,
+    history_views,
+    invalid_views,
+    selection,
+    shell,
+    start_panels,
+    together,
+    views,
+)
+from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, code, inert_frame, md
 
@@ -22,23 +32,39 @@ DECISIONS = ("hit", "miss", "fail", "off")
 # rows sent to the browser: at 50,000 pods sending every matching row made the page's first load take 12.4 s (issue
 # 24); past this the table shows the first rows in the chosen order, says so, and the CSV still has every row
 MAX_ROWS = 2_000
+CLUSTER_WIDTH = 72  # the Cluster column, when several clusters are shown
 
 
 @friendly
 def render() -> None:
     """The pods page."""
     cluster = shell.require_cluster()
+    shown = together.watched(cluster)
     st.title("Pods")
-    chosen, order = filters(cluster)
-    live(cluster, chosen, order)
+    chosen, order, in_clusters = filters(shown)
+    live(shown, chosen, order, in_clusters)
 
 
-def filters(cluster: shell.ShownCluster) -> tuple[views.PodFilter, str]:
+def pods_of(shown: together.Watched, frames: dict[str, Frames]) -> pd.DataFrame:
+    """The pods table: the session's cluster's, or every watched cluster's one after the other with a Cluster
+    column."""
+    if not shown.several:
+        return frames[shown.session.context].pods
+    return together.combined("pods", {context: found.pods for context, found in frames.items()}, "key")
+
+
+def filters(shown: together.Watched) -> tuple[views.PodFilter, str, tuple[str, ...]]:
     """The filter and order widgets (outside the live fragment, so typing is never interrupted), kept in the URL."""
-    frames = frames_of(cluster.store.snapshot(), cluster.keeper)
-    in_namespaces, in_caches = frames.memo("pods-filter-options", lambda: (
-        sorted(frames.pods["Namespace"].unique()), sorted(c for c in frames.pods["Cache"].unique() if c)))
-    top = st.columns([2, 2, 3], vertical_alignment="bottom")
+    cluster = shown.session
+    if shown.several:
+        pods = pods_of(shown, shown.frames(cluster.store.snapshot()))
+        in_namespaces, in_caches = together.COMBINED.kept("pods-filter-options", (), lambda: options(pods), (pods,))
+        first, *top = st.columns([2, 2.4, 2, 2.6], vertical_alignment="bottom")  # "All namespaces" whole at 1024 px
+        in_clusters = together.cluster_filter(shown, first)
+    else:
+        frames = frames_of(cluster.store.snapshot(), cluster.keeper)
+        in_namespaces, in_caches = frames.memo("pods-filter-options", lambda: options(frames.pods))
+        top, in_clusters = st.columns([2, 2, 3], vertical_alignment="bottom"), ()
     namespaces = top[0].multiselect("Namespace", in_namespaces, placeholder="All namespaces", key="ns",
                                     bind="query-params")
     caches = top[1].multiselect("Cache", in_caches, placeholder="Any cache", key="in_cache", bind="query-params")
@@ -60,38 +86,63 @@ def filters(cluster: shell.ShownCluster) -> tuple[views.PodFilter, str]:
                              help=f"Made on the server: when more than {MAX_ROWS:,} pods match, the table shows the "
                                   "first of them in this order (a column header sorts only the rows shown); the CSV "
                                   "has every matching pod in this order")
-    return views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or ""), order
+    chosen = views.PodFilter(tuple(namespaces), tuple(decisions or ()), tuple(caches), disagreements, text or "")
+    return chosen, order, in_clusters
+
+
+def options(pods: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The Namespace and Cache filters' options."""
+    return sorted(pods["Namespace"].unique()), sorted(c for c in pods["Cache"].unique() if c)
 
 
 @st.fragment(run_every=shell.REFRESH_SECONDS)
 @friendly
-def live(cluster: shell.ShownCluster, chosen: views.PodFilter, order: str) -> None:
+def live(watched: together.Watched, chosen: views.PodFilter, order: str, in_clusters: tuple[str, ...] = ()) -> None:
     """The live table and the selected pod's explanation."""
+    cluster = watched.session
     snapshot = cluster.store.snapshot()
     shell.cluster_badges(cluster, snapshot)
     invalid_views.show_invalid(snapshot.invalid, "pods", "pods")
-    frames = frames_of(snapshot, cluster.keeper)
-    frame = frames.pods
-    # the whole table (no filter), as most reruns draw it, is made once per store version and order
-    shown = (frames.memo(("pods-shown", order, MAX_ROWS), lambda: shown_rows(frame, chosen, order))
-             if chosen == views.PodFilter() else shown_rows(frame, chosen, order))
+    every = watched.frames(snapshot)
+    frames = every[cluster.context]
+    frame = pods_of(watched, every)
+    # the whole table (no filter), as most reruns draw it, is made once per store version (of each cluster) and order
+    if chosen != views.PodFilter() or in_clusters:
+        shown = shown_rows(together.in_clusters(frame, in_clusters) if watched.several else frame, chosen, order)
+    elif watched.several:
+        shown = together.COMBINED.kept(("pods-shown", order, MAX_ROWS), (), lambda: shown_rows(frame, chosen, order),
+                                       (frame,))
+    else:
+        shown = frames.memo(("pods-shown", order, MAX_ROWS), lambda: shown_rows(frame, chosen, order))
     selected_key = selection.selected(TABLE_KEY, "pod")
+    if watched.several:
+        selected_key = together.linked_row(watched, selected_key)
+        together.follow("pod", selected_key)
     shown = with_selected(shown, selected_key)
     if frame.empty:
         st.info("No ECI pods yet. Pods labelled `alibabacloud.com/eci: \"true\"` (or scheduled on a "
                 "virtual-kubelet node) appear here as soon as they are created.", icon=":material/hourglass_empty:")
     elif shown.matching.empty:
-        st.caption(f"0 of {len(frame):,} ECI pods")
+        st.caption(f"0 of {together.counted(len(frame), watched)}")
         st.info("No pod matches these filters.", icon=":material/filter_alt_off:")
     else:
-        st.caption(caption(shown, len(frame), order))
+        st.caption(caption(shown, len(frame), order, len(watched.clusters)))
         table(shown.drawn, shown.keys, selected_key)
         st.download_button(
-            "Download CSV", lambda: views.spreadsheet_csv(shown.all_rows().drop(columns="key")),
+            "Download CSV", lambda: views.spreadsheet_csv(shown.all_rows().drop(columns=["key", together.ROW],
+                                                                                 errors="ignore")),
             file_name="imc-pods.csv", mime="text/csv", icon=":material/download:", on_click="ignore",
         )
     selection.remember_rows(TABLE_KEY, shown.keys)
-    if selected_key:
+    if selected_key and watched.several:
+        key, context = together.split(selected_key)
+        own = watched.by_context(context)
+        if own is None:
+            st.divider()
+            st.warning(f"Context {code(context)} is not among the clusters watched here.", icon=":material/search_off:")
+        else:
+            details(own, every[context].snapshot, key)
+    elif selected_key:
         details(cluster, snapshot, selected_key)
     elif not frame.empty:
         st.caption("Select a row to see why ECI does what it does with that pod.")
@@ -118,7 +169,12 @@ def shown_rows(frame: pd.DataFrame, chosen: views.PodFilter, order: str) -> Show
     matching = frame if chosen == views.PodFilter() else views.filter_pods(frame, chosen)  # all: no copy to keep
     positions = views.pod_order(matching, views.POD_ORDERS[order])
     first = matching.take(positions[:MAX_ROWS])
-    return Shown(matching, positions, len(first), drawn_rows(first), first["key"].tolist())
+    return Shown(matching, positions, len(first), drawn_rows(first), first[key_of(first)].tolist())
+
+
+def key_of(frame: pd.DataFrame) -> str:
+    """The column naming a row when selected: its pod, with its cluster when several are shown."""
+    return together.ROW if together.ROW in frame.columns else "key"
 
 
 def with_selected(shown: Shown, key: str | None) -> Shown:
@@ -126,7 +182,7 @@ def with_selected(shown: Shown, key: str | None) -> Shown:
     to it opens it selected."""
     if not key or shown.first == len(shown.matching) or key in shown.keys:
         return shown
-    row = shown.matching[shown.matching["key"] == key]
+    row = shown.matching[shown.matching[key_of(shown.matching)] == key]
     if row.empty:
         return shown
     return Shown(shown.matching, shown.positions, shown.first, pd.concat([shown.drawn, drawn_rows(row)],
@@ -135,25 +191,32 @@ def with_selected(shown: Shown, key: str | None) -> Shown:
 
 def drawn_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows of the pods table as the table draws them: its columns, the cache a link, the owner its name alone."""
-    drawn = rows[TABLE_COLUMNS].assign(Cache=views.links("/caches?cache=", rows["Cache"]),
+    several = together.CLUSTER in rows.columns
+    drawn = rows[[together.CLUSTER, *TABLE_COLUMNS] if several else TABLE_COLUMNS].assign(
+                                       Cache=together.cache_links(rows) if several else
+                                       views.links("/caches?cache=", rows["Cache"]),
                                        Owner=views.owner_names(rows["Owner"]),
                                        Actual=rows["Actual"].where(rows["Actual"] != views.NO_REPORT, NO_VALUE))
     return inert_frame(drawn.reset_index(drop=True))
 
 
-def caption(shown: Shown, total: int, order: str) -> str:
-    """How many pods match of how many; when not all are drawn, which are and what to do to see the others."""
+def caption(shown: Shown, total: int, order: str, clusters: int = 1) -> str:
+    """How many pods match of how many (in how many clusters); when not all are drawn, which are and what to do to
+    see the others."""
     matching = len(shown.matching)
+    where = f" in {clusters} clusters" if clusters > 1 else ""
     if shown.first == matching:
-        return f"{matching:,} of {total:,} ECI pods"
+        return f"{matching:,} of {total:,} ECI pods{where}"
     also = ", and the selected pod (the last row)" if len(shown.keys) > shown.first else ""
-    return (f"{matching:,} of {total:,} ECI pods: showing the first {shown.first:,}, "
+    return (f"{matching:,} of {total:,} ECI pods{where}: showing the first {shown.first:,}, "
             f"{views.POD_ORDERS[order].label.lower()}{also}. Narrow the filters, or download the CSV of all "
             f"{matching:,}.")
 
 
 def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> None:
     """The pods table with single-row selection; a pod opened by deep link starts selected."""
+    several = together.CLUSTER in drawn.columns
+    narrower = CLUSTER_WIDTH // 2 if several else 0
     st.dataframe(
         drawn, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
         width="stretch", height=min(38 + 35 * max(len(drawn), 1), 420),
@@ -161,14 +224,16 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
         # the widths add up to the table's width at 1440 px (980 px beside the sidebar, 36 of them the selection
         # column), so no column hides behind a sideways scroll; at 1024 px Pod, Predicted, ECI, Cache and Agrees are
         # in view. The full text of a cut cell shows on hover; the owner's kind is in the pod's detail and the CSV
-        column_order=TABLE_COLUMNS,
+        # with several clusters the Cluster column comes first, and Pod and Cache give it their width
+        column_order=[together.CLUSTER, *TABLE_COLUMNS] if several else TABLE_COLUMNS,
         column_config={
+            **(together.first_column(CLUSTER_WIDTH) if several else {}),
             "Start (s)": st.column_config.NumberColumn("Start", format="%.1f s", width=62,
                                                        help="Seconds from creation to the last container's start"),
             "Pull (s)": st.column_config.NumberColumn("Pull", format="%.1f s", width=58,
                                                       help="Seconds spent pulling from registries"),
             # pinned: on a narrow screen the grid scrolls sideways with the pod's name kept in view
-            "key": st.column_config.TextColumn("Pod", width=206, pinned=True, help="namespace/name; its images are in "
+            "key": st.column_config.TextColumn("Pod", width=206 - narrower, pinned=True, help="namespace/name; its images are in "
                                                "the explanation below, and Search finds them"),
             "Owner": st.column_config.TextColumn(width=86, help="The workload that created the pod (a Deployment, "
                                                  "CronJob, …: its kind is in the pod's detail and the CSV)"),
@@ -182,7 +247,7 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
             "ECI agrees": st.column_config.TextColumn(
                 "Agrees", width=56, help="✓ ECI reported what imc predicted; ✗ it reported something else; – it reported nothing"),
             "Cache": st.column_config.LinkColumn(
-                display_text=cache_views.CACHE_LINK_TEXT, width=190,
+                display_text=together.CACHE_LINK_TEXT if several else cache_views.CACHE_LINK_TEXT, width=190 - narrower,
                 help="The cache imc predicts; opens it on Image caches. ECI's auto-created caches "
                      "(auto-create-for-<ECI instance>) show the instance they were created for"),
         },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from kubernetes import client
@@ -21,6 +22,7 @@ from tests.integration.conftest import TEST_SPEED, new_api_client
 
 pytestmark = pytest.mark.e2e
 PODS = {"east": 3, "west": 7}
+BOTH = re.compile(r"^10 of 10 ECI pods in 2 clusters$")  # the Pods page of a context IMC_CONTEXTS names shows both
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_switching_context_in_the_sidebar_shows_the_other_clusters_counts_on_eve
     expect(context_badge(page, "west")).to_be_visible()
     expect(page).to_have_url(re.compile(r"[?&]context=west"))
     click_until(page, page.get_by_role("link", name="Pods"),
-                lambda timeout: expect(page.get_by_text(re.compile(r"^7 of 7 ECI pods$"))).to_be_visible(timeout=timeout))
+                lambda timeout: expect(page.get_by_text(BOTH)).to_be_visible(timeout=timeout))
     expect(page).to_have_url(re.compile(r"/pods\?(.*&)?context=west"))
     expect(context_badge(page, "west")).to_be_visible()
 
@@ -79,7 +81,7 @@ def test_switching_context_in_the_sidebar_shows_the_other_clusters_counts_on_eve
 def test_a_deep_link_opens_on_its_context_and_the_write_form_names_it(fleet, page):
     _, app = fleet
     open_page(page, f"{app.url}/pods?context=west")
-    expect(page.get_by_text(re.compile(r"^7 of 7 ECI pods$"))).to_be_visible(timeout=ms(30))
+    expect(page.get_by_text(BOTH)).to_be_visible(timeout=ms(30))
     expect(page.get_by_role("combobox", name="Context")).to_have_value("west")
     open_page(page, f"{app.url}/create-cache?context=east")
     expect(context_badge(page, "east")).to_be_visible(timeout=ms(30))
@@ -94,26 +96,63 @@ def fleet_cells(page, column: str) -> list[str] | None:
     return cells(page, column)
 
 
+@contextmanager
+def sized_page(browser, width: int):
+    """A tab `width` px wide (900 high), closed afterwards."""
+    context = new_context(browser, width, 900)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def no_sideways_scroll(page) -> None:
+    """The page's main part is no wider than the window."""
+    assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth"
+                         " <= window.innerWidth"), "the page scrolls sideways"
+
+
 @pytest.mark.parametrize("width", [1440, 1024])
 def test_the_fleet_page_shows_both_clusters_side_by_side(fleet, browser, width):
     _, app = fleet
-    context = new_context(browser, width, 900)
-    try:
-        page = context.new_page()
+    with sized_page(browser, width) as page:
         open_page(page, f"{app.url}/fleet")
         poll(lambda: fleet_cells(page, "Context") == ["east", "west"], 30, "a row for east and for west")
         poll(lambda: fleet_cells(page, "ECI pods") == ["3", "7"], 30, "each cluster's own ECI pods")
         assert fleet_cells(page, "Watch") == ["Live", "Live"]
-        assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth"
-                             " <= window.innerWidth"), "the page scrolls sideways"
+        no_sideways_scroll(page)
         screenshot_whole(page, f"fleet-{width}")
         open_page(page, f"{app.url}/?context=west")
         expect(eci_pods(page)).to_have_text("7", timeout=ms(30))
         page.get_by_role("combobox", name="Context").click()
         settle(page)
         screenshot(page, f"context-picker-{width}", full_page=False)  # the open list is in the first screen
-    finally:
-        context.close()
+
+
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_pods_and_caches_show_both_clusters_with_a_cluster_column_and_the_filter_narrows_to_one(fleet, browser, width):
+    _, app = fleet
+    with sized_page(browser, width) as page:
+        open_page(page, f"{app.url}/pods")
+        expect(page.get_by_text(BOTH)).to_be_visible(timeout=ms(30))
+        poll(lambda: sorted(fleet_cells(page, "Cluster") or []) == ["east"] * 3 + ["west"] * 7, 30,
+             "a Cluster cell for each of both clusters' pods")
+        header = page.evaluate("() => { const h = [...document.querySelectorAll('[role=columnheader]')]"
+                               ".find(h => h.textContent.trim() === 'Cluster'); if (!h) return null;"
+                               " const r = h.getBoundingClientRect(); return {x: r.x, width: r.width}; }")
+        assert header is not None and header["width"] <= 100 and header["x"] + header["width"] <= width, header
+        no_sideways_scroll(page)
+        screenshot_whole(page, f"pods-two-clusters-{width}")
+        page.locator("[data-testid='stMultiSelect']", has_text="Cluster").click()
+        page.keyboard.type("west")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        expect(page.get_by_text(re.compile(r"^7 of 10 ECI pods in 2 clusters$"))).to_be_visible(timeout=ms(30))
+        poll(lambda: fleet_cells(page, "Cluster") == ["west"] * 7, 30, "west's pods alone")
+        expect(page).to_have_url(re.compile(r"[?&]cluster=west"))
+        open_page(page, f"{app.url}/caches")
+        expect(page.get_by_text(re.compile(r"caches in 2 clusters"))).to_be_visible(timeout=ms(30))
+        screenshot_whole(page, f"caches-two-clusters-{width}")
 
 
 def test_a_cluster_gone_says_so_in_its_row_and_the_other_stays_live(fleet, page):
