@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 DURATIONS_FILE = Path(__file__).resolve().parent / "durations.json"
-GROUPED = re.compile(r"(.+::.+)@[\w.]+")
+GROUPED = re.compile(r"(.+::.+)@[\w.-]+")
 DEFAULT_SECONDS = 1.0  # a test not measured yet: about an integration test's mean
 
 Item = TypeVar("Item")

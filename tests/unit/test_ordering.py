@@ -29,6 +29,8 @@ def test_a_grouped_test_id_loses_the_group_xdist_gave_it():
     assert plain_id("tests/e2e/test_a.py::test_b[x-1]@tests.e2e.test_a") == "tests/e2e/test_a.py::test_b[x-1]"
     assert plain_id("tests/unit/test_a.py::test_b@scale") == "tests/unit/test_a.py::test_b"
     assert plain_id("tests/unit/test_a.py::test_b[a@b]") == "tests/unit/test_a.py::test_b[a@b]"  # an @ in a parameter
+    # a browser lane's group (tests/conftest.py): stored under the test's own id, as collection looks it up
+    assert plain_id("tests/e2e/test_a.py::test_b[1024]@browser-lane-1") == "tests/e2e/test_a.py::test_b[1024]"
 
 
 def test_durations_round_trip_and_a_missing_or_broken_file_reads_as_none(tmp_path):
