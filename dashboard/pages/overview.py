@@ -148,8 +148,9 @@ def outcome_counts(figures: WindowFigures) -> str:
 
 
 def saved_value(figures: WindowFigures) -> str:
-    """The pull time saved as a tile shows it, or 'unknown' when no hit's saving is known."""
-    return start_panels.short_duration(figures.saved_seconds) if figures.saved_pods else "unknown"
+    """The pull time saved as a tile shows it, or the sign of no value when no hit's saving is known ("over 0 hits"
+    under it says why; a word in the tile's large digits was cut at 1024 px)."""
+    return start_panels.short_duration(figures.saved_seconds) if figures.saved_pods else NO_VALUE
 
 
 def tile(label: str, value: str, help_text: str, of: str | None = None,

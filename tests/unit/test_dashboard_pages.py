@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -391,3 +392,14 @@ def test_each_uncached_image_without_a_suggestion_says_why_and_is_offered(shown)
         in said
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
     assert links["Create a cache with it"] == "images=docker.io%2Facme%2Fbatch%3A1.0"
+
+
+def test_a_pull_time_saved_that_no_hit_tells_is_the_no_value_sign_not_a_word_cut_at_1024_px():
+    from core.figures import Spread, WindowFigures
+    from dashboard.pages.overview import saved_value
+    from dashboard.text import NO_VALUE
+
+    none = Spread(None, None, 0)
+    unknown = WindowFigures("24 h", 0.0, 86400.0, True, 3, 1, 0, 0, none, none, 0.0, 0, 0, 3)
+    assert saved_value(unknown) == NO_VALUE
+    assert saved_value(replace(unknown, saved_seconds=38.0, saved_pods=3)) == "38 s"
