@@ -11,12 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from core.caches import AUTO_CREATED_PREFIX
-from dashboard import shell
+from dashboard import shell, views
 from dashboard import shown_cluster as clusters
 from dashboard.frames import FrameKeeper, Frames, frames_of
 from dashboard.shown_cluster import ShownCluster
 
 CLUSTER = "Cluster"  # the context a row comes from
+CLUSTER_WIDTH = 72  # the Cluster column's pixels: narrow, the pages' other columns give it room
 ROW = "Row"  # the row's key with its cluster ("ns/name@context"): names and keys have no "@", a context may
 FILTER_KEY = "cluster"  # the Cluster filter, kept in the URL as ?cluster=
 # a cache link of a combined table carries its context (/caches?context=west&cache=name)
@@ -67,15 +68,15 @@ def combined(name: str, tables: dict[str, pd.DataFrame], key: str) -> pd.DataFra
 
 def concatenated(tables: dict[str, pd.DataFrame], key: str) -> pd.DataFrame:
     """`combined` without keeping it."""
-    parts = [table.assign(**{ROW: table[key].astype(str) + "@" + context}) for context, table in tables.items()]
+    parts = [table.assign(**{ROW: qualified(table[key].astype(str), context)}) for context, table in tables.items()]
     frame = pd.concat(parts, ignore_index=True)
     frame.insert(0, CLUSTER, np.repeat(np.array(list(tables), dtype=object), [len(table) for table in parts]))
     return frame
 
 
-def qualified(key: str, context: str) -> str:
-    """A row's ROW key: its key and its cluster."""
-    return f"{key}@{context}"
+def qualified(key: str | pd.Series, context: str) -> str | pd.Series:
+    """A row's ROW key (or a column of them): its key and its cluster."""
+    return key + "@" + context
 
 
 def split(row: str) -> tuple[str, str]:
@@ -123,7 +124,7 @@ def follow(param: str, row: str | None) -> None:
 def cache_links(frame: pd.DataFrame) -> pd.Series:
     """Each row's cache as a link to it on Image caches, in the row's cluster."""
     prefix = "/caches?context=" + frame[CLUSTER].astype(str).map(lambda context: quote(context, safe="")) + "&cache="
-    return frame["Cache"].where(frame["Cache"] == "", prefix + frame["Cache"])
+    return views.links(prefix, frame["Cache"])
 
 
 def counted(total: int, shown: Watched) -> str:
@@ -131,7 +132,7 @@ def counted(total: int, shown: Watched) -> str:
     return f"{total:,} ECI pods" + (f" in {len(shown.clusters)} clusters" if shown.several else "")
 
 
-def first_column(width: int = 72) -> dict[str, Callable]:
+def first_column(width: int = CLUSTER_WIDTH) -> dict[str, Callable]:
     """The Cluster column's config: first, pinned, narrow."""
     return {CLUSTER: st.column_config.TextColumn(CLUSTER, width=width, pinned=True,
                                                  help="The context of the cluster the row is in")}

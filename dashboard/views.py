@@ -305,8 +305,8 @@ def pod_order(frame: pd.DataFrame, order: PodOrder) -> np.ndarray:
     return frame[order.column].array.argsort(ascending=not order.descending, kind="stable", na_position="last")
 
 
-def links(prefix: str, names: pd.Series) -> pd.Series:
-    """In-app links (prefix + name) for a LinkColumn; empty where there is no name."""
+def links(prefix: str | pd.Series, names: pd.Series) -> pd.Series:
+    """In-app links (prefix + name; a prefix per row when a Series) for a LinkColumn; empty where there is no name."""
     return names.where(names == "", prefix + names)
 
 

@@ -25,7 +25,6 @@ from dashboard.text import NO_VALUE, code, inert_frame, md, visible
 TABLE_KEY = "caches-table"
 # ECI's own caches say so in their name (auto-create-for-eci-...), and the detail below says it in words
 # what matters first, so at 1024 px Name, Phase, Expires and Pods hit are in view without scrolling sideways
-CLUSTER_WIDTH = 72  # the Cluster column, when several clusters are shown
 DISPLAYED = ["Shown name", "Phase", "Expires in", "Pods hit", "Progress", "Images", "Size (GiB)", "Age", "Cache ID"]
 
 
@@ -118,7 +117,7 @@ def caches_table(shown: pd.DataFrame) -> None:
         # the widths add up to the table at 1440 px, and an auto-created cache's whole name fits; with several
         # clusters the Cluster column comes first and the Cache ID gives it its width
         column_config={
-            **(together.first_column(CLUSTER_WIDTH) if several else {}),
+            **(together.first_column() if several else {}),
             # in view when the grid scrolls sideways; ECI's auto-created caches by the instance they were made for
             "Shown name": st.column_config.TextColumn("Name", width=236, pinned=True,
                                                       help="auto · eci-…: created by ECI for a pod that missed "
@@ -132,7 +131,7 @@ def caches_table(shown: pd.DataFrame) -> None:
             "Images": st.column_config.NumberColumn(width=54),
             "Size (GiB)": st.column_config.NumberColumn(width=70),
             "Age": st.column_config.TextColumn(width=44),
-            "Cache ID": st.column_config.TextColumn(width=200 - (CLUSTER_WIDTH if several else 0)),
+            "Cache ID": st.column_config.TextColumn(width=200 - (together.CLUSTER_WIDTH if several else 0)),
         },
     )
 

@@ -32,7 +32,6 @@ DECISIONS = ("hit", "miss", "fail", "off")
 # rows sent to the browser: at 50,000 pods sending every matching row made the page's first load take 12.4 s (issue
 # 24); past this the table shows the first rows in the chosen order, says so, and the CSV still has every row
 MAX_ROWS = 2_000
-CLUSTER_WIDTH = 72  # the Cluster column, when several clusters are shown
 
 
 @friendly
@@ -216,7 +215,7 @@ def caption(shown: Shown, total: int, order: str, clusters: int = 1) -> str:
 def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> None:
     """The pods table with single-row selection; a pod opened by deep link starts selected."""
     several = together.CLUSTER in drawn.columns
-    narrower = CLUSTER_WIDTH // 2 if several else 0
+    narrower = together.CLUSTER_WIDTH // 2 if several else 0
     st.dataframe(
         drawn, key=TABLE_KEY, on_select="rerun", selection_mode="single-row", hide_index=True, placeholder=NO_VALUE,
         width="stretch", height=min(38 + 35 * max(len(drawn), 1), 420),
@@ -227,7 +226,7 @@ def table(drawn: pd.DataFrame, keys: list[str], selected_key: str | None) -> Non
         # with several clusters the Cluster column comes first, and Pod and Cache give it their width
         column_order=[together.CLUSTER, *TABLE_COLUMNS] if several else TABLE_COLUMNS,
         column_config={
-            **(together.first_column(CLUSTER_WIDTH) if several else {}),
+            **(together.first_column() if several else {}),
             "Start (s)": st.column_config.NumberColumn("Start", format="%.1f s", width=62,
                                                        help="Seconds from creation to the last container's start"),
             "Pull (s)": st.column_config.NumberColumn("Pull", format="%.1f s", width=58,
