@@ -212,21 +212,23 @@ class PodCounts:
     failed: int
     terminating: int
 
+    @staticmethod
+    def figures(pod: dict) -> tuple[int, int, int, int, int]:
+        """What one pod counts for, field by field: finished by phase; the rest active unless Terminating."""
+        phase = (pod.get("status") or {}).get("phase")
+        gone = bool(pod["metadata"].get("deletionTimestamp"))
+        finished = phase in FINISHED_PHASES
+        active = not finished and not gone
+        return (int(active), int(active and _ready(pod)), int(phase == "Succeeded"), int(phase == "Failed"),
+                int(gone and not finished))
+
     @classmethod
     def of(cls, pods: list[dict]) -> PodCounts:
-        """Count pods: finished by phase; the rest active unless Terminating."""
-        phases = [(p.get("status") or {}).get("phase") for p in pods]
-        deleting = [bool(p["metadata"].get("deletionTimestamp")) for p in pods]
-        running = [p for p, phase, gone in zip(pods, phases, deleting, strict=True)
-                   if phase not in FINISHED_PHASES and not gone]
-        return cls(
-            active=len(running),
-            ready=sum(1 for p in running if _ready(p)),
-            succeeded=phases.count("Succeeded"),
-            failed=phases.count("Failed"),
-            terminating=sum(1 for phase, gone in zip(phases, deleting, strict=True)
-                            if gone and phase not in FINISHED_PHASES),
-        )
+        """Count pods (the sum of their `figures`)."""
+        totals = [0, 0, 0, 0, 0]
+        for pod in pods:
+            totals = [a + b for a, b in zip(totals, cls.figures(pod), strict=True)]
+        return cls(*totals)
 
 
 def _ready(pod: dict) -> bool:

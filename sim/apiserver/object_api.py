@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import random
 import time
 import uuid
 from collections import deque
@@ -55,6 +55,9 @@ POD_STOP_SECONDS = 2.0  # how long (sim time) a Terminating pod's containers tak
 BUILT_IN_GROUPS = ("", "apps", "batch", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
                    "coordination.k8s.io")
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# names and uids need to be unlikely to repeat, not unguessable: kube-apiserver draws a generated name's suffix from
+# math/rand (k8s.io/apimachinery/pkg/util/rand.String); one os.urandom call per pod was a tenth of a ramp's CPU
+_random = random.Random()
 # a create with generateName draws another name while the drawn one is taken, up to 8 draws (KEP-4420, GA in v1.32:
 # maxNameGenerationCreateAttempts in k8s.io/apiserver/pkg/registry/generic/registry/store.go)
 NAME_GENERATION_ATTEMPTS = 8
@@ -98,7 +101,12 @@ def now_timestamp() -> str:
 
 def random_suffix(length: int = 5) -> str:
     """A random suffix in the alphabet Kubernetes uses for generated names."""
-    return "".join(secrets.choice(_NAME_SUFFIX_ALPHABET) for _ in range(length))
+    return "".join(_random.choices(_NAME_SUFFIX_ALPHABET, k=length))
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID for a new object."""
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
 
 
 def generated_name(prefix: str, taken: Callable[[str], bool]) -> str:
@@ -318,12 +326,17 @@ class ObjectApi:
         body: object,
         options: WriteOptions = DEFAULT_WRITE,
         internal: bool = False,
+        trusted: bool = False,
     ) -> dict:
         """POST: store a new object.
 
-        `internal` is for scenarios and controllers: the status and creationTimestamp they give are kept.
+        `internal` is for scenarios and controllers: the status and creationTimestamp they give are kept. `trusted`
+        is for a body the sim built from objects the API already decoded (a controller's pod from its template, an
+        Event): its fields are not decoded again.
         """
-        obj = self._check_fields(resource, self._check_body(resource, namespace, body), options.field_validation)
+        obj = self._check_body(resource, namespace, body)
+        if not trusted:
+            obj = self._check_fields(resource, obj, options.field_validation)
         metadata = obj["metadata"]
         if not metadata.get("name") and metadata.get("generateName"):
             home_namespace = metadata.get("namespace", "")
@@ -348,7 +361,7 @@ class ObjectApi:
         if resource == CRDS:
             obj["status"] = crd_status(obj, now_timestamp())
         applied = set(fields.leaves(obj)) if options.operation == "Apply" else set()
-        metadata["uid"] = str(uuid.uuid4())  # before the defaults: a Job's generated selector names it
+        metadata["uid"] = new_uid()  # before the defaults: a Job's generated selector names it
         apply_defaults(resource.key, obj)
         self._validate(resource, obj)
         if self.store.get(resource.key, metadata.get("namespace", ""), metadata["name"]) is not None:
@@ -547,7 +560,7 @@ class ObjectApi:
             "lastTimestamp": now,
             "count": 1,
         }
-        self.create(EVENTS, metadata["namespace"], body)
+        self.create(EVENTS, metadata["namespace"], body, trusted=True)
 
     def save(self, resource: ResourceType, obj: dict) -> Entry:
         """Store a controller's change to an existing object as is (no validation, status included)."""

@@ -20,6 +20,15 @@ class Scheduler:
         self._pending: set[tuple] = set()
         self._due: deque[tuple[Callable, tuple]] = deque()
         self._draining = False
+        self._running_loop: asyncio.AbstractEventLoop | None = None
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop it runs on (every call comes from that loop's thread)."""
+        # asyncio.get_running_loop checks the process id each call: a twentieth of a ramp's CPU in getpid
+        loop = self._running_loop
+        if loop is None or loop.is_closed():
+            loop = self._running_loop = asyncio.get_running_loop()
+        return loop
 
     @staticmethod
     def _run(callback: Callable, args: tuple) -> None:
@@ -31,7 +40,7 @@ class Scheduler:
 
     def after(self, seconds: float, callback: Callable, *args: object) -> None:
         """Run `callback(*args)` after `seconds` of simulated time."""
-        asyncio.get_running_loop().call_later(seconds / self.speed, self._fire, callback, args)
+        self._loop().call_later(seconds / self.speed, self._fire, callback, args)
 
     def _fire(self, callback: Callable, args: tuple) -> None:
         """A timer is due: its callback joins the queue the loop works through in slices.
@@ -42,7 +51,7 @@ class Scheduler:
         self._due.append((callback, args))
         if not self._draining:
             self._draining = True
-            asyncio.get_running_loop().call_soon(self._drain)
+            self._loop().call_soon(self._drain)
 
     def _drain(self) -> None:
         """Run due callbacks for one slice; the rest on a later loop turn, after the sockets."""
@@ -53,7 +62,7 @@ class Scheduler:
             if time.monotonic() > deadline:
                 break
         if self._due:
-            asyncio.get_running_loop().call_soon(self._drain)
+            self._loop().call_soon(self._drain)
         else:
             self._draining = False
 
@@ -73,7 +82,7 @@ class Scheduler:
             self._pending.discard(key)
             self._run(callback, args)
 
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         if seconds:
             loop.call_later(seconds if real else seconds / self.speed, self._fire, run, ())
         else:

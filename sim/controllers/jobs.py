@@ -33,6 +33,7 @@ class JobController(Controller):
     """Creates each Job's pods up to parallelism until its completions succeed; ends its pods' runs; counts."""
 
     KIND_KEY = JOBS.key
+    POD_OWNER_KIND = "Job"
 
     def _on_other_change(self, change: Change, obj: dict, namespace: str) -> None:
         """Reconcile the Job behind a changed pod; a pod of a Job that came up runs for a while."""
