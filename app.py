@@ -10,7 +10,7 @@ configure_process()
 # pole of a cold start) then run while they import
 shown_cluster.current()
 
-from dashboard import nav, shell  # noqa: E402
+from dashboard import nav, shell, signin  # noqa: E402
 from dashboard.safe import friendly  # noqa: E402
 
 st.set_page_config(
@@ -23,6 +23,8 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}"
         # below 1280 px the wide layout's 5rem side margins take what tables need
         "@media (max-width:1280px){[data-testid='stMainBlockContainer']{padding-left:2rem;padding-right:2rem}}"
         "</style>")
+signin.require_sign_in()  # with sign-in configured, an anonymous visitor sees only the sign-in page
 navigation = st.navigation(nav.sections())
+friendly(signin.sidebar)()
 friendly(shell.sidebar)()
 navigation.run()

@@ -19,11 +19,12 @@ COMMANDS = {
     "report": "explain every ECI pod of a live cluster",
     "sim": "run the built-in ECI cluster (HTTPS Kubernetes API)",
     "exporter": "watch a cluster and serve Prometheus metrics (no dashboard)",
+    "dashboard": "serve the dashboard (streamlit run app.py), sign-in (IMC_OIDC_*) checked first",
 }
 # Subcommands whose options and runner live beside their code (add_arguments, run); imported only when chosen,
 # so that `imc explain` never loads the Kubernetes client, uvicorn or Streamlit (report's and exporter's runners
 # import kube/ inside them for the same reason).
-SUBCOMMAND_MODULES = {"sim": "sim.command"}
+SUBCOMMAND_MODULES = {"sim": "sim.command", "dashboard": "dashboard.serve"}
 REPORT_FORMATS = ("table", "json", "csv")
 REPORT_WINDOWS = ("1h", "24h", "7d", "30d")  # `core.figures.WINDOWS`' names without their space
 
@@ -405,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     own_process = argv is None
     argv = sys.argv[1:] if argv is None else argv
     escape_what_the_terminal_cannot_show()
-    args = build_parser(chosen_command(argv)).parse_args(argv)
+    if argv[:1] == ["dashboard"] and argv[1:2] not in (["-h"], ["--help"]):
+        # streamlit's options (--server.port 8501) are passed on as they are, not parsed here
+        args = argparse.Namespace(command="dashboard", options=argv[1:])
+    else:
+        args = build_parser(chosen_command(argv)).parse_args(argv)
     try:
         if args.command == "explain":
             return run_explain(args)

@@ -122,18 +122,24 @@ class Dashboard:
         self.stop()
 
 
-def start_dashboard(kubeconfig: str, log: Path, **env: str) -> Dashboard:
-    """The dashboard against a kubeconfig on a free port, once healthy; RuntimeError when streamlit exits first.
+STREAMLIT_RUN = ("-m", "streamlit", "run", "app.py")
+IMC_DASHBOARD = ("cli.py", "dashboard")  # `imc dashboard`: sign-in (IMC_OIDC_*) checked, then streamlit run app.py
+
+
+def start_dashboard(kubeconfig: str, log: Path, launcher: tuple[str, ...] = STREAMLIT_RUN, port: int | None = None,
+                    **env: str) -> Dashboard:
+    """The dashboard against a kubeconfig on a free port (or this one), once healthy; RuntimeError when it exits
+    first. `launcher`: how python starts it.
 
     Its history lives beside the log and /metrics is off unless `env` says otherwise (never ~/.cache/imc or port
     9108); read-only only when `env` asks for it.
     """
-    port = free_port()
+    port = port or free_port()
     quiet = {"IMC_HISTORY_PATH": str(log.parent / "history.sqlite3"), "IMC_METRICS_PORT": "0"}
     environment = {**os.environ, "KUBECONFIG": kubeconfig, **quiet, **env}
     if "IMC_READ_ONLY" not in env:
         environment.pop("IMC_READ_ONLY", None)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+    command = [sys.executable, *launcher, "--server.headless", "true", "--server.port",
                str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with log.open("w") as handle:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT)

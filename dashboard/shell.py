@@ -26,10 +26,29 @@ def require_cluster() -> ShownCluster:
     found = clusters.current()
     if isinstance(found, ShownCluster):
         wait_for_first_list(found)
+        person_notice(found)
         return found
     show_problem(found)
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
+
+
+def person_notice(cluster: ShownCluster) -> None:
+    """For a signed-in person: the page saying they may see nothing here (then the page stops), or that imc may not
+    act as them (signed-in mode read-only)."""
+    shown = cluster.visibility
+    if cluster.person is None or shown is None:
+        return
+    if shown.problem:
+        st.warning(f"Signed-in mode is **read-only**: {md(shown.problem)}. This page shows what imc's own account "
+                   "can read.", icon=":material/lock:")
+    elif shown.nothing:
+        st.title("Nothing to show you here")
+        st.info(f"Kubernetes lets {code(cluster.person.user)} list the pods of no namespace and no ImageCaches in "
+                f"context {code(cluster.context)}, so imc has nothing to show you. Ask your cluster's "
+                "administrators for a RoleBinding (the `view` ClusterRole in your team's namespaces, say), then "
+                "reload.", icon=":material/visibility_off:")
+        st.stop()
 
 
 def wait_for_first_list(cluster: ShownCluster, timeout: float = SYNC_TIMEOUT_SECONDS) -> None:

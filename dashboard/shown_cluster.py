@@ -15,8 +15,9 @@ import streamlit as st
 from sim.fleet import FLEET_CONTEXTS, FLEET_VIEWER_CONTEXTS
 
 if TYPE_CHECKING:
+    from core.identity import Identity
     from dashboard.frames import FrameKeeper
-    from kube.access import AccessChecker
+    from kube.access import AccessChecker, Visibility
     from kube.connect import Connection
     from kube.live import Live
     from kube.metrics import MetricsEndpoint
@@ -49,6 +50,8 @@ class ShownCluster:
     first_list_done: bool = False  # the pages waited once for every kind to be listed
     closed: bool = False
     keeper: FrameKeeper | None = None  # what its pages keep between store versions (None: the process's one keeper)
+    person: Identity | None = None  # the signed-in person this is the view of (dashboard.people.seen_by)
+    visibility: Visibility | None = None  # what that person may see
 
     def close(self) -> None:
         """Stop the watcher and close the connection (once); the demo cluster stops with the process."""
@@ -163,22 +166,42 @@ def chosen_context(offered: ContextChoices) -> str:
     return (st.session_state.get(CONTEXT_KEY) or st.query_params.get(CONTEXT_PARAM) or offered.default).strip()
 
 
+PERSON_KEY = "imc-person"  # the signed-in person's Identity (dashboard.signin), None without sign-in
+
+
+def signed_in() -> Identity | None:
+    """The session's signed-in person, or None (sign-in off)."""
+    return st.session_state.get(PERSON_KEY)
+
+
+def as_seen(found: Any) -> Any:
+    """A cluster as the session's signed-in person sees it (dashboard.people), the cluster itself without sign-in."""
+    identity = signed_in()
+    if identity is None or not isinstance(found, ShownCluster):
+        return found
+    from dashboard import people
+
+    return people.seen_by(found, identity, frame_keeper)
+
+
 def current() -> ShownCluster | ClusterProblem:
-    """The cluster this session shows: the injected one, else the chosen context of the demo or the kubeconfig."""
+    """The cluster this session shows (as its signed-in person sees it): the injected one, else the chosen context of
+    the demo or the kubeconfig."""
     if _injected is not None:
-        return _injected
+        return as_seen(_injected)
     offered = choices()
-    return open_cluster(chosen_context(offered), offered.demo)
+    return as_seen(open_cluster(chosen_context(offered), offered.demo))
 
 
 def opened() -> dict[str, ShownCluster | ClusterProblem]:
-    """The clusters this process opened, by the context asked for, in the order they were opened."""
+    """The clusters this process opened, by the context asked for, in the order they were opened (as the session's
+    signed-in person sees them)."""
     with _opened_lock:
         found = {context: cluster for (context, _demo), cluster in _opened.items()}
-    if _injected is None:
-        return found
-    injected = {cluster.context: cluster for cluster in (_injected, *_injected_also)}
-    return {**injected, **{context: cluster for context, cluster in found.items() if context not in injected}}
+    if _injected is not None:
+        injected = {cluster.context: cluster for cluster in (_injected, *_injected_also)}
+        found = {**injected, **{context: cluster for context, cluster in found.items() if context not in injected}}
+    return {context: as_seen(cluster) for context, cluster in found.items()}
 
 
 def fleet_wanted(offered: ContextChoices) -> tuple[str, ...]:
@@ -191,12 +214,13 @@ def together(cluster: ShownCluster) -> list[ShownCluster]:
     """The clusters the Pods and Image caches pages show at once: every watched cluster that is open (opened here
     when not yet, as the Fleet page does) when the session's is one of two or more, else the session's alone."""
     if _injected is not None:
-        return [_injected, *_injected_also] if cluster is _injected else [cluster]
+        return [_injected, *map(as_seen, _injected_also)] if cluster is _injected else [cluster]
     offered = choices()
     wanted = fleet_wanted(offered)
     if len(wanted) < 2 or cluster.context not in wanted:
         return [cluster]
-    found = [cluster if context == cluster.context else open_cluster(context, offered.demo) for context in wanted]
+    found = [cluster if context == cluster.context else as_seen(open_cluster(context, offered.demo))
+             for context in wanted]
     return [each for each in found if isinstance(each, ShownCluster) and not each.closed]
 
 

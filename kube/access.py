@@ -1,15 +1,19 @@
-"""Who may write: read-only mode, and SelfSubjectAccessReviews for the writes the UI offers (TTL-cached)."""
+"""Who may write and read: read-only mode, and SelfSubjectAccessReviews (TTL-cached) for the writes the UI offers and,
+for a signed-in person, the namespaces whose pods they may list."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cachetools import TTLCache
 
 from kube.http import Request, RequestError, send_json
+from kube.impersonation import impersonation_refused
 from kube.resources import RESOURCES
 
 FIELD_MANAGER = "imc-dashboard"
@@ -20,7 +24,7 @@ _TRUE = {"1", "true", "yes", "on"}
 
 @dataclass(frozen=True)
 class WriteAction:
-    """A write the UI offers: a verb on a resource."""
+    """A verb on a resource: a write the UI offers, or a read a signed-in person's view depends on."""
 
     verb: str
     group: str
@@ -39,6 +43,13 @@ WRITE_ACTIONS: dict[str, WriteAction] = {
     "update-imagecache": _action("patch", "imagecaches"),
     "delete-imagecache": _action("delete", "imagecaches"),
 }
+# what a signed-in person sees: the pods of a namespace (the namespace's objects on every page), the caches
+READ_ACTIONS: dict[str, WriteAction] = {
+    "list-pods": _action("list", "pods"),
+    "list-imagecaches": _action("list", "imagecaches"),
+}
+IMPERSONATION_REFUSED = ("read-only: imc's ServiceAccount may not impersonate signed-in people, so it cannot ask "
+                         "Kubernetes what you may do (apply deploy/rbac-impersonate.yaml)")
 
 
 @dataclass(frozen=True)
@@ -103,31 +114,66 @@ def ssar_request(action: WriteAction, namespace: str | None = None, name: str | 
     return Request("POST", SSAR_PATH, body=ssar_body(action, namespace, name))
 
 
-def permission_from_review(review: dict, action: WriteAction, user: str = "") -> Permission:
+def permission_from_review(review: dict, action: WriteAction, user: str = "", namespace: str | None = None
+                           ) -> Permission:
     """A Permission from a SelfSubjectAccessReview answer."""
     status = review.get("status") or {}
     if status.get("allowed"):
         return Permission(True)
     who = f"user {user!r}" if user else "this user"
     why = status.get("reason") or status.get("evaluationError") or ""
-    text = f"{who} may not {action.verb} {action.resource}" + (f": {why}" if why else "")
+    where = f" in namespace {namespace}" if action.namespaced and namespace else ""
+    text = f"{who} may not {action.verb} {action.resource}{where}" + (f": {why}" if why else "")
     return Permission(False, text)
 
 
-class AccessChecker:
-    """SSAR answers per connection, cached for a while so reruns of the UI do not ask every time."""
+@dataclass(frozen=True)
+class Visibility:
+    """What a signed-in person may see: the namespaces whose pods they may list (None: every one), whether they may
+    list ImageCaches, and why it is not their own view (imc may not impersonate: then it is imc's)."""
 
-    def __init__(self, connection: Any, ttl: float = ACCESS_TTL_SECONDS) -> None:
+    namespaces: frozenset[str] | None
+    caches: bool
+    problem: str | None = None
+
+    def shows(self, namespace: str) -> bool:
+        """Whether objects of this namespace are shown."""
+        return self.namespaces is None or namespace in self.namespaces
+
+    @property
+    def nothing(self) -> bool:
+        """No namespace and no caches: the person may see nothing imc shows."""
+        return self.namespaces == frozenset() and not self.caches
+
+
+EVERYTHING = Visibility(None, True)
+
+
+class AccessChecker:
+    """SSAR answers per connection, cached for a while so reruns of the UI do not ask every time.
+
+    A signed-in person's connection (kube.impersonation.acting_as) asks as that person; when the server refuses imc
+    the right to impersonate, every answer is no, with that reason (`refused`)."""
+
+    def __init__(self, connection: Any, ttl: float = ACCESS_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.connection = connection
-        self._cache: TTLCache = TTLCache(maxsize=256, ttl=ttl)
+        self._cache: TTLCache = TTLCache(maxsize=4096, ttl=ttl, timer=clock)
         self._lock = threading.Lock()
+        self.refused: str | None = None  # imc may not impersonate the connection's person
 
     def can(self, action_name: str, namespace: str | None = None) -> Permission:
         """Whether the UI may offer this write (read-only mode first, then the server's answer)."""
         reason = read_only_reason(self.connection)
         if reason:
             return Permission(False, reason)
-        action = WRITE_ACTIONS[action_name]
+        return self._review(action_name, WRITE_ACTIONS[action_name], namespace)
+
+    def may(self, action_name: str, namespace: str | None = None) -> Permission:
+        """Whether the connection may do a read of READ_ACTIONS (no namespace: in every namespace)."""
+        return self._review(action_name, READ_ACTIONS[action_name], namespace)
+
+    def _review(self, action_name: str, action: WriteAction, namespace: str | None) -> Permission:
         key = (action_name, namespace if action.namespaced else None)
         with self._lock:
             cached = self._cache.get(key)
@@ -136,9 +182,13 @@ class AccessChecker:
         try:
             review = send_json(self.connection.api_client, ssar_request(action, namespace))
         except RequestError as exc:
-            # Not cached: a passing network problem should not hide a write for a minute.
-            return Permission(False, f"cannot check permissions: {exc}")
-        answer = permission_from_review(review or {}, action, getattr(self.connection, "user", ""))
+            if not impersonation_refused(exc):
+                # Not cached: a passing network problem should not hide a write for a minute.
+                return Permission(False, f"cannot check permissions: {exc}")
+            self.refused = IMPERSONATION_REFUSED
+            answer = Permission(False, IMPERSONATION_REFUSED)
+        else:
+            answer = permission_from_review(review or {}, action, getattr(self.connection, "user", ""), namespace)
         with self._lock:
             self._cache[key] = answer
         return answer
@@ -146,6 +196,20 @@ class AccessChecker:
     def all(self, namespace: str | None = None) -> dict[str, Permission]:
         """Every write the UI offers, answered."""
         return {name: self.can(name, namespace) for name in WRITE_ACTIONS}
+
+    def visibility(self, namespaces: Iterable[str]) -> Visibility:
+        """What the connection's person may see of these namespaces: one review whether they may list pods
+        everywhere, else one per namespace, and one for the caches (each cached for the TTL).
+
+        When imc may not impersonate, the person sees what imc's own account sees, read-only, and the problem says
+        so."""
+        everywhere = self.may("list-pods")
+        if self.refused:
+            return Visibility(None, True, self.refused)
+        caches = self.may("list-imagecaches").allowed
+        if everywhere.allowed:
+            return Visibility(None, caches)
+        return Visibility(frozenset(ns for ns in sorted(set(namespaces)) if self.may("list-pods", ns).allowed), caches)
 
     def forget(self) -> None:
         """Drop cached answers (after a role change, say)."""

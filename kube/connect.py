@@ -13,6 +13,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config.config_exception import ConfigException
 
+from core.identity import Identity
 from kube.http import Request, RequestError, send
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -33,6 +34,7 @@ class Connection:
     user: str
     in_cluster: bool
     kubeconfig: str | None = None
+    person: Identity | None = None  # the signed-in person this connection acts as (kube.impersonation.acting_as)
 
     def close(self) -> None:
         """Close the client's connection pool."""

@@ -5,6 +5,7 @@ Pure (no I/O) and thread-safe: reflector threads write, the UI reads immutable s
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from collections import deque
@@ -138,6 +139,32 @@ def object_key(obj: object) -> str:
 def invalid_key(kind: str, key: str) -> str:
     """The key of an object in StoreSnapshot.invalid."""
     return f"{kind}/{key or UNNAMED}"
+
+
+def visible_part(snapshot: StoreSnapshot, namespaces: frozenset[str] | None, caches: bool) -> StoreSnapshot:
+    """The snapshot as a person who may see only these namespaces (None: every one), and the ImageCaches or not, sees
+    it: their pods, Deployments, history points and malformed objects; no cache when they may not list caches.
+
+    The decisions stay as they are (a pod's own annotations name the cache ECI used)."""
+
+    def shown(key: str) -> bool:
+        return namespaces is None or key.rpartition("/")[0] in namespaces
+
+    def shown_invalid(key: str) -> bool:
+        kind, _, rest = key.partition("/")
+        return caches if kind == "imagecaches" else shown(rest)
+
+    history = tuple(point for point in snapshot.history
+                    if (caches if point.kind == "imagecache" else shown(point.key)))
+    return dataclasses.replace(
+        snapshot,
+        pods=MappingProxyType({key: record for key, record in snapshot.pods.items() if shown(key)}),
+        caches=snapshot.caches if caches else MappingProxyType({}),
+        cache_objects=snapshot.cache_objects if caches else MappingProxyType({}),
+        deployments=MappingProxyType({key: obj for key, obj in snapshot.deployments.items() if shown(key)}),
+        history=history,
+        invalid=MappingProxyType({key: why for key, why in snapshot.invalid.items() if shown_invalid(key)}),
+    )
 
 
 def _field_problem(findings: Iterable[Finding]) -> str | None:

@@ -206,8 +206,8 @@ def delete_request(cache: Mapping, dry_run: bool) -> Request:
     return Request("DELETE", RESOURCES["imagecaches"].object_path(meta.get("name") or ""), body=body)
 
 
-def audit_event(obj: Mapping, reason: str, message: str, context: str, now: datetime) -> dict:
-    """A core/v1 Event on the written object, saying who (which context) did what."""
+def audit_event(obj: Mapping, reason: str, message: str, context: str, now: datetime, person: str = "") -> dict:
+    """A core/v1 Event on the written object, saying who (the signed-in person, if any, and which context) did what."""
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace")
     involved = {
@@ -229,7 +229,7 @@ def audit_event(obj: Mapping, reason: str, message: str, context: str, now: date
         },
         "involvedObject": {k: v for k, v in involved.items() if v},
         "reason": reason,
-        "message": f"{message} (by imc, context {context})",
+        "message": f"{message} (by {person + ' through ' if person else ''}imc, context {context})",
         "type": "Normal",
         "source": {"component": FIELD_MANAGER},
         "reportingComponent": FIELD_MANAGER,
@@ -297,7 +297,9 @@ def _send_twice(connection: Any, action: str, dry: Request, real: Request) -> di
 
 
 def _audit(connection: Any, obj: dict, reason: str, message: str) -> tuple[str, ...]:
-    event = audit_event(obj, reason, message, str(getattr(connection, "context", "")), datetime.now(UTC))
+    person = getattr(connection, "person", None)
+    event = audit_event(obj, reason, message, str(getattr(connection, "context", "")), datetime.now(UTC),
+                        person.user if person is not None else "")
     try:
         send_json(connection.api_client, event_request(event))
     except RequestError as exc:

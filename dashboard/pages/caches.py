@@ -64,6 +64,10 @@ def live(watched: together.Watched, phases: tuple[str, ...], text: str, in_clust
     frames = every[cluster.context]
     table = (together.combined("caches", {context: found.caches for context, found in every.items()}, "Name")
              if watched.several else frames.caches)
+    if cluster.visibility is not None and not cluster.visibility.caches:
+        st.info(f"Kubernetes does not let {code(cluster.person.user if cluster.person else 'you')} list ImageCaches "
+                f"in context {code(cluster.context)}, so none are shown.", icon=":material/visibility_off:")
+        return
     if table.empty:
         st.info(f"No image caches in {'these clusters' if watched.several else 'this cluster'} yet. Create one, or "
                 "let ECI auto-create one when a pod misses.", icon=":material/inventory_2:")

@@ -38,7 +38,8 @@ def live(wanted: tuple[str, ...]) -> None:
     order = fleet_views.ordered(wanted, list(opened))
     window = history.pick_window()
     rows = [row_of(context, opened.get(context), window) for context in order]
-    url = prometheus.prometheus_url()
+    # Prometheus's figures are whole clusters': not for a signed-in person, who sees only their namespaces
+    url = None if clusters.signed_in() is not None else prometheus.prometheus_url()
     reading = read_prometheus(url, window) if url else prometheus.FleetReading()
     rows += fleet_views.prometheus_rows(reading.clusters, watched_names(opened), time.time())
     explain(wanted, rows, window, opened)

@@ -1,12 +1,23 @@
-"""Who a request acts as and what it may do: the two users' RBAC rules, impersonation and the self reviews."""
+"""Who a request acts as and what it may do: the users' and demo people's RBAC bindings, impersonation and the self
+reviews."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core import caches
 from sim.apiserver.errors import ApiError, qualified
 from sim.apiserver.identity import ADMIN_USER, VIEWER_USER
-from sim.apiserver.resources import ALL_RESOURCES, READ_VERBS, SUBRESOURCES
+from sim.apiserver.people import (
+    DEMO_VIEWER,
+    DEMO_VIEWER_GROUP,
+    DEMO_VIEWER_READS,
+    DEMO_WRITER,
+    DEMO_WRITER_GROUP,
+    DEMO_WRITER_NAMESPACE,
+    DEMO_WRITER_READS,
+)
+from sim.apiserver.resources import ALL_RESOURCES, NAMESPACES, READ_VERBS, SUBRESOURCES, Target
 from sim.apiserver.validation import dns_label_problems, dns_subdomain_problems
 
 AUTHENTICATED = "system:authenticated"
@@ -76,24 +87,66 @@ def _viewer_rules() -> tuple[Rule, ...]:
     return tuple(Rule(READ_VERBS, (group,), tuple(names)) for group, names in by_group.items())
 
 
-VIEWER_RULES = _viewer_rules()
+VIEWER_RULES = _viewer_rules()  # the `view` role: what sim-viewer has everywhere, what the demo people have in namespaces
+CACHE_READ_RULES = tuple(rule for rule in VIEWER_RULES if caches.GROUP in rule.api_groups)
+DEMO_WRITE_RULES = (
+    Rule(("patch", "update"), ("apps",), ("deployments",)),  # a server-side dry run of a patch is a patch too
+    Rule(("create",), ("",), ("events",)),  # imc's audit Event, in the namespace of the object written
+)
 
 
-def rules_of(subject: Subject) -> tuple[Rule, ...]:
-    """The rules bound to a subject (cluster-wide: the sim has no namespaced roles)."""
-    rules: tuple[Rule, ...] = ()
-    if subject.user == ADMIN_USER or MASTERS in subject.groups:
-        rules += ADMIN_RULES
-    if subject.user == VIEWER_USER or VIEWERS in subject.groups:
-        rules += VIEWER_RULES
-    if AUTHENTICATED in subject.groups:
-        rules += BASIC_RULES
-    return rules
+@dataclass(frozen=True)
+class Binding:
+    """A built-in binding of rules to users and groups: everywhere, as a ClusterRoleBinding, or only in the
+    named namespaces, as a RoleBinding in each."""
+
+    rules: tuple[Rule, ...]
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()  # () = cluster-wide
+
+    def applies(self, subject: Subject, namespace: str) -> bool:
+        """Whether the binding gives its rules to the subject for a request in `namespace` ("": cluster scope)."""
+        return ((not self.namespaces or namespace in self.namespaces)
+                and (subject.user in self.users or any(group in self.groups for group in subject.groups)))
 
 
-def allowed(subject: Subject, verb: str, group: str, resource: str) -> bool:
-    """Whether RBAC lets the subject do `verb` on `resource` (`plural` or `plural/subresource`)."""
-    return any(rule.allows(verb, group, resource) for rule in rules_of(subject))
+# ClusterRoleBindings first, then RoleBindings, in the order kube-apiserver's rule resolver visits them
+BINDINGS = (
+    Binding(ADMIN_RULES, users=(ADMIN_USER,), groups=(MASTERS,)),
+    Binding(VIEWER_RULES, users=(VIEWER_USER,), groups=(VIEWERS,)),
+    Binding(CACHE_READ_RULES, users=(DEMO_WRITER, DEMO_VIEWER), groups=(DEMO_WRITER_GROUP, DEMO_VIEWER_GROUP)),
+    Binding(BASIC_RULES, groups=(AUTHENTICATED,)),
+    Binding(VIEWER_RULES, users=(DEMO_WRITER,), groups=(DEMO_WRITER_GROUP,), namespaces=DEMO_WRITER_READS),
+    Binding(DEMO_WRITE_RULES, users=(DEMO_WRITER,), groups=(DEMO_WRITER_GROUP,),
+            namespaces=(DEMO_WRITER_NAMESPACE,)),
+    Binding(VIEWER_RULES, users=(DEMO_VIEWER,), groups=(DEMO_VIEWER_GROUP,), namespaces=DEMO_VIEWER_READS),
+)
+
+
+def rules_of(subject: Subject, namespace: str = "") -> tuple[Rule, ...]:
+    """The rules that apply to a subject in a namespace ("": at the cluster scope).
+
+    As kube-apiserver's RBAC rule resolver (pkg/registry/rbac/validation/rule.go, VisitRulesFor): every
+    ClusterRoleBinding's rules, then, only when the request names a namespace, that namespace's RoleBindings'. So a
+    list across all namespaces needs a cluster-wide grant, and the RBAC authorizer
+    (plugin/pkg/auth/authorizer/rbac/rbac.go) allows a request when one of these rules allows it.
+    """
+    return tuple(rule for binding in BINDINGS if binding.applies(subject, namespace) for rule in binding.rules)
+
+
+def allowed(subject: Subject, verb: str, group: str, resource: str, namespace: str = "") -> bool:
+    """Whether RBAC lets the subject do `verb` on `resource` (`plural` or `plural/subresource`) in `namespace`."""
+    return any(rule.allows(verb, group, resource) for rule in rules_of(subject, namespace))
+
+
+def request_namespace(target: Target) -> str:
+    """The namespace a request is authorized in: its URL's, and a Namespace's own name for `/namespaces/NAME[/...]`
+    (as apiserver's RequestInfoFactory reads `/namespaces/{namespace}`: staging/src/k8s.io/apiserver/pkg/endpoints/
+    request/requestinfo.go)."""
+    if target.resource is NAMESPACES:
+        return target.name
+    return target.namespace
 
 
 def url_allowed(subject: Subject, verb: str, path: str) -> bool:
@@ -129,11 +182,13 @@ def impersonated(subject: Subject, user: str | None, groups: list[str], uid: str
             raise ApiError(400, "requested impersonation of groups or a uid without impersonating a user")
         return subject
     account = service_account_of(user)
-    asked = [("serviceaccounts" if account else "users", user)] + [("groups", group) for group in groups]
-    for resource, name in asked + ([("uids", uid)] if uid else []):
-        if not allowed(subject, "impersonate", "authentication.k8s.io" if resource == "uids" else "", resource):
-            raise forbidden(subject, "impersonate", "authentication.k8s.io" if resource == "uids" else "", resource,
-                            name)
+    # (resource, name, namespace) checked: a ServiceAccount by its name in its own namespace
+    asked = [("serviceaccounts", account[1], account[0]) if account else ("users", user, "")]
+    asked += [("groups", group, "") for group in groups] + ([("uids", uid, "")] if uid else [])
+    for resource, name, namespace in asked:
+        group = "authentication.k8s.io" if resource == "uids" else ""
+        if not allowed(subject, "impersonate", group, resource, namespace):
+            raise forbidden(subject, "impersonate", group, resource, name, namespace)
     if account and not groups:
         groups = [SERVICE_ACCOUNTS, f"{SERVICE_ACCOUNTS}:{account[0]}"]
     if not {AUTHENTICATED, UNAUTHENTICATED} & set(groups):
@@ -151,14 +206,22 @@ def service_account_of(user: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def rules_review(subject: Subject, body: dict) -> dict:
-    """A SelfSubjectRulesReview answered for the subject."""
-    rules = rules_of(subject)
+def rules_review(subject: Subject, body: object) -> dict:
+    """A SelfSubjectRulesReview answered for the subject: the rules that apply in its spec.namespace.
+
+    As kube-apiserver's selfsubjectrulesreview storage (pkg/registry/authorization/selfsubjectrulesreview/rest.go):
+    400 without a namespace; the answer carries only the status.
+    """
+    spec = body.get("spec") if isinstance(body, dict) else None
+    namespace = spec.get("namespace") if isinstance(spec, dict) else None
+    if not isinstance(namespace, str) or not namespace:
+        raise ApiError(400, "no namespace on request")
+    rules = rules_of(subject, namespace)
     return {
         "kind": "SelfSubjectRulesReview",
         "apiVersion": "authorization.k8s.io/v1",
         "metadata": {"creationTimestamp": None},
-        "spec": body.get("spec") or {},
+        "spec": {},
         "status": {
             "resourceRules": [rule.review() for rule in rules if not rule.urls],
             "nonResourceRules": [rule.review() for rule in rules if rule.urls],
@@ -215,7 +278,8 @@ def access_review(subject: Subject, body: object) -> dict:
         resource = attributes.get("resource", "")
         if attributes.get("subresource"):
             resource += "/" + attributes["subresource"]
-        ok = allowed(subject, attributes.get("verb", ""), attributes.get("group", ""), resource)
+        ok = allowed(subject, attributes.get("verb", ""), attributes.get("group", ""), resource,
+                     attributes.get("namespace") or "")
     else:
         attributes = spec.get("nonResourceAttributes") or {}
         ok = url_allowed(subject, attributes.get("verb", ""), attributes.get("path", ""))

@@ -24,6 +24,7 @@ from sim.apiserver.access import (
     allowed,
     forbidden,
     impersonated,
+    request_namespace,
     rules_review,
     self_review,
     token_of_review,
@@ -304,8 +305,9 @@ class ApiServer:
                                 + (f"/{target.subresource}" if target.subresource else ""))
         resource = target.resource
         plural = f"{resource.plural}/{target.subresource}" if target.subresource else resource.plural
-        if not allowed(subject, verb, resource.group, plural):
-            raise forbidden(subject, verb, resource.group, plural, target.name, target.namespace)
+        namespace = request_namespace(target)
+        if not allowed(subject, verb, resource.group, plural, namespace):
+            raise forbidden(subject, verb, resource.group, plural, target.name, namespace)
         return await self.serve_resource(request, subject, verb, target, query)
 
     def openapi(self, path: str, accept: str = "") -> Response:
@@ -375,7 +377,7 @@ class ApiServer:
             return json_response(access_review(subject, await self.read_body(request)), 201)
         if resource is SSRRS:
             body = await self.read_body(request)
-            return json_response(rules_review(subject, body if isinstance(body, dict) else {}), 201)
+            return json_response(rules_review(subject, body), 201)
         if resource is SSRS:
             return json_response(self_review(subject), 201)
         if resource is TOKENREVIEWS:

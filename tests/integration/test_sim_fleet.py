@@ -15,6 +15,7 @@ import yaml
 from kubernetes import client
 
 from bench.waits import free_port, poll, scaled
+from sim.apiserver.people import DEMO_VIEWER, DEMO_WRITER
 from sim.launch import FLEET_CONTEXTS, _answers_version
 from sim.server import ServedCluster, SimConfig, serve
 from tests.integration.conftest import TEST_SPEED, new_api_client, run_kubectl
@@ -56,6 +57,22 @@ def test_the_fleet_serves_each_context_its_own_cluster(fleet, tmp_path):
     refused = run_kubectl(fleet, "create", "namespace", "viewer-may-not", context="sim-beijing-viewer",
                           cache_dir=cache, check=False)
     assert refused.returncode != 0 and "forbidden" in refused.stderr.lower()
+
+
+def test_the_demo_people_are_in_each_cluster_and_see_only_their_namespaces(fleet, tmp_path):
+    cache = str(tmp_path / "kubectl-cache")
+
+    def can(context: str, *args: str) -> str:
+        return run_kubectl(fleet, "auth", "can-i", *args, context=context, cache_dir=cache, check=False).stdout.strip()
+
+    assert can("sim", "patch", "deployments", "-n", "shop", "--as", DEMO_WRITER) == "yes"
+    assert can("sim", "list", "pods", "-n", "shop", "--as", DEMO_VIEWER) == "yes"
+    for context in FLEET_CONTEXTS:
+        assert can(context, "list", "imagecaches", "--as", DEMO_VIEWER) == "yes"
+        assert can(context, "list", "pods", "-n", "payments", "--as", DEMO_WRITER) == "no"
+    listed = run_kubectl(fleet, "get", "pods", "-n", "shop", "-o", "name", "--as", DEMO_VIEWER, context="sim",
+                         cache_dir=cache).stdout.split()
+    assert listed, "the demo's shop has pods, and the viewer sees them"
 
 
 def test_a_pod_created_in_one_context_is_not_in_the_other(fleet, tmp_path):

@@ -149,3 +149,12 @@ def test_kustomization_lists_every_manifest_it_needs():
         assert (DEPLOY / resource).is_file()
     assert {"deployment.yaml", "service.yaml", "history-pvc.yaml", "monitoring/prometheusrule.yaml",
             "monitoring/servicemonitor.yaml"} <= set(kustomization["resources"])
+
+
+def test_the_impersonator_role_may_impersonate_users_and_groups_only_and_is_opt_in():
+    (role,) = by_kind("ClusterRole", "imc-impersonator")
+    assert verbs(role) == {("", "users", "impersonate"), ("", "groups", "impersonate")}
+    assert by_kind("ClusterRoleBinding", "imc-impersonator")
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    assert "rbac-impersonate.yaml" not in kustomization["resources"]
+    assert "rbac-writes.yaml" not in kustomization["resources"]

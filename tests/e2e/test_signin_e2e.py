@@ -1,0 +1,212 @@
+"""A team's shared imc (issue 26): people sign in through a real OIDC provider (`oidc-provider-mock` on 127.0.0.1),
+imc acts as each of them against `imc sim`, and Kubernetes RBAC decides what each sees and changes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+
+import pytest
+import werkzeug.serving
+from playwright.sync_api import expect
+
+from bench.waits import IMC_DASHBOARD, Dashboard, free_port
+from core.policy import AUTO_IMC
+from kube.writes import PATCHED_REASON
+from sim.apiserver.people import (
+    DEMO_VIEWER,
+    DEMO_VIEWER_EMAIL,
+    DEMO_VIEWER_GROUP_CLAIM,
+    DEMO_WRITER,
+    DEMO_WRITER_EMAIL,
+    DEMO_WRITER_GROUP_CLAIM,
+)
+from sim.launch import SimProcess, start_sim
+from tests.e2e.conftest import (
+    SIM_SPEED,
+    kubectl_json,
+    ms,
+    new_context,
+    open_page,
+    poll,
+    scaled,
+    screenshot,
+    settle,
+    start_app,
+)
+from tests.e2e.test_dashboard_e2e import choose, no_exception, pick_mode
+
+oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = {
+    DEMO_WRITER_EMAIL: {"email": DEMO_WRITER_EMAIL, "email_verified": True, "groups": [DEMO_WRITER_GROUP_CLAIM]},
+    DEMO_VIEWER_EMAIL: {"email": DEMO_VIEWER_EMAIL, "email_verified": True, "groups": [DEMO_VIEWER_GROUP_CLAIM]},
+}
+SIGN_IN_WORDS = "Sign in to continue."
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    """The OIDC provider, on 127.0.0.1 in a thread of this process, knowing the sim's two demo people."""
+    users = [oidc_provider_mock.User(sub=email, claims=claims) for email, claims in PEOPLE.items()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain http on the loopback, for the test only
+        server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(user_claims=users),
+                                              threaded=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_port}"
+        server.shutdown()
+        thread.join(scaled(5))
+
+
+@pytest.fixture(scope="module")
+def people_sim(tmp_path_factory) -> Iterator[SimProcess]:
+    """A demo cluster of this module's own: its writes (a patched Deployment) touch no other test's cluster."""
+    process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("people-sim"),
+                        extra_args=("--speed", SIM_SPEED), timeout=scaled(30))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def signin_app(people_sim, provider, tmp_path_factory) -> Iterator[Dashboard]:
+    """`imc dashboard` with sign-in from IMC_OIDC_* variables, as in a pod, on the sim's admin context."""
+    port = free_port()
+    settings = {
+        "IMC_OIDC_ISSUER": provider,
+        "IMC_OIDC_CLIENT_ID": "imc",
+        "IMC_OIDC_CLIENT_SECRET": "imc-client-secret",
+        "IMC_OIDC_REDIRECT_URI": f"http://127.0.0.1:{port}/oauth2callback",
+        "IMC_OIDC_COOKIE_SECRET": secrets.token_hex(32),
+        "AUTHLIB_INSECURE_TRANSPORT": "1",
+        "IMC_CONTEXT": "sim",
+    }
+    started = start_app(people_sim, tmp_path_factory.mktemp("signin") / "streamlit.log", launcher=IMC_DASHBOARD,
+                        port=port, **settings)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def person_page(browser):
+    """A browser context of its own (its own cookies: one person each)."""
+    context = new_context(browser, 1400, 1000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, url: str, email: str) -> None:
+    """From any page: the sign-in button, the provider's page, the person's button, and back signed in."""
+    open_page(page, url)
+    expect(page.get_by_text(SIGN_IN_WORDS)).to_be_visible(timeout=ms(20))
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=email).click(timeout=ms(20))  # the provider's "predefined users"
+    expect(page.get_by_text(f"Signed in as oidc:{email}")).to_be_visible(timeout=ms(30))
+    settle(page)
+
+
+def sign_out(page) -> None:
+    """The sidebar's sign-out; the provider asks to confirm ending its session, then it is the sign-in page again."""
+    page.get_by_role("button", name="Sign out").click()
+    confirm = page.get_by_role("button", name="End session")
+    sign_in_words = page.get_by_text(SIGN_IN_WORDS)
+    expect(confirm.or_(sign_in_words)).to_be_visible(timeout=ms(20))
+    if confirm.is_visible():
+        confirm.click()
+    expect(sign_in_words).to_be_visible(timeout=ms(30))
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in_on_every_page(signin_app, person_page):
+    for path in ("", "/pods", "/patch-deployment"):
+        open_page(person_page, signin_app.url + path)
+        expect(person_page.get_by_text(SIGN_IN_WORDS)).to_be_visible(timeout=ms(20))
+        expect(person_page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(person_page.get_by_text("ECI pods")).to_have_count(0)
+        expect(person_page.get_by_role("button", name="Apply")).to_have_count(0)
+    no_exception(person_page)
+    screenshot(person_page, "signin-anonymous")
+
+
+def test_the_shop_writer_patches_in_shop_is_refused_in_data_and_is_named_in_the_audit(signin_app, people_sim,
+                                                                                        person_page):
+    page = person_page
+    sign_in(page, signin_app.url, DEMO_WRITER_EMAIL)
+    open_page(page, f"{signin_app.url}/patch-deployment")
+    choose(page, "Namespace", "data")
+    settle(page)
+    expect(page.get_by_text(f"user '{DEMO_WRITER}' may not patch deployments in namespace data")).to_be_visible(
+        timeout=ms(20))
+    expect(page.get_by_role("button", name="Apply")).to_be_disabled()
+    screenshot(page, "signin-writer-refused-in-data")
+    choose(page, "Namespace", "shop")
+    settle(page)
+    choose(page, "Deployment", "web")
+    settle(page)
+    expect(page.get_by_text("Current template annotations of shop/web")).to_be_visible(timeout=ms(20))
+    pick_mode(page, "Off")
+    expect(page.get_by_text("After: Off")).to_be_visible(timeout=ms(15))
+    apply = page.get_by_role("button", name="Apply")
+    expect(apply).to_be_enabled()
+    apply.click()
+    settle(page)
+    expect(page.get_by_text("patched Deployment", exact=False).first).to_be_visible(timeout=ms(20))
+    template = kubectl_json(people_sim, "get", "deployment", "-n", "shop", "web")["spec"]["template"]
+    assert template["metadata"]["annotations"][AUTO_IMC] == "false"
+
+    def audit_names_the_writer() -> bool:
+        events = kubectl_json(people_sim, "get", "events", "-n", "shop")["items"]
+        return any(event["reason"] == PATCHED_REASON and f"by {DEMO_WRITER} through imc" in event["message"]
+                   for event in events)
+
+    poll(audit_names_the_writer, 20, "the audit Event naming the writer")
+    no_exception(page)
+    screenshot(page, "signin-writer-patched")
+    sign_out(page)
+    open_page(page, f"{signin_app.url}/patch-deployment")
+    expect(page.get_by_text(SIGN_IN_WORDS)).to_be_visible(timeout=ms(20))
+
+
+def test_the_viewer_sees_only_shop_and_every_write_disabled(signin_app, people_sim, person_page):
+    page = person_page
+    sign_in(page, signin_app.url, DEMO_VIEWER_EMAIL)
+    open_page(page, f"{signin_app.url}/pods")
+    page.locator("[data-testid='stMultiSelect']", has_text="Namespace").click()
+    options = page.get_by_role("option")
+    expect(options.first).to_be_visible(timeout=ms(20))
+    assert options.all_inner_texts() == ["shop"]
+    page.keyboard.press("Escape")
+    screenshot(page, "signin-viewer-pods")
+    open_page(page, f"{signin_app.url}/patch-deployment")
+    namespace = page.get_by_role("combobox", name="Namespace")
+    expect(namespace).to_have_value("shop", timeout=ms(20))
+    expect(page.get_by_text(f"user '{DEMO_VIEWER}' may not patch deployments in namespace shop")).to_be_visible(
+        timeout=ms(20))
+    expect(page.get_by_role("button", name="Apply")).to_be_disabled()
+    open_page(page, f"{signin_app.url}/create-cache")
+    expect(page.get_by_text(f"user '{DEMO_VIEWER}' may not create imagecaches")).to_be_visible(timeout=ms(20))
+    expect(page.get_by_role("button", name="Create")).to_be_disabled()
+    no_exception(page)
+    screenshot(page, "signin-viewer-create-disabled")
+    sign_out(page)
+
+
+def test_a_short_cookie_secret_stops_start_up_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from bench.waits import ROOT
+
+    environment = {**os.environ, "IMC_OIDC_ISSUER": "http://127.0.0.1:9", "IMC_OIDC_CLIENT_ID": "imc",
+                   "IMC_OIDC_CLIENT_SECRET": "s", "IMC_OIDC_REDIRECT_URI": "http://127.0.0.1:9/oauth2callback",
+                   "IMC_OIDC_COOKIE_SECRET": "too-short"}
+    result = subprocess.run([sys.executable, *IMC_DASHBOARD], cwd=ROOT, env=environment, capture_output=True,
+                            text=True, timeout=scaled(30))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "IMC_OIDC_COOKIE_SECRET is 9 bytes" in result.stderr and "at least 32" in result.stderr
