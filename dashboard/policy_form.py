@@ -82,9 +82,13 @@ def mode_controls(key: str, modes: Sequence[str], default: str, labels: dict[str
     """
     _, count_now, pin_now = current_choice(current or {})
     mode_key = f"{key}-mode"
-    # a link's prefill may have set the mode already: a default beside it makes Streamlit warn (streamlit#9082)
-    mode = st.segmented_control("Mode", list(modes), default=None if mode_key in st.session_state else default,
-                                format_func=labels.get, key=mode_key, required=True, help=MODE_HELP) or default
+    # the mode starts in the session state, not as a default: a link's prefill may have set it already (a default
+    # beside a state makes Streamlit warn, streamlit#9082), and a state left None (seen when a rerun was cut short on
+    # a loaded machine) would otherwise select no segment while the page went on as the template's mode
+    if st.session_state.get(mode_key) not in modes:
+        st.session_state[mode_key] = default
+    mode = st.segmented_control("Mode", list(modes), format_func=labels.get, key=mode_key, required=True,
+                                help=MODE_HELP) or default
     slots = iter(st.columns([2, 1], vertical_alignment="bottom"))
     count, pin = None, None
     if mode == "match count":

@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 
+import oidc_provider_mock
 import pytest
 import werkzeug.serving
 from playwright.sync_api import expect
@@ -37,8 +38,6 @@ from tests.e2e.conftest import (
     start_app,
 )
 from tests.e2e.test_dashboard_e2e import choose, no_exception, pick_mode
-
-oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 
 pytestmark = pytest.mark.e2e
 

@@ -76,3 +76,37 @@ def test_among_caches_holding_as_many_images_a_users_cache_comes_before_an_auto_
         {"Name": "postgres-16", "Cache ID": "imc-pg", "Phase": "Ready", "Image names": "docker.io/library/postgres:16"},
     ])
     assert list(pin_choices(caches, ("docker.io/library/postgres:16",))) == ["imc-pg", "imc-auto"]
+
+
+def _mode_form() -> None:
+    """The mode controls of a Deployment pinned to imc-b (for AppTest)."""
+    import pandas as pd
+    import streamlit as st
+
+    from dashboard.policy_form import mode_controls
+
+    caches = pd.DataFrame([{"Name": "beta", "Cache ID": "imc-b", "Phase": "Ready", "Image names": "redis:7"}])
+    choice = mode_controls("form", ["automatic", "pin"], "pin", {"automatic": "Automatic", "pin": "Pin"}, caches,
+                           current={IMC_ID: "imc-b"})
+    st.session_state["chosen"] = choice.mode
+
+
+def test_a_mode_state_left_empty_starts_at_the_templates_mode_with_its_segment_selected():
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_mode_form)
+    app.session_state["form-mode"] = None  # what a rerun cut short left behind on a loaded machine
+    app.run()
+    assert not app.exception
+    assert app.session_state["chosen"] == "pin"
+    assert app.session_state["form-mode"] == "pin"  # the segment the page shows selected, not none
+
+
+def test_a_mode_a_link_prefilled_is_kept():
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_mode_form)
+    app.session_state["form-mode"] = "automatic"
+    app.run()
+    assert not app.exception and not app.warning
+    assert app.session_state["chosen"] == "automatic"
