@@ -79,10 +79,11 @@ def test_among_caches_holding_as_many_images_a_users_cache_comes_before_an_auto_
 
 
 def _mode_form() -> None:
-    """The mode controls of a Deployment pinned to imc-b (for AppTest)."""
+    """The mode controls of a Deployment pinned to imc-b (for AppTest: it runs this function's source alone)."""
     import pandas as pd
     import streamlit as st
 
+    from core.policy import IMC_ID
     from dashboard.policy_form import mode_controls
 
     caches = pd.DataFrame([{"Name": "beta", "Cache ID": "imc-b", "Phase": "Ready", "Image names": "redis:7"}])
