@@ -48,18 +48,6 @@ def no_exception(page) -> None:
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
 
 
-@pytest.mark.parametrize("name", list(PAGES))
-def test_every_page_loads_without_an_exception(app, page, name):
-    open_page(page, f"{app.url}/{PAGES[name]}")
-    expect(page.locator("[data-testid='stMain']")).to_be_visible()
-    if name == "overview":
-        expect(page.get_by_text("Demo cluster").first).to_be_visible()
-        expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible()
-        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=ms(20))
-    no_exception(page)
-    screenshot(page, f"e2e-{name}")
-
-
 def test_a_pod_created_with_kubectl_appears_live(app, sim, page, namespace):
     open_page(page, f"{app.url}/pods")
     search = page.get_by_role("textbox", name="Search")

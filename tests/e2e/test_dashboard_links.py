@@ -118,7 +118,7 @@ CLIPPED_LABELS = """() => [...document.querySelectorAll(
 
 
 @pytest.mark.parametrize("width", [1440, 1024])
-def test_every_page_fits_the_width(app, browser, width):
+def test_every_page_loads_without_an_exception_and_fits_the_width(app, browser, width):
     context = new_context(browser, width, 900)
     try:
         page = context.new_page()
@@ -126,6 +126,8 @@ def test_every_page_fits_the_width(app, browser, width):
             open_page(page, f"{app.url}/{path}")
             expect(page.locator("[data-testid='stMain']")).to_be_visible()
             if name == "overview":
+                expect(page.get_by_text("Demo cluster").first).to_be_visible()
+                expect(page.locator("[data-testid='stMetric']", has_text="ECI pods")).to_be_visible()
                 expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=ms(20))
             settle(page)
             wide = page.evaluate("() => { const main = document.querySelector(\"[data-testid='stMain']\");"

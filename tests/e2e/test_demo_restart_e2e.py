@@ -1,5 +1,6 @@
 """Issue 20's Done-when: the dashboard restarted on its built-in demo resumes the same cluster, and the ledger and
-imc_pod_decisions_total grow only by the pods created meanwhile."""
+imc_pod_decisions_total grow only by the pods created meanwhile; and issue 25's: the built-in demo is a fleet of two
+clusters (checked on the same demo: each start of one costs a dashboard and a fleet of sims)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.waits import Dashboard, free_port, poll, scaled, start_dashboard
 from sim.launch import SimProcess
-from tests.e2e.conftest import kubectl, kubectl_json, open_page
+from tests.e2e.conftest import kubectl, kubectl_json, ms, open_page
+from tests.e2e.test_fleet_e2e import fleet_cells
 
 pytestmark = pytest.mark.e2e
 CLUSTER = "sim"  # the ledger's and the metrics' cluster: the demo's kubeconfig context
@@ -73,7 +76,7 @@ def counter_agrees(port: int, ledger: Path) -> int | None:
     return before if counted == before == ledger_total(ledger) else None
 
 
-def test_a_restarted_dashboard_resumes_its_demo_and_counts_each_pod_once(page, tmp_path):
+def test_the_built_in_demo_is_a_fleet_and_a_restarted_dashboard_resumes_it_counting_each_pod_once(page, tmp_path):
     ledger = tmp_path / "history.sqlite3"
     # the demo the dashboard starts, for kubectl (only its kubeconfig is read)
     demo = SimProcess(str(tmp_path / "cache" / "imc" / "dashboard-demo" / "kubeconfig"), "", None, "")
@@ -88,6 +91,15 @@ def test_a_restarted_dashboard_resumes_its_demo_and_counts_each_pod_once(page, t
         uid = kubectl_json(demo, "get", "imagecache", CACHE)["metadata"]["uid"]
         poll(lambda: ledger.exists() and counter_agrees(port, ledger), 60,
              "the ledger to hold the demo and /metrics to count the same")
+        # the built-in demo is a fleet of two clusters side by side (issue 25)
+        open_page(page, f"{first.url}/fleet")
+        poll(lambda: fleet_cells(page, "Context") == ["sim", "sim-beijing"], 60,
+             "a row for each of the demo's clusters")
+        poll(lambda: all(cell not in ("", "0") for cell in fleet_cells(page, "ECI pods") or [""]), 60,
+             "ECI pods in both demo clusters")
+        assert len(fleet_cells(page, "ECI pods")) == 2
+        open_page(page, f"{first.url}/?context=sim-beijing")
+        expect(page.get_by_text("Context sim-beijing")).to_be_visible(timeout=ms(30))
     finally:
         first.stop()
     assert first.process.returncode is not None

@@ -163,21 +163,3 @@ def test_a_cluster_gone_says_so_in_its_row_and_the_other_stays_live(fleet, page)
          "west's row to say it is not live")
     assert fleet_cells(page, "Watch")[0] == "Live" and fleet_cells(page, "ECI pods")[0] == "3"
     screenshot_whole(page, "fleet-west-down")
-
-
-def test_the_built_in_demo_is_a_fleet_of_two_clusters_side_by_side(page, tmp_path):
-    from tests.e2e.test_demo_restart_e2e import start_demo_app
-
-    app, _ = start_demo_app(tmp_path, "demo-fleet")
-    try:
-        open_page(page, f"{app.url}/fleet")
-        poll(lambda: fleet_cells(page, "Context") == ["sim", "sim-beijing"], scaled(60),
-             "a row for each of the demo's clusters")
-        poll(lambda: all(cell not in ("", "0") for cell in fleet_cells(page, "ECI pods") or [""]), scaled(60),
-             "ECI pods in both demo clusters")
-        eci = fleet_cells(page, "ECI pods")
-        open_page(page, f"{app.url}/?context=sim-beijing")
-        expect(page.get_by_text("Context sim-beijing")).to_be_visible(timeout=ms(30))
-    finally:
-        app.stop()
-    assert len(eci) == 2
