@@ -20,6 +20,14 @@ def pick_window() -> str:
                                 key=WINDOW_KEY, label_visibility="collapsed") or history_views.DEFAULT_WINDOW
 
 
+def no_history_reason(cluster: ShownCluster) -> str:
+    """Why a page goes without the history file: it is not kept, or a signed-in person may see only part of it."""
+    shown = getattr(cluster, "visibility", None)
+    if getattr(cluster, "person", None) is not None and shown is not None and shown.namespaces is not None:
+        return history_views.WITHHELD
+    return history_views.NOT_KEPT
+
+
 def readable_ledger(cluster: ShownCluster):
     """The shown cluster's ledger when history is kept and can be read, else None."""
     ledger = cluster.live.ledger if cluster.live is not None else None
@@ -57,7 +65,7 @@ def outcomes_over_time(cluster: ShownCluster, frames, window: str) -> tuple[pd.D
             lambda: history_views.outcomes_over_time(
                 ((p.at.timestamp(), p.outcome, 1) for p in history if getattr(p, "kind", "pod") == "pod"), window,
                 frames.now)))
-        return data, "Pods seen since the dashboard started (history is not being kept)."
+        return data, f"Pods seen since the dashboard started ({no_history_reason(cluster)})."
     key = ("history", window, ledger.generation)
     data = frames.memo(key, lambda: history_views.outcomes_over_time(
         history_views.ledger_counts(ledger, live.cluster, window, frames.now), window, frames.now))

@@ -16,6 +16,9 @@ from kube.ledger_rows import StoredPod
 WINDOWS = {name: timedelta(seconds=seconds) for name, seconds in figures.WINDOWS.items()}
 DEFAULT_WINDOW = figures.DEFAULT_WINDOW
 COLUMNS = ["Time", "Outcome", "Pods"]
+# why a page goes without the history file: it is not kept, or it counts more than a signed-in person may see
+NOT_KEPT = "history is not being kept"
+WITHHELD = "the history file counts namespaces you may not see, so it is not shown to you"
 
 
 def window_bounds(window: str, now: datetime) -> tuple[pd.Timestamp, pd.Timestamp, str]:

@@ -21,6 +21,7 @@ from core.caches import AUTO_CREATED_PREFIX, CacheView
 from core.owners import workload_name
 from core.policy import INSTANCE_ID
 from dashboard.cache_views import ends, failed_at, is_failed, relative_time
+from dashboard.history_views import NOT_KEPT
 
 PRICE_VARIABLE = "IMC_PRICE_PER_GIB_MONTH"
 DAYS_A_MONTH = 30  # a GiB-month as GiB-days: the price per month spread over 30 days
@@ -114,9 +115,10 @@ def radar(
     now: datetime,
     window_days: int = DEFAULT_WINDOW_DAYS,
     price: float | None = None,
+    no_history: str = NOT_KEPT,
 ) -> Radar:
     """The radar of these caches and live pods over the last (and next) `window_days`; `use` is the ledger's hits
-    per cache since the window's start (None: no ledger, only live pods count)."""
+    per cache since the window's start (None: no ledger, only live pods count, and `no_history` says why)."""
     window = timedelta(days=window_days)
     start, horizon = now - window, now + window
     hitting, pinning, live_hits, instances = _users(pods)
@@ -158,8 +160,8 @@ def radar(
     cost_frame = cost_frame.sort_values(["Saved s per GiB-day", "GiB-days", "Cache"], ascending=[True, False, True],
                                         kind="stable").reset_index(drop=True)
     total = float(cost_frame["GiB-days"].sum()) if not cost_frame.empty else 0.0
-    notes = () if use is not None else ("History is not being kept: caches are judged by live pods only, and no time "
-                                        "saved is known.",)
+    notes = () if use is not None else (f"{no_history[:1].upper()}{no_history[1:]}: caches are judged by live pods "
+                                        "only, and no time saved is known.",)
     return Radar(
         window_days=window_days,
         expiring=_frame(expiring, ["Cache", "Expires", "Expires in", "Workloads", "Hit by", "Pinned by"], "Expires"),

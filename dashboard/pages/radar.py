@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.figures import counted
-from dashboard import cache_views, radar_views, selection, shell, views
+from dashboard import cache_views, history, radar_views, selection, shell, views
 from dashboard.frames import frames_of
 from dashboard.safe import friendly
 from dashboard.text import NO_VALUE, inert_frame, md
@@ -57,7 +57,8 @@ def live(cluster: shell.ShownCluster, days: int, text: str) -> None:
 
     def built() -> radar_views.Radar:
         use = ledger.cache_use(cluster.live.cluster, radar_views.window_start(frames.now, days)) if readable else None
-        return radar_views.radar(snapshot.caches, snapshot.pods, use, frames.now, days, price.per_gib_month)
+        return radar_views.radar(snapshot.caches, snapshot.pods, use, frames.now, days, price.per_gib_month,
+                                 history.no_history_reason(cluster))
 
     # once per store version (every session shares it): a pass over every live pod and one ledger query
     seen = frames.memo(("radar", days, price, readable), built)

@@ -144,3 +144,24 @@ def test_a_cluster_without_a_connection_is_shown_as_it_is():
 
     cluster = Injected()
     assert people.seen_by(cluster, Identity("oidc:a@example.com"), lambda: None) is cluster
+
+
+def test_a_person_limited_to_some_namespaces_is_told_the_history_is_withheld_not_that_it_is_not_kept():
+    from dataclasses import dataclass
+    from datetime import UTC, datetime
+
+    from dashboard.history import no_history_reason
+    from dashboard.history_views import NOT_KEPT, WITHHELD
+    from dashboard.radar_views import radar
+
+    @dataclass
+    class Shown:
+        person: Identity | None = None
+        visibility: Visibility | None = None
+
+    viewer = Identity("oidc:viewer@example.com", ("oidc:viewers",))
+    assert no_history_reason(Shown(viewer, Visibility(frozenset({"shop"}), True))) == WITHHELD
+    assert no_history_reason(Shown(viewer, Visibility(None, True))) == NOT_KEPT  # sees all: the ledger is theirs
+    assert no_history_reason(Shown()) == NOT_KEPT
+    note = radar({}, {}, None, datetime.now(UTC), no_history=WITHHELD).notes[0]
+    assert note.startswith("The history file counts namespaces you may not see") and "live pods only" in note
