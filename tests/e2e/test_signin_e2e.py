@@ -7,12 +7,19 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import oidc_provider_mock
 import pytest
 import werkzeug.serving
 from playwright.sync_api import expect
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.sync.client import connect
 
+from bench.harness import memory_mib
 from bench.waits import IMC_DASHBOARD, Dashboard, free_port
 from core.policy import AUTO_IMC
 from kube.writes import PATCHED_REASON
@@ -46,6 +53,8 @@ PEOPLE = {
     DEMO_VIEWER_EMAIL: {"email": DEMO_VIEWER_EMAIL, "email_verified": True, "groups": [DEMO_VIEWER_GROUP_CLAIM]},
 }
 SIGN_IN_WORDS = "Sign in to continue."
+SESSIONS = 20  # the issue's "20 signed-in sessions share one store"
+TCP_ESTABLISHED = "01"  # a socket's state in /proc/net/tcp
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +218,76 @@ def test_a_short_cookie_secret_stops_start_up_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "IMC_OIDC_COOKIE_SECRET is 9 bytes" in result.stderr and "at least 32" in result.stderr
+
+
+
+def run_page(sessions: ExitStack, url: str, cookies: list[dict], page: str) -> list[str]:
+    """One Streamlit session of the app without a browser, open until `sessions` closes: a websocket to
+    /_stcore/stream with the browser's cookies (the signed sign-in cookie; the XSRF token in the subprotocol, as
+    Streamlit's frontend sends it) asking to run `page` as a browser's first load does. Returns the markdown of the
+    run's elements, read until the run finished."""
+    jar = {cookie["name"]: cookie["value"] for cookie in cookies}
+    connection = sessions.enter_context(connect(
+        "ws" + url.removeprefix("http") + "/_stcore/stream", origin=url, max_size=None, open_timeout=scaled(30),
+        subprotocols=["streamlit", jar["_streamlit_xsrf"]],
+        additional_headers={"Cookie": "; ".join(f"{name}={value}" for name, value in jar.items())}))
+    request = BackMsg()
+    request.rerun_script.page_name = page
+    request.rerun_script.context_info.url = f"{url}/{page}"
+    connection.send(request.SerializeToString())
+    texts = []
+    while True:
+        message = ForwardMsg.FromString(connection.recv(timeout=scaled(60)))
+        kind = message.WhichOneof("type")
+        if kind == "delta" and message.delta.new_element.WhichOneof("type") == "markdown":
+            texts.append(message.delta.new_element.markdown.body)
+        if kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            assert message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY, f"{page}: {message}"
+            return texts
+
+
+def connections_to(pid: int, port: int) -> int:
+    """The process's established TCP connections to this port, from /proc (its socket fds, the tcp tables)."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed while we looked
+            continue
+        if target.startswith("socket:["):
+            sockets.add(target.removeprefix("socket:[").removesuffix("]"))
+    count = 0
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            _, _, remote, state, *_, inode = line.split()[:10]
+            count += state == TCP_ESTABLISHED and int(remote.rpartition(":")[2], 16) == port and inode in sockets
+    return count
+
+
+def test_twenty_signed_in_sessions_share_one_store(signin_app, people_sim, person_page):
+    """The issue's "20 signed-in sessions share one store": Chromium signs the shop writer in once; then 20 Streamlit
+    sessions of the real app, each a websocket with that browser's cookies (no browser: 19 more tabs would cost
+    Chromium ~30-80 CPU-s), run the Pods page as the writer, whose rights filter the store (`dashboard.people`).
+
+    (a) The dashboard's VmRSS after 20 sessions ran the page is within 10 % of its VmRSS after the first one did.
+    (b) One shared watch: a list+watch holds an HTTP connection to the API server open, so the dashboard's
+    established connections to the sim are no more after 20 sessions than after one; a store per session would
+    open its own watches (tried: 16 connections after one session, 111 after 20, and RSS +19 %).
+
+    At the demo's size (116 pods) per-session copies of the filtered snapshot and the view models are too small for
+    (a) to see (tried: +1.3 %, against -0.4 % shared); it catches a store per session."""
+    sign_in(person_page, signin_app.url, DEMO_WRITER_EMAIL)
+    cookies = person_page.context.cookies(signin_app.url)
+    person_page.close()  # its session leaves the browser's fragments; what is measured is the 20 below
+    pid, sim_port = signin_app.process.pid, urlsplit(people_sim.server).port
+    with ExitStack() as sessions:
+        ran = [run_page(sessions, signin_app.url, cookies, "pods")]
+        one, watching = memory_mib(pid)["VmRSS"], connections_to(pid, sim_port)
+        ran += [run_page(sessions, signin_app.url, cookies, "pods") for _ in range(SESSIONS - 1)]
+        many, watching_many = memory_mib(pid)["VmRSS"], connections_to(pid, sim_port)
+    for texts in ran:
+        assert any(text.startswith("Signed in as") and DEMO_WRITER in text for text in texts), texts
+        assert any(text.endswith(" ECI pods") for text in texts), texts  # the Pods page's caption: its table ran
+    assert many / one - 1 <= 0.10, f"VmRSS {one:.1f} MiB with 1 signed-in session, {many:.1f} MiB with {SESSIONS}"
+    assert 0 < watching_many <= watching, (f"connections to the sim: {watching} with 1 signed-in session, "
+                                           f"{watching_many} with {SESSIONS}")
