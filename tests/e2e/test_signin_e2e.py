@@ -220,7 +220,6 @@ def test_a_short_cookie_secret_stops_start_up_with_one_line(tmp_path):
     assert "IMC_OIDC_COOKIE_SECRET is 9 bytes" in result.stderr and "at least 32" in result.stderr
 
 
-
 def run_page(sessions: ExitStack, url: str, cookies: list[dict], page: str) -> list[str]:
     """One Streamlit session of the app without a browser, open until `sessions` closes: a websocket to
     /_stcore/stream with the browser's cookies (the signed sign-in cookie; the XSRF token in the subprotocol, as
