@@ -107,8 +107,9 @@ def cluster_badges(cluster: ShownCluster, snapshot: Any, live: bool = True) -> N
             # browser opens as a certificate error
             st.badge(server_text(cluster.server), icon=":material/dns:", color="gray",
                      help="The Kubernetes API server this page reads (not a web page to open).")
-        if write_blocked(cluster):
-            st.badge("read-only", icon=":material/lock:", color="orange")
+        blocked = every_write_blocked(cluster)
+        if blocked:
+            st.badge("read-only", icon=":material/lock:", color="orange", help=md(blocked))
         if not all(snapshot.synced.values()):
             st.badge("Loading…", icon=":material/sync:", color="yellow")
         history.badges(cluster)
@@ -229,6 +230,19 @@ def write_blocked(cluster: ShownCluster, action: str = "create-imagecache", name
         return "there is no live connection to write through"
     permission = cluster.access.can(action, namespace)
     return None if permission.allowed else permission.reason
+
+
+def every_write_blocked(cluster: ShownCluster) -> str | None:
+    """Why this session may do no write at all (the read-only badge), or None when it may do one somewhere: a
+    signed-in person who may patch Deployments only in their team's namespace is not read-only."""
+    reason = write_blocked(cluster)
+    if reason is None:
+        return None
+    shown = cluster.visibility
+    namespaces = sorted(shown.namespaces) if shown is not None and shown.namespaces is not None else [None]
+    if any(write_blocked(cluster, "patch-deployment", namespace) is None for namespace in namespaces):
+        return None
+    return reason
 
 
 def read_only_notice(reason: str) -> None:

@@ -173,6 +173,8 @@ def test_the_shop_writer_patches_in_shop_is_refused_in_data_and_is_named_in_the_
                    for event in events)
 
     poll(audit_names_the_writer, 20, "the audit Event naming the writer")
+    # they may write somewhere (Deployments in shop), so no page calls them read-only
+    expect(page.locator(".stMarkdownBadge", has_text="read-only")).to_have_count(0)
     no_exception(page)
     screenshot(page, "signin-writer-patched")
     sign_out(page)
@@ -196,6 +198,7 @@ def test_the_viewer_sees_only_shop_and_every_write_disabled(signin_app, people_s
     expect(page.get_by_text(f"user '{DEMO_VIEWER}' may not patch deployments in namespace shop")).to_be_visible(
         timeout=ms(20))
     expect(page.get_by_role("button", name="Apply")).to_be_disabled()
+    expect(page.locator(".stMarkdownBadge", has_text="read-only").first).to_be_visible()  # they may write nowhere
     open_page(page, f"{signin_app.url}/create-cache")
     expect(page.get_by_text(f"user '{DEMO_VIEWER}' may not create imagecaches")).to_be_visible(timeout=ms(20))
     expect(page.get_by_role("button", name="Create")).to_be_disabled()
