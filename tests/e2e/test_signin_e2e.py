@@ -36,7 +36,6 @@ from tests.e2e.conftest import (
     SIM_SPEED,
     kubectl_json,
     ms,
-    new_context,
     open_page,
     poll,
     scaled,
@@ -100,15 +99,6 @@ def signin_app(people_sim, provider, tmp_path_factory) -> Iterator[Dashboard]:
     started.stop()
 
 
-@pytest.fixture
-def person_page(browser):
-    """A browser context of its own (its own cookies: one person each)."""
-    context = new_context(browser, 1400, 1000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def sign_in(page, url: str, email: str) -> None:
     """From any page: the sign-in button, the provider's page, the person's button, and back signed in."""
     open_page(page, url)
@@ -130,20 +120,19 @@ def sign_out(page) -> None:
     expect(sign_in_words).to_be_visible(timeout=ms(30))
 
 
-def test_an_anonymous_visitor_is_sent_to_sign_in_on_every_page(signin_app, person_page):
+def test_an_anonymous_visitor_is_sent_to_sign_in_on_every_page(signin_app, page):
     for path in ("", "/pods", "/patch-deployment"):
-        open_page(person_page, signin_app.url + path)
-        expect(person_page.get_by_text(SIGN_IN_WORDS)).to_be_visible(timeout=ms(20))
-        expect(person_page.get_by_role("button", name="Sign in")).to_be_visible()
-        expect(person_page.get_by_text("ECI pods")).to_have_count(0)
-        expect(person_page.get_by_role("button", name="Apply")).to_have_count(0)
-    no_exception(person_page)
-    screenshot(person_page, "signin-anonymous")
+        open_page(page, signin_app.url + path)
+        expect(page.get_by_text(SIGN_IN_WORDS)).to_be_visible(timeout=ms(20))
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(page.get_by_text("ECI pods")).to_have_count(0)
+        expect(page.get_by_role("button", name="Apply")).to_have_count(0)
+    no_exception(page)
+    screenshot(page, "signin-anonymous")
 
 
 def test_the_shop_writer_patches_in_shop_is_refused_in_data_and_is_named_in_the_audit(signin_app, people_sim,
-                                                                                        person_page):
-    page = person_page
+                                                                                        page):
     sign_in(page, signin_app.url, DEMO_WRITER_EMAIL)
     open_page(page, f"{signin_app.url}/patch-deployment")
     choose(page, "Namespace", "data")
@@ -182,8 +171,7 @@ def test_the_shop_writer_patches_in_shop_is_refused_in_data_and_is_named_in_the_
     expect(page.get_by_text(SIGN_IN_WORDS)).to_be_visible(timeout=ms(20))
 
 
-def test_the_viewer_sees_only_shop_and_every_write_disabled(signin_app, people_sim, person_page):
-    page = person_page
+def test_the_viewer_sees_only_shop_and_every_write_disabled(signin_app, people_sim, page):
     sign_in(page, signin_app.url, DEMO_VIEWER_EMAIL)
     open_page(page, f"{signin_app.url}/pods")
     page.locator("[data-testid='stMultiSelect']", has_text="Namespace").click()
@@ -266,7 +254,7 @@ def connections_to(pid: int, port: int) -> int:
     return count
 
 
-def test_twenty_signed_in_sessions_share_one_store(signin_app, people_sim, person_page):
+def test_twenty_signed_in_sessions_share_one_store(signin_app, people_sim, page):
     """The issue's "20 signed-in sessions share one store": Chromium signs the shop writer in once; then 20 Streamlit
     sessions of the real app, each a websocket with that browser's cookies (no browser: 19 more tabs would cost
     Chromium ~30-80 CPU-s), run the Pods page as the writer, whose rights filter the store (`dashboard.people`).
@@ -278,9 +266,9 @@ def test_twenty_signed_in_sessions_share_one_store(signin_app, people_sim, perso
 
     At the demo's size (116 pods) per-session copies of the filtered snapshot and the view models are too small for
     (a) to see (tried: +1.3 %, against -0.4 % shared); it catches a store per session."""
-    sign_in(person_page, signin_app.url, DEMO_WRITER_EMAIL)
-    cookies = person_page.context.cookies(signin_app.url)
-    person_page.close()  # its session leaves the browser's fragments; what is measured is the 20 below
+    sign_in(page, signin_app.url, DEMO_WRITER_EMAIL)
+    cookies = page.context.cookies(signin_app.url)
+    page.close()  # its session leaves the browser's fragments; what is measured is the 20 below
     pid, sim_port = signin_app.process.pid, urlsplit(people_sim.server).port
     with ExitStack() as sessions:
         ran = [run_page(sessions, signin_app.url, cookies, "pods")]
