@@ -192,6 +192,13 @@ def test_the_viewer_sees_only_shop_and_every_write_disabled(signin_app, people_s
     expect(page.get_by_role("button", name="Create")).to_be_disabled()
     no_exception(page)
     screenshot(page, "signin-viewer-create-disabled")
+    # and a cache's actions: every one disabled, RBAC's reason naming them
+    open_page(page, f"{signin_app.url}/caches?cache=nginx-base")
+    for action, verb in {"Update images": "patch", "Extend retention": "patch", "Delete": "delete"}.items():
+        reason = page.get_by_text(f"{action} is disabled: ", exact=False)
+        expect(reason).to_be_visible(timeout=ms(20))
+        expect(reason).to_contain_text(f"user '{DEMO_VIEWER}' may not {verb} imagecaches")
+    no_exception(page)
     sign_out(page)
 
 
