@@ -49,6 +49,10 @@ def person_notice(cluster: ShownCluster) -> None:
                 "administrators for a RoleBinding (the `view` ClusterRole in your team's namespaces, say), then "
                 "reload.", icon=":material/visibility_off:")
         st.stop()
+    elif shown.namespaces is not None:
+        with st.sidebar:  # every count on the page is of these namespaces
+            st.caption("You see the namespaces " + ", ".join(code(name) for name in sorted(shown.namespaces))
+                       + (" and the ImageCaches" if shown.caches else "; no ImageCaches"))
 
 
 def wait_for_first_list(cluster: ShownCluster, timeout: float = SYNC_TIMEOUT_SECONDS) -> None:

@@ -179,6 +179,7 @@ def test_the_viewer_sees_only_shop_and_every_write_disabled(signin_app, people_s
     expect(options.first).to_be_visible(timeout=ms(20))
     assert options.all_inner_texts() == ["shop"]
     page.keyboard.press("Escape")
+    expect(page.get_by_text("You see the namespaces shop and the ImageCaches")).to_be_visible()  # what counts count
     screenshot(page, "signin-viewer-pods")
     open_page(page, f"{signin_app.url}/patch-deployment")
     namespace = page.get_by_role("combobox", name="Namespace")
