@@ -205,8 +205,8 @@ def _pod_row(key: str, record: Any) -> tuple | None:
         _nan_if_none(record.start.start_seconds if record.start is not None else None),
         _nan_if_none(record.start.pull_seconds if record.start is not None else None),
         outcome_label(decision),
-        _status(record.obj).get("phase") or "",
-        owner_of(record.obj),
+        record.phase,
+        record.workload,
         AGREEMENT[None if actual is None or record.unseen_cache else not record.disagrees],  # unseen: nothing to compare
     )
 

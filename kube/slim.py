@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from core.starts import PULL_REASON
+import orjson
+
+from core.starts import PULL_REASON, START_STATUS_FIELDS
 from core.workloads import CONTAINER_LISTS
 
 POD_METADATA_FIELDS = (
@@ -162,3 +164,112 @@ def slim_object(kind: str, obj: dict) -> dict:
     """The object cut down for its kind; caches and Deployments are kept whole (few, and edited)."""
     slimmer = SLIMMERS.get(kind)
     return slimmer(obj) if slimmer is not None and isinstance(obj, dict) else obj
+
+
+# A stored pod is packed (`pack_pod`): one tuple of its slim fields, in this order, instead of ~10 dicts; its labels,
+# owner references, spec and status are held once per distinct value (`Shared`), and `unpack_pod` gives the dict back.
+PACKED_TOP = ("apiVersion", "kind", "spec", "status")
+PACKED_METADATA = (*POD_METADATA_FIELDS, "annotations")
+PACKED_FIELDS = (*PACKED_TOP, *PACKED_METADATA)
+_TOP_KEYS = frozenset({*PACKED_TOP, "metadata"})
+_METADATA_KEYS = frozenset(PACKED_METADATA)
+SHARED_FIELDS = frozenset({"labels", "ownerReferences", "spec", "status"})  # alike across a workload's pods
+_WORDS = frozenset({"apiVersion", "kind"})  # the same few words on every pod: one string each
+MAX_SHARED = 100_000  # distinct values held by a Shared table before it starts afresh
+
+
+class Absent:
+    """A packed field the pod does not have."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = Absent()
+
+
+class Shared:
+    """Equal JSON values (labels, specs, statuses) held as one object, keyed by their JSON text; not thread-safe (the
+    store calls it under its lock). Values are never changed once stored, so sharing them is safe."""
+
+    def __init__(self, limit: int = MAX_SHARED) -> None:
+        self.limit = limit
+        self._values: dict[bytes, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def one(self, value: Any) -> Any:
+        """The held value equal to `value` (in the same key order), else `value`, now held; a value that is not JSON
+        (a key that is not a string) is returned as it is."""
+        if type(value) is not dict and type(value) is not list:
+            return value
+        try:
+            text = orjson.dumps(value)
+        except TypeError:
+            return value
+        found = self._values.get(text)
+        if found is None:
+            if len(self._values) >= self.limit:
+                self._values.clear()  # those held stay shared by their pods; later ones start a new table
+            found = self._values[text] = value
+        return found
+
+
+def pack_pod(pod: dict, shared: Shared, same: dict[str, Any] | None = None) -> tuple | dict:
+    """The pod as one tuple of PACKED_FIELDS (ABSENT where it has none), without the status fields only its start is
+    read from (`core.starts.START_STATUS_FIELDS`); its SHARED_FIELDS held once in `shared`; `same`: objects to keep
+    instead of equal ones (its template's annotations). A pod with other fields, or whose metadata is not a dict, is
+    kept as a dict (without those status fields): `unpack_pod` gives either back."""
+    meta = pod.get("metadata")
+    status = pod.get("status", ABSENT)
+    if type(status) is dict and any(name in status for name in START_STATUS_FIELDS):
+        status = {name: value for name, value in status.items() if name not in START_STATUS_FIELDS}
+    if type(meta) is not dict or not _TOP_KEYS.issuperset(pod) or not _METADATA_KEYS.issuperset(meta):
+        return pod if status is ABSENT or status is pod.get("status") else {**pod, "status": status}
+    same = same or {}
+    values = [status if name == "status" else pod.get(name, ABSENT) for name in PACKED_TOP]
+    values.extend(meta.get(name, ABSENT) for name in PACKED_METADATA)
+    for position, name in enumerate(PACKED_FIELDS):
+        value = values[position]
+        if name in SHARED_FIELDS:
+            values[position] = shared.one(value)
+        elif name in _WORDS and type(value) is str:
+            values[position] = sys.intern(value)
+        elif name in same and same[name] is not value and same[name] == value:
+            values[position] = same[name]
+    return tuple(values)
+
+
+_TOP_POSITIONS = tuple(enumerate(PACKED_TOP))
+_METADATA_POSITIONS = tuple(enumerate(PACKED_METADATA, start=len(PACKED_TOP)))
+
+
+def unpack_pod(packed: tuple | dict) -> dict:
+    """The pod dict `pack_pod` packed (a new dict and metadata; the values are the held ones, never to be changed)."""
+    if type(packed) is dict:
+        return packed
+    meta = unpack_metadata(packed)
+    pod = {name: packed[position] for position, name in _TOP_POSITIONS[:2] if packed[position] is not ABSENT}
+    pod["metadata"] = meta
+    for position, name in _TOP_POSITIONS[2:]:
+        if packed[position] is not ABSENT:
+            pod[name] = packed[position]
+    return pod
+
+
+def unpack_metadata(packed: tuple | dict) -> dict:
+    """The metadata of a packed pod, as `unpack_pod` gives it ({} when it has none that is a dict)."""
+    if type(packed) is dict:
+        meta = packed.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+    return {name: packed[position] for position, name in _METADATA_POSITIONS if packed[position] is not ABSENT}
+
+
+def packed_field(packed: tuple | dict, name: str) -> Any:
+    """One field of a packed pod (a PACKED_FIELDS name; metadata's by their own name), None when it has none."""
+    if type(packed) is dict:
+        source = packed if name in PACKED_TOP else packed.get("metadata")
+        return source.get(name) if isinstance(source, dict) else None
+    value = packed[PACKED_FIELDS.index(name)]
+    return None if value is ABSENT else value

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
@@ -28,6 +28,7 @@ from core.outcomes import (
     prediction_disagrees,
     unseen_cache,
 )
+from core.owners import workload_name
 from core.starts import (
     PULL_REASON,
     ImagePull,
@@ -35,10 +36,10 @@ from core.starts import (
     pod_start,
     pull_from_event,
     with_pulls,
-    without_start_fields,
 )
 from core.timeutil import parse_time
 from core.workloads import PodTemplate, pod_template
+from kube.slim import PACKED_FIELDS, Shared, pack_pod, packed_field, unpack_metadata, unpack_pod
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
 LIVENESS = "api"  # set_error's name for the liveness check (the API server answers), beside the kinds
@@ -47,20 +48,53 @@ DEFAULT_HISTORY = 20_000
 PRUNE_EVERY = timedelta(minutes=1)  # how often the store drops cache versions no pod needs any more
 MAX_ERRORS = 20
 UNNAMED = "<unnamed>"
+LABELS, SPEC = PACKED_FIELDS.index("labels"), PACKED_FIELDS.index("spec")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodRecord:
-    """One pod with the engine's prediction beside what ECI actually did."""
+    """One pod with the engine's prediction beside what ECI actually did.
+
+    The pod is held packed (`kube.slim.pack_pod`: one tuple, its labels, spec and status shared with the pods alike
+    and its template): `obj` makes its dict again; `metadata`, `uid`, `phase` and `workload` read it without."""
 
     key: str
-    obj: dict
+    body: tuple | dict
     template: PodTemplate
     decision: Decision
     actual: ActualOutcome | None
     start: PodStart | None = None
     # the cache ECI reports having used when imc never saw it (deleted before imc watched): not a disagreement
     unseen_cache: str | None = None
+
+    @property
+    def obj(self) -> dict:
+        """The pod as the store read it (slimmed, without the status fields its start was read from): a new dict
+        each time, whose values are shared and never to be changed."""
+        return unpack_pod(self.body)
+
+    @property
+    def metadata(self) -> dict:
+        """The pod's metadata, as in `obj`."""
+        return unpack_metadata(self.body)
+
+    @property
+    def uid(self) -> str | None:
+        """metadata.uid, when a string."""
+        uid = packed_field(self.body, "uid")
+        return uid if isinstance(uid, str) else None
+
+    @property
+    def phase(self) -> str:
+        """status.phase, "" when it has none."""
+        status = packed_field(self.body, "status")
+        phase = status.get("phase") if isinstance(status, dict) else None
+        return phase if isinstance(phase, str) else ""
+
+    @property
+    def workload(self) -> str:
+        """The workload the pod belongs to, as Kind/name (`core.owners.workload_name`); "" when none."""
+        return workload_name(self.metadata)
 
     @property
     def namespace(self) -> str:
@@ -185,6 +219,7 @@ class ClusterStore:
         # per pod, event name -> (pod uid, the pull its `Pulled` event reported); kept while the pod is,
         # since clusters expire events after an hour and a pod's start does not change
         self._pulls_by_pod: dict[str, dict[str, tuple[str | None, ImagePull]]] = {}
+        self._alike = Shared()  # the pods' labels, specs and statuses, each held once
         self._index = CacheIndex([])
         self._by_image: dict[str, set[str]] = {}
         self._by_pin: dict[str, set[str]] = {}
@@ -343,9 +378,6 @@ class ClusterStore:
         for key in [k for k in self._pulls_by_pod if k not in fresh]:
             del self._pulls_by_pod[key]
         for key, obj in fresh.items():
-            record = old.get(key)
-            if record is not None and record.obj is obj:
-                continue
             self._put_pod(key, obj)
 
     def _apply_pod(self, obj: dict, deleted: bool) -> None:
@@ -382,36 +414,54 @@ class ClusterStore:
         self._decide_errors.pop(key, None)
         if old is not None and old.template == template:
             decision = old.decision  # only status changed: the prediction stands
+            template = old.template
         else:
             at = template.decided_at(self._clock())
             decision = decide(template, self._index_at(at), at=at)
-        self._store_pod(key, obj, template, decision, old)
+        self._store_pod(key, template, decision, old, obj)
         self._note("pods", key, _field_problem(template.findings))
 
     def _store_pod(
-        self, key: str, obj: dict, template: PodTemplate, decision: Decision, old: PodRecord | None
+        self, key: str, template: PodTemplate, decision: Decision, old: PodRecord | None, obj: dict | None = None
     ) -> None:
-        actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
-        unseen = self._unseen(actual)
-        if old is not None and old.obj is obj:
-            start = self._start(obj, key, old.start)  # the start was read from the pod's status before: kept
+        """Store a pod's record; without `obj`, the pod is old's (only its events, pulls or decision changed)."""
+        if obj is None:
+            body = old.body
+            start = self._start(key, old.uid, old.start)  # the start was read from the pod's status before: kept
         else:
-            start = self._start(obj, key)
-            obj = without_start_fields(obj)
-        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, start, unseen)
+            template, body = self._packed(obj, template)
+            uid = packed_field(body, "uid")
+            start = self._start(key, uid if isinstance(uid, str) else None, pod=obj)
+        actual = actual_outcome({"metadata": unpack_metadata(body)}, self._events_by_pod.get(key, {}).values())
+        unseen = self._unseen(actual)
+        self._write("pods")[key] = PodRecord(key, body, template, decision, actual, start, unseen)
         self._index_pod(key, template)
         if old is None:
             self._record_history(key, decision.outcome, "pod", template.created)
         elif old.decision.outcome != decision.outcome:
             self._record_history(key, decision.outcome, "pod")
 
-    def _start(self, obj: dict, key: str, same_pod: PodStart | None = None) -> PodStart | None:
-        """The pod's start with its pulls; `same_pod`, the start already read from this very object, when only the
-        pulls may have changed (its status part is kept: after an event list, 50,000 pods are not read again)."""
-        uid = (obj.get("metadata") or {}).get("uid")
+    def _start(self, key: str, uid: str | None, same_pod: PodStart | None = None, pod: dict | None = None
+               ) -> PodStart | None:
+        """The pod's start with its pulls: read from `pod`, else `same_pod` (the start already read from the pod's
+        status) with them, when only the pulls may have changed (after an event list, 50,000 pods are not read again;
+        a pod without a creation time has no start)."""
         pulls = self._pulls_by_pod.get(key, {}).values()
         own = (pull for owner, pull in pulls if not (uid and owner and owner != uid))
-        return with_pulls(same_pod, own) if same_pod is not None else pod_start(obj, own)
+        if pod is not None:
+            return pod_start(pod, own)
+        return with_pulls(same_pod, own) if same_pod is not None else None
+
+    def _packed(self, obj: dict, template: PodTemplate) -> tuple[PodTemplate, tuple | dict]:
+        """The pod packed (`kube.slim.pack_pod`) and its template holding the same shared labels and spec."""
+        body = pack_pod(obj, self._alike, {"annotations": template.annotations})
+        if type(body) is not tuple:
+            return template, body
+        labels, spec = body[LABELS], body[SPEC]
+        changed = {name: value for name, value, own in (("labels", labels, template.labels),
+                                                        ("spec", spec, template.spec))
+                   if own is not value and own == value}
+        return (replace(template, **changed) if changed else template), body
 
     def _redecide(self, keys: Iterable[str], since: datetime | None = None) -> None:
         """Decide these pods again; those created before `since` (the change's moment) were decided on the caches
@@ -423,7 +473,7 @@ class ClusterStore:
                 continue
             at = old.template.decided_at(self._clock())
             decision = decide(old.template, self._index_at(at), at=at)
-            self._store_pod(key, old.obj, old.template, decision, old)
+            self._store_pod(key, old.template, decision, old)
 
     def _index_at(self, at: datetime) -> CacheIndex:
         """The caches a pod created at `at` was decided against: the live index unless some cache changed since."""
@@ -470,7 +520,7 @@ class ClusterStore:
         for key in set(keys):
             old = pods.get(key)
             if old is not None:
-                self._store_pod(key, old.obj, old.template, old.decision, old)
+                self._store_pod(key, old.template, old.decision, old)
 
     def _index_pod(self, key: str, template: PodTemplate) -> None:
         entry = (image_keys(template.image_refs), template.policy.pin_id)
