@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Hashable
 from typing import Any
 
 import orjson
@@ -194,7 +195,7 @@ class Shared:
 
     def __init__(self, limit: int = MAX_SHARED) -> None:
         self.limit = limit
-        self._values: dict[bytes, Any] = {}
+        self._values: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self._values)
@@ -205,14 +206,22 @@ class Shared:
         if type(value) is not dict and type(value) is not list:
             return value
         try:
-            text = orjson.dumps(value)
+            text = orjson.dumps(value).decode()  # as text: orjson's bytes keep a 4 KiB buffer each
         except TypeError:
             return value
-        found = self._values.get(text)
+        return self.keyed(text, value)
+
+    def keyed(self, key: Hashable, value: Any) -> Any:
+        """The value held under `key` (its content: JSON text, or a tuple of hashable parts), else `value`, now held;
+        `value` when the key cannot be hashed."""
+        try:
+            found = self._values.get(key)
+        except TypeError:
+            return value
         if found is None:
             if len(self._values) >= self.limit:
                 self._values.clear()  # those held stay shared by their pods; later ones start a new table
-            found = self._values[text] = value
+            found = self._values[key] = value
         return found
 
 

@@ -22,16 +22,18 @@ from core.matching import CacheIndex, Decision, decide
 from core.outcomes import (
     ECI_REASONS,
     ActualOutcome,
-    actual_outcome,
+    EventFacts,
+    event_facts,
     event_pod_key,
     is_eci_event,
     prediction_disagrees,
+    reported_outcome,
     unseen_cache,
 )
 from core.owners import workload_name
+from core.policy import MATCHED_CACHE
 from core.starts import (
     PULL_REASON,
-    ImagePull,
     PodStart,
     pod_start,
     pull_from_event,
@@ -214,11 +216,12 @@ class ClusterStore:
             "deployments": {},
         }
         self._shared: set[str] = set()
-        self._events: dict[str, dict] = {}
-        self._events_by_pod: dict[str, dict[str, dict]] = {}
-        # per pod, event name -> (pod uid, the pull its `Pulled` event reported); kept while the pod is,
-        # since clusters expire events after an hour and a pod's start does not change
-        self._pulls_by_pod: dict[str, dict[str, tuple[str | None, ImagePull]]] = {}
+        self._events: dict[str, str] = {}  # ECI's events: event key -> the key of the pod it is about
+        self._events_by_pod: dict[str, dict[str, EventFacts]] = {}
+        # per pod, (hash of the event's key, the pod uid it names, the pull it reported) of each `Pulled` event, one
+        # after the other in one tuple; kept while the pod is, since clusters expire events after an hour and a pod's
+        # start does not change
+        self._pulls_by_pod: dict[str, tuple] = {}
         self._alike = Shared()  # the pods' labels, specs and statuses, each held once
         self._index = CacheIndex([])
         self._by_image: dict[str, set[str]] = {}
@@ -337,7 +340,7 @@ class ClusterStore:
         for obj in objects:
             key = object_key(obj)
             if key:
-                yield key, obj
+                yield (sys.intern(key) if kind == "pods" else key), obj  # a pod's key: one string, its events' too
             else:
                 self._note_unnamed(kind, obj)
 
@@ -381,7 +384,7 @@ class ClusterStore:
             self._put_pod(key, obj)
 
     def _apply_pod(self, obj: dict, deleted: bool) -> None:
-        key = object_key(obj)
+        key = sys.intern(object_key(obj))
         if deleted:
             self._drop_pod(key)
             self._decide_errors.pop(key, None)
@@ -410,29 +413,31 @@ class ClusterStore:
 
     def _decide_pod(self, key: str, obj: dict) -> None:
         old = self._maps["pods"].get(key)
-        template = pod_template(obj)
+        template, body = self._packed(obj, pod_template(obj))
         self._decide_errors.pop(key, None)
         if old is not None and old.template == template:
             decision = old.decision  # only status changed: the prediction stands
-            template = old.template
         else:
             at = template.decided_at(self._clock())
-            decision = decide(template, self._index_at(at), at=at)
-        self._store_pod(key, template, decision, old, obj)
+            decision = self._alike_decision(decide(template, self._index_at(at), at=at))
+        self._store_pod(key, template, decision, old, obj, body)
         self._note("pods", key, _field_problem(template.findings))
 
-    def _store_pod(
-        self, key: str, template: PodTemplate, decision: Decision, old: PodRecord | None, obj: dict | None = None
-    ) -> None:
-        """Store a pod's record; without `obj`, the pod is old's (only its events, pulls or decision changed)."""
+    def _store_pod(self, key: str, template: PodTemplate, decision: Decision, old: PodRecord | None,
+                   obj: dict | None = None, body: tuple | dict = ()) -> None:
+        """Store a pod's record: `obj` packed as `body`; without them, the pod is old's (only its events, pulls or
+        decision changed)."""
         if obj is None:
             body = old.body
             start = self._start(key, old.uid, old.start)  # the start was read from the pod's status before: kept
         else:
-            template, body = self._packed(obj, template)
             uid = packed_field(body, "uid")
             start = self._start(key, uid if isinstance(uid, str) else None, pod=obj)
-        actual = actual_outcome({"metadata": unpack_metadata(body)}, self._events_by_pod.get(key, {}).values())
+        annotations = packed_field(body, "annotations")
+        matched = annotations.get(MATCHED_CACHE) if isinstance(annotations, Mapping) else None
+        uid = packed_field(body, "uid")
+        actual = reported_outcome(matched if isinstance(matched, str) and matched else None,
+                                  uid if isinstance(uid, str) else "", self._events_by_pod.get(key, {}).values())
         unseen = self._unseen(actual)
         self._write("pods")[key] = PodRecord(key, body, template, decision, actual, start, unseen)
         self._index_pod(key, template)
@@ -446,22 +451,32 @@ class ClusterStore:
         """The pod's start with its pulls: read from `pod`, else `same_pod` (the start already read from the pod's
         status) with them, when only the pulls may have changed (after an event list, 50,000 pods are not read again;
         a pod without a creation time has no start)."""
-        pulls = self._pulls_by_pod.get(key, {}).values()
-        own = (pull for owner, pull in pulls if not (uid and owner and owner != uid))
+        held = self._pulls_by_pod.get(key, ())
+        own = (held[i + 2] for i in range(0, len(held), 3) if not (uid and held[i + 1] and held[i + 1] != uid))
         if pod is not None:
             return pod_start(pod, own)
         return with_pulls(same_pod, own) if same_pod is not None else None
 
     def _packed(self, obj: dict, template: PodTemplate) -> tuple[PodTemplate, tuple | dict]:
-        """The pod packed (`kube.slim.pack_pod`) and its template holding the same shared labels and spec."""
+        """The pod packed (`kube.slim.pack_pod`) and its template holding the same shared labels and spec, and images
+        held once per distinct list."""
         body = pack_pod(obj, self._alike, {"annotations": template.annotations})
-        if type(body) is not tuple:
-            return template, body
-        labels, spec = body[LABELS], body[SPEC]
-        changed = {name: value for name, value, own in (("labels", labels, template.labels),
-                                                        ("spec", spec, template.spec))
-                   if own is not value and own == value}
+        changed = {}
+        if type(body) is tuple:
+            changed = {name: value for name, value, own in (("labels", body[LABELS], template.labels),
+                                                            ("spec", body[SPEC], template.spec))
+                       if own is not value and own == value}
+        images, refs = self._alike.keyed(("images", template.images), (template.images, template.image_refs))
+        if images is not template.images:
+            changed.update(images=images, image_refs=refs)
         return (replace(template, **changed) if changed else template), body
+
+    def _alike_decision(self, decision: Decision) -> Decision:
+        """An equal decision already held (against the very same cache), else this one, now held: pods alike (a
+        workload's, decided against the same caches) share one."""
+        key = ("decision", decision.outcome, id(decision.cache), decision.events, decision.auto_create,
+               decision.images, decision.policy, decision.findings, decision.pinned_name)
+        return self._alike.keyed(key, decision)
 
     def _redecide(self, keys: Iterable[str], since: datetime | None = None) -> None:
         """Decide these pods again; those created before `since` (the change's moment) were decided on the caches
@@ -472,7 +487,7 @@ class ClusterStore:
             if old is None or (since is not None and old.created is not None and old.created < since):
                 continue
             at = old.template.decided_at(self._clock())
-            decision = decide(old.template, self._index_at(at), at=at)
+            decision = self._alike_decision(decide(old.template, self._index_at(at), at=at))
             self._store_pod(key, old.template, decision, old)
 
     def _index_at(self, at: datetime) -> CacheIndex:
@@ -523,7 +538,8 @@ class ClusterStore:
                 self._store_pod(key, old.template, old.decision, old)
 
     def _index_pod(self, key: str, template: PodTemplate) -> None:
-        entry = (image_keys(template.image_refs), template.policy.pin_id)
+        pin = template.policy.pin_id
+        entry = self._alike.keyed(("indexed", template.images, pin), (image_keys(template.image_refs), pin))
         if self._indexed.get(key) == entry:
             return
         self._unindex(key)
@@ -652,16 +668,16 @@ class ClusterStore:
         old = self._events.pop(key, None)
         pods = set()
         if old is not None:
-            pod_key = event_pod_key(old)
-            if pod_key is not None:
-                pods.add(pod_key)
-                _discard(self._events_by_pod, pod_key, key)
+            pods.add(old)
+            _discard(self._events_by_pod, old, key)
         if not deleted and obj.get("reason") == PULL_REASON:  # ~3 a pod; never one of ECI's reasons
             pods |= self._keep_pull(key, obj)
         elif not deleted and is_eci_event(obj):
-            pod_key = event_pod_key(obj)
-            self._events[key] = obj
-            self._events_by_pod.setdefault(pod_key, {})[key] = obj
+            pod_key = sys.intern(event_pod_key(obj))
+            facts = event_facts(obj)
+            self._events[key] = pod_key
+            self._events_by_pod.setdefault(pod_key, {})[key] = facts._replace(
+                message=sys.intern(facts.message), uid=_interned(facts.uid))  # a cache's words, a pod's uid: one each
             pods.add(pod_key)
         if refresh:
             self._refresh_actual(pods)
@@ -674,9 +690,12 @@ class ClusterStore:
         pod_key = event_pod_key(event)
         if pod_key is None:
             return set()
-        uid = involved.get("uid")
-        uid = sys.intern(uid) if type(uid) is str else uid  # ~3 pull events a pod name its uid
-        self._pulls_by_pod.setdefault(pod_key, {})[key] = (uid, pull)
+        pod_key = sys.intern(pod_key)
+        # the event's key as its hash: ~3 pulls a pod, where two keys of one pod sharing a 64-bit hash is not a concern
+        mark, uid = hash(key), _interned(involved.get("uid"))
+        held = self._pulls_by_pod.get(pod_key, ())
+        at = next((i for i in range(0, len(held), 3) if held[i] == mark), len(held))
+        self._pulls_by_pod[pod_key] = (*held[:at], mark, uid, pull, *held[at + 3:])
         return {pod_key}
 
 
@@ -688,6 +707,10 @@ def deletion_time(obj: dict | None, now: datetime) -> datetime:
     except ImcError:
         stamp = None
     return stamp if stamp is not None and stamp <= now else now
+
+
+def _interned(value: object) -> object:
+    return sys.intern(value) if type(value) is str else value
 
 
 def _discard(index: dict, key: str, member: str) -> None:
