@@ -9,7 +9,9 @@ the pod dict without its start fields, its template, decision, ECI's outcome, st
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
@@ -65,10 +67,49 @@ def listed(objects: dict[str, list[dict]], kind: str) -> list[dict]:
 
 
 def stored(objects: dict[str, list[dict]], order: tuple[str, ...]) -> ClusterStore:
+    """A store given each kind's list in this order; ("paged",): the caches, then pods and events page by page from
+    two threads taking turns (`ClusterStore.replace_pages`, as the dashboard's reflectors list them side by side)."""
     store = ClusterStore()
-    for kind in order:
-        store.replace(kind, listed(objects, kind), "1")
+    if order != ("paged",):
+        for kind in order:
+            store.replace(kind, listed(objects, kind), "1")
+        return store
+    store.replace_pages("imagecaches", [(listed(objects, "imagecaches"), "1")])
+    pods, events = listed(objects, "pods"), listed(objects, "events")
+    turns = Turns("pods", "events")
+    events_thread = threading.Thread(target=store.replace_pages, args=(
+        "events", turns.pages("events", [events[i:i + 101] for i in range(0, len(events), 101)])))
+    events_thread.start()
+    store.replace_pages("pods", turns.pages("pods", [pods[i:i + 37] for i in range(0, len(pods), 37)]))
+    events_thread.join(timeout=60)
+    assert not events_thread.is_alive() and dict(store.snapshot().synced)["events"]
     return store
+
+
+class Turns:
+    """Two lists' pages handed out in turns: a page is asked for once the other list's last page was stored."""
+
+    def __init__(self, first: str, second: str) -> None:
+        self.kinds = (first, second)
+        self.turn = first
+        self.done: set[str] = set()
+        self.baton = threading.Condition()
+
+    def pages(self, kind: str, pages: list[list[dict]]) -> Iterator[tuple[list[dict], str]]:
+        other = self.kinds[1 - self.kinds.index(kind)]
+        for page in pages:
+            with self.baton:
+                assert self.baton.wait_for(lambda: self.turn == kind or other in self.done, timeout=30)
+            yield page, "1"
+            self._hand_over(other)  # asked for the next page: this one is stored
+        with self.baton:
+            self.done.add(kind)
+        self._hand_over(other)
+
+    def _hand_over(self, other: str) -> None:
+        with self.baton:
+            self.turn = other
+            self.baton.notify_all()
 
 
 @pytest.fixture(scope="module", params=["demo", "scale"])
@@ -103,8 +144,8 @@ def expected_records(objects: dict[str, list[dict]], snapshot) -> dict[str, dict
 
 
 @pytest.mark.parametrize("order", [("imagecaches", "deployments", "events", "pods"),
-                                   ("pods", "imagecaches", "deployments", "events")], ids=["events-first",
-                                                                                         "pods-first"])
+                                   ("pods", "imagecaches", "deployments", "events"), ("paged",)],
+                         ids=["events-first", "pods-first", "paged"])
 def test_the_packed_store_returns_the_records_the_dict_store_did(scenario, order):
     name, objects = scenario
     snapshot = stored(objects, order).snapshot()
