@@ -68,6 +68,10 @@ def _pick(source: Any, fields: tuple[str, ...], repeated: frozenset[str] = REPEA
     return {key: _shared(source[key]) if key in repeated else source[key] for key in fields if key in source}
 
 
+def _short(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str and len(value) <= 64 else value
+
+
 def _shared_labels(labels: Any) -> Any:
     if not isinstance(labels, dict):
         return labels
@@ -82,8 +86,8 @@ def slim_pod(pod: dict) -> dict:
     if "labels" in slim_meta:
         slim_meta["labels"] = _shared_labels(slim_meta["labels"])
     annotations = meta.get("annotations")
-    if isinstance(annotations, dict):
-        slim_meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
+    if isinstance(annotations, dict):  # short values (a matched cache's ID, a policy) repeat across pods: one string each
+        slim_meta["annotations"] = {k: _short(v) for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
     elif annotations is not None:  # kept as it is, for the engine to name it
         slim_meta["annotations"] = annotations
     slim_spec: dict = {}

@@ -95,18 +95,20 @@ class PodRecord:
 
     @property
     def workload(self) -> str:
-        """The workload the pod belongs to, as Kind/name (`core.owners.workload_name`); "" when none."""
-        return workload_name(self.metadata)
+        """The workload the pod belongs to, as Kind/name (`core.owners.workload_name`; one string a workload); "" when
+        none."""
+        return sys.intern(workload_name(self.metadata))
 
     @property
     def namespace(self) -> str:
-        """The namespace part of the key ("" for a pod without one)."""
-        return self.key.rpartition("/")[0]
+        """The namespace part of the key ("" for a pod without one); one string a namespace (rows keep it per pod)."""
+        return sys.intern(self.key.rpartition("/")[0])
 
     @property
     def name(self) -> str:
-        """The name part of the key."""
-        return self.key.rpartition("/")[2]
+        """The name part of the key: the template's very string (rows keep it per pod)."""
+        name = self.key.rpartition("/")[2]
+        return self.template.name if self.template.name == name else name
 
     @property
     def created(self) -> datetime | None:
@@ -724,7 +726,7 @@ class ClusterStore:
             facts = event_facts(obj)
             self._events[key] = pod_key
             self._events_by_pod.setdefault(pod_key, {})[key] = facts._replace(
-                message=sys.intern(facts.message), uid=_interned(facts.uid))  # a cache's words, a pod's uid: one each
+                type=sys.intern(facts.type), message=sys.intern(facts.message), uid=_interned(facts.uid))  # one each
             pods.add(pod_key)
         if refresh:
             self._refresh_actual(pods)
