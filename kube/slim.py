@@ -178,8 +178,6 @@ PACKED_METADATA = (*POD_METADATA_FIELDS, "annotations")
 PACKED_FIELDS = (*PACKED_TOP, *PACKED_METADATA)
 _TOP_KEYS = frozenset({*PACKED_TOP, "metadata"})
 _METADATA_KEYS = frozenset(PACKED_METADATA)
-SHARED_FIELDS = frozenset({"labels", "ownerReferences", "spec", "status"})  # alike across a workload's pods
-_WORDS = frozenset({"apiVersion", "kind"})  # the same few words on every pod: one string each
 MAX_SHARED = 100_000  # distinct values held by a Shared table before it starts afresh
 
 
@@ -231,7 +229,8 @@ class Shared:
 
 def pack_pod(pod: dict, shared: Shared, same: dict[str, Any] | None = None) -> tuple | dict:
     """The pod as one tuple of PACKED_FIELDS (ABSENT where it has none), without the status fields only its start is
-    read from (`core.starts.START_STATUS_FIELDS`); its SHARED_FIELDS held once in `shared`; `same`: objects to keep
+    read from (`core.starts.START_STATUS_FIELDS`); its spec, status, labels and owner references (alike across a
+    workload's pods) held once in `shared`; `same`: objects to keep
     instead of equal ones (its template's annotations). A pod with other fields, or whose metadata is not a dict, is
     kept as a dict (without those status fields): `unpack_pod` gives either back."""
     meta = pod.get("metadata")
@@ -240,18 +239,21 @@ def pack_pod(pod: dict, shared: Shared, same: dict[str, Any] | None = None) -> t
         status = {name: value for name, value in status.items() if name not in START_STATUS_FIELDS}
     if type(meta) is not dict or not _TOP_KEYS.issuperset(pod) or not _METADATA_KEYS.issuperset(meta):
         return pod if status is ABSENT or status is pod.get("status") else {**pod, "status": status}
-    same = same or {}
-    values = [status if name == "status" else pod.get(name, ABSENT) for name in PACKED_TOP]
-    values.extend(meta.get(name, ABSENT) for name in PACKED_METADATA)
-    for position, name in enumerate(PACKED_FIELDS):
-        value = values[position]
-        if name in SHARED_FIELDS:
-            values[position] = shared.one(value)
-        elif name in _WORDS and type(value) is str:
-            values[position] = sys.intern(value)
-        elif name in same and same[name] is not value and same[name] == value:
-            values[position] = same[name]
-    return tuple(values)
+    get = meta.get
+    annotations = get("annotations", ABSENT)
+    kept = (same or {}).get("annotations")
+    if kept is not None and kept is not annotations and kept == annotations:
+        annotations = kept
+    api_version, kind = pod.get("apiVersion", ABSENT), pod.get("kind", ABSENT)
+    one = shared.one
+    return (  # PACKED_FIELDS, in order
+        sys.intern(api_version) if type(api_version) is str else api_version,
+        sys.intern(kind) if type(kind) is str else kind,
+        one(pod.get("spec", ABSENT)), one(status),
+        get("name", ABSENT), get("namespace", ABSENT), get("uid", ABSENT), get("resourceVersion", ABSENT),
+        get("creationTimestamp", ABSENT), get("deletionTimestamp", ABSENT), get("generateName", ABSENT),
+        one(get("labels", ABSENT)), one(get("ownerReferences", ABSENT)), annotations,
+    )
 
 
 _TOP_POSITIONS = tuple(enumerate(PACKED_TOP))

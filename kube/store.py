@@ -9,7 +9,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
@@ -301,9 +301,10 @@ class ClusterStore:
 
     def replace_pages(self, kind: str, pages: Iterable[tuple[list[dict], str]]) -> None:
         """`replace` with a list read page by page, each page's objects with the list's resourceVersion. Pods and
-        events are stored a page at a time, under the lock as each arrives (meanwhile a reader sees each object as
-        listed or as before; the process never holds the whole list, whose leftovers pinned ~200 MiB of heap at
-        50,000 pods), then what the list did not hold is dropped; other kinds are replaced once listed."""
+        events are stored a page at a time, under the lock as each arrives (the process never holds the whole list,
+        whose leftovers pinned ~200 MiB of heap at 50,000 pods), then what the list did not hold is dropped; other
+        kinds are replaced once listed. The version moves once the list is stored: until then a snapshot is the one
+        before, unless another change moves it (then each object is as listed or as before)."""
         _check_kind(kind)
         version = ""
         if kind not in ("pods", "events"):
@@ -328,7 +329,6 @@ class ClusterStore:
                         if key in self._events:
                             listed.add(key)
                     self._refresh_actual(touched)
-                self._bump()
         with self._lock:
             if kind == "pods":
                 self._drop_unlisted(listed)
@@ -508,15 +508,16 @@ class ClusterStore:
         """The pod packed (`kube.slim.pack_pod`) and its template holding the same shared labels and spec, and images
         held once per distinct list."""
         body = pack_pod(obj, self._alike, {"annotations": template.annotations})
-        changed = {}
+        labels, spec = template.labels, template.spec
         if type(body) is tuple:
-            changed = {name: value for name, value, own in (("labels", body[LABELS], template.labels),
-                                                            ("spec", body[SPEC], template.spec))
-                       if own is not value and own == value}
+            labels = body[LABELS] if labels == body[LABELS] else labels
+            spec = body[SPEC] if spec == body[SPEC] else spec
         images, refs = self._alike.keyed(("images", template.images), (template.images, template.image_refs))
-        if images is not template.images:
-            changed.update(images=images, image_refs=refs)
-        return (replace(template, **changed) if changed else template), body
+        if labels is template.labels and spec is template.spec and images is template.images:
+            return template, body
+        t = template  # dataclasses.replace, without its per-call look at the fields (~50,000 calls a list)
+        return PodTemplate(t.kind, t.namespace, t.name, labels, t.annotations, spec, images, refs, t.policy, t.eci,
+                           t.node_name, t.created, t.findings), body
 
     def _alike_decision(self, decision: Decision) -> Decision:
         """An equal decision already held (against the very same cache), else this one, now held: pods alike (a
