@@ -54,7 +54,7 @@ def eci_event(reason: str, cache_id: str | None = None) -> EciEvent:
 _MISSED = (eci_event("ImageCacheMissed"), eci_event("ImageCacheAutoCreated"))  # a miss's events, in ECI's order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What ECI does with the pod: the outcome, the cache, the events it writes."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.matching import ECI_EVENT_REASONS, EVENT_OUTCOMES, Decision
 from core.policy import MATCHED_CACHE
@@ -15,7 +15,7 @@ ECI_REASONS = frozenset(ECI_EVENT_REASONS)
 _CACHE_ID = re.compile(r"\bimc-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportedEvent:
     """One image-cache event ECI wrote on a pod, as it wrote it."""
 
@@ -25,7 +25,7 @@ class ReportedEvent:
     time: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActualOutcome:
     """What ECI reported for a pod: its annotation and its events."""
 
@@ -76,28 +76,44 @@ def _event_time(event: Mapping[str, Any]) -> str:
     )
 
 
+class EventFacts(NamedTuple):
+    """What the actual outcome reads of one event: its reason ("" when not one of ECI's), type, message, time, name
+    (ordering events of one second) and the uid of the object it is about (None when it names none)."""
+
+    reason: str
+    type: str
+    message: str
+    time: str
+    name: str
+    uid: Any
+
+
+def event_facts(event: Mapping[str, Any]) -> EventFacts:
+    """The facts `reported_outcome` reads of an event (a store keeps these instead of the event)."""
+    return EventFacts(_reason(event), _str(event.get("type")), _str(event.get("message")), _event_time(event),
+                      _str(_map(event.get("metadata")).get("name")), _map(event.get("involvedObject")).get("uid"))
+
+
 def actual_outcome(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> ActualOutcome | None:
     """What ECI did for a pod: the latest of its ECI events decides; else the matched-cache annotation."""
     meta = _map(pod.get("metadata"))
     matched = _str(_map(meta.get("annotations")).get(MATCHED_CACHE)) or None
-    uid = _str(meta.get("uid"))
-    mine = [
-        e
-        for e in events
-        if _reason(e) and not (uid and _map(e.get("involvedObject")).get("uid") not in (None, "", uid))
-    ]
-    mine.sort(key=lambda e: (_event_time(e), _str(_map(e.get("metadata")).get("name"))))
-    reasons = tuple(dict.fromkeys(e["reason"] for e in mine))
+    return reported_outcome(matched, _str(meta.get("uid")), (event_facts(e) for e in events))
+
+
+def reported_outcome(matched: str | None, uid: str, events: Iterable[EventFacts]) -> ActualOutcome | None:
+    """`actual_outcome` of a pod whose matched-cache annotation is `matched` and uid `uid`, from its events' facts."""
+    mine = [e for e in events if e.reason and not (uid and e.uid not in (None, "", uid))]
+    mine.sort(key=lambda e: (e.time, e.name))
+    reasons = tuple(dict.fromkeys(e.reason for e in mine))
     if not mine:
         return ActualOutcome("hit", matched, ()) if matched else None
-    reported = tuple(
-        ReportedEvent(e["reason"], _str(e.get("type")), _str(e.get("message")), _event_time(e)) for e in mine
-    )
-    outcome = EVENT_OUTCOMES[mine[-1]["reason"]]
+    reported = tuple(ReportedEvent(e.reason, e.type, e.message, e.time) for e in mine)
+    outcome = EVENT_OUTCOMES[mine[-1].reason]
     cache_id = None
     for event in reversed(mine):  # the latest ID among the events of the outcome (Missed has none)
-        found = _CACHE_ID.search(_str(event.get("message")))
-        if found and EVENT_OUTCOMES[event["reason"]] == outcome:
+        found = _CACHE_ID.search(event.message)
+        if found and EVENT_OUTCOMES[event.reason] == outcome:
             cache_id = found.group(0)
             break
     if outcome == "hit" and matched:

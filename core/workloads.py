@@ -29,7 +29,7 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 WORKLOAD_KINDS = ("Pod", *TEMPLATE_PATHS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodTemplate:
     """A pod as ECI would see it at creation: metadata, spec, images and policy."""
 

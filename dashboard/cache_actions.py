@@ -210,7 +210,7 @@ def caused_by(pods: Mapping[str, Any], name: str, cache_id: str | None) -> Cause
     instance = name.removeprefix(AUTO_CREATED_PREFIX)
     hits: Counter[Cause] = Counter()
     for record in pods.values():
-        metadata = record.obj.get("metadata") or {}
+        metadata = record.metadata
         owner = top_owner(metadata)
         cause = Cause(record.namespace, owner.kind, owner.name) if owner else Cause(record.namespace, "Pod",
                                                                                    record.name)

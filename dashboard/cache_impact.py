@@ -20,7 +20,7 @@ IMPACT_COLUMNS = ["Workload", "Now", "After", "What changes"]
 
 def workloads_of(snapshot: Any) -> list[Workload]:
     """The live ECI workloads of a snapshot: its ECI pods grouped by top owner, and its Deployments with no live pod."""
-    pairs = ((record.obj.get("metadata") or {}, record.template) for record in snapshot.pods.values()
+    pairs = ((record.metadata, record.template) for record in snapshot.pods.values()
              if record.template.eci)
     return live_workloads(pairs, _deployment_templates(snapshot.deployments))
 

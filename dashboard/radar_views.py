@@ -18,7 +18,6 @@ from typing import Any
 import pandas as pd
 
 from core.caches import AUTO_CREATED_PREFIX, CacheView
-from core.owners import workload_name
 from core.policy import INSTANCE_ID
 from dashboard.cache_views import ends, failed_at, is_failed, relative_time
 from dashboard.history_views import NOT_KEPT
@@ -80,8 +79,7 @@ def _users(pods: Mapping[str, Any]) -> tuple[dict, dict, dict, dict]:
         decision = record.decision
         if decision.outcome == "not-eci":
             continue
-        metadata = record.obj.get("metadata") if isinstance(record.obj, Mapping) else None
-        workload = f"{record.namespace}/{workload_name(metadata) or 'Pod/' + record.name}"
+        workload = f"{record.namespace}/{record.workload or 'Pod/' + record.name}"
         if decision.cache is not None:
             hitting[decision.cache.name].add(workload)
             live_hits[decision.cache.name] += 1

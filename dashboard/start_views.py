@@ -77,7 +77,7 @@ def start_row(key: str, record: Any) -> tuple | None:
     return (
         key,
         record.namespace,
-        sys.intern(workload_of(record.obj)),  # kept per pod, and shared by a workload's pods
+        sys.intern(workload_of({"metadata": record.metadata})),  # kept per pod, and shared by a workload's pods
         happened,
         _cache_id(record),
         start.start_seconds if start is not None else None,

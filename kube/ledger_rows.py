@@ -146,7 +146,7 @@ def pod_workload(obj: Mapping[str, Any]) -> str:
 
 def pod_uid(record: Any) -> str:
     """The pod's uid, else its key and creation time (a pod object without a uid)."""
-    uid = (record.obj.get("metadata") or {}).get("uid")
+    uid = record.uid
     return str(uid) if uid else f"{record.key}@{record.created.isoformat() if record.created else ''}"
 
 
@@ -176,7 +176,7 @@ def pod_row(cluster: str, record: Any, estimates: Mapping[str, PullEstimate] | N
         uid=pod_uid(record),
         namespace=record.namespace,
         name=record.name,
-        workload=pod_workload(record.obj),
+        workload=record.workload,
         created=record.created.timestamp() if record.created is not None else None,
         predicted=decision.outcome,
         actual=actual.outcome if actual is not None else None,

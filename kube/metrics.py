@@ -31,7 +31,6 @@ from prometheus_client.registry import Collector
 
 from core.figures import WINDOWS, WindowFigures, window_bounds, window_figures
 from core.findings import brief
-from core.owners import workload_name
 from core.workloads import is_eci_pod
 from kube.ledger import DURATION_BOUNDS, DurationBucket
 from kube.ledger_rows import effective_outcome
@@ -89,7 +88,7 @@ def pod_families(cluster: str, snapshot: Any) -> dict[str, Counter]:
         outcome = effective_outcome(record)
         if outcome is None:
             continue
-        workloads.add((cluster, record.namespace, workload_name(record.obj.get("metadata"))))
+        workloads.add((cluster, record.namespace, record.workload))
         if (cluster, record.namespace, OUTCOMES[0]) not in pods:
             # every outcome of a namespace, zeros too: a rate of hits is 0, not absent, when nothing hit
             pods.update({(cluster, record.namespace, each): 0 for each in OUTCOMES})

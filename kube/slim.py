@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Hashable
 from typing import Any
 
-from core.starts import PULL_REASON
+import orjson
+
+from core.starts import PULL_REASON, START_STATUS_FIELDS
 from core.workloads import CONTAINER_LISTS
 
 POD_METADATA_FIELDS = (
@@ -65,6 +68,10 @@ def _pick(source: Any, fields: tuple[str, ...], repeated: frozenset[str] = REPEA
     return {key: _shared(source[key]) if key in repeated else source[key] for key in fields if key in source}
 
 
+def _short(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str and len(value) <= 64 else value
+
+
 def _shared_labels(labels: Any) -> Any:
     if not isinstance(labels, dict):
         return labels
@@ -79,8 +86,8 @@ def slim_pod(pod: dict) -> dict:
     if "labels" in slim_meta:
         slim_meta["labels"] = _shared_labels(slim_meta["labels"])
     annotations = meta.get("annotations")
-    if isinstance(annotations, dict):
-        slim_meta["annotations"] = {k: v for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
+    if isinstance(annotations, dict):  # short values (a matched cache's ID, a policy) repeat across pods: one string each
+        slim_meta["annotations"] = {k: _short(v) for k, v in annotations.items() if k not in DROPPED_ANNOTATIONS}
     elif annotations is not None:  # kept as it is, for the engine to name it
         slim_meta["annotations"] = annotations
     slim_spec: dict = {}
@@ -162,3 +169,122 @@ def slim_object(kind: str, obj: dict) -> dict:
     """The object cut down for its kind; caches and Deployments are kept whole (few, and edited)."""
     slimmer = SLIMMERS.get(kind)
     return slimmer(obj) if slimmer is not None and isinstance(obj, dict) else obj
+
+
+# A stored pod is packed (`pack_pod`): one tuple of its slim fields, in this order, instead of ~10 dicts; its labels,
+# owner references, spec and status are held once per distinct value (`Shared`), and `unpack_pod` gives the dict back.
+PACKED_TOP = ("apiVersion", "kind", "spec", "status")
+PACKED_METADATA = (*POD_METADATA_FIELDS, "annotations")
+PACKED_FIELDS = (*PACKED_TOP, *PACKED_METADATA)
+_TOP_KEYS = frozenset({*PACKED_TOP, "metadata"})
+_METADATA_KEYS = frozenset(PACKED_METADATA)
+MAX_SHARED = 100_000  # distinct values held by a Shared table before it starts afresh
+
+
+class Absent:
+    """A packed field the pod does not have."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = Absent()
+
+
+class Shared:
+    """Equal JSON values (labels, specs, statuses) held as one object, keyed by their JSON text; not thread-safe (the
+    store calls it under its lock). Values are never changed once stored, so sharing them is safe."""
+
+    def __init__(self, limit: int = MAX_SHARED) -> None:
+        self.limit = limit
+        self._values: dict[Hashable, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def one(self, value: Any) -> Any:
+        """The held value equal to `value` (in the same key order), else `value`, now held; a value that is not JSON
+        (a key that is not a string) is returned as it is."""
+        if type(value) is not dict and type(value) is not list:
+            return value
+        try:
+            text = orjson.dumps(value).decode()  # as text: orjson's bytes keep a 4 KiB buffer each
+        except TypeError:
+            return value
+        return self.keyed(text, value)
+
+    def keyed(self, key: Hashable, value: Any) -> Any:
+        """The value held under `key` (its content: JSON text, or a tuple of hashable parts), else `value`, now held;
+        `value` when the key cannot be hashed."""
+        try:
+            found = self._values.get(key)
+        except TypeError:
+            return value
+        if found is None:
+            if len(self._values) >= self.limit:
+                self._values.clear()  # those held stay shared by their pods; later ones start a new table
+            found = self._values[key] = value
+        return found
+
+
+def pack_pod(pod: dict, shared: Shared, same: dict[str, Any] | None = None) -> tuple | dict:
+    """The pod as one tuple of PACKED_FIELDS (ABSENT where it has none), without the status fields only its start is
+    read from (`core.starts.START_STATUS_FIELDS`); its spec, status, labels and owner references (alike across a
+    workload's pods) held once in `shared`; `same`: objects to keep
+    instead of equal ones (its template's annotations). A pod with other fields, or whose metadata is not a dict, is
+    kept as a dict (without those status fields): `unpack_pod` gives either back."""
+    meta = pod.get("metadata")
+    status = pod.get("status", ABSENT)
+    if type(status) is dict and any(name in status for name in START_STATUS_FIELDS):
+        status = {name: value for name, value in status.items() if name not in START_STATUS_FIELDS}
+    if type(meta) is not dict or not _TOP_KEYS.issuperset(pod) or not _METADATA_KEYS.issuperset(meta):
+        return pod if status is ABSENT or status is pod.get("status") else {**pod, "status": status}
+    get = meta.get
+    annotations = get("annotations", ABSENT)
+    kept = (same or {}).get("annotations")
+    if kept is not None and kept is not annotations and kept == annotations:
+        annotations = kept
+    api_version, kind = pod.get("apiVersion", ABSENT), pod.get("kind", ABSENT)
+    one = shared.one
+    return (  # PACKED_FIELDS, in order
+        sys.intern(api_version) if type(api_version) is str else api_version,
+        sys.intern(kind) if type(kind) is str else kind,
+        one(pod.get("spec", ABSENT)), one(status),
+        get("name", ABSENT), get("namespace", ABSENT), get("uid", ABSENT), get("resourceVersion", ABSENT),
+        get("creationTimestamp", ABSENT), get("deletionTimestamp", ABSENT), get("generateName", ABSENT),
+        one(get("labels", ABSENT)), one(get("ownerReferences", ABSENT)), annotations,
+    )
+
+
+_TOP_POSITIONS = tuple(enumerate(PACKED_TOP))
+_METADATA_POSITIONS = tuple(enumerate(PACKED_METADATA, start=len(PACKED_TOP)))
+
+
+def unpack_pod(packed: tuple | dict) -> dict:
+    """The pod dict `pack_pod` packed (a new dict and metadata; the values are the held ones, never to be changed)."""
+    if type(packed) is dict:
+        return packed
+    meta = unpack_metadata(packed)
+    pod = {name: packed[position] for position, name in _TOP_POSITIONS[:2] if packed[position] is not ABSENT}
+    pod["metadata"] = meta
+    for position, name in _TOP_POSITIONS[2:]:
+        if packed[position] is not ABSENT:
+            pod[name] = packed[position]
+    return pod
+
+
+def unpack_metadata(packed: tuple | dict) -> dict:
+    """The metadata of a packed pod, as `unpack_pod` gives it ({} when it has none that is a dict)."""
+    if type(packed) is dict:
+        meta = packed.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+    return {name: packed[position] for position, name in _METADATA_POSITIONS if packed[position] is not ABSENT}
+
+
+def packed_field(packed: tuple | dict, name: str) -> Any:
+    """One field of a packed pod (a PACKED_FIELDS name; metadata's by their own name), None when it has none."""
+    if type(packed) is dict:
+        source = packed if name in PACKED_TOP else packed.get("metadata")
+        return source.get(name) if isinstance(source, dict) else None
+    value = packed[PACKED_FIELDS.index(name)]
+    return None if value is ABSENT else value

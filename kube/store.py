@@ -9,7 +9,7 @@ import dataclasses
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -23,23 +23,26 @@ from core.matching import CacheIndex, Decision, decide
 from core.outcomes import (
     ECI_REASONS,
     ActualOutcome,
-    actual_outcome,
+    EventFacts,
+    event_facts,
     event_pod_key,
     is_eci_event,
     prediction_disagrees,
+    reported_outcome,
     unseen_cache,
 )
+from core.owners import workload_name
+from core.policy import MATCHED_CACHE
 from core.starts import (
     PULL_REASON,
-    ImagePull,
     PodStart,
     pod_start,
     pull_from_event,
     with_pulls,
-    without_start_fields,
 )
 from core.timeutil import parse_time
 from core.workloads import PodTemplate, pod_template
+from kube.slim import PACKED_FIELDS, Shared, pack_pod, packed_field, unpack_metadata, unpack_pod
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
 LIVENESS = "api"  # set_error's name for the liveness check (the API server answers), beside the kinds
@@ -48,14 +51,18 @@ DEFAULT_HISTORY = 20_000
 PRUNE_EVERY = timedelta(minutes=1)  # how often the store drops cache versions no pod needs any more
 MAX_ERRORS = 20
 UNNAMED = "<unnamed>"
+LABELS, SPEC = PACKED_FIELDS.index("labels"), PACKED_FIELDS.index("spec")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PodRecord:
-    """One pod with the engine's prediction beside what ECI actually did."""
+    """One pod with the engine's prediction beside what ECI actually did.
+
+    The pod is held packed (`kube.slim.pack_pod`: one tuple, its labels, spec and status shared with the pods alike
+    and its template): `obj` makes its dict again; `metadata`, `uid`, `phase` and `workload` read it without."""
 
     key: str
-    obj: dict
+    body: tuple | dict
     template: PodTemplate
     decision: Decision
     actual: ActualOutcome | None
@@ -64,14 +71,45 @@ class PodRecord:
     unseen_cache: str | None = None
 
     @property
+    def obj(self) -> dict:
+        """The pod as the store read it (slimmed, without the status fields its start was read from): a new dict
+        each time, whose values are shared and never to be changed."""
+        return unpack_pod(self.body)
+
+    @property
+    def metadata(self) -> dict:
+        """The pod's metadata, as in `obj`."""
+        return unpack_metadata(self.body)
+
+    @property
+    def uid(self) -> str | None:
+        """metadata.uid, when a string."""
+        uid = packed_field(self.body, "uid")
+        return uid if isinstance(uid, str) else None
+
+    @property
+    def phase(self) -> str:
+        """status.phase, "" when it has none."""
+        status = packed_field(self.body, "status")
+        phase = status.get("phase") if isinstance(status, dict) else None
+        return phase if isinstance(phase, str) else ""
+
+    @property
+    def workload(self) -> str:
+        """The workload the pod belongs to, as Kind/name (`core.owners.workload_name`; one string a workload); "" when
+        none."""
+        return sys.intern(workload_name(self.metadata))
+
+    @property
     def namespace(self) -> str:
-        """The namespace part of the key ("" for a pod without one)."""
-        return self.key.rpartition("/")[0]
+        """The namespace part of the key ("" for a pod without one); one string a namespace (rows keep it per pod)."""
+        return sys.intern(self.key.rpartition("/")[0])
 
     @property
     def name(self) -> str:
-        """The name part of the key."""
-        return self.key.rpartition("/")[2]
+        """The name part of the key: the template's very string (rows keep it per pod)."""
+        name = self.key.rpartition("/")[2]
+        return self.template.name if self.template.name == name else name
 
     @property
     def created(self) -> datetime | None:
@@ -207,11 +245,13 @@ class ClusterStore:
             "deployments": {},
         }
         self._shared: set[str] = set()
-        self._events: dict[str, dict] = {}
-        self._events_by_pod: dict[str, dict[str, dict]] = {}
-        # per pod, event name -> (pod uid, the pull its `Pulled` event reported); kept while the pod is,
-        # since clusters expire events after an hour and a pod's start does not change
-        self._pulls_by_pod: dict[str, dict[str, tuple[str | None, ImagePull]]] = {}
+        self._events: dict[str, str] = {}  # ECI's events: event key -> the key of the pod it is about
+        self._events_by_pod: dict[str, dict[str, EventFacts]] = {}
+        # per pod, (hash of the event's key, the pod uid it names, the pull it reported) of each `Pulled` event, one
+        # after the other in one tuple; kept while the pod is, since clusters expire events after an hour and a pod's
+        # start does not change
+        self._pulls_by_pod: dict[str, tuple] = {}
+        self._alike = Shared()  # the pods' labels, specs and statuses, each held once
         self._index = CacheIndex([])
         self._by_image: dict[str, set[str]] = {}
         self._by_pin: dict[str, set[str]] = {}
@@ -286,6 +326,48 @@ class ClusterStore:
             self._synced[kind] = True
             self._bump()
 
+    def replace_pages(self, kind: str, pages: Iterable[tuple[list[dict], str]]) -> None:
+        """`replace` with a list read page by page, each page's objects with the list's resourceVersion. Pods and
+        events are stored a page at a time, under the lock as each arrives (the process never holds the whole list,
+        whose leftovers pinned ~200 MiB of heap at 50,000 pods), then what the list did not hold is dropped; other
+        kinds are replaced once listed. The version moves once the list is stored: until then a snapshot is the one
+        before, unless another change moves it (then each object is as listed or as before)."""
+        _check_kind(kind)
+        version = ""
+        if kind not in ("pods", "events"):
+            objects: list[dict] = []
+            for page, version in pages:  # noqa: B007 - the last page's
+                objects.extend(page)
+            self.replace(kind, objects, version)
+            return
+        listed: set[str] = set()
+        with self._lock:
+            self._invalid.pop(invalid_key(kind, ""), None)
+        for page, version in pages:  # noqa: B007 - the last page's
+            with self._lock:
+                if kind == "pods":
+                    for key, obj in self._keyed(kind, page):
+                        listed.add(key)
+                        self._put_pod(key, obj)
+                else:
+                    touched: set[str] = set()
+                    for key, obj in self._keyed(kind, page):
+                        touched |= self._apply_event(obj, deleted=False, refresh=False, key=key)
+                        if key in self._events:
+                            listed.add(key)
+                    self._refresh_actual(touched)
+        with self._lock:
+            if kind == "pods":
+                self._drop_unlisted(listed)
+            else:
+                touched = set()
+                for key in [k for k in self._events if k not in listed]:
+                    touched |= self._apply_event({}, deleted=True, refresh=False, key=key)
+                self._refresh_actual(touched)
+            self._resource_versions[kind] = version
+            self._synced[kind] = True
+            self._bump()
+
     def apply(self, kind: str, event_type: str, obj: dict) -> None:
         """Apply one watch event (ADDED, MODIFIED or DELETED) of a kind; an object without a name is noted, not kept."""
         _check_kind(kind)
@@ -329,7 +411,7 @@ class ClusterStore:
         for obj in objects:
             key = object_key(obj)
             if key:
-                yield key, obj
+                yield (sys.intern(key) if kind == "pods" else key), obj  # a pod's key: one string, its events' too
             else:
                 self._note_unnamed(kind, obj)
 
@@ -360,23 +442,23 @@ class ClusterStore:
     # pods
 
     def _replace_pods(self, keyed: list[tuple[str, dict]]) -> None:
-        old = self._maps["pods"]
         fresh = dict(keyed)
-        for key in [k for k in old if k not in fresh]:
-            self._drop_pod(key)
-        for key in [k for k in self._decide_errors if k not in fresh]:
-            del self._decide_errors[key]
-            self._note("pods", key, None)
-        for key in [k for k in self._pulls_by_pod if k not in fresh]:
-            del self._pulls_by_pod[key]
+        self._drop_unlisted(fresh)
         for key, obj in fresh.items():
-            record = old.get(key)
-            if record is not None and record.obj is obj:
-                continue
             self._put_pod(key, obj)
 
+    def _drop_unlisted(self, listed: Container[str]) -> None:
+        """Drop the pods a list did not hold, with their problems and pulls."""
+        for key in [k for k in self._maps["pods"] if k not in listed]:
+            self._drop_pod(key)
+        for key in [k for k in self._decide_errors if k not in listed]:
+            del self._decide_errors[key]
+            self._note("pods", key, None)
+        for key in [k for k in self._pulls_by_pod if k not in listed]:
+            del self._pulls_by_pod[key]
+
     def _apply_pod(self, obj: dict, deleted: bool) -> None:
-        key = object_key(obj)
+        key = sys.intern(object_key(obj))
         if deleted:
             self._drop_pod(key)
             self._decide_errors.pop(key, None)
@@ -405,40 +487,71 @@ class ClusterStore:
 
     def _decide_pod(self, key: str, obj: dict) -> None:
         old = self._maps["pods"].get(key)
-        template = pod_template(obj)
+        template, body = self._packed(obj, pod_template(obj))
         self._decide_errors.pop(key, None)
         if old is not None and old.template == template:
             decision = old.decision  # only status changed: the prediction stands
         else:
             at = template.decided_at(self._clock())
-            decision = decide(template, self._index_at(at), at=at)
-        self._store_pod(key, obj, template, decision, old)
+            decision = self._alike_decision(decide(template, self._index_at(at), at=at))
+        self._store_pod(key, template, decision, old, obj, body)
         self._note("pods", key, _field_problem(template.findings))
 
-    def _store_pod(
-        self, key: str, obj: dict, template: PodTemplate, decision: Decision, old: PodRecord | None
-    ) -> None:
-        actual = actual_outcome(obj, self._events_by_pod.get(key, {}).values())
-        unseen = self._unseen(actual)
-        if old is not None and old.obj is obj:
-            start = self._start(obj, key, old.start)  # the start was read from the pod's status before: kept
+    def _store_pod(self, key: str, template: PodTemplate, decision: Decision, old: PodRecord | None,
+                   obj: dict | None = None, body: tuple | dict = ()) -> None:
+        """Store a pod's record: `obj` packed as `body`; without them, the pod is old's (only its events, pulls or
+        decision changed)."""
+        if obj is None:
+            body = old.body
+            start = self._start(key, old.uid, old.start)  # the start was read from the pod's status before: kept
         else:
-            start = self._start(obj, key)
-            obj = without_start_fields(obj)
-        self._write("pods")[key] = PodRecord(key, obj, template, decision, actual, start, unseen)
+            uid = packed_field(body, "uid")
+            start = self._start(key, uid if isinstance(uid, str) else None, pod=obj)
+        annotations = packed_field(body, "annotations")
+        matched = annotations.get(MATCHED_CACHE) if isinstance(annotations, Mapping) else None
+        uid = packed_field(body, "uid")
+        actual = reported_outcome(matched if isinstance(matched, str) and matched else None,
+                                  uid if isinstance(uid, str) else "", self._events_by_pod.get(key, {}).values())
+        unseen = self._unseen(actual)
+        self._write("pods")[key] = PodRecord(key, body, template, decision, actual, start, unseen)
         self._index_pod(key, template)
         if old is None:
             self._record_history(key, decision.outcome, "pod", template.created)
         elif old.decision.outcome != decision.outcome:
             self._record_history(key, decision.outcome, "pod")
 
-    def _start(self, obj: dict, key: str, same_pod: PodStart | None = None) -> PodStart | None:
-        """The pod's start with its pulls; `same_pod`, the start already read from this very object, when only the
-        pulls may have changed (its status part is kept: after an event list, 50,000 pods are not read again)."""
-        uid = (obj.get("metadata") or {}).get("uid")
-        pulls = self._pulls_by_pod.get(key, {}).values()
-        own = (pull for owner, pull in pulls if not (uid and owner and owner != uid))
-        return with_pulls(same_pod, own) if same_pod is not None else pod_start(obj, own)
+    def _start(self, key: str, uid: str | None, same_pod: PodStart | None = None, pod: dict | None = None
+               ) -> PodStart | None:
+        """The pod's start with its pulls: read from `pod`, else `same_pod` (the start already read from the pod's
+        status) with them, when only the pulls may have changed (after an event list, 50,000 pods are not read again;
+        a pod without a creation time has no start)."""
+        held = self._pulls_by_pod.get(key, ())
+        own = (held[i + 2] for i in range(0, len(held), 3) if not (uid and held[i + 1] and held[i + 1] != uid))
+        if pod is not None:
+            return pod_start(pod, own)
+        return with_pulls(same_pod, own) if same_pod is not None else None
+
+    def _packed(self, obj: dict, template: PodTemplate) -> tuple[PodTemplate, tuple | dict]:
+        """The pod packed (`kube.slim.pack_pod`) and its template holding the same shared labels and spec, and images
+        held once per distinct list."""
+        body = pack_pod(obj, self._alike, {"annotations": template.annotations})
+        labels, spec = template.labels, template.spec
+        if type(body) is tuple:
+            labels = body[LABELS] if labels == body[LABELS] else labels
+            spec = body[SPEC] if spec == body[SPEC] else spec
+        images, refs = self._alike.keyed(("images", template.images), (template.images, template.image_refs))
+        if labels is template.labels and spec is template.spec and images is template.images:
+            return template, body
+        t = template  # dataclasses.replace, without its per-call look at the fields (~50,000 calls a list)
+        return PodTemplate(t.kind, t.namespace, t.name, labels, t.annotations, spec, images, refs, t.policy, t.eci,
+                           t.node_name, t.created, t.findings), body
+
+    def _alike_decision(self, decision: Decision) -> Decision:
+        """An equal decision already held (against the very same cache), else this one, now held: pods alike (a
+        workload's, decided against the same caches) share one."""
+        key = ("decision", decision.outcome, id(decision.cache), decision.events, decision.auto_create,
+               decision.images, decision.policy, decision.findings, decision.pinned_name)
+        return self._alike.keyed(key, decision)
 
     def _redecide(self, keys: Iterable[str], since: datetime | None = None) -> None:
         """Decide these pods again; those created before `since` (the change's moment) were decided on the caches
@@ -449,8 +562,8 @@ class ClusterStore:
             if old is None or (since is not None and old.created is not None and old.created < since):
                 continue
             at = old.template.decided_at(self._clock())
-            decision = decide(old.template, self._index_at(at), at=at)
-            self._store_pod(key, old.obj, old.template, decision, old)
+            decision = self._alike_decision(decide(old.template, self._index_at(at), at=at))
+            self._store_pod(key, old.template, decision, old)
 
     def _index_at(self, at: datetime) -> CacheIndex:
         """The caches a pod created at `at` was decided against: the live index unless some cache changed since."""
@@ -497,10 +610,11 @@ class ClusterStore:
         for key in set(keys):
             old = pods.get(key)
             if old is not None:
-                self._store_pod(key, old.obj, old.template, old.decision, old)
+                self._store_pod(key, old.template, old.decision, old)
 
     def _index_pod(self, key: str, template: PodTemplate) -> None:
-        entry = (image_keys(template.image_refs), template.policy.pin_id)
+        pin = template.policy.pin_id
+        entry = self._alike.keyed(("indexed", template.images, pin), (image_keys(template.image_refs), pin))
         if self._indexed.get(key) == entry:
             return
         self._unindex(key)
@@ -624,24 +738,27 @@ class ClusterStore:
             self._apply_event(obj, deleted=False, refresh=False, key=key)
         self._refresh_actual(touched | set(self._events_by_pod) | set(self._pulls_by_pod))
 
-    def _apply_event(self, obj: dict, deleted: bool, refresh: bool = True, key: str = "") -> None:
+    def _apply_event(self, obj: dict, deleted: bool, refresh: bool = True, key: str = "") -> set[str]:
+        """Apply one event; the pods whose actual outcome or start it may change (refreshed unless `refresh` is
+        False)."""
         key = key or object_key(obj)
         old = self._events.pop(key, None)
         pods = set()
         if old is not None:
-            pod_key = event_pod_key(old)
-            if pod_key is not None:
-                pods.add(pod_key)
-                _discard(self._events_by_pod, pod_key, key)
+            pods.add(old)
+            _discard(self._events_by_pod, old, key)
         if not deleted and obj.get("reason") == PULL_REASON:  # ~3 a pod; never one of ECI's reasons
             pods |= self._keep_pull(key, obj)
         elif not deleted and is_eci_event(obj):
-            pod_key = event_pod_key(obj)
-            self._events[key] = obj
-            self._events_by_pod.setdefault(pod_key, {})[key] = obj
+            pod_key = sys.intern(event_pod_key(obj))
+            facts = event_facts(obj)
+            self._events[key] = pod_key
+            self._events_by_pod.setdefault(pod_key, {})[key] = facts._replace(
+                type=sys.intern(facts.type), message=sys.intern(facts.message), uid=_interned(facts.uid))  # one each
             pods.add(pod_key)
         if refresh:
             self._refresh_actual(pods)
+        return pods
 
     def _keep_pull(self, key: str, event: dict) -> set[str]:
         pull = pull_from_event(event)
@@ -651,9 +768,12 @@ class ClusterStore:
         pod_key = event_pod_key(event)
         if pod_key is None:
             return set()
-        uid = involved.get("uid")
-        uid = sys.intern(uid) if type(uid) is str else uid  # ~3 pull events a pod name its uid
-        self._pulls_by_pod.setdefault(pod_key, {})[key] = (uid, pull)
+        pod_key = sys.intern(pod_key)
+        # the event's key as its hash: ~3 pulls a pod, where two keys of one pod sharing a 64-bit hash is not a concern
+        mark, uid = hash(key), _interned(involved.get("uid"))
+        held = self._pulls_by_pod.get(pod_key, ())
+        at = next((i for i in range(0, len(held), 3) if held[i] == mark), len(held))
+        self._pulls_by_pod[pod_key] = (*held[:at], mark, uid, pull, *held[at + 3:])
         return {pod_key}
 
 
@@ -665,6 +785,10 @@ def deletion_time(obj: dict | None, now: datetime) -> datetime:
     except ImcError:
         stamp = None
     return stamp if stamp is not None and stamp <= now else now
+
+
+def _interned(value: object) -> object:
+    return sys.intern(value) if type(value) is str else value
 
 
 def _discard(index: dict, key: str, member: str) -> None:

@@ -199,6 +199,16 @@ def first_page(
             selectors = selectors[1:]
 
 
+def _noting_versions(first: list[dict], version: str, pages: Iterator[tuple[list[dict], str]],
+                     versions: list[str]) -> Iterator[tuple[list[dict], str]]:
+    """The first page and the pages after it, each with its resourceVersion, also appended to `versions`."""
+    yield first, version
+    del first  # not held while the next pages are listed
+    for page, version in pages:
+        versions.append(version)
+        yield page, version
+
+
 def backoff_delay(
     attempt: int, base: float = 0.5, cap: float = 30.0, rng: Callable[[], float] = random.random
 ) -> float:
@@ -279,14 +289,16 @@ class Reflector(threading.Thread):
         self.store.set_error(self.kind, message)
 
     def _list(self) -> str:
-        objects, resource_version, self._selectors = list_kind(
+        first, resource_version, pages, self._selectors = first_page(
             self.api_client, self.kind, self.namespace, self._selectors, self.page_size
         )
-        self.store.replace(self.kind, objects, resource_version)
+        versions = [resource_version]
+        every_page = _noting_versions(first, resource_version, pages, versions)
+        del first
+        self.store.replace_pages(self.kind, every_page)
         self.lists += 1
-        del objects
         release_free_memory()
-        return resource_version
+        return versions[-1]
 
     def _watch(self, resource_version: str) -> str | None:
         """Watch until the server ends the stream; the version to resume from, or None to re-list."""
