@@ -3,6 +3,7 @@ imc acts as each of them against `imc sim`, and Kubernetes RBAC decides what eac
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
@@ -32,8 +33,10 @@ from sim.apiserver.people import (
     DEMO_WRITER_GROUP_CLAIM,
 )
 from sim.launch import SimProcess, start_sim
+from sim.scenarios import deployment
 from tests.e2e.conftest import (
     SIM_SPEED,
+    kubectl,
     kubectl_json,
     ms,
     open_page,
@@ -52,6 +55,7 @@ PEOPLE = {
     DEMO_VIEWER_EMAIL: {"email": DEMO_VIEWER_EMAIL, "email_verified": True, "groups": [DEMO_VIEWER_GROUP_CLAIM]},
 }
 SIGN_IN_WORDS = "Sign in to continue."
+QUIET = "storefront"  # the shop Deployment the writer patches
 SESSIONS = 20  # the issue's "20 signed-in sessions share one store"
 TCP_ESTABLISHED = "01"  # a socket's state in /proc/net/tcp
 
@@ -73,9 +77,13 @@ def provider() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def people_sim(tmp_path_factory) -> Iterator[SimProcess]:
-    """A demo cluster of this module's own: its writes (a patched Deployment) touch no other test's cluster."""
+    """A demo cluster of this module's own: its writes (a patched Deployment) touch no other test's cluster. Its shop
+    has QUIET, a Deployment the demo does not scale or roll (it changes its own every few seconds, and a change
+    between loading the page and Apply is a Conflict, as it should be)."""
     process = start_sim(scenario="demo", state_dir=tmp_path_factory.mktemp("people-sim"),
                         extra_args=("--speed", SIM_SPEED), timeout=scaled(30))
+    kubectl(process, "apply", "-n", "shop", "-f", "-", input_text=json.dumps(
+        {"apiVersion": "apps/v1", "kind": "Deployment", **deployment(QUIET, ["nginx:1.25"], replicas=1)}))
     yield process
     process.stop()
 
@@ -143,9 +151,9 @@ def test_the_shop_writer_patches_in_shop_is_refused_in_data_and_is_named_in_the_
     screenshot(page, "signin-writer-refused-in-data")
     choose(page, "Namespace", "shop")
     settle(page)
-    choose(page, "Deployment", "web")
+    choose(page, "Deployment", QUIET)
     settle(page)
-    expect(page.get_by_text("Current template annotations of shop/web")).to_be_visible(timeout=ms(20))
+    expect(page.get_by_text(f"Current template annotations of shop/{QUIET}")).to_be_visible(timeout=ms(20))
     pick_mode(page, "Off")
     expect(page.get_by_text("After: Off")).to_be_visible(timeout=ms(15))
     apply = page.get_by_role("button", name="Apply")
@@ -153,7 +161,7 @@ def test_the_shop_writer_patches_in_shop_is_refused_in_data_and_is_named_in_the_
     apply.click()
     settle(page)
     expect(page.get_by_text("patched Deployment", exact=False).first).to_be_visible(timeout=ms(20))
-    template = kubectl_json(people_sim, "get", "deployment", "-n", "shop", "web")["spec"]["template"]
+    template = kubectl_json(people_sim, "get", "deployment", "-n", "shop", QUIET)["spec"]["template"]
     assert template["metadata"]["annotations"][AUTO_IMC] == "false"
 
     def audit_names_the_writer() -> bool:
