@@ -362,7 +362,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imc", description="Explain and manage Alibaba Cloud ECI ImageCaches.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for name, help_text in COMMANDS.items():
-        subparser = sub.add_parser(name, help=help_text)
+        subparser = sub.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".")
         if name != command:
             continue
         if name == "explain":
