@@ -72,9 +72,9 @@ def _groups(value: object, claim: str) -> list[str]:
     raise IdentityError(f"the {claim!r} claim (the groups claim) must be a string or a list of strings")
 
 
-def identity_from_claims(claims: Mapping[str, object], username_claim: str = "email", username_prefix: str = "oidc:",
-                         groups_claim: str = "groups", groups_prefix: str = "oidc:") -> Identity:
+def identity_from_claims(claims: Mapping[str, object], mapping: ClaimMapping = ClaimMapping()) -> Identity:
     """The Kubernetes user and groups of an ID token's claims, as kube-apiserver maps them; IdentityError if none."""
+    username_claim, groups_claim = mapping.username_claim, mapping.groups_claim
     value = claims.get(username_claim)
     if value is None:
         raise IdentityError(f"the ID token has no {username_claim!r} claim (the username claim)")
@@ -82,13 +82,7 @@ def identity_from_claims(claims: Mapping[str, object], username_claim: str = "em
         raise IdentityError(f"the {username_claim!r} claim (the username claim) must be a non-empty string")
     if username_claim == "email" and "email_verified" in claims and claims["email_verified"] is not True:
         raise IdentityError(f"the provider has not verified the email {value!r} (email_verified is not true)")
-    user = _checked("user", _prefixed(username_prefix, value))
+    user = _checked("user", _prefixed(mapping.username_prefix, value))
     found = _groups(claims[groups_claim], groups_claim) if groups_claim and groups_claim in claims else []
-    groups = tuple(dict.fromkeys(_checked("group", _prefixed(groups_prefix, group)) for group in found))
+    groups = tuple(dict.fromkeys(_checked("group", _prefixed(mapping.groups_prefix, group)) for group in found))
     return Identity(user, groups)
-
-
-def identity_of(claims: Mapping[str, object], mapping: ClaimMapping) -> Identity:
-    """`identity_from_claims` with a ClaimMapping."""
-    return identity_from_claims(claims, mapping.username_claim, mapping.username_prefix, mapping.groups_claim,
-                                mapping.groups_prefix)

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from core.identity import IdentityError, identity_of
+from core.identity import IdentityError, identity_from_claims
 from dashboard import auth_settings, people
 from dashboard import shown_cluster as clusters
 from dashboard.text import code, md
@@ -41,7 +41,7 @@ def require_sign_in() -> None:
         sign_in_page()
         st.stop()
     try:
-        identity = identity_of(st.user.to_dict(), people.configured_mapping())
+        identity = identity_from_claims(st.user.to_dict(), people.configured_mapping())
     except IdentityError as exc:
         st.session_state.pop(clusters.PERSON_KEY, None)
         refused_page(str(exc))

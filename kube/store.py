@@ -503,15 +503,14 @@ class ClusterStore:
         decision changed)."""
         if obj is None:
             body = old.body
-            start = self._start(key, old.uid, old.start)  # the start was read from the pod's status before: kept
-        else:
-            uid = packed_field(body, "uid")
-            start = self._start(key, uid if isinstance(uid, str) else None, pod=obj)
+        uid = packed_field(body, "uid")
+        uid = uid if isinstance(uid, str) else None
+        # without the pod, its start was read from its status before: kept
+        start = self._start(key, uid, old.start) if obj is None else self._start(key, uid, pod=obj)
         annotations = packed_field(body, "annotations")
         matched = annotations.get(MATCHED_CACHE) if isinstance(annotations, Mapping) else None
-        uid = packed_field(body, "uid")
-        actual = reported_outcome(matched if isinstance(matched, str) and matched else None,
-                                  uid if isinstance(uid, str) else "", self._events_by_pod.get(key, {}).values())
+        actual = reported_outcome(matched if isinstance(matched, str) and matched else None, uid or "",
+                                  self._events_by_pod.get(key, {}).values())
         unseen = self._unseen(actual)
         self._write("pods")[key] = PodRecord(key, body, template, decision, actual, start, unseen)
         self._index_pod(key, template)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ImcError
-from core.identity import ClaimMapping, Identity, IdentityError, identity_from_claims, identity_of
+from core.identity import ClaimMapping, Identity, IdentityError, identity_from_claims
 
 
 def test_email_and_groups_get_the_oidc_prefix_by_default():
@@ -15,14 +15,15 @@ def test_email_and_groups_get_the_oidc_prefix_by_default():
 
 def test_the_claims_and_prefixes_are_configurable():
     claims = {"sub": "u-42", "roles": "sre"}
-    assert identity_from_claims(claims, username_claim="sub", username_prefix="idaas:", groups_claim="roles",
-                                groups_prefix="idaas-role:") == Identity("idaas:u-42", ("idaas-role:sre",))
+    mapping = ClaimMapping(username_claim="sub", username_prefix="idaas:", groups_claim="roles",
+                           groups_prefix="idaas-role:")
+    assert identity_from_claims(claims, mapping) == Identity("idaas:u-42", ("idaas-role:sre",))
 
 
 @pytest.mark.parametrize("prefix", ["", "-"])
 def test_an_empty_or_dash_prefix_adds_nothing(prefix):
     claims = {"email": "ana@example.com", "groups": ["ops"]}
-    assert identity_from_claims(claims, username_prefix=prefix, groups_prefix=prefix) == Identity(
+    assert identity_from_claims(claims, ClaimMapping(username_prefix=prefix, groups_prefix=prefix)) == Identity(
         "ana@example.com", ("ops",))
 
 
@@ -62,11 +63,11 @@ def test_a_verified_email_is_taken():
 ])
 def test_a_name_mapping_to_system_is_refused(claims, mapping):
     with pytest.raises(IdentityError, match="begins with 'system:'"):
-        identity_of(claims, mapping)
+        identity_from_claims(claims, mapping)
 
 
 def test_system_masters_is_refused_whatever_else_the_token_says():
     claims = {"email": "root@example.com", "email_verified": True, "groups": ["ops", "system:masters"]}
     with pytest.raises(IdentityError) as raised:
-        identity_from_claims(claims, groups_prefix="-")
+        identity_from_claims(claims, ClaimMapping(groups_prefix="-"))
     assert "'system:masters'" in str(raised.value)
