@@ -249,7 +249,9 @@ def test_a_pods_detail_gives_its_owner_and_its_verdict_reasons_without_scrolling
     try:
         page = context.new_page()
         open_page(page, f"{app.url}/pods?q=etl-hourly")
-        pod = poll(lambda: cells(page, "Pod"), 20, "a pod of etl-hourly")[0]
+        # only etl-hourly's rows: a loaded run once read the table of another moment, and took an etl pod
+        pod = poll(lambda: cells(page, "Pod"), 20, "a pod of etl-hourly",
+                   until=lambda rows: rows and all("/etl-hourly-" in row for row in rows))[0]
         for viewport in (NARROW, WIDE):
             page.set_viewport_size(viewport)
             open_page(page, f"{app.url}/pods?pod={pod}")
