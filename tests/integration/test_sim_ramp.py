@@ -1,7 +1,7 @@
 """The built-in cluster answers while its controllers work (issue 18, item 5).
 
 A Deployment of 2,147,483,647 replicas, or a Job of parallelism 1e9, ramps to the sim's 25,000-pod quota (its
-default): all along,
+default): all along (and, when the ramp is quick, on until 200 samples are taken),
 `GET /api/v1/namespaces` answers in under 1 s at the 99th percentile (the issue's latency requirement); at the quota
 the sim, once the pods made have settled, is not busy retrying refused creates; SIGTERM then ends it within 5 s.
 """
@@ -130,8 +130,10 @@ def test_namespaces_answer_within_1_s_p99_while_pods_ramp_to_the_quota(start_sim
     with LatencySampler(sim) as sampler:
         ramp = start_ramp(api)
         poll(ramp.pods, RAMP_TIMEOUT, f"the {QUOTA} pods of the ramp", until=lambda made: made >= QUOTA)
+        # a ramp alone on an idle machine took 13 s, 166 samples: the sampler goes on while the last pods start
+        poll(lambda: len(sampler.latencies), RAMP_TIMEOUT, f"{MIN_SAMPLES} samples of GET namespaces",
+             until=lambda taken: taken >= MIN_SAMPLES)
     latencies = sampler.latencies
-    assert len(latencies) >= MIN_SAMPLES, f"{len(latencies)} samples are too few for a 99th percentile"
     p99 = percentile(latencies, 0.99)
     assert p99 < LATENCY_P99_SECONDS, f"GET namespaces took {p99:.2f} s at p99 ({len(latencies)} samples, " \
                                       f"slowest {max(latencies):.2f} s)"
