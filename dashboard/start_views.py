@@ -26,7 +26,7 @@ from core.starts import (
 )
 from dashboard.frozen_figure import FrozenFigure
 from dashboard.text import plot
-from dashboard.views import SMALL_TABLE, changed_rows, pod_rows, written_frame
+from dashboard.views import SMALL_TABLE, changed_rows, table_rows, written_frame
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -66,8 +66,8 @@ def _cache_id(record: Any) -> str:
 
 def start_row(key: str, record: Any) -> tuple | None:
     """A pod's START_COLUMNS values but the savings, then what they read of it: its start when its pulls make the
-    estimates (a miss or off pod); whether it saves (`core.starts.saves`), and its `paid_for`. None when the pod is
-    not ECI. Built once per PodRecord."""
+    estimates (a miss or off pod: `pulling_start`); whether it saves (`core.starts.saves`), and its `paid_for`. None
+    when the pod is not ECI. Made for a table build, or for a pod whose record changed."""
     if record.decision.outcome == "not-eci":
         return None
     start: PodStart | None = record.start
@@ -77,7 +77,7 @@ def start_row(key: str, record: Any) -> tuple | None:
     return (
         key,
         record.namespace,
-        sys.intern(workload_of({"metadata": record.metadata})),  # kept per pod, and shared by a workload's pods
+        sys.intern(workload_of({"metadata": record.metadata})),  # shared by a workload's pods
         happened,
         _cache_id(record),
         start.start_seconds if start is not None else None,
@@ -91,59 +91,60 @@ def start_row(key: str, record: Any) -> tuple | None:
     )
 
 
+def pulling_start(record: Any) -> PodStart | None:
+    """An ECI pod's start when its pulls make the estimates (`start_row`'s), else None."""
+    return record.start if outcome(record) in PULLING_OUTCOMES else None
+
+
 def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per ECI pod: what happened (ECI's word, else the prediction), its start, pulls and saving."""
-    return starts_table(pod_rows(pods, row=start_row))
-
-
-def starts_table(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
-    """The starts frame of `start_row`s (as `views.pod_rows` keeps them): each hit's saving (`core.starts.saving_of`)
-    against the estimates of this snapshot's misses."""
-    return built_starts(rows).frame
+    """One row per ECI pod: what happened (ECI's word, else the prediction), its start, pulls and saving (each hit's
+    saving, `core.starts.saving_of`, against the estimates of this snapshot's misses)."""
+    return built_starts(pods).frame
 
 
 @dataclass(frozen=True)
 class StartsTable:
-    """The starts frame and what writing a later version's changed rows into it reads: the rows it was made of (as
-    `views.pod_rows` keeps them), each pod's row in it, the pull estimates and the savings made against them."""
+    """The starts frame and what writing a later version's changed rows into it reads: the records it was made of (a
+    snapshot's pods, which never change; `views.PodsTable`), each ECI pod's row in it, the pull estimates and the
+    savings made against them."""
 
-    rows: Mapping[str, tuple[Any, tuple | None]]
+    pods: Mapping[str, Any]
     frame: pd.DataFrame
     positions: Mapping[str, int]
     estimates: Mapping[str, PullEstimate]
     savings: dict[tuple, Saving]  # a hit's (images, paid) -> its `saving_of` against `estimates`, filled as met
 
 
-def built_starts(rows: Mapping[str, tuple[Any, tuple | None]]) -> StartsTable:
-    """The starts table of `start_row`s, built whole."""
-    values = [row for _, row in rows.values() if row is not None]
+def built_starts(pods: Mapping[str, Any]) -> StartsTable:
+    """The starts table of `pods`, built whole."""
+    values = table_rows(pods, start_row)
     estimates = pull_estimates(row[8] for row in values)
     savings: dict[tuple, Saving] = {}  # hits of one workload share their images and, mostly, what they paid
     positions = {row[0]: position for position, row in enumerate(values)}
-    return StartsTable(rows, _starts_frame(values, estimates, savings), positions, estimates, savings)
+    return StartsTable(pods, _starts_frame(values, estimates, savings), positions, estimates, savings)
 
 
-def patched_starts(last: StartsTable, rows: Mapping[str, tuple[Any, tuple | None]],
-                   most: int = 500) -> StartsTable | None:
-    """`built_starts(rows)`, made from the last table: the same frame when no row changed (a pod changed only where
+def patched_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) -> StartsTable | None:
+    """`built_starts(pods)`, made from the last table: the same frame when no row changed (a pod changed only where
     the table does not show it), else a copy with only the changed rows written, their savings against the same
     estimates; None when that cannot be done (a pod came, went or became or stopped being ECI, a missed pod's pulls
     moved the estimates) or does not pay (a small table, or more than `most` rows changed)."""
-    changed = changed_rows(last.rows, rows, most)
+    changed = changed_rows(last.pods, pods, start_row, most)
     if changed is None:
         return None
     if not changed:
-        return replace(last, rows=rows)
-    if any(row[8] != last.rows[key][1][8] for key, (_, row) in changed.items()):
+        return replace(last, pods=pods)
+    if any(row[8] != before[8] for row, before in changed.values()):
         # a pulling pod's start changed: the estimates may have moved, and with them every hit's saving
-        if pull_estimates(row[8] for _, row in rows.values() if row is not None) != last.estimates:
+        eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
+        if pull_estimates(map(pulling_start, eci)) != last.estimates:
             return None
     if len(last.frame) < SMALL_TABLE:
         return None
-    values = [row for _, row in changed.values()]
+    values = [row for row, _ in changed.values()]
     where = np.array([last.positions[row[0]] for row in values])  # ascending: both follow the pods' order
     frame = written_frame(last.frame, where, _starts_frame(values, last.estimates, last.savings))
-    return None if frame is None else replace(last, rows=rows, frame=frame)
+    return None if frame is None else replace(last, pods=pods, frame=frame)
 
 
 def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],

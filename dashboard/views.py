@@ -37,14 +37,14 @@ AGREEMENT = {True: "✓", False: "✗", None: "–"}  # "–": ECI reported noth
 
 def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
     """One row per ECI pod, sorted by namespace then name so row positions are stable."""
-    return rows_frame(pod_rows(pods))
+    return built_pods(pods, 0).frame
 
 
 def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | None]] | None = None,
              row: Callable[[str, Any], tuple | None] | None = None) -> dict[str, tuple[Any, tuple | None]]:
-    """Pod key → (its PodRecord, its `row` (the pods table's by default) or None when not ECI); rows of `previous`
-    are reused while the record is the same (immutable) object, so a new store version rebuilds only the rows of
-    the pods that changed."""
+    """Key → (its record, its `row` (the pods table's by default) or None when not ECI); rows of `previous` are
+    reused while the record is the same (immutable) object, so a new store version rebuilds only the rows of the
+    records that changed (the caches table keeps its rows so)."""
     previous = previous or {}
     row = row or _pod_row
     kept: dict[str, tuple[Any, tuple | None]] = {}
@@ -54,9 +54,19 @@ def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | 
     return kept
 
 
+def table_rows(pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None]) -> list[tuple]:
+    """The `row`s of the ECI pods, in the order of `pods`: made for one table build, never kept (at 50,000 pods a
+    row a pod kept beside the tables held ~40 MiB)."""
+    return [made for key, record in pods.items() if (made := row(key, record)) is not None]
+
+
 def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     """The pods table of `pod_rows`, built from column lists."""
-    values = [row for _, row in rows.values() if row is not None]
+    return _frame_of([row for _, row in rows.values() if row is not None])
+
+
+def _frame_of(values: list[tuple]) -> pd.DataFrame:
+    """The pods table of `_pod_row`s (sorted here, in place, by namespace and name)."""
     if not values:
         frame = pd.DataFrame([], columns=POD_COLUMNS)
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
@@ -74,79 +84,80 @@ def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
 
 
 SMALL_TABLE = 2000  # rows: below this, a table is built afresh faster than rows are written into a copy
-
-
-def row_positions(frame: pd.DataFrame) -> dict[str, int]:
-    """Pod key → its row in a pods table."""
-    return {key: position for position, key in enumerate(frame["key"].tolist())}
+_KEY = POD_COLUMNS.index("key")
 
 
 @dataclass(frozen=True)
 class PodsTable:
-    """The pods table and what writing a later version's changed rows into it reads: the rows it was made of (as
-    `pod_rows` keeps them) and each pod's row in it; and per column its version, the stamp of the table in which it
-    last changed (what is drawn from some columns is kept while their versions are the same)."""
+    """The pods table and what writing a later version's changed rows into it reads: the records it was made of (a
+    snapshot's pods, which never change: a later version's rows are told changed by their records' identity, the
+    rows of both made again only where it differs) and each ECI pod's row in it; and per column its version, the
+    stamp of the table in which it last changed (what is drawn from some columns is kept while their versions are
+    the same)."""
 
-    rows: Mapping[str, tuple[Any, tuple | None]]
+    pods: Mapping[str, Any]
     frame: pd.DataFrame
     positions: Mapping[str, int]
     versions: Mapping[str, int]
 
 
-def built_pods(rows: Mapping[str, tuple[Any, tuple | None]], stamp: int) -> PodsTable:
-    """The pods table of `rows`, built whole: every column's version is `stamp`."""
-    frame = rows_frame(rows)
-    return PodsTable(rows, frame, row_positions(frame), dict.fromkeys(POD_COLUMNS, stamp))
+def built_pods(pods: Mapping[str, Any], stamp: int) -> PodsTable:
+    """The pods table of `pods`, built whole: every column's version is `stamp`."""
+    values = table_rows(pods, _pod_row)
+    frame = _frame_of(values)  # sorts them as the table's rows
+    positions = {row[_KEY]: position for position, row in enumerate(values)}  # the pods' own key strings
+    return PodsTable(pods, frame, positions, dict.fromkeys(POD_COLUMNS, stamp))
 
 
-def patched_pods(last: PodsTable, rows: Mapping[str, tuple[Any, tuple | None]], stamp: int,
-                 most: int = 500) -> PodsTable | None:
-    """`built_pods(rows)`, made from the last table: the same frame when no row changed (a pod changed only where the
+def patched_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int = 500) -> PodsTable | None:
+    """`built_pods(pods)`, made from the last table: the same frame when no row changed (a pod changed only where the
     table does not show it), else one with only the changed rows written, the columns they changed in at version
     `stamp`; None when that cannot be done (a pod came, went or became or stopped being ECI) or more than `most`
     rows changed."""
-    changed = changed_rows(last.rows, rows, most)
+    changed = changed_rows(last.pods, pods, _pod_row, most)
     if changed is None:
         return None
     if not changed:
-        return replace(last, rows=rows)
-    columns = changed_columns(POD_COLUMNS, last.rows, changed)
+        return replace(last, pods=pods)
+    columns = changed_columns(POD_COLUMNS, changed)
     frame = None
     if len(last.frame) >= SMALL_TABLE:  # below, a table is built afresh faster than rows are written into a copy
-        written = rows_frame(changed)
+        written = _frame_of([row for row, _ in changed.values()])
         where = np.array([last.positions[key] for key in written["key"].tolist()])  # ascending: both are sorted
         frame = written_frame(last.frame, where, written, columns)
     if frame is None:
-        frame = rows_frame(rows)  # the same pods in the same rows
-    return PodsTable(rows, frame, last.positions, {**last.versions, **dict.fromkeys(columns, stamp)})
+        frame = _frame_of(table_rows(pods, _pod_row))  # the same pods in the same rows
+    return PodsTable(pods, frame, last.positions, {**last.versions, **dict.fromkeys(columns, stamp)})
 
 
-def changed_rows(previous: Mapping[str, tuple[Any, tuple | None]], rows: Mapping[str, tuple[Any, tuple | None]],
-                 most: int) -> dict[str, tuple[Any, tuple]] | None:
-    """The pods of `rows` (as `pod_rows` keeps them) whose row differs from the one in `previous`, by key in the
-    order of `rows`; None when the pods are not the same in the same order (one came, went, or became or stopped
-    being in the table) or more than `most` rows changed."""
-    if len(rows) != len(previous):
+def changed_rows(previous: Mapping[str, Any], pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None],
+                 most: int) -> dict[str, tuple[tuple, tuple]] | None:
+    """The pods whose `row` differs between the records of `previous` and of `pods` (both a snapshot's pods), as key
+    → (its row now, its row before), in the order of `pods`; a record that is the same object has the same row.
+    None when the pods are not the same in the same order (one came, went, or became or stopped being in the table)
+    or more than `most` rows changed."""
+    if len(pods) != len(previous):
         return None
     changed = {}
-    for (key, kept), (old_key, before) in zip(rows.items(), previous.items(), strict=True):
-        if kept is before:
+    for (key, record), (old_key, before) in zip(pods.items(), previous.items(), strict=True):
+        if record is before:
             continue
-        if key != old_key or (before[1] is None) != (kept[1] is None):
+        if key != old_key:
             return None
-        if kept[1] is not None and kept[1] != before[1]:
+        now, then = row(key, record), row(key, before)
+        if (now is None) != (then is None):
+            return None
+        if now is not None and now != then:
             if len(changed) >= most:
                 return None
-            changed[key] = kept
+            changed[key] = (now, then)
     return changed
 
 
-def changed_columns(columns: list[str], previous: Mapping[str, tuple[Any, tuple | None]],
-                    changed: Mapping[str, tuple[Any, tuple]]) -> list[str]:
-    """The columns (a row's values, in order) in which some changed row differs from its row in `previous`."""
+def changed_columns(columns: list[str], changed: Mapping[str, tuple[tuple, tuple]]) -> list[str]:
+    """The columns (a row's values, in order) in which some changed row (now, before) differs."""
     differ: set[int] = set()
-    for key, (_, row) in changed.items():
-        before = previous[key][1]
+    for row, before in changed.values():
         differ.update(index for index, (new, old) in enumerate(zip(row, before, strict=True)) if new != old)
     return [name for index, name in enumerate(columns) if index in differ]
 
