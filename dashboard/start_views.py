@@ -105,12 +105,11 @@ def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class StartsTable:
     """The starts frame and what writing a later version's changed rows into it reads: the records it was made of (a
-    snapshot's pods, which never change; `views.PodsTable`), each ECI pod's row in it, the pull estimates and the
-    savings made against them."""
+    snapshot's pods, which never change; `views.PodsTable`; an ECI pod's row is its place among their ECI pods), the
+    pull estimates and the savings made against them."""
 
     pods: Mapping[str, Any]
     frame: pd.DataFrame
-    positions: Mapping[str, int]
     estimates: Mapping[str, PullEstimate]
     savings: dict[tuple, Saving]  # a hit's (images, paid) -> its `saving_of` against `estimates`, filled as met
 
@@ -120,8 +119,7 @@ def built_starts(pods: Mapping[str, Any]) -> StartsTable:
     values = table_rows(pods, start_row)
     estimates = pull_estimates(row[8] for row in values)
     savings: dict[tuple, Saving] = {}  # hits of one workload share their images and, mostly, what they paid
-    positions = {row[0]: position for position, row in enumerate(values)}
-    return StartsTable(pods, _starts_frame(values, estimates, savings), positions, estimates, savings)
+    return StartsTable(pods, _starts_frame(values, estimates, savings), estimates, savings)
 
 
 def patched_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) -> StartsTable | None:
@@ -134,15 +132,15 @@ def patched_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) 
         return None
     if not changed:
         return replace(last, pods=pods)
-    if any(row[8] != before[8] for row, before in changed.values()):
+    if any(row[8] != before[8] for _, row, before in changed.values()):
         # a pulling pod's start changed: the estimates may have moved, and with them every hit's saving
         eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
         if pull_estimates(map(pulling_start, eci)) != last.estimates:
             return None
     if len(last.frame) < SMALL_TABLE:
         return None
-    values = [row for row, _ in changed.values()]
-    where = np.array([last.positions[row[0]] for row in values])  # ascending: both follow the pods' order
+    values = [row for _, row, _ in changed.values()]
+    where = np.array([place for place, _, _ in changed.values()])  # ascending: both follow the pods' order
     frame = written_frame(last.frame, where, _starts_frame(values, last.estimates, last.savings))
     return None if frame is None else replace(last, pods=pods, frame=frame)
 

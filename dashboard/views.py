@@ -84,29 +84,30 @@ def _frame_of(values: list[tuple]) -> pd.DataFrame:
 
 
 SMALL_TABLE = 2000  # rows: below this, a table is built afresh faster than rows are written into a copy
-_KEY = POD_COLUMNS.index("key")
 
 
 @dataclass(frozen=True)
 class PodsTable:
     """The pods table and what writing a later version's changed rows into it reads: the records it was made of (a
     snapshot's pods, which never change: a later version's rows are told changed by their records' identity, the
-    rows of both made again only where it differs) and each ECI pod's row in it; and per column its version, the
-    stamp of the table in which it last changed (what is drawn from some columns is kept while their versions are
-    the same)."""
+    rows of both made again only where it differs) and the row in it of each ECI pod, by its place among the ECI
+    pods of `pods` (an array, not a dict a pod); and per column its version, the stamp of the table in which it last
+    changed (what is drawn from some columns is kept while their versions are the same)."""
 
     pods: Mapping[str, Any]
     frame: pd.DataFrame
-    positions: Mapping[str, int]
+    rows_of: np.ndarray
     versions: Mapping[str, int]
 
 
 def built_pods(pods: Mapping[str, Any], stamp: int) -> PodsTable:
     """The pods table of `pods`, built whole: every column's version is `stamp`."""
     values = table_rows(pods, _pod_row)
-    frame = _frame_of(values)  # sorts them as the table's rows
-    positions = {row[_KEY]: position for position, row in enumerate(values)}  # the pods' own key strings
-    return PodsTable(pods, frame, positions, dict.fromkeys(POD_COLUMNS, stamp))
+    names = [_BY_NAMESPACE_AND_NAME(row) for row in values]
+    order = sorted(range(len(values)), key=names.__getitem__)  # the table's rows: the pods by namespace and name
+    rows_of = np.empty(len(values), dtype=np.int32)
+    rows_of[order] = np.arange(len(values), dtype=np.int32)
+    return PodsTable(pods, _frame_of(values), rows_of, dict.fromkeys(POD_COLUMNS, stamp))
 
 
 def patched_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int = 500) -> PodsTable | None:
@@ -122,25 +123,27 @@ def patched_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int
     columns = changed_columns(POD_COLUMNS, changed)
     frame = None
     if len(last.frame) >= SMALL_TABLE:  # below, a table is built afresh faster than rows are written into a copy
-        written = _frame_of([row for row, _ in changed.values()])
-        where = np.array([last.positions[key] for key in written["key"].tolist()])  # ascending: both are sorted
+        where = np.sort(last.rows_of[[place for place, _, _ in changed.values()]])
+        written = _frame_of([row for _, row, _ in changed.values()])  # sorted as the table, so as `where`
         frame = written_frame(last.frame, where, written, columns)
     if frame is None:
         frame = _frame_of(table_rows(pods, _pod_row))  # the same pods in the same rows
-    return PodsTable(pods, frame, last.positions, {**last.versions, **dict.fromkeys(columns, stamp)})
+    return PodsTable(pods, frame, last.rows_of, {**last.versions, **dict.fromkeys(columns, stamp)})
 
 
 def changed_rows(previous: Mapping[str, Any], pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None],
-                 most: int) -> dict[str, tuple[tuple, tuple]] | None:
-    """The pods whose `row` differs between the records of `previous` and of `pods` (both a snapshot's pods), as key
-    → (its row now, its row before), in the order of `pods`; a record that is the same object has the same row.
-    None when the pods are not the same in the same order (one came, went, or became or stopped being in the table)
-    or more than `most` rows changed."""
+                 most: int) -> dict[str, tuple[int, tuple, tuple]] | None:
+    """The ECI pods whose `row` differs between the records of `previous` and of `pods` (both a snapshot's pods), as
+    key → (its place among the ECI pods, its row now, its row before), in the order of `pods`; a record that is the
+    same object has the same row. None when the pods are not the same in the same order (one came, went, or became
+    or stopped being ECI) or more than `most` rows changed."""
     if len(pods) != len(previous):
         return None
     changed = {}
+    place = 0
     for (key, record), (old_key, before) in zip(pods.items(), previous.items(), strict=True):
         if record is before:
+            place += record.decision.outcome != "not-eci"  # the rows' rule: None when not ECI
             continue
         if key != old_key:
             return None
@@ -150,14 +153,15 @@ def changed_rows(previous: Mapping[str, Any], pods: Mapping[str, Any], row: Call
         if now is not None and now != then:
             if len(changed) >= most:
                 return None
-            changed[key] = (now, then)
+            changed[key] = (place, now, then)
+        place += now is not None
     return changed
 
 
-def changed_columns(columns: list[str], changed: Mapping[str, tuple[tuple, tuple]]) -> list[str]:
-    """The columns (a row's values, in order) in which some changed row (now, before) differs."""
+def changed_columns(columns: list[str], changed: Mapping[str, tuple[int, tuple, tuple]]) -> list[str]:
+    """The columns (a row's values, in order) in which some changed row (place, now, before) differs."""
     differ: set[int] = set()
-    for row, before in changed.values():
+    for _, row, before in changed.values():
         differ.update(index for index, (new, old) in enumerate(zip(row, before, strict=True)) if new != old)
     return [name for index, name in enumerate(columns) if index in differ]
 

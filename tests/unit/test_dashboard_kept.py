@@ -219,3 +219,38 @@ def test_starts_patched_reuse_the_savings_while_the_estimates_stand():
     assert second.attrs == fresh.attrs == first.attrs
     saved = second.set_index("key")["Saved (s)"]
     assert saved.loc["default/p00004"] == saved.loc["default/p00000"]  # what a hit saves is not its start
+
+
+def test_rows_are_written_where_the_changed_pods_are_when_the_list_order_is_not_the_tables():
+    """Pods listed in an order unlike the pods table's (names descending, namespaces interleaved), every fifth not ECI:
+    a pod's row is found by its place among the ECI pods (the tables keep no row or position a pod), so the rows
+    written, in both tables, are the changed pods' own."""
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", [imagecache("web-cache", [WEB, SIDE])], "1")
+    served, count = {}, COUNT * 5 // 4  # as many ECI pods as COUNT
+    for number in reversed(range(count)):
+        obj = owned(started(eci_pod(f"p{number:05d}", [WEB, SIDE], namespace=f"ns-{number % 7}"), 2 + number % 5),
+                    "api")
+        if number % 5 == 0:
+            obj["metadata"]["labels"].pop("alibabacloud.com/eci")
+        served[f"ns-{number % 7}/p{number:05d}"] = obj
+    store.replace("pods", list(served.values()), "1")
+    store.replace("events", [], "1")
+    store.replace("deployments", [], "1")
+    keeper = FrameKeeper()
+    first, _ = frames_after(keeper, store)
+    assert len(first.pods) == len(first.starts) >= views.SMALL_TABLE
+    eci = set(first.pods["key"])
+    assert first.pods["key"].tolist() != [key for key in store.snapshot().pods if key in eci]
+    changed = {"ns-1/p00001", "ns-6/p00006", "ns-3/p00024", f"ns-{(count - 1) % 7}/p{count - 1:05d}"}
+    for key in changed:
+        obj = copy.deepcopy(served[key])
+        started(obj, 40)
+        store.apply("pods", "MODIFIED", obj)
+    kept, fresh = frames_after(keeper, store)
+    assert kept.pods_versions("Start (s)") != first.pods_versions("Start (s)")
+    assert kept.pods_versions("Namespace") == first.pods_versions("Namespace")  # written into, not built again
+    pd.testing.assert_frame_equal(kept.pods, fresh.pods, check_exact=True)
+    pd.testing.assert_frame_equal(kept.starts, fresh.starts, check_exact=True)
+    assert set(kept.starts.loc[kept.starts["Start (s)"] == 40.0, "key"]) == changed
+    assert set(kept.pods.loc[kept.pods["Start (s)"] == 40.0, "key"]) == changed
