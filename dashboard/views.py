@@ -71,11 +71,13 @@ def _frame_of(values: list[tuple]) -> pd.DataFrame:
         frame = pd.DataFrame([], columns=POD_COLUMNS)
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
         frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
+        frame["Images"] = frame["Images"].astype("category")
         return frame
     values.sort(key=_BY_NAMESPACE_AND_NAME)
     columns = list(zip(*values, strict=True))
     data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
+    data["Images"] = pd.Categorical(data["Images"])  # one value a set of images: ~180 bytes a row as text
     for name in ("Start (s)", "Pull (s)"):
         data[name] = np.array(columns[POD_COLUMNS.index(name)], dtype="float64")
     created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
@@ -179,11 +181,16 @@ def written_frame(frame: pd.DataFrame, where: np.ndarray, written: pd.DataFrame,
         if isinstance(values, pd.arrays.ArrowStringArray):  # in pyarrow: pandas' setitem costs more per column
             patched[name] = pd.array(pc.replace_with_mask(pa.array(values), pa.array(mask), pa.array(new)),
                                      dtype=values.dtype)
+        elif isinstance(values, pd.Categorical):  # categories as a table built afresh has them: the values, sorted
+            cells = np.asarray(values, dtype=object)
+            cells[where] = np.asarray(new, dtype=object)
+            patched[name] = pd.Categorical(cells)
         else:
             values = values.copy()
             values[where] = new
             patched[name] = values
-    return patched if patched.dtypes.equals(frame.dtypes) else None
+    same_types = [str(dtype) for dtype in patched.dtypes] == [str(dtype) for dtype in frame.dtypes]  # any categories
+    return patched if same_types else None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -296,7 +303,7 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
     if text:
         haystack = (
             frame["Namespace"] + "/" + frame["Pod"] + " " + frame["Owner"] + " " + frame["Cache"] + " "
-            + frame["Cache ID"] + " " + frame["Images"]
+            + frame["Cache ID"] + " " + frame["Images"].astype("str")
         ).str.lower()
         mask &= haystack.str.contains(text, regex=False)
     return frame[mask].reset_index(drop=True)
