@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -77,12 +77,24 @@ def _frame_of(values: list[tuple]) -> pd.DataFrame:
     columns = list(zip(*values, strict=True))
     data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
-    data["Images"] = pd.Categorical(data["Images"])  # one value a set of images: ~180 bytes a row as text
+    data["Images"] = categorical(columns[POD_COLUMNS.index("Images")])  # one value a set of images: ~180 bytes a row
     for name in ("Start (s)", "Pull (s)"):
         data[name] = np.array(columns[POD_COLUMNS.index(name)], dtype="float64")
     created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
     data["Created"] = pd.DatetimeIndex(created).tz_localize("UTC")
     return pd.DataFrame(data, columns=POD_COLUMNS)
+
+
+def categorical(values: Sequence[str]) -> pd.Categorical:
+    """`pd.Categorical(values)` of text (its categories the values held, sorted), each string hashed once: a column
+    of few distinct values (a workload's pods share theirs) held as codes, not as text a row."""
+    places: dict[str, int] = {}
+    codes = np.fromiter((places.setdefault(value, len(places)) for value in values), dtype=np.int32,
+                        count=len(values))
+    categories = sorted(places)
+    rank = np.empty(len(categories), dtype=np.int32)
+    rank[[places[category] for category in categories]] = np.arange(len(categories), dtype=np.int32)
+    return pd.Categorical.from_codes(rank[codes], dtype=pd.CategoricalDtype(pd.Index(categories, dtype="str")))
 
 
 SMALL_TABLE = 2000  # rows: below this, a table is built afresh faster than rows are written into a copy
@@ -184,7 +196,7 @@ def written_frame(frame: pd.DataFrame, where: np.ndarray, written: pd.DataFrame,
         elif isinstance(values, pd.Categorical):  # categories as a table built afresh has them: the values, sorted
             cells = np.asarray(values, dtype=object)
             cells[where] = np.asarray(new, dtype=object)
-            patched[name] = pd.Categorical(cells)
+            patched[name] = categorical(cells)
         else:
             values = values.copy()
             values[where] = new

@@ -1,4 +1,4 @@
-"""The pods table built from column lists (rows kept per unchanged PodRecord) and figures kept per table content."""
+"""The pods table built from column lists (rows made again only for the pods whose PodRecord changed) and figures kept per table content."""
 
 from __future__ import annotations
 
