@@ -95,7 +95,8 @@ class FrameKeeper:
         with self._lock:
             last = self._pods_table
             stamp = next(self._stamps)
-        table = views.patched_pods(last, pods, stamp) if last is not None else None
+        table = (views.patched_pods(last, pods, stamp) or views.regrown_pods(last, pods, stamp)
+                 if last is not None else None)
         if table is None:
             table = views.built_pods(pods, stamp)
         with self._lock:
@@ -111,7 +112,8 @@ class FrameKeeper:
         table with their rows rewritten (the same table if none changed where it shows)."""
         with self._lock:
             last = self._starts_table
-        table = start_views.patched_starts(last, pods) if last is not None else None
+        table = (start_views.patched_starts(last, pods) or start_views.regrown_starts(last, pods)
+                 if last is not None else None)
         if table is None:
             table = start_views.built_starts(pods)
         with self._lock:

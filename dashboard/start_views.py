@@ -26,7 +26,7 @@ from core.starts import (
 )
 from dashboard.frozen_figure import FrozenFigure
 from dashboard.text import plot
-from dashboard.views import SMALL_TABLE, categorical, changed_rows, table_rows, written_frame
+from dashboard.views import SMALL_TABLE, categorical, changed_rows, reused_rows, table_rows, written_frame
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -145,6 +145,28 @@ def patched_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) 
     where = np.array([place for place, _, _ in changed.values()])  # ascending: both follow the pods' order
     frame = written_frame(last.frame, where, _starts_frame(values, last.estimates, last.savings))
     return None if frame is None else replace(last, pods=pods, frame=frame)
+
+
+def regrown_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) -> StartsTable | None:
+    """`built_starts(pods)` when pods came or went since the last table: the rows of the pods whose record is the same
+    object taken from it, the others' made, in the pods' order, their savings against the same estimates. None when
+    the estimates moved, more than `most` rows are to be made, or the table is small."""
+    reused = reused_rows(last.pods, None, pods, start_row, most)
+    if reused is None or len(reused[0]) < SMALL_TABLE:
+        return None
+    sources, made = reused
+    eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
+    if pull_estimates(map(pulling_start, eci)) != last.estimates:
+        return None
+    parts = [last.frame] + ([_starts_frame(made, last.estimates, last.savings)] if made else [])
+    taken = np.where(sources >= 0, sources, len(last.frame) - 1 - sources)
+    frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
+    for name in CATEGORICAL:  # the categories of the rows held
+        frame[name] = categorical(np.asarray(frame[name], dtype=object))
+    if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
+        return None
+    frame.attrs = dict(last.frame.attrs)  # the same estimates
+    return replace(last, pods=pods, frame=frame)
 
 
 def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],

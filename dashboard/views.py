@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,80 @@ def patched_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int
     if frame is None:
         frame = _frame_of(table_rows(pods, _pod_row))  # the same pods in the same rows
     return PodsTable(pods, frame, last.rows_of, {**last.versions, **dict.fromkeys(columns, stamp)})
+
+
+def regrown_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int = 500) -> PodsTable | None:
+    """`built_pods(pods)` when pods came or went since the last table: the rows of the pods whose record is the same
+    object taken from it, the others' made and placed among them by namespace and name; every column at version
+    `stamp`. None when more than `most` rows are to be made, or the table is small."""
+    reused = reused_rows(last.pods, last.rows_of, pods, _pod_row, most)
+    if reused is None or len(reused[0]) < SMALL_TABLE:
+        return None
+    sources, made = reused
+    kept = np.sort(sources[sources >= 0])  # rows of the last table kept, in its (namespace and name) order
+    order = sorted(range(len(made)), key=lambda index: _BY_NAMESPACE_AND_NAME(made[index]))
+    names = _TableNames(last.frame, kept)
+    inserted = np.array([bisect_left(names, _BY_NAMESPACE_AND_NAME(made[index])) for index in order], dtype=np.int64)
+    made_at = inserted + np.arange(len(made))  # a made row's row in the new table, in `order`
+    kept_at = np.arange(len(kept)) + np.searchsorted(inserted, np.arange(len(kept)), side="right")
+    taken = np.empty(len(kept) + len(made), dtype=np.int64)
+    taken[kept_at] = np.arange(len(kept))
+    taken[made_at] = len(kept) + np.arange(len(made))
+    parts = [last.frame.take(kept)] + ([_frame_of([made[index] for index in order])] if made else [])
+    frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
+    frame["Images"] = categorical(np.asarray(frame["Images"], dtype=object))  # the categories of the rows held
+    if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
+        return None
+    rows_of = np.empty(len(sources), dtype=np.int32)
+    old = sources >= 0
+    rows_of[old] = kept_at[np.searchsorted(kept, sources[old])]
+    rank = np.empty(len(made), dtype=np.int64)
+    rank[order] = np.arange(len(made))
+    rows_of[~old] = made_at[rank[-1 - sources[~old]]]
+    return PodsTable(pods, frame, rows_of, dict.fromkeys(POD_COLUMNS, stamp))
+
+
+class _TableNames:
+    """The (namespace, name) of some rows of a pods table, read as `bisect` asks for them."""
+
+    def __init__(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
+        self.namespaces, self.names, self.rows = frame["Namespace"].array, frame["Pod"].array, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        row = self.rows[index]
+        return self.namespaces[row], self.names[row]
+
+
+def reused_rows(previous: Mapping[str, Any], rows_of: np.ndarray | None, pods: Mapping[str, Any],
+                row: Callable[[str, Any], tuple | None], most: int) -> tuple[np.ndarray, list[tuple]] | None:
+    """Per ECI pod of `pods` (a later snapshot's, whose pods may have come or gone since `previous`), in order: its row
+    in the last table (`rows_of` by its place among the ECI pods of `previous`; None: the place itself) when its record
+    is the same object there, else -1 - i for the i-th row made anew; and those rows. None when more than `most` rows
+    are to be made."""
+    places: dict[str, int] = {}
+    for key, record in previous.items():
+        if record.decision.outcome != "not-eci":  # the rows' rule: None when not ECI
+            places[key] = len(places)
+    rows = rows_of.tolist() if rows_of is not None else None
+    sources: list[int] = []
+    made: list[tuple] = []
+    for key, record in pods.items():
+        if previous.get(key) is record:
+            place = places.get(key)
+            if place is not None:
+                sources.append(place if rows is None else rows[place])
+            continue
+        now = row(key, record)
+        if now is None:
+            continue
+        if len(made) >= most:
+            return None
+        sources.append(-1 - len(made))
+        made.append(now)
+    return np.array(sources, dtype=np.int64), made
 
 
 def changed_rows(previous: Mapping[str, Any], pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None],

@@ -254,3 +254,19 @@ def test_rows_are_written_where_the_changed_pods_are_when_the_list_order_is_not_
     pd.testing.assert_frame_equal(kept.starts, fresh.starts, check_exact=True)
     assert set(kept.starts.loc[kept.starts["Start (s)"] == 40.0, "key"]) == changed
     assert set(kept.pods.loc[kept.pods["Start (s)"] == 40.0, "key"]) == changed
+    # pods come and go: the rows of the others are taken from the last tables, the new ones placed among them
+    store.apply("pods", "ADDED", owned(started(eci_pod("a-first", [WEB, SIDE], namespace="ns-0"), 9), "api"))
+    store.apply("pods", "ADDED", owned(started(eci_pod("zz-last", [BATCH], namespace="ns-6"), 11), "batch"))
+    store.apply("pods", "DELETED", served["ns-2/p00002"])
+    store.apply("pods", "DELETED", served["ns-5/p00005"])  # not ECI
+    store.apply("pods", "DELETED", served["ns-6/p00006"])  # changed above
+    grown, fresh = frames_after(keeper, store)
+    assert {"ns-0/a-first", "ns-6/zz-last"} <= set(grown.pods["key"]) and "ns-2/p00002" not in set(grown.pods["key"])
+    pd.testing.assert_frame_equal(grown.pods, fresh.pods, check_exact=True)
+    pd.testing.assert_frame_equal(grown.starts, fresh.starts, check_exact=True)
+    modified_again = copy.deepcopy(served["ns-3/p00024"])
+    started(modified_again, 41)
+    store.apply("pods", "MODIFIED", modified_again)  # a row written into the grown tables, found by its place
+    again, fresh = frames_after(keeper, store)
+    pd.testing.assert_frame_equal(again.pods, fresh.pods, check_exact=True)
+    pd.testing.assert_frame_equal(again.starts, fresh.starts, check_exact=True)
