@@ -34,6 +34,9 @@ POD_COLUMNS = [
     "Pull (s)", "Predicted", "Phase", "Owner", "ECI agrees",
 ]
 AGREEMENT = {True: "✓", False: "✗", None: "–"}  # "–": ECI reported nothing to compare
+# columns of few distinct values (a workload's pods share theirs), held as codes: ~330 bytes a row as text at 50,000
+# pods; drawn as text (`text_columns`: `text.inert_frame` reads text columns only)
+CATEGORICAL = ["Cache", "Cache ID", "Images", "Predicted", "Phase", "Owner", "ECI agrees"]
 
 
 def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
@@ -61,24 +64,20 @@ def table_rows(pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None])
     return [made for key, record in pods.items() if (made := row(key, record)) is not None]
 
 
-def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
-    """The pods table of `pod_rows`, built from column lists."""
-    return _frame_of([row for _, row in rows.values() if row is not None])
-
-
 def _frame_of(values: list[tuple]) -> pd.DataFrame:
     """The pods table of `_pod_row`s (sorted here, in place, by namespace and name)."""
     if not values:
         frame = pd.DataFrame([], columns=POD_COLUMNS)
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
         frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
-        frame["Images"] = frame["Images"].astype("category")
+        frame[CATEGORICAL] = frame[CATEGORICAL].astype("category")
         return frame
     values.sort(key=_BY_NAMESPACE_AND_NAME)
     columns = list(zip(*values, strict=True))
     data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
-    data["Images"] = categorical(columns[POD_COLUMNS.index("Images")])  # one value a set of images: ~180 bytes a row
+    for name in CATEGORICAL:
+        data[name] = categorical(columns[POD_COLUMNS.index(name)])
     for name in ("Start (s)", "Pull (s)"):
         data[name] = np.array(columns[POD_COLUMNS.index(name)], dtype="float64")
     created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
@@ -165,7 +164,8 @@ def regrown_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int
     taken[made_at] = len(kept) + np.arange(len(made))
     parts = [last.frame.take(kept)] + ([_frame_of([made[index] for index in order])] if made else [])
     frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
-    frame["Images"] = categorical(np.asarray(frame["Images"], dtype=object))  # the categories of the rows held
+    for name in CATEGORICAL:  # the categories of the rows held
+        frame[name] = categorical(np.asarray(frame[name], dtype=object))
     if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
         return None
     rows_of = np.empty(len(sources), dtype=np.int32)
@@ -389,11 +389,22 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
     text = chosen.text.strip().lower()
     if text:
         haystack = (
-            frame["Namespace"] + "/" + frame["Pod"] + " " + frame["Owner"] + " " + frame["Cache"] + " "
-            + frame["Cache ID"] + " " + frame["Images"].astype("str")
+            frame["Namespace"] + "/" + frame["Pod"] + " " + as_text(frame["Owner"]) + " " + as_text(frame["Cache"]) + " "
+            + as_text(frame["Cache ID"]) + " " + as_text(frame["Images"])
         ).str.lower()
         mask &= haystack.str.contains(text, regex=False)
     return frame[mask].reset_index(drop=True)
+
+
+def as_text(column: pd.Series) -> pd.Series:
+    """A column as text: a categorical one's values (`CATEGORICAL`), others as they are."""
+    return column.astype("str") if isinstance(column.dtype, pd.CategoricalDtype) else column
+
+
+def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its categorical columns as text, as a table draws them."""
+    return frame.assign(**{name: as_text(frame[name]) for name in frame.columns
+                           if isinstance(frame[name].dtype, pd.CategoricalDtype)})
 
 
 @dataclass(frozen=True)
@@ -424,6 +435,7 @@ def pod_order(frame: pd.DataFrame, order: PodOrder) -> np.ndarray:
 
 def links(prefix: str | pd.Series, names: pd.Series) -> pd.Series:
     """In-app links (prefix + name; a prefix per row when a Series) for a LinkColumn; empty where there is no name."""
+    names = as_text(names)
     return names.where(names == "", prefix + names)
 
 

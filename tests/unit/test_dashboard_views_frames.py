@@ -40,7 +40,7 @@ def reference_pods_frame(pods) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=views.POD_COLUMNS)
     frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
     frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
-    frame["Images"] = frame["Images"].astype("category")  # one value a set of images
+    frame[views.CATEGORICAL] = frame[views.CATEGORICAL].astype("category")  # columns of few distinct values
     return frame.sort_values(["Namespace", "Pod"], kind="stable").reset_index(drop=True)
 
 
