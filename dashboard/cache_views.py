@@ -82,7 +82,10 @@ def caches_frame(caches: Mapping[str, CacheView], pods: pd.DataFrame, now: datet
 
 def cache_hits(pods: pd.DataFrame) -> dict[str, int]:
     """Cache ID -> the pods of the pods table that hit it."""
-    return pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts().to_dict() if not pods.empty else {}
+    if pods.empty:
+        return {}
+    counts = pods.loc[pods["Cache ID"] != "", "Cache ID"].value_counts()
+    return counts[counts > 0].to_dict()  # a categorical column counts its categories no pod holds as 0
 
 
 def caches_table(caches: Mapping[str, CacheView], hits: Mapping[str, int],

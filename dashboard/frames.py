@@ -45,10 +45,11 @@ def content_key(frame: pd.DataFrame) -> tuple[Hashable, ...]:
 class FrameKeeper:
     """What the dashboard keeps between store versions, shared by all sessions, and nothing else keeps:
 
-    the Frames of the latest snapshots; each pod's rows of the pods and starts tables (reused while its PodRecord is
-    the same object); the last pods and starts tables (rewritten where pods changed, the same table while no row
-    changed where it shows; a pods column keeps its version while no row changed in it, the starts table its
-    estimates and savings while no missed pod's pulls moved them); tables kept while their inputs are equal (the
+    the Frames of the latest snapshots; the last pods and starts tables, each with the snapshot's pods it was made
+    of (a later snapshot's changed pods are those whose PodRecord is another object: only their rows are made again,
+    now and as they were, and written where they differ; the same table while no row changed where it shows; a pods
+    column keeps its version while no row changed in it, the starts table its estimates and savings while no missed
+    pod's pulls moved them); each cache's row of the caches table; tables kept while their inputs are equal (the
     caches table, what is drawn from some pods columns) or drawn from the very same tables; and figures by the
     content of the table they draw, frozen (the scale cluster moves ~100 store versions a second while most summary
     tables stay the same, a figure takes tens of milliseconds to draw and ~5 to send). Tables and figures handed out
@@ -60,7 +61,7 @@ class FrameKeeper:
         self.keep_figures = keep_figures
         self._lock = threading.Lock()
         self._recent: list[Frames] = []  # oldest first
-        self._rows: dict[str, dict[str, tuple[Any, tuple | None]]] = {}  # table -> pod key -> (record, row)
+        self._rows: dict[str, dict[str, tuple[Any, tuple | None]]] = {}  # table -> key -> (record, row)
         self._pods_table: views.PodsTable | None = None
         self._stamps = itertools.count()  # a new pods table's stamp: the version of the columns it changed
         self._starts_table: start_views.StartsTable | None = None
@@ -89,16 +90,15 @@ class FrameKeeper:
         return made
 
     def pods_table(self, pods: Any) -> views.PodsTable:
-        """`views.pods_frame` with its column versions, reusing the rows of the pods that did not change since the
-        last one: when only some pods changed, the last table with their rows rewritten (the same table if none
-        changed where it shows)."""
+        """`views.pods_frame` of a snapshot's pods with its column versions: when only some pods changed since the
+        last one, the last table with their rows rewritten (the same table if none changed where it shows)."""
         with self._lock:
             last = self._pods_table
             stamp = next(self._stamps)
-        rows = self.rows("pods", pods, None)
-        table = views.patched_pods(last, rows, stamp) if last is not None else None
+        table = (views.patched_pods(last, pods, stamp) or views.regrown_pods(last, pods, stamp)
+                 if last is not None else None)
         if table is None:
-            table = views.built_pods(rows, stamp)
+            table = views.built_pods(pods, stamp)
         with self._lock:
             self._pods_table = table
         return table
@@ -108,20 +108,21 @@ class FrameKeeper:
         return self.pods_table(pods).frame
 
     def starts_frame(self, pods: Any) -> pd.DataFrame:
-        """`start_views.starts_frame`, reusing the rows of the pods that did not change since the last one: when only
-        some pods changed, the last table with their rows rewritten (the same table if none changed where it shows)."""
+        """`start_views.starts_frame` of a snapshot's pods: when only some pods changed since the last one, the last
+        table with their rows rewritten (the same table if none changed where it shows)."""
         with self._lock:
             last = self._starts_table
-        rows = self.rows("starts", pods, start_views.start_row)
-        table = start_views.patched_starts(last, rows) if last is not None else None
+        table = (start_views.patched_starts(last, pods) or start_views.regrown_starts(last, pods)
+                 if last is not None else None)
         if table is None:
-            table = start_views.built_starts(rows)
+            table = start_views.built_starts(pods)
         with self._lock:
             self._starts_table = table
         return table.frame
 
     def rows(self, table: str, pods: Any, row: Callable[[str, Any], tuple | None] | None) -> dict[str, Any]:
-        """`views.pod_rows(pods, row=row)` of one table, reusing its rows of the pods that did not change."""
+        """`views.pod_rows(objects, row=row)` of one table (the caches'), reusing its rows of the objects that did not
+        change."""
         with self._lock:
             previous = self._rows.get(table)
         rows = views.pod_rows(pods, previous, row)
@@ -206,7 +207,7 @@ class Frames:
     def pods_table(self) -> views.PodsTable:
         """`pods` with its column versions."""
         if self.keeper is None:
-            return views.built_pods(views.pod_rows(self.snapshot.pods), 0)
+            return views.built_pods(self.snapshot.pods, 0)
         return self.keeper.pods_table(self.snapshot.pods)
 
     def pods_versions(self, *columns: str) -> tuple[int, ...]:

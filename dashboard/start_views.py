@@ -26,7 +26,7 @@ from core.starts import (
 )
 from dashboard.frozen_figure import FrozenFigure
 from dashboard.text import plot
-from dashboard.views import SMALL_TABLE, changed_rows, pod_rows, written_frame
+from dashboard.views import SMALL_TABLE, categorical, changed_rows, reused_rows, table_rows, written_frame
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -43,6 +43,8 @@ START_COLUMNS = [
     "Created",
     "Saving (s)",
 ]
+# columns of few distinct values (a workload's pods share theirs), held as codes: ~100 bytes a row as text at 50,000 pods
+CATEGORICAL = ["Namespace", "Workload", "Outcome", "Cache ID", "Waiting"]
 OUTCOME_COLORS = {"hit": "#1f9d55", "miss": "#f59e0b", "fail": "#dc2626", "off": "#94a3b8"}
 CHART_OUTCOMES = ("hit", "miss", "off")
 HEIGHT = 320
@@ -66,8 +68,8 @@ def _cache_id(record: Any) -> str:
 
 def start_row(key: str, record: Any) -> tuple | None:
     """A pod's START_COLUMNS values but the savings, then what they read of it: its start when its pulls make the
-    estimates (a miss or off pod); whether it saves (`core.starts.saves`), and its `paid_for`. None when the pod is
-    not ECI. Built once per PodRecord."""
+    estimates (a miss or off pod: `pulling_start`); whether it saves (`core.starts.saves`), and its `paid_for`. None
+    when the pod is not ECI. Made for a table build, or for a pod whose record changed."""
     if record.decision.outcome == "not-eci":
         return None
     start: PodStart | None = record.start
@@ -77,7 +79,7 @@ def start_row(key: str, record: Any) -> tuple | None:
     return (
         key,
         record.namespace,
-        sys.intern(workload_of({"metadata": record.metadata})),  # kept per pod, and shared by a workload's pods
+        sys.intern(workload_of({"metadata": record.metadata})),  # shared by a workload's pods
         happened,
         _cache_id(record),
         start.start_seconds if start is not None else None,
@@ -91,59 +93,80 @@ def start_row(key: str, record: Any) -> tuple | None:
     )
 
 
+def pulling_start(record: Any) -> PodStart | None:
+    """An ECI pod's start when its pulls make the estimates (`start_row`'s), else None."""
+    return record.start if outcome(record) in PULLING_OUTCOMES else None
+
+
 def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per ECI pod: what happened (ECI's word, else the prediction), its start, pulls and saving."""
-    return starts_table(pod_rows(pods, row=start_row))
-
-
-def starts_table(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
-    """The starts frame of `start_row`s (as `views.pod_rows` keeps them): each hit's saving (`core.starts.saving_of`)
-    against the estimates of this snapshot's misses."""
-    return built_starts(rows).frame
+    """One row per ECI pod: what happened (ECI's word, else the prediction), its start, pulls and saving (each hit's
+    saving, `core.starts.saving_of`, against the estimates of this snapshot's misses)."""
+    return built_starts(pods).frame
 
 
 @dataclass(frozen=True)
 class StartsTable:
-    """The starts frame and what writing a later version's changed rows into it reads: the rows it was made of (as
-    `views.pod_rows` keeps them), each pod's row in it, the pull estimates and the savings made against them."""
+    """The starts frame and what writing a later version's changed rows into it reads: the records it was made of (a
+    snapshot's pods, which never change; `views.PodsTable`; an ECI pod's row is its place among their ECI pods), the
+    pull estimates and the savings made against them."""
 
-    rows: Mapping[str, tuple[Any, tuple | None]]
+    pods: Mapping[str, Any]
     frame: pd.DataFrame
-    positions: Mapping[str, int]
     estimates: Mapping[str, PullEstimate]
     savings: dict[tuple, Saving]  # a hit's (images, paid) -> its `saving_of` against `estimates`, filled as met
 
 
-def built_starts(rows: Mapping[str, tuple[Any, tuple | None]]) -> StartsTable:
-    """The starts table of `start_row`s, built whole."""
-    values = [row for _, row in rows.values() if row is not None]
+def built_starts(pods: Mapping[str, Any]) -> StartsTable:
+    """The starts table of `pods`, built whole."""
+    values = table_rows(pods, start_row)
     estimates = pull_estimates(row[8] for row in values)
     savings: dict[tuple, Saving] = {}  # hits of one workload share their images and, mostly, what they paid
-    positions = {row[0]: position for position, row in enumerate(values)}
-    return StartsTable(rows, _starts_frame(values, estimates, savings), positions, estimates, savings)
+    return StartsTable(pods, _starts_frame(values, estimates, savings), estimates, savings)
 
 
-def patched_starts(last: StartsTable, rows: Mapping[str, tuple[Any, tuple | None]],
-                   most: int = 500) -> StartsTable | None:
-    """`built_starts(rows)`, made from the last table: the same frame when no row changed (a pod changed only where
+def patched_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) -> StartsTable | None:
+    """`built_starts(pods)`, made from the last table: the same frame when no row changed (a pod changed only where
     the table does not show it), else a copy with only the changed rows written, their savings against the same
     estimates; None when that cannot be done (a pod came, went or became or stopped being ECI, a missed pod's pulls
     moved the estimates) or does not pay (a small table, or more than `most` rows changed)."""
-    changed = changed_rows(last.rows, rows, most)
+    changed = changed_rows(last.pods, pods, start_row, most)
     if changed is None:
         return None
     if not changed:
-        return replace(last, rows=rows)
-    if any(row[8] != last.rows[key][1][8] for key, (_, row) in changed.items()):
+        return replace(last, pods=pods)
+    if any(row[8] != before[8] for _, row, before in changed.values()):
         # a pulling pod's start changed: the estimates may have moved, and with them every hit's saving
-        if pull_estimates(row[8] for _, row in rows.values() if row is not None) != last.estimates:
+        eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
+        if pull_estimates(map(pulling_start, eci)) != last.estimates:
             return None
     if len(last.frame) < SMALL_TABLE:
         return None
-    values = [row for _, row in changed.values()]
-    where = np.array([last.positions[row[0]] for row in values])  # ascending: both follow the pods' order
+    values = [row for _, row, _ in changed.values()]
+    where = np.array([place for place, _, _ in changed.values()])  # ascending: both follow the pods' order
     frame = written_frame(last.frame, where, _starts_frame(values, last.estimates, last.savings))
-    return None if frame is None else replace(last, rows=rows, frame=frame)
+    return None if frame is None else replace(last, pods=pods, frame=frame)
+
+
+def regrown_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) -> StartsTable | None:
+    """`built_starts(pods)` when pods came or went since the last table: the rows of the pods whose record is the same
+    object taken from it, the others' made, in the pods' order, their savings against the same estimates. None when
+    the estimates moved, more than `most` rows are to be made, or the table is small."""
+    reused = reused_rows(last.pods, None, pods, start_row, most)
+    if reused is None or len(reused[0]) < SMALL_TABLE:
+        return None
+    sources, made = reused
+    eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
+    if pull_estimates(map(pulling_start, eci)) != last.estimates:
+        return None
+    parts = [last.frame] + ([_starts_frame(made, last.estimates, last.savings)] if made else [])
+    taken = np.where(sources >= 0, sources, len(last.frame) - 1 - sources)
+    frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
+    for name in CATEGORICAL:  # the categories of the rows held
+        frame[name] = categorical(np.asarray(frame[name], dtype=object))
+    if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
+        return None
+    frame.attrs = dict(last.frame.attrs)  # the same estimates
+    return replace(last, pods=pods, frame=frame)
 
 
 def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],
@@ -154,18 +177,19 @@ def _starts_frame(values: list[tuple], estimates: Mapping[str, PullEstimate],
         floats = ["Start (s)", "Pull (s)", "Saved (s)", "Created", "Saving (s)"]
         frame[floats] = frame[floats].astype("float64")
         frame["Saved from"] = frame["Saved from"].astype("int64")
+        frame[CATEGORICAL] = frame[CATEGORICAL].astype("category")
         frame.attrs["observed_pulls"] = 0
         return frame
     saved = [_saving(row[10], row[11], estimates, savings) if row[9] else None for row in values]
     columns = list(zip(*values, strict=True))
-    data: dict[str, Any] = {name: np.array(column, dtype=object) for name, column in
-                            zip(START_COLUMNS[:5], columns[:5], strict=True)}
+    data: dict[str, Any] = {name: categorical(column) if name in CATEGORICAL else np.array(column, dtype=object)
+                            for name, column in zip(START_COLUMNS[:5], columns[:5], strict=True)}
     data["Start (s)"] = _floats(columns[5])
     data["Pull (s)"] = _floats(columns[6])
     saving = _floats(tuple(s.seconds if s is not None else None for s in saved))
     data["Saved (s)"] = np.maximum(saving, 0.0)  # `core.figures.floored`, over the column (NaN stays unknown)
     data["Saved from"] = np.array([s.observed if s is not None else 0 for s in saved], dtype="int64")
-    data["Waiting"] = np.array(columns[7], dtype=object)
+    data["Waiting"] = categorical(columns[7])
     data["Created"] = _floats(columns[12])
     data["Saving (s)"] = saving
     frame = pd.DataFrame(data, columns=START_COLUMNS)
@@ -292,6 +316,7 @@ def by_workload(frame: pd.DataFrame) -> pd.DataFrame:
             "Saved (s)": grouped["Saved (s)"].sum(min_count=1),  # NaN where no saving is known, never 0
         }
     ).reset_index()
+    table["Workload"] = table["Workload"].astype("str")  # shown: text, as the table draws it (`text.inert_frame`)
     return table.sort_values(["Saved (s)", "Pods"], ascending=[False, False], na_position="last").reset_index(drop=True)
 
 
@@ -311,6 +336,7 @@ def by_cache(frame: pd.DataFrame, caches: Mapping[str, Any]) -> pd.DataFrame:
             "Saved from": grouped["Saved from"].max(),
         }
     ).reset_index()
+    table["Cache ID"] = table["Cache ID"].astype("str")  # shown: text, as the table draws it (`text.inert_frame`)
     table.insert(0, "Cache", table["Cache ID"].map(lambda i: names.get(i, "(deleted)")))
     return table[columns]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -33,18 +34,21 @@ POD_COLUMNS = [
     "Pull (s)", "Predicted", "Phase", "Owner", "ECI agrees",
 ]
 AGREEMENT = {True: "✓", False: "✗", None: "–"}  # "–": ECI reported nothing to compare
+# columns of few distinct values (a workload's pods share theirs), held as codes: ~330 bytes a row as text at 50,000
+# pods; drawn as text (`text_columns`: `text.inert_frame` reads text columns only)
+CATEGORICAL = ["Cache", "Cache ID", "Images", "Predicted", "Phase", "Owner", "ECI agrees"]
 
 
 def pods_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
     """One row per ECI pod, sorted by namespace then name so row positions are stable."""
-    return rows_frame(pod_rows(pods))
+    return built_pods(pods, 0).frame
 
 
 def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | None]] | None = None,
              row: Callable[[str, Any], tuple | None] | None = None) -> dict[str, tuple[Any, tuple | None]]:
-    """Pod key → (its PodRecord, its `row` (the pods table's by default) or None when not ECI); rows of `previous`
-    are reused while the record is the same (immutable) object, so a new store version rebuilds only the rows of
-    the pods that changed."""
+    """Key → (its record, its `row` (the pods table's by default) or None when not ECI); rows of `previous` are
+    reused while the record is the same (immutable) object, so a new store version rebuilds only the rows of the
+    records that changed (the caches table keeps its rows so)."""
     previous = previous or {}
     row = row or _pod_row
     kept: dict[str, tuple[Any, tuple | None]] = {}
@@ -54,18 +58,26 @@ def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | 
     return kept
 
 
-def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
-    """The pods table of `pod_rows`, built from column lists."""
-    values = [row for _, row in rows.values() if row is not None]
+def table_rows(pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None]) -> list[tuple]:
+    """The `row`s of the ECI pods, in the order of `pods`: made for one table build, never kept (at 50,000 pods a
+    row a pod kept beside the tables held ~40 MiB)."""
+    return [made for key, record in pods.items() if (made := row(key, record)) is not None]
+
+
+def _frame_of(values: list[tuple]) -> pd.DataFrame:
+    """The pods table of `_pod_row`s (sorted here, in place, by namespace and name)."""
     if not values:
         frame = pd.DataFrame([], columns=POD_COLUMNS)
         frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
         frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
+        frame[CATEGORICAL] = frame[CATEGORICAL].astype("category")
         return frame
     values.sort(key=_BY_NAMESPACE_AND_NAME)
     columns = list(zip(*values, strict=True))
     data = {name: np.array(column, dtype=object) for name, column in zip(POD_COLUMNS, columns, strict=True)}
     data["Agrees"] = np.array(columns[POD_COLUMNS.index("Agrees")], dtype=bool)
+    for name in CATEGORICAL:
+        data[name] = categorical(columns[POD_COLUMNS.index(name)])
     for name in ("Start (s)", "Pull (s)"):
         data[name] = np.array(columns[POD_COLUMNS.index(name)], dtype="float64")
     created = np.array(columns[POD_COLUMNS.index("Created")], dtype=np.int64).view("datetime64[us]")
@@ -73,80 +85,172 @@ def rows_frame(rows: Mapping[str, tuple[Any, tuple | None]]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=POD_COLUMNS)
 
 
+def categorical(values: Sequence[str]) -> pd.Categorical:
+    """`pd.Categorical(values)` of text (its categories the values held, sorted), each string hashed once: a column
+    of few distinct values (a workload's pods share theirs) held as codes, not as text a row."""
+    places: dict[str, int] = {}
+    codes = np.fromiter((places.setdefault(value, len(places)) for value in values), dtype=np.int32,
+                        count=len(values))
+    categories = sorted(places)
+    rank = np.empty(len(categories), dtype=np.int32)
+    rank[[places[category] for category in categories]] = np.arange(len(categories), dtype=np.int32)
+    return pd.Categorical.from_codes(rank[codes], dtype=pd.CategoricalDtype(pd.Index(categories, dtype="str")))
+
+
 SMALL_TABLE = 2000  # rows: below this, a table is built afresh faster than rows are written into a copy
-
-
-def row_positions(frame: pd.DataFrame) -> dict[str, int]:
-    """Pod key → its row in a pods table."""
-    return {key: position for position, key in enumerate(frame["key"].tolist())}
 
 
 @dataclass(frozen=True)
 class PodsTable:
-    """The pods table and what writing a later version's changed rows into it reads: the rows it was made of (as
-    `pod_rows` keeps them) and each pod's row in it; and per column its version, the stamp of the table in which it
-    last changed (what is drawn from some columns is kept while their versions are the same)."""
+    """The pods table and what writing a later version's changed rows into it reads: the records it was made of (a
+    snapshot's pods, which never change: a later version's rows are told changed by their records' identity, the
+    rows of both made again only where it differs) and the row in it of each ECI pod, by its place among the ECI
+    pods of `pods` (an array, not a dict a pod); and per column its version, the stamp of the table in which it last
+    changed (what is drawn from some columns is kept while their versions are the same)."""
 
-    rows: Mapping[str, tuple[Any, tuple | None]]
+    pods: Mapping[str, Any]
     frame: pd.DataFrame
-    positions: Mapping[str, int]
+    rows_of: np.ndarray
     versions: Mapping[str, int]
 
 
-def built_pods(rows: Mapping[str, tuple[Any, tuple | None]], stamp: int) -> PodsTable:
-    """The pods table of `rows`, built whole: every column's version is `stamp`."""
-    frame = rows_frame(rows)
-    return PodsTable(rows, frame, row_positions(frame), dict.fromkeys(POD_COLUMNS, stamp))
+def built_pods(pods: Mapping[str, Any], stamp: int) -> PodsTable:
+    """The pods table of `pods`, built whole: every column's version is `stamp`."""
+    values = table_rows(pods, _pod_row)
+    names = [_BY_NAMESPACE_AND_NAME(row) for row in values]
+    order = sorted(range(len(values)), key=names.__getitem__)  # the table's rows: the pods by namespace and name
+    rows_of = np.empty(len(values), dtype=np.int32)
+    rows_of[order] = np.arange(len(values), dtype=np.int32)
+    return PodsTable(pods, _frame_of(values), rows_of, dict.fromkeys(POD_COLUMNS, stamp))
 
 
-def patched_pods(last: PodsTable, rows: Mapping[str, tuple[Any, tuple | None]], stamp: int,
-                 most: int = 500) -> PodsTable | None:
-    """`built_pods(rows)`, made from the last table: the same frame when no row changed (a pod changed only where the
+def patched_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int = 500) -> PodsTable | None:
+    """`built_pods(pods)`, made from the last table: the same frame when no row changed (a pod changed only where the
     table does not show it), else one with only the changed rows written, the columns they changed in at version
     `stamp`; None when that cannot be done (a pod came, went or became or stopped being ECI) or more than `most`
     rows changed."""
-    changed = changed_rows(last.rows, rows, most)
+    changed = changed_rows(last.pods, pods, _pod_row, most)
     if changed is None:
         return None
     if not changed:
-        return replace(last, rows=rows)
-    columns = changed_columns(POD_COLUMNS, last.rows, changed)
+        return replace(last, pods=pods)
+    columns = changed_columns(POD_COLUMNS, changed)
     frame = None
     if len(last.frame) >= SMALL_TABLE:  # below, a table is built afresh faster than rows are written into a copy
-        written = rows_frame(changed)
-        where = np.array([last.positions[key] for key in written["key"].tolist()])  # ascending: both are sorted
+        where = np.sort(last.rows_of[[place for place, _, _ in changed.values()]])
+        written = _frame_of([row for _, row, _ in changed.values()])  # sorted as the table, so as `where`
         frame = written_frame(last.frame, where, written, columns)
     if frame is None:
-        frame = rows_frame(rows)  # the same pods in the same rows
-    return PodsTable(rows, frame, last.positions, {**last.versions, **dict.fromkeys(columns, stamp)})
+        frame = _frame_of(table_rows(pods, _pod_row))  # the same pods in the same rows
+    return PodsTable(pods, frame, last.rows_of, {**last.versions, **dict.fromkeys(columns, stamp)})
 
 
-def changed_rows(previous: Mapping[str, tuple[Any, tuple | None]], rows: Mapping[str, tuple[Any, tuple | None]],
-                 most: int) -> dict[str, tuple[Any, tuple]] | None:
-    """The pods of `rows` (as `pod_rows` keeps them) whose row differs from the one in `previous`, by key in the
-    order of `rows`; None when the pods are not the same in the same order (one came, went, or became or stopped
-    being in the table) or more than `most` rows changed."""
-    if len(rows) != len(previous):
+def regrown_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int = 500) -> PodsTable | None:
+    """`built_pods(pods)` when pods came or went since the last table: the rows of the pods whose record is the same
+    object taken from it, the others' made and placed among them by namespace and name; every column at version
+    `stamp`. None when more than `most` rows are to be made, or the table is small."""
+    reused = reused_rows(last.pods, last.rows_of, pods, _pod_row, most)
+    if reused is None or len(reused[0]) < SMALL_TABLE:
+        return None
+    sources, made = reused
+    kept = np.sort(sources[sources >= 0])  # rows of the last table kept, in its (namespace and name) order
+    order = sorted(range(len(made)), key=lambda index: _BY_NAMESPACE_AND_NAME(made[index]))
+    names = _TableNames(last.frame, kept)
+    inserted = np.array([bisect_left(names, _BY_NAMESPACE_AND_NAME(made[index])) for index in order], dtype=np.int64)
+    made_at = inserted + np.arange(len(made))  # a made row's row in the new table, in `order`
+    kept_at = np.arange(len(kept)) + np.searchsorted(inserted, np.arange(len(kept)), side="right")
+    taken = np.empty(len(kept) + len(made), dtype=np.int64)
+    taken[kept_at] = np.arange(len(kept))
+    taken[made_at] = len(kept) + np.arange(len(made))
+    parts = [last.frame.take(kept)] + ([_frame_of([made[index] for index in order])] if made else [])
+    frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
+    for name in CATEGORICAL:  # the categories of the rows held
+        frame[name] = categorical(np.asarray(frame[name], dtype=object))
+    if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
+        return None
+    rows_of = np.empty(len(sources), dtype=np.int32)
+    old = sources >= 0
+    rows_of[old] = kept_at[np.searchsorted(kept, sources[old])]
+    rank = np.empty(len(made), dtype=np.int64)
+    rank[order] = np.arange(len(made))
+    rows_of[~old] = made_at[rank[-1 - sources[~old]]]
+    return PodsTable(pods, frame, rows_of, dict.fromkeys(POD_COLUMNS, stamp))
+
+
+class _TableNames:
+    """The (namespace, name) of some rows of a pods table, read as `bisect` asks for them."""
+
+    def __init__(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
+        self.namespaces, self.names, self.rows = frame["Namespace"].array, frame["Pod"].array, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        row = self.rows[index]
+        return self.namespaces[row], self.names[row]
+
+
+def reused_rows(previous: Mapping[str, Any], rows_of: np.ndarray | None, pods: Mapping[str, Any],
+                row: Callable[[str, Any], tuple | None], most: int) -> tuple[np.ndarray, list[tuple]] | None:
+    """Per ECI pod of `pods` (a later snapshot's, whose pods may have come or gone since `previous`), in order: its row
+    in the last table (`rows_of` by its place among the ECI pods of `previous`; None: the place itself) when its record
+    is the same object there, else -1 - i for the i-th row made anew; and those rows. None when more than `most` rows
+    are to be made."""
+    places: dict[str, int] = {}
+    for key, record in previous.items():
+        if record.decision.outcome != "not-eci":  # the rows' rule: None when not ECI
+            places[key] = len(places)
+    rows = rows_of.tolist() if rows_of is not None else None
+    sources: list[int] = []
+    made: list[tuple] = []
+    for key, record in pods.items():
+        if previous.get(key) is record:
+            place = places.get(key)
+            if place is not None:
+                sources.append(place if rows is None else rows[place])
+            continue
+        now = row(key, record)
+        if now is None:
+            continue
+        if len(made) >= most:
+            return None
+        sources.append(-1 - len(made))
+        made.append(now)
+    return np.array(sources, dtype=np.int64), made
+
+
+def changed_rows(previous: Mapping[str, Any], pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None],
+                 most: int) -> dict[str, tuple[int, tuple, tuple]] | None:
+    """The ECI pods whose `row` differs between the records of `previous` and of `pods` (both a snapshot's pods), as
+    key → (its place among the ECI pods, its row now, its row before), in the order of `pods`; a record that is the
+    same object has the same row. None when the pods are not the same in the same order (one came, went, or became
+    or stopped being ECI) or more than `most` rows changed."""
+    if len(pods) != len(previous):
         return None
     changed = {}
-    for (key, kept), (old_key, before) in zip(rows.items(), previous.items(), strict=True):
-        if kept is before:
+    place = 0
+    for (key, record), (old_key, before) in zip(pods.items(), previous.items(), strict=True):
+        if record is before:
+            place += record.decision.outcome != "not-eci"  # the rows' rule: None when not ECI
             continue
-        if key != old_key or (before[1] is None) != (kept[1] is None):
+        if key != old_key:
             return None
-        if kept[1] is not None and kept[1] != before[1]:
+        now, then = row(key, record), row(key, before)
+        if (now is None) != (then is None):
+            return None
+        if now is not None and now != then:
             if len(changed) >= most:
                 return None
-            changed[key] = kept
+            changed[key] = (place, now, then)
+        place += now is not None
     return changed
 
 
-def changed_columns(columns: list[str], previous: Mapping[str, tuple[Any, tuple | None]],
-                    changed: Mapping[str, tuple[Any, tuple]]) -> list[str]:
-    """The columns (a row's values, in order) in which some changed row differs from its row in `previous`."""
+def changed_columns(columns: list[str], changed: Mapping[str, tuple[int, tuple, tuple]]) -> list[str]:
+    """The columns (a row's values, in order) in which some changed row (place, now, before) differs."""
     differ: set[int] = set()
-    for key, (_, row) in changed.items():
-        before = previous[key][1]
+    for _, row, before in changed.values():
         differ.update(index for index, (new, old) in enumerate(zip(row, before, strict=True)) if new != old)
     return [name for index, name in enumerate(columns) if index in differ]
 
@@ -164,11 +268,16 @@ def written_frame(frame: pd.DataFrame, where: np.ndarray, written: pd.DataFrame,
         if isinstance(values, pd.arrays.ArrowStringArray):  # in pyarrow: pandas' setitem costs more per column
             patched[name] = pd.array(pc.replace_with_mask(pa.array(values), pa.array(mask), pa.array(new)),
                                      dtype=values.dtype)
+        elif isinstance(values, pd.Categorical):  # categories as a table built afresh has them: the values, sorted
+            cells = np.asarray(values, dtype=object)
+            cells[where] = np.asarray(new, dtype=object)
+            patched[name] = categorical(cells)
         else:
             values = values.copy()
             values[where] = new
             patched[name] = values
-    return patched if patched.dtypes.equals(frame.dtypes) else None
+    same_types = [str(dtype) for dtype in patched.dtypes] == [str(dtype) for dtype in frame.dtypes]  # any categories
+    return patched if same_types else None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -280,11 +389,22 @@ def filter_pods(frame: pd.DataFrame, chosen: PodFilter) -> pd.DataFrame:
     text = chosen.text.strip().lower()
     if text:
         haystack = (
-            frame["Namespace"] + "/" + frame["Pod"] + " " + frame["Owner"] + " " + frame["Cache"] + " "
-            + frame["Cache ID"] + " " + frame["Images"]
+            frame["Namespace"] + "/" + frame["Pod"] + " " + as_text(frame["Owner"]) + " " + as_text(frame["Cache"]) + " "
+            + as_text(frame["Cache ID"]) + " " + as_text(frame["Images"])
         ).str.lower()
         mask &= haystack.str.contains(text, regex=False)
     return frame[mask].reset_index(drop=True)
+
+
+def as_text(column: pd.Series) -> pd.Series:
+    """A column as text: a categorical one's values (`CATEGORICAL`), others as they are."""
+    return column.astype("str") if isinstance(column.dtype, pd.CategoricalDtype) else column
+
+
+def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its categorical columns as text, as a table draws them."""
+    return frame.assign(**{name: as_text(frame[name]) for name in frame.columns
+                           if isinstance(frame[name].dtype, pd.CategoricalDtype)})
 
 
 @dataclass(frozen=True)
@@ -315,6 +435,7 @@ def pod_order(frame: pd.DataFrame, order: PodOrder) -> np.ndarray:
 
 def links(prefix: str | pd.Series, names: pd.Series) -> pd.Series:
     """In-app links (prefix + name; a prefix per row when a Series) for a LinkColumn; empty where there is no name."""
+    names = as_text(names)
     return names.where(names == "", prefix + names)
 
 

@@ -191,10 +191,10 @@ def with_selected(shown: Shown, key: str | None) -> Shown:
 def drawn_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows of the pods table as the table draws them: its columns, the cache a link, the owner its name alone."""
     several = together.CLUSTER in rows.columns
-    drawn = rows[[together.CLUSTER, *TABLE_COLUMNS] if several else TABLE_COLUMNS].assign(
+    drawn = views.text_columns(rows[[together.CLUSTER, *TABLE_COLUMNS] if several else TABLE_COLUMNS]).assign(
                                        Cache=together.cache_links(rows) if several else
                                        views.links("/caches?cache=", rows["Cache"]),
-                                       Owner=views.owner_names(rows["Owner"]),
+                                       Owner=views.owner_names(views.as_text(rows["Owner"])),
                                        Actual=rows["Actual"].where(rows["Actual"] != views.NO_REPORT, NO_VALUE))
     return inert_frame(drawn.reset_index(drop=True))
 

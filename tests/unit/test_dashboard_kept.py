@@ -219,3 +219,54 @@ def test_starts_patched_reuse_the_savings_while_the_estimates_stand():
     assert second.attrs == fresh.attrs == first.attrs
     saved = second.set_index("key")["Saved (s)"]
     assert saved.loc["default/p00004"] == saved.loc["default/p00000"]  # what a hit saves is not its start
+
+
+def test_rows_are_written_where_the_changed_pods_are_when_the_list_order_is_not_the_tables():
+    """Pods listed in an order unlike the pods table's (names descending, namespaces interleaved), every fifth not ECI:
+    a pod's row is found by its place among the ECI pods (the tables keep no row or position a pod), so the rows
+    written, in both tables, are the changed pods' own."""
+    store = ClusterStore(clock=lambda: NOW)
+    store.replace("imagecaches", [imagecache("web-cache", [WEB, SIDE])], "1")
+    served, count = {}, COUNT * 5 // 4  # as many ECI pods as COUNT
+    for number in reversed(range(count)):
+        obj = owned(started(eci_pod(f"p{number:05d}", [WEB, SIDE], namespace=f"ns-{number % 7}"), 2 + number % 5),
+                    "api")
+        if number % 5 == 0:
+            obj["metadata"]["labels"].pop("alibabacloud.com/eci")
+        served[f"ns-{number % 7}/p{number:05d}"] = obj
+    store.replace("pods", list(served.values()), "1")
+    store.replace("events", [], "1")
+    store.replace("deployments", [], "1")
+    keeper = FrameKeeper()
+    first, _ = frames_after(keeper, store)
+    assert len(first.pods) == len(first.starts) >= views.SMALL_TABLE
+    eci = set(first.pods["key"])
+    assert first.pods["key"].tolist() != [key for key in store.snapshot().pods if key in eci]
+    changed = {"ns-1/p00001", "ns-6/p00006", "ns-3/p00024", f"ns-{(count - 1) % 7}/p{count - 1:05d}"}
+    for key in changed:
+        obj = copy.deepcopy(served[key])
+        started(obj, 40)
+        store.apply("pods", "MODIFIED", obj)
+    kept, fresh = frames_after(keeper, store)
+    assert kept.pods_versions("Start (s)") != first.pods_versions("Start (s)")
+    assert kept.pods_versions("Namespace") == first.pods_versions("Namespace")  # written into, not built again
+    pd.testing.assert_frame_equal(kept.pods, fresh.pods, check_exact=True)
+    pd.testing.assert_frame_equal(kept.starts, fresh.starts, check_exact=True)
+    assert set(kept.starts.loc[kept.starts["Start (s)"] == 40.0, "key"]) == changed
+    assert set(kept.pods.loc[kept.pods["Start (s)"] == 40.0, "key"]) == changed
+    # pods come and go: the rows of the others are taken from the last tables, the new ones placed among them
+    store.apply("pods", "ADDED", owned(started(eci_pod("a-first", [WEB, SIDE], namespace="ns-0"), 9), "api"))
+    store.apply("pods", "ADDED", owned(started(eci_pod("zz-last", [BATCH], namespace="ns-6"), 11), "batch"))
+    store.apply("pods", "DELETED", served["ns-2/p00002"])
+    store.apply("pods", "DELETED", served["ns-5/p00005"])  # not ECI
+    store.apply("pods", "DELETED", served["ns-6/p00006"])  # changed above
+    grown, fresh = frames_after(keeper, store)
+    assert {"ns-0/a-first", "ns-6/zz-last"} <= set(grown.pods["key"]) and "ns-2/p00002" not in set(grown.pods["key"])
+    pd.testing.assert_frame_equal(grown.pods, fresh.pods, check_exact=True)
+    pd.testing.assert_frame_equal(grown.starts, fresh.starts, check_exact=True)
+    modified_again = copy.deepcopy(served["ns-3/p00024"])
+    started(modified_again, 41)
+    store.apply("pods", "MODIFIED", modified_again)  # a row written into the grown tables, found by its place
+    again, fresh = frames_after(keeper, store)
+    pd.testing.assert_frame_equal(again.pods, fresh.pods, check_exact=True)
+    pd.testing.assert_frame_equal(again.starts, fresh.starts, check_exact=True)

@@ -1,4 +1,4 @@
-"""The pods table built from column lists (rows kept per unchanged PodRecord) and figures kept per table content."""
+"""The pods table built from column lists (rows made again only for the pods whose PodRecord changed) and figures kept per table content."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def reference_pods_frame(pods) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=views.POD_COLUMNS)
     frame["Created"] = pd.to_datetime(frame["Created"], utc=True)
     frame[["Start (s)", "Pull (s)"]] = frame[["Start (s)", "Pull (s)"]].astype("float64")
+    frame[views.CATEGORICAL] = frame[views.CATEGORICAL].astype("category")  # columns of few distinct values
     return frame.sort_values(["Namespace", "Pod"], kind="stable").reset_index(drop=True)
 
 
@@ -86,12 +87,17 @@ def test_a_table_with_some_pods_changed_is_the_last_one_with_their_rows_rewritte
     relabelled = copy.deepcopy(store.snapshot().pods["ns-3/pod-00003"].obj)
     relabelled["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "nightly", "controller": True}]
     store.apply("pods", "MODIFIED", relabelled)
+    image_set = copy.deepcopy(store.snapshot().pods["ns-4/pod-00004"].obj)  # kubectl set image: images no pod had
+    image_set["spec"]["containers"][0]["image"] = "registry.example/never-seen:1"
+    store.apply("pods", "MODIFIED", image_set)
     pods = store.snapshot().pods
     assert_same_table(pods, keeper)
     second = keeper.pods_frame(pods)
     assert second is not first
     assert second.set_index("key").loc["ns-1/pod-00001", "Actual"] == "hit"
     assert second.set_index("key").loc["ns-3/pod-00003", "Owner"] == "Job/nightly"
+    assert "registry.example/never-seen:1" in second.set_index("key").loc["ns-4/pod-00004", "Images"]
+    assert "registry.example/never-seen:1" not in " ".join(first["Images"].cat.categories)
     pd.testing.assert_frame_equal(first, kept, check_exact=True)  # the previous version's table is untouched
     assert keeper.pods_frame(pods) is second  # nothing changed since: the same table
 

@@ -168,3 +168,17 @@ def test_a_deep_linked_pod_that_the_filter_leaves_out_is_not_sent_but_still_expl
     at.text_input(key="q").input("shop/").run()
     assert "jobs/p00" not in sent(at) and len(sent(at)) == CAP
     assert "jobs/p00" in [subheader.value for subheader in at.subheader]
+
+
+def test_the_drawn_rows_are_text_with_a_categorical_columns_control_characters_shown():
+    """The pods table holds columns of few values as categories (`views.CATEGORICAL`); the rows sent are text, so the
+    table's guard against invisible characters from the cluster reads them too."""
+    frame = views.pods_frame(store().snapshot().pods)
+    assert set(views.CATEGORICAL) <= {name for name in frame.columns if frame[name].dtype == "category"}
+    frame = frame.assign(Phase=pd.Categorical(["Running\u202e"] * len(frame)),
+                         Predicted=pd.Categorical(["miss \u2066x"] * len(frame)))
+    drawn = pods.drawn_rows(frame.head(3))
+    assert not any(drawn[name].dtype == "category" for name in drawn.columns)
+    assert drawn["Phase"].tolist() == ["Running<U+202E>"] * 3
+    assert drawn["Predicted"].tolist() == ["miss <U+2066>x"] * 3
+    assert drawn["Owner"].tolist() == [""] * 3 and drawn["Cache"].tolist() == [""] * 3
