@@ -141,11 +141,13 @@ def fields(errors: dict[str, list[str]], image_count: int) -> None:
     with size:
         # No min/max on the widgets: out of range would be silently kept at the last valid value; the
         # message below names the range and the Create button stays disabled instead.
-        st.number_input("Size (GiB)", step=10, key="cc-size",
+        # The default beside the seeded state: a rerun cut short can reset a widget to its own default (streamlit
+        # #9056), which without one is 0, shown and sent as if the user had typed it (seen once under load).
+        st.number_input("Size (GiB)", value=MIN_SIZE_GIB, step=10, key="cc-size",
                         help=f"{MIN_SIZE_GIB} to {MAX_SIZE_GIB}. A pod only uses a cache that fits its temporary "
                              "storage (30 GiB + extra)")
     with retention:
-        st.number_input("Retention (days)", step=1, key="cc-retention", placeholder="never",
+        st.number_input("Retention (days)", value=None, step=1, key="cc-retention", placeholder="never",
                         help=f"{MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}; empty: the cache never expires")
     message("Size (GiB)")
     message("Retention (days)")

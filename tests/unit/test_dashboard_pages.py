@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.caches import MIN_SIZE_GIB
 from core.coverage import held_images, suggest_cache
 from core.timeutil import format_time
 from dashboard import shown_cluster, suggest
@@ -403,3 +404,12 @@ def test_a_pull_time_saved_that_no_hit_tells_is_the_no_value_sign_not_a_word_cut
     unknown = WindowFigures("24 h", 0.0, 86400.0, True, 3, 1, 0, 0, none, none, 0.0, 0, 0, 3)
     assert saved_value(unknown) == NO_VALUE
     assert saved_value(replace(unknown, saved_seconds=38.0, saved_pods=3)) == "38 s"
+
+
+def test_the_create_forms_number_fields_default_to_the_seeded_values_not_zero(shown):
+    """A widget reset to its own default (a rerun cut short) shows the CRD's minimum size and no retention, never 0."""
+    at = page_script("create_cache").run()
+    no_exception(at)
+    size, retention = at.number_input(key="cc-size"), at.number_input(key="cc-retention")
+    assert (size.value, size.proto.default) == (MIN_SIZE_GIB, MIN_SIZE_GIB)
+    assert retention.value is None and not retention.proto.HasField("default")
