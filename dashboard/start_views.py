@@ -26,7 +26,16 @@ from core.starts import (
 )
 from dashboard.frozen_figure import FrozenFigure
 from dashboard.text import plot
-from dashboard.views import SMALL_TABLE, categorical, changed_rows, reused_rows, table_rows, written_frame
+from dashboard.views import (
+    SMALL_TABLE,
+    categorical,
+    changed_rows,
+    in_table,
+    regathered,
+    reused_rows,
+    table_rows,
+    written_frame,
+)
 from kube.report import outcome
 
 START_COLUMNS = [
@@ -70,7 +79,7 @@ def start_row(key: str, record: Any) -> tuple | None:
     """A pod's START_COLUMNS values but the savings, then what they read of it: its start when its pulls make the
     estimates (a miss or off pod: `pulling_start`); whether it saves (`core.starts.saves`), and its `paid_for`. None
     when the pod is not ECI. Made for a table build, or for a pod whose record changed."""
-    if record.decision.outcome == "not-eci":
+    if not in_table(record):
         return None
     start: PodStart | None = record.start
     happened = outcome(record)
@@ -96,6 +105,11 @@ def start_row(key: str, record: Any) -> tuple | None:
 def pulling_start(record: Any) -> PodStart | None:
     """An ECI pod's start when its pulls make the estimates (`start_row`'s), else None."""
     return record.start if outcome(record) in PULLING_OUTCOMES else None
+
+
+def estimates_of(pods: Mapping[str, Any]) -> dict[str, PullEstimate]:
+    """The pull estimates the starts table of `pods` is made against (`pull_estimates` of its pulling starts)."""
+    return pull_estimates(pulling_start(record) for record in pods.values() if in_table(record))
 
 
 def starts_frame(pods: Mapping[str, Any]) -> pd.DataFrame:
@@ -136,8 +150,7 @@ def patched_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) 
         return replace(last, pods=pods)
     if any(row[8] != before[8] for _, row, before in changed.values()):
         # a pulling pod's start changed: the estimates may have moved, and with them every hit's saving
-        eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
-        if pull_estimates(map(pulling_start, eci)) != last.estimates:
+        if estimates_of(pods) != last.estimates:
             return None
     if len(last.frame) < SMALL_TABLE:
         return None
@@ -155,15 +168,12 @@ def regrown_starts(last: StartsTable, pods: Mapping[str, Any], most: int = 500) 
     if reused is None or len(reused[0]) < SMALL_TABLE:
         return None
     sources, made = reused
-    eci = (record for record in pods.values() if record.decision.outcome != "not-eci")
-    if pull_estimates(map(pulling_start, eci)) != last.estimates:
+    if estimates_of(pods) != last.estimates:
         return None
-    parts = [last.frame] + ([_starts_frame(made, last.estimates, last.savings)] if made else [])
+    made_frame = _starts_frame(made, last.estimates, last.savings) if made else None
     taken = np.where(sources >= 0, sources, len(last.frame) - 1 - sources)
-    frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
-    for name in CATEGORICAL:  # the categories of the rows held
-        frame[name] = categorical(np.asarray(frame[name], dtype=object))
-    if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
+    frame = regathered(last.frame, made_frame, taken, CATEGORICAL, last.frame)
+    if frame is None:
         return None
     frame.attrs = dict(last.frame.attrs)  # the same estimates
     return replace(last, pods=pods, frame=frame)

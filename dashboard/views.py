@@ -58,6 +58,11 @@ def pod_rows(pods: Mapping[str, Any], previous: Mapping[str, tuple[Any, tuple | 
     return kept
 
 
+def in_table(record: Any) -> bool:
+    """Whether a pod has a row in the pods and starts tables: the rows' rule (`_pod_row`, `start_row`), ECI pods."""
+    return record.decision.outcome != "not-eci"
+
+
 def table_rows(pods: Mapping[str, Any], row: Callable[[str, Any], tuple | None]) -> list[tuple]:
     """The `row`s of the ECI pods, in the order of `pods`: made for one table build, never kept (at 50,000 pods a
     row a pod kept beside the tables held ~40 MiB)."""
@@ -162,11 +167,9 @@ def regrown_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int
     taken = np.empty(len(kept) + len(made), dtype=np.int64)
     taken[kept_at] = np.arange(len(kept))
     taken[made_at] = len(kept) + np.arange(len(made))
-    parts = [last.frame.take(kept)] + ([_frame_of([made[index] for index in order])] if made else [])
-    frame = pd.concat(parts, ignore_index=True).take(taken).reset_index(drop=True)
-    for name in CATEGORICAL:  # the categories of the rows held
-        frame[name] = categorical(np.asarray(frame[name], dtype=object))
-    if [str(dtype) for dtype in frame.dtypes] != [str(dtype) for dtype in last.frame.dtypes]:
+    made_frame = _frame_of([made[index] for index in order]) if made else None
+    frame = regathered(last.frame.take(kept), made_frame, taken, CATEGORICAL, last.frame)
+    if frame is None:
         return None
     rows_of = np.empty(len(sources), dtype=np.int32)
     old = sources >= 0
@@ -175,6 +178,21 @@ def regrown_pods(last: PodsTable, pods: Mapping[str, Any], stamp: int, most: int
     rank[order] = np.arange(len(made))
     rows_of[~old] = made_at[rank[-1 - sources[~old]]]
     return PodsTable(pods, frame, rows_of, dict.fromkeys(POD_COLUMNS, stamp))
+
+
+def regathered(kept: pd.DataFrame, made: pd.DataFrame | None, taken: np.ndarray, categories: Sequence[str],
+               like: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of `kept` then `made`, taken in the order `taken`, each of the `categories` columns with the
+    categories of the rows it holds (as a table built afresh has them); None when the column types are not `like`'s."""
+    frame = pd.concat([kept] if made is None else [kept, made], ignore_index=True).take(taken).reset_index(drop=True)
+    for name in categories:
+        frame[name] = categorical(np.asarray(frame[name], dtype=object))
+    return frame if same_dtypes(frame, like) else None
+
+
+def same_dtypes(frame: pd.DataFrame, other: pd.DataFrame) -> bool:
+    """Whether two frames' columns have the same types, a categorical column's categories included."""
+    return [str(dtype) for dtype in frame.dtypes] == [str(dtype) for dtype in other.dtypes]
 
 
 class _TableNames:
@@ -199,7 +217,7 @@ def reused_rows(previous: Mapping[str, Any], rows_of: np.ndarray | None, pods: M
     are to be made."""
     places: dict[str, int] = {}
     for key, record in previous.items():
-        if record.decision.outcome != "not-eci":  # the rows' rule: None when not ECI
+        if in_table(record):
             places[key] = len(places)
     rows = rows_of.tolist() if rows_of is not None else None
     sources: list[int] = []
@@ -232,7 +250,7 @@ def changed_rows(previous: Mapping[str, Any], pods: Mapping[str, Any], row: Call
     place = 0
     for (key, record), (old_key, before) in zip(pods.items(), previous.items(), strict=True):
         if record is before:
-            place += record.decision.outcome != "not-eci"  # the rows' rule: None when not ECI
+            place += in_table(record)
             continue
         if key != old_key:
             return None
@@ -276,8 +294,7 @@ def written_frame(frame: pd.DataFrame, where: np.ndarray, written: pd.DataFrame,
             values = values.copy()
             values[where] = new
             patched[name] = values
-    same_types = [str(dtype) for dtype in patched.dtypes] == [str(dtype) for dtype in frame.dtypes]  # any categories
-    return patched if same_types else None
+    return patched if same_dtypes(patched, frame) else None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -296,9 +313,9 @@ def _microseconds(moment: datetime) -> int:
 
 def _pod_row(key: str, record: Any) -> tuple | None:
     """A pod's values in POD_COLUMNS order ("Created" as microseconds since the epoch), or None if not ECI."""
-    decision = record.decision
-    if decision.outcome == "not-eci":
+    if not in_table(record):
         return None
+    decision = record.decision
     actual = record.actual
     cache = decision.cache
     created = record.created
