@@ -88,27 +88,96 @@ def browser():
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         expect.set_options(timeout=ms(EXPECT_SECONDS))
+        _TABS[launched] = SharedTab(launched)
         yield launched
+        _TABS.pop(launched)
         launched.close()
 
 
-def new_context(browser, width: int, height: int):
-    """A browser context of one viewport size whose actions and navigations wait Playwright's 30 s, stretched.
+class TabLease:
+    """A test's turn in its worker's one reused tab, sized as the test asks: what `new_context` hands out.
 
-    Closed while a test fails (its `finally`), it first keeps what each of its pages showed: a screenshot under
-    screenshots/ and, in the test's captured stderr (in CI's log), each page's address and Streamlit's states."""
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(ms(30))
-    close = context.close
+    A new browser context costs Chromium a renderer process and all of Streamlit's scripts compiled again, ~0.8 CPU-s
+    of the ~1.5 a page load costs (tests/README.md, session 14); a tab that only navigates keeps both. Between tests
+    the tab's cookies and the app's storage are cleared and it rests on about:blank, which ends its Streamlit session.
+    A second page asked of a lease, or a lease asked while the tab is taken, is a page of a context of its own."""
 
-    def close_keeping_a_failure(*args, **kwargs):
+    def __init__(self, browser, width: int, height: int) -> None:
+        self.browser = browser
+        self.viewport = {"width": width, "height": height}
+        self._shared = _TABS.get(browser)
+        self._taken = self._shared is not None and not self._shared.leased
+        if self._taken:
+            self._shared.leased = True
+        self._own: list = []  # contexts of its own, for the pages the shared tab cannot be
+
+    @property
+    def pages(self) -> list:
+        """Every page this lease handed out, the shared tab first."""
+        own = [page for context in self._own for page in context.pages]
+        return ([self._shared.page] if self._taken and self._shared.handed else []) + own
+
+    def new_page(self):
+        """The worker's tab, sized and cleared, the first time; afterwards a tab of a context of its own."""
+        if self._taken and not self._shared.handed:
+            return self._shared.hand_out(self.viewport)
+        context = self.browser.new_context(viewport=self.viewport)
+        context.set_default_timeout(ms(30))
+        self._own.append(context)
+        return context.new_page()
+
+    def close(self) -> None:
+        """Hand the tab back (and close the contexts of its own); while a test fails, first keep what each page showed:
+        a screenshot under screenshots/ and, in the test's captured stderr (CI's log), its address and states."""
         if sys.exc_info()[0] is not None:
             test = os.environ.get("PYTEST_CURRENT_TEST", "test").split(" ")[0].split("::")[-1]
-            print(keep_failure(context.pages, test), file=sys.stderr)
-        return close(*args, **kwargs)
+            print(keep_failure(self.pages, test), file=sys.stderr)
+        for context in self._own:
+            context.close()
+        self._own = []
+        if self._taken:
+            self._taken = False
+            self._shared.hand_back()
 
-    context.close = close_keeping_a_failure
-    return context
+
+class SharedTab:
+    """A worker's one tab, reused by its tests in turn (`TabLease`)."""
+
+    def __init__(self, browser) -> None:
+        self.context = browser.new_context()
+        self.context.set_default_timeout(ms(30))
+        self.page = self.context.new_page()
+        self.leased = False
+        self.handed = False
+
+    def hand_out(self, viewport: dict[str, int]):
+        """The tab, at `viewport`, with no cookie of an earlier test (a sign-in's, say)."""
+        if self.page.is_closed():  # a test closed it: a new tab in the same context
+            self.page = self.context.new_page()
+        self.context.clear_cookies()
+        self.page.set_viewport_size(viewport)
+        self.handed = True
+        return self.page
+
+    def hand_back(self) -> None:
+        """Clear what the app stored in the browser and leave it: its Streamlit session ends."""
+        if self.handed and not self.page.is_closed():
+            try:
+                self.page.evaluate("() => { try { localStorage.clear(); sessionStorage.clear(); } catch (e) {} }")
+                self.page.goto("about:blank")
+            except Exception:  # noqa: BLE001 - a tab that will not leave is replaced, not reused
+                self.page.close()
+        self.handed = False
+        self.leased = False
+
+
+_TABS: dict = {}  # the shared tab of each launched browser (one per worker)
+
+
+def new_context(browser, width: int, height: int) -> TabLease:
+    """A tab of one viewport size whose actions and navigations wait Playwright's 30 s, stretched: `new_page()` on it,
+    then `close()` (`TabLease`: the worker's reused tab where it is free)."""
+    return TabLease(browser, width, height)
 
 
 PAGE_STATES = """() => { const app = document.querySelector("[data-testid='stApp']");
@@ -131,7 +200,7 @@ def keep_failure(pages, test: str) -> str:
 
 @pytest.fixture
 def page(browser):
-    """A fresh tab, big-screen sized."""
+    """The worker's tab, big-screen sized, no cookie or storage of an earlier test (`TabLease`)."""
     context = new_context(browser, 1600, 1200)
     opened = context.new_page()
     yield opened
