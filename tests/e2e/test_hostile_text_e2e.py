@@ -71,7 +71,8 @@ def hostile_values(url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, listener) -> Iterator[tuple]:
     """Its own cluster (the hostile objects stay out of the shared demo), filled with hostile objects, and a dashboard."""
-    sim = start_sim(scenario="empty", state_dir=tmp_path_factory.mktemp("hostile-sim"))
+    # at --speed 10 its cache is Ready in about a second, not ten: what is checked is text, not timing
+    sim = start_sim(scenario="empty", state_dir=tmp_path_factory.mktemp("hostile-sim"), extra_args=("--speed", "10"))
     values = hostile_values(listener.url)
     kubectl(sim, "create", "namespace", NAMESPACE)
     annotations = {IMC_ID: values["pin"], LEGACY_PIN: values["legacy"], PERFECT_MATCH: values["perfect"],
