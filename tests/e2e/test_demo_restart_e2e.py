@@ -83,7 +83,8 @@ def test_the_built_in_demo_is_a_fleet_and_a_restarted_dashboard_resumes_it_count
     started_at = time.time()
     first, port = start_demo_app(tmp_path, "first")
     try:
-        open_page(page, first.url)  # the first session starts the demo and its watcher
+        # the first session starts the demo and its watcher; the Pods page, lighter than the Overview to keep open
+        open_page(page, f"{first.url}/pods")
         cache = {"apiVersion": "eci.alibabacloud.com/v1", "kind": "ImageCache", "metadata": {"name": CACHE},
                  "spec": {"images": ["nginx:1.25"], "imageCacheSize": 20}}
         kubectl(demo, "apply", "-f", "-", input_text=orjson.dumps(cache).decode())
@@ -110,7 +111,7 @@ def test_the_built_in_demo_is_a_fleet_and_a_restarted_dashboard_resumes_it_count
 
     second, port = start_demo_app(tmp_path, "second")
     try:
-        open_page(page, second.url)  # the first session starts the demo again, on a new port
+        open_page(page, f"{second.url}/pods")  # the first session starts the demo again, on a new port
         answered = poll(lambda: kubectl(demo, "get", "imagecache", CACHE, "-o", "json", check=False), 60,
                         "the restarted demo to answer kubectl (its kubeconfig rewritten with the new port)",
                         until=lambda result: result.returncode == 0)

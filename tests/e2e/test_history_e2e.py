@@ -64,7 +64,7 @@ def test_history_survives_a_restart_and_deleted_pods_still_count(sim, page, tmp_
     kubectl(sim, "create", "namespace", NAMESPACE, check=False)
     first = start_app(sim, tmp_path / "first.log", IMC_CONTEXT="sim", IMC_HISTORY_PATH=str(ledger))
     try:
-        open_page(page, first.url)  # the app watches the cluster once a session opens it
+        open_page(page, f"{first.url}/pods")  # the app watches the cluster once a session opens it
         kubectl(sim, "apply", "-f", "-", input_text=pods_yaml(4))
         poll(lambda: ledger_rows(ledger, deleted=False) == 4, 30, "the new pods in the ledger")
         before = chart_total(page, first.url)
