@@ -31,9 +31,9 @@ FAILED_CACHE_TTL_SECONDS = 24 * 3600
 
 @pytest.fixture(scope="module")
 def slow_sim(start_sim_factory):
-    """A sim of its own at --speed 1, so a cache stays Creating or Updating for seconds (the shared one: a third of
-    a second)."""
-    return start_sim_factory("empty", ("--speed", "1"))
+    """A sim of its own at --speed 3, so a cache stays Creating or Updating for 2 s (the shared one at 20: a third of
+    a second): four times what a test does meanwhile beside two CPU hogs (0.4-0.5 s, a kubectl run the most)."""
+    return start_sim_factory("empty", ("--speed", "3"))
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_a_pod_created_while_its_cache_is_updating_does_not_hit_it(slow_client, 
 
 
 def test_a_failed_cache_is_removed_24_hours_of_sim_time_after_it_failed(start_sim_factory):
-    speed = 20_000  # 24 h of the sim's time in 4.3 s
+    speed = 40_000  # 24 h of the sim's time in 2.2 s
     api = new_api_client(start_sim_factory("empty", ("--speed", str(speed))))
     objects = client.CustomObjectsApi(api)
     since = objects.list_cluster_custom_object(GROUP, VERSION, PLURAL)["metadata"]["resourceVersion"]

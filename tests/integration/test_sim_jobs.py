@@ -52,7 +52,21 @@ def test_a_job_with_restart_policy_always_is_invalid(kubectl, namespace):
     assert 'spec.template.spec.restartPolicy: Unsupported value: "Always"' in result.stderr
 
 
-def test_cronjobs_schedule_jobs_and_create_job_from_cronjob(kubectl, namespace, wait_until):
+@pytest.fixture
+def cron_kubectl(start_sim_factory, kubectl_cache_dir):
+    """kubectl against a sim of its own at --speed 60, a minute of schedule a second (the shared sim's: three);
+    stopped after the test, so its CronJob makes no more Jobs meanwhile."""
+    sim = start_sim_factory("empty", ("--speed", "60"))
+
+    def call(*args: str, **kwargs):
+        return run_kubectl(sim, *args, cache_dir=kubectl_cache_dir, **kwargs)
+
+    yield call
+    sim.stop()
+
+
+def test_cronjobs_schedule_jobs_and_create_job_from_cronjob(cron_kubectl, wait_until):
+    kubectl, namespace = cron_kubectl, "default"
     kubectl("create", "cronjob", "tick", "--image=busybox:1.36", "--schedule=*/1 * * * *", "-n", namespace,
             "--", "date")
     bad = kubectl("create", "cronjob", "bad", "--image=busybox:1.36", "--schedule=61 * * * *", "-n", namespace,
@@ -74,7 +88,7 @@ def test_cronjobs_schedule_jobs_and_create_job_from_cronjob(kubectl, namespace, 
         return [j for j in items if "batch.kubernetes.io/cronjob-scheduled-timestamp" in
                 (j["metadata"].get("annotations") or {})]
 
-    # at --speed 20 a minute of schedule passes in three seconds
+    # at --speed 60 a minute of schedule passes in a second
     found = wait_until(scheduled_jobs, timeout=30, message="the CronJob to create a Job on schedule")
     assert all(j["metadata"]["name"].startswith("tick-") and j["metadata"]["name"][5:].isdigit() for j in found)
     def cronjob_status() -> dict:

@@ -15,10 +15,15 @@ from kubernetes.client.exceptions import ApiException
 from bench.waits import poll
 from core.caches import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from sim.apiserver.persist import STATE_FILE, StateError, load_state
+from sim.apiserver.resources import IMAGECACHES, PODS, ResourceType
 from sim.launch import SimProcess, SimStartError, start_sim
 from tests.integration.conftest import TEST_SPEED, new_api_client, run_kubectl
 
 CACHES = (GROUP, VERSION, PLURAL)
+# the restart tests' sims: an update of two images lasts 2.1 s here (6.4 s of the model) and a pod's pull of nginx
+# 2.6-3.9 s (8-12 s), well over the 0.2 s a stop takes when no client holds a connection; each test checks that its
+# stop stored the work still under way
+RESTART_SPEED = "3"
 
 
 def make_objects(sim) -> dict:
@@ -41,6 +46,13 @@ def make_objects(sim) -> dict:
     listed = core.list_namespaced_config_map("kept").metadata.resource_version
     api_client.close()
     return {"config_map": config_map, "deployment": patched, "cache": cache, "pods": pods, "list_rv": listed}
+
+
+def stored_object(state_dir: Path, resource: ResourceType, name: str) -> dict | None:
+    """An object as the state file of a stopped sim holds it."""
+    cluster = load_state(state_dir / STATE_FILE)
+    return next((entry.obj for key, entry in cluster.objects if key == resource.key and
+                 entry.obj["metadata"]["name"] == name), None) if cluster else None
 
 
 def test_a_restarted_sim_resumes_its_objects_with_their_uids(start_sim_factory, tmp_path):
@@ -166,7 +178,7 @@ def running(pid: int) -> bool:
 
 
 def test_an_update_under_way_at_a_restart_carries_on_to_ready(start_sim_factory, tmp_path):
-    first = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    first = start_sim_factory("empty", ("--speed", RESTART_SPEED), state_dir=tmp_path)
     api_client = new_api_client(first)
     caches = client.CustomObjectsApi(api_client)
     caches.create_cluster_custom_object(*CACHES, {"apiVersion": API_VERSION, "kind": KIND,
@@ -178,7 +190,8 @@ def test_an_update_under_way_at_a_restart_carries_on_to_ready(start_sim_factory,
          "the cache Updating", until=lambda phase: phase == "Updating")
     api_client.close()
     assert first.stop() == 0
-    second = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    assert stored_object(tmp_path, IMAGECACHES, "updated")["status"]["phase"] == "Updating", "stopped mid-update"
+    second = start_sim_factory("empty", ("--speed", RESTART_SPEED), state_dir=tmp_path)
     api_client = new_api_client(second)
     cache = poll(lambda: client.CustomObjectsApi(api_client).get_cluster_custom_object(*CACHES, "updated"), 60,
                  "the update carried on to Ready after the restart",
@@ -189,17 +202,18 @@ def test_an_update_under_way_at_a_restart_carries_on_to_ready(start_sim_factory,
 
 
 def test_a_pod_starting_at_a_restart_carries_on_to_running(start_sim_factory, tmp_path):
-    first = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    first = start_sim_factory("empty", ("--speed", RESTART_SPEED), state_dir=tmp_path)
     api_client = new_api_client(first)
     core = client.CoreV1Api(api_client)
     core.create_namespaced_pod("default", {
         "metadata": {"name": "starting", "labels": {"alibabacloud.com/eci": "true"}},
-        "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}})  # ~10 s of pulling at --speed 1
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}})  # ~10 s of the model's pulling
     poll(lambda: core.read_namespaced_pod("starting", "default").status, 30, "the pod's containers being created",
          until=lambda status: status.phase == "Pending" and bool(status.container_statuses))
     api_client.close()
     assert first.stop() == 0
-    second = start_sim_factory("empty", ("--speed", "1"), state_dir=tmp_path)
+    assert stored_object(tmp_path, PODS, "starting")["status"]["phase"] == "Pending", "stopped while it started"
+    second = start_sim_factory("empty", ("--speed", RESTART_SPEED), state_dir=tmp_path)
     api_client = new_api_client(second)
     poll(lambda: client.CoreV1Api(api_client).read_namespaced_pod("starting", "default").status.phase, 90,
          "the pod started before the restart to run after it", until=lambda phase: phase == "Running")

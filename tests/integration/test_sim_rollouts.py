@@ -39,7 +39,8 @@ def test_a_paused_rollout_does_not_roll_until_resumed(kubectl, namespace):
     assert images(kubectl, namespace) == {"busybox:1.36"}
     status = json.loads(kubectl("get", "deployment", "web", "-n", namespace, "-o", "json").stdout)["status"]
     assert status.get("updatedReplicas", 0) == 0 and status["replicas"] == 2  # none runs the paused template
-    waiting = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=5s", check=False)
+    # 2 s paused, ten times what the shared sim takes to roll these two pods out unpaused (0.1-0.2 s)
+    waiting = kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=2s", check=False)
     assert waiting.returncode != 0, waiting.stdout
     assert "0 out of 2 new replicas have been updated" in waiting.stdout
     kubectl("rollout", "resume", "deployment/web", "-n", namespace)
