@@ -376,11 +376,12 @@ class ClusterWatcher:
     """The four reflectors of one connection and its liveness check, feeding one store."""
 
     def __init__(self, connection: Any, store: ClusterStore, namespace: str | None = None,
-                 heartbeat: float = HEARTBEAT_SECONDS, **options: Any) -> None:
+                 heartbeat: float = HEARTBEAT_SECONDS, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_SECONDS,
+                 **options: Any) -> None:
         api_client = getattr(connection, "api_client", connection)
         self.store = store
         self.reflectors = {kind: Reflector(api_client, store, kind, namespace, **options) for kind in KINDS}
-        self.heartbeat = Heartbeat(api_client, store, heartbeat)
+        self.heartbeat = Heartbeat(api_client, store, heartbeat, heartbeat_timeout)
 
     def start(self) -> None:
         """Start every reflector thread and the liveness check."""

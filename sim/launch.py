@@ -39,13 +39,18 @@ class SimProcess:
     output: list[str] = field(default_factory=list)
     servers: dict[str, str] = field(default_factory=dict)  # each cluster's context and where it serves
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the process group, SIGKILL if it lingers; returns the exit code."""
+    def terminate(self) -> None:
+        """SIGTERM the process group without waiting for it to end (stop() waits)."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the process group, SIGKILL if it lingers; returns the exit code."""
+        if self.process.poll() is None:
+            self.terminate()
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:

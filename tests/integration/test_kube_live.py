@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,12 +43,15 @@ def kubectl_json(sim, *args: str) -> list[dict]:
 
 
 def fresh_store(sim) -> ClusterStore:
-    """A store filled from kubectl: what a fresh `kubectl get` says the cluster is."""
+    """A store filled from kubectl: what a fresh `kubectl get` says the cluster is (the four run side by side: one
+    after the other they took a second a comparison, the pause of the polls that compare)."""
+    lists = {"pods": ("pods", "-A"), "imagecaches": ("imagecaches",), "deployments": ("deployments", "-A"),
+             "events": ("events", "-A")}
+    with ThreadPoolExecutor(len(lists)) as pool:
+        listed = dict(zip(lists, pool.map(lambda args: kubectl_json(sim, *args), lists.values()), strict=True))
     store = ClusterStore()
-    store.replace("pods", kubectl_json(sim, "pods", "-A"), "kubectl")
-    store.replace("imagecaches", kubectl_json(sim, "imagecaches"), "kubectl")
-    store.replace("deployments", kubectl_json(sim, "deployments", "-A"), "kubectl")
-    store.replace("events", kubectl_json(sim, "events", "-A"), "kubectl")
+    for kind, items in listed.items():
+        store.replace(kind, items, "kubectl")
     return store
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -47,9 +48,36 @@ def answers(url: str) -> bytes | None:
         return None
 
 
+@contextmanager
+def reserved_port() -> Iterator[int]:
+    """A port held for an exporter not started yet: bound (SO_REUSEADDR), never listening, so no other bind or
+    connect takes it, while the exporter's server (SO_REUSEADDR too) can listen there."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
+
+
+@contextmanager
+def prometheus_before_exporter(directory: Path) -> Iterator[tuple[int, str]]:
+    """A real Prometheus scraping a port held for an exporter to come: (the port, Prometheus' base URL). Prometheus
+    applies its targets on a 5-s tick (scrape/manager.go, reloader), so its first scrape comes 5-6 s after it starts:
+    started before the sim is filled and the exporter started, it has waited them out."""
+    with reserved_port() as port, running_prometheus([f"http://127.0.0.1:{port}/metrics"], directory) as url:
+        yield port, url
+
+
 @pytest.fixture(scope="module")
-def cluster(start_sim_factory, tmp_path_factory):
-    """An own sim with a Ready cache, pods that hit it and pods that miss; the exporter watching it."""
+def scraped(tmp_path_factory) -> Iterator[tuple[int, str]]:
+    """The module's Prometheus, before its exporter: (the exporter's port, Prometheus' base URL)."""
+    with prometheus_before_exporter(tmp_path_factory.mktemp("prometheus")) as both:
+        yield both
+
+
+@pytest.fixture(scope="module")
+def cluster(start_sim_factory, scraped):
+    """An own sim with a Ready cache, pods that hit it and pods that miss (after the module's Prometheus started:
+    `prometheus_before_exporter`)."""
     sim, api, cached = shop_sim(start_sim_factory)
     run_kubectl(sim, "create", "namespace", "data")
     create_pod(api, "data", [unique_image("db")])
@@ -74,10 +102,11 @@ def shop_sim(start_sim_factory):
 
 
 @contextmanager
-def running_exporter(sim, history: Path, log: Path, extra: dict[str, str] | None = None) -> Iterator[str]:
-    """`imc exporter` on a sim with a ledger file (and `extra` environment, IMC_CLUSTER say): its /metrics URL once
-    it reports pods."""
-    port = free_port()
+def running_exporter(sim, history: Path, log: Path, extra: dict[str, str] | None = None,
+                     port: int | None = None) -> Iterator[str]:
+    """`imc exporter` on a sim with a ledger file (and `extra` environment, IMC_CLUSTER say), on `port` (else a free
+    one): its /metrics URL once it reports pods."""
+    port = port or free_port()
     # a new counter series shows 0 for 3 s: longer than the 1 s scrape interval of the Prometheus below
     environment = {**os.environ, "PYTHONPATH": str(REPO), "IMC_HISTORY_PATH": str(history),
                    "IMC_METRICS_NEW_SERIES_SECONDS": str(NEW_SERIES_SECONDS), **(extra or {})}
@@ -102,17 +131,16 @@ def history(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exporter(cluster, history) -> Iterator[str]:
-    """`imc exporter` on the sim: its /metrics URL."""
-    with running_exporter(cluster, history, history.parent / "exporter.log") as url:
+def exporter(cluster, history, scraped) -> Iterator[str]:
+    """`imc exporter` on the sim, where the module's Prometheus scrapes: its /metrics URL."""
+    with running_exporter(cluster, history, history.parent / "exporter.log", port=scraped[0]) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def prometheus(exporter, tmp_path_factory) -> Iterator[str]:
+def prometheus(exporter, scraped) -> str:
     """A real Prometheus scraping the exporter every second: its base URL."""
-    with running_prometheus([exporter], tmp_path_factory.mktemp("prometheus")) as url:
-        yield url
+    return scraped[1]
 
 
 @contextmanager
@@ -176,7 +204,10 @@ def test_prometheus_sees_every_eci_pod_and_the_dashboards_hit_rate(cluster, prom
     assert expected is not None and 0 < expected < 1
     poll(lambda: query(prometheus, readme_hit_rate()) == pytest.approx(expected), 30,
          f"the README's hit rate == {expected}")
-    assert query(prometheus, 'sum(imc_pod_decisions_total{outcome="hit"})') == 3
+    # a new counter series is scraped as 0 for its first NEW_SERIES_SECONDS (so that increase() sees it rise), and
+    # Prometheus may scrape within them
+    poll(lambda: query(prometheus, 'sum(imc_pod_decisions_total{outcome="hit"})'), 30,
+         'sum(imc_pod_decisions_total{outcome="hit"}) == 3', until=lambda hits: hits == 3)
 
 
 def test_the_scrape_passes_promtool_check_metrics(exporter):

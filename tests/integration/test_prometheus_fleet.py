@@ -13,27 +13,35 @@ from core.figures import Spread
 from dashboard import fleet_views
 from kube import prometheus
 from tests.integration.conftest import poll
-from tests.integration.test_monitoring import fetch, running_exporter, running_prometheus, shop_sim
+from tests.integration.test_monitoring import fetch, prometheus_before_exporter, running_exporter, shop_sim
 
 pytestmark = pytest.mark.integration
 WINDOW = "24 h"
 
 
 @pytest.fixture(scope="module")
-def far(start_sim_factory, tmp_path_factory) -> Iterator[str]:
+def far_scraped(tmp_path_factory) -> Iterator[tuple[int, str]]:
+    """A real Prometheus, started before far's sim is filled (`prometheus_before_exporter`): (far's exporter's port,
+    Prometheus' base URL)."""
+    with prometheus_before_exporter(tmp_path_factory.mktemp("prometheus")) as both:
+        yield both
+
+
+@pytest.fixture(scope="module")
+def far(start_sim_factory, tmp_path_factory, far_scraped) -> Iterator[str]:
     """A sim with a Ready cache, three pods that hit it and one that misses, watched by `imc exporter` as the
     cluster `far` (IMC_CLUSTER) with a history file: its /metrics URL."""
     sim, _api, _image = shop_sim(start_sim_factory)
     directory = tmp_path_factory.mktemp("far")
-    with running_exporter(sim, directory / "history.sqlite3", directory / "exporter.log", {"IMC_CLUSTER": "far"}) as url:
+    with running_exporter(sim, directory / "history.sqlite3", directory / "exporter.log", {"IMC_CLUSTER": "far"},
+                          port=far_scraped[0]) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def fleet_prometheus(far, tmp_path_factory) -> Iterator[str]:
-    """A real Prometheus scraping far's exporter every second: its base URL."""
-    with running_prometheus([far], tmp_path_factory.mktemp("prometheus")) as url:
-        yield url
+def fleet_prometheus(far, far_scraped) -> str:
+    """The Prometheus scraping far's exporter every second: its base URL."""
+    return far_scraped[1]
 
 
 def exported(metrics_url: str, cluster: str) -> dict[str, float]:
