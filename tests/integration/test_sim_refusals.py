@@ -34,6 +34,23 @@ BAD_METADATA = {
 }
 
 
+@pytest.fixture(scope="module")
+def refusing_sim(start_sim_factory):
+    """A sim of this module's own at --speed 200: an ImageCache a write changes must be Ready first, about 0.4 s on
+    the shared sim at 20 for each of some thirty tests, 0.04 s here; what is refused does not depend on the speed."""
+    return start_sim_factory("empty", ("--speed", "200"))
+
+
+@pytest.fixture(scope="module")
+def refusing_namespace(refusing_sim) -> str:
+    """A namespace of that sim for the ConfigMaps and Leases written (each test's names are its own)."""
+    name = f"refusals-{uuid.uuid4().hex[:8]}"
+    status, answer = request(refusing_sim, "POST", "/api/v1/namespaces",
+                             json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode())
+    assert status == 201, answer
+    return name
+
+
 def imagecache(name: str, metadata: dict | None = None, pull_secrets: list[str] | None = None) -> dict:
     spec = {"images": ["nginx:1.25"], **({"imagePullSecrets": pull_secrets} if pull_secrets else {})}
     return {"apiVersion": "eci.alibabacloud.com/v1", "kind": "ImageCache",
@@ -110,11 +127,11 @@ def assert_nothing_stored(sim, kind: str, namespace: str, body: dict, before: di
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("kind", ["imagecache", "configmap"])
 @pytest.mark.parametrize("case", list(BAD_METADATA))
-def test_metadata_of_the_wrong_type_is_400_and_not_stored(sim_server, namespace, case, kind, operation):
+def test_metadata_of_the_wrong_type_is_400_and_not_stored(refusing_sim, refusing_namespace, case, kind, operation):
     bad, words = BAD_METADATA[case]
     name = f"bad-meta-{uuid.uuid4().hex[:8]}"
     body = imagecache(name, bad) if kind == "imagecache" else configmap(name, bad)
-    status, answer, before = write(sim_server, operation, kind, namespace, body)
+    status, answer, before = write(refusing_sim, operation, kind, refusing_namespace, body)
     assert status == 400, answer
     kind_name = "ImageCache" if kind == "imagecache" else "ConfigMap"
     # a custom resource's metadata is decoded on its own, a built-in's as a field of the object (Go names the path)
@@ -122,22 +139,22 @@ def test_metadata_of_the_wrong_type_is_400_and_not_stored(sim_server, namespace,
     assert answer["message"].startswith(f'{kind_name} in version "v1" cannot be handled as a {kind_name}: json: '
                                         "cannot unmarshal "), answer["message"]
     assert f"into Go struct field {field_words}" in answer["message"]
-    assert_nothing_stored(sim_server, kind, namespace, body, before)
+    assert_nothing_stored(refusing_sim, kind, refusing_namespace, body, before)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("kind", ["imagecache", "configmap"])
-def test_annotations_over_256_kib_are_422_and_not_stored(sim_server, namespace, kind, operation):
+def test_annotations_over_256_kib_are_422_and_not_stored(refusing_sim, refusing_namespace, kind, operation):
     name = f"annotated-{uuid.uuid4().hex[:8]}"
     annotations = {"a": "x" * (ANNOTATIONS_LIMIT // 2), "b": "y" * (ANNOTATIONS_LIMIT // 2)}  # 2 bytes over
     body = imagecache(name, {"annotations": annotations}) if kind == "imagecache" else \
         configmap(name, {"annotations": annotations})
-    status, answer, before = write(sim_server, operation, kind, namespace, body)
+    status, answer, before = write(refusing_sim, operation, kind, refusing_namespace, body)
     assert status == 422, answer
     assert "metadata.annotations: Too long: may not be more than 262144 bytes" in answer["message"]
     assert answer["details"]["causes"] == [{"reason": "FieldValueTooLong", "field": "metadata.annotations",
                                             "message": "Too long: may not be more than 262144 bytes"}]
-    assert_nothing_stored(sim_server, kind, namespace, body, before)
+    assert_nothing_stored(refusing_sim, kind, refusing_namespace, body, before)
 
 
 def test_the_official_client_gets_422_over_256_kib_of_annotations_and_stores_exactly_256_kib(api_client, namespace):
@@ -153,17 +170,17 @@ def test_the_official_client_gets_422_over_256_kib_of_annotations_and_stores_exa
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("kind", ["imagecache", "lease"])
-def test_an_object_over_1_5_mib_is_refused_as_etcd_refuses_it_and_not_stored(sim_server, namespace, kind, operation):
+def test_an_object_over_1_5_mib_is_refused_as_etcd_refuses_it_and_not_stored(refusing_sim, refusing_namespace, kind, operation):
     name = f"huge-{uuid.uuid4().hex[:8]}"
     if kind == "imagecache":
         body = imagecache(name, pull_secrets=[f"ns:{'s' * 240}-{n}" for n in range(7000)])
     else:
         body = lease(name, holder="x" * (1600 * 1024))
-    status, answer, before = write(sim_server, operation, kind, namespace, body)
+    status, answer, before = write(refusing_sim, operation, kind, refusing_namespace, body)
     assert status == 500, answer
     assert answer["message"] == "etcdserver: request is too large"
     assert "reason" not in answer
-    assert_nothing_stored(sim_server, kind, namespace, body, before)
+    assert_nothing_stored(refusing_sim, kind, refusing_namespace, body, before)
 
 
 def test_the_official_client_gets_etcds_refusal_over_1_5_mib_and_stores_just_under_it(api_client, namespace):
