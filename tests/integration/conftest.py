@@ -8,7 +8,8 @@
 - `scale_sim`: one session-wide sim of the scale scenario, for tests that only read it (mark them
   `@pytest.mark.xdist_group("scale")`).
 - `api_client` / `viewer_api_client`: official-client ApiClients for the contexts `sim` and `sim-viewer`.
-- `kubectl(*args, context=None, timeout=30, check=True)`: runs kubectl against `sim_server`.
+- `kubectl(*args, context=None, timeout=30, check=True)`: runs kubectl against `sim_server`; `kubectl_of(sim,
+  cache_dir)` the same against another sim.
 - `wait_until(predicate, timeout=15, message="")`: `bench.waits.poll`, polls until `predicate()` is truthy, returns
   its value (TimeoutError after `timeout` s times IMC_TEST_SLOWDOWN, naming `message` and the last value seen).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -102,15 +104,20 @@ def kubectl_cache_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("kubectl-cache"))
 
 
+def kubectl_of(sim: SimProcess, cache_dir: str) -> Callable[..., subprocess.CompletedProcess]:
+    """`run_kubectl` bound to one sim and a discovery cache (a call may still name another cache)."""
+
+    def call(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        kwargs.setdefault("cache_dir", cache_dir)
+        return run_kubectl(sim, *args, **kwargs)
+
+    return call
+
+
 @pytest.fixture
 def kubectl(sim_server, kubectl_cache_dir):
     """Run kubectl against the shared sim."""
-
-    def call(*args: str, **kwargs) -> subprocess.CompletedProcess:
-        kwargs.setdefault("cache_dir", kubectl_cache_dir)
-        return run_kubectl(sim_server, *args, **kwargs)
-
-    return call
+    return kubectl_of(sim_server, kubectl_cache_dir)
 
 
 @pytest.fixture

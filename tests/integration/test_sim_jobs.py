@@ -8,7 +8,7 @@ import threading
 import pytest
 from kubernetes import client, watch
 
-from tests.integration.conftest import run_kubectl
+from tests.integration.conftest import kubectl_of, run_kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -57,11 +57,7 @@ def cron_kubectl(start_sim_factory, kubectl_cache_dir):
     """kubectl against a sim of its own at --speed 60, a minute of schedule a second (the shared sim's: three);
     stopped after the test, so its CronJob makes no more Jobs meanwhile."""
     sim = start_sim_factory("empty", ("--speed", "60"))
-
-    def call(*args: str, **kwargs):
-        return run_kubectl(sim, *args, cache_dir=kubectl_cache_dir, **kwargs)
-
-    yield call
+    yield kubectl_of(sim, kubectl_cache_dir)
     sim.stop()
 
 
