@@ -172,7 +172,7 @@ def _events_as_listed(first: list[dict], pages: Iterator[tuple[list[dict], str]]
 def _store_events(store: ClusterStore, api_client, namespace: str | None) -> None:
     """List the events and store them as their pages arrive (in the list's thread), never holding the list."""
     first, resource_version, pages, _ = first_page(api_client, "events", namespace, SNAPSHOT_EVENT_SELECTORS,
-                                                page_size=SNAPSHOT_PAGE_SIZE, slim=False)
+                                                page_size=SNAPSHOT_PAGE_SIZE, slim=False, helper=True)
     store.replace("events", _events_as_listed(first, pages), resource_version)
 
 
@@ -191,7 +191,7 @@ def take_snapshot(api_client, namespace: str | None = None) -> StoreSnapshot:
         lists = {
             kind: pool.submit(
                 list_kind, api_client, kind, None if kind == "imagecaches" else namespace, None,
-                page_size=SNAPSHOT_PAGE_SIZE, slim=kind == "pods",
+                page_size=SNAPSHOT_PAGE_SIZE, slim=kind == "pods", helper=True,
             )
             for kind in ("imagecaches", "pods")
         }

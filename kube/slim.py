@@ -8,8 +8,12 @@ from typing import Any
 
 import orjson
 
+from core.outcomes import ECI_REASONS
 from core.starts import PULL_REASON, START_STATUS_FIELDS
 from core.workloads import CONTAINER_LISTS
+
+# the events the store reads: ECI's image-cache events and the image pulls; the others are dropped as listed
+KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 
 POD_METADATA_FIELDS = (
     "name",
@@ -163,6 +167,11 @@ def slim_event(event: dict) -> dict:
 
 
 SLIMMERS = {"pods": slim_pod, "events": slim_event}
+
+
+def keep_object(kind: str, obj: dict) -> bool:
+    """Client-side filter: only ECI's image-cache events and image pulls are kept."""
+    return kind != "events" or obj.get("reason") in KEPT_EVENT_REASONS
 
 
 def slim_object(kind: str, obj: dict) -> dict:

@@ -21,7 +21,6 @@ from core.findings import FIELD_CODES, Finding, brief
 from core.images import ImageRef
 from core.matching import CacheIndex, Decision, decide
 from core.outcomes import (
-    ECI_REASONS,
     ActualOutcome,
     EventFacts,
     event_facts,
@@ -46,7 +45,6 @@ from kube.slim import PACKED_FIELDS, Shared, pack_pod, packed_field, unpack_meta
 
 KINDS = ("pods", "imagecaches", "deployments", "events")
 LIVENESS = "api"  # set_error's name for the liveness check (the API server answers), beside the kinds
-KEPT_EVENT_REASONS = ECI_REASONS | {PULL_REASON}
 DEFAULT_HISTORY = 20_000
 PRUNE_EVERY = timedelta(minutes=1)  # how often the store drops cache versions no pod needs any more
 MAX_ERRORS = 20

@@ -14,9 +14,10 @@ import orjson
 from core.malloc import release_free_memory
 from kube.connect import single_try_client
 from kube.http import Request, RequestError, Stream, open_stream, send, status_code
+from kube.list_helper import decode_page, pages_in_turn, read_ahead, worth_a_helper
 from kube.resources import RESOURCES
-from kube.slim import slim_object
-from kube.store import KEPT_EVENT_REASONS, KINDS, LIVENESS, ClusterStore
+from kube.slim import keep_object, slim_object
+from kube.store import KINDS, LIVENESS, ClusterStore
 
 log = logging.getLogger("imc.kube.watch")
 
@@ -123,11 +124,6 @@ def watch_request(
     return Request("GET", RESOURCES[kind].collection_path(namespace), tuple(query))
 
 
-def keep_object(kind: str, obj: dict) -> bool:
-    """Client-side filter: only ECI's image-cache events and image pulls are kept."""
-    return kind != "events" or obj.get("reason") in KEPT_EVENT_REASONS
-
-
 def list_pages(
     api_client: Any,
     kind: str,
@@ -136,24 +132,29 @@ def list_pages(
     page_size: int = PAGE_SIZE,
     timeout: Any = (10.0, 120.0),
     slim: bool = True,
+    helper: bool = False,
 ) -> Iterator[tuple[list[dict], str]]:
     """A paged list of every object of a kind, page by page as each arrives: (the page's objects, the list's
     resourceVersion); objects kept whole unless slim (cut to what imc reads, for a store kept while the objects
-    change). Each page is requested once the one before is consumed."""
-    token = None
-    resource_version = ""
-    while True:
-        request = list_request(kind, namespace, page_size, token, field_selector)
-        page = orjson.loads(send(api_client, request, timeout))
-        kept = (o for o in page.get("items") or () if keep_object(kind, o))
-        objects = [slim_object(kind, o) for o in kept] if slim else list(kept)
-        meta = page.get("metadata") or {}
-        del page  # the page's other objects go now, not when the next one arrives
-        resource_version = str(meta.get("resourceVersion") or resource_version)
-        yield objects, resource_version
-        token = meta.get("continue")
-        if not token:
-            return
+    change). Each page is requested once the one before is consumed; with `helper`, a list that proves big has its
+    later pages asked for and decoded (by a helper process, `kube.list_helper.read_ahead`) while the caller stores
+    the one before."""
+
+    def fetch(token: str | None) -> bytes:
+        return send(api_client, list_request(kind, namespace, page_size, token, field_selector), timeout)
+
+    page = decode_page(kind, fetch(None), slim)
+    resource_version = page.resource_version
+    yield page.objects, resource_version
+    if helper and worth_a_helper(page, page_size):
+        later = read_ahead(api_client, fetch, kind, slim, page.continue_token, namespace=namespace,
+                           page_size=page_size, field_selector=field_selector, timeout=timeout)
+    else:
+        later = pages_in_turn(fetch, kind, slim, page.continue_token)
+    del page
+    for page in later:
+        resource_version = page.resource_version or resource_version
+        yield page.objects, resource_version
 
 
 def list_kind(
@@ -163,13 +164,15 @@ def list_kind(
     selectors: tuple[str | None, ...] | None = None,
     page_size: int = PAGE_SIZE,
     slim: bool = True,
+    helper: bool = False,
 ) -> tuple[list[dict], str, tuple[str | None, ...]]:
     """A full list (slim or whole, as `list_pages`); for events, the first field selector the server accepts (a 400
     means it does not).
 
     Returns (objects, resourceVersion, the selectors from the one that worked on).
     """
-    objects, resource_version, pages, selectors = first_page(api_client, kind, namespace, selectors, page_size, slim)
+    objects, resource_version, pages, selectors = first_page(api_client, kind, namespace, selectors, page_size, slim,
+                                                             helper)
     for page, resource_version in pages:  # noqa: B007 - the last page's
         objects.extend(page)
     return objects, resource_version, selectors
@@ -182,6 +185,7 @@ def first_page(
     selectors: tuple[str | None, ...] | None = None,
     page_size: int = PAGE_SIZE,
     slim: bool = True,
+    helper: bool = False,
 ) -> tuple[list[dict], str, Iterator[tuple[list[dict], str]], tuple[str | None, ...]]:
     """A list's first page, its resourceVersion, the pages after it (to be read as they arrive) and the selectors
     from the one that worked on: for events, the first field selector the server accepts (a 400, which comes with
@@ -189,7 +193,7 @@ def first_page(
     if selectors is None:
         selectors = EVENT_SELECTORS if kind == "events" else (None,)
     while True:
-        pages = list_pages(api_client, kind, namespace, selectors[0], page_size, slim=slim)
+        pages = list_pages(api_client, kind, namespace, selectors[0], page_size, slim=slim, helper=helper)
         try:
             objects, resource_version = next(pages)
             return objects, resource_version, pages, selectors
@@ -290,7 +294,7 @@ class Reflector(threading.Thread):
 
     def _list(self) -> str:
         first, resource_version, pages, self._selectors = first_page(
-            self.api_client, self.kind, self.namespace, self._selectors, self.page_size
+            self.api_client, self.kind, self.namespace, self._selectors, self.page_size, helper=True
         )
         versions = [resource_version]
         every_page = _noting_versions(first, resource_version, pages, versions)

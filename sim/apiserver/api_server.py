@@ -499,6 +499,7 @@ class ApiServer:
         resource = target.resource
         token = query.get("continue")
         limit = int(query["limit"]) if query.get("limit", "").isdigit() else 0
+        selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
         if token:
             snapshot_id, offset, token_rv = _decode_continue(token)
             if not self.store.can_continue(token_rv):
@@ -506,7 +507,6 @@ class ApiServer:
             snapshot = self.store.load_snapshot(snapshot_id)
             entries, rv = snapshot.entries, snapshot.rv
         else:
-            selector = selector_from_query(query.get("labelSelector"), query.get("fieldSelector"), resource.key)
             rv = self.list_version(query)
             all_entries = self.store.entries(resource.key, target.namespace or None) if rv == self.store.rv else \
                 self.store.entries_at(resource.key, target.namespace or None, rv)
@@ -525,7 +525,11 @@ class ApiServer:
             return json_response(table)
         metadata: dict = {"resourceVersion": str(rv)}
         if next_token:
-            metadata.update({"continue": next_token, "remainingItemCount": remaining})
+            metadata["continue"] = next_token
+            # ListMeta.remainingItemCount: "If the list request contained label or field selectors, then the number
+            # of remaining items is unknown and the field will be left unset and omitted during serialization."
+            if selector.empty:
+                metadata["remainingItemCount"] = remaining
         head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": metadata})
         body = head[:-1] + b',"items":[' + b",".join(e.raw for e in page) + b"]}"
         return Response(body, media_type=JSON)

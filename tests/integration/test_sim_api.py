@@ -264,6 +264,21 @@ def test_paged_list_keeps_one_resource_version(api_client, namespace):
     assert error.value.status in (400, 410)
 
 
+def test_remaining_item_count_is_left_out_of_a_list_with_a_selector(api_client, namespace):
+    """ListMeta.remainingItemCount: with a label or field selector "the number of remaining items is unknown and the
+    field will be left unset" (kube-apiserver counts what it stores, not what matches)."""
+    core = client.CoreV1Api(api_client)
+    for i in range(7):
+        core.create_namespaced_pod(namespace, pod_body(f"count-{i}", eci=False))
+    plain = core.list_namespaced_pod(namespace, limit=5)
+    assert plain.metadata.remaining_item_count == 2 and plain.metadata._continue
+    for selector in ({"field_selector": "metadata.name!=none"}, {"label_selector": "!absent"}):
+        page = core.list_namespaced_pod(namespace, limit=5, **selector)
+        assert page.metadata._continue and page.metadata.remaining_item_count is None
+        rest = core.list_namespaced_pod(namespace, limit=5, _continue=page.metadata._continue, **selector)
+        assert len(rest.items) == 2 and rest.metadata.remaining_item_count is None
+
+
 def test_watch_from_a_list_version_sees_added_modified_deleted(api_client, namespace):
     core = client.CoreV1Api(api_client)
     listed = core.list_namespaced_pod(namespace)

@@ -13,7 +13,8 @@ from core import render
 from core.figures import figures_dict
 from core.matching import CacheIndex, explain
 from kube import report
-from kube.store import KEPT_EVENT_REASONS, ClusterStore
+from kube.slim import KEPT_EVENT_REASONS
+from kube.store import ClusterStore
 from kube.watch import EVENT_SELECTORS
 from tests.fixtures.engine.builders import PIN, imagecache
 from tests.unit.test_kube_store import eci_pod, event, pulled

@@ -1,0 +1,251 @@
+"""A big list's later pages fetched and decoded in a helper process, while this one stores the pages before.
+
+A dashboard's reflectors share one interpreter, so a big list is bound to one core: at 50,000 pods fetching and
+decoding the pages (TLS, JSON, cutting objects down) was about 40 % of the CPU of listing and storing them. A list
+whose first page says many objects remain hands the rest to a child process of its own (`python -m
+kube.list_helper`), given the client's configuration (server, TLS, the credentials of the moment) through a pipe:
+it asks for each page with `kube.http.send`, as this process would, decodes it (`decode_page`) and sends the
+objects back as `marshal` data (which keeps the strings `kube.slim` interned interned) while this process stores
+the page before. A request's error comes back as the `RequestError` it was; if the helper cannot start or ends,
+the list goes on here from the page it had reached.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import gc
+import logging
+import marshal
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from kube.slim import keep_object, slim_object
+
+log = logging.getLogger("imc.kube.list_helper")
+
+# a list with at least this many objects still to come goes on in a helper process (its start costs ~0.5 s of CPU on
+# the other core; 2,000 pods are ~0.1 s to fetch and decode); a server that does not say how many remain
+# (kube-apiserver leaves remainingItemCount out of a list with a field selector) gets one when a full page has more
+HELPER_MIN_REMAINING = 2_000
+_LENGTH = struct.Struct("!Q")
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PIPE_SIZE = 1 << 20  # an answer (~0.3 MB of pods) in one read, not 64 KiB at a time
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class DecodedPage:
+    """One page of a list: the objects kept, the list's resourceVersion, the token of the next page, how many
+    objects the server said remain (None when it did not say)."""
+
+    objects: list[dict]
+    resource_version: str
+    continue_token: str | None
+    remaining: int | None
+
+
+@dataclass(frozen=True)
+class ListJob:
+    """What a helper needs to go on with a list: the client's configuration and identity, and the list's request
+    from the page `token` names."""
+
+    configuration: Any
+    identity: Any
+    kind: str
+    namespace: str | None
+    page_size: int
+    field_selector: str | None
+    token: str
+    slim: bool
+    timeout: Any
+
+
+def decode_page(kind: str, data: bytes, slim: bool = True) -> DecodedPage:
+    """Parse one page of a list: its objects filtered (`keep_object`) and, if `slim`, cut down (`slim_object`)."""
+    page = orjson.loads(data)
+    kept = (o for o in page.get("items") or () if keep_object(kind, o))
+    objects = [slim_object(kind, o) for o in kept] if slim else list(kept)
+    meta = page.get("metadata") or {}
+    remaining = meta.get("remainingItemCount")
+    return DecodedPage(objects, str(meta.get("resourceVersion") or ""), meta.get("continue") or None,
+                       remaining if type(remaining) is int else None)
+
+
+def worth_a_helper(page: DecodedPage, page_size: int) -> bool:
+    """Whether the rest of a list is big enough to go on in a helper process."""
+    if page.continue_token is None:
+        return False
+    if page.remaining is None:
+        return len(page.objects) >= page_size
+    return page.remaining >= HELPER_MIN_REMAINING
+
+
+def pages_in_turn(fetch: Callable[[str], bytes], kind: str, slim: bool, token: str | None) -> Iterator[DecodedPage]:
+    """The pages of a list from `token` on, each fetched and decoded once the one before is consumed."""
+    while token:
+        page = decode_page(kind, fetch(token), slim)
+        yield page
+        token = page.continue_token
+
+
+def write_frame(out: BinaryIO, payload: bytes) -> None:
+    """One message: its length, then its bytes."""
+    out.write(_LENGTH.pack(len(payload)) + payload)
+    out.flush()
+
+
+def read_frame(source: BinaryIO) -> bytes | None:
+    """The next message, or None at the end of the stream (a message cut short is the end too)."""
+    head = source.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    payload = source.read(length)
+    return payload if len(payload) == length else None
+
+
+def job_for(api_client: Any, **request: Any) -> bytes | None:
+    """The pickled job for a helper, or None when the client's configuration cannot go to another process (a proxy
+    given as an SSL context, say). The copy carries the credentials of the moment, not the hook that refreshes
+    them: a helper lives for one list, and a list that outlives a token fails as it would here (401), then
+    starts again."""
+    configuration = copy.copy(api_client.configuration)
+    configuration.refresh_api_key_hook = None
+    configuration.logger_stream_handler = configuration.logger_file_handler = None
+    try:
+        return pickle.dumps(ListJob(configuration, getattr(api_client, "identity", None), **request))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+
+
+def frames_of_job(job: ListJob) -> Iterator[bytes]:
+    """The helper's answers to a job: each page (marshal: "page", objects, resourceVersion, continue token,
+    remaining), then "end"; a failed request as ("error", status, reason, message, causes, body)."""
+    from kube.http import RequestError, send
+    from kube.watch import list_request
+
+    client = _client(job)
+    try:
+        def fetch(token: str) -> bytes:
+            request = list_request(job.kind, job.namespace, job.page_size, token, job.field_selector)
+            return send(client, request, job.timeout)
+
+        for page in pages_in_turn(fetch, job.kind, job.slim, job.token):
+            yield marshal.dumps(("page", page.objects, page.resource_version, page.continue_token, page.remaining))
+        yield marshal.dumps(("end",))
+    except RequestError as exc:
+        yield marshal.dumps(("error", exc.status, exc.reason, exc.message, exc.causes, exc.body))
+    finally:
+        client.close()
+
+
+def _client(job: ListJob) -> Any:
+    if job.identity is not None:
+        from kube.impersonation import ImpersonatingClient
+
+        return ImpersonatingClient(job.configuration, job.identity)
+    from kubernetes.client import ApiClient
+
+    return ApiClient(configuration=job.configuration)
+
+
+def read_ahead(api_client: Any, fetch: Callable[[str], bytes], kind: str, slim: bool, token: str | None,
+               **request: Any) -> Iterator[DecodedPage]:
+    """The pages of a list from `token` on, fetched and decoded by a helper process a page or two ahead of the
+    caller; here, from the page reached, when the helper cannot be used."""
+    from kube.http import RequestError
+
+    job = job_for(api_client, kind=kind, token=token, slim=slim, **request) if token else None
+    child = _start(job) if job is not None else None
+    try:
+        while child is not None:
+            frame = _next_frame(child)
+            answer = marshal.loads(frame) if frame is not None else ("gone",)
+            if answer[0] == "page":
+                page = DecodedPage(*answer[1:])
+                yield page
+                token = page.continue_token
+            elif answer[0] == "end":
+                return
+            elif answer[0] == "error":
+                raise RequestError(*answer[1:6])
+            else:
+                log.warning("a list goes on in this process: its helper ended (exit status %s)", child.poll())
+                break
+    finally:
+        if child is not None:
+            _stop(child)
+    yield from pages_in_turn(fetch, kind, slim, token)
+
+
+def _start(job: bytes) -> subprocess.Popen | None:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(PROJECT),
+                                                                              os.environ.get("PYTHONPATH"))))}
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "kube.list_helper"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, env=environment, cwd=PROJECT)
+    except OSError as exc:
+        log.warning("a list goes on in this process: its helper did not start (%s)", exc)
+        return None
+    try:
+        fcntl.fcntl(child.stdout.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:  # not Linux, or above /proc/sys/fs/pipe-max-size: the default size serves
+        pass
+    try:
+        write_frame(child.stdin, job)
+        child.stdin.close()
+    except OSError:
+        pass  # it ended already: its output says so
+    return child
+
+
+def _next_frame(child: subprocess.Popen) -> bytes | None:
+    try:
+        return read_frame(child.stdout)
+    except (OSError, ValueError):
+        return None
+
+
+def _stop(child: subprocess.Popen) -> None:
+    """End the helper: with its output closed, its next write fails and it exits."""
+    try:
+        child.stdout.close()
+    except OSError:
+        pass
+    try:
+        child.wait(5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def main() -> None:
+    """The helper: read one job on stdin, write its answers on stdout."""
+    gc.disable()  # a page's objects are freed by reference counting once answered; they hold no cycles
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the dashboard's to handle
+    job = read_frame(sys.stdin.buffer)
+    if job is None:
+        return
+    out = sys.stdout.buffer
+    try:
+        for frame in frames_of_job(pickle.loads(job)):
+            write_frame(out, frame)
+    except BrokenPipeError:  # the list was given up (its reader closed)
+        pass
+
+
+if __name__ == "__main__":  # the module as imported, so that the jobs it unpickles are of the same classes
+    from kube.list_helper import main as helper_main
+
+    helper_main()

@@ -1,0 +1,59 @@
+"""A big list read by a helper process from a real API server (`imc sim`): the same pages as read here."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kube.http import RequestError, send
+from kube.list_helper import decode_page, pages_in_turn, read_ahead, worth_a_helper
+from kube.watch import EVENT_SELECTORS, PAGE_SIZE, list_request
+from tests.integration.conftest import new_api_client
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("scale")]  # shares the session's scale_sim
+TIMEOUT = (10.0, 60.0)
+
+
+def fetcher(api_client, kind: str, field_selector: str | None, asked: list[str]):
+    """One page of a list, as `kube.watch.list_pages` asks for it; the tokens asked for are noted."""
+    def fetch(token: str | None) -> bytes:
+        asked.append(token)
+        return send(api_client, list_request(kind, None, PAGE_SIZE, token, field_selector), TIMEOUT)
+
+    return fetch
+
+
+@pytest.mark.parametrize(("kind", "field_selector"), [("pods", None), ("events", EVENT_SELECTORS[0])])
+def test_the_helper_reads_the_rest_of_a_big_list_as_this_process_would(scale_sim, caplog, kind, field_selector):
+    api_client = new_api_client(scale_sim)
+    asked: list[str] = []
+    fetch = fetcher(api_client, kind, field_selector, asked)
+    first = decode_page(kind, fetch(None))
+    assert worth_a_helper(first, PAGE_SIZE)
+    # the sim keeps a continued list's snapshot: both readings below read the same objects
+    with caplog.at_level(logging.WARNING, logger="imc.kube.list_helper"):
+        by_helper = list(read_ahead(api_client, fetch, kind, True, first.continue_token, namespace=None,
+                                    page_size=PAGE_SIZE, field_selector=field_selector, timeout=TIMEOUT))
+    assert asked == [None], "the helper read the pages, not this process"
+    assert not caplog.records
+    here = list(pages_in_turn(fetch, kind, True, first.continue_token))
+    assert len(asked) == 1 + len(here) > 10
+    assert by_helper == here
+    assert by_helper[-1].continue_token is None
+
+
+def test_a_request_the_server_refuses_is_raised_as_it_would_be_here(scale_sim):
+    api_client = new_api_client(scale_sim)
+    asked: list[str] = []
+    fetch = fetcher(api_client, "pods", None, asked)
+    stale = "bm90IGEgdG9rZW4="
+    with pytest.raises(RequestError) as here:
+        fetch(stale)
+    with pytest.raises(RequestError) as by_helper:
+        list(read_ahead(api_client, fetch, "pods", True, stale, namespace=None, page_size=PAGE_SIZE,
+                        field_selector=None, timeout=TIMEOUT))
+    assert here.value.status in (400, 410)
+    assert (by_helper.value.status, by_helper.value.reason, by_helper.value.message) == (
+        here.value.status, here.value.reason, here.value.message)
+    assert asked == [stale]
