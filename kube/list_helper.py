@@ -47,12 +47,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class DecodedPage:
     """One page of a list: the objects kept, the list's resourceVersion, the token of the next page, how many
-    objects the server said remain (None when it did not say)."""
+    objects the server said remain (None when it did not say), how many it sent (kept or not)."""
 
     objects: list[dict]
     resource_version: str
     continue_token: str | None
     remaining: int | None
+    listed: int
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,13 @@ class ListJob:
 def decode_page(kind: str, data: bytes, slim: bool = True) -> DecodedPage:
     """Parse one page of a list: its objects filtered (`keep_object`) and, if `slim`, cut down (`slim_object`)."""
     page = orjson.loads(data)
-    kept = (o for o in page.get("items") or () if keep_object(kind, o))
+    items = page.get("items") or ()
+    kept = (o for o in items if keep_object(kind, o))
     objects = [slim_object(kind, o) for o in kept] if slim else list(kept)
     meta = page.get("metadata") or {}
     remaining = meta.get("remainingItemCount")
     return DecodedPage(objects, str(meta.get("resourceVersion") or ""), meta.get("continue") or None,
-                       remaining if type(remaining) is int else None)
+                       remaining if type(remaining) is int else None, len(items))
 
 
 def worth_a_helper(page: DecodedPage, page_size: int) -> bool:
@@ -87,7 +89,7 @@ def worth_a_helper(page: DecodedPage, page_size: int) -> bool:
     if page.continue_token is None:
         return False
     if page.remaining is None:
-        return len(page.objects) >= page_size
+        return page.listed >= page_size
     return page.remaining >= HELPER_MIN_REMAINING
 
 
@@ -129,25 +131,58 @@ def job_for(api_client: Any, **request: Any) -> bytes | None:
         return None
 
 
-def frames_of_job(job: ListJob) -> Iterator[bytes]:
-    """The helper's answers to a job: each page (marshal: "page", objects, resourceVersion, continue token,
-    remaining), then "end"; a failed request as ("error", status, reason, message, causes, body)."""
+def next_token(kind: str, data: bytes) -> str | None:
+    """A page's continue token, read from its head: kube-apiserver writes a list's `metadata` before its `items`
+    (`{"kind":…,"apiVersion":…,"metadata":{…},"items":[…]}`, and `,"items":` cannot occur inside a JSON string), so
+    the page's first bytes up to its items are an object of their own; a page written otherwise is read whole."""
+    cut = data.find(b',"items":')
+    if cut > 0:
+        try:
+            head = orjson.loads(data[:cut] + b"}")
+        except orjson.JSONDecodeError:
+            head = None
+        if isinstance(head, dict) and isinstance(head.get("metadata"), dict):
+            return head["metadata"].get("continue") or None
+    return decode_page(kind, data, slim=False).continue_token
+
+
+def fetch_pages(job: ListJob, out: BinaryIO) -> None:
+    """The helper: ask for each page, hand its bytes to a decoder (`decode_pages`, a process of its own writing to
+    `out`), and ask for the next (its token read from the page's head) while the decoder decodes it; once the
+    decoder is done, "end", or a failed request as ("error", status, reason, message, causes, body)."""
     from kube.http import RequestError, send
     from kube.watch import list_request
 
     client = _client(job)
+    decoder = _spawn(["decode", job.kind, "slim" if job.slim else "whole"], stdout=out)
+    closing: tuple = ("end",)
     try:
-        def fetch(token: str) -> bytes:
-            request = list_request(job.kind, job.namespace, job.page_size, token, job.field_selector)
-            return send(client, request, job.timeout)
-
-        for page in pages_in_turn(fetch, job.kind, job.slim, job.token):
-            yield marshal.dumps(("page", page.objects, page.resource_version, page.continue_token, page.remaining))
-        yield marshal.dumps(("end",))
+        token = job.token
+        while token:
+            data = send(client, list_request(job.kind, job.namespace, job.page_size, token, job.field_selector),
+                        job.timeout)
+            write_frame(decoder.stdin, data)
+            token = next_token(job.kind, data)
     except RequestError as exc:
-        yield marshal.dumps(("error", exc.status, exc.reason, exc.message, exc.causes, exc.body))
+        closing = ("error", exc.status, exc.reason, exc.message, exc.causes, exc.body)
     finally:
         client.close()
+        try:
+            decoder.stdin.close()
+        except OSError:  # it ended already
+            pass
+        decoder.wait()  # before anything more is written to `out`, which the decoder writes too
+    if decoder.returncode == 0:  # else it said why, or ended: the list reads on in its own process
+        write_frame(out, marshal.dumps(closing))
+
+
+def decode_pages(kind: str, slim: bool, source: BinaryIO, out: BinaryIO) -> None:
+    """The decoder: each page's bytes from `source`, decoded (`decode_page`), to `out` as ("page", objects,
+    resourceVersion, continue token, remaining, listed)."""
+    while (data := read_frame(source)) is not None:
+        page = decode_page(kind, data, slim)
+        write_frame(out, marshal.dumps(("page", page.objects, page.resource_version, page.continue_token,
+                                         page.remaining, page.listed)))
 
 
 def _client(job: ListJob) -> Any:
@@ -181,7 +216,8 @@ def read_ahead(api_client: Any, fetch: Callable[[str], bytes], kind: str, slim: 
             elif answer[0] == "error":
                 raise RequestError(*answer[1:6])
             else:
-                log.warning("a list goes on in this process: its helper ended (exit status %s)", child.poll())
+                why = answer[1] if answer[0] == "failed" else f"exit status {child.poll()}"
+                log.warning("a list goes on in this process: its helper ended (%s)", why)
                 break
     finally:
         if child is not None:
@@ -189,19 +225,27 @@ def read_ahead(api_client: Any, fetch: Callable[[str], bytes], kind: str, slim: 
     yield from pages_in_turn(fetch, kind, slim, token)
 
 
-def _start(job: bytes) -> subprocess.Popen | None:
+def _spawn(arguments: list[str], stdout: Any) -> subprocess.Popen:
+    """`python -m kube.list_helper ARGUMENTS`, its input a pipe of 1 MiB where the system allows it."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(PROJECT),
                                                                               os.environ.get("PYTHONPATH"))))}
+    child = subprocess.Popen([sys.executable, "-m", "kube.list_helper", *arguments], stdin=subprocess.PIPE,
+                             stdout=stdout, stderr=subprocess.DEVNULL, env=environment, cwd=PROJECT)
+    for pipe in (child.stdin, child.stdout):
+        try:
+            if pipe is not None:
+                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:  # not Linux, or above /proc/sys/fs/pipe-max-size: the default size serves
+            pass
+    return child
+
+
+def _start(job: bytes) -> subprocess.Popen | None:
     try:
-        child = subprocess.Popen([sys.executable, "-m", "kube.list_helper"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, env=environment, cwd=PROJECT)
+        child = _spawn([], stdout=subprocess.PIPE)
     except OSError as exc:
         log.warning("a list goes on in this process: its helper did not start (%s)", exc)
         return None
-    try:
-        fcntl.fcntl(child.stdout.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
-    except OSError:  # not Linux, or above /proc/sys/fs/pipe-max-size: the default size serves
-        pass
     try:
         write_frame(child.stdin, job)
         child.stdin.close()
@@ -230,22 +274,25 @@ def _stop(child: subprocess.Popen) -> None:
         child.wait()
 
 
-def main() -> None:
-    """The helper: read one job on stdin, write its answers on stdout."""
+def main(arguments: list[str]) -> None:
+    """The helper (no arguments: one job on stdin) or its decoder (`decode KIND slim|whole`: pages on stdin); the
+    answers on stdout."""
     gc.disable()  # a page's objects are freed by reference counting once answered; they hold no cycles
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the dashboard's to handle
-    job = read_frame(sys.stdin.buffer)
-    if job is None:
-        return
-    out = sys.stdout.buffer
+    source, out = sys.stdin.buffer, sys.stdout.buffer
     try:
-        for frame in frames_of_job(pickle.loads(job)):
-            write_frame(out, frame)
+        if arguments[:1] == ["decode"]:
+            decode_pages(arguments[1], arguments[2] == "slim", source, out)
+        elif (job := read_frame(source)) is not None:
+            fetch_pages(pickle.loads(job), out)
     except BrokenPipeError:  # the list was given up (its reader closed)
-        pass
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - said to the list, which goes on in its own process
+        write_frame(out, marshal.dumps(("failed", f"{type(exc).__name__}: {exc}")))
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # the module as imported, so that the jobs it unpickles are of the same classes
     from kube.list_helper import main as helper_main
 
-    helper_main()
+    helper_main(sys.argv[1:])

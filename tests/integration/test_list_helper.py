@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +60,39 @@ def test_a_request_the_server_refuses_is_raised_as_it_would_be_here(scale_sim):
     assert (by_helper.value.status, by_helper.value.reason, by_helper.value.message) == (
         here.value.status, here.value.reason, here.value.message)
     assert asked == [stale]
+
+
+def helpers_of_this_process() -> list[int]:
+    """The pids of this process's `kube.list_helper` children, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"kube.list_helper" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_list_whose_helper_ends_goes_on_here_from_the_page_it_reached(scale_sim, caplog):
+    api_client = new_api_client(scale_sim)
+    asked: list[str] = []
+    fetch = fetcher(api_client, "pods", None, asked)
+    first = decode_page("pods", fetch(None))
+    here = list(pages_in_turn(fetch, "pods", True, first.continue_token))
+    del asked[:]
+    pages = read_ahead(api_client, fetch, "pods", True, first.continue_token, namespace=None,
+                       page_size=PAGE_SIZE, field_selector=None, timeout=TIMEOUT)
+    with caplog.at_level(logging.WARNING, logger="imc.kube.list_helper"):
+        read = [next(pages), next(pages)]
+        helpers = helpers_of_this_process()
+        assert len(helpers) == 1
+        os.kill(helpers[0], signal.SIGKILL)
+        read += list(pages)
+    assert read == here
+    assert 0 < len(asked) <= len(here) - 2, "this process read only the pages the helper had not sent"
+    assert "its helper ended" in caplog.text

@@ -16,6 +16,7 @@ from kube.list_helper import (
     DecodedPage,
     decode_page,
     job_for,
+    next_token,
     pages_in_turn,
     read_ahead,
     read_frame,
@@ -43,7 +44,7 @@ def page_bytes(items: list[dict], continue_token: str | None = None, remaining: 
 
 def test_a_page_of_pods_comes_back_slim_with_its_version_and_next_token():
     page = decode_page("pods", page_bytes([POD], "next", 700))
-    assert page == DecodedPage([slim_pod(POD)], "41", "next", 700)
+    assert page == DecodedPage([slim_pod(POD)], "41", "next", 700, 1)
     assert "managedFields" not in page.objects[0]["metadata"]
 
 
@@ -52,7 +53,7 @@ def test_a_page_of_events_keeps_only_the_reasons_the_store_reads():
               for reason in ("Pulled", "Scheduled", "SuccessfulHitImageCache", "Started")]
     page = decode_page("events", page_bytes(events), slim=False)
     assert [event["reason"] for event in page.objects] == ["Pulled", "SuccessfulHitImageCache"]
-    assert page.continue_token is None and page.remaining is None
+    assert page.continue_token is None and page.remaining is None and page.listed == 4
 
 
 def test_a_remaining_count_that_is_not_a_number_is_not_read_as_one():
@@ -62,12 +63,13 @@ def test_a_remaining_count_that_is_not_a_number_is_not_read_as_one():
 
 def test_a_list_goes_to_a_helper_only_when_much_of_it_is_still_to_come():
     many, few = HELPER_MIN_REMAINING, HELPER_MIN_REMAINING - 1
-    assert worth_a_helper(DecodedPage([POD] * 500, "1", "next", many), 500)
-    assert not worth_a_helper(DecodedPage([POD] * 500, "1", "next", few), 500)
-    assert not worth_a_helper(DecodedPage([POD] * 500, "1", None, None), 500)
-    # a server that does not say how many remain (a list with a field selector): a full page says there are more
-    assert worth_a_helper(DecodedPage([POD] * 500, "1", "next", None), 500)
-    assert not worth_a_helper(DecodedPage([POD] * 20, "1", "next", None), 500)
+    assert worth_a_helper(DecodedPage([POD] * 500, "1", "next", many, 500), 500)
+    assert not worth_a_helper(DecodedPage([POD] * 500, "1", "next", few, 500), 500)
+    assert not worth_a_helper(DecodedPage([POD] * 500, "1", None, None, 500), 500)
+    # a server that does not say how many remain (a list with a field selector): a full page says there are more,
+    # however few of its objects are kept (events of other reasons)
+    assert worth_a_helper(DecodedPage([POD] * 20, "1", "next", None, 500), 500)
+    assert not worth_a_helper(DecodedPage([POD] * 20, "1", "next", None, 20), 500)
 
 
 def test_messages_are_read_back_whole_and_a_cut_one_is_the_end():
@@ -119,3 +121,18 @@ def test_marshal_keeps_an_interned_string_interned():
     name = sys.intern("".join(["shop-", "namespace"]))
     back = marshal.loads(marshal.dumps([{"namespace": name}]))
     assert back[0]["namespace"] is name
+
+
+def test_the_next_token_is_read_from_a_page_head_as_kube_apiserver_writes_it():
+    data = page_bytes([POD, {"metadata": {"name": "x", "annotations": {"a": ',"items":[]'}}}], "abc==", 7)
+    assert data.startswith(b'{"kind":"List","apiVersion":"v1","metadata":')
+    assert next_token("pods", data) == "abc==" == decode_page("pods", data).continue_token
+    assert next_token("pods", page_bytes([POD])) is None
+
+
+def test_a_page_written_with_its_items_first_is_read_whole_for_its_token():
+    items_first = orjson.dumps({"apiVersion": "eci.aliyun.com/v1", "items": [{"metadata": {"name": "c"}}],
+                                "kind": "ImageCacheList", "metadata": {"continue": "next", "resourceVersion": "3"}})
+    assert next_token("imagecaches", items_first) == "next"
+    spaced = b'{"metadata": {"continue": "more"}, "items": []}'
+    assert next_token("pods", spaced) == "more"
