@@ -34,10 +34,12 @@ from kube.slim import keep_object, slim_object
 
 log = logging.getLogger("imc.kube.list_helper")
 
-# a list with at least this many objects still to come goes on in a helper process (its start costs ~0.5 s of CPU on
-# the other core; 2,000 pods are ~0.1 s to fetch and decode); a server that does not say how many remain
-# (kube-apiserver leaves remainingItemCount out of a list with a field selector) gets one when a full page has more
-HELPER_MIN_REMAINING = 2_000
+# A list goes on in a helper process when what is left of it would take a second or more to fetch and decode here:
+# a helper costs ~0.7 s of CPU to start (on the other core), and its first page comes ~0.6 s after, while the list
+# waits. A pod took ~50 µs, an event ~10 µs, on our 2-core machines (bench/README.md, issue 24): at 10,000 pods
+# (40,000 events) no list has a helper, at 50,000 (200,000 events) pods and events have one each.
+HELPER_MIN_REMAINING = {"pods": 20_000, "events": 100_000}
+HELPER_MIN_OTHERS = 20_000
 _LENGTH = struct.Struct("!Q")
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_SIZE = 1 << 20  # an answer (~0.3 MB of pods) in one read, not 64 KiB at a time
@@ -84,13 +86,14 @@ def decode_page(kind: str, data: bytes, slim: bool = True) -> DecodedPage:
                        remaining if type(remaining) is int else None, len(items))
 
 
-def worth_a_helper(page: DecodedPage, page_size: int) -> bool:
-    """Whether the rest of a list is big enough to go on in a helper process."""
-    if page.continue_token is None:
+def worth_a_helper(kind: str, page: DecodedPage, bound: int | None = None) -> bool:
+    """Whether the rest of a list is big enough to go on in a helper process: the objects the server says remain, or
+    when it does not say (kube-apiserver leaves remainingItemCount out of a list with a selector), `bound`, how many
+    objects of the kind there are in all."""
+    remaining = page.remaining if page.remaining is not None else bound
+    if page.continue_token is None or remaining is None:
         return False
-    if page.remaining is None:
-        return page.listed >= page_size
-    return page.remaining >= HELPER_MIN_REMAINING
+    return remaining >= HELPER_MIN_REMAINING.get(kind, HELPER_MIN_OTHERS)
 
 
 def pages_in_turn(fetch: Callable[[str], bytes], kind: str, slim: bool, token: str | None) -> Iterator[DecodedPage]:

@@ -146,7 +146,8 @@ def list_pages(
     page = decode_page(kind, fetch(None), slim)
     resource_version = page.resource_version
     yield page.objects, resource_version
-    if helper and worth_a_helper(page, page_size):
+    if helper and page.continue_token and worth_a_helper(kind, page, page.remaining if page.remaining is not None
+                                                          else kind_count(api_client, kind, namespace, timeout)):
         later = read_ahead(api_client, fetch, kind, slim, page.continue_token, namespace=namespace,
                            page_size=page_size, field_selector=field_selector, timeout=timeout)
     else:
@@ -155,6 +156,16 @@ def list_pages(
     for page in later:
         resource_version = page.resource_version or resource_version
         yield page.objects, resource_version
+
+
+def kind_count(api_client: Any, kind: str, namespace: str | None = None, timeout: Any = (10.0, 60.0)) -> int | None:
+    """How many objects of a kind there are (in a namespace): a one-object list's remainingItemCount and its object;
+    None when the server does not say or refuses."""
+    try:
+        page = decode_page(kind, send(api_client, list_request(kind, namespace, 1), timeout), slim=False)
+    except RequestError:
+        return None
+    return None if page.remaining is None else page.remaining + page.listed
 
 
 def list_kind(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from kube.http import RequestError, send
-from kube.list_helper import decode_page, pages_in_turn, read_ahead, worth_a_helper
-from kube.watch import EVENT_SELECTORS, PAGE_SIZE, list_request
-from tests.integration.conftest import new_api_client
+from kube.list_helper import decode_page, pages_in_turn, read_ahead
+from kube.watch import EVENT_SELECTORS, PAGE_SIZE, kind_count, list_pages, list_request
+from tests.integration.conftest import new_api_client, raw_list
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("scale")]  # shares the session's scale_sim
 TIMEOUT = (10.0, 60.0)
@@ -33,7 +33,6 @@ def test_the_helper_reads_the_rest_of_a_big_list_as_this_process_would(scale_sim
     asked: list[str] = []
     fetch = fetcher(api_client, kind, field_selector, asked)
     first = decode_page(kind, fetch(None))
-    assert worth_a_helper(first, PAGE_SIZE)
     # the sim keeps a continued list's snapshot: both readings below read the same objects
     with caplog.at_level(logging.WARNING, logger="imc.kube.list_helper"):
         by_helper = list(read_ahead(api_client, fetch, kind, True, first.continue_token, namespace=None,
@@ -96,3 +95,16 @@ def test_a_list_whose_helper_ends_goes_on_here_from_the_page_it_reached(scale_si
     assert read == here
     assert 0 < len(asked) <= len(here) - 2, "this process read only the pages the helper had not sent"
     assert "its helper ended" in caplog.text
+
+
+def test_at_ten_thousand_pods_no_list_pays_for_a_helper(scale_sim):
+    api_client = new_api_client(scale_sim)
+    pods = kind_count(api_client, "pods")
+    events = kind_count(api_client, "events")
+    assert pods == len(raw_list(api_client, "/api/v1/pods", [])["items"]) >= 10_000
+    assert events is not None and events >= pods
+    for kind, selector in (("pods", None), ("events", EVENT_SELECTORS[0])):
+        pages = list_pages(api_client, kind, field_selector=selector, helper=True)
+        next(pages), next(pages)
+        assert helpers_of_this_process() == [], kind
+        pages.close()

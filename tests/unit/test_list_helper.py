@@ -62,14 +62,15 @@ def test_a_remaining_count_that_is_not_a_number_is_not_read_as_one():
 
 
 def test_a_list_goes_to_a_helper_only_when_much_of_it_is_still_to_come():
-    many, few = HELPER_MIN_REMAINING, HELPER_MIN_REMAINING - 1
-    assert worth_a_helper(DecodedPage([POD] * 500, "1", "next", many, 500), 500)
-    assert not worth_a_helper(DecodedPage([POD] * 500, "1", "next", few, 500), 500)
-    assert not worth_a_helper(DecodedPage([POD] * 500, "1", None, None, 500), 500)
-    # a server that does not say how many remain (a list with a field selector): a full page says there are more,
-    # however few of its objects are kept (events of other reasons)
-    assert worth_a_helper(DecodedPage([POD] * 20, "1", "next", None, 500), 500)
-    assert not worth_a_helper(DecodedPage([POD] * 20, "1", "next", None, 20), 500)
+    many, few = HELPER_MIN_REMAINING["pods"], HELPER_MIN_REMAINING["pods"] - 1
+    assert worth_a_helper("pods", DecodedPage([POD] * 500, "1", "next", many, 500))
+    assert not worth_a_helper("pods", DecodedPage([POD] * 500, "1", "next", few, 500))
+    assert not worth_a_helper("pods", DecodedPage([POD] * 500, "1", None, None, 500), bound=many)
+    # an event is cheaper to decode than a pod: it takes more of them to pay for a helper
+    assert not worth_a_helper("events", DecodedPage([], "1", "next", many, 500))
+    # a server that does not say how many remain (a list with a field selector): how many there are in all
+    assert worth_a_helper("events", DecodedPage([], "1", "next", None, 500), bound=HELPER_MIN_REMAINING["events"])
+    assert not worth_a_helper("events", DecodedPage([], "1", "next", None, 500), bound=None)
 
 
 def test_messages_are_read_back_whole_and_a_cut_one_is_the_end():
