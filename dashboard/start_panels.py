@@ -9,13 +9,12 @@ import pyarrow as pa
 import streamlit as st
 
 from core.figures import Spread, WindowFigures, counted, saving_words
-from dashboard import start_views
+from dashboard import chart_slot, start_views
 from dashboard.cache_views import shown_name
 from dashboard.frames import Frames
 from dashboard.text import NO_VALUE, inert_frame, md
 
 CACHE_SAVED_COLUMNS = ["Cache", "Saved (s)", "Pods served", "Median start (s)", "Saved from", "Cache ID"]
-PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 SAVED_HELP = (
     "For each hit: the median time the same images took to pull on misses in this cluster, less what "
     "the hit paid, never below 0 (a hit that paid more saved nothing). Unknown where no miss of an image was observed."
@@ -84,9 +83,9 @@ def saved_caption(figures: WindowFigures) -> str:
     return "; ".join(parts) + "."
 
 
-def overview(frames: Frames, figures: WindowFigures) -> None:
+def overview(frames: Frames, figures: WindowFigures, later: bool = False) -> None:
     """Hit against miss over the window (start times, the time saved); for the pods that exist now, the distribution
-    and the per-workload table."""
+    (its box, with `later`: `chart_slot.chart`) and the per-workload table."""
     frame = starts_of(frames)
     if frame.empty and not figures.pods:
         return
@@ -107,7 +106,7 @@ def overview(frames: Frames, figures: WindowFigures) -> None:
         st.caption("No pod has started yet.")
     else:
         figure = frames.drawn_from("start-chart", (data,), lambda: frames.figure(start_views.start_chart, data))
-        st.plotly_chart(figure, key="chart-start-time", config=PLOT_CONFIG)
+        chart_slot.chart(figure, "chart-start-time", later)
     st.markdown("**By workload**")
     table = frames.drawn_from("start-workloads", (frame,), lambda: start_views.by_workload(frame))
     _start_table(frames, table, "start-workloads", {
@@ -142,7 +141,7 @@ def pod_timeline(record: Any, frames: Frames | None = None) -> None:
             st.text(start.waiting_message)
     else:
         st.caption("Still starting.")
-    st.plotly_chart(start_views.timeline_chart(steps), key="pod-start-timeline", config=PLOT_CONFIG)
+    chart_slot.chart(start_views.timeline_chart(steps), "pod-start-timeline")
 
 
 def caches(frames: Frames) -> None:

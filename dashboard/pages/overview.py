@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.caches import MAX_IMAGES
 from core.figures import WindowFigures, counted, source_words
-from dashboard import charts, explanation, history, nav, shell, start_panels, suggest, views
+from dashboard import chart_slot, charts, explanation, history, nav, shell, start_panels, suggest, views
 from dashboard.frames import Frames, frames_of
 from dashboard.safe import friendly
 from dashboard.start_panels import SAVED_HELP
@@ -19,7 +19,6 @@ from dashboard.text import NO_VALUE, code, md
 
 OVER_TIME = "Hits, misses and failures over time"
 TILES_PER_ROW = 4  # two deliberate rows, now and the window, as columns: nothing wraps alone at 1440 or 1024 px
-PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
 @friendly
@@ -36,11 +35,12 @@ def live(cluster: shell.ShownCluster) -> None:
     """Everything that moves, redrawn every few seconds from frames and figures built once per store version."""
     snapshot = cluster.store.snapshot()
     frames = frames_of(snapshot, cluster.keeper)
+    later = chart_slot.first_sight("overview")
     shell.cluster_badges(cluster, snapshot)
     window = history.pick_window()
     figures = history.window_figures(cluster, frames, window)
     metrics(frames, figures)
-    start_panels.overview(frames, figures)
+    start_panels.overview(frames, figures, later)
     if frames.pods.empty and frames.caches_table.empty:
         if all(snapshot.synced.values()):
             st.info("No ECI pods and no image caches in this cluster yet. Pods appear here as they are created.",
@@ -57,19 +57,20 @@ def live(cluster: shell.ShownCluster) -> None:
         # what is drawn is kept per window
         over_time, source = history.outcomes_over_time(cluster, frames, window)
         chart(frames, OVER_TIME, over_time, charts.outcomes_over_time, "No ECI pods created in this window.",
-              kept_as=(OVER_TIME, window), heading=False)
+              kept_as=(OVER_TIME, window), heading=False, later=later)
         rates = frames.drawn_from(("hit-rate", window), (over_time,), lambda: views.hit_rate_over_time(over_time))
         if not rates.empty:
             figure = frames.drawn_from(("hit-rate-chart", window), (rates,),
                                        lambda: frames.figure(charts.hit_rate_over_time, rates))
-            st.plotly_chart(figure, key="chart-hit-rate", config=PLOT_CONFIG)
+            chart_slot.chart(figure, "chart-hit-rate", later)
         st.caption(f"{source} {views.history_note(frames.pods_gone)}")
     with right:
         chart(frames, "Decisions by namespace", frames.by_namespace, charts.decisions_by_namespace,
-              "No ECI pods yet.")
+              "No ECI pods yet.", later=later)
     minute = frames.now.replace(second=0, microsecond=0)
     chart(frames, "Cache timeline", frames.timeline, charts.cache_timeline,
-          "No image cache was alive in the last 24 h: create one, or let ECI auto-create one on a miss.", minute)
+          "No image cache was alive in the last 24 h: create one, or let ECI auto-create one on a miss.", minute,
+          later=later)
     if not frames.timeline.empty:
         shown = frames.drawn_from("timeline caches", (frames.timeline,), lambda: frames.timeline["Cache"].nunique())
         total = len(frames.caches_table)
@@ -77,14 +78,15 @@ def live(cluster: shell.ShownCluster) -> None:
         st.caption(f"{newest}The last 24 h and the next: building → Ready → expiry; orange: expires within 24 h; "
                    "the dotted line is now. Bars that reach the right edge expire later, or never.")
     st.subheader("Images no Ready cache holds")
-    uncached(frames)
+    uncached(frames, later)
     latest(frames)
 
 
 def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., Any], empty: str, *args: Hashable,
-          kept_as: Hashable = None, heading: bool = True) -> None:
+          kept_as: Hashable = None, heading: bool = True, later: bool = False) -> None:
     """A titled chart `build(data, *args)` (kept under `kept_as`, the title by default, while it draws the very same
-    table and equal arguments, else found by the table's content), or a sentence saying why there is nothing."""
+    table and equal arguments, else found by the table's content), or a sentence saying why there is nothing; `later`:
+    its box (`chart_slot.chart`)."""
     if heading:
         st.subheader(title)
     if data.empty:
@@ -92,7 +94,7 @@ def chart(frames: Frames, title: str, data: pd.DataFrame, build: Callable[..., A
     else:
         drawn = frames.drawn_from(title if kept_as is None else kept_as, (data,),
                                   lambda: frames.figure(build, data, *args), inputs=args)
-        st.plotly_chart(drawn, key=f"chart-{title}", config=PLOT_CONFIG)
+        chart_slot.chart(drawn, f"chart-{title}", later)
 
 
 def metrics(frames: Frames, figures: WindowFigures) -> None:
@@ -212,14 +214,14 @@ def eci_word(decision: str, actual: str, agrees: bool) -> str:
     return "ECI agrees" if agrees else f"ECI disagrees: {md(actual)}"
 
 
-def uncached(frames: Frames) -> None:
-    """The most-pulled uncached images and the "suggest a cache" action."""
+def uncached(frames: Frames, later: bool = False) -> None:
+    """The most-pulled uncached images (the chart's box, with `later`) and the "suggest a cache" action."""
     if frames.uncached.empty:
         st.success("Every image of every ECI pod is in a Ready cache.", icon=":material/verified:")
         return
     figure = frames.drawn_from("uncached chart", (frames.uncached,),
                                lambda: frames.figure(charts.uncached_images, frames.uncached))
-    st.plotly_chart(figure, key="chart-uncached", config=PLOT_CONFIG)
+    chart_slot.chart(figure, "chart-uncached", later)
     suggestion = frames.suggestion
     shown = list(frames.uncached["Image"])
     reasons = frames.drawn_from("unsuggested", (frames.uncached,), lambda: suggest.unsuggested(

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.caches import MIN_SIZE_GIB
 from core.coverage import held_images, suggest_cache
 from core.timeutil import format_time
-from dashboard import shown_cluster, suggest
+from dashboard import chart_slot, shown_cluster, suggest
 from dashboard.shown_cluster import ShownCluster
 from kube.access import AccessChecker
 from kube.store import KINDS, ClusterStore
@@ -413,3 +413,16 @@ def test_the_create_forms_number_fields_default_to_the_seeded_values_not_zero(sh
     size, retention = at.number_input(key="cc-size"), at.number_input(key="cc-retention")
     assert (size.value, size.proto.default) == (MIN_SIZE_GIB, MIN_SIZE_GIB)
     assert retention.value is None and not retention.proto.HasField("default")
+
+
+def test_a_sessions_first_overview_sends_its_numbers_then_its_charts(shown):
+    at = page_script("overview").run()
+    no_exception(at)
+    assert {m.label for m in at.metric} >= {"ECI pods", "Cache hit rate"}
+    assert at.get("plotly_chart") == []
+    drawing = [c.value for c in at.caption].count(chart_slot.DRAWING)
+    assert drawing >= 3
+    at.run()  # the session's next run (the live part reruns every few seconds)
+    no_exception(at)
+    assert len(at.get("plotly_chart")) == drawing
+    assert chart_slot.DRAWING not in [c.value for c in at.caption]
