@@ -13,7 +13,6 @@ the list goes on here from the page it had reached.
 from __future__ import annotations
 
 import copy
-import fcntl
 import gc
 import logging
 import marshal
@@ -32,6 +31,11 @@ import orjson
 
 from kube.slim import keep_object, slim_object
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: pipes of the default size
+    fcntl = None
+
 log = logging.getLogger("imc.kube.list_helper")
 
 # A list goes on in a helper process when what is left of it would take a second or more to fetch and decode here:
@@ -41,7 +45,7 @@ log = logging.getLogger("imc.kube.list_helper")
 HELPER_MIN_REMAINING = {"pods": 20_000, "events": 100_000}
 HELPER_MIN_OTHERS = 20_000
 _LENGTH = struct.Struct("!Q")
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux's number, where Python does not name it
 PIPE_SIZE = 1 << 20  # an answer (~0.3 MB of pods) in one read, not 64 KiB at a time
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -236,7 +240,7 @@ def _spawn(arguments: list[str], stdout: Any) -> subprocess.Popen:
                              stdout=stdout, stderr=subprocess.DEVNULL, env=environment, cwd=PROJECT)
     for pipe in (child.stdin, child.stdout):
         try:
-            if pipe is not None:
+            if pipe is not None and fcntl is not None:
                 fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
         except OSError:  # not Linux, or above /proc/sys/fs/pipe-max-size: the default size serves
             pass
