@@ -1,13 +1,14 @@
-"""A big list's later pages fetched and decoded in a helper process, while this one stores the pages before.
+"""A big list's later pages fetched and decoded by helper processes, while this one stores the pages before.
 
 A dashboard's reflectors share one interpreter, so a big list is bound to one core: at 50,000 pods fetching and
 decoding the pages (TLS, JSON, cutting objects down) was about 40 % of the CPU of listing and storing them. A list
-whose first page says many objects remain hands the rest to a child process of its own (`python -m
-kube.list_helper`), given the client's configuration (server, TLS, the credentials of the moment) through a pipe:
-it asks for each page with `kube.http.send`, as this process would, decodes it (`decode_page`) and sends the
-objects back as `marshal` data (which keeps the strings `kube.slim` interned interned) while this process stores
-the page before. A request's error comes back as the `RequestError` it was; if the helper cannot start or ends,
-the list goes on here from the page it had reached.
+whose rest is big hands it to a child process of its own (`python -m kube.list_helper`), given the client's
+configuration (server, TLS, the credentials of the moment) through a pipe: it asks for each page with
+`kube.http.send`, as this process would, and hands the page's bytes to a decoder of its own (`decode_pages`), asking
+for the next page (its token read from the page's head) while that one is decoded. The decoder writes the objects
+straight to this process as `marshal` data (which keeps the strings `kube.slim` interned interned) while it stores
+the page before. A request's error comes back as the `RequestError` it was; if a helper cannot start or ends, the
+list goes on here from the page it had reached.
 """
 
 from __future__ import annotations
