@@ -158,8 +158,8 @@ def fetch_pages(job: ListJob, out: BinaryIO) -> None:
     """The helper: ask for each page, hand its bytes to a decoder (`decode_pages`, a process of its own writing to
     `out`), and ask for the next (its token read from the page's head) while the decoder decodes it; once the
     decoder is done, "end", or a failed request as ("error", status, reason, message, causes, body)."""
-    from kube.http import RequestError, send
-    from kube.watch import list_request
+    from kube.http import RequestError
+    from kube.watch import fetch_page
 
     client = _client(job)
     decoder = _spawn(["decode", job.kind, "slim" if job.slim else "whole"], stdout=out)
@@ -167,8 +167,7 @@ def fetch_pages(job: ListJob, out: BinaryIO) -> None:
     try:
         token = job.token
         while token:
-            data = send(client, list_request(job.kind, job.namespace, job.page_size, token, job.field_selector),
-                        job.timeout)
+            data = fetch_page(client, job.kind, job.namespace, job.page_size, token, job.field_selector, job.timeout)
             write_frame(decoder.stdin, data)
             token = next_token(job.kind, data)
     except RequestError as exc:

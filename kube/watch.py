@@ -141,7 +141,7 @@ def list_pages(
     the one before."""
 
     def fetch(token: str | None) -> bytes:
-        return send(api_client, list_request(kind, namespace, page_size, token, field_selector), timeout)
+        return fetch_page(api_client, kind, namespace, page_size, token, field_selector, timeout)
 
     page = decode_page(kind, fetch(None), slim)
     resource_version = page.resource_version
@@ -158,11 +158,17 @@ def list_pages(
         yield page.objects, resource_version
 
 
+def fetch_page(api_client: Any, kind: str, namespace: str | None, page_size: int, token: str | None,
+               field_selector: str | None, timeout: Any) -> bytes:
+    """One page of a list, as the server sent it (`list_request`)."""
+    return send(api_client, list_request(kind, namespace, page_size, token, field_selector), timeout)
+
+
 def kind_count(api_client: Any, kind: str, namespace: str | None = None, timeout: Any = (10.0, 60.0)) -> int | None:
     """How many objects of a kind there are (in a namespace): a one-object list's remainingItemCount and its object;
     None when the server does not say or refuses."""
     try:
-        page = decode_page(kind, send(api_client, list_request(kind, namespace, 1), timeout), slim=False)
+        page = decode_page(kind, fetch_page(api_client, kind, namespace, 1, None, None, timeout), slim=False)
     except RequestError:
         return None
     return None if page.remaining is None else page.remaining + page.listed
